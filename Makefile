@@ -1,0 +1,119 @@
+# runpod-lua: `make` builds bin/runpod-worker and the runpod module's C part
+# (build/lib/runpod/core.so) from the same sources.
+#   make deps     install the Debian packages listed in vendor/
+#   make test     C tests, busted specs, end-to-end tests
+#   make check    the same suite built with ASan + UBSan
+#   make bench    benchmarks (results: bench/RESULTS.md)
+#   make install  PREFIX=/usr/local DESTDIR=
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+BUILD ?= build
+BINDIR ?= bin
+CC ?= cc
+LUA ?= lua5.4
+OPT ?= -O2 -g
+SAN ?=
+
+LUA_CFLAGS := $(shell pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/include/lua5.4)
+LUA_LIBS := $(shell pkg-config --libs lua5.4 2>/dev/null || echo -llua5.4)
+LUADIR = $(PREFIX)/share/lua/5.4
+LUACDIR = $(PREFIX)/lib/lua/5.4
+
+WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+       -Wmissing-prototypes -Wformat=2
+CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARN) \
+         $(OPT) $(SAN) -fPIC $(LUA_CFLAGS) -Iruntime \
+         -DRP_LUA_DIR='"$(LUADIR)"' -DRP_LUA_CDIR='"$(LUACDIR)"'
+LDFLAGS = $(SAN)
+LIBS = $(LUA_LIBS) -lm -lpthread -ldl
+
+# The module's C part and everything the binary shares with it.
+CORE_SRC = runtime/buf.c runtime/log.c runtime/alloc.c runtime/config.c \
+           runtime/ljson.c runtime/lcore.c
+WORKER_SRC = runtime/vm.c runtime/job.c runtime/local.c runtime/main.c
+LUA_SRC = $(sort $(wildcard lua/runpod/*.lua))
+TEST_SRC = $(wildcard runtime/tests/test_*.c)
+
+CORE_OBJ = $(CORE_SRC:runtime/%.c=$(BUILD)/obj/%.o)
+WORKER_OBJ = $(WORKER_SRC:runtime/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/embedded.o
+TESTS = $(TEST_SRC:runtime/tests/%.c=$(BUILD)/tests/%)
+
+WORKER = $(BINDIR)/runpod-worker
+MODULE = $(BUILD)/lib/runpod/core.so
+
+.PHONY: all deps test check bench lint install uninstall clean
+all: $(WORKER) $(MODULE)
+
+deps:
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	  $$(grep -v '^#' vendor/debian-packages.txt | awk 'NF {print $$1}')
+
+$(BUILD)/obj/%.o: runtime/%.c $(wildcard runtime/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/embedded.c: runtime/gen_embedded.lua $(LUA_SRC)
+	@mkdir -p $(dir $@)
+	$(LUA) runtime/gen_embedded.lua $@ $(LUA_SRC)
+
+$(BUILD)/obj/embedded.o: $(BUILD)/embedded.c runtime/embed.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(WORKER): $(CORE_OBJ) $(WORKER_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# A Lua C module: the Lua API comes from the host (lua5.4 or the binary),
+# so liblua is not linked in.
+$(MODULE): $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -shared -o $@ $^ -lm -lpthread
+
+$(BUILD)/tests/test_%: runtime/tests/test_%.c $(CORE_OBJ) runtime/tests/check.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(CORE_OBJ) $(LDFLAGS) $(LIBS)
+
+test: all $(TESTS)
+	BUILD=$(BUILD) WORKER=$(WORKER) RP_SANITIZE=$(RP_SANITIZE) bash spec/run
+
+check:
+	$(MAKE) BUILD=build/san BINDIR=build/san/bin \
+	  OPT="-O1 -g -fno-omit-frame-pointer" \
+	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" \
+	  RP_SANITIZE=1 test
+
+BENCH = $(BUILD)/bench/refresh $(BUILD)/bench/bare
+
+$(BUILD)/bench/refresh: bench/refresh.c $(CORE_OBJ) $(filter-out %/main.o,$(WORKER_OBJ))
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LIBS)
+
+# Linked against exactly the worker's libraries, to be its RSS baseline.
+$(BUILD)/bench/bare: bench/bare.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) -Wl,--no-as-needed $(LIBS)
+
+bench: all $(BENCH)
+	BUILD=$(BUILD) WORKER=$(WORKER) bash bench/run
+
+lint:
+	luacheck lua handlers spec bench
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LUACDIR)/runpod \
+	  $(DESTDIR)$(LUADIR)/runpod $(DESTDIR)$(PREFIX)/include
+	install -m 755 $(WORKER) $(DESTDIR)$(PREFIX)/bin/runpod-worker
+	install -m 755 $(MODULE) $(DESTDIR)$(LUACDIR)/runpod/core.so
+	install -m 644 $(LUA_SRC) $(DESTDIR)$(LUADIR)/runpod/
+	install -m 644 runtime/runpod.h $(DESTDIR)$(PREFIX)/include/runpod.h
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/runpod-worker \
+	  $(DESTDIR)$(PREFIX)/include/runpod.h
+	rm -rf $(DESTDIR)$(LUACDIR)/runpod $(DESTDIR)$(LUADIR)/runpod
+
+clean:
+	rm -rf build bin

@@ -1,0 +1,37 @@
+/*
+ * config.h - the command-line flags of the Python SDK's worker, parsed
+ * once for the binary and for the module under plain lua5.4.
+ *
+ * Flags take their value as the next argument or after '=' (as argparse
+ * does): --rp_api_port 8000, --rp_api_port=8000. Flags this parser does not
+ * know are kept, in order, for the handler script's 'arg' table.
+ */
+#ifndef RP_CONFIG_H
+#define RP_CONFIG_H
+
+#include <stddef.h>
+
+struct rp_args {
+  const char *test_input;    /* --test_input JSON, or NULL */
+  const char *test_output;   /* --test_output JSON, or NULL */
+  const char *log_level;     /* --rp_log_level, or NULL */
+  const char *log_stream;    /* --rp_log_stream stdout|stderr, or NULL */
+  const char *api_host;      /* --rp_api_host, default "localhost" */
+  int api_port;              /* --rp_api_port, default 8000 */
+  int api_concurrency;       /* --rp_api_concurrency, default 1 */
+  int serve_api;             /* --rp_serve_api given */
+  int debugger;              /* --rp_debugger given */
+  int help;                  /* --help or -h */
+  int version;               /* --version */
+  int nrest;                 /* arguments left for the script */
+};
+
+/* Parses argv[0..argc) (the arguments after the script name). All strings
+ * are borrowed from argv. Unknown arguments are stored in rest[], which
+ * must have room for argc entries; their count is set in a->nrest.
+ * Returns 0, or -1 with a message in err (a flag without its value, a
+ * port that is not a number in 1..65535, ...). */
+int rp_args_parse(struct rp_args *a, int argc, char **argv, char **rest,
+                  char *err, size_t errlen);
+
+#endif

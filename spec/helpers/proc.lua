@@ -1,0 +1,121 @@
+-- spec/helpers/proc.lua: runs the real bin/runpod-worker (or lua5.4) as a
+-- child process and captures its exit code, stdout and stderr. Every run
+-- is bounded by `timeout`, and the RUNPOD_* variables of the caller's
+-- environment are removed so that each test sets exactly what it needs.
+local proc = {}
+
+proc.worker = os.getenv("RUNPOD_WORKER_BIN") or "bin/runpod-worker"
+proc.root = (function()
+  local src = debug.getinfo(1, "S").source:sub(2)
+  local dir = src:match("^(.*)/spec/helpers/proc%.lua$")
+  if not dir or dir == "" then
+    return assert(io.popen("pwd")):read("l")
+  end
+  if dir:sub(1, 1) ~= "/" then
+    dir = assert(io.popen("pwd")):read("l") .. "/" .. dir
+  end
+  return dir
+end)()
+
+local function quote(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+proc.quote = quote
+
+local function read_file(path)
+  local f = io.open(path, "rb")
+  if not f then
+    return ""
+  end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+proc.read_file = read_file
+
+local CLEARED = {
+  "RUNPOD_ENDPOINT_ID", "RUNPOD_WEBHOOK_GET_JOB", "RUNPOD_WEBHOOK_POST_OUTPUT",
+  "RUNPOD_WEBHOOK_POST_STREAM", "RUNPOD_WEBHOOK_PING", "RUNPOD_LOG_LEVEL",
+  "RUNPOD_DEBUG_LEVEL", "RUNPOD_LOG_STREAM", "RUNPOD_MAX_MEMORY", "RUNPOD_POD_ID",
+  "RUNPOD_POD_HOSTNAME", "RUNPOD_REALTIME_PORT", "RUNPOD_AI_API_KEY",
+}
+
+-- run(argv, opts) -> { code = n, stdout = s, stderr = s }
+-- argv: list of arguments (argv[1] is the program); opts.env: extra
+-- variables; opts.cwd: directory; opts.timeout: seconds (default 60).
+function proc.run(argv, opts)
+  opts = opts or {}
+  local out, err = os.tmpname(), os.tmpname()
+  local parts = { "cd", quote(opts.cwd or proc.root), "&&", "env" }
+  for _, name in ipairs(CLEARED) do
+    parts[#parts + 1] = "-u " .. name
+  end
+  if os.getenv("RP_SANITIZE") ~= "" and os.getenv("RP_SANITIZE") then
+    -- The instrumented binary checks its own leaks; lua5.4 runs are not
+    -- instrumented themselves and keep the preload of spec/run.
+    if argv[1] == proc.worker then
+      parts[#parts + 1] = "-u LD_PRELOAD ASAN_OPTIONS=detect_leaks=1"
+    end
+  end
+  for name, value in pairs(opts.env or {}) do
+    parts[#parts + 1] = quote(name .. "=" .. value)
+  end
+  parts[#parts + 1] = "timeout " .. (opts.timeout or 60)
+  for _, a in ipairs(argv) do
+    parts[#parts + 1] = quote(a)
+  end
+  parts[#parts + 1] = ">" .. quote(out) .. " 2>" .. quote(err)
+  local ok, how, code = os.execute(table.concat(parts, " "))
+  local result = {
+    code = (how == "exit") and code or -1,
+    ok = ok,
+    stdout = read_file(out),
+    stderr = read_file(err),
+  }
+  os.remove(out)
+  os.remove(err)
+  return result
+end
+
+-- worker(args, opts): runs bin/runpod-worker with args.
+function proc.worker_run(args, opts)
+  local argv = { proc.worker }
+  for _, a in ipairs(args) do
+    argv[#argv + 1] = a
+  end
+  return proc.run(argv, opts)
+end
+
+-- lua(args, opts): runs plain lua5.4 with the module on its paths.
+function proc.lua_run(args, opts)
+  local argv = { "lua5.4" }
+  for _, a in ipairs(args) do
+    argv[#argv + 1] = a
+  end
+  return proc.run(argv, opts)
+end
+
+-- lines(s) -> list of lines
+function proc.lines(s)
+  local t = {}
+  for line in s:gmatch("[^\n]+") do
+    t[#t + 1] = line
+  end
+  return t
+end
+
+-- Makes a fresh temporary directory and returns its path.
+function proc.tmpdir()
+  local p = assert(io.popen("mktemp -d"))
+  local dir = p:read("l")
+  p:close()
+  return dir
+end
+
+function proc.write_file(path, text)
+  local f = assert(io.open(path, "wb"))
+  f:write(text)
+  f:close()
+end
+
+return proc
