@@ -77,7 +77,7 @@ $(BUILD)/tests/test_%: runtime/tests/test_%.c $(CORE_OBJ) runtime/tests/check.h
 	$(CC) $(CFLAGS) -o $@ $< $(CORE_OBJ) $(LDFLAGS) $(LIBS)
 
 test: all $(TESTS)
-	BUILD=$(BUILD) WORKER=$(WORKER) RP_SANITIZE=$(RP_SANITIZE) bash spec/run
+	BUILD=$(BUILD) WORKER=$(WORKER) RP_BUILD=$(BUILD) RP_SANITIZE=$(RP_SANITIZE) bash spec/run
 
 check:
 	$(MAKE) BUILD=build/san BINDIR=build/san/bin \

@@ -39,6 +39,34 @@ static int setup(lua_State *L)
   return 1;
 }
 
+/* Protected: pushes the traceback of the thread at index 1 with the
+ * message (a C string passed as light userdata) at index 2. [-0, +1] */
+static int traceback(lua_State *L)
+{
+  luaL_traceback(L, lua_tothread(L, 1), lua_touserdata(L, 2), 0);
+  return 1;
+}
+
+/* Writes the error of the dead coroutine co into err, with a traceback
+ * when there is memory for one. Nothing here may raise: the memory cap
+ * can be what killed the coroutine. L's stack is left unchanged. */
+static void describe_error(lua_State *L, lua_State *co, char *err,
+                           size_t errlen)
+{
+  const char *msg = lua_tostring(co, -1);   /* lives as long as co */
+  int top = lua_gettop(L);
+  if (!msg)
+    msg = "(error object is not a string)";
+  lua_pushcfunction(L, traceback);
+  lua_pushthread(co);
+  lua_xmove(co, L, 1);
+  lua_pushlightuserdata(L, (void *)msg);
+  if (lua_pcall(L, 2, 1, 0) == LUA_OK && lua_isstring(L, -1))
+    msg = lua_tostring(L, -1);
+  rp_fail(RP_ELUA, err, errlen, "%s", msg);
+  lua_settop(L, top);
+}
+
 /* Serves one runtime yield of co, whose n yielded values are on its
  * stack. Returns 0, or -1 when the yield is not a runtime request. */
 static int serve_yield(lua_State *co, int n)
@@ -87,9 +115,7 @@ int rp_job_call(lua_State *L, const char *module, const char *fn, int nargs,
     status = lua_resume(co, L, 0, &n);
   }
   if (status != LUA_OK) {
-    const char *msg = lua_tostring(co, -1);
-    luaL_traceback(L, co, msg ? msg : "(error object is not a string)", 0);
-    rp_fail(RP_ELUA, err, errlen, "%s", lua_tostring(L, -1));
+    describe_error(L, co, err, errlen);
     lua_settop(L, top);
     return RP_ELUA;
   }

@@ -59,7 +59,7 @@ static int search_embedded(lua_State *L)
   for (e = rp_embedded; e->module; e++) {
     if (strcmp(e->module, name) != 0)
       continue;
-    if (luaL_loadbuffer(L, e->code, e->len, e->chunkname) != LUA_OK)
+    if (luaL_loadbufferx(L, e->code, e->len, e->chunkname, "b") != LUA_OK)
       return lua_error(L);
     lua_pushstring(L, e->chunkname + 1);
     return 2;

@@ -298,6 +298,17 @@ describe("runpod-worker", function()
       assert.are.same({ output = { ok = true } }, list[2])
     end)
 
+    it("survives the cap wherever the allocation that passes it falls", function()
+      for _, cap in ipairs { "1M", "2M", "3M", "5M", "7M" } do
+        local r = run({ "spec/fixtures/memory_hog.lua", "--test_input", jobs },
+          { env = { RUNPOD_MAX_MEMORY = cap } })
+        local list = results(r.stdout)
+        assert.are.equal(2, #list, cap .. ":\n" .. r.stdout)
+        assert.are.equal("MemoryError", error_info(list[1]).error_type)
+        assert.are.same({ output = { ok = true } }, list[2])
+      end
+    end)
+
     it("takes the cap from start's max_memory", function()
       local r = run({ "spec/fixtures/memory_hog.lua", "--test_input", jobs },
         { env = { HOG_START_CAP = "8M" } })

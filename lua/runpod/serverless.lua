@@ -286,13 +286,18 @@ local function encode_result(result, max)
 end
 
 -- Resumes the handler's coroutine; a runtime yield (sleep, ...) is passed
--- up to whoever resumes us and its answer passed back down.
-local function resume(co, ...)
-  local res = table.pack(coroutine.resume(co, ...))
-  while res[1] and res[2] == yield_tag and coroutine.status(co) == "suspended" do
-    res = table.pack(coroutine.resume(co, coroutine.yield(table.unpack(res, 2, res.n))))
+-- up to whoever resumes us and its answer passed back down. Written with
+-- varargs and tail calls so that it allocates nothing: a handler that ran
+-- out of memory leaves none until its coroutine is collected.
+local function settle(co, ok, first, ...)
+  if ok and first == yield_tag and coroutine.status(co) == "suspended" then
+    return settle(co, coroutine.resume(co, coroutine.yield(first, ...)))
   end
-  return res
+  return ok, first
+end
+
+local function resume(co, ...)
+  return settle(co, coroutine.resume(co, ...))
 end
 
 -- run(handler, job, opts) -> result, info
@@ -314,16 +319,16 @@ function serverless.run(handler, job, opts)
   log.info("Started.", id)
   core.memory_reset()
   local co = coroutine.create(handler)
-  local res = resume(co, job)
-  while res[1] and coroutine.status(co) == "suspended" do
-    local partial = res[2]
+  local ok, value = resume(co, job)
+  while ok and coroutine.status(co) == "suspended" do
+    local partial = value
     if partial == nil then
       partial = null
     end
     info.stream = true
     local body, err = core.encode({ output = partial }, "partial")
     if not body then
-      res = { false, "stream partial " .. (#partials + 1) .. " cannot be encoded as JSON: " .. err }
+      ok, value = false, "stream partial " .. (#partials + 1) .. " cannot be encoded as JSON: " .. err
       break
     end
     if opts.on_partial then
@@ -332,24 +337,23 @@ function serverless.run(handler, job, opts)
     if opts.return_aggregate_stream then
       partials[#partials + 1] = partial
     end
-    res = resume(co)
+    ok, value = resume(co)
   end
 
-  if not res[1] and out_of_memory(res[2]) then
-    co, res = nil, nil -- luacheck: ignore 311 (drops the dead coroutine for the GC)
+  if not ok and out_of_memory(value) then
+    co = nil -- luacheck: ignore 311 (drops the dead coroutine for the GC)
     result = memory_failure(id)
     info.refresh = true      -- the handler's state may be half-built
-  elseif not res[1] then
-    result = failure(res[2], co, id)
+  elseif not ok then
+    result = failure(value, co, id)
   elseif info.stream then
     result = { output = partials }
     -- A streaming handler's own return may still carry error/refresh_worker.
-    if type(res[2]) == "table" and getmetatable(res[2]) ~= array_mt then
-      local extra = normalise(res[2], info)
-      result.error = extra.error
+    if type(value) == "table" and getmetatable(value) ~= array_mt then
+      result.error = normalise(value, info).error
     end
   else
-    result = normalise(res[2], info)
+    result = normalise(value, info)
   end
   result, info.body = encode_result(result, max)
   info.failed = result.error ~= nil
