@@ -26,12 +26,14 @@ CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARN) \
          $(OPT) $(SAN) -fPIC $(LUA_CFLAGS) -Iruntime \
          -DRP_LUA_DIR='"$(LUADIR)"' -DRP_LUA_CDIR='"$(LUACDIR)"'
 LDFLAGS = $(SAN)
-LIBS = $(LUA_LIBS) -lm -lpthread -ldl
+LIBS = $(LUA_LIBS) -lcurl -lm -lpthread -ldl
 
 # The module's C part and everything the binary shares with it.
 CORE_SRC = runtime/buf.c runtime/log.c runtime/alloc.c runtime/config.c \
-           runtime/ljson.c runtime/lcore.c
-WORKER_SRC = runtime/vm.c runtime/job.c runtime/local.c runtime/main.c
+           runtime/ljson.c runtime/lcore.c runtime/ident.c runtime/wire.c
+WORKER_SRC = runtime/vm.c runtime/job.c runtime/local.c runtime/net.c \
+             runtime/executor.c runtime/heartbeat.c runtime/serverless.c \
+             runtime/main.c
 LUA_SRC = $(sort $(wildcard lua/runpod/*.lua))
 TEST_SRC = $(wildcard runtime/tests/test_*.c)
 

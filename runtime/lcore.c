@@ -19,6 +19,7 @@
 
 #include "alloc.h"
 #include "config.h"
+#include "ident.h"
 #include "ljson.h"
 #include "log.h"
 #include "rp.h"
@@ -41,6 +42,51 @@ static struct rp_vm *getvm(lua_State *L)
   vm = lua_touserdata(L, -1);
   lua_pop(L, 1);
   return vm;
+}
+
+/* in_serverless() -> whether stream partials and progress are posted. */
+static int core_in_serverless(lua_State *L)
+{
+  struct rp_vm *vm = getvm(L);
+  lua_pushboolean(L, vm && vm->opts.host);
+  return 1;
+}
+
+static const char *const emit_options[] = { "stream", "progress", NULL };
+
+/* emit(kind, job_id, body): queues a stream partial or progress update
+ * for posting (serverless mode only). */
+static int core_emit(lua_State *L)
+{
+  struct rp_vm *vm = getvm(L);
+  int kind = luaL_checkoption(L, 1, NULL, emit_options);
+  const char *id = luaL_checkstring(L, 2);
+  size_t len;
+  const char *body = luaL_checklstring(L, 3, &len);
+  if (!vm || !vm->opts.host)
+    return luaL_error(L, "runpod.core.emit needs runpod-worker's serverless "
+                      "mode");
+  vm->opts.host->emit(vm->opts.host->ud, kind == 0 ? RP_EMIT_STREAM
+                      : RP_EMIT_PROGRESS, id, body, len);
+  return 0;
+}
+
+/* time_remaining() -> seconds the running job has left, or nil when it has
+ * no timeout (and always nil outside serverless mode). */
+static int core_time_remaining(lua_State *L)
+{
+  struct rp_vm *vm = getvm(L);
+  double left;
+  if (!vm || !vm->opts.host) {
+    lua_pushnil(L);
+    return 1;
+  }
+  left = vm->opts.host->time_remaining(vm->opts.host->ud);
+  if (left < 0)
+    lua_pushnil(L);
+  else
+    lua_pushnumber(L, left);
+  return 1;
 }
 
 static int core_in_runtime(lua_State *L)
@@ -235,56 +281,17 @@ static int core_memory_reset(lua_State *L)
   return 0;
 }
 
-static char worker_id[40];
-static pthread_once_t worker_id_once = PTHREAD_ONCE_INIT;
-
-/* RUNPOD_POD_ID, or a random version-4 UUID made once per process. */
-static void make_worker_id(void)
-{
-  const char *env = getenv("RUNPOD_POD_ID");
-  unsigned char b[16] = {0};
-  int fd;
-  if (env && *env) {
-    snprintf(worker_id, sizeof(worker_id), "%.39s", env);
-    return;
-  }
-  fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-  if (fd < 0 || read(fd, b, sizeof(b)) != (ssize_t)sizeof(b)) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    srand((unsigned)(ts.tv_nsec ^ getpid()));
-    for (size_t i = 0; i < sizeof(b); i++)
-      b[i] = (unsigned char)rand();
-  }
-  if (fd >= 0)
-    close(fd);
-  b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-  b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-  snprintf(worker_id, sizeof(worker_id),
-           "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-           "%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4], b[5],
-           b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
-}
-
 static int core_worker_id(lua_State *L)
 {
-  pthread_once(&worker_id_once, make_worker_id);
-  lua_pushstring(L, worker_id);
+  lua_pushstring(L, rp_worker_id());
   return 1;
 }
 
 /* hostname(): RUNPOD_POD_HOSTNAME, else the machine's host name. */
 static int core_hostname(lua_State *L)
 {
-  const char *env = getenv("RUNPOD_POD_HOSTNAME");
   char name[256];
-  if (env && *env) {
-    lua_pushstring(L, env);
-    return 1;
-  }
-  if (gethostname(name, sizeof(name)) != 0)
-    snprintf(name, sizeof(name), "unknown");
-  name[sizeof(name) - 1] = '\0';
+  rp_hostname(name, sizeof(name));
   lua_pushstring(L, name);
   return 1;
 }
@@ -317,9 +324,11 @@ static int core_encode(lua_State *L)
 }
 
 static const luaL_Reg core_functions[] = {
+  {"emit", core_emit},
   {"encode", core_encode},
   {"hostname", core_hostname},
   {"in_runtime", core_in_runtime},
+  {"in_serverless", core_in_serverless},
   {"log", core_log},
   {"log_enabled", core_log_enabled},
   {"log_get_level", core_log_get_level},
@@ -332,6 +341,7 @@ static const luaL_Reg core_functions[] = {
   {"register", core_register},
   {"register_error", core_register_error},
   {"sleep", core_sleep},
+  {"time_remaining", core_time_remaining},
   {"worker_id", core_worker_id},
   {NULL, NULL}
 };

@@ -16,6 +16,7 @@
 #include "local.h"
 #include "log.h"
 #include "rp.h"
+#include "serverless.h"
 #include "vm.h"
 
 enum {
@@ -167,10 +168,9 @@ int main(int argc, char **argv)
   }
   env = getenv("RUNPOD_WEBHOOK_GET_JOB");
   if (!a.test_input && env && *env) {
-    rp_log(RP_LOG_ERROR, NULL, "serverless mode is not available in this "
-           "build yet; use --test_input");
+    rc = rp_serverless_run(&o);
     free(rest);
-    return EXIT_USAGE;
+    return rc < 0 ? exit_code_for_load(rc) : rc;
   }
 
   rc = rp_vm_open(&vm, &o, err, sizeof(err));

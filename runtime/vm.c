@@ -198,6 +198,10 @@ static int build(struct rp_vm *vm, char *err, size_t errlen)
     return rp_fail(RP_ENOMEM, err, errlen, "%s: cannot create a Lua state",
                    vm->opts.script);
   vm->L = L;
+  /* Every thread copies the main thread's extra space when it is made, so
+   * code running in any coroutine (the instruction hook, for one) finds
+   * its host there. */
+  *(void **)lua_getextraspace(L) = vm->opts.host ? vm->opts.host->ud : NULL;
   lua_atpanic(L, panic);
   luaL_openlibs(L);
   lua_pushlightuserdata(L, vm);

@@ -25,11 +25,26 @@ enum {
   RP_VM_ECONFIG = -24      /* start's config is invalid */
 };
 
+/* What a VM owned by an executor thread reaches of its host: where stream
+ * partials and progress updates go, and the running job's time budget.
+ * NULL in local test mode. */
+enum rp_emit { RP_EMIT_STREAM, RP_EMIT_PROGRESS };
+struct rp_vm_host {
+  /* Queues a post for the job; called on the executor's thread. */
+  void (*emit)(void *ud, enum rp_emit kind, const char *job_id,
+               const char *body, size_t len);
+  /* Seconds the running job has left, or a negative number when it has no
+   * timeout. */
+  double (*time_remaining)(void *ud);
+  void *ud;               /* also stored in every thread's extra space */
+};
+
 struct rp_vm_options {
   const char *script;      /* path of the handler script */
   size_t memory_cap;       /* bytes, 0 = no cap (RUNPOD_MAX_MEMORY) */
   int argc;                /* the script's own arguments, for 'arg' */
   char **argv;             /* borrowed for the VM's lifetime */
+  const struct rp_vm_host *host;   /* NULL outside serverless mode */
 };
 
 struct rp_vm {

@@ -15,6 +15,7 @@ local runpod = {
   log = require "runpod.log",
   serverless = serverless,
   sleep = core.sleep,
+  time_remaining = core.time_remaining,
 }
 
 -- Asks for a fresh VM once the current job's result is delivered, even

@@ -24,6 +24,8 @@ local KNOWN_KEYS = {
   return_aggregate_stream = "boolean",
   concurrency_modifier = "function",
   max_memory = { "number", "string" },
+  worker_threads = "number",
+  timeout = "number",
 }
 
 -- Checks start()'s config. Returns true, or nil and a message.
@@ -138,8 +140,15 @@ function serverless.progress_update(job, progress)
     error("bad argument #1 to 'progress_update' (job table expected, got "
       .. type(job) .. ")", 2)
   end
-  local body = core.encode({ status = "IN_PROGRESS", output = progress }, "progress")
-  log.info("Progress update: " .. (body or tostring(progress)), job.id)
+  local body, err = core.encode({ status = "IN_PROGRESS", output = progress }, "progress")
+  if not body then
+    error("progress cannot be encoded as JSON: " .. err, 2)
+  end
+  if core.in_serverless() then
+    core.emit("progress", tostring(job.id), body)
+  else
+    log.info("Progress update: " .. body, job.id)
+  end
 end
 
 -- Python treats these as "no value" for the error and refresh_worker keys.

@@ -1,0 +1,702 @@
+/* executor.c - see executor.h. */
+#include "executor.h"
+
+#include <errno.h>
+#include <lauxlib.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "buf.h"
+#include "ident.h"
+#include "job.h"
+#include "lcore.h"
+#include "log.h"
+#include "rp.h"
+
+/* How often (in VM instructions) the hook looks for a stop or timeout. */
+#define HOOK_EVERY 1000
+
+struct slot {
+  char *id;
+  int ref;                 /* registry reference of the job's thread */
+  lua_State *co;
+  double wake_at;          /* > 0 while waiting in runpod.sleep */
+  double deadline;         /* > 0 when the job has a timeout */
+  atomic_int stop;         /* set by rp_executor_stop_job */
+  int timed_out;
+  struct slot *next;
+};
+
+struct pending {           /* a job or a stop on its way in */
+  char *id;
+  char *text;              /* NULL for a stop */
+  struct pending *next;
+};
+
+struct rp_executor {
+  struct rp_executor_config cfg;
+  struct rp_vm_host host;
+  struct rp_vm vm;
+  pthread_t thread;
+  int started;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  struct pending *inbox;   /* under mu, newest first */
+  int ask_concurrency;     /* under mu: the value to ask about, 0 = none */
+  int quit;                /* under mu: 1 = finish and end, 2 = drop jobs */
+  struct slot *slots;      /* changed by the thread only, under mu */
+  struct slot *current;    /* the job being resumed (thread only) */
+  atomic_int load;
+  atomic_int accepting;
+  int needs_refresh;
+};
+
+static double now(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void rp_out_free(struct rp_out *m)
+{
+  while (m) {
+    struct rp_out *next = m->next;
+    free(m->job_id);
+    free(m->body);
+    free(m);
+    m = next;
+  }
+}
+
+void rp_outbox_init(struct rp_outbox *o, void (*wake)(void *), void *ud)
+{
+  pthread_mutex_init(&o->mu, NULL);
+  o->head = NULL;
+  o->tail = NULL;
+  o->wake = wake;
+  o->wake_ud = ud;
+}
+
+void rp_outbox_destroy(struct rp_outbox *o)
+{
+  rp_out_free(o->head);
+  o->head = NULL;
+  pthread_mutex_destroy(&o->mu);
+}
+
+struct rp_out *rp_outbox_take(struct rp_outbox *o)
+{
+  struct rp_out *m;
+  pthread_mutex_lock(&o->mu);
+  m = o->head;
+  o->head = NULL;
+  o->tail = NULL;
+  pthread_mutex_unlock(&o->mu);
+  return m;
+}
+
+/* Queues a message. Takes ownership of body. When memory runs out the
+ * message is lost, which is logged: nothing else can be done. */
+static void push(struct rp_executor *e, enum rp_out_kind kind,
+                 const char *job_id, char *body, size_t len, int is_stream,
+                 int value)
+{
+  struct rp_outbox *o = e->cfg.out;
+  struct rp_out *m = calloc(1, sizeof(*m));
+  if (m && job_id) {
+    m->job_id = strdup(job_id);
+    if (!m->job_id) {
+      free(m);
+      m = NULL;
+    }
+  }
+  if (!m) {
+    rp_log(RP_LOG_ERROR, job_id, "out of memory: a message for the job "
+           "server was lost");
+    free(body);
+    return;
+  }
+  m->kind = kind;
+  m->executor = e->cfg.index;
+  m->body = body;
+  m->len = len;
+  m->is_stream = is_stream;
+  m->value = value;
+  pthread_mutex_lock(&o->mu);
+  if (o->tail)
+    o->tail->next = m;
+  else
+    o->head = m;
+  o->tail = m;
+  pthread_mutex_unlock(&o->mu);
+  o->wake(o->wake_ud);
+}
+
+static char *dup_bytes(const char *p, size_t n)
+{
+  char *s = malloc(n + 1);
+  if (s) {
+    memcpy(s, p, n);
+    s[n] = '\0';
+  }
+  return s;
+}
+
+/* rp_vm_host.emit: a stream partial or a progress update. */
+static void host_emit(void *ud, enum rp_emit kind, const char *job_id,
+                      const char *body, size_t len)
+{
+  struct rp_executor *e = ud;
+  char *copy = dup_bytes(body, len);
+  if (!copy) {
+    rp_log(RP_LOG_ERROR, job_id, "out of memory: a stream partial was "
+           "lost");
+    return;
+  }
+  push(e, kind == RP_EMIT_STREAM ? RP_OUT_STREAM : RP_OUT_PROGRESS, job_id,
+       copy, len, 0, 0);
+}
+
+static double host_time_remaining(void *ud)
+{
+  struct rp_executor *e = ud;
+  double left;
+  if (!e->current || e->current->deadline <= 0)
+    return -1;
+  left = e->current->deadline - now();
+  return left > 0 ? left : 0;
+}
+
+/* The instruction-count hook of every job thread: raises in a job that
+ * was asked to stop or ran out of time, and keeps raising at every
+ * instruction until the job's coroutines have all unwound, so that a
+ * pcall in the handler cannot swallow it. */
+static void hook(lua_State *L, lua_Debug *ar)
+{
+  struct rp_executor *e = *(struct rp_executor **)lua_getextraspace(L);
+  struct slot *s = e ? e->current : NULL;
+  (void)ar;
+  if (!s)
+    return;
+  if (atomic_load(&s->stop)) {
+    lua_sethook(L, hook, LUA_MASKCOUNT, 1);
+    luaL_error(L, "job stopped on request");
+  }
+  if (s->deadline > 0 && (s->timed_out || now() > s->deadline)) {
+    s->timed_out = 1;
+    lua_sethook(L, hook, LUA_MASKCOUNT, 1);
+    luaL_error(L, "job timed out");
+  }
+}
+
+/* Protected set-up of a job: a new thread running runpod.worker.run with
+ * the job text, anchored in the registry. [-0, +1]: the reference. */
+static int setup(lua_State *L)
+{
+  const char *text = lua_touserdata(L, 1);
+  lua_State *co;
+  char err[512];
+  if (rp_vm_push_function(L, "runpod.worker", "run", err, sizeof(err))
+      != RP_OK)
+    return luaL_error(L, "%s", err);
+  co = lua_newthread(L);
+  lua_sethook(co, hook, LUA_MASKCOUNT, HOOK_EVERY);
+  lua_pushvalue(L, -2);
+  lua_xmove(L, co, 1);
+  lua_pushstring(co, text);
+  lua_pushinteger(L, luaL_ref(L, LUA_REGISTRYINDEX));
+  return 1;
+}
+
+/* The result of a job the runtime cut short or whose runner failed, built
+ * by runpod.worker.error_result when the VM can still do it. */
+static char *error_result(struct rp_executor *e, const char *type,
+                          const char *message, size_t *len)
+{
+  lua_State *L = e->vm.L;
+  int top = lua_gettop(L);
+  char err[256];
+  char *body = NULL;
+  char host[128];
+  if (rp_vm_push_function(L, "runpod.worker", "error_result", err,
+                          sizeof(err)) == RP_OK) {
+    lua_pushstring(L, type);
+    lua_pushstring(L, message);
+    if (lua_pcall(L, 2, 1, 0) == LUA_OK && lua_isstring(L, -1))
+      body = dup_bytes(lua_tostring(L, -1), lua_rawlen(L, -1));
+  }
+  lua_settop(L, top);
+  if (!body) {
+    /* The VM could not even do that (out of memory): a fixed text. */
+    struct rp_buf b = RP_BUF_INIT(4096);
+    rp_hostname(host, sizeof(host));
+    for (char *p = host; *p; p++)
+      if (*p == '"' || *p == '\\')
+        *p = '_';
+    rp_buf_printf(&b, "{\"error\":\"{\\\"error_type\\\":\\\"%s\\\","
+                  "\\\"error_message\\\":\\\"%s\\\",\\\"error_traceback\\\""
+                  ":\\\"\\\",\\\"hostname\\\":\\\"%s\\\",\\\"worker_id\\\":"
+                  "\\\"%s\\\",\\\"runpod_version\\\":\\\"%s\\\"}\"}", type,
+                  "the job's VM failed; see the worker log", host,
+                  rp_worker_id(), RP_VERSION);
+    body = rp_buf_steal(&b, len);
+    return body;
+  }
+  *len = strlen(body);
+  return body;
+}
+
+static void free_slot(struct rp_executor *e, struct slot *s)
+{
+  struct slot **pp;
+  pthread_mutex_lock(&e->mu);
+  for (pp = &e->slots; *pp; pp = &(*pp)->next) {
+    if (*pp == s) {
+      *pp = s->next;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&e->mu);
+  if (e->vm.L && s->ref != LUA_NOREF)
+    luaL_unref(e->vm.L, LUA_REGISTRYINDEX, s->ref);
+  free(s->id);
+  free(s);
+  atomic_fetch_sub(&e->load, 1);
+}
+
+/* Ends a job that will not run on: stopped (nothing is posted) or timed
+ * out (a TimeoutError result). Either way the VM is rebuilt afterwards. */
+static void cut_short(struct rp_executor *e, struct slot *s)
+{
+  char msg[160];
+  size_t len = 0;
+  char *body;
+  e->needs_refresh = 1;
+  if (atomic_load(&s->stop)) {
+    rp_log(RP_LOG_INFO, s->id, "Stopped on request.");
+    push(e, RP_OUT_DONE, s->id, NULL, 0, 0, 0);
+  } else {
+    snprintf(msg, sizeof(msg), "job timed out after %g seconds (timeout)",
+             e->cfg.timeout);
+    rp_log(RP_LOG_ERROR, s->id, "%s", msg);
+    body = error_result(e, "TimeoutError", msg, &len);
+    push(e, RP_OUT_DONE, s->id, body, len, 0, 0);
+  }
+  free_slot(e, s);
+}
+
+/* After a job ends: refresh_worker, or recycling by count or heap size. */
+static void after_job(struct rp_executor *e, int refresh)
+{
+  e->vm.jobs++;
+  if (refresh)
+    e->needs_refresh = 1;
+  if (e->cfg.recycle_jobs && e->vm.jobs >= e->cfg.recycle_jobs)
+    e->needs_refresh = 1;
+  if (e->cfg.recycle_heap && e->vm.alloc.used > e->cfg.recycle_heap)
+    e->needs_refresh = 1;
+  if (e->needs_refresh)
+    atomic_store(&e->accepting, 0);
+}
+
+/* Resumes a job's thread with nargs values on its stack and handles what
+ * comes back: a sleep, the end of the job, or an error. */
+static void resume(struct rp_executor *e, struct slot *s, int nargs)
+{
+  lua_State *co = s->co;
+  int n = 0;
+  int status;
+  e->current = s;
+  status = lua_resume(co, e->vm.L, nargs, &n);
+  e->current = NULL;
+  if (status == LUA_YIELD) {
+    if (n >= 3 && lua_touserdata(co, -n) == &rp_core_yield_tag &&
+        lua_type(co, -n + 1) == LUA_TSTRING &&
+        strcmp(lua_tostring(co, -n + 1), "sleep") == 0) {
+      s->wake_at = now() + lua_tonumber(co, -n + 2);
+      lua_pop(co, n);
+      return;
+    }
+    lua_pop(co, n);
+    lua_pushliteral(co, "unexpected yield outside a handler");
+    status = LUA_ERRRUN;
+  }
+  if (status == LUA_OK && n >= 3) {
+    size_t len;
+    const char *body = lua_tolstring(co, -n, &len);
+    int is_stream = lua_toboolean(co, -n + 1);
+    int refresh = lua_toboolean(co, -n + 2);
+    char *copy = body ? dup_bytes(body, len) : NULL;
+    lua_pop(co, n);
+    push(e, RP_OUT_DONE, s->id, copy, len, is_stream, 0);
+    free_slot(e, s);
+    after_job(e, refresh);
+    return;
+  }
+  if (atomic_load(&s->stop) || s->timed_out) {
+    cut_short(e, s);
+    after_job(e, 1);
+    return;
+  }
+  {
+    const char *msg = lua_tostring(co, -1);
+    size_t len = 0;
+    char *body;
+    rp_log(RP_LOG_ERROR, s->id, "job runner failed: %s",
+           msg ? msg : "(no message)");
+    body = error_result(e, "RuntimeError", msg ? msg : "job runner failed",
+                        &len);
+    push(e, RP_OUT_DONE, s->id, body, len, 0, 0);
+    free_slot(e, s);
+    after_job(e, 1);
+  }
+}
+
+static void start_job(struct rp_executor *e, struct pending *p)
+{
+  lua_State *L = e->vm.L;
+  struct slot *s = calloc(1, sizeof(*s));
+  int top = lua_gettop(L);
+  if (!s) {
+    rp_log(RP_LOG_ERROR, p->id, "out of memory: job dropped");
+    atomic_fetch_sub(&e->load, 1);
+    push(e, RP_OUT_DONE, p->id, NULL, 0, 0, 0);
+    return;
+  }
+  s->id = p->id;
+  p->id = NULL;
+  s->ref = LUA_NOREF;
+  atomic_init(&s->stop, 0);
+  if (e->cfg.timeout > 0)
+    s->deadline = now() + e->cfg.timeout;
+  pthread_mutex_lock(&e->mu);
+  s->next = e->slots;
+  e->slots = s;
+  pthread_mutex_unlock(&e->mu);
+  lua_pushcfunction(L, setup);
+  lua_pushlightuserdata(L, p->text);
+  if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+    size_t len = 0;
+    char *body;
+    rp_log(RP_LOG_ERROR, s->id, "cannot start the job: %s",
+           lua_tostring(L, -1));
+    lua_settop(L, top);
+    body = error_result(e, "RuntimeError", "cannot start the job", &len);
+    push(e, RP_OUT_DONE, s->id, body, len, 0, 0);
+    free_slot(e, s);
+    after_job(e, 1);
+    return;
+  }
+  s->ref = (int)lua_tointeger(L, -1);
+  lua_settop(L, top);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, s->ref);
+  s->co = lua_tothread(L, -1);
+  lua_pop(L, 1);
+  resume(e, s, 1);
+}
+
+static void ask_concurrency(struct rp_executor *e, int current)
+{
+  lua_State *L = e->vm.L;
+  int top = lua_gettop(L);
+  char err[256];
+  int value = current;
+  if (rp_vm_push_function(L, "runpod.worker", "concurrency", err,
+                          sizeof(err)) == RP_OK) {
+    lua_pushinteger(L, current);
+    if (lua_pcall(L, 1, 1, 0) == LUA_OK && lua_isinteger(L, -1))
+      value = (int)lua_tointeger(L, -1);
+  }
+  lua_settop(L, top);
+  push(e, RP_OUT_CONCURRENCY, NULL, NULL, 0, 0, value);
+}
+
+static void refresh(struct rp_executor *e)
+{
+  char err[1024];
+  double t0 = now();
+  if (rp_vm_refresh(&e->vm, err, sizeof(err)) != RP_OK) {
+    rp_log(RP_LOG_ERROR, NULL, "cannot rebuild the VM: %s", err);
+    push(e, RP_OUT_FATAL, NULL, NULL, 0, 0, 0);
+    e->quit = 2;
+    return;
+  }
+  rp_log(RP_LOG_DEBUG, NULL, "executor %d: VM rebuilt in %.3f ms",
+         e->cfg.index, (now() - t0) * 1e3);
+  e->needs_refresh = 0;
+  atomic_store(&e->accepting, 1);
+}
+
+/* The earliest time a waiting job needs attention, or 0 for none. */
+static double next_wake(struct rp_executor *e)
+{
+  double t = 0;
+  for (struct slot *s = e->slots; s; s = s->next) {
+    double w = s->wake_at;
+    if (s->deadline > 0 && (w <= 0 || s->deadline < w))
+      w = s->deadline;
+    if (w > 0 && (t == 0 || w < t))
+      t = w;
+  }
+  return t;
+}
+
+/* Waits under e->mu until there is something to do or 'until' passes. */
+static void wait_for_work(struct rp_executor *e, double until)
+{
+  struct timespec ts;
+  if (until <= 0) {
+    pthread_cond_wait(&e->cv, &e->mu);
+    return;
+  }
+  ts.tv_sec = (time_t)until;
+  ts.tv_nsec = (long)((until - (double)ts.tv_sec) * 1e9);
+  pthread_cond_timedwait(&e->cv, &e->mu, &ts);
+}
+
+static void *thread_main(void *arg)
+{
+  struct rp_executor *e = arg;
+  pthread_mutex_lock(&e->mu);
+  for (;;) {
+    struct pending *in;
+    struct pending *order = NULL;
+    int ask;
+    double t;
+    if (e->quit == 2 || (e->quit && !e->slots && !e->inbox))
+      break;
+    t = next_wake(e);
+    if (!e->inbox && !e->ask_concurrency && !(e->needs_refresh &&
+        !e->slots) && (t <= 0 || t > now()))
+      wait_for_work(e, t);
+    in = e->inbox;
+    e->inbox = NULL;
+    ask = e->ask_concurrency;
+    e->ask_concurrency = 0;
+    pthread_mutex_unlock(&e->mu);
+
+    while (in) {                       /* oldest first */
+      struct pending *next = in->next;
+      in->next = order;
+      order = in;
+      in = next;
+    }
+    while (order) {
+      struct pending *p = order;
+      order = p->next;
+      if (p->text) {
+        start_job(e, p);
+      } else {
+        for (struct slot *s = e->slots; s; s = s->next) {
+          if (strcmp(s->id, p->id) == 0 && s->wake_at > 0) {
+            cut_short(e, s);        /* waiting: ends now */
+            after_job(e, 1);
+            break;
+          }
+        }
+      }
+      free(p->id);
+      free(p->text);
+      free(p);
+    }
+    if (ask)
+      ask_concurrency(e, ask);
+    t = now();
+    for (struct slot *s = e->slots, *next; s; s = next) {
+      next = s->next;
+      if (s->deadline > 0 && t >= s->deadline) {
+        s->timed_out = 1;
+        cut_short(e, s);
+        after_job(e, 1);
+      } else if (s->wake_at > 0 && t >= s->wake_at) {
+        s->wake_at = 0;
+        resume(e, s, 0);
+      }
+    }
+    if (e->needs_refresh && !e->slots && e->quit != 2)
+      refresh(e);
+    pthread_mutex_lock(&e->mu);
+  }
+  pthread_mutex_unlock(&e->mu);
+  return NULL;
+}
+
+int rp_executor_start(struct rp_executor **out,
+                      const struct rp_executor_config *c, char *err,
+                      size_t errlen)
+{
+  struct rp_executor *e = calloc(1, sizeof(*e));
+  pthread_condattr_t ca;
+  int rc;
+  *out = NULL;
+  if (!e)
+    return rp_fail(RP_ENOMEM, err, errlen, "out of memory");
+  e->cfg = *c;
+  e->host.emit = host_emit;
+  e->host.time_remaining = host_time_remaining;
+  e->host.ud = e;
+  e->cfg.vm.host = &e->host;
+  atomic_init(&e->load, 0);
+  atomic_init(&e->accepting, 1);
+  pthread_mutex_init(&e->mu, NULL);
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&e->cv, &ca);
+  pthread_condattr_destroy(&ca);
+  rc = rp_vm_open(&e->vm, &e->cfg.vm, err, errlen);
+  if (rc != RP_OK) {
+    rp_executor_free(e);
+    return rc;
+  }
+  *out = e;
+  return RP_OK;
+}
+
+/* Starts the thread once the caller has read what it needs of the VM. */
+static int ensure_thread(struct rp_executor *e)
+{
+  if (e->started)
+    return 0;
+  if (pthread_create(&e->thread, NULL, thread_main, e) != 0)
+    return -1;
+  e->started = 1;
+  return 0;
+}
+
+double rp_executor_config_number(struct rp_executor *e, const char *key,
+                                 double dflt)
+{
+  lua_State *L = e->vm.L;
+  int top = lua_gettop(L);
+  double v = dflt;
+  rp_vm_push_config(L);
+  if (lua_istable(L, -1) && lua_getfield(L, -1, key) == LUA_TNUMBER)
+    v = lua_tonumber(L, -1);
+  lua_settop(L, top);
+  return v;
+}
+
+static int enqueue(struct rp_executor *e, const char *id, const char *text)
+{
+  struct pending *p = calloc(1, sizeof(*p));
+  if (!p)
+    return RP_ENOMEM;
+  p->id = strdup(id);
+  p->text = text ? strdup(text) : NULL;
+  if (!p->id || (text && !p->text)) {
+    free(p->id);
+    free(p->text);
+    free(p);
+    return RP_ENOMEM;
+  }
+  if (ensure_thread(e) != 0) {
+    free(p->id);
+    free(p->text);
+    free(p);
+    return RP_ENOMEM;
+  }
+  pthread_mutex_lock(&e->mu);
+  p->next = e->inbox;
+  e->inbox = p;
+  pthread_cond_signal(&e->cv);
+  pthread_mutex_unlock(&e->mu);
+  return RP_OK;
+}
+
+int rp_executor_submit(struct rp_executor *e, const char *job_id,
+                       const char *job_text)
+{
+  int rc;
+  atomic_fetch_add(&e->load, 1);
+  rc = enqueue(e, job_id, job_text);
+  if (rc != RP_OK)
+    atomic_fetch_sub(&e->load, 1);
+  return rc;
+}
+
+void rp_executor_stop_job(struct rp_executor *e, const char *job_id)
+{
+  pthread_mutex_lock(&e->mu);
+  for (struct slot *s = e->slots; s; s = s->next)
+    if (strcmp(s->id, job_id) == 0)
+      atomic_store(&s->stop, 1);    /* a running job: its hook sees it */
+  pthread_mutex_unlock(&e->mu);
+  enqueue(e, job_id, NULL);         /* a waiting job: the thread ends it */
+}
+
+void rp_executor_ask_concurrency(struct rp_executor *e, int current)
+{
+  if (ensure_thread(e) != 0)
+    return;
+  pthread_mutex_lock(&e->mu);
+  e->ask_concurrency = current > 0 ? current : 1;
+  pthread_cond_signal(&e->cv);
+  pthread_mutex_unlock(&e->mu);
+}
+
+int rp_executor_fitness(struct rp_executor *e, char *err, size_t errlen)
+{
+  lua_State *L = e->vm.L;
+  int n = 0;
+  int rc = rp_job_call(L, "runpod.worker", "fitness", 0, NULL, &n, err,
+                       errlen);
+  if (rc != RP_OK)
+    return rc;
+  if (n < 1 || !lua_toboolean(L, -n)) {
+    rc = rp_fail(RP_ELUA, err, errlen, "%s", n >= 2 && lua_isstring(L, -n + 1)
+                 ? lua_tostring(L, -n + 1) : "fitness check failed");
+  }
+  lua_pop(L, n);
+  return rc;
+}
+
+int rp_executor_load(struct rp_executor *e)
+{
+  return atomic_load(&e->load);
+}
+
+int rp_executor_accepting(struct rp_executor *e)
+{
+  return atomic_load(&e->accepting);
+}
+
+void rp_executor_shutdown(struct rp_executor *e, int drop)
+{
+  if (!e)
+    return;
+  pthread_mutex_lock(&e->mu);
+  e->quit = drop ? 2 : 1;
+  if (drop)
+    for (struct slot *s = e->slots; s; s = s->next)
+      atomic_store(&s->stop, 1);
+  pthread_cond_signal(&e->cv);
+  pthread_mutex_unlock(&e->mu);
+  if (e->started) {
+    pthread_join(e->thread, NULL);
+    e->started = 0;
+  }
+}
+
+void rp_executor_free(struct rp_executor *e)
+{
+  struct pending *p;
+  if (!e)
+    return;
+  rp_executor_shutdown(e, 1);
+  while (e->slots)
+    free_slot(e, e->slots);
+  while ((p = e->inbox) != NULL) {
+    e->inbox = p->next;
+    free(p->id);
+    free(p->text);
+    free(p);
+  }
+  rp_vm_close(&e->vm);
+  pthread_cond_destroy(&e->cv);
+  pthread_mutex_destroy(&e->mu);
+  free(e);
+}

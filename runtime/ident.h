@@ -1,0 +1,15 @@
+/*
+ * ident.h - who this worker is: its worker id (RUNPOD_POD_ID, or a random
+ * version-4 UUID made once per process) and its host name
+ * (RUNPOD_POD_HOSTNAME, else the machine's). Thread-safe.
+ */
+#ifndef RP_IDENT_H
+#define RP_IDENT_H
+
+/* Borrowed: valid for the life of the process. */
+const char *rp_worker_id(void);
+
+/* Writes the host name into buf (always terminated). */
+void rp_hostname(char *buf, unsigned long len);
+
+#endif

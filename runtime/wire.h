@@ -1,0 +1,44 @@
+/*
+ * wire.h - the URLs of RunPod's worker protocol (DESIGN.md section 3),
+ * built from the RUNPOD_WEBHOOK_* templates exactly as the Python SDK
+ * builds them. Pure functions: no I/O, no Lua.
+ *
+ * Placeholders: "$RUNPOD_POD_ID" anywhere is the worker id; "$ID" is the
+ * worker id in the job-take URL and the job id in the job-done and stream
+ * URLs. Parameters are appended with '&' when the template already has a
+ * query (RunPod's do) and with '?' when it has none.
+ *
+ * Every function returns a malloc'ed string the caller frees with free(),
+ * or NULL when memory runs out.
+ */
+#ifndef RP_WIRE_H
+#define RP_WIRE_H
+
+#include <stddef.h>
+
+/* job-take: tmpl with $ID = worker id, then "batch_size=N" when batch > 1
+ * (and /job-take/ becomes /job-take-batch/), then "job_in_progress=0|1". */
+char *rp_wire_take_url(const char *tmpl, const char *worker_id,
+                       int batch, int in_progress);
+
+/* job-stop: the job-take template with /job-take/ -> /job-stop/. */
+char *rp_wire_stop_url(const char *tmpl, const char *worker_id);
+
+/* job-done (and progress): tmpl with $ID = job id, "isStream=true|false". */
+char *rp_wire_done_url(const char *tmpl, const char *job_id,
+                       const char *worker_id, int is_stream);
+
+/* job-stream: tmpl with $ID = job id, "isStream=false" (what the Python SDK
+ * sends for every partial). */
+char *rp_wire_stream_url(const char *tmpl, const char *job_id,
+                         const char *worker_id);
+
+/* ping: tmpl with $RUNPOD_POD_ID, then "job_id=<ids>" when job_ids is not
+ * empty (ids comma-separated), then "runpod_version=<version>". */
+char *rp_wire_ping_url(const char *tmpl, const char *worker_id,
+                       const char *job_ids, const char *version);
+
+/* Replaces every occurrence of 'from' in s by 'to'. */
+char *rp_wire_replace(const char *s, const char *from, const char *to);
+
+#endif
