@@ -325,6 +325,14 @@ static void resume(struct rp_executor *e, struct slot *s, int nargs)
     lua_pushliteral(co, "unexpected yield outside a handler");
     status = LUA_ERRRUN;
   }
+  if (atomic_load(&s->stop) || s->timed_out) {
+    /* Cut short, however the runner ended (it may have caught the hook's
+     * error as a handler error and finished normally). */
+    lua_pop(co, status == LUA_OK ? n : 0);
+    cut_short(e, s);
+    after_job(e, 1);
+    return;
+  }
   if (status == LUA_OK && n >= 3) {
     size_t len;
     const char *body = lua_tolstring(co, -n, &len);
@@ -335,11 +343,6 @@ static void resume(struct rp_executor *e, struct slot *s, int nargs)
     push(e, RP_OUT_DONE, s->id, copy, len, is_stream, 0);
     free_slot(e, s);
     after_job(e, refresh);
-    return;
-  }
-  if (atomic_load(&s->stop) || s->timed_out) {
-    cut_short(e, s);
-    after_job(e, 1);
     return;
   }
   {

@@ -20,9 +20,10 @@ struct rp_heartbeat *rp_heartbeat_start(const char *url_template,
 /* Sets the comma-separated ids of the jobs in flight ("" for none). */
 void rp_heartbeat_set_jobs(struct rp_heartbeat *h, const char *job_ids);
 
-/* Sends one ping at once with an extra query parameter (e.g.
- * "status=unhealthy") and waits for it. */
-void rp_heartbeat_ping_now(struct rp_heartbeat *h, const char *extra);
+/* Sends one ping, outside any heartbeat thread, with an extra query
+ * parameter (e.g. "status=unhealthy"), and waits for it. */
+void rp_heartbeat_ping_once(const char *url_template, const char *worker_id,
+                            const char *api_key, const char *extra);
 
 /* Stops the thread, joins it and frees everything. Accepts NULL. */
 void rp_heartbeat_stop(struct rp_heartbeat *h);

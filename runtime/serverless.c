@@ -396,6 +396,7 @@ static void dispatch(struct state *s, const char *text, size_t len)
     text = lua_tostring(L, -1);
   }
   e = pick_executor(s, &index);
+  rp_log(RP_LOG_DEBUG, id, "Request ID added.");
   j = calloc(1, sizeof(*j));
   if (j)
     j->id = strdup(id);
@@ -417,7 +418,6 @@ static void dispatch(struct state *s, const char *text, size_t len)
   s->jobs = j;
   s->njobs++;
   s->last_activity = now();
-  rp_log(RP_LOG_DEBUG, id, "Request ID added.");
   lua_settop(L, top);
   publish_jobs(s);
 }
@@ -458,11 +458,6 @@ static void take_done(struct state *s, struct rp_req *r)
     return;
   }
   rp_backoff_reset(&s->empty_backoff);
-  if (!s->first_take_logged) {
-    s->first_take_logged = 1;
-    rp_log(RP_LOG_INFO, NULL, "First job received %.3f s after start.",
-           now() - s->t0);
-  }
   if (lua_istable(L, -1) && lua_getmetatable(L, -1)) {
     lua_pop(L, 1);            /* an array: a batch */
     lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
@@ -493,6 +488,11 @@ static void start_take(struct state *s, int free_slots)
   r->kind = TAKE;
   s->take = r;
   s->take_sent = now();
+  if (!s->first_take_logged) {
+    s->first_take_logged = 1;
+    rp_log(RP_LOG_INFO, NULL, "Ready: first job-take %.1f ms after start.",
+           (s->take_sent - s->t0) * 1e3);
+  }
   curl_multi_add_handle(s->multi, r->easy);
   /* The modifier answers before the next take. */
   rp_executor_ask_concurrency(s->ex[0], s->concurrency);
@@ -743,22 +743,15 @@ static int start_executors(struct state *s, const struct rp_vm_options *vm)
 
 /* Runs the fitness checks before the first take; a failure reports the
  * worker unhealthy on the ping URL. Returns 0 or -1. */
-static int fitness(struct state *s, const char *ping_tmpl, long interval)
+static int fitness(struct state *s, const char *ping_tmpl)
 {
   char err[1024];
-  struct rp_heartbeat *h;
   if (rp_executor_fitness(s->ex[0], err, sizeof(err)) == RP_OK)
     return 0;
   rp_log(RP_LOG_ERROR, NULL, "%s", err);
-  if (s->api_key && *s->api_key && ping_tmpl && *ping_tmpl) {
-    h = s->heartbeat;
-    if (!h)
-      h = rp_heartbeat_start(ping_tmpl, s->worker_id, s->api_key, 3600000);
-    rp_heartbeat_ping_now(h, "status=unhealthy");
-    if (h != s->heartbeat)
-      rp_heartbeat_stop(h);
-  }
-  (void)interval;
+  if (s->api_key && *s->api_key && ping_tmpl && *ping_tmpl)
+    rp_heartbeat_ping_once(ping_tmpl, s->worker_id, s->api_key,
+                           "status=unhealthy");
   return -1;
 }
 
@@ -818,7 +811,7 @@ int rp_serverless_run(const struct rp_vm_options *vm)
   if (rc != RP_OK)
     goto done;
   interval = (long)env_number("RUNPOD_PING_INTERVAL", 10000, 1, 3600000);
-  if (fitness(s, ping_tmpl, interval) != 0) {
+  if (fitness(s, ping_tmpl) != 0) {
     rc = 1;
     goto done;
   }

@@ -26,6 +26,8 @@ local KNOWN_KEYS = {
   max_memory = { "number", "string" },
   worker_threads = "number",
   timeout = "number",
+  recycle_jobs = "number",
+  recycle_heap = "number",
 }
 
 -- Checks start()'s config. Returns true, or nil and a message.

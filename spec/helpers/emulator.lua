@@ -1,0 +1,177 @@
+-- spec/helpers/emulator.lua: starts the real bin/runpod-emulator and real
+-- bin/runpod-worker processes for end-to-end tests, talks HTTP to the
+-- emulator with the curl command-line tool, and bounds every wait.
+local proc = require "helpers.proc"
+local json = require("runpod").json
+
+local M = {}
+
+M.emulator_bin = (proc.worker:gsub("runpod%-worker$", "runpod-emulator"))
+
+local function sleep(s)
+  os.execute("sleep " .. s)
+end
+M.sleep = sleep
+
+-- Runs argv in the background; returns a handle with the pid, and files
+-- collecting stdout+stderr and, once it ends, the exit code.
+local function spawn(argv, env)
+  local dir = proc.tmpdir()
+  local parts = { "env" }
+  for name, value in pairs(env or {}) do
+    parts[#parts + 1] = proc.quote(name .. "=" .. value)
+  end
+  for _, a in ipairs(argv) do
+    parts[#parts + 1] = proc.quote(a)
+  end
+  local cmd = table.concat(parts, " ")
+  local script = ("cd %s && { %s >%s 2>&1 & pid=$!; echo $pid >%s; wait $pid; echo $? >%s; } "
+    .. ">/dev/null 2>&1 &"):format(proc.quote(proc.root), cmd, proc.quote(dir .. "/out"),
+    proc.quote(dir .. "/pid"), proc.quote(dir .. "/rc"))
+  os.execute(script)
+  local h = { dir = dir }
+  for _ = 1, 100 do
+    local pid = proc.read_file(dir .. "/pid"):match("%d+")
+    if pid then
+      h.pid = pid
+      break
+    end
+    sleep(0.02)
+  end
+  assert(h.pid, "process did not start: " .. cmd)
+  function h.output()
+    return proc.read_file(dir .. "/out")
+  end
+  function h.signal(sig)
+    os.execute("kill -" .. sig .. " " .. h.pid .. " 2>/dev/null")
+  end
+  -- wait(seconds) -> exit code, or nil when it is still running
+  function h.wait(seconds)
+    local deadline = os.time() + seconds
+    repeat
+      local rc = proc.read_file(dir .. "/rc"):match("%d+")
+      if rc then
+        return tonumber(rc)
+      end
+      sleep(0.05)
+    until os.time() > deadline
+    return nil
+  end
+  function h.kill()
+    if not proc.read_file(dir .. "/rc"):match("%d+") then
+      h.signal("KILL")
+      h.wait(5)
+    end
+    os.execute("rm -rf " .. proc.quote(dir))
+  end
+  return h
+end
+M.spawn = spawn
+
+-- start(args) -> emulator: runs bin/runpod-emulator on an ephemeral port.
+-- emulator.env is the worker environment it printed; emulator.url its
+-- base URL; emulator.stop() ends it.
+function M.start(args)
+  local argv = { M.emulator_bin, "--port", "0", "--endpoint", "ep", "--api-key", "test-key" }
+  for _, a in ipairs(args or {}) do
+    argv[#argv + 1] = a
+  end
+  local h = spawn(argv)
+  local out
+  for _ = 1, 200 do
+    out = h.output()
+    if out:find("RUNPOD_WEBHOOK_PING", 1, true) then
+      break
+    end
+    sleep(0.02)
+  end
+  local emu = { process = h, env = {} }
+  emu.url = assert(out:match("listening on (http://[%d%.:]+)"), "emulator did not start:\n" .. out)
+  for name, value in out:gmatch("export ([%w_]+)='([^']*)'") do
+    emu.env[name] = value
+  end
+  function emu.stop()
+    h.signal("TERM")
+    h.wait(10)
+    h.kill()
+  end
+  -- request(method, path[, body]) -> status, body (path under the base URL)
+  function emu.request(method, path, body, headers)
+    local bodyfile = os.tmpname()
+    local outfile = os.tmpname()
+    local parts = { "curl -s -m 30 -o", proc.quote(outfile), "-w '%{http_code}' -X", method,
+      "-H 'Content-Type: application/json' -H 'Authorization: Bearer test-key'" }
+    for _, hd in ipairs(headers or {}) do
+      parts[#parts + 1] = "-H " .. proc.quote(hd)
+    end
+    if body then
+      proc.write_file(bodyfile, body)
+      parts[#parts + 1] = "--data-binary @" .. proc.quote(bodyfile)
+    end
+    parts[#parts + 1] = proc.quote(emu.url .. path)
+    local p = assert(io.popen(table.concat(parts, " ")))
+    local status = tonumber(p:read("a"))
+    p:close()
+    local text = proc.read_file(outfile)
+    os.remove(bodyfile)
+    os.remove(outfile)
+    return status, text
+  end
+  -- json(method, path[, body]) -> decoded answer
+  function emu.json(method, path, body)
+    local status, text = emu.request(method, path, body and assert(json.encode(body)))
+    return json.decode(text), status
+  end
+  -- submit(input) -> job id
+  function emu.submit(input)
+    local v = assert(emu.json("POST", "/v2/ep/run", { input = input }))
+    return v.id
+  end
+  -- wait_done(id, seconds) -> the final job view (or the last one seen)
+  function emu.wait_done(id, seconds)
+    local deadline = os.time() + (seconds or 30)
+    local view
+    repeat
+      view = emu.json("GET", "/v2/ep/status/" .. id)
+      if view and (view.status == "COMPLETED" or view.status == "FAILED"
+          or view.status == "CANCELLED" or view.status == "TIMED_OUT") then
+        return view
+      end
+      sleep(0.05)
+    until os.time() > deadline
+    return view
+  end
+  -- log() -> the worker requests the emulator saw, decoded
+  function emu.log()
+    local _, text = emu.request("GET", "/_emulator/log")
+    local list = {}
+    for line in text:gmatch("[^\n]+") do
+      list[#list + 1] = json.decode(line)
+    end
+    return list
+  end
+  function emu.stats()
+    return emu.json("GET", "/_emulator/stats")
+  end
+  return emu
+end
+
+-- worker(emulator, handler[, env]) -> process running runpod-worker in
+-- serverless mode against the emulator.
+function M.worker(emu, handler, env)
+  local e = {}
+  for k, v in pairs(emu.env) do
+    e[k] = v
+  end
+  e.RUNPOD_POD_ID = e.RUNPOD_POD_ID or "worker-1"
+  for k, v in pairs(env or {}) do
+    e[k] = v
+  end
+  if (os.getenv("RP_SANITIZE") or "") ~= "" then
+    e.ASAN_OPTIONS = "detect_leaks=1"
+  end
+  local argv = { proc.worker, handler }
+  return spawn({ "env", "-u", "LD_PRELOAD", table.unpack(argv) }, e)
+end
+
+return M
