@@ -87,7 +87,7 @@ check:
 	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" \
 	  RP_SANITIZE=1 test
 
-BENCH = $(BUILD)/bench/refresh $(BUILD)/bench/bare
+BENCH = $(BUILD)/bench/refresh $(BUILD)/bench/bare $(BUILD)/bench/bare_client
 
 $(BUILD)/bench/refresh: bench/refresh.c $(CORE_OBJ) $(filter-out %/main.o,$(WORKER_OBJ))
 	@mkdir -p $(dir $@)
@@ -98,8 +98,14 @@ $(BUILD)/bench/bare: bench/bare.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) -Wl,--no-as-needed $(LIBS)
 
+# The protocol's loopback limit: job-take + job-done with libcurl alone.
+$(BUILD)/bench/bare_client: bench/bare_client.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) -lcurl
+
 bench: all $(BENCH)
 	BUILD=$(BUILD) WORKER=$(WORKER) bash bench/run
+	BUILD=$(BUILD) WORKER=$(WORKER) bash bench/serverless.sh
 
 lint:
 	luacheck lua handlers spec bench
@@ -119,3 +125,32 @@ uninstall:
 
 clean:
 	rm -rf build bin
+
+# bin/runpod-emulator: a local RunPod endpoint, both the client and the
+# worker API (docs/emulator.md). Plain C over libmicrohttpd and libcurl.
+EMU_SRC = runtime/jobstore.c runtime/httpd.c runtime/emulator.c \
+          runtime/emulator_main.c
+EMU_OBJ = $(EMU_SRC:runtime/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/buf.o
+EMULATOR = $(BINDIR)/runpod-emulator
+EMU_LIBS = -lmicrohttpd -lcurl -lpthread
+
+.PHONY: sdk-deps bench-emulator
+all: $(EMULATOR)
+
+$(EMULATOR): $(EMU_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(EMU_LIBS)
+
+# The pattern rule links $(CORE_OBJ) only; this test needs the store too.
+$(BUILD)/tests/test_jobstore: runtime/tests/test_jobstore.c $(CORE_OBJ) \
+                              $(BUILD)/obj/jobstore.o runtime/tests/check.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(CORE_OBJ) $(BUILD)/obj/jobstore.o \
+	  $(LDFLAGS) $(LIBS)
+
+# RunPod's JS SDK for spec/sdk/emulator.test.mjs (from the npm registry).
+sdk-deps:
+	cd spec/sdk && npm ci --no-audit --no-fund
+
+bench-emulator: $(EMULATOR)
+	bash bench/emulator.sh $(EMULATOR)

@@ -45,6 +45,8 @@ struct rp_executor {
   pthread_mutex_t mu;
   pthread_cond_t cv;
   struct pending *inbox;   /* under mu, newest first */
+  struct pending *held;    /* thread only: jobs waiting for the rebuild */
+  struct pending *held_tail;
   int ask_concurrency;     /* under mu: the value to ask about, 0 = none */
   int quit;                /* under mu: 1 = finish and end, 2 = drop jobs */
   struct slot *slots;      /* changed by the thread only, under mu */
@@ -432,6 +434,7 @@ static void refresh(struct rp_executor *e)
          e->cfg.index, (now() - t0) * 1e3);
   e->needs_refresh = 0;
   atomic_store(&e->accepting, 1);
+  e->cfg.out->wake(e->cfg.out->wake_ud);   /* it may take jobs again */
 }
 
 /* The earliest time a waiting job needs attention, or 0 for none. */
@@ -461,20 +464,87 @@ static void wait_for_work(struct rp_executor *e, double until)
   pthread_cond_timedwait(&e->cv, &e->mu, &ts);
 }
 
+/* Files incoming jobs (in arrival order) to the held list and applies
+ * incoming stops; 'in' is newest first. */
+static void take_inbox(struct rp_executor *e, struct pending *in)
+{
+  struct pending *order = NULL;
+  while (in) {
+    struct pending *next = in->next;
+    in->next = order;
+    order = in;
+    in = next;
+  }
+  while (order) {
+    struct pending *p = order;
+    order = p->next;
+    p->next = NULL;
+    if (p->text) {
+      if (e->held_tail)
+        e->held_tail->next = p;
+      else
+        e->held = p;
+      e->held_tail = p;
+      continue;
+    }
+    for (struct slot *s = e->slots; s; s = s->next) {
+      if (strcmp(s->id, p->id) == 0 && s->wake_at > 0) {
+        cut_short(e, s);            /* waiting: ends now */
+        after_job(e, 1);
+        break;
+      }
+    }
+    for (struct pending *h = e->held; h; h = h->next) {
+      if (strcmp(h->id, p->id) == 0) {
+        free(h->text);              /* not started: never will be */
+        h->text = NULL;
+      }
+    }
+    free(p->id);
+    free(p);
+  }
+}
+
+/* Starts the held jobs, unless the VM must be rebuilt first. */
+static void start_held(struct rp_executor *e)
+{
+  while (e->held && !e->needs_refresh) {
+    struct pending *p = e->held;
+    e->held = p->next;
+    if (!e->held)
+      e->held_tail = NULL;
+    if (p->text) {
+      start_job(e, p);
+    } else {
+      rp_log(RP_LOG_INFO, p->id, "Stopped on request before it started.");
+      push(e, RP_OUT_DONE, p->id, NULL, 0, 0, 0);
+      atomic_fetch_sub(&e->load, 1);
+    }
+    free(p->id);
+    free(p->text);
+    free(p);
+  }
+}
+
+/* Whether the thread has something to do right now (under mu). */
+static int ready(struct rp_executor *e, double wake)
+{
+  return e->inbox || e->ask_concurrency || (wake > 0 && wake <= now()) ||
+         (e->needs_refresh && !e->slots) || (e->held && !e->needs_refresh);
+}
+
 static void *thread_main(void *arg)
 {
   struct rp_executor *e = arg;
   pthread_mutex_lock(&e->mu);
   for (;;) {
     struct pending *in;
-    struct pending *order = NULL;
     int ask;
     double t;
-    if (e->quit == 2 || (e->quit && !e->slots && !e->inbox))
+    if (e->quit == 2 || (e->quit && !e->slots && !e->inbox && !e->held))
       break;
     t = next_wake(e);
-    if (!e->inbox && !e->ask_concurrency && !(e->needs_refresh &&
-        !e->slots) && (t <= 0 || t > now()))
+    if (!ready(e, t))
       wait_for_work(e, t);
     in = e->inbox;
     e->inbox = NULL;
@@ -482,30 +552,7 @@ static void *thread_main(void *arg)
     e->ask_concurrency = 0;
     pthread_mutex_unlock(&e->mu);
 
-    while (in) {                       /* oldest first */
-      struct pending *next = in->next;
-      in->next = order;
-      order = in;
-      in = next;
-    }
-    while (order) {
-      struct pending *p = order;
-      order = p->next;
-      if (p->text) {
-        start_job(e, p);
-      } else {
-        for (struct slot *s = e->slots; s; s = s->next) {
-          if (strcmp(s->id, p->id) == 0 && s->wake_at > 0) {
-            cut_short(e, s);        /* waiting: ends now */
-            after_job(e, 1);
-            break;
-          }
-        }
-      }
-      free(p->id);
-      free(p->text);
-      free(p);
-    }
+    take_inbox(e, in);
     if (ask)
       ask_concurrency(e, ask);
     t = now();
@@ -522,6 +569,8 @@ static void *thread_main(void *arg)
     }
     if (e->needs_refresh && !e->slots && e->quit != 2)
       refresh(e);
+    if (e->quit != 2)
+      start_held(e);
     pthread_mutex_lock(&e->mu);
   }
   pthread_mutex_unlock(&e->mu);
@@ -577,8 +626,13 @@ double rp_executor_config_number(struct rp_executor *e, const char *key,
   int top = lua_gettop(L);
   double v = dflt;
   rp_vm_push_config(L);
-  if (lua_istable(L, -1) && lua_getfield(L, -1, key) == LUA_TNUMBER)
-    v = lua_tonumber(L, -1);
+  if (lua_istable(L, -1)) {
+    int t = lua_getfield(L, -1, key);
+    if (t == LUA_TNUMBER)
+      v = lua_tonumber(L, -1);
+    else if (t == LUA_TFUNCTION)
+      v = 1;                        /* present */
+  }
   lua_settop(L, top);
   return v;
 }
@@ -694,6 +748,12 @@ void rp_executor_free(struct rp_executor *e)
     free_slot(e, e->slots);
   while ((p = e->inbox) != NULL) {
     e->inbox = p->next;
+    free(p->id);
+    free(p->text);
+    free(p);
+  }
+  while ((p = e->held) != NULL) {
+    e->held = p->next;
     free(p->id);
     free(p->text);
     free(p);

@@ -97,8 +97,9 @@ int rp_executor_load(struct rp_executor *e);
 /* Whether it takes new jobs (not while its VM waits to be rebuilt). */
 int rp_executor_accepting(struct rp_executor *e);
 
-/* The start config's integer value at 'key' as read when the VM was built
- * (e.g. "worker_threads"), or dflt. Call before the thread runs jobs. */
+/* The start config's number at 'key' (e.g. "worker_threads"), 1 for a
+ * function there (e.g. "concurrency_modifier"), or dflt. Call before the
+ * thread runs jobs. */
 double rp_executor_config_number(struct rp_executor *e, const char *key,
                                  double dflt);
 

@@ -75,6 +75,7 @@ struct state {
   int njobs;
   int concurrency;
   int have_concurrency;
+  int has_modifier;          /* start's config has concurrency_modifier */
   struct rp_req *take;
   double take_at;
   double take_sent;
@@ -334,14 +335,22 @@ static int running_jobs(struct state *s)
   return n;
 }
 
-static struct rp_executor *pick_executor(struct state *s, int *index)
+/* The executor for the next job: the least loaded of those taking jobs,
+ * or with 'any' set, of all of them (a job already taken is never
+ * dropped: an executor rebuilding its VM holds it until it is done). */
+static struct rp_executor *pick_executor(struct state *s, int *index,
+                                         int any)
 {
   struct rp_executor *best = NULL;
+  int best_ok = 0;
   for (int i = 0; i < s->nex; i++) {
-    if (!rp_executor_accepting(s->ex[i]))
+    int ok = rp_executor_accepting(s->ex[i]);
+    if (!ok && !any)
       continue;
-    if (!best || rp_executor_load(s->ex[i]) < rp_executor_load(best)) {
+    if (!best || ok > best_ok || (ok == best_ok &&
+        rp_executor_load(s->ex[i]) < rp_executor_load(best))) {
       best = s->ex[i];
+      best_ok = ok;
       *index = i;
     }
   }
@@ -395,7 +404,7 @@ static void dispatch(struct state *s, const char *text, size_t len)
     }
     text = lua_tostring(L, -1);
   }
-  e = pick_executor(s, &index);
+  e = pick_executor(s, &index, 1);
   rp_log(RP_LOG_DEBUG, id, "Request ID added.");
   j = calloc(1, sizeof(*j));
   if (j)
@@ -495,7 +504,8 @@ static void start_take(struct state *s, int free_slots)
   }
   curl_multi_add_handle(s->multi, r->easy);
   /* The modifier answers before the next take. */
-  rp_executor_ask_concurrency(s->ex[0], s->concurrency);
+  if (s->has_modifier)
+    rp_executor_ask_concurrency(s->ex[0], s->concurrency);
 }
 
 /* ---- stopping jobs --------------------------------------------------- */
@@ -642,7 +652,7 @@ static void loop(struct state *s)
     if (!s->shutting && !s->take && t >= s->take_at && s->have_concurrency &&
         running < s->concurrency) {
       int dummy;
-      if (pick_executor(s, &dummy))
+      if (pick_executor(s, &dummy, 0))
         start_take(s, s->concurrency - running);
     }
     if (!s->shutting && !s->stop && t >= s->stop_at)
@@ -822,7 +832,12 @@ int rp_serverless_run(const struct rp_vm_options *vm)
   else
     rp_log(RP_LOG_DEBUG, NULL, "Not deployed on RunPod (no API key, pod id "
            "or ping URL): pings will not be sent.");
-  rp_executor_ask_concurrency(s->ex[0], s->concurrency);
+  s->has_modifier = rp_executor_config_number(s->ex[0],
+                                              "concurrency_modifier", 0) != 0;
+  if (s->has_modifier)
+    rp_executor_ask_concurrency(s->ex[0], s->concurrency);
+  else
+    s->have_concurrency = 1;
   loop(s);
   rc = s->exit_code;
 done:

@@ -6,7 +6,8 @@ local json = require("runpod").json
 
 local M = {}
 
-M.emulator_bin = (proc.worker:gsub("runpod%-worker$", "runpod-emulator"))
+M.emulator_bin = os.getenv("RUNPOD_EMULATOR_BIN")
+  or (proc.worker:gsub("runpod%-worker$", "runpod-emulator"))
 
 local function sleep(s)
   os.execute("sleep " .. s)
@@ -17,7 +18,7 @@ M.sleep = sleep
 -- collecting stdout+stderr and, once it ends, the exit code.
 local function spawn(argv, env)
   local dir = proc.tmpdir()
-  local parts = { "env" }
+  local parts = { "env", "-u", "LD_PRELOAD" }
   for name, value in pairs(env or {}) do
     parts[#parts + 1] = proc.quote(name .. "=" .. value)
   end
@@ -99,7 +100,8 @@ function M.start(args)
   function emu.request(method, path, body, headers)
     local bodyfile = os.tmpname()
     local outfile = os.tmpname()
-    local parts = { "curl -s -m 30 -o", proc.quote(outfile), "-w '%{http_code}' -X", method,
+    -- curl must not inherit the sanitizer preload of `make check`.
+    local parts = { "env -u LD_PRELOAD curl -s -m 30 -o", proc.quote(outfile), "-w '%{http_code}' -X", method,
       "-H 'Content-Type: application/json' -H 'Authorization: Bearer test-key'" }
     for _, hd in ipairs(headers or {}) do
       parts[#parts + 1] = "-H " .. proc.quote(hd)
@@ -171,7 +173,7 @@ function M.worker(emu, handler, env)
     e.ASAN_OPTIONS = "detect_leaks=1"
   end
   local argv = { proc.worker, handler }
-  return spawn({ "env", "-u", "LD_PRELOAD", table.unpack(argv) }, e)
+  return spawn(argv, e)
 end
 
 return M

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# bench/serverless.sh: serverless mode through bin/runpod-emulator on
+# loopback. Prints, in one run:
+#  - the protocol's loopback limit (bench/bare_client: job-take + job-done
+#    with plain libcurl, no Lua) and runpod-worker with the echo handler,
+#    concurrency 1, on the same number of jobs;
+#  - cold start: process start to the first job-take request;
+#  - RSS idle and after N jobs, with and without refresh_worker on every job;
+#  - 64 jobs in flight that each sleep 50 ms (ideal: 1,280 jobs/s).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+WORKER=${WORKER:-bin/runpod-worker}
+EMULATOR=${EMULATOR:-bin/runpod-emulator}
+JOBS=${JOBS:-20000}
+RSS_JOBS=${RSS_JOBS:-100000}
+
+tmp=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$tmp"' EXIT
+
+start_emulator() {
+  "$EMULATOR" --port 0 --endpoint bench --api-key bench-key --take-hold-ms 200 \
+    --log-max 0 >"$tmp/emu.out" 2>&1 &
+  emu=$!
+  for _ in $(seq 100); do
+    grep -q RUNPOD_WEBHOOK_PING "$tmp/emu.out" 2>/dev/null && break
+    sleep 0.05
+  done
+  eval "$(grep '^export' "$tmp/emu.out")"
+  base=$(sed -n 's/^listening on //p' "$tmp/emu.out")
+  export RUNPOD_POD_ID=bench-worker
+}
+stop_emulator() { kill "$emu"; wait "$emu" 2>/dev/null || true; }
+
+submit() { # submit N [input-json]
+  curl -s -X POST -H 'Content-Type: application/json' -H 'Authorization: Bearer bench-key' \
+    --data "{\"input\": ${2:-{\"x\": 1\}}}" "$base/_emulator/jobs?count=$1" >/dev/null
+}
+completed() {
+  curl -s -H 'Authorization: Bearer bench-key' "$base/v2/bench/health" |
+    sed 's/.*"completed":\([0-9]*\).*/\1/'
+}
+rss() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+now() { date +%s.%N; }
+calc() { awk "BEGIN { printf \"%.${2:-0}f\", $1 }"; }
+
+# wait_completed N: until the emulator counts N completed jobs (600 s max)
+wait_completed() {
+  for _ in $(seq 60000); do
+    [ "$(completed)" -ge "$1" ] && return 0
+    sleep 0.01
+  done
+  echo "timed out waiting for $1 completed jobs" >&2
+  return 1
+}
+
+echo "== protocol limit vs runpod-worker (echo, concurrency 1, $JOBS jobs)"
+start_emulator
+submit "$JOBS"
+"$BUILD/bench/bare_client" "$JOBS"
+submit "$JOBS"
+t0=$(now)
+RUNPOD_LOG_LEVEL=ERROR "$WORKER" handlers/echo.lua &
+w=$!
+wait_completed $((JOBS * 2))
+t1=$(now)
+kill -TERM $w; wait $w || true
+echo "runpod_worker jobs $JOBS seconds $(calc "$t1 - $t0" 3) jobs_per_s $(calc "$JOBS / ($t1 - $t0)")"
+stop_emulator
+
+echo "== cold start: exec to first job-take"
+start_emulator
+for i in 1 2 3 4 5; do
+  RUNPOD_LOG_LEVEL=INFO "$WORKER" handlers/echo.lua >"$tmp/cold.$i" 2>&1 &
+  w=$!
+  sleep 0.3
+  kill -TERM $w; wait $w || true
+  sed -n 's/.*Ready: first job-take \([0-9.]*\) ms after start.*/ready_ms \1/p' "$tmp/cold.$i"
+done
+stop_emulator
+
+for refresh in 0 1; do
+  echo "== RSS (KiB) over $RSS_JOBS jobs, refresh on every job: $refresh"
+  start_emulator
+  PROBE_REFRESH=$refresh RUNPOD_LOG_LEVEL=ERROR "$WORKER" spec/fixtures/state_probe.lua &
+  w=$!
+  sleep 0.5
+  idle=$(rss $w)
+  submit "$RSS_JOBS"
+  t0=$(now)
+  peak=$idle
+  while [ "$(completed)" -lt "$RSS_JOBS" ]; do
+    r=$(rss $w); [ "$r" -gt "$peak" ] && peak=$r
+    sleep 0.5
+  done
+  t1=$(now)
+  end=$(rss $w)
+  kill -TERM $w; wait $w || true
+  echo "idle_kib $idle peak_kib $peak end_kib $end growth_kib $((end - idle)) jobs_per_s $(calc "$RSS_JOBS / ($t1 - $t0)")"
+  stop_emulator
+done
+
+echo "== 64 in flight, each sleeping 50 ms (ideal 1280 jobs/s)"
+start_emulator
+submit 6400 '{"seconds": 0.05}'
+t0=$(now)
+SLEEPY_CONCURRENCY=64 RUNPOD_LOG_LEVEL=ERROR "$WORKER" spec/fixtures/sleepy.lua &
+w=$!
+wait_completed 6400
+t1=$(now)
+kill -TERM $w; wait $w || true
+echo "sleepy jobs 6400 seconds $(calc "$t1 - $t0" 3) jobs_per_s $(calc "6400 / ($t1 - $t0)")"
+stop_emulator

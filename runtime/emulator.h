@@ -1,0 +1,111 @@
+/*
+ * emulator.h - a local stand-in for RunPod's serverless endpoint API.
+ *
+ * Serves both faces of one endpoint under /v2/{endpoint}/ on an httpd
+ * (httpd.h) over a job store (jobstore.h):
+ * - the client API of DESIGN.md 3b (run, runsync, status, status-sync,
+ *   stream, cancel, health, purge-queue), as RunPod's client SDKs call it;
+ * - the worker API of DESIGN.md 3 (job-take, job-take-batch, job-done,
+ *   job-stream, ping, job-stop), as a worker calls it;
+ * - a control API under /_emulator/ for tests: fault injection on the
+ *   worker routes, a log of every worker request, counters, a webhook sink.
+ * docs/emulator.md describes every route, flag and fault.
+ *
+ * Request bodies stay raw JSON text: a small validating scanner finds the
+ * members the emulator needs (input, webhook, output, error, ...) without
+ * decoding the rest. Webhooks are posted by one thread with libcurl.
+ */
+#ifndef RP_EMULATOR_H
+#define RP_EMULATOR_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#define RP_EMU_MAX_WAIT_MS 300000     /* longest runsync/status-sync hold */
+#define RP_EMU_DEFAULT_WAIT_MS 90000  /* runsync/status-sync without ?wait */
+#define RP_EMU_LOG_MAX 20000          /* request log lines kept (default) */
+#define RP_EMU_LOG_BODY_MAX 65536     /* body bytes kept per log line */
+#define RP_EMU_MAX_URL 4096           /* webhook URL bytes */
+#define RP_EMU_WEBHOOK_QUEUE 1024     /* webhook posts waiting at most */
+#define RP_EMU_WEBHOOK_TRIES 3        /* attempts per webhook post */
+#define RP_EMU_WEBHOOK_TIMEOUT_MS 5000 /* per attempt */
+#define RP_EMU_SINK_MAX 256           /* bodies the webhook sink keeps */
+#define RP_EMU_MAX_DELAY_MS 600000    /* longest fault delay or hold */
+
+/* The worker routes faults apply to. */
+enum rp_emu_route {
+  RP_EMU_JOB_TAKE,      /* job-take and job-take-batch */
+  RP_EMU_JOB_DONE,
+  RP_EMU_JOB_STREAM,
+  RP_EMU_PING,
+  RP_EMU_JOB_STOP,
+  RP_EMU_NROUTES
+};
+
+enum rp_emu_fault_kind {
+  RP_FAULT_NONE,
+  RP_FAULT_500,         /* answer 500 {"error":...} */
+  RP_FAULT_429,         /* answer 429 {"error":...} */
+  RP_FAULT_GARBAGE,     /* answer 200 with a body that is not JSON */
+  RP_FAULT_CLOSE,       /* close the connection without answering */
+  RP_FAULT_DELAY        /* wait delay_ms, then answer normally */
+};
+
+/* A fault hits the first 'first' requests of its route counted from when
+ * it was set when first > 0, else each request with probability 'share'
+ * (drawn from the emulator's seeded PRNG). Every fault but delay answers
+ * without processing the request (nothing is recorded in the store). */
+struct rp_emu_fault {
+  enum rp_emu_fault_kind kind;
+  double share;         /* 0..1, default 1 */
+  long first;           /* 0 = not limited by count */
+  long delay_ms;        /* RP_FAULT_DELAY */
+};
+
+struct rp_emulator_config {
+  const char *host;             /* default 127.0.0.1 */
+  int port;                     /* default 8080; 0 = ephemeral */
+  const char *endpoint;         /* default "emulator" */
+  const char *api_key;          /* NULL or "": no authentication */
+  long take_hold_ms;            /* job-take long poll, default 1000 */
+  long stop_hold_ms;            /* job-stop long poll, default 1000 */
+  long stream_hold_ms;          /* /stream hold, default 2000 */
+  long requeue_after_ms;        /* 0 (default): never re-queue */
+  long retain_ms;               /* finished jobs kept, ms */
+  size_t retain_max;            /* finished jobs kept, count */
+  size_t max_body;              /* request body cap, bytes */
+  size_t log_max;               /* request log lines kept; 0 = no log */
+  long ping_interval_ms;        /* printed as RUNPOD_PING_INTERVAL */
+  unsigned long seed;           /* fault PRNG seed, default 1 */
+  struct rp_emu_fault faults[RP_EMU_NROUTES];
+};
+
+struct rp_emulator;
+
+/* Fills in every default. */
+void rp_emulator_default_config(struct rp_emulator_config *cfg);
+
+/* Parses a fault spec "ROUTE=KIND[,share=P][,first=K][,ms=N]" (ROUTE one
+ * of job-take, job-done, job-stream, ping, job-stop; KIND one of none,
+ * 500, 429, garbage, close, delay) into cfg->faults. Returns RP_OK or
+ * RP_EINVAL with a message in err. */
+int rp_emulator_parse_fault(const char *spec, struct rp_emulator_config *cfg,
+                            char *err, size_t errlen);
+
+/* Starts serving. cfg's strings are copied. Returns RP_OK and *out (stop
+ * and free with rp_emulator_stop), or an RP_E* code with a message. */
+int rp_emulator_start(const struct rp_emulator_config *cfg,
+                      struct rp_emulator **out, char *err, size_t errlen);
+
+/* The bound port. */
+int rp_emulator_port(const struct rp_emulator *e);
+
+/* Prints "listening on http://HOST:PORT" and the export lines a worker
+ * needs, one per line, and flushes f. */
+void rp_emulator_print_env(const struct rp_emulator *e, FILE *f);
+
+/* Wakes every held request, stops the server and the webhook thread, and
+ * frees everything. Accepts NULL. */
+void rp_emulator_stop(struct rp_emulator *e);
+
+#endif

@@ -1,0 +1,686 @@
+-- End-to-end tests of bin/runpod-emulator: the real binary on an ephemeral
+-- port, driven with the curl command line. Every request is bounded by
+-- curl's --max-time and every wait by a deadline.
+local proc = require "helpers.proc"
+local json = require("runpod").json
+
+local BIN = os.getenv("RUNPOD_EMULATOR_BIN") or (proc.root .. "/bin/runpod-emulator")
+local KEY = "sekret"
+local quote = proc.quote
+
+local function sleep(s)
+  os.execute("sleep " .. s)
+end
+
+-- start(args) -> emulator handle: { pid, port, base, url, lines, errf }
+local function start(args)
+  local errf = os.tmpname()
+  local parts = { "echo $$; exec env -u LD_PRELOAD" }
+  if (os.getenv("RP_SANITIZE") or "") ~= "" then
+    parts[#parts + 1] = "ASAN_OPTIONS=detect_leaks=1"
+  end
+  parts[#parts + 1] = "timeout -k 5 900 " .. quote(BIN) .. " --port 0"
+  for _, a in ipairs(args or {}) do
+    parts[#parts + 1] = quote(a)
+  end
+  parts[#parts + 1] = "2>" .. quote(errf)
+  local pipe = assert(io.popen("sh -c " .. quote(table.concat(parts, " ")), "r"))
+  local emu = { pid = pipe:read("l"), pipe = pipe, errf = errf, lines = {} }
+  for i = 1, 8 do
+    emu.lines[i] = pipe:read("l")
+  end
+  local first = emu.lines[1] or ""
+  emu.port = assert(tonumber(first:match("^listening on http://127%.0%.0%.1:(%d+)$")),
+    "no listening line: " .. tostring(emu.lines[1]) .. proc.read_file(errf))
+  emu.base = "http://127.0.0.1:" .. emu.port
+  emu.url = emu.base .. "/v2/emulator"
+  return emu
+end
+
+-- Stops with SIGTERM; returns exit code and stderr.
+local function stop(emu)
+  os.execute("kill -TERM " .. emu.pid)
+  local _, _, code = emu.pipe:close()
+  local err = proc.read_file(emu.errf)
+  os.remove(emu.errf)
+  return code, err
+end
+
+-- The curl command line for one request.
+local function curl_cmd(method, url, body, headers, max_time)
+  -- Under `make check` lua5.4 runs with the sanitizers preloaded; curl
+  -- must not inherit that (it can deadlock in its resolver thread).
+  local parts = { "env -u LD_PRELOAD curl -s -X", method, "--max-time", tostring(max_time or 20),
+    "-w '\\n%{http_code} %{time_total}'" }
+  for _, h in ipairs(headers or {}) do
+    parts[#parts + 1] = "-H " .. quote(h)
+  end
+  if body then
+    local f = os.tmpname()
+    proc.write_file(f, body)
+    parts[#parts + 1] = "--data-binary @" .. quote(f)
+  end
+  parts[#parts + 1] = quote(url)
+  return table.concat(parts, " ")
+end
+
+-- Parses curl's output: body, then "code time".
+local function parse(out)
+  local body, code, t = out:match("^(.*)\n(%d+) ([%d.]+)$")
+  return tonumber(code), body, tonumber(t)
+end
+
+-- http(method, url, body, headers) -> code, body, seconds
+local function http(method, url, body, headers, max_time)
+  local p = assert(io.popen(curl_cmd(method, url, body, headers, max_time)))
+  local out = p:read("a")
+  p:close()
+  return parse(out)
+end
+
+-- Starts a request in the background; :wait() -> code, body, seconds.
+local function background(method, url, body, headers)
+  local p = assert(io.popen(curl_cmd(method, url, body, headers)))
+  return { wait = function()
+    local out = p:read("a")
+    p:close()
+    return parse(out)
+  end }
+end
+
+local CLIENT = { "Authorization: Bearer " .. KEY, "Content-Type: application/json" }
+local WORKER = { "Authorization: " .. KEY, "Content-Type: application/x-www-form-urlencoded",
+  "User-Agent: runpod-lua-test/1", "X-Request-ID: rid-1" }
+
+describe("runpod-emulator", function()
+  local emu
+
+  setup(function()
+    emu = start({ "--api-key", KEY, "--max-body", "65536", "--take-hold-ms", "300",
+      "--stop-hold-ms", "300", "--stream-hold-ms", "400" })
+  end)
+
+  teardown(function()
+    if emu and emu.pipe then
+      pcall(stop, emu)
+    end
+  end)
+
+  local function client(method, route, body)
+    return http(method, emu.url .. route, body, CLIENT)
+  end
+
+  local function worker(method, route, body)
+    return http(method, emu.url .. route, body, WORKER)
+  end
+
+  local function control(method, route, body)
+    return http(method, emu.base .. "/_emulator/" .. route, body)
+  end
+
+  local function faults(tbl)
+    local code, body = control("POST", "faults", json.encode(tbl))
+    assert.are.equal(200, code, body)
+  end
+
+  local function submit(input)
+    local code, body = client("POST", "/run", json.encode({ input = input or { n = 1 } }))
+    assert.are.equal(200, code, body)
+    return assert(json.decode(body)).id
+  end
+
+  -- Takes exactly one job as worker w; returns it decoded.
+  local function take(w)
+    local code, body = worker("GET",
+      "/job-take/" .. (w or "w1") .. "?gpu=emulator&job_in_progress=0")
+    assert.are.equal(200, code, body)
+    return assert(json.decode(body))
+  end
+
+  local function status(id)
+    local code, body = client("GET", "/status/" .. id)
+    assert.are.equal(200, code, body)
+    return assert(json.decode(body))
+  end
+
+  local function stats()
+    local code, body = control("GET", "stats")
+    assert.are.equal(200, code)
+    return assert(json.decode(body))
+  end
+
+  describe("start-up", function()
+    it("prints the worker environment with the placeholders left for the worker", function()
+      local p = "http://127.0.0.1:" .. emu.port .. "/v2/emulator"
+      assert.are.same({
+        "listening on http://127.0.0.1:" .. emu.port,
+        "export RUNPOD_WEBHOOK_GET_JOB='" .. p .. "/job-take/$ID?gpu=emulator'",
+        "export RUNPOD_WEBHOOK_POST_OUTPUT='" .. p .. "/job-done/$RUNPOD_POD_ID/$ID?gpu=emulator'",
+        "export RUNPOD_WEBHOOK_POST_STREAM='" .. p
+          .. "/job-stream/$RUNPOD_POD_ID/$ID?gpu=emulator'",
+        "export RUNPOD_WEBHOOK_PING='" .. p .. "/ping/$RUNPOD_POD_ID?gpu=emulator'",
+        "export RUNPOD_AI_API_KEY='" .. KEY .. "'",
+        "export RUNPOD_ENDPOINT_ID='emulator'",
+        "export RUNPOD_PING_INTERVAL='10000'",
+      }, emu.lines)
+    end)
+
+    it("rejects an unknown flag with exit code 2", function()
+      local r = proc.run({ BIN, "--nope" }, { timeout = 10 })
+      assert.are.equal(2, r.code)
+      assert.matches("unknown flag '%-%-nope'", r.stderr)
+    end)
+
+    it("rejects a bad fault spec", function()
+      local r = proc.run({ BIN, "--fault", "job-take=teapot" }, { timeout = 10 })
+      assert.are.equal(2, r.code)
+      assert.matches("unknown fault kind 'teapot'", r.stderr)
+    end)
+  end)
+
+  describe("client API", function()
+    it("runs a job through take and done to COMPLETED", function()
+      local id = submit({ x = 1.50, s = "é" })
+      local job = take()
+      assert.are.equal(id, job.id)
+      assert.are.same({ x = 1.5, s = "é" }, job.input)
+      assert.are.equal("IN_PROGRESS", status(id).status)
+      local code = worker("POST", "/job-done/w1/" .. id .. "?gpu=emulator&isStream=false",
+        '{"output": {"y": [1, 2]}}')
+      assert.are.equal(200, code)
+      local view = status(id)
+      assert.are.equal("COMPLETED", view.status)
+      assert.are.same({ y = { 1, 2 } }, view.output)
+      assert.is_number(view.delayTime)
+      assert.is_number(view.executionTime)
+      assert.is_nil(view.error)
+    end)
+
+    it("keeps the input's JSON text as the client sent it", function()
+      local code = client("POST", "/run", '{"input": {"big": 9007199254740993, "f": 1.0e2}}')
+      assert.are.equal(200, code)
+      local _, body = worker("GET", "/job-take/w1")
+      assert.matches('"input":{"big": 9007199254740993, "f": 1.0e2}', body, 1, true)
+    end)
+
+    it("hands extra keys of the /run body to the worker", function()
+      client("POST", "/run", '{"input": 1, "policy": {"ttl": 9}, "s3Config": {"a": 1}}')
+      local job = take()
+      assert.are.same({ ttl = 9 }, job.policy)
+      assert.are.same({ a = 1 }, job.s3Config)
+    end)
+
+    it("reports a failed job's error", function()
+      local id = submit()
+      take()
+      worker("POST", "/job-done/w1/" .. id .. "?isStream=false", '{"error": "boom"}')
+      local view = status(id)
+      assert.are.equal("FAILED", view.status)
+      assert.are.equal("boom", view.error)
+    end)
+
+    it("answers 400 for malformed JSON and a missing input", function()
+      assert.are.equal(400, (client("POST", "/run", '{"input": ')))
+      assert.are.equal(400, (client("POST", "/run", '[1]')))
+      assert.are.equal(400, (client("POST", "/run", '{"inputs": 1}')))
+      assert.are.equal(400, (client("POST", "/run", '{"input": 1, "webhook": 5}')))
+      local code, body = client("POST", "/run", "")
+      assert.are.equal(400, code)
+      assert.is_string(json.decode(body).error)
+    end)
+
+    it("answers 404 for unknown ids, routes and endpoints", function()
+      local code, body = client("GET", "/status/0000")
+      assert.are.equal(404, code)
+      assert.are.equal("job not found", json.decode(body).error)
+      assert.are.equal(404, (client("POST", "/cancel/nope")))
+      assert.are.equal(404, (client("GET", "/stream/nope")))
+      assert.are.equal(404, (client("GET", "/nosuch")))
+      assert.are.equal(404, (http("GET", emu.base .. "/v2/other/health", nil, CLIENT)))
+      assert.are.equal(404, (http("GET", emu.base .. "/", nil, CLIENT)))
+    end)
+
+    it("answers 405 for a wrong method", function()
+      assert.are.equal(405, (client("GET", "/run")))
+      assert.are.equal(405, (client("GET", "/runsync")))
+      assert.are.equal(405, (client("GET", "/cancel/x")))
+      assert.are.equal(405, (client("POST", "/health")))
+      assert.are.equal(405, (client("GET", "/purge-queue")))
+      assert.are.equal(405, (client("POST", "/status-sync/x")))
+      assert.are.equal(405, (worker("POST", "/job-take/w1")))
+      assert.are.equal(405, (worker("GET", "/job-done/w1/x")))
+    end)
+
+    it("answers 413 past the body cap", function()
+      local code, body = client("POST", "/run", '{"input": "' .. string.rep("x", 70000) .. '"}')
+      assert.are.equal(413, code)
+      assert.are.equal("request body too large", json.decode(body).error)
+    end)
+
+    it("requires the API key from clients and workers", function()
+      assert.are.equal(401, (http("GET", emu.url .. "/health")))
+      assert.are.equal(401, (http("GET", emu.url .. "/health", nil, { "Authorization: " .. KEY })))
+      assert.are.equal(401, (http("GET", emu.url .. "/job-take/w1", nil,
+        { "Authorization: Bearer " .. KEY })))
+      assert.are.equal(200, (client("GET", "/health")))
+    end)
+
+    it("holds /runsync until the wait passes", function()
+      local code, body, t = client("POST", "/runsync?wait=400", '{"input": 1}')
+      assert.are.equal(200, code)
+      assert.are.equal("IN_QUEUE", json.decode(body).status)
+      assert.is_true(t >= 0.35 and t < 5, "took " .. t)
+      worker("GET", "/job-take/w1")
+    end)
+
+    it("answers /runsync and /status-sync as soon as the job ends", function()
+      local pending = background("POST", emu.url .. "/runsync?wait=8000", '{"input": 5}', CLIENT)
+      local deadline = os.time() + 10
+      local job
+      repeat
+        local code, body = worker("GET", "/job-take/w1")
+        if code == 200 then
+          job = json.decode(body)
+        end
+      until job or os.time() > deadline
+      assert.is_table(job)
+      local sync = background("GET", emu.url .. "/status-sync/" .. job.id .. "?wait=8000", nil,
+        CLIENT)
+      sleep(0.2)
+      worker("POST", "/job-done/w1/" .. job.id, '{"output": 6}')
+      local code, body, t = pending.wait()
+      assert.are.equal(200, code)
+      assert.are.same({ "COMPLETED", 6 }, { json.decode(body).status, json.decode(body).output })
+      assert.is_true(t < 7, "took " .. t)
+      code, body, t = sync.wait()
+      assert.are.equal(200, code)
+      assert.are.equal("COMPLETED", json.decode(body).status)
+      assert.is_true(t < 7, "took " .. t)
+    end)
+
+    it("cancels a queued job, and a finished job keeps its status", function()
+      local id = submit()
+      local code, body = client("POST", "/cancel/" .. id)
+      assert.are.equal(200, code)
+      assert.are.same({ id = id, status = "CANCELLED" }, json.decode(body))
+      assert.are.equal(204, (worker("GET", "/job-take/w1")))
+      local done = submit()
+      take()
+      worker("POST", "/job-done/w1/" .. done, '{"output": 1}')
+      body = select(2, client("POST", "/cancel/" .. done))
+      assert.are.equal("COMPLETED", json.decode(body).status)
+    end)
+
+    it("counts jobs in /health and empties the queue with /purge-queue", function()
+      client("POST", "/purge-queue")
+      submit()
+      submit()
+      local code, body = client("GET", "/health")
+      assert.are.equal(200, code)
+      local h = json.decode(body)
+      assert.are.equal(2, h.jobs.inQueue)
+      for _, k in ipairs({ "completed", "failed", "inProgress", "retried" }) do
+        assert.is_number(h.jobs[k])
+      end
+      for _, k in ipairs({ "idle", "initializing", "ready", "running", "throttled" }) do
+        assert.is_number(h.workers[k])
+      end
+      code, body = client("POST", "/purge-queue")
+      assert.are.equal(200, code)
+      assert.are.same({ removed = 2, status = "completed" }, json.decode(body))
+      assert.are.equal(0, json.decode(select(2, client("GET", "/health"))).jobs.inQueue)
+    end)
+
+    it("posts the final view to the webhook", function()
+      local hook = emu.base .. "/_emulator/webhook-sink"
+      local code, body = client("POST", "/run", json.encode({ input = 1, webhook = hook }))
+      assert.are.equal(200, code)
+      local id = json.decode(body).id
+      local job = take()
+      assert.are.equal(hook, job.webhook)
+      worker("POST", "/job-done/w1/" .. id, '{"output": "hooked"}')
+      local deadline = os.time() + 10
+      local got
+      repeat
+        for _, v in ipairs(json.decode(select(2, control("GET", "webhooks")))) do
+          if v.id == id then
+            got = v
+          end
+        end
+        if not got then
+          sleep(0.1)
+        end
+      until got or os.time() > deadline
+      assert.are.same({ "COMPLETED", "hooked" }, { got and got.status, got and got.output })
+    end)
+
+    it("ends a job TIMED_OUT after policy.executionTimeout and asks the worker to stop", function()
+      local code, body = client("POST", "/run", '{"input": 1, "policy": {"executionTimeout": 100}}')
+      assert.are.equal(200, code)
+      local id = json.decode(body).id
+      take("wt")
+      sleep(0.2)
+      code, body = worker("GET", "/job-stop/wt")
+      assert.are.equal(200, code)
+      assert.are.same({ jobsToStop = { id } }, json.decode(body))
+      assert.are.equal("TIMED_OUT", status(id).status)
+    end)
+  end)
+
+  describe("stream", function()
+    it("delivers each chunk once, then the final status with an empty stream", function()
+      local id = submit()
+      take()
+      worker("POST", "/job-stream/w1/" .. id .. "?isStream=false", '{"output": "a"}')
+      worker("POST", "/job-stream/w1/" .. id, '{"output": {"b": 2}}')
+      local code, body = client("GET", "/stream/" .. id)
+      assert.are.equal(200, code)
+      assert.are.same(
+        { status = "IN_PROGRESS", stream = { { output = "a" }, { output = { b = 2 } } } },
+        json.decode(body))
+      local t
+      code, body, t = client("POST", "/stream/" .. id)
+      assert.are.equal(200, code)
+      assert.are.same({ status = "IN_PROGRESS", stream = {} }, json.decode(body))
+      assert.is_true(t >= 0.35 and t < 5, "held " .. t)
+      worker("POST", "/job-done/w1/" .. id .. "?isStream=true", '{"output": []}')
+      body = select(2, client("GET", "/stream/" .. id))
+      assert.are.same({ status = "COMPLETED", stream = {} }, json.decode(body))
+    end)
+
+    it("answers a held poll as soon as a chunk arrives", function()
+      local id = submit()
+      take()
+      local poll = background("GET", emu.url .. "/stream/" .. id, nil, CLIENT)
+      sleep(0.1)
+      worker("POST", "/job-stream/w1/" .. id, '{"output": 1}')
+      local code, body, t = poll.wait()
+      assert.are.equal(200, code)
+      assert.are.same({ { output = 1 } }, json.decode(body).stream)
+      assert.is_true(t < 0.39, "took " .. t)
+    end)
+
+    it("delivers a non-streamed output as one chunk", function()
+      local id = submit()
+      take()
+      worker("POST", "/job-done/w1/" .. id, '{"output": "whole"}')
+      local _, body = client("GET", "/stream/" .. id)
+      assert.are.same({ status = "COMPLETED", stream = { { output = "whole" } } },
+        json.decode(body))
+    end)
+
+    it("rejects a stream post without output", function()
+      local id = submit()
+      take()
+      assert.are.equal(400, (worker("POST", "/job-stream/w1/" .. id, '{"x": 1}')))
+      assert.are.equal(400, (worker("POST", "/job-stream/w1/" .. id, 'nope')))
+      worker("POST", "/job-done/w1/" .. id, '{"output": 1}')
+    end)
+  end)
+
+  describe("worker API", function()
+    it("answers 204 after holding an empty job-take", function()
+      local code, body, t = worker("GET", "/job-take/w1?gpu=emulator&job_in_progress=1")
+      assert.are.equal(204, code)
+      assert.are.equal("", body)
+      assert.is_true(t >= 0.25 and t < 5, "held " .. t)
+    end)
+
+    it("hands a job to a held job-take as soon as it is queued", function()
+      faults({ take_hold_ms = 5000 })
+      local poll = background("GET", emu.url .. "/job-take/w1", nil, WORKER)
+      sleep(0.2)
+      local id = submit()
+      local code, body, t = poll.wait()
+      faults({ take_hold_ms = 300 })
+      assert.are.equal(200, code)
+      assert.are.equal(id, json.decode(body).id)
+      assert.is_true(t < 3, "took " .. t)
+    end)
+
+    it("hands out batches with job-take-batch", function()
+      local ids = { submit(), submit(), submit() }
+      local code, body = worker("GET", "/job-take-batch/w1?batch_size=2&job_in_progress=0")
+      assert.are.equal(200, code)
+      local batch = json.decode(body)
+      assert.are.same({ ids[1], ids[2] }, { batch[1].id, batch[2].id })
+      assert.are.equal(2, #batch)
+      body = select(2, worker("GET", "/job-take-batch/w1?batch_size=2"))
+      assert.are.equal(ids[3], json.decode(body)[1].id)
+      assert.are.equal(204, (worker("GET", "/job-take-batch/w1?batch_size=2")))
+    end)
+
+    it("holds hundreds of long polls at once", function()
+      faults({ take_hold_ms = 1500 })
+      local cfg = os.tmpname()
+      local lines = {}
+      for i = 1, 300 do
+        lines[#lines + 1] = string.format('url = "%s/job-take/many%d"\noutput = "/dev/null"\n'
+          .. 'header = "Authorization: %s"', emu.url, i, KEY)
+      end
+      proc.write_file(cfg, table.concat(lines, "\n") .. "\n")
+      local t0 = os.time()
+      local p = io.popen("env -u LD_PRELOAD curl -s -Z --parallel-max 300 --max-time 30"
+        .. " -w '%{http_code}\\n' -K " .. quote(cfg) .. " 2>/dev/null")
+      sleep(0.5)
+      local code, _, t = client("GET", "/health")
+      local out = p:read("a")
+      p:close()
+      faults({ take_hold_ms = 300 })
+      assert.are.equal(200, code)
+      assert.is_true(t < 1, "health took " .. t)
+      local n = select(2, out:gsub("204", ""))
+      assert.are.equal(300, n)
+      assert.is_true(os.time() - t0 < 15)
+    end)
+
+    it("tells the worker which jobs to stop, once", function()
+      local id = submit()
+      take("ws")
+      client("POST", "/cancel/" .. id)
+      local code, body = worker("GET", "/job-stop/ws?gpu=emulator&job_in_progress=1")
+      assert.are.equal(200, code)
+      assert.are.same({ jobsToStop = { id } }, json.decode(body))
+      local code2, _, t = worker("GET", "/job-stop/ws")
+      assert.are.equal(204, code2)
+      assert.is_true(t >= 0.25, "held " .. t)
+      assert.are.equal("CANCELLED", status(id).status)
+    end)
+
+    it("wakes a held job-stop when a job is cancelled", function()
+      local id = submit()
+      take("ws2")
+      faults({ stop_hold_ms = 5000 })
+      local poll = background("GET", emu.url .. "/job-stop/ws2", nil, WORKER)
+      sleep(0.2)
+      client("POST", "/cancel/" .. id)
+      local code, body, t = poll.wait()
+      faults({ stop_hold_ms = 300 })
+      assert.are.equal(200, code)
+      assert.are.same({ id }, json.decode(body).jobsToStop)
+      assert.is_true(t < 3, "took " .. t)
+    end)
+
+    it("keeps a job running on a progress update", function()
+      local id = submit()
+      take()
+      worker("POST", "/job-done/w1/" .. id .. "?isStream=false",
+        '{"status": "IN_PROGRESS", "output": "half"}')
+      local view = status(id)
+      assert.are.same({ "IN_PROGRESS", "half" }, { view.status, view.output })
+      worker("POST", "/job-done/w1/" .. id, '{"output": "all"}')
+      assert.are.equal("all", status(id).output)
+      assert.are.same({ done = 1, progress = 1 },
+        { done = stats().jobs[id].done, progress = stats().jobs[id].progress })
+    end)
+
+    it("counts every job-done post, so duplicates show", function()
+      local id = submit()
+      take()
+      worker("POST", "/job-done/w1/" .. id, '{"output": 1}')
+      worker("POST", "/job-done/w1/" .. id, '{"output": 2}')
+      local s = stats().jobs[id]
+      assert.are.same({ 2, 1, "COMPLETED" }, { s.done, s.late, s.status })
+      assert.are.equal(1, status(id).output)
+    end)
+
+    it("answers 404 and 400 to bad job-done posts", function()
+      assert.are.equal(404, (worker("POST", "/job-done/w1/nope", '{"output": 1}')))
+      local id = submit()
+      take()
+      assert.are.equal(400, (worker("POST", "/job-done/w1/" .. id, '{"output": ')))
+      worker("POST", "/job-done/w1/" .. id, '{"output": 1}')
+    end)
+
+    it("records pings", function()
+      local code = worker("GET", "/ping/pinger?gpu=emulator&job_id=a,b&runpod_version=1.2.3")
+      assert.are.equal(200, code)
+      local p = stats().last_ping
+      assert.are.same({ "pinger", "a,b", "1.2.3" }, { p.worker, p.job_id, p.runpod_version })
+      assert.are.equal("gpu=emulator&job_id=a,b&runpod_version=1.2.3", p.query)
+    end)
+
+    it("logs every worker request with its headers, body and answer", function()
+      local since = stats().log_seq
+      local id = submit()
+      take()
+      worker("POST", "/job-done/w1/" .. id .. "?gpu=emulator&isStream=false", '{"output": 3}')
+      local _, body = control("GET", "log?since=" .. since)
+      local entries = {}
+      for line in body:gmatch("[^\n]+") do
+        entries[#entries + 1] = assert(json.decode(line))
+      end
+      assert.are.equal(2, #entries)
+      local e = entries[2]
+      assert.are.same({ "POST", "/v2/emulator/job-done/w1/" .. id, "gpu=emulator&isStream=false",
+        200, '{"output": 3}' }, { e.method, e.path, e.query, e.status, e.body })
+      assert.are.same({ Authorization = KEY, ["Content-Type"] = "application/x-www-form-urlencoded",
+        ["User-Agent"] = "runpod-lua-test/1", ["X-Request-ID"] = "rid-1" }, e.headers)
+      assert.are.equal(200, (control("DELETE", "log")))
+      assert.are.equal("", select(2, control("GET", "log")))
+    end)
+  end)
+
+  describe("faults", function()
+    after_each(function()
+      faults({ ["job-take"] = json.null, ["job-done"] = json.null, ["job-stream"] = json.null,
+        ping = json.null, ["job-stop"] = json.null })
+    end)
+
+    it("answers 500 to the first K job-takes", function()
+      faults({ ["job-take"] = "500,first=2" })
+      assert.are.equal(500, (worker("GET", "/job-take/w1")))
+      assert.are.equal(500, (worker("GET", "/job-take/w1")))
+      assert.are.equal(204, (worker("GET", "/job-take/w1")))
+    end)
+
+    it("answers 429 to job-done without recording it", function()
+      local id = submit()
+      take()
+      faults({ ["job-done"] = "429" })
+      assert.are.equal(429, (worker("POST", "/job-done/w1/" .. id, '{"output": 1}')))
+      assert.are.equal("IN_PROGRESS", status(id).status)
+      faults({ ["job-done"] = json.null })
+      assert.are.equal(200, (worker("POST", "/job-done/w1/" .. id, '{"output": 1}')))
+      assert.are.equal(1, stats().jobs[id].done)
+    end)
+
+    it("answers a garbage body to job-stream", function()
+      faults({ ["job-stream"] = "garbage" })
+      local code, body = worker("POST", "/job-stream/w1/x", '{"output": 1}')
+      assert.are.equal(200, code)
+      assert.is_nil(json.decode(body))
+    end)
+
+    it("closes the connection on a ping without answering", function()
+      faults({ ping = "close" })
+      assert.are.equal(0, (worker("GET", "/ping/w1")))
+      assert.are.equal(1, stats().fault_hits.ping)
+    end)
+
+    it("delays job-stop answers", function()
+      faults({ ["job-stop"] = "delay,ms=400", stop_hold_ms = 0 })
+      local code, _, t = worker("GET", "/job-stop/w1")
+      faults({ stop_hold_ms = 300 })
+      assert.are.equal(204, code)
+      assert.is_true(t >= 0.38, "took " .. t)
+    end)
+
+    it("hits a seeded share of requests, reproducibly", function()
+      local function sequence()
+        faults({ ["job-take"] = "500,share=0.5", seed = 42, take_hold_ms = 0 })
+        local s = {}
+        for i = 1, 24 do
+          s[i] = worker("GET", "/job-take/w1") == 500 and 1 or 0
+        end
+        return table.concat(s)
+      end
+      local a = sequence()
+      local b = sequence()
+      faults({ take_hold_ms = 300 })
+      assert.are.equal(a, b)
+      local hits = select(2, a:gsub("1", ""))
+      assert.is_true(hits >= 4 and hits <= 20, a)
+    end)
+
+    it("rejects invalid control bodies", function()
+      assert.are.equal(400, (control("POST", "faults", '{"job-take": "teapot"}')))
+      assert.are.equal(400, (control("POST", "faults", '{"nope": 1}')))
+      assert.are.equal(400, (control("POST", "faults", '{"take_hold_ms": -1}')))
+      assert.are.equal(400, (control("POST", "faults", 'x')))
+      local code, body = control("GET", "faults")
+      assert.are.equal(200, code)
+      assert.are.equal("none,share=1,first=0,ms=0", json.decode(body)["job-take"])
+    end)
+  end)
+
+  it("stops cleanly on SIGTERM", function()
+    local code, err = stop(emu)
+    emu.pipe = nil
+    assert.are.equal(0, code, err)
+    assert.is_nil(err:match("Sanitizer"), err)
+    assert.is_nil(err:match("runtime error"), err)
+  end)
+end)
+
+describe("runpod-emulator limits", function()
+  it("forgets finished jobs past --retain-max", function()
+    local emu = start({ "--retain-max", "2" })
+    local url = emu.url
+    local ids = {}
+    for i = 1, 3 do
+      local _, body = http("POST", url .. "/run", '{"input": 1}')
+      ids[i] = json.decode(body).id
+      http("GET", url .. "/job-take/w")
+      http("POST", url .. "/job-done/w/" .. ids[i], '{"output": 1}')
+    end
+    sleep(0.1)
+    http("POST", emu.base .. "/_emulator/upkeep")
+    local first = http("GET", url .. "/status/" .. ids[1])
+    local last = http("GET", url .. "/status/" .. ids[3])
+    assert.are.equal(0, (stop(emu)))
+    assert.are.same({ 404, 200 }, { first, last })
+  end)
+
+  it("re-queues the job of a worker that went silent", function()
+    local emu = start({ "--requeue-after-ms", "300", "--take-hold-ms", "100" })
+    local url = emu.url
+    local _, body = http("POST", url .. "/run", '{"input": 1}')
+    local id = json.decode(body).id
+    local c1, b1 = http("GET", url .. "/job-take/dead")
+    sleep(0.5)
+    local c2, b2 = http("GET", url .. "/job-take/alive")
+    local _, h = http("GET", url .. "/health")
+    assert.are.equal(0, (stop(emu)))
+    assert.are.same({ 200, id, 200, id }, { c1, json.decode(b1).id, c2, json.decode(b2).id })
+    assert.are.equal(1, json.decode(h).jobs.retried)
+  end)
+
+  it("applies --fault flags from the start", function()
+    local emu = start({ "--fault", "ping=429,first=1" })
+    local a = http("GET", emu.url .. "/ping/w")
+    local b = http("GET", emu.url .. "/ping/w")
+    assert.are.equal(0, (stop(emu)))
+    assert.are.same({ 429, 200 }, { a, b })
+  end)
+end)

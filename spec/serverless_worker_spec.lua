@@ -1,0 +1,273 @@
+-- End-to-end tests of serverless mode: the real bin/runpod-worker takes
+-- jobs from the real bin/runpod-emulator over HTTP on 127.0.0.1, and the
+-- emulator's request log shows what went over the wire.
+local helpers = require "helpers.emulator"
+local json = require("runpod").json
+
+local function find(list, pred)
+  local found = {}
+  for _, item in ipairs(list) do
+    if pred(item) then
+      found[#found + 1] = item
+    end
+  end
+  return found
+end
+
+local function path_of(entry)
+  return entry.path .. (entry.query and entry.query ~= "" and ("?" .. entry.query) or "")
+end
+
+local function header(entry, name)
+  for k, v in pairs(entry.headers or {}) do
+    if k:lower() == name:lower() and v ~= json.null then
+      return v
+    end
+  end
+  return nil
+end
+
+-- How many job-done posts (results, not progress) the emulator counted.
+local function done_posts(emu, id)
+  local job = emu.stats().jobs[id]
+  return job and job.done or 0
+end
+
+describe("runpod-worker in serverless mode", function()
+  local emu, worker
+
+  after_each(function()
+    if worker then
+      worker.kill()
+      worker = nil
+    end
+    if emu then
+      emu.stop()
+      emu = nil
+    end
+  end)
+
+  it("takes jobs and posts each result once, as RunPod's protocol says", function()
+    emu = helpers.start()
+    local ids = {}
+    for i = 1, 5 do
+      ids[i] = emu.submit({ n = i })
+    end
+    worker = helpers.worker(emu, "handlers/echo.lua")
+    for i, id in ipairs(ids) do
+      local view = emu.wait_done(id, 20)
+      assert.are.equal("COMPLETED", view.status, worker.output())
+      assert.are.same({ echo = { n = i } }, view.output)
+    end
+    local log = emu.log()
+    local takes = find(log, function(e) return e.path:find("/job%-take/") end)
+    assert.is_true(#takes >= 5)
+    for _, e in ipairs(takes) do
+      assert.are.equal("GET", e.method)
+      assert.are.equal("/v2/ep/job-take/worker-1", e.path)
+      assert.matches("^gpu=emulator&job_in_progress=[01]$", e.query)
+      assert.are.equal("test-key", header(e, "Authorization"))
+      assert.matches("^runpod%-lua/", header(e, "User-Agent"))
+    end
+    local dones = find(log, function(e) return e.path:find("/job%-done/") end)
+    assert.are.equal(5, #dones)
+    for _, e in ipairs(dones) do
+      assert.are.equal("POST", e.method)
+      local job = e.path:match("^/v2/ep/job%-done/worker%-1/(.+)$")
+      assert.is_string(job)
+      assert.are.equal("gpu=emulator&isStream=false", e.query)
+      assert.are.equal(job, header(e, "X-Request-ID"))
+      assert.are.equal("application/x-www-form-urlencoded", header(e, "Content-Type"))
+      assert.are.equal("test-key", header(e, "Authorization"))
+    end
+    -- X-Request-ID belongs to job-done posts only
+    for _, e in ipairs(takes) do
+      assert.is_nil(header(e, "X-Request-ID"))
+    end
+    for _, id in ipairs(ids) do
+      assert.are.equal(1, done_posts(emu, id), "job-done posts for " .. id)
+    end
+  end)
+
+  it("streams partials in order, then posts the aggregate with isStream=true", function()
+    emu = helpers.start()
+    local id = emu.submit({ words = { "a", "b", "c", "d" } })
+    worker = helpers.worker(emu, "handlers/streaming.lua")
+    local view = emu.wait_done(id, 20)
+    assert.are.equal("COMPLETED", view.status)
+    local log = emu.log()
+    local streams = find(log, function(e) return e.path:find("/job%-stream/") end)
+    assert.are.equal(4, #streams)
+    for i, e in ipairs(streams) do
+      assert.are.equal("/v2/ep/job-stream/worker-1/" .. id, e.path)
+      assert.are.equal("gpu=emulator&isStream=false", e.query)
+      assert.are.same({ output = { index = i, token = ({ "a", "b", "c", "d" })[i] } },
+        json.decode(e.body))
+    end
+    local dones = find(log, function(e) return e.path:find("/job%-done/") end)
+    assert.are.equal(1, #dones)
+    assert.are.equal("gpu=emulator&isStream=true", dones[1].query)
+    assert.are.equal(4, #json.decode(dones[1].body).output)
+    -- nothing for the job after its final result
+    assert.is_true(streams[4].seq < dones[1].seq)
+  end)
+
+  it("keeps progress updates and partials in order before the result", function()
+    emu = helpers.start()
+    local id = emu.submit({ seconds = 0.01, progress = true })
+    worker = helpers.worker(emu, "spec/fixtures/sleepy.lua")
+    assert.are.equal("COMPLETED", emu.wait_done(id, 20).status)
+    local seen = {}
+    for _, e in ipairs(emu.log()) do
+      if e.path:find(id, 1, true) then
+        local body = json.decode(e.body)
+        if e.path:find("/job%-stream/") then
+          seen[#seen + 1] = "partial " .. body.output.token
+        elseif body.status == "IN_PROGRESS" then
+          assert.are.equal("gpu=emulator&isStream=false", e.query)
+          seen[#seen + 1] = "progress " .. body.output.step
+        else
+          seen[#seen + 1] = "result"
+        end
+      end
+    end
+    assert.are.same({ "progress 1", "partial a", "progress 2", "partial b", "result" }, seen)
+  end)
+
+  it("pings on time, with the running job's id, while a handler burns CPU", function()
+    emu = helpers.start()
+    local id = emu.submit({ seconds = 2 })
+    worker = helpers.worker(emu, "spec/fixtures/spinner.lua", { RUNPOD_PING_INTERVAL = "200" })
+    assert.are.equal("COMPLETED", emu.wait_done(id, 20).status)
+    local pings = find(emu.log(), function(e) return e.path:find("/ping/") end)
+    assert.is_true(#pings >= 8, "only " .. #pings .. " pings")
+    local with_job, max_gap = 0, 0
+    for i, e in ipairs(pings) do
+      assert.are.equal("/v2/ep/ping/worker-1", e.path)
+      assert.matches("runpod_version=" .. require("runpod").version:gsub("%.", "%%."), e.query)
+      if e.query:find("job_id=" .. id, 1, true) then
+        with_job = with_job + 1
+      end
+      if i > 1 then
+        max_gap = math.max(max_gap, e.time - pings[i - 1].time)
+      end
+    end
+    assert.is_true(with_job >= 5, with_job .. " pings named the job")
+    assert.is_true(max_gap < 0.6, "a gap of " .. max_gap .. " s between pings")
+  end)
+
+  it("stops a job busy in a pure-Lua loop when the server asks, and goes on", function()
+    emu = helpers.start()
+    local busy = emu.submit({ pcall = true })
+    worker = helpers.worker(emu, "spec/fixtures/spinner.lua")
+    helpers.sleep(0.5)
+    assert.are.equal("IN_PROGRESS", emu.json("GET", "/v2/ep/status/" .. busy).status)
+    emu.json("POST", "/v2/ep/cancel/" .. busy)
+    local next_job = emu.submit({ seconds = 0.01 })
+    assert.are.equal("COMPLETED", emu.wait_done(next_job, 20).status, worker.output())
+    assert.matches("Stopped on request.", worker.output(), 1, true)
+    assert.are.equal(0, done_posts(emu, busy))
+  end)
+
+  it("fails a job that passes its timeout and tells the handler its budget", function()
+    emu = helpers.start()
+    local slow = emu.submit({})
+    local quick = emu.submit({ seconds = 0.01 })
+    worker = helpers.worker(emu, "spec/fixtures/spinner.lua", { RUNPOD_JOB_TIMEOUT = "0.5" })
+    local view = emu.wait_done(slow, 20)
+    assert.are.equal("FAILED", view.status)
+    local info = json.decode(view.error)
+    assert.are.equal("TimeoutError", info.error_type)
+    assert.are.equal("job timed out after 0.5 seconds (timeout)", info.error_message)
+    view = emu.wait_done(quick, 20)
+    assert.are.equal("COMPLETED", view.status)
+    assert.is_true(view.output.left_at_start > 0 and view.output.left_at_start <= 0.5)
+  end)
+
+  it("runs many sleeping jobs at once in one VM, taking them in batches", function()
+    emu = helpers.start()
+    local ids = {}
+    for i = 1, 32 do
+      ids[i] = emu.submit({ seconds = 0.5 })
+    end
+    local t0 = os.time()
+    worker = helpers.worker(emu, "spec/fixtures/sleepy.lua", { SLEEPY_CONCURRENCY = "32" })
+    for _, id in ipairs(ids) do
+      assert.are.equal("COMPLETED", emu.wait_done(id, 30).status)
+    end
+    -- 32 x 0.5 s one after another would take 16 s
+    assert.is_true(os.time() - t0 < 10, "took " .. (os.time() - t0) .. " s")
+    local batches = find(emu.log(), function(e) return e.path:find("/job%-take%-batch/") end)
+    assert.is_true(#batches >= 1)
+    assert.matches("^gpu=emulator&batch_size=%d+&job_in_progress=[01]$", batches[1].query)
+  end)
+
+  it("finishes and delivers every in-flight job on SIGTERM, then exits 0", function()
+    emu = helpers.start()
+    local ids = {}
+    for i = 1, 8 do
+      ids[i] = emu.submit({ seconds = 1 })
+    end
+    worker = helpers.worker(emu, "spec/fixtures/sleepy.lua", { SLEEPY_CONCURRENCY = "8" })
+    local deadline = os.time() + 10
+    repeat
+      helpers.sleep(0.1)
+      local running = 0
+      for _, id in ipairs(ids) do
+        if emu.json("GET", "/v2/ep/status/" .. id).status == "IN_PROGRESS" then
+          running = running + 1
+        end
+      end
+    until running == 8 or os.time() > deadline
+    worker.signal("TERM")
+    assert.are.equal(0, worker.wait(20), worker.output())
+    for _, id in ipairs(ids) do
+      assert.are.equal("COMPLETED", emu.json("GET", "/v2/ep/status/" .. id).status)
+      assert.are.equal(1, done_posts(emu, id))
+    end
+  end)
+
+  it("delivers every result exactly once through 500s and 429s", function()
+    emu = helpers.start { "--fault", "job-done=500,share=0.3", "--fault",
+      "job-take=429,first=1", "--fault", "job-take=500,share=0.2" }
+    local ids = {}
+    for i = 1, 100 do
+      ids[i] = emu.submit({ i = i })
+    end
+    worker = helpers.worker(emu, "handlers/echo.lua", { RUNPOD_LOG_LEVEL = "ERROR" })
+    for _, id in ipairs(ids) do
+      assert.are.equal("COMPLETED", emu.wait_done(id, 60).status)
+    end
+    local jobs = emu.stats().jobs
+    for _, id in ipairs(ids) do
+      assert.are.equal(1, jobs[id].done, id)
+      assert.are.equal(0, jobs[id].late, id)
+    end
+  end)
+
+  it("exits 1 and reports unhealthy when a fitness check fails", function()
+    emu = helpers.start()
+    local id = emu.submit({})
+    worker = helpers.worker(emu, "spec/fixtures/unfit.lua")
+    assert.are.equal(1, worker.wait(20))
+    assert.matches("fitness check 1 failed: .*no GPU found", worker.output())
+    local pings = find(emu.log(), function(e) return e.path:find("/ping/") end)
+    assert.are.equal(1, #pings)
+    assert.matches("status=unhealthy", pings[1].query, 1, true)
+    assert.are.equal(0, #find(emu.log(), function(e) return e.path:find("/job%-take") end))
+    assert.are.equal("IN_QUEUE", emu.json("GET", "/v2/ep/status/" .. id).status)
+  end)
+
+  it("never writes the API key to its log, at any level", function()
+    emu = helpers.start()
+    local id = emu.submit({})
+    worker = helpers.worker(emu, "handlers/failing.lua", { RUNPOD_LOG_LEVEL = "TRACE",
+      RUNPOD_PING_INTERVAL = "100" })
+    emu.wait_done(id, 20)
+    worker.signal("TERM")
+    worker.wait(20)
+    local out = worker.output()
+    assert.matches("Captured Handler Exception", out, 1, true)
+    assert.is_nil(out:find("test-key", 1, true))
+  end)
+end)
