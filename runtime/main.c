@@ -168,7 +168,7 @@ int main(int argc, char **argv)
   }
   env = getenv("RUNPOD_WEBHOOK_GET_JOB");
   if (!a.test_input && env && *env) {
-    rc = rp_serverless_run(&o);
+    rc = rp_serverless_run(&o, NULL);
     free(rest);
     return rc < 0 ? exit_code_for_load(rc) : rc;
   }

@@ -765,7 +765,8 @@ static int fitness(struct state *s, const char *ping_tmpl)
   return -1;
 }
 
-int rp_serverless_run(const struct rp_vm_options *vm)
+int rp_serverless_run(const struct rp_vm_options *vm,
+                      const struct rp_serverless_options *o)
 {
   struct state st;
   struct state *s = &st;
@@ -834,6 +835,10 @@ int rp_serverless_run(const struct rp_vm_options *vm)
            "or ping URL): pings will not be sent.");
   s->has_modifier = rp_executor_config_number(s->ex[0],
                                               "concurrency_modifier", 0) != 0;
+  if (o && o->concurrency > 0) {
+    s->concurrency = o->concurrency;    /* fixed by the caller */
+    s->has_modifier = 0;
+  }
   if (s->has_modifier)
     rp_executor_ask_concurrency(s->ex[0], s->concurrency);
   else

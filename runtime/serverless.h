@@ -12,10 +12,15 @@
 
 #include "vm.h"
 
+struct rp_serverless_options {
+  int concurrency;   /* jobs in flight; 0 = 1 or concurrency_modifier's */
+};
+
 /* Runs until SIGTERM/SIGINT (then finishes in-flight jobs within the grace
  * period and returns 0), until the idle time passes (0), or until a fatal
  * condition (1; logged). When the script cannot be loaded it returns the
  * negative vm.h RP_VM_E* code, after logging the reason. */
-int rp_serverless_run(const struct rp_vm_options *vm);
+int rp_serverless_run(const struct rp_vm_options *vm,
+                      const struct rp_serverless_options *o);
 
 #endif
