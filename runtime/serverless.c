@@ -835,6 +835,8 @@ int rp_serverless_run(const struct rp_vm_options *vm,
            "or ping URL): pings will not be sent.");
   s->has_modifier = rp_executor_config_number(s->ex[0],
                                               "concurrency_modifier", 0) != 0;
+  if (!s->has_modifier && s->nex > 1)
+    s->concurrency = s->nex;            /* one job per executor thread */
   if (o && o->concurrency > 0) {
     s->concurrency = o->concurrency;    /* fixed by the caller */
     s->has_modifier = 0;

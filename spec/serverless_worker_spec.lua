@@ -271,3 +271,97 @@ describe("runpod-worker in serverless mode", function()
     assert.is_nil(out:find("test-key", 1, true))
   end)
 end)
+
+describe("runpod-worker in serverless mode, lifecycle and faults", function()
+  local emu, worker
+
+  after_each(function()
+    if worker then
+      worker.kill()
+      worker = nil
+    end
+    if emu then
+      emu.stop()
+      emu = nil
+    end
+  end)
+
+  it("exits 0 once TERMINATE_IDLE_TIME passes without a job", function()
+    emu = helpers.start()
+    worker = helpers.worker(emu, "handlers/echo.lua", { TERMINATE_IDLE_TIME = "1" })
+    assert.are.equal(0, worker.wait(15), worker.output())
+    assert.matches("TERMINATE_IDLE_TIME passed", worker.output(), 1, true)
+  end)
+
+  it("cuts a long poll the server never answers at once on SIGTERM", function()
+    emu = helpers.start { "--fault", "job-take=delay,ms=600000" }
+    worker = helpers.worker(emu, "handlers/echo.lua")
+    helpers.sleep(1)
+    local t0 = os.time()
+    worker.signal("TERM")
+    assert.are.equal(0, worker.wait(10), worker.output())
+    assert.is_true(os.time() - t0 <= 5)
+  end)
+
+  it("rides out a job server that is down for 5 s and delivers everything once", function()
+    emu = helpers.start()
+    local ids = {}
+    for i = 1, 20 do
+      ids[i] = emu.submit({ seconds = 0.2 })
+    end
+    worker = helpers.worker(emu, "spec/fixtures/sleepy.lua", { SLEEPY_CONCURRENCY = "4",
+      RUNPOD_LOG_LEVEL = "ERROR" })
+    helpers.sleep(0.5)
+    emu.json("POST", "/_emulator/faults", { ["job-take"] = "close", ["job-done"] = "close",
+      ["job-stream"] = "close", ping = "close", ["job-stop"] = "close" })
+    helpers.sleep(5)
+    emu.json("POST", "/_emulator/faults", { ["job-take"] = "none", ["job-done"] = "none",
+      ["job-stream"] = "none", ping = "none", ["job-stop"] = "none" })
+    for _, id in ipairs(ids) do
+      assert.are.equal("COMPLETED", emu.wait_done(id, 60).status, worker.output())
+    end
+    local jobs = emu.stats().jobs
+    for _, id in ipairs(ids) do
+      assert.are.equal(1, jobs[id].done, id)
+    end
+  end)
+
+  it("skips a job-take answer that is not JSON and goes on", function()
+    emu = helpers.start { "--fault", "job-take=garbage,first=2" }
+    local id = emu.submit({})
+    worker = helpers.worker(emu, "handlers/echo.lua")
+    assert.are.equal("COMPLETED", emu.wait_done(id, 20).status)
+    assert.matches("job-take: the body is not JSON", worker.output(), 1, true)
+  end)
+
+  it("runs jobs on several executor threads, one VM each", function()
+    emu = helpers.start()
+    local a = emu.submit({ seconds = 1 })
+    local b = emu.submit({ seconds = 1 })
+    worker = helpers.worker(emu, "spec/fixtures/spinner.lua", { RUNPOD_WORKER_THREADS = "2",
+      RUNPOD_PING_INTERVAL = "100" })
+    assert.are.equal("COMPLETED", emu.wait_done(a, 20).status)
+    assert.are.equal("COMPLETED", emu.wait_done(b, 20).status)
+    assert.matches("2 executor threads, one VM each.", worker.output(), 1, true)
+    local both = find(emu.log(), function(e)
+      return e.path:find("/ping/") and e.query:find(a, 1, true) and e.query:find(b, 1, true)
+    end)
+    assert.is_true(#both >= 1, "no ping named both busy jobs")
+  end)
+
+  it("rebuilds the VM after refresh_worker while other jobs are in flight", function()
+    emu = helpers.start()
+    local ids = {}
+    for i = 1, 12 do
+      ids[i] = emu.submit({ seconds = 0.1, refresh = (i % 3 == 0) })
+    end
+    worker = helpers.worker(emu, "spec/fixtures/refresh_sleepy.lua",
+      { RUNPOD_LOG_LEVEL = "DEBUG" })
+    for _, id in ipairs(ids) do
+      assert.are.equal("COMPLETED", emu.wait_done(id, 30).status, worker.output())
+    end
+    -- refresh requests that meet in one drain share a rebuild
+    local rebuilt = select(2, worker.output():gsub("VM rebuilt", ""))
+    assert.is_true(rebuilt >= 2 and rebuilt <= 4, rebuilt .. " rebuilds")
+  end)
+end)
