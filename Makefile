@@ -30,8 +30,9 @@ LIBS = $(LUA_LIBS) -lcurl -lm -lpthread -ldl
 
 # The module's C part and everything the binary shares with it.
 CORE_SRC = runtime/buf.c runtime/log.c runtime/alloc.c runtime/config.c \
-           runtime/ljson.c runtime/lcore.c runtime/ident.c runtime/wire.c
-WORKER_SRC = runtime/vm.c runtime/job.c runtime/local.c runtime/net.c \
+           runtime/ljson.c runtime/lcore.c runtime/ident.c runtime/wire.c \
+           runtime/net.c runtime/http.c runtime/lhttp.c
+WORKER_SRC = runtime/vm.c runtime/job.c runtime/local.c \
              runtime/executor.c runtime/heartbeat.c runtime/serverless.c \
              runtime/main.c
 LUA_SRC = $(sort $(wildcard lua/runpod/*.lua))
@@ -72,13 +73,20 @@ $(WORKER): $(CORE_OBJ) $(WORKER_OBJ)
 # so liblua is not linked in.
 $(MODULE): $(CORE_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -shared -o $@ $^ -lm -lpthread
+	$(CC) $(LDFLAGS) -shared -o $@ $^ -lcurl -lm -lpthread
 
 $(BUILD)/tests/test_%: runtime/tests/test_%.c $(CORE_OBJ) runtime/tests/check.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(CORE_OBJ) $(LDFLAGS) $(LIBS)
 
-test: all $(TESTS)
+# A stand-in for a local inference server, for runpod.http's tests.
+FAKE_INFERENCE = $(BUILD)/spec/fake_inference
+$(FAKE_INFERENCE): spec/fake_inference.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Wno-missing-prototypes -o $@ $< $(LDFLAGS) \
+	  -lmicrohttpd -lpthread
+
+test: all $(TESTS) $(FAKE_INFERENCE)
 	BUILD=$(BUILD) WORKER=$(WORKER) RP_BUILD=$(BUILD) RP_SANITIZE=$(RP_SANITIZE) bash spec/run
 
 check:

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "buf.h"
+#include "http.h"
 #include "ident.h"
 #include "job.h"
 #include "lcore.h"
@@ -27,6 +28,8 @@ struct slot {
   double deadline;         /* > 0 when the job has a timeout */
   atomic_int stop;         /* set by rp_executor_stop_job */
   int timed_out;
+  struct rp_http *http;    /* the request it waits on, or NULL */
+  int want_body;
   struct slot *next;
 };
 
@@ -43,7 +46,8 @@ struct rp_executor {
   pthread_t thread;
   int started;
   pthread_mutex_t mu;
-  pthread_cond_t cv;
+  CURLM *multi;            /* the jobs' HTTP requests; its poll is the
+                              thread's wait, woken by curl_multi_wakeup */
   struct pending *inbox;   /* under mu, newest first */
   struct pending *held;    /* thread only: jobs waiting for the rebuild */
   struct pending *held_tail;
@@ -315,6 +319,20 @@ static void resume(struct rp_executor *e, struct slot *s, int nargs)
   e->current = s;
   status = lua_resume(co, e->vm.L, nargs, &n);
   e->current = NULL;
+  if (status == LUA_YIELD && n >= 4 &&
+      lua_touserdata(co, -n) == &rp_core_yield_tag &&
+      lua_type(co, -n + 1) == LUA_TSTRING &&
+      strcmp(lua_tostring(co, -n + 1), "http") == 0) {
+    struct rp_http *h = lua_touserdata(co, -n + 2);
+    s->want_body = lua_toboolean(co, -n + 3);
+    lua_pop(co, n);
+    if (!h->multi) {
+      h->multi = e->multi;
+      curl_multi_add_handle(e->multi, h->easy);
+    }
+    s->http = h;
+    return;
+  }
   if (status == LUA_YIELD) {
     if (n >= 3 && lua_touserdata(co, -n) == &rp_core_yield_tag &&
         lua_type(co, -n + 1) == LUA_TSTRING &&
@@ -451,17 +469,44 @@ static double next_wake(struct rp_executor *e)
   return t;
 }
 
-/* Waits under e->mu until there is something to do or 'until' passes. */
+/* Waits, with e->mu released, until the HTTP requests move, another
+ * thread wakes us (curl_multi_wakeup: a job, a stop, a question) or
+ * 'until' passes. */
 static void wait_for_work(struct rp_executor *e, double until)
 {
-  struct timespec ts;
-  if (until <= 0) {
-    pthread_cond_wait(&e->cv, &e->mu);
-    return;
+  int ms = 1000;
+  if (until > 0) {
+    double left = until - now();
+    ms = left <= 0 ? 0 : left > 1 ? 1000 : (int)(left * 1000) + 1;
   }
-  ts.tv_sec = (time_t)until;
-  ts.tv_nsec = (long)((until - (double)ts.tv_sec) * 1e9);
-  pthread_cond_timedwait(&e->cv, &e->mu, &ts);
+  pthread_mutex_unlock(&e->mu);
+  curl_multi_poll(e->multi, NULL, 0, ms, NULL);
+  pthread_mutex_lock(&e->mu);
+}
+
+/* Moves the HTTP transfers on and resumes the jobs whose request has what
+ * they wait for. */
+static void serve_http(struct rp_executor *e)
+{
+  int running;
+  int left;
+  CURLMsg *m;
+  curl_multi_perform(e->multi, &running);
+  while ((m = curl_multi_info_read(e->multi, &left)) != NULL) {
+    struct rp_http *h = NULL;
+    if (m->msg != CURLMSG_DONE)
+      continue;
+    curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&h);
+    if (h)
+      rp_http_finish(h, m->data.result);
+  }
+  for (struct slot *s = e->slots, *next; s; s = next) {
+    next = s->next;
+    if (s->http && rp_http_ready(s->http, s->want_body)) {
+      s->http = NULL;
+      resume(e, s, 0);
+    }
+  }
 }
 
 /* Files incoming jobs (in arrival order) to the held list and applies
@@ -488,7 +533,7 @@ static void take_inbox(struct rp_executor *e, struct pending *in)
       continue;
     }
     for (struct slot *s = e->slots; s; s = s->next) {
-      if (strcmp(s->id, p->id) == 0 && s->wake_at > 0) {
+      if (strcmp(s->id, p->id) == 0 && (s->wake_at > 0 || s->http)) {
         cut_short(e, s);            /* waiting: ends now */
         after_job(e, 1);
         break;
@@ -529,8 +574,13 @@ static void start_held(struct rp_executor *e)
 /* Whether the thread has something to do right now (under mu). */
 static int ready(struct rp_executor *e, double wake)
 {
-  return e->inbox || e->ask_concurrency || (wake > 0 && wake <= now()) ||
-         (e->needs_refresh && !e->slots) || (e->held && !e->needs_refresh);
+  if (e->inbox || e->ask_concurrency || (wake > 0 && wake <= now()) ||
+      (e->needs_refresh && !e->slots) || (e->held && !e->needs_refresh))
+    return 1;
+  for (struct slot *s = e->slots; s; s = s->next)
+    if (s->http && rp_http_ready(s->http, s->want_body))
+      return 1;          /* bytes that arrived while the job was running */
+  return 0;
 }
 
 static void *thread_main(void *arg)
@@ -555,6 +605,7 @@ static void *thread_main(void *arg)
     take_inbox(e, in);
     if (ask)
       ask_concurrency(e, ask);
+    serve_http(e);
     t = now();
     for (struct slot *s = e->slots, *next; s; s = next) {
       next = s->next;
@@ -582,7 +633,6 @@ int rp_executor_start(struct rp_executor **out,
                       size_t errlen)
 {
   struct rp_executor *e = calloc(1, sizeof(*e));
-  pthread_condattr_t ca;
   int rc;
   *out = NULL;
   if (!e)
@@ -595,10 +645,11 @@ int rp_executor_start(struct rp_executor **out,
   atomic_init(&e->load, 0);
   atomic_init(&e->accepting, 1);
   pthread_mutex_init(&e->mu, NULL);
-  pthread_condattr_init(&ca);
-  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-  pthread_cond_init(&e->cv, &ca);
-  pthread_condattr_destroy(&ca);
+  e->multi = curl_multi_init();
+  if (!e->multi) {
+    rp_executor_free(e);
+    return rp_fail(RP_ENOMEM, err, errlen, "out of memory");
+  }
   rc = rp_vm_open(&e->vm, &e->cfg.vm, err, errlen);
   if (rc != RP_OK) {
     rp_executor_free(e);
@@ -659,8 +710,8 @@ static int enqueue(struct rp_executor *e, const char *id, const char *text)
   pthread_mutex_lock(&e->mu);
   p->next = e->inbox;
   e->inbox = p;
-  pthread_cond_signal(&e->cv);
   pthread_mutex_unlock(&e->mu);
+  curl_multi_wakeup(e->multi);
   return RP_OK;
 }
 
@@ -691,8 +742,8 @@ void rp_executor_ask_concurrency(struct rp_executor *e, int current)
     return;
   pthread_mutex_lock(&e->mu);
   e->ask_concurrency = current > 0 ? current : 1;
-  pthread_cond_signal(&e->cv);
   pthread_mutex_unlock(&e->mu);
+  curl_multi_wakeup(e->multi);
 }
 
 int rp_executor_fitness(struct rp_executor *e, char *err, size_t errlen)
@@ -730,8 +781,8 @@ void rp_executor_shutdown(struct rp_executor *e, int drop)
   if (drop)
     for (struct slot *s = e->slots; s; s = s->next)
       atomic_store(&s->stop, 1);
-  pthread_cond_signal(&e->cv);
   pthread_mutex_unlock(&e->mu);
+  curl_multi_wakeup(e->multi);
   if (e->started) {
     pthread_join(e->thread, NULL);
     e->started = 0;
@@ -758,8 +809,9 @@ void rp_executor_free(struct rp_executor *e)
     free(p->text);
     free(p);
   }
-  rp_vm_close(&e->vm);
-  pthread_cond_destroy(&e->cv);
+  rp_vm_close(&e->vm);          /* frees requests, detaching them */
+  if (e->multi)
+    curl_multi_cleanup(e->multi);
   pthread_mutex_destroy(&e->mu);
   free(e);
 }

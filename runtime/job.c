@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "http.h"
 #include "lcore.h"
 #include "rp.h"
 #include "vm.h"
@@ -75,6 +76,15 @@ static int serve_yield(lua_State *co, int n)
   lua_Number s;
   if (n < 3 || lua_touserdata(co, -n) != &rp_core_yield_tag)
     return -1;
+  if (n >= 4 && strcmp(lua_tostring(co, -n + 1), "http") == 0) {
+    struct rp_http *h = lua_touserdata(co, -n + 2);
+    int want_body = lua_toboolean(co, -n + 3);
+    lua_pop(co, n);
+    while (!rp_http_ready(h, want_body))
+      if (rp_http_step(h) != RP_OK)
+        return -1;
+    return 0;
+  }
   if (strcmp(lua_tostring(co, -n + 1), "sleep") != 0)
     return -1;
   s = lua_tonumber(co, -n + 2);

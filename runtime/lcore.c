@@ -21,6 +21,7 @@
 #include "config.h"
 #include "ident.h"
 #include "ljson.h"
+#include "lhttp.h"
 #include "log.h"
 #include "rp.h"
 #include "vm.h"
@@ -372,5 +373,6 @@ int luaopen_runpod_core(lua_State *L)
   lua_newtable(L);
   rp_json_register(L);
   lua_setfield(L, -2, "json");
+  rp_lhttp_register(L);
   return 1;
 }

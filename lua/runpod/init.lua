@@ -13,6 +13,7 @@ local runpod = {
   version = core.version,
   json = core.json,
   log = require "runpod.log",
+  http = require "runpod.http",
   serverless = serverless,
   sleep = core.sleep,
   time_remaining = core.time_remaining,

@@ -1,0 +1,183 @@
+/*
+ * spec/fake_inference.c - a small HTTP server the tests start on
+ * 127.0.0.1 in place of a local inference server:
+ *   GET  /hello                    200 "hello"
+ *   GET  /slow?ms=N                200 "slept" after N ms
+ *   GET  /status/N                 answers status N
+ *   POST /echo                     200 JSON {"method","body","x_test"}
+ *   POST /v1/chat/completions      OpenAI-style; with "stream": true an
+ *                                  SSE stream of one chunk per word of the
+ *                                  last message, 20 ms apart, then [DONE]
+ * Prints "listening on PORT" and serves until killed.
+ *   fake_inference [PORT]   (0 = ephemeral)
+ */
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct upload {
+  char *data;
+  size_t len;
+};
+
+struct sse {
+  char words[64][64];
+  int n;
+  int next;
+};
+
+static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+  struct sse *s = cls;
+  int len;
+  (void)pos;
+  if (s->next > s->n)
+    return MHD_CONTENT_READER_END_OF_STREAM;
+  usleep(20000);
+  if (s->next == s->n)
+    len = snprintf(buf, max, "data: [DONE]\n\n");
+  else
+    len = snprintf(buf, max, "data: {\"choices\":[{\"delta\":{\"content\":"
+                   "\"%s\"}}]}\n\n", s->words[s->next]);
+  s->next++;
+  return len;
+}
+
+static int reply(struct MHD_Connection *c, unsigned status, const char *type,
+                 const char *body)
+{
+  struct MHD_Response *r = MHD_create_response_from_buffer(
+    strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
+  int rc;
+  MHD_add_response_header(r, "Content-Type", type);
+  rc = MHD_queue_response(c, status, r);
+  MHD_destroy_response(r);
+  return rc;
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
+                              const char *url, const char *method,
+                              const char *version, const char *data,
+                              size_t *size, void **ctx)
+{
+  struct upload *u = *ctx;
+  char out[70000];
+  (void)cls;
+  (void)version;
+  if (!u) {
+    u = calloc(1, sizeof(*u));
+    *ctx = u;
+    return MHD_YES;
+  }
+  if (*size) {
+    u->data = realloc(u->data, u->len + *size + 1);
+    memcpy(u->data + u->len, data, *size);
+    u->len += *size;
+    u->data[u->len] = '\0';
+    *size = 0;
+    return MHD_YES;
+  }
+  if (strcmp(url, "/hello") == 0)
+    return (enum MHD_Result)reply(c, 200, "text/plain", "hello");
+  if (strcmp(url, "/slow") == 0) {
+    const char *ms = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
+                                                 "ms");
+    usleep((useconds_t)(ms ? atoi(ms) : 100) * 1000);
+    return (enum MHD_Result)reply(c, 200, "text/plain", "slept");
+  }
+  if (strncmp(url, "/status/", 8) == 0)
+    return (enum MHD_Result)reply(c, (unsigned)atoi(url + 8), "text/plain",
+                                  "status");
+  if (strcmp(url, "/echo") == 0) {
+    const char *x = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                "X-Test");
+    snprintf(out, sizeof(out), "{\"method\":\"%s\",\"body\":\"%.60000s\","
+             "\"x_test\":\"%s\"}", method, u->data ? u->data : "",
+             x ? x : "");
+    return (enum MHD_Result)reply(c, 200, "application/json", out);
+  }
+  if (strcmp(url, "/v1/chat/completions") == 0) {
+    /* The words of the last "content" string in the request. */
+    struct sse *s = calloc(1, sizeof(*s));
+    const char *p = u->data ? u->data : "";
+    const char *last = NULL;
+    struct MHD_Response *r;
+    int rc;
+    while ((p = strstr(p, "\"content\":\"")) != NULL) {
+      last = p + 11;
+      p = last;
+    }
+    while (last && *last && *last != '"' && s->n < 64) {
+      int k = 0;
+      while (*last == ' ')
+        last++;
+      while (*last && *last != ' ' && *last != '"' && k < 63)
+        s->words[s->n][k++] = *last++;
+      if (k)
+        s->n++;
+    }
+    if (!strstr(u->data ? u->data : "", "\"stream\":true")) {
+      snprintf(out, sizeof(out), "{\"choices\":[{\"message\":{\"content\":"
+               "\"%d words\"}}]}", s->n);
+      free(s);
+      return (enum MHD_Result)reply(c, 200, "application/json", out);
+    }
+    r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 1024, sse_read,
+                                          s, free);
+    MHD_add_response_header(r, "Content-Type", "text/event-stream");
+    rc = MHD_queue_response(c, 200, r);
+    MHD_destroy_response(r);
+    return (enum MHD_Result)rc;
+  }
+  return (enum MHD_Result)reply(c, 404, "text/plain", "not found");
+}
+
+static void done(void *cls, struct MHD_Connection *c, void **ctx,
+                 enum MHD_RequestTerminationCode why)
+{
+  struct upload *u = *ctx;
+  (void)cls;
+  (void)c;
+  (void)why;
+  if (u) {
+    free(u->data);
+    free(u);
+  }
+}
+
+int main(int argc, char **argv)
+{
+  int port = argc > 1 ? atoi(argv[1]) : 0;
+  struct sockaddr_in addr;
+  const union MHD_DaemonInfo *info;
+  struct MHD_Daemon *d;
+  sigset_t set;
+  int sig;
+  memset(&addr, 0, sizeof(addr));
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons((unsigned short)port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION |
+                       MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL,
+                       handle, NULL, MHD_OPTION_SOCK_ADDR, &addr,
+                       MHD_OPTION_NOTIFY_COMPLETED, done, NULL,
+                       MHD_OPTION_END);
+  if (!d)
+    return 1;
+  info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+  printf("listening on %u\n", (unsigned)info->port);
+  fflush(stdout);
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, NULL);
+  sigwait(&set, &sig);
+  MHD_stop_daemon(d);
+  return 0;
+}
