@@ -746,12 +746,13 @@ void rp_executor_ask_concurrency(struct rp_executor *e, int current)
   curl_multi_wakeup(e->multi);
 }
 
-int rp_executor_fitness(struct rp_executor *e, char *err, size_t errlen)
+int rp_executor_fitness(struct rp_executor *e, double seconds, char *err,
+                        size_t errlen)
 {
   lua_State *L = e->vm.L;
   int n = 0;
-  int rc = rp_job_call(L, "runpod.worker", "fitness", 0, NULL, &n, err,
-                       errlen);
+  int rc = rp_job_call_timed(L, "runpod.worker", "fitness", 0, NULL,
+                             seconds, &n, err, errlen);
   if (rc != RP_OK)
     return rc;
   if (n < 1 || !lua_toboolean(L, -n)) {

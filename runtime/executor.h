@@ -103,10 +103,11 @@ int rp_executor_accepting(struct rp_executor *e);
 double rp_executor_config_number(struct rp_executor *e, const char *key,
                                  double dflt);
 
-/* Runs the registered fitness checks (runpod.worker.fitness) in the VM.
- * Call before the first job. Returns RP_OK, or RP_ELUA with the failing
- * check's message in err. */
-int rp_executor_fitness(struct rp_executor *e, char *err, size_t errlen);
+/* Runs the registered fitness checks (runpod.worker.fitness) in the VM,
+ * for at most 'seconds' of Lua code. Call before the first job. Returns
+ * RP_OK, or RP_ELUA with the failing check's message in err. */
+int rp_executor_fitness(struct rp_executor *e, double seconds, char *err,
+                        size_t errlen);
 
 /* Lets the running jobs finish, then ends the thread and joins it. With
  * now set, drops the running jobs first (no results). */

@@ -21,4 +21,10 @@ int rp_job_call(lua_State *L, const char *module, const char *fn, int nargs,
                 const char *const *args, int *nres, char *err,
                 size_t errlen);
 
+/* As rp_job_call, but the Lua code is stopped with an error once it has
+ * run for 'seconds' (code blocked inside C cannot be stopped). */
+int rp_job_call_timed(lua_State *L, const char *module, const char *fn,
+                      int nargs, const char *const *args, double seconds,
+                      int *nres, char *err, size_t errlen);
+
 #endif

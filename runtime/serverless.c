@@ -636,8 +636,8 @@ static void loop(struct state *s)
         remove_job(s, j);
     }
     if (stuck(s)) {
-      s->exit_code = 1;
-      break;
+      /* Its thread cannot be joined: leave without cleaning up. */
+      _exit(1);
     }
     if (s->shutting && (!s->jobs || t >= s->shutdown_deadline)) {
       for (struct job *j = s->jobs; j; j = j->next)
@@ -756,7 +756,8 @@ static int start_executors(struct state *s, const struct rp_vm_options *vm)
 static int fitness(struct state *s, const char *ping_tmpl)
 {
   char err[1024];
-  if (rp_executor_fitness(s->ex[0], err, sizeof(err)) == RP_OK)
+  double limit = env_number("RUNPOD_FITNESS_TIMEOUT", 60, 0.001, 86400);
+  if (rp_executor_fitness(s->ex[0], limit, err, sizeof(err)) == RP_OK)
     return 0;
   rp_log(RP_LOG_ERROR, NULL, "%s", err);
   if (s->api_key && *s->api_key && ping_tmpl && *ping_tmpl)

@@ -136,11 +136,11 @@ describe("runpod-worker in serverless mode", function()
 
   it("pings on time, with the running job's id, while a handler burns CPU", function()
     emu = helpers.start()
-    local id = emu.submit({ seconds = 2 })
+    local id = emu.submit({ seconds = 6 })
     worker = helpers.worker(emu, "spec/fixtures/spinner.lua", { RUNPOD_PING_INTERVAL = "200" })
     assert.are.equal("COMPLETED", emu.wait_done(id, 20).status)
     local pings = find(emu.log(), function(e) return e.path:find("/ping/") end)
-    assert.is_true(#pings >= 8, "only " .. #pings .. " pings")
+    assert.is_true(#pings >= 25, "only " .. #pings .. " pings")
     local with_job, max_gap = 0, 0
     for i, e in ipairs(pings) do
       assert.are.equal("/v2/ep/ping/worker-1", e.path)
@@ -152,7 +152,7 @@ describe("runpod-worker in serverless mode", function()
         max_gap = math.max(max_gap, e.time - pings[i - 1].time)
       end
     end
-    assert.is_true(with_job >= 5, with_job .. " pings named the job")
+    assert.is_true(with_job >= 20, with_job .. " pings named the job")
     assert.is_true(max_gap < 0.6, "a gap of " .. max_gap .. " s between pings")
   end)
 
@@ -354,6 +354,38 @@ describe("runpod-worker in serverless mode, lifecycle and faults", function()
       return e.path:find("/ping/") and e.query:find(a, 1, true) and e.query:find(b, 1, true)
     end)
     assert.is_true(#both >= 1, "no ping named both busy jobs")
+  end)
+
+  it("exits 1 when a timed-out job is stuck in C code past the grace period", function()
+    emu = helpers.start()
+    local id = emu.submit({ seconds = 30 })
+    worker = helpers.worker(emu, "spec/fixtures/stuck.lua", { RUNPOD_JOB_TIMEOUT = "0.5",
+      RUNPOD_STOP_GRACE = "1" })
+    assert.are.equal(1, worker.wait(15), worker.output())
+    assert.matches("stuck in C code", worker.output(), 1, true)
+    assert.are.equal(0, done_posts(emu, id))
+  end)
+
+  it("bounds the time fitness checks may take", function()
+    emu = helpers.start()
+    worker = helpers.worker(emu, "spec/fixtures/slow_fitness.lua",
+      { RUNPOD_FITNESS_TIMEOUT = "0.5" })
+    assert.are.equal(1, worker.wait(15), worker.output())
+    assert.matches("timed out after 0.5 seconds", worker.output(), 1, true)
+  end)
+
+  it("rebuilds a VM every recycle_jobs jobs", function()
+    emu = helpers.start()
+    local ids = {}
+    for i = 1, 7 do
+      ids[i] = emu.submit({})
+    end
+    worker = helpers.worker(emu, "spec/fixtures/recycler.lua")
+    local counts = {}
+    for i, id in ipairs(ids) do
+      counts[i] = emu.wait_done(id, 20).output.count
+    end
+    assert.are.same({ 1, 2, 3, 1, 2, 3, 1 }, counts)
   end)
 
   it("rebuilds the VM after refresh_worker while other jobs are in flight", function()
