@@ -45,7 +45,7 @@ TESTS = $(TEST_SRC:runtime/tests/%.c=$(BUILD)/tests/%)
 WORKER = $(BINDIR)/runpod-worker
 MODULE = $(BUILD)/lib/runpod/core.so
 
-.PHONY: all deps test check bench lint install uninstall clean
+.PHONY: all deps test check bench fuzz lint install uninstall clean
 all: $(WORKER) $(MODULE)
 
 deps:
@@ -114,6 +114,29 @@ $(BUILD)/bench/bare_client: bench/bare_client.c
 bench: all $(BENCH)
 	BUILD=$(BUILD) WORKER=$(WORKER) bash bench/run
 	BUILD=$(BUILD) WORKER=$(WORKER) bash bench/serverless.sh
+
+# libFuzzer targets (clang), each run FUZZ_SECONDS on its corpus in
+# spec/fuzz/<name>/; crashes are written to build/fuzz/.
+FUZZ_SECONDS ?= 60
+FUZZ_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g -O1 \
+  -fsanitize=fuzzer,address,undefined $(LUA_CFLAGS) -Iruntime
+FUZZ_TARGETS = json wire
+
+build/fuzz/fuzz_json: spec/fuzz/fuzz_json.c runtime/ljson.c runtime/buf.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $^ $(LUA_LIBS) -lm
+
+build/fuzz/fuzz_wire: spec/fuzz/fuzz_wire.c runtime/wire.c runtime/buf.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $^
+
+fuzz: $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
+	for t in $(FUZZ_TARGETS); do \
+	  mkdir -p build/fuzz/$$t-corpus && \
+	  build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+	    -artifact_prefix=build/fuzz/$$t- build/fuzz/$$t-corpus \
+	    spec/fuzz/$$t || exit 1; \
+	done
 
 lint:
 	luacheck lua handlers spec bench

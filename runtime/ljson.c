@@ -312,8 +312,10 @@ static int parse_string(struct dec *d)
 }
 
 /* Pushes the float the JSON number s[0..n) denotes, read by strtod with
- * its '.' replaced by the C locale's decimal point. */
-static void pushfloat(struct dec *d, const char *s, size_t n)
+ * its '.' replaced by the C locale's decimal point. Returns 0, or -1
+ * (nothing pushed) for a number beyond the double range, which no JSON
+ * encoder could write back. */
+static int pushfloat(struct dec *d, const char *s, size_t n)
 {
   char small[64];
   char *t = small;
@@ -334,7 +336,10 @@ static void pushfloat(struct dec *d, const char *s, size_t n)
   x = strtod(t, NULL);
   if (t != small)
     lua_pop(d->L, 1);
+  if (isinf(x))
+    return -1;
   lua_pushnumber(d->L, x);
+  return 0;
 }
 
 /* Pushes the number at d->p: an integer when it has no fraction or
@@ -396,7 +401,8 @@ static int parse_number(struct dec *d)
       return RP_OK;
     }
   }
-  pushfloat(d, start, (size_t)(p - start));
+  if (pushfloat(d, start, (size_t)(p - start)) != 0)
+    return dfail(d, start, "number out of range");
   return RP_OK;
 }
 

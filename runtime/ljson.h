@@ -11,8 +11,9 @@
  *   [] encodes back as [].
  * - a number without fraction or exponent that fits int64 -> integer,
  *   exactly (-9223372036854775808 included); any other number -> float,
- *   rounded like strtod (so integers beyond int64 lose precision, and
- *   numbers beyond the double range become +-inf). "-0" is the integer 0.
+ *   rounded like strtod (so integers beyond int64 lose precision); a
+ *   number beyond the double range (1e400) is an error, "number out of
+ *   range", since no encoder could write it back. "-0" is the integer 0.
  * - null -> the null sentinel (rp_json_pushnull); true/false -> booleans.
  * - strings: all escapes, \u surrogate pairs -> UTF-8; \u0000 gives a NUL
  *   byte. Raw bytes >= 0x80 pass through unchecked (no UTF-8 validation).

@@ -214,6 +214,12 @@ static void queue_post(struct job *j, enum post_kind kind, char *body,
   j->tail = p;
 }
 
+static const char *post_name(enum post_kind k)
+{
+  return k == P_STREAM ? "stream partial" : k == P_PROGRESS ? "progress"
+         : "result";
+}
+
 static void start_post(struct state *s, struct job *j)
 {
   struct post *p = j->head;
@@ -223,9 +229,19 @@ static void start_post(struct state *s, struct job *j)
     url = rp_wire_stream_url(s->stream_tmpl, j->id, s->worker_id);
   else
     url = rp_wire_done_url(s->done_tmpl, j->id, s->worker_id, p->is_stream);
-  r = url ? rp_req_new("POST", url, p->body, p->len, s->api_key,
-                       RP_CONTENT_FORM, p->kind == P_STREAM ? NULL : j->id,
-                       POST_TIMEOUT_MS) : NULL;
+  if (!url) {
+    /* a job id that makes the URL pass 64 KiB: it can never be sent */
+    rp_log(RP_LOG_ERROR, j->id, "giving up on the %s: its URL cannot be "
+           "built", post_name(p->kind));
+    j->head = p->next;
+    if (!j->head)
+      j->tail = NULL;
+    p->next = NULL;
+    free_posts(p);
+    return;
+  }
+  r = rp_req_new("POST", url, p->body, p->len, s->api_key, RP_CONTENT_FORM,
+                 p->kind == P_STREAM ? NULL : j->id, POST_TIMEOUT_MS);
   free(url);
   if (!r) {
     j->retry_at = now() + 1;
@@ -237,12 +253,6 @@ static void start_post(struct state *s, struct job *j)
   r->ctx = j;
   j->inflight = r;
   curl_multi_add_handle(s->multi, r->easy);
-}
-
-static const char *post_name(enum post_kind k)
-{
-  return k == P_STREAM ? "stream partial" : k == P_PROGRESS ? "progress"
-         : "result";
 }
 
 static void post_done(struct rp_req *r)

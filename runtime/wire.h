@@ -9,7 +9,7 @@
  * query (RunPod's do) and with '?' when it has none.
  *
  * Every function returns a malloc'ed string the caller frees with free(),
- * or NULL when memory runs out.
+ * or NULL when memory runs out or the URL would pass 64 KiB.
  */
 #ifndef RP_WIRE_H
 #define RP_WIRE_H

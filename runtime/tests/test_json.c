@@ -264,11 +264,16 @@ static void test_floats(void)
   CHECK(!lua_isinteger(L, -1));
   CHECK(signbit(lua_tonumber(L, -1)));
   lua_pop(L, 1);
-  CHECK(decode_to_v(L, "[5.0, 1E2, 2.5e-3, 0.1, 1e400]"));
+  CHECK(decode_to_v(L, "[5.0, 1E2, 2.5e-3, 0.1]"));
   CHECK(istrue(L, "math.type(v[1]) == 'float' and v[1] == 5"));
   CHECK(istrue(L, "math.type(v[2]) == 'float' and v[2] == 100"));
   CHECK(istrue(L, "v[3] == 0.0025 and v[4] == 0.1"));
-  CHECK(istrue(L, "v[5] == math.huge"));
+  /* Found by spec/fuzz/fuzz_json.c: 1e316 decoded to inf, which then
+   * could not be encoded back. */
+  CHECK_STR("invalid JSON at byte 4: number out of range",
+            decode_err(L, "[1, 1e316]"));
+  CHECK_STR("invalid JSON at byte 0: number out of range",
+            decode_err(L, "-1e400"));
   CHECK_STR("[5.0,100.0,0.0025]", reencode(L, "[5.0,1E2,2.5e-3]"));
   lua_close(L);
 }

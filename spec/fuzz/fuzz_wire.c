@@ -1,0 +1,48 @@
+/*
+ * spec/fuzz/fuzz_wire.c - libFuzzer target: URL templates and ids from
+ * the environment and the job server through wire.c's substitutions.
+ * Input: template, NUL, id, NUL, worker id.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wire.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static char *part(const uint8_t **p, const uint8_t *end)
+{
+  const uint8_t *z = memchr(*p, 0, (size_t)(end - *p));
+  size_t n = z ? (size_t)(z - *p) : (size_t)(end - *p);
+  char *s = malloc(n + 1);
+  if (!s)
+    abort();
+  memcpy(s, *p, n);
+  s[n] = '\0';
+  *p += z ? n + 1 : n;
+  return s;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+  const uint8_t *p = data;
+  const uint8_t *end = data + size;
+  char *tmpl = part(&p, end);
+  char *id = part(&p, end);
+  char *worker = part(&p, end);
+  char *urls[6];
+  urls[0] = rp_wire_take_url(tmpl, worker, 1 + (int)(size % 5), size & 1);
+  urls[1] = rp_wire_stop_url(tmpl, worker);
+  urls[2] = rp_wire_done_url(tmpl, id, worker, size & 2);
+  urls[3] = rp_wire_stream_url(tmpl, id, worker);
+  urls[4] = rp_wire_ping_url(tmpl, worker, id, "0.1.0");
+  urls[5] = rp_wire_replace(tmpl, id, worker);
+  /* NULL is a valid answer (a URL past 64 KiB); a crash or leak is not. */
+  for (int i = 0; i < 6; i++)
+    free(urls[i]);
+  free(tmpl);
+  free(id);
+  free(worker);
+  return 0;
+}
