@@ -127,6 +127,27 @@ static void set_arg(lua_State *L, const struct rp_vm_options *o)
   lua_setglobal(L, "arg");
 }
 
+/* os.exit once the script has loaded: a handler that called the real one
+ * would kill the worker and lose its own job and every other job in
+ * flight. It raises instead, so the job fails with a clear message and
+ * the worker goes on. */
+static int forbidden_exit(lua_State *L)
+{
+  return luaL_error(L, "os.exit is not available to handlers (it would "
+                    "end the worker and lose the jobs in flight); raise an "
+                    "error or return {error = ...} instead");
+}
+
+/* Replaces os.exit as above. [-0, +0] */
+static void guard_exit(lua_State *L)
+{
+  if (lua_getglobal(L, "os") == LUA_TTABLE) {
+    lua_pushcfunction(L, forbidden_exit);
+    lua_setfield(L, -2, "exit");
+  }
+  lua_pop(L, 1);
+}
+
 /* Loads and runs the script; classifies a failure. [-0, +0] */
 static int run_script(struct rp_vm *vm, char *err, size_t errlen)
 {
@@ -214,6 +235,7 @@ static int build(struct rp_vm *vm, char *err, size_t errlen)
     rp_vm_close(vm);
     return rc;
   }
+  guard_exit(L);
   vm->jobs = 0;
   vm->builds++;
   vm->load_seconds = now_seconds() - t0;

@@ -183,6 +183,33 @@ describe("runpod-worker", function()
     end)
   end)
 
+  describe("hostile handlers", function()
+    it("fails a job that calls os.exit and keeps the worker running", function()
+      local r = run { "spec/fixtures/exits.lua", "--test_input",
+        '[{"input": {"exit": true}}, {"input": {}}]' }
+      assert.are.equal(1, r.code)
+      local list = results(r.stdout)
+      assert.are.equal(2, #list)
+      assert.matches("os.exit is not available to handlers", error_info(list[1]).error_message,
+        1, true)
+      assert.are.same({ output = { alive = true } }, list[2])
+    end)
+
+    it("fails runaway recursion and string.rep bombs, then serves the next job", function()
+      local r = run({ "spec/fixtures/hostile.lua", "--test_input",
+        '[{"input": {"kind": "recursion"}}, {"input": {"kind": "rep"}}, '
+          .. '{"input": {"kind": "rep_cap"}}, {"input": {}}]' },
+        { env = { RUNPOD_MAX_MEMORY = "64M" } })
+      assert.are.equal(1, r.code)
+      local list = results(r.stdout)
+      assert.are.equal(4, #list)
+      assert.matches("stack overflow", error_info(list[1]).error_message, 1, true)
+      assert.matches("resulting string too large", error_info(list[2]).error_message, 1, true)
+      assert.are.equal("MemoryError", error_info(list[3]).error_type)
+      assert.are.same({ output = { alive = true } }, list[4])
+    end)
+  end)
+
   describe("streaming", function()
     it("logs each partial as it comes and returns the aggregate", function()
       local r = run { "handlers/streaming.lua", "--test_input",
