@@ -3,10 +3,13 @@
 -- curl's --max-time and every wait by a deadline.
 local proc = require "helpers.proc"
 local json = require("runpod").json
+local curl = require "helpers.curl"
 
 local BIN = os.getenv("RUNPOD_EMULATOR_BIN") or (proc.root .. "/bin/runpod-emulator")
 local KEY = "sekret"
 local quote = proc.quote
+local http = curl.request
+local background = curl.background
 
 local function sleep(s)
   os.execute("sleep " .. s)
@@ -44,48 +47,6 @@ local function stop(emu)
   local err = proc.read_file(emu.errf)
   os.remove(emu.errf)
   return code, err
-end
-
--- The curl command line for one request.
-local function curl_cmd(method, url, body, headers, max_time)
-  -- Under `make check` lua5.4 runs with the sanitizers preloaded; curl
-  -- must not inherit that (it can deadlock in its resolver thread).
-  local parts = { "env -u LD_PRELOAD curl -s -X", method, "--max-time", tostring(max_time or 20),
-    "-w '\\n%{http_code} %{time_total}'" }
-  for _, h in ipairs(headers or {}) do
-    parts[#parts + 1] = "-H " .. quote(h)
-  end
-  if body then
-    local f = os.tmpname()
-    proc.write_file(f, body)
-    parts[#parts + 1] = "--data-binary @" .. quote(f)
-  end
-  parts[#parts + 1] = quote(url)
-  return table.concat(parts, " ")
-end
-
--- Parses curl's output: body, then "code time".
-local function parse(out)
-  local body, code, t = out:match("^(.*)\n(%d+) ([%d.]+)$")
-  return tonumber(code), body, tonumber(t)
-end
-
--- http(method, url, body, headers) -> code, body, seconds
-local function http(method, url, body, headers, max_time)
-  local p = assert(io.popen(curl_cmd(method, url, body, headers, max_time)))
-  local out = p:read("a")
-  p:close()
-  return parse(out)
-end
-
--- Starts a request in the background; :wait() -> code, body, seconds.
-local function background(method, url, body, headers)
-  local p = assert(io.popen(curl_cmd(method, url, body, headers)))
-  return { wait = function()
-    local out = p:read("a")
-    p:close()
-    return parse(out)
-  end }
 end
 
 local CLIENT = { "Authorization: Bearer " .. KEY, "Content-Type: application/json" }

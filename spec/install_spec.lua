@@ -6,11 +6,7 @@ describe("make install", function()
   local dest
 
   setup(function()
-    dest = proc.tmpdir()
-    local r = proc.run({ "make", "-s", "install", "PREFIX=/usr", "DESTDIR=" .. dest,
-      "BUILD=" .. (os.getenv("RP_BUILD") or "build"),
-      "BINDIR=" .. proc.worker:match("^(.*)/runpod%-worker$") }, { timeout = 300 })
-    assert.are.equal(0, r.code, r.stderr)
+    dest = proc.install()
   end)
 
   teardown(function()

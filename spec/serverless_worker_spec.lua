@@ -14,10 +14,6 @@ local function find(list, pred)
   return found
 end
 
-local function path_of(entry)
-  return entry.path .. (entry.query and entry.query ~= "" and ("?" .. entry.query) or "")
-end
-
 local function header(entry, name)
   for k, v in pairs(entry.headers or {}) do
     if k:lower() == name:lower() and v ~= json.null then

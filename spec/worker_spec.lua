@@ -219,7 +219,8 @@ describe("runpod-worker", function()
       for body in r.stdout:gmatch("Stream partial: ([^\n]*)") do
         partials[#partials + 1] = assert(json.decode(body))
       end
-      assert.are.same({ { output = { index = 1, token = "a" } }, { output = { index = 2, token = "b" } },
+      assert.are.same({ { output = { index = 1, token = "a" } },
+        { output = { index = 2, token = "b" } },
         { output = { index = 3, token = "c" } } }, partials)
       local res = result(r.stdout)
       assert.are.same({ { index = 1, token = "a" }, { index = 2, token = "b" },

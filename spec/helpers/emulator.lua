@@ -101,7 +101,8 @@ function M.start(args)
     local bodyfile = os.tmpname()
     local outfile = os.tmpname()
     -- curl must not inherit the sanitizer preload of `make check`.
-    local parts = { "env -u LD_PRELOAD curl -s -m 30 -o", proc.quote(outfile), "-w '%{http_code}' -X", method,
+    local parts = { "env -u LD_PRELOAD curl -s -m 30 -o", proc.quote(outfile),
+      "-w '%{http_code}' -X", method,
       "-H 'Content-Type: application/json' -H 'Authorization: Bearer test-key'" }
     for _, hd in ipairs(headers or {}) do
       parts[#parts + 1] = "-H " .. proc.quote(hd)

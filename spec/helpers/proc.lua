@@ -104,12 +104,41 @@ function proc.lines(s)
   return t
 end
 
+-- output_lines(cmd) -> the lines a shell command prints on stdout
+function proc.output_lines(cmd)
+  local p = assert(io.popen(cmd))
+  local out = p:read("a")
+  p:close()
+  return proc.lines(out)
+end
+
+-- sorted_keys(set) -> the keys of a table, sorted
+function proc.sorted_keys(set)
+  local t = {}
+  for k in pairs(set) do
+    t[#t + 1] = k
+  end
+  table.sort(t)
+  return t
+end
+
 -- Makes a fresh temporary directory and returns its path.
 function proc.tmpdir()
   local p = assert(io.popen("mktemp -d"))
   local dir = p:read("l")
   p:close()
   return dir
+end
+
+-- `make install PREFIX=/usr DESTDIR=<fresh dir>` of the build under test;
+-- returns the directory. Raises when make fails.
+function proc.install()
+  local dest = proc.tmpdir()
+  local r = proc.run({ "make", "-s", "install", "PREFIX=/usr", "DESTDIR=" .. dest,
+    "BUILD=" .. (os.getenv("RP_BUILD") or "build"),
+    "BINDIR=" .. proc.worker:match("^(.*)/runpod%-worker$") }, { timeout = 300 })
+  assert(r.code == 0, "make install failed: " .. r.stderr)
+  return dest
 end
 
 function proc.write_file(path, text)
