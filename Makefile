@@ -31,7 +31,9 @@ LIBS = $(LUA_LIBS) -lcurl -lm -lpthread -ldl
 # The module's C part and everything the binary shares with it.
 CORE_SRC = runtime/buf.c runtime/log.c runtime/alloc.c runtime/config.c \
            runtime/ljson.c runtime/lcore.c runtime/ident.c runtime/wire.c \
-           runtime/net.c runtime/http.c runtime/lhttp.c
+           runtime/net.c runtime/http.c runtime/lhttp.c \
+           runtime/bytes.c runtime/lbuffer.c runtime/files.c runtime/lfiles.c \
+           runtime/lsys.c
 WORKER_SRC = runtime/vm.c runtime/job.c runtime/local.c \
              runtime/executor.c runtime/heartbeat.c runtime/serverless.c \
              runtime/main.c
@@ -74,6 +76,15 @@ $(WORKER): $(CORE_OBJ) $(WORKER_OBJ)
 $(MODULE): $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -shared -o $@ $^ -lcurl -lm -lpthread
+
+# The example C extension module of handlers/ext_buffer.lua, built the way
+# a user builds theirs: Lua 5.4 headers and runpod.h only, nothing linked,
+# placed next to the handler scripts (require "ext.invert").
+EXT = handlers/ext/invert.so
+all: $(EXT)
+$(EXT): handlers/ext/invert.c runtime/runpod.h
+	$(CC) -std=c11 $(WARN) -O2 -shared -fPIC $(LUA_CFLAGS) -Iruntime \
+	  -o $@ $<
 
 $(BUILD)/tests/test_%: runtime/tests/test_%.c $(CORE_OBJ) runtime/tests/check.h
 	@mkdir -p $(dir $@)
@@ -155,7 +166,7 @@ uninstall:
 	rm -rf $(DESTDIR)$(LUACDIR)/runpod $(DESTDIR)$(LUADIR)/runpod
 
 clean:
-	rm -rf build bin
+	rm -rf build bin $(EXT)
 
 # bin/runpod-emulator: a local RunPod endpoint, both the client and the
 # worker API (docs/emulator.md). Plain C over libmicrohttpd and libcurl.

@@ -20,6 +20,9 @@
 #include "alloc.h"
 #include "config.h"
 #include "ident.h"
+#include "lbuffer.h"
+#include "lfiles.h"
+#include "lsys.h"
 #include "ljson.h"
 #include "lhttp.h"
 #include "log.h"
@@ -374,5 +377,8 @@ int luaopen_runpod_core(lua_State *L)
   rp_json_register(L);
   lua_setfield(L, -2, "json");
   rp_lhttp_register(L);
+  rp_lbuffer_register(L);
+  rp_lfiles_register(L);
+  rp_lsys_register(L);
   return 1;
 }

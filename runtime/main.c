@@ -151,6 +151,7 @@ int main(int argc, char **argv)
   o.script = script;
   o.argc = a.nrest;
   o.argv = rest;
+  o.debugger = a.debugger;
   env = getenv("RUNPOD_MAX_MEMORY");
   if (env && *env && rp_alloc_parse_size(env, &o.memory_cap) != 0) {
     rp_log(RP_LOG_ERROR, NULL, "invalid RUNPOD_MAX_MEMORY '%s' (expected "

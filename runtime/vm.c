@@ -235,6 +235,17 @@ static int build(struct rp_vm *vm, char *err, size_t errlen)
     rp_vm_close(vm);
     return rc;
   }
+  if (vm->opts.debugger) {
+    rc = rp_vm_push_function(L, "runpod.serverless", "set_debugger", err,
+                             errlen);
+    lua_pushboolean(L, 1);
+    if (rc != RP_OK || lua_pcall(L, 1, 0, 0) != LUA_OK) {
+      if (rc == RP_OK)
+        rp_fail(RP_ELUA, err, errlen, "%s", lua_tostring(L, -1));
+      rp_vm_close(vm);
+      return RP_ELUA;
+    }
+  }
   guard_exit(L);
   vm->jobs = 0;
   vm->builds++;

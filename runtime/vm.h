@@ -45,6 +45,7 @@ struct rp_vm_options {
   int argc;                /* the script's own arguments, for 'arg' */
   char **argv;             /* borrowed for the VM's lifetime */
   const struct rp_vm_host *host;   /* NULL outside serverless mode */
+  int debugger;            /* --rp_debugger: attach runpod.debugger output */
 };
 
 struct rp_vm {

@@ -17,6 +17,12 @@ local runpod = {
   serverless = serverless,
   sleep = core.sleep,
   time_remaining = core.time_remaining,
+  buffer = core.buffer,
+  base64 = core.base64,
+  hex = core.hex,
+  validate = require("runpod.validator").validate,
+  debugger = require "runpod.debugger",
+  cleanup = require("runpod.files").cleanup,
 }
 
 -- Asks for a fresh VM once the current job's result is delivered, even

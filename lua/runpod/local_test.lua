@@ -174,6 +174,7 @@ function local_test.main(_, argv)
       .. "runpod-worker " .. tostring(argv[0]) .. " ...")
     return 2
   end
+  serverless.set_debugger(opts.debugger)
   local text = local_test.read_input(opts.test_input)
   if not text then
     return 1

@@ -112,6 +112,14 @@ function serverless.config()
   return registered
 end
 
+-- set_debugger(on): --rp_debugger. When on, run() attaches the
+-- runpod.debugger output (checkpoints, system info) to every table output;
+-- either way it clears the checkpoints after each job so none carry over.
+local debugger_on = false
+function serverless.set_debugger(on)
+  debugger_on = on and true or false
+end
+
 function serverless.request_refresh()
   refresh_requested = true
 end
@@ -339,7 +347,8 @@ function serverless.run(handler, job, opts)
     info.stream = true
     local body, err = core.encode({ output = partial }, "partial")
     if not body then
-      ok, value = false, "stream partial " .. (#partials + 1) .. " cannot be encoded as JSON: " .. err
+      ok, value = false,
+        "stream partial " .. (#partials + 1) .. " cannot be encoded as JSON: " .. err
       break
     end
     if opts.on_partial then
@@ -365,6 +374,12 @@ function serverless.run(handler, job, opts)
     end
   else
     result = normalise(value, info)
+  end
+  local debugger = package.loaded["runpod.debugger"]
+  if debugger_on then
+    require("runpod.debugger").collect(result)
+  elseif debugger then
+    debugger.clear()
   end
   result, info.body = encode_result(result, max)
   info.failed = result.error ~= nil

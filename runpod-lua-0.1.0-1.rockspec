@@ -1,0 +1,59 @@
+-- LuaRocks package of the runpod module for plain Lua 5.4 (and busted):
+--   luarocks make runpod-lua-0.1.0-1.rockspec
+-- installs require "runpod" (lua/runpod/*.lua) and its C part runpod.core
+-- (the CORE_SRC list of the Makefile; needs libcurl's headers). The
+-- runpod-worker binary is built and installed with `make install` instead.
+-- spec/rockspec_spec.lua checks that every lua/runpod/*.lua and every
+-- CORE_SRC file is listed here.
+rockspec_format = "3.0"
+package = "runpod-lua"
+version = "0.1.0-1"
+source = {
+  url = "git+https://github.com/runpod-lua/runpod-lua.git",
+  tag = "v0.1.0",
+}
+description = {
+  summary = "RunPod serverless workers in Lua 5.4",
+  detailed = [[
+    The runpod module of runpod-lua: runpod.serverless (a drop-in for the
+    Python SDK's serverless worker), runpod.json, runpod.http, runpod.buffer,
+    runpod.base64, runpod.hex, runpod.validate, runpod.debugger and
+    runpod.cleanup. Under plain Lua, network calls block; bin/runpod-worker
+    runs the same scripts with the full runtime.
+  ]],
+  license = "MIT",
+}
+dependencies = {
+  "lua >= 5.4, < 5.5",
+}
+external_dependencies = {
+  CURL = { header = "curl/curl.h", library = "curl" },
+}
+build = {
+  type = "builtin",
+  modules = {
+    ["runpod"] = "lua/runpod/init.lua",
+    ["runpod.debugger"] = "lua/runpod/debugger.lua",
+    ["runpod.files"] = "lua/runpod/files.lua",
+    ["runpod.http"] = "lua/runpod/http.lua",
+    ["runpod.local_test"] = "lua/runpod/local_test.lua",
+    ["runpod.log"] = "lua/runpod/log.lua",
+    ["runpod.serverless"] = "lua/runpod/serverless.lua",
+    ["runpod.validator"] = "lua/runpod/validator.lua",
+    ["runpod.worker"] = "lua/runpod/worker.lua",
+    ["runpod.core"] = {
+      sources = {
+        "runtime/buf.c", "runtime/log.c", "runtime/alloc.c", "runtime/config.c",
+        "runtime/ljson.c", "runtime/lcore.c", "runtime/ident.c", "runtime/wire.c",
+        "runtime/net.c", "runtime/http.c", "runtime/lhttp.c",
+        "runtime/bytes.c", "runtime/lbuffer.c", "runtime/files.c", "runtime/lfiles.c",
+        "runtime/lsys.c",
+      },
+      defines = { "_POSIX_C_SOURCE=200809L", "_DEFAULT_SOURCE" },
+      incdirs = { "runtime", "$(CURL_INCDIR)" },
+      libdirs = { "$(CURL_LIBDIR)" },
+      libraries = { "curl", "m", "pthread" },
+    },
+  },
+  copy_directories = { "docs" },
+}

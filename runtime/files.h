@@ -1,0 +1,27 @@
+/*
+ * files.h - removing directory trees without following symbolic links,
+ * for runpod.cleanup (lua/runpod/files.lua).
+ *
+ * Relies on POSIX *at() calls: each directory is opened with O_NOFOLLOW
+ * relative to its parent's descriptor, so a symbolic link met anywhere in
+ * the tree (the named path included) is removed itself, and what it points
+ * to is never touched, even when the tree changes while it is walked.
+ */
+#ifndef RP_FILES_H
+#define RP_FILES_H
+
+#include <stddef.h>
+
+/* How deep rp_files_remove_tree descends (one open descriptor a level). */
+#define RP_FILES_MAX_DEPTH 128
+
+/* Removes path: a file or symbolic link is unlinked, a directory emptied
+ * and removed. Sets *existed to whether path was there at all. Keeps going
+ * past an entry it cannot remove and returns the first failure: RP_OK, or
+ * RP_EIO with a message such as "job_files/x: Permission denied" in err.
+ * Refuses ("", ".", "..", "/", and paths ending in "/." or "/..") with
+ * RP_EINVAL. */
+int rp_files_remove_tree(const char *path, int *existed, char *err,
+                         size_t errlen);
+
+#endif
