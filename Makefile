@@ -44,6 +44,14 @@ CORE_OBJ = $(CORE_SRC:runtime/%.c=$(BUILD)/obj/%.o)
 WORKER_OBJ = $(WORKER_SRC:runtime/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/embedded.o
 TESTS = $(TEST_SRC:runtime/tests/%.c=$(BUILD)/tests/%)
 
+# The local API server (runtime/api.h) serves the emulator's routes and
+# store; its page and OpenAPI document are compiled in.
+WORKER_SRC += runtime/api.c runtime/emulator.c runtime/jobstore.c \
+              runtime/httpd.c
+WORKER_OBJ += $(BUILD)/obj/api_assets.o
+LIBS += -lmicrohttpd
+API_ASSETS = runtime/api_page.html runtime/api_openapi.json
+
 WORKER = $(BINDIR)/runpod-worker
 MODULE = $(BUILD)/lib/runpod/core.so
 
@@ -64,6 +72,15 @@ $(BUILD)/embedded.c: runtime/gen_embedded.lua $(LUA_SRC)
 	$(LUA) runtime/gen_embedded.lua $@ $(LUA_SRC)
 
 $(BUILD)/obj/embedded.o: $(BUILD)/embedded.c runtime/embed.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/api_assets.c: runtime/gen_assets.lua $(API_ASSETS)
+	@mkdir -p $(dir $@)
+	$(LUA) runtime/gen_assets.lua $@ rp_api_page_html=runtime/api_page.html \
+	  rp_api_openapi_json=runtime/api_openapi.json
+
+$(BUILD)/obj/api_assets.o: $(BUILD)/api_assets.c runtime/api.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
@@ -196,3 +213,12 @@ sdk-deps:
 
 bench-emulator: $(EMULATOR)
 	bash bench/emulator.sh $(EMULATOR)
+
+# playwright-core for spec/browser/ (drives Debian's chromium; it downloads
+# no browser), and the local API server's benchmark (wrk, ~15 s).
+.PHONY: browser-deps bench-api
+browser-deps:
+	cd spec/browser && npm ci --no-audit --no-fund
+
+bench-api: $(WORKER)
+	bash bench/api.sh $(WORKER)

@@ -39,9 +39,13 @@ struct rp_emulator {
   char *endpoint;
   char *api_key;
   char *bearer;                    /* "Bearer <key>" */
+  char *worker_key;                /* private listener's key, or NULL */
+  char *realtime;                  /* endpoint id of /{id}/realtime */
   struct rp_jobstore *js;
   struct rp_httpd *httpd;
+  struct rp_httpd *private_httpd;  /* worker routes (private_workers) */
   int port;
+  int worker_port;
 
   pthread_mutex_t mu;              /* everything below */
   long take_hold_ms, stop_hold_ms, stream_hold_ms;
@@ -493,6 +497,7 @@ void rp_emulator_default_config(struct rp_emulator_config *cfg)
   cfg->log_max = RP_EMU_LOG_MAX;
   cfg->ping_interval_ms = 10000;
   cfg->seed = 1;
+  cfg->control = 1;
   for (i = 0; i < RP_EMU_NROUTES; i++) {
     cfg->faults[i].kind = RP_FAULT_NONE;
     cfg->faults[i].share = 1.0;
@@ -824,6 +829,9 @@ static int run_member(void *ud, const char *key, struct span val,
     c->has_input = 1;
     return 0;
   }
+  if (strcmp(key, "id") == 0)
+    return 0;              /* the store names the job; a second "id" in
+                              the job-take object would hide it */
   if (strcmp(key, "webhook") == 0) {
     c->webhook = val;
     c->has_webhook = !is_null(val);
@@ -1103,6 +1111,7 @@ static void worker_route(struct rp_emulator *e,
 {
   const char *r = seg[0];
   const char *auth = rp_httpd_header(req, "Authorization");
+  const char *key = e->worker_key ? e->worker_key : e->api_key;
   long long started = rp_jobstore_now_ms();
   enum rp_emu_fault_kind fault = RP_FAULT_NONE;
   long delay = 0;
@@ -1113,7 +1122,7 @@ static void worker_route(struct rp_emulator *e,
     reply_error(res, 404, "no such route");
     goto log;
   }
-  if (e->api_key && (!auth || strcmp(auth, e->api_key) != 0)) {
+  if (key && (!auth || strcmp(auth, key) != 0)) {
     reply_error(res, 401, "unauthorized");
     goto log;
   }
@@ -1475,41 +1484,171 @@ static int worker_route_index(const char *r)
   return -1;
 }
 
+/* Splits path into at most MAX_SEGS segments of the (modified) copy.
+ * Returns the count, or MAX_SEGS + 1 when there are more. */
+static int split_path(char *path, char **seg)
+{
+  char *save = NULL;
+  char *tok;
+  int nseg = 0;
+  for (tok = strtok_r(path, "/", &save); tok;
+       tok = strtok_r(NULL, "/", &save)) {
+    if (nseg == MAX_SEGS)
+      return MAX_SEGS + 1;
+    seg[nseg++] = tok;
+  }
+  return nseg;
+}
+
+/* GET / and GET /openapi.json: the static texts of the config. */
+static void page(const struct rp_httpd_request *req,
+                 struct rp_httpd_response *res, const char *text,
+                 const char *type)
+{
+  if (!is(req->method, "GET") && !is(req->method, "HEAD")) {
+    reply_error(res, 405, "method not allowed (GET)");
+    return;
+  }
+  reply(res, 200, text);
+  res->content_type = type;
+}
+
+/* Is the job view's status terminal? */
+static int view_ended(const struct rp_buf *view)
+{
+  static const char *const ended[] = {
+    "\"COMPLETED\"", "\"FAILED\"", "\"CANCELLED\"", "\"TIMED_OUT\""
+  };
+  struct span st;
+  size_t i;
+  if (member(view->data, view->len, "status", &st) != 1)
+    return 0;
+  for (i = 0; i < sizeof(ended) / sizeof(ended[0]); i++)
+    if (st.n == strlen(ended[i]) && memcmp(st.p, ended[i], st.n) == 0)
+      return 1;
+  return 0;
+}
+
+/* POST /{endpoint}/realtime: queues the body's job like /run, holds until
+ * it ends and answers the normalised result, {"output":...} and/or
+ * {"error":...}, with 200 (a job that ended with neither, e.g. cancelled,
+ * answers {"error":"job <STATUS>"}). */
+static void realtime(struct rp_emulator *e, const struct rp_httpd_request *req,
+                     struct rp_httpd_response *res)
+{
+  struct rp_buf view = RP_BUF_INIT(RP_HTTPD_MAX_RESPONSE);
+  char id[RP_JOBSTORE_ID_LEN + 1];
+  struct span out;
+  struct span er;
+  struct span st;
+  int has_out;
+  int has_err;
+  int rc;
+  if (!is(req->method, "POST")) {
+    reply_error(res, 405, "method not allowed (POST)");
+    return;
+  }
+  if (!submit(e, req, res, id))
+    return;
+  for (;;) {
+    rp_buf_clear(&view);
+    rc = rp_jobstore_view(e->js, id, RP_EMU_MAX_WAIT_MS, &view);
+    if (rc != RP_OK) {
+      reply_store(res, rc);
+      goto out;
+    }
+    if (view_ended(&view))
+      break;
+    if (rp_jobstore_sleep(e->js, 0) != 0) {
+      reply_error(res, 503, "server shutting down");
+      goto out;
+    }
+  }
+  has_out = member(view.data, view.len, "output", &out) == 1;
+  has_err = member(view.data, view.len, "error", &er) == 1;
+  res->status = 200;
+  rp_buf_clear(&res->body);
+  rp_buf_puts(&res->body, "{");
+  if (has_out) {
+    rp_buf_puts(&res->body, "\"output\":");
+    rp_buf_append(&res->body, out.p, out.n);
+  }
+  if (has_err) {
+    rp_buf_puts(&res->body, has_out ? ",\"error\":" : "\"error\":");
+    rp_buf_append(&res->body, er.p, er.n);
+  } else if (!has_out && member(view.data, view.len, "status", &st) == 1) {
+    rp_buf_printf(&res->body, "\"error\":\"job %.*s\"", (int)(st.n - 2),
+                  st.p + 1);
+  }
+  rp_buf_puts(&res->body, "}");
+out:
+  rp_buf_free(&view);
+}
+
+/* The public listener: pages, control, realtime, then the endpoint's
+ * routes under /v2/{endpoint}/ (any endpoint and the root too with
+ * client_root; worker routes only without private_workers). */
 static void handle(void *ud, const struct rp_httpd_request *req,
                    struct rp_httpd_response *res)
 {
   struct rp_emulator *e = ud;
   char *seg[MAX_SEGS];
   char *path = strdup(req->path);
-  char *save = NULL;
-  char *tok;
-  int nseg = 0;
+  int nseg;
   int wr;
   if (!path) {
     reply_error(res, 500, "out of memory");
     return;
   }
-  for (tok = strtok_r(path, "/", &save); tok;
-       tok = strtok_r(NULL, "/", &save)) {
-    if (nseg == MAX_SEGS) {
-      nseg++;
-      break;
-    }
-    seg[nseg++] = tok;
-  }
-  if (nseg > MAX_SEGS || nseg == 0) {
+  nseg = split_path(path, seg);
+  if (nseg == 0 && e->cfg.page_html) {
+    page(req, res, e->cfg.page_html, "text/html; charset=utf-8");
+  } else if (nseg == 1 && e->cfg.openapi_json &&
+             strcmp(seg[0], "openapi.json") == 0) {
+    page(req, res, e->cfg.openapi_json, "application/json");
+  } else if (nseg > MAX_SEGS || nseg == 0) {
     reply_error(res, 404, "no such route");
-  } else if (strcmp(seg[0], "_emulator") == 0) {
+  } else if (e->cfg.control && strcmp(seg[0], "_emulator") == 0) {
     control_route(e, req, res, seg, nseg);
+  } else if (e->realtime && nseg == 2 && strcmp(seg[0], e->realtime) == 0 &&
+             strcmp(seg[1], "realtime") == 0) {
+    realtime(e, req, res);
+  } else if (e->cfg.client_root && strcmp(seg[0], "v2") != 0) {
+    client_route(e, req, res, seg, nseg);
   } else if (strcmp(seg[0], "v2") != 0 || nseg < 3) {
     reply_error(res, 404, "no such route");
-  } else if (strcmp(seg[1], e->endpoint) != 0) {
+  } else if (!e->cfg.client_root && strcmp(seg[1], e->endpoint) != 0) {
     reply_error(res, 404, "no such endpoint");
-  } else if ((wr = worker_route_index(seg[2])) >= 0) {
+  } else if (!e->cfg.private_workers &&
+             (wr = worker_route_index(seg[2])) >= 0) {
     worker_route(e, req, res, wr, seg + 2, nseg - 2);
   } else {
     client_route(e, req, res, seg + 2, nseg - 2);
   }
+  free(path);
+}
+
+/* The private listener (private_workers): the worker routes only. */
+static void handle_private(void *ud, const struct rp_httpd_request *req,
+                           struct rp_httpd_response *res)
+{
+  struct rp_emulator *e = ud;
+  char *seg[MAX_SEGS];
+  char *path = strdup(req->path);
+  int nseg;
+  int wr = -1;
+  if (!path) {
+    reply_error(res, 500, "out of memory");
+    return;
+  }
+  nseg = split_path(path, seg);
+  if (nseg >= 3 && nseg <= MAX_SEGS && strcmp(seg[0], "v2") == 0 &&
+      strcmp(seg[1], e->endpoint) == 0)
+    wr = worker_route_index(seg[2]);
+  if (wr >= 0)
+    worker_route(e, req, res, wr, seg + 2, nseg - 2);
+  else
+    reply_error(res, 404, "no such route");
   free(path);
 }
 
@@ -1542,11 +1681,23 @@ int rp_emulator_start(const struct rp_emulator_config *cfg,
     if (!e->log)
       goto fail;
   }
+  if (cfg->private_workers && cfg->worker_key && *cfg->worker_key) {
+    e->worker_key = strdup(cfg->worker_key);
+    if (!e->worker_key)
+      goto fail;
+  }
+  if (cfg->realtime && *cfg->realtime) {
+    e->realtime = strdup(cfg->realtime);
+    if (!e->realtime)
+      goto fail;
+  }
   if (!e->host || !e->endpoint)
     goto fail;
   e->cfg.host = e->host;
   e->cfg.endpoint = e->endpoint;
   e->cfg.api_key = e->api_key;
+  e->cfg.worker_key = e->worker_key;
+  e->cfg.realtime = e->realtime;
   e->take_hold_ms = cfg->take_hold_ms;
   e->stop_hold_ms = cfg->stop_hold_ms;
   e->stream_hold_ms = cfg->stream_hold_ms;
@@ -1572,6 +1723,7 @@ int rp_emulator_start(const struct rp_emulator_config *cfg,
   hc.host = e->host;
   hc.port = cfg->port;
   hc.max_body = cfg->max_body;
+  hc.timeout_s = cfg->timeout_s;
   hc.handler = handle;
   hc.ud = e;
   rc = rp_httpd_start(&hc, &e->httpd, err, errlen);
@@ -1580,6 +1732,20 @@ int rp_emulator_start(const struct rp_emulator_config *cfg,
     return rc;
   }
   e->port = rp_httpd_port(e->httpd);
+  e->worker_port = e->port;
+  if (cfg->private_workers) {
+    hc.host = "127.0.0.1";
+    hc.port = 0;
+    hc.max_body = 0;
+    hc.timeout_s = 0;
+    hc.handler = handle_private;
+    rc = rp_httpd_start(&hc, &e->private_httpd, err, errlen);
+    if (rc != RP_OK) {
+      rp_emulator_stop(e);
+      return rc;
+    }
+    e->worker_port = rp_httpd_port(e->private_httpd);
+  }
   *out = e;
   return RP_OK;
 fail:
@@ -1590,6 +1756,11 @@ fail:
 int rp_emulator_port(const struct rp_emulator *e)
 {
   return e->port;
+}
+
+int rp_emulator_worker_port(const struct rp_emulator *e)
+{
+  return e->worker_port;
 }
 
 void rp_emulator_print_env(const struct rp_emulator *e, FILE *f)
@@ -1630,6 +1801,7 @@ void rp_emulator_stop(struct rp_emulator *e)
     pthread_join(e->wh_thread, NULL);
   }
   rp_httpd_stop(e->httpd);
+  rp_httpd_stop(e->private_httpd);
   while (e->wh_head) {
     struct webhook *w = e->wh_head;
     e->wh_head = w->next;
@@ -1655,5 +1827,7 @@ void rp_emulator_stop(struct rp_emulator *e)
   free(e->endpoint);
   free(e->api_key);
   free(e->bearer);
+  free(e->worker_key);
+  free(e->realtime);
   free(e);
 }

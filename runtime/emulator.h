@@ -78,6 +78,22 @@ struct rp_emulator_config {
   long ping_interval_ms;        /* printed as RUNPOD_PING_INTERVAL */
   unsigned long seed;           /* fault PRNG seed, default 1 */
   struct rp_emu_fault faults[RP_EMU_NROUTES];
+
+  /* For the local API server (api.h). The defaults keep the emulator
+   * binary's behaviour. */
+  int control;                  /* serve /_emulator/ (default 1) */
+  int client_root;              /* client routes also at the root, and
+                                   under /v2/{any endpoint id}/ */
+  int private_workers;          /* worker routes only on a second listener
+                                   on 127.0.0.1, ephemeral port (default 0) */
+  const char *worker_key;       /* that listener's 'Authorization: KEY' */
+  const char *page_html;        /* GET / answers this (text/html); NULL:
+                                   404 */
+  const char *openapi_json;     /* GET /openapi.json answers this */
+  const char *realtime;         /* NULL, or an endpoint id: POST
+                                   /{id}/realtime runs the body's job and
+                                   answers its result when it ends */
+  unsigned timeout_s;           /* idle connection timeout, 0 = httpd's */
 };
 
 struct rp_emulator;
@@ -92,13 +108,18 @@ void rp_emulator_default_config(struct rp_emulator_config *cfg);
 int rp_emulator_parse_fault(const char *spec, struct rp_emulator_config *cfg,
                             char *err, size_t errlen);
 
-/* Starts serving. cfg's strings are copied. Returns RP_OK and *out (stop
+/* Starts serving. cfg's strings are copied, except page_html and
+ * openapi_json, which are borrowed and must outlive the emulator. Returns RP_OK and *out (stop
  * and free with rp_emulator_stop), or an RP_E* code with a message. */
 int rp_emulator_start(const struct rp_emulator_config *cfg,
                       struct rp_emulator **out, char *err, size_t errlen);
 
 /* The bound port. */
 int rp_emulator_port(const struct rp_emulator *e);
+
+/* The port of the worker routes: the private listener's with
+ * private_workers, else the same as rp_emulator_port. */
+int rp_emulator_worker_port(const struct rp_emulator *e);
 
 /* Prints "listening on http://HOST:PORT" and the export lines a worker
  * needs, one per line, and flushes f. */

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "api.h"
 #include "config.h"
 #include "local.h"
 #include "log.h"
@@ -162,10 +163,9 @@ int main(int argc, char **argv)
 
   env = getenv("RUNPOD_REALTIME_PORT");
   if (a.serve_api || (env && *env)) {
-    rp_log(RP_LOG_ERROR, NULL, "the local API server is not available in "
-           "this build yet; use --test_input");
+    rc = rp_api_run(&o, &a);
     free(rest);
-    return EXIT_USAGE;
+    return rc < 0 ? exit_code_for_load(rc) : rc;
   }
   env = getenv("RUNPOD_WEBHOOK_GET_JOB");
   if (!a.test_input && env && *env) {

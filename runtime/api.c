@@ -1,0 +1,239 @@
+/* api.c - see api.h. */
+#include "api.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "emulator.h"
+#include "log.h"
+#include "rp.h"
+#include "serverless.h"
+
+#define EXIT_USAGE 2
+#define ENDPOINT "local"     /* the private listener's endpoint id */
+
+/* Where and how the server runs, from the flags or the environment. */
+struct where {
+  const char *host;          /* as given */
+  char addr[INET_ADDRSTRLEN];
+  int port;
+  int concurrency;
+  unsigned timeout_s;
+};
+
+/* Parses an integer environment variable in [lo, hi] into *out (kept
+ * when unset or empty). Returns 0, or -1 after logging why. */
+static int env_int(const char *name, long lo, long hi, long *out)
+{
+  const char *s = getenv(name);
+  char *end;
+  long v;
+  if (!s || !*s)
+    return 0;
+  errno = 0;
+  v = strtol(s, &end, 10);
+  if (errno || end == s || *end || v < lo || v > hi) {
+    rp_log(RP_LOG_ERROR, NULL, "invalid %s '%s' (expected an integer in "
+           "%ld..%ld)", name, s, lo, hi);
+    return -1;
+  }
+  *out = v;
+  return 0;
+}
+
+/* Fills w from the flags (--rp_serve_api) or from RUNPOD_REALTIME_PORT
+ * and RUNPOD_REALTIME_CONCURRENCY; resolves the host to an IPv4 address.
+ * Returns 0, or -1 after logging why. */
+static int configure(const struct rp_args *a, struct where *w)
+{
+  struct addrinfo hints;
+  struct addrinfo *ai = NULL;
+  long port = a->api_port;
+  long conc = a->api_concurrency;
+  long timeout = RP_API_IDLE_TIMEOUT_S;
+  int rc;
+  w->host = a->api_host;
+  if (!a->serve_api) {
+    w->host = "0.0.0.0";
+    conc = 1;
+    if (env_int("RUNPOD_REALTIME_PORT", 1, 65535, &port) != 0 ||
+        env_int("RUNPOD_REALTIME_CONCURRENCY", 1, 1024, &conc) != 0)
+      return -1;
+  }
+  if (env_int("RUNPOD_API_IDLE_TIMEOUT", 1, 86400, &timeout) != 0)
+    return -1;
+  w->port = (int)port;
+  w->concurrency = (int)conc;
+  w->timeout_s = (unsigned)timeout;
+  memset(&hints, 0, sizeof(hints));
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = SOCK_STREAM;
+  rc = getaddrinfo(w->host, NULL, &hints, &ai);
+  if (rc != 0 || !ai) {
+    rp_log(RP_LOG_ERROR, NULL, "invalid --rp_api_host '%s': %s", w->host,
+           rc ? gai_strerror(rc) : "no IPv4 address");
+    if (ai)
+      freeaddrinfo(ai);
+    return -1;
+  }
+  inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)ai->ai_addr)->sin_addr,
+            w->addr, sizeof(w->addr));
+  freeaddrinfo(ai);
+  return 0;
+}
+
+/* Fails when addr:port has a listener already. The server binds with
+ * SO_REUSEPORT (httpd.c), which would let a second server share the port
+ * silently; this probe binds without it, so it collides with any listener.
+ * Returns 0, or -1 with a message in err. */
+static int probe_port(const char *addr, int port, char *err, size_t errlen)
+{
+  struct sockaddr_in sa;
+  int one = 1;
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int rc = 0;
+  if (fd < 0)
+    return 0;                /* let the server report it */
+  memset(&sa, 0, sizeof(sa));
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons((uint16_t)port);
+  inet_pton(AF_INET, addr, &sa.sin_addr);
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+    snprintf(err, errlen, "cannot listen on %s:%d (%s)", addr, port,
+             strerror(errno));
+    rc = -1;
+  }
+  close(fd);
+  return rc;
+}
+
+/* Writes 32 random hex digits and a NUL into key. Returns 0 or -1. */
+static int random_key(char key[33])
+{
+  static const char hex[] = "0123456789abcdef";
+  unsigned char raw[16];
+  FILE *f = fopen("/dev/urandom", "rb");
+  size_t n = f ? fread(raw, 1, sizeof(raw), f) : 0;
+  size_t i;
+  if (f)
+    fclose(f);
+  if (n != sizeof(raw))
+    return -1;
+  for (i = 0; i < sizeof(raw); i++) {
+    key[2 * i] = hex[raw[i] >> 4];
+    key[2 * i + 1] = hex[raw[i] & 15];
+  }
+  key[32] = '\0';
+  return 0;
+}
+
+/* Points the serverless job loop at the private listener. Returns 0, or
+ * -1 when the environment cannot be changed. */
+static int point_worker(int port, const char *key)
+{
+  char url[256];
+  int rc = 0;
+  snprintf(url, sizeof(url), "http://127.0.0.1:%d/v2/" ENDPOINT
+           "/job-take/$ID?gpu=local", port);
+  rc |= setenv("RUNPOD_WEBHOOK_GET_JOB", url, 1);
+  snprintf(url, sizeof(url), "http://127.0.0.1:%d/v2/" ENDPOINT
+           "/job-done/$RUNPOD_POD_ID/$ID?gpu=local", port);
+  rc |= setenv("RUNPOD_WEBHOOK_POST_OUTPUT", url, 1);
+  snprintf(url, sizeof(url), "http://127.0.0.1:%d/v2/" ENDPOINT
+           "/job-stream/$RUNPOD_POD_ID/$ID?gpu=local", port);
+  rc |= setenv("RUNPOD_WEBHOOK_POST_STREAM", url, 1);
+  rc |= setenv("RUNPOD_AI_API_KEY", key, 1);
+  rc |= unsetenv("RUNPOD_WEBHOOK_PING");     /* nobody to ping */
+  return rc ? -1 : 0;
+}
+
+int rp_api_run(const struct rp_vm_options *vm, const struct rp_args *a)
+{
+  struct rp_emulator_config cfg;
+  struct rp_emulator *e = NULL;
+  struct where w;
+  sigset_t block;
+  sigset_t old;
+  char key[33];
+  char err[512];
+  const char *realtime = getenv("RUNPOD_ENDPOINT_ID");
+  int rc;
+
+  memset(&w, 0, sizeof(w));
+  if (configure(a, &w) != 0)
+    return EXIT_USAGE;
+  if (random_key(key) != 0) {
+    rp_log(RP_LOG_ERROR, NULL, "cannot read /dev/urandom");
+    return 1;
+  }
+  rp_emulator_default_config(&cfg);
+  cfg.host = w.addr;
+  cfg.port = w.port;
+  cfg.endpoint = ENDPOINT;
+  cfg.max_body = RP_API_MAX_BODY;
+  cfg.log_max = 0;
+  cfg.control = 0;
+  cfg.client_root = 1;
+  cfg.private_workers = 1;
+  cfg.worker_key = key;
+  cfg.page_html = rp_api_page_html;
+  cfg.openapi_json = rp_api_openapi_json;
+  cfg.realtime = realtime && *realtime ? realtime : NULL;
+  cfg.timeout_s = w.timeout_s;
+
+  /* The server's threads (connections, webhooks) inherit a mask without
+   * SIGTERM/SIGINT, so the job loop's handler runs on a thread of ours. */
+  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+    rp_log(RP_LOG_ERROR, NULL, "cannot initialise libcurl");
+    return 1;
+  }
+  if (probe_port(w.addr, w.port, err, sizeof(err)) != 0) {
+    rp_log(RP_LOG_ERROR, NULL, "local API server: %s", err);
+    curl_global_cleanup();
+    return EXIT_USAGE;
+  }
+  sigemptyset(&block);
+  sigaddset(&block, SIGTERM);
+  sigaddset(&block, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &block, &old);
+  rc = rp_emulator_start(&cfg, &e, err, sizeof(err));
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  if (rc != RP_OK) {
+    rp_log(RP_LOG_ERROR, NULL, "local API server: %s%s", err,
+           rc == RP_EIO ? " (port in use?)" : "");
+    curl_global_cleanup();
+    return rc == RP_ENOMEM ? 1 : EXIT_USAGE;
+  }
+  if (point_worker(rp_emulator_worker_port(e), key) != 0) {
+    rp_log(RP_LOG_ERROR, NULL, "cannot set the worker's environment");
+    rp_emulator_stop(e);
+    curl_global_cleanup();
+    return 1;
+  }
+  if (cfg.realtime)
+    snprintf(err, sizeof(err), "; realtime: POST /%s/realtime",
+             cfg.realtime);
+  else
+    err[0] = '\0';
+  rp_log(RP_LOG_INFO, NULL, "Local API server on http://%s:%d/ (%s; "
+         "%d job%s at once%s)", w.host, rp_emulator_port(e), w.addr,
+         w.concurrency, w.concurrency == 1 ? "" : "s", err);
+  rc = rp_serverless_run(vm, &(struct rp_serverless_options){
+    .concurrency = w.concurrency });
+  rp_emulator_stop(e);
+  curl_global_cleanup();
+  return rc;
+}

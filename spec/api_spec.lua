@@ -1,0 +1,483 @@
+-- End-to-end tests of the local API server, runpod-worker HANDLER
+-- --rp_serve_api (docs/api.md): the real binary on a free loopback port,
+-- driven with the curl command line. Every request is bounded by curl's
+-- --max-time and every wait by a deadline.
+local proc = require "helpers.proc"
+local emulator = require "helpers.emulator"
+local curl = require "helpers.curl"
+local json = require("runpod").json
+
+local quote = proc.quote
+local sleep = emulator.sleep
+local SANITIZE = (os.getenv("RP_SANITIZE") or "") ~= ""
+local TERMINAL = { COMPLETED = true, FAILED = true, CANCELLED = true, TIMED_OUT = true }
+
+-- Variables of the caller's environment that would change the mode.
+local UNSET = { "RUNPOD_WEBHOOK_GET_JOB", "RUNPOD_WEBHOOK_POST_OUTPUT", "RUNPOD_WEBHOOK_PING",
+  "RUNPOD_ENDPOINT_ID", "RUNPOD_REALTIME_PORT", "RUNPOD_REALTIME_CONCURRENCY",
+  "RUNPOD_POD_ID", "RUNPOD_AI_API_KEY", "RUNPOD_LOG_LEVEL" }
+
+local shell = curl.shell
+local http = curl.request
+local background = curl.background
+
+-- The listening sockets, as "ADDR:PORT pid" lines of ss.
+local function listeners()
+  return shell("ss -ltnpH 2>/dev/null")
+end
+
+-- A port no TCP socket uses, below the kernel's ephemeral range (where
+-- the client side of connections takes its ports). Racy only against other
+-- processes picking the same port in the same instant; start() retries.
+local function free_port()
+  local used = shell("ss -tanH 2>/dev/null")
+  local low = tonumber(proc.read_file("/proc/sys/net/ipv4/ip_local_port_range"):match("%d+"))
+  low = math.max(low or 32768, 20100)
+  for _ = 1, 100 do
+    local port = math.random(20000, low - 1)
+    if not used:find(":" .. port .. " ", 1, true) then
+      return port
+    end
+  end
+  error("no free port")
+end
+
+-- start(handler, args, env) -> server { url, port, process, call, json, stop }
+-- Waits until the job loop polls (health: workers.ready >= 1). Tries another
+-- port when the one picked was taken meanwhile.
+local start_on
+
+local function start(handler, args, env)
+  for _ = 1, 2 do
+    local ok, s = pcall(start_on, handler, args, env, free_port())
+    if ok then
+      return s
+    end
+    if not tostring(s):find("Address already in use", 1, true) then
+      error(s, 0)
+    end
+  end
+  return start_on(handler, args, env, free_port())
+end
+
+function start_on(handler, args, env, port)
+  local argv = { "env" }
+  for _, name in ipairs(UNSET) do
+    argv[#argv + 1] = "-u"
+    argv[#argv + 1] = name
+  end
+  -- After the -u list, so that the test's own values stay.
+  for k, v in pairs(env or {}) do
+    argv[#argv + 1] = k .. "=" .. v
+  end
+  argv[#argv + 1] = proc.worker
+  argv[#argv + 1] = handler
+  local realtime = env and env.RUNPOD_REALTIME_PORT
+  if not realtime then
+    argv[#argv + 1] = "--rp_serve_api"
+    argv[#argv + 1] = "--rp_api_port"
+    argv[#argv + 1] = tostring(port)
+  end
+  for _, a in ipairs(args or {}) do
+    argv[#argv + 1] = a
+  end
+  local e = { RUNPOD_API_IDLE_TIMEOUT = "2" }
+  if SANITIZE then
+    e.ASAN_OPTIONS = "detect_leaks=1"
+  end
+  local h = emulator.spawn(argv, e)
+  local s = { process = h, port = tonumber(realtime) or port }
+  s.url = "http://127.0.0.1:" .. s.port
+  function s.call(method, path, body, max_time)
+    return http(method, s.url .. path, body, { "Content-Type: application/json" }, max_time)
+  end
+  function s.json(method, path, body)
+    local code, text = s.call(method, path, body and json.encode(body))
+    return text and json.decode(text), code
+  end
+  function s.stop()
+    h.signal("TERM")
+    local rc = h.wait(30)
+    local out = h.output()
+    h.kill()
+    return rc, out
+  end
+  local deadline = os.time() + 30
+  repeat
+    local v = s.json("GET", "/health")
+    if v and v.workers and v.workers.ready >= 1 then
+      return s
+    end
+    if h.wait(0) then
+      break
+    end
+    sleep(0.05)
+  until os.time() > deadline
+  local out = h.output()
+  h.kill()
+  error("the API server did not come up:\n" .. out)
+end
+
+-- wait_status(server, id, want[, seconds]) -> the last view seen
+local function wait_status(s, prefix, id, want, seconds)
+  local deadline = os.time() + (seconds or 20)
+  local v
+  repeat
+    v = s.json("GET", prefix .. "/status/" .. id)
+    if v and (v.status == want or (want == "terminal" and TERMINAL[v.status])) then
+      return v
+    end
+    sleep(0.05)
+  until os.time() > deadline
+  return v
+end
+
+describe("runpod-worker --rp_serve_api", function()
+  describe("with the echo handler", function()
+    local s
+
+    setup(function()
+      s = start("handlers/echo.lua")
+    end)
+
+    teardown(function()
+      if s then
+        local rc, out = s.stop()
+        assert.are.equal(0, rc, out)
+        assert.is_nil(out:find("Sanitizer", 1, true), out)
+      end
+    end)
+
+    it("binds localhost (127.0.0.1) by default, and logs its URL", function()
+      local lines = listeners()
+      assert.truthy(lines:find("127.0.0.1:" .. s.port .. " ", 1, true), lines)
+      assert.falsy(lines:find("0.0.0.0:" .. s.port .. " ", 1, true), lines)
+      assert.truthy(s.process.output():find("Local API server on http://localhost:" .. s.port
+        .. "/ (127.0.0.1; 1 job at once)", 1, true), s.process.output())
+    end)
+
+    for _, prefix in ipairs({ "", "/v2/ep", "/v2/any-endpoint" }) do
+      describe("routes at " .. (prefix == "" and "the root" or prefix .. "/"), function()
+        it("POST /runsync answers the finished job", function()
+          local v, code = s.json("POST", prefix .. "/runsync?wait=10000", { input = { x = 1 } })
+          assert.are.equal(200, code)
+          assert.are.equal("COMPLETED", v.status)
+          assert.are.same({ echo = { x = 1 } }, v.output)
+          assert.are.equal("number", type(v.executionTime))
+        end)
+
+        it("POST /run, then GET /status and /status-sync", function()
+          local v, code = s.json("POST", prefix .. "/run", { input = "hi" })
+          assert.are.equal(200, code)
+          assert.are.equal("IN_QUEUE", v.status)
+          local done = s.json("GET", prefix .. "/status-sync/" .. v.id .. "?wait=10000")
+          assert.are.equal("COMPLETED", done.status)
+          assert.are.same({ echo = "hi" }, done.output)
+          local again = s.json("POST", prefix .. "/status/" .. v.id)
+          assert.are.same(done.output, again.output)
+        end)
+
+        it("GET /stream delivers a non-streaming job's output as one chunk", function()
+          local v = s.json("POST", prefix .. "/run", { input = 7 })
+          wait_status(s, prefix, v.id, "COMPLETED")
+          local st = s.json("GET", prefix .. "/stream/" .. v.id)
+          assert.are.equal("COMPLETED", st.status)
+          assert.are.same({ { output = { echo = 7 } } }, st.stream)
+        end)
+
+        it("POST /cancel keeps a finished job's status", function()
+          local v = s.json("POST", prefix .. "/runsync", { input = 1 })
+          local c, code = s.json("POST", prefix .. "/cancel/" .. v.id)
+          assert.are.equal(200, code)
+          assert.are.same({ id = v.id, status = "COMPLETED" }, c)
+        end)
+
+        it("GET /health and POST /purge-queue", function()
+          local h, code = s.json("GET", prefix .. "/health")
+          assert.are.equal(200, code)
+          assert.is_true(h.jobs.completed >= 1)
+          assert.are.equal(1, h.workers.ready)
+          local p
+          p, code = s.json("POST", prefix .. "/purge-queue")
+          assert.are.equal(200, code)
+          assert.are.same({ removed = 0, status = "completed" }, p)
+        end)
+      end)
+    end
+
+    it("GET / serves the self-contained page", function()
+      local code, body = s.call("GET", "/")
+      assert.are.equal(200, code)
+      assert.truthy(body:find("<textarea id=\"input\"", 1, true))
+      assert.truthy(body:find("<button id=\"run\"", 1, true))
+      assert.falsy(body:find("https?://"), "an external resource")
+      assert.falsy(body:find("src=", 1, true), "an external resource")
+      local ct = shell("env -u LD_PRELOAD curl -s -o /dev/null -w '%{content_type}' "
+        .. s.url .. "/")
+      assert.are.equal("text/html; charset=utf-8", ct)
+    end)
+
+    it("GET /openapi.json is an OpenAPI 3.0 document naming every route", function()
+      local code, body = s.call("GET", "/openapi.json")
+      assert.are.equal(200, code)
+      local doc = assert(json.decode(body))
+      assert.truthy(doc.openapi:match("^3%.0%."))
+      for _, route in ipairs({ "/run", "/runsync", "/status/{id}", "/status-sync/{id}",
+          "/stream/{id}", "/cancel/{id}", "/health", "/purge-queue", "/{endpoint_id}/realtime" }) do
+        assert.truthy(doc.paths[route], route)
+      end
+    end)
+
+    it("never answers the worker routes on the public port", function()
+      for _, r in ipairs({ { "GET", "/v2/local/job-take/w?gpu=local&job_in_progress=0" },
+          { "GET", "/job-take/w" }, { "GET", "/v2/local/job-take-batch/w?batch_size=2" },
+          { "POST", "/v2/local/job-done/w/id?isStream=false" },
+          { "POST", "/v2/local/job-stream/w/id" }, { "GET", "/v2/local/ping/w" },
+          { "GET", "/v2/local/job-stop/w" }, { "GET", "/_emulator/stats" },
+          { "POST", "/_emulator/jobs?count=1" } }) do
+        local code, body = s.call(r[1], r[2], r[1] == "POST" and "{}" or nil)
+        assert.are.equal(404, code, r[2])
+        assert.are.same({ error = "no such route" }, json.decode(body))
+      end
+    end)
+
+    it("keeps the private worker listener on 127.0.0.1 behind a key", function()
+      local private
+      for line in listeners():gmatch("[^\n]+") do
+        local addr, port = line:match("%s([%d%.]+):(%d+)%s.*pid=" .. s.process.pid .. ",")
+        if port and tonumber(port) ~= s.port then
+          assert.are.equal("127.0.0.1", addr)
+          private = port
+        end
+      end
+      assert.truthy(private, listeners())
+      local code = http("GET", "http://127.0.0.1:" .. private .. "/v2/local/job-take/w?gpu=x")
+      assert.are.equal(401, code)
+      code = http("POST", "http://127.0.0.1:" .. private .. "/run", "{\"input\":1}")
+      assert.are.equal(404, code)
+    end)
+
+    describe("bad requests", function()
+      local function expect(code, message, method, path, body)
+        local got, text = s.call(method, path, body)
+        assert.are.equal(code, got, text)
+        assert.are.same({ error = message }, json.decode(text))
+      end
+
+      it("answers 400 to malformed JSON and to a body without input", function()
+        expect(400, "invalid JSON body (an object is expected)", "POST", "/run", "{\"input\":")
+        expect(400, "invalid JSON body (an object is expected)", "POST", "/runsync", "[1]")
+        expect(400, "missing input", "POST", "/run", "{\"inputs\":1}")
+        expect(400, "missing input", "POST", "/v2/ep/run", "{}")
+        expect(400, "webhook must be an http(s) URL string", "POST", "/run",
+          "{\"input\":1,\"webhook\":\"ftp://x\"}")
+      end)
+
+      it("answers 405 to a wrong method", function()
+        expect(405, "method not allowed (POST)", "GET", "/run")
+        expect(405, "method not allowed (POST)", "GET", "/v2/ep/runsync")
+        expect(405, "method not allowed (GET)", "POST", "/health")
+        expect(405, "method not allowed (POST)", "GET", "/cancel/x")
+        expect(405, "method not allowed (GET)", "DELETE", "/")
+      end)
+
+      it("answers 404 to an unknown route or job id", function()
+        expect(404, "no such route", "GET", "/nope")
+        expect(404, "no such route", "GET", "/v2")
+        expect(404, "no such route", "GET", "/status")
+        expect(404, "no such route", "GET", "/status/a/b")
+        expect(404, "job not found", "GET", "/status/no-such-job")
+        expect(404, "job not found", "GET", "/v2/ep/stream/no-such-job")
+        expect(404, "job not found", "POST", "/cancel/no-such-job")
+        expect(404, "no such route", "POST", "/ep/realtime", "{\"input\":1}")
+      end)
+
+      it("answers 413 to a body over 20 MiB", function()
+        local f = os.tmpname()
+        shell("head -c " .. (20 * 1024 * 1024 + 1) .. " /dev/zero | tr '\\0' ' ' > " .. quote(f))
+        local out = shell("env -u LD_PRELOAD curl -s --max-time 20 -w '\\n%{http_code}' "
+          .. "-H 'Content-Type: application/json' --data-binary @" .. quote(f) .. " "
+          .. s.url .. "/run")
+        os.remove(f)
+        assert.are.equal("{\"error\":\"request body too large\"}\n413", out)
+        -- The server goes on.
+        local v = s.json("POST", "/runsync", { input = 2 })
+        assert.are.equal("COMPLETED", v.status)
+      end)
+
+      it("closes a connection that goes idle mid-request", function()
+        local t0 = os.time()
+        local out = shell("bash -c " .. quote("exec 3<>/dev/tcp/127.0.0.1/" .. s.port
+          .. "; printf 'GET /health HTTP/1.1\\r\\nHost: x\\r\\n' >&3;"
+          .. " timeout 20 cat <&3; echo rc=$?"))
+        assert.are.equal("rc=0\n", out)      -- EOF from the server, no answer
+        assert.is_true(os.time() - t0 <= 12)
+      end)
+    end)
+  end)
+
+  describe("runs jobs asynchronously", function()
+    it("answers /run at once and reports IN_PROGRESS while the handler sleeps", function()
+      local s = start("spec/fixtures/sleepy.lua")
+      finally(function() s.stop() end)
+      local v, code, t
+      code, v, t = s.call("POST", "/run", json.encode({ input = { seconds = 2 } }))
+      assert.are.equal(200, code)
+      assert.is_true(t < 1, "took " .. t)
+      v = json.decode(v)
+      assert.are.equal("IN_QUEUE", v.status)
+      local st = wait_status(s, "", v.id, "IN_PROGRESS", 5)
+      assert.are.equal("IN_PROGRESS", st.status)
+      -- A status request never runs the handler: it answers at once.
+      local text
+      code, text, t = s.call("GET", "/status/" .. v.id)
+      assert.are.equal(200, code)
+      assert.is_true(t < 0.5)
+      assert.are.equal("IN_PROGRESS", json.decode(text).status)
+      st = wait_status(s, "", v.id, "terminal", 10)
+      assert.are.equal("COMPLETED", st.status)
+      assert.are.equal(2, st.output.slept)
+    end)
+
+    it("runs one job at a time by default; cancel and purge-queue work", function()
+      local s = start("spec/fixtures/sleepy.lua")
+      finally(function() s.stop() end)
+      local a = s.json("POST", "/run", { input = { seconds = 30 } })
+      assert.are.equal("IN_PROGRESS", wait_status(s, "", a.id, "IN_PROGRESS", 5).status)
+      local b = s.json("POST", "/run", { input = { seconds = 0.01 } })
+      local c = s.json("POST", "/v2/x/run", { input = { seconds = 0.01 } })
+      sleep(0.3)
+      assert.are.equal("IN_QUEUE", s.json("GET", "/status/" .. b.id).status)
+      assert.are.same({ removed = 2, status = "completed" }, s.json("POST", "/purge-queue"))
+      assert.are.equal("CANCELLED", s.json("GET", "/status/" .. c.id).status)
+      assert.are.same({ id = a.id, status = "CANCELLED" }, s.json("POST", "/cancel/" .. a.id))
+      -- The job loop stops the cancelled job and takes the next one.
+      local d = s.json("POST", "/runsync?wait=20000", { input = { seconds = 0.01 } })
+      assert.are.equal("COMPLETED", d.status)
+      assert.are.equal("CANCELLED", s.json("GET", "/status/" .. a.id).status)
+    end)
+
+    it("runs --rp_api_concurrency jobs together", function()
+      local s = start("spec/fixtures/sleepy.lua", { "--rp_api_concurrency", "2" })
+      finally(function() s.stop() end)
+      local a = s.json("POST", "/run", { input = { seconds = 3 } })
+      local b = s.json("POST", "/run", { input = { seconds = 3 } })
+      assert.are.equal("IN_PROGRESS", wait_status(s, "", a.id, "IN_PROGRESS", 5).status)
+      assert.are.equal("IN_PROGRESS", wait_status(s, "", b.id, "IN_PROGRESS", 5).status)
+      assert.are.equal("IN_PROGRESS", s.json("GET", "/status/" .. a.id).status)
+      assert.truthy(s.process.output():find("2 jobs at once", 1, true))
+      assert.are.equal(2, s.json("GET", "/health").jobs.inProgress)
+    end)
+
+    it("streams a streaming handler's partials through /stream", function()
+      local s = start("spec/fixtures/sleeper.lua")
+      finally(function() s.stop() end)
+      local v = s.json("POST", "/v2/ep/run", { input = { n = 5 } })
+      local got = {}
+      local deadline = os.time() + 20
+      repeat
+        local st = s.json("GET", "/v2/ep/stream/" .. v.id)
+        for _, c in ipairs(st.stream) do
+          got[#got + 1] = c.output
+        end
+      until TERMINAL[st.status] or os.time() > deadline
+      assert.are.same({ 1, 2, 3, 4, 5 }, got)
+      local done = s.json("GET", "/status/" .. v.id)
+      assert.are.same({ 1, 2, 3, 4, 5 }, done.output)
+    end)
+
+    it("reports a failing handler's error", function()
+      local s = start("handlers/failing.lua")
+      finally(function() s.stop() end)
+      local v = s.json("POST", "/runsync", { input = { prompt = 1 } })
+      assert.are.equal("FAILED", v.status)
+      local err = json.decode(v.error)
+      assert.truthy(err.error_message:find("input.prompt must be a string", 1, true))
+    end)
+  end)
+
+  describe("the realtime route", function()
+    it("runs POST /{RUNPOD_ENDPOINT_ID}/realtime and answers the result", function()
+      local s = start("handlers/echo.lua", nil, { RUNPOD_ENDPOINT_ID = "ep-1" })
+      finally(function() s.stop() end)
+      local v, code = s.json("POST", "/ep-1/realtime", { input = { x = 3 } })
+      assert.are.equal(200, code)
+      assert.are.same({ output = { echo = { x = 3 } } }, v)
+      v, code = s.json("POST", "/ep-1/realtime", { id = "mine", input = "y" })
+      assert.are.equal(200, code)
+      assert.are.same({ output = { echo = "y" } }, v)
+      local text
+      code, text = s.call("POST", "/ep-1/realtime", "{\"nope\":1}")
+      assert.are.equal(400, code)
+      assert.are.same({ error = "missing input" }, json.decode(text))
+      code = s.call("GET", "/ep-1/realtime")
+      assert.are.equal(405, code)
+      code = s.call("POST", "/other/realtime", "{\"input\":1}")
+      assert.are.equal(404, code)
+    end)
+
+    it("answers a failed job's error with 200", function()
+      local s = start("handlers/failing.lua", nil, { RUNPOD_ENDPOINT_ID = "ep-2" })
+      finally(function() s.stop() end)
+      local v, code = s.json("POST", "/ep-2/realtime", { input = {} })
+      assert.are.equal(200, code)
+      assert.is_nil(v.output)
+      assert.truthy(json.decode(v.error).error_message:find("input.prompt", 1, true))
+    end)
+  end)
+
+  describe("RUNPOD_REALTIME_PORT", function()
+    it("serves on 0.0.0.0 at that port with RUNPOD_REALTIME_CONCURRENCY", function()
+      local port = free_port()
+      local s = start("spec/fixtures/sleepy.lua", nil, { RUNPOD_REALTIME_PORT = tostring(port),
+        RUNPOD_REALTIME_CONCURRENCY = "2" })
+      finally(function() s.stop() end)
+      local lines = listeners()
+      assert.truthy(lines:find("0.0.0.0:" .. port .. " ", 1, true), lines)
+      assert.truthy(s.process.output():find("on http://0.0.0.0:" .. port .. "/ (0.0.0.0; 2 jobs",
+        1, true), s.process.output())
+      local v = s.json("POST", "/runsync", { input = { seconds = 0.01 } })
+      assert.are.equal("COMPLETED", v.status)
+    end)
+  end)
+
+  describe("life cycle", function()
+    it("exits 0 on SIGTERM after finishing the job in flight", function()
+      local s = start("spec/fixtures/sleepy.lua")
+      local held = background("POST", s.url .. "/runsync?wait=20000",
+        json.encode({ input = { seconds = 1 } }))
+      local deadline = os.time() + 5
+      while s.json("GET", "/health").jobs.inProgress < 1 and os.time() < deadline do
+        sleep(0.05)
+      end
+      local rc, out = s.stop()
+      assert.are.equal(0, rc, out)
+      local code, body = held.wait()
+      assert.are.equal(200, code)
+      assert.are.equal("COMPLETED", json.decode(body).status)
+      assert.is_nil(out:find("Sanitizer", 1, true), out)
+    end)
+
+    it("exits 2 with one ERROR line when the port is in use", function()
+      local s = start("handlers/echo.lua")
+      finally(function() s.stop() end)
+      local r = proc.worker_run({ "handlers/echo.lua", "--rp_serve_api", "--rp_api_port",
+        tostring(s.port) }, { timeout = 20 })
+      assert.are.equal(2, r.code)
+      local errors = {}
+      for line in (r.stdout .. r.stderr):gmatch("[^\n]+") do
+        if line:find("ERROR", 1, true) then
+          errors[#errors + 1] = line
+        end
+      end
+      assert.are.same({ "ERROR  | local API server: cannot listen on 127.0.0.1:" .. s.port
+        .. " (Address already in use)" }, errors)
+    end)
+
+    it("exits with the script's load error code", function()
+      local r = proc.worker_run({ "spec/fixtures/syntax_error.lua", "--rp_serve_api",
+        "--rp_api_port", tostring(free_port()) }, { timeout = 20 })
+      assert.are.equal(4, r.code)
+    end)
+  end)
+end)
