@@ -36,7 +36,7 @@ CORE_SRC = runtime/buf.c runtime/log.c runtime/alloc.c runtime/config.c \
            runtime/lsys.c
 WORKER_SRC = runtime/vm.c runtime/job.c runtime/local.c \
              runtime/executor.c runtime/heartbeat.c runtime/serverless.c \
-             runtime/main.c
+             runtime/main.c runtime/reaper.c
 LUA_SRC = $(sort $(wildcard lua/runpod/*.lua))
 TEST_SRC = $(wildcard runtime/tests/test_*.c)
 
@@ -176,10 +176,13 @@ install: all
 	install -m 755 $(MODULE) $(DESTDIR)$(LUACDIR)/runpod/core.so
 	install -m 644 $(LUA_SRC) $(DESTDIR)$(LUADIR)/runpod/
 	install -m 644 runtime/runpod.h $(DESTDIR)$(PREFIX)/include/runpod.h
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 644 docs/runpod-worker.1 $(DESTDIR)$(PREFIX)/share/man/man1/runpod-worker.1
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/runpod-worker \
-	  $(DESTDIR)$(PREFIX)/include/runpod.h
+	  $(DESTDIR)$(PREFIX)/include/runpod.h \
+	  $(DESTDIR)$(PREFIX)/share/man/man1/runpod-worker.1
 	rm -rf $(DESTDIR)$(LUACDIR)/runpod $(DESTDIR)$(LUADIR)/runpod
 
 clean:

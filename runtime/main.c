@@ -16,6 +16,7 @@
 #include "config.h"
 #include "local.h"
 #include "log.h"
+#include "reaper.h"
 #include "rp.h"
 #include "serverless.h"
 #include "vm.h"
@@ -36,28 +37,33 @@ static void usage(FILE *out)
   fputs(
     "usage: runpod-worker HANDLER.lua [flags] [script arguments]\n"
     "\n"
-    "Runs a Lua handler script as a RunPod serverless worker. The mode is\n"
-    "chosen as the Python SDK chooses it:\n"
-    "  --rp_serve_api or RUNPOD_REALTIME_PORT   local API server\n"
-    "  --test_input, or RUNPOD_WEBHOOK_GET_JOB unset   local test\n"
-    "  otherwise                                serverless job loop\n"
+    "Runs a Lua handler script as a RunPod serverless worker. Mode:\n"
+    "  --rp_serve_api, or RUNPOD_REALTIME_PORT set    local API server\n"
+    "  --test_input, or RUNPOD_WEBHOOK_GET_JOB unset  local test\n"
+    "  otherwise                                      serverless job loop\n"
     "\n"
-    "flags:\n"
-    "  --test_input JSON      the job to run (else ./test_input.json);\n"
-    "                         a JSON array runs several jobs in order\n"
-    "  --test_output JSON     compare the result with this JSON value\n"
-    "  --rp_log_level LEVEL   NOTSET, TRACE, DEBUG, INFO, WARN or ERROR\n"
-    "  --rp_log_stream S      stdout (default) or stderr\n"
-    "  --rp_debugger          attach timing output to results\n"
-    "  --rp_serve_api         serve the local API\n"
-    "  --rp_api_host HOST     API host (default localhost)\n"
-    "  --rp_api_port PORT     API port (default 8000)\n"
-    "  --rp_api_concurrency N jobs the API runs at once (default 1)\n"
-    "  --help, --version\n"
+    "flags (a value follows as the next argument or after '='):\n"
+    "  --test_input JSON       job(s) to run (default ./test_input.json);\n"
+    "                          a JSON array runs several jobs in order\n"
+    "  --test_output JSON      expected result, compared as a JSON value\n"
+    "  --rp_log_level LEVEL    NOTSET, TRACE, DEBUG, INFO (default), WARN, ERROR\n"
+    "  --rp_log_stream S       stdout (default) or stderr\n"
+    "  --rp_debugger           attach timing output to results\n"
+    "  --rp_serve_api          serve the local API\n"
+    "  --rp_api_host HOST      API host (default localhost)\n"
+    "  --rp_api_port PORT      API port (default 8000)\n"
+    "  --rp_api_concurrency N  jobs the API runs at once (default 1)\n"
+    "  -h, --help              this text\n"
+    "  --version               version, name and Lua release\n"
+    "Other arguments are left in the script's 'arg' table.\n"
     "\n"
-    "exit codes: 0 success, 1 job failed or output mismatch, 2 usage,\n"
-    "3 script not found, 4 syntax error, 5 script raised while loading,\n"
-    "6 start() never called, 7 invalid start() config, 70 internal error\n",
+    "Environment: RUNPOD_* variables as the Python SDK reads them; see\n"
+    "runpod-worker(1) or docs/configuration.md.\n"
+    "\n"
+    "exit codes: 0 success, 1 job failed or output mismatch (serverless: a\n"
+    "fitness check failed or a job would not stop), 2 usage, 3 script not\n"
+    "found, 4 syntax error, 5 script raised while loading, 6 start() never\n"
+    "called, 7 invalid start() config, 70 internal error\n",
     out);
 }
 
@@ -117,6 +123,7 @@ int main(int argc, char **argv)
   int rc;
   int code;
 
+  (void)rp_reaper_start();   /* PID 1: reap orphans, forward signals */
   if (argc > 1 && argv[1][0] != '-') {
     script = argv[1];
     first = 2;

@@ -1,0 +1,179 @@
+-- docs/configuration.md, --help and the man page against the code: every
+-- environment variable the code reads and every flag it accepts is
+-- documented, and --help lists exactly the flags the parser knows.
+local proc = require "helpers.proc"
+
+local keys = proc.sorted_keys
+
+local function each_file(pattern)
+  local files = proc.output_lines("cd " .. proc.quote(proc.root) .. " && ls " .. pattern)
+  for i, f in ipairs(files) do
+    files[i] = proc.root .. "/" .. f
+  end
+  return files
+end
+
+local function missing(want, have)
+  local t = {}
+  for k in pairs(want) do
+    if not have[k] then
+      t[#t + 1] = k
+    end
+  end
+  table.sort(t)
+  return t
+end
+
+-- Variables the C runtime reads: getenv("X"), helpers named *env*("X", ...)
+-- and any literal that is exactly a RUNPOD_* name (a name kept in a local
+-- before getenv(var)).
+local function c_env_names()
+  local names = {}
+  for _, f in ipairs(each_file("runtime/*.c")) do
+    local src = proc.read_file(f)
+    for name in src:gmatch("getenv%s*%(%s*\"([%w_]+)\"") do
+      names[name] = f
+    end
+    for name in src:gmatch("[%w_]*env[%w_]*%s*%(%s*\"([%u%d_]+)\"") do
+      names[name] = f
+    end
+    for name in src:gmatch("\"(RUNPOD_[%u%d_]+)\"") do
+      names[name] = f
+    end
+  end
+  return names
+end
+
+local function lua_env_names()
+  local names = {}
+  for _, f in ipairs(each_file("lua/runpod/*.lua")) do
+    local src = proc.read_file(f)
+    for _, name in src:gmatch("os%.getenv%s*%(?%s*([\"'])([%w_]+)%1") do
+      names[name] = f
+    end
+  end
+  return names
+end
+
+local function parser_flags()
+  local flags = {}
+  local src = proc.read_file(proc.root .. "/runtime/config.c")
+  for name in src:gmatch("F%(\"(%-[%w_%-]+)\"") do
+    flags[name] = true
+  end
+  return flags
+end
+
+-- The names in the Settings table of docs/configuration.md.
+local function documented()
+  local flags, env = {}, {}
+  local text = proc.read_file(proc.root .. "/docs/configuration.md")
+  local section = text:match("\n## Settings\n(.-)\n## ")
+  assert(section, "docs/configuration.md has no '## Settings' section")
+  for row in section:gmatch("\n(|[^\n]*)") do
+    local kind, name = row:match("^|%s*(%w+)%s*|%s*([^|]-)%s*|")
+    if kind == "flag" then
+      for f in name:gmatch("`(%-[%w_%-]+)") do
+        flags[f] = true
+      end
+    elseif kind == "env" then
+      for v in name:gmatch("`([%u%d_]+)`") do
+        env[v] = true
+      end
+    end
+  end
+  return flags, env
+end
+
+local function help_flags()
+  local r = proc.worker_run { "--help" }
+  assert.are.equal(0, r.code)
+  local flags = {}
+  for f in (" " .. r.stdout):gmatch("[%s,(](%-%-?[%a][%w_]*)") do
+    flags[f] = true
+  end
+  return flags
+end
+
+describe("docs/configuration.md", function()
+  it("lists every environment variable runtime/*.c reads", function()
+    local _, env = documented()
+    assert.are.same({}, missing(c_env_names(), env))
+  end)
+
+  it("lists every environment variable lua/ reads", function()
+    local _, env = documented()
+    local names = lua_env_names()
+    assert.is_truthy(names.RUNPOD_WEBHOOK_GET_JOB)
+    assert.are.same({}, missing(names, env))
+  end)
+
+  it("lists exactly the flags runtime/config.c accepts", function()
+    local flags = documented()
+    assert.are.same(keys(parser_flags()), keys(flags))
+  end)
+
+  it("has the start keys and exit codes", function()
+    local text = proc.read_file(proc.root .. "/docs/configuration.md")
+    local src = proc.read_file(proc.root .. "/lua/runpod/serverless.lua")
+    local known = src:match("local KNOWN_KEYS = (%b{})")
+    for key in known:gmatch("\n%s*([%w_]+)%s*=") do
+      assert.matches("| `" .. key .. "` |", text, 1, true)
+    end
+    local main = proc.read_file(proc.root .. "/runtime/main.c")
+    for code in main:match("enum {(.-)}"):gmatch("= (%d+)") do
+      assert.matches("\n| " .. code .. " |", text, 1, true)
+    end
+  end)
+end)
+
+describe("runpod-worker --help", function()
+  it("lists exactly the flags the parser accepts", function()
+    assert.are.same(keys(parser_flags()), keys(help_flags()))
+  end)
+
+  it("prints the version", function()
+    local r = proc.worker_run { "--version" }
+    assert.are.equal(0, r.code)
+    assert.matches("^runpod%-worker %d+%.%d+%.%d+ %(runpod%-lua, Lua 5%.4%.%d+%)\n$", r.stdout)
+  end)
+end)
+
+describe("the man page", function()
+  local dest
+
+  setup(function()
+    dest = proc.install()
+  end)
+
+  teardown(function()
+    os.execute("rm -rf " .. proc.quote(dest))
+  end)
+
+  it("is installed and names every flag and variable", function()
+    local page = dest .. "/usr/share/man/man1/runpod-worker.1"
+    local text = proc.read_file(page):gsub("\\%-", "-")
+    assert.matches("^%.\\\"", text)
+    assert.matches("\n.TH RUNPOD-WORKER 1 ", text, 1, true)
+    for _, f in ipairs(keys(parser_flags())) do
+      assert.matches("%f[%w%-]" .. f:gsub("%-", "%%-") .. "%f[^%w_]", text)
+    end
+    for _, v in ipairs(keys(c_env_names())) do
+      assert.matches(v, text, 1, true)
+    end
+  end)
+
+  it("renders without warnings when man is available", function()
+    if os.execute("command -v man >/dev/null 2>&1") ~= true then
+      pending("man is not installed")
+      return
+    end
+    -- man is C++: not with the sanitizer runtime `make check` preloads.
+    local page = dest .. "/usr/share/man/man1/runpod-worker.1"
+    local r = proc.run({ "env", "-u", "LD_PRELOAD", "man", "--warnings", "-l", page },
+      { env = { MANWIDTH = "80", MANPAGER = "cat", PAGER = "cat" } })
+    assert.are.equal(0, r.code, r.stderr)
+    assert.are.equal("", r.stderr)
+    assert.matches("runpod-worker", r.stdout, 1, true)
+  end)
+end)
