@@ -130,7 +130,7 @@ $(BUILD)/bench/refresh: bench/refresh.c $(CORE_OBJ) $(filter-out %/main.o,$(WORK
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LIBS)
 
 # Linked against exactly the worker's libraries, to be its RSS baseline.
-$(BUILD)/bench/bare: bench/bare.c
+$(BUILD)/bench/bare: bench/bare.c Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) -Wl,--no-as-needed $(LIBS)
 
