@@ -31,6 +31,9 @@
 #define DELIVERY_DEADLINE_S 600.0
 /* RunPod's answer to 429: wait this long before the next take. */
 #define TOO_MANY_S 5.0
+/* A job-take answered after this long was held open by the server (a long
+ * poll), as opposed to answered at once. */
+#define HELD_POLL_S 0.25
 
 enum kind { TAKE, STOP, POST };
 enum post_kind { P_STREAM, P_PROGRESS, P_FINAL };
@@ -461,9 +464,14 @@ static void take_done(struct state *s, struct rp_req *r)
   }
   rp_backoff_reset(&s->take_backoff);
   if (r->status != 200 || r->resp.len == 0) {
-    /* No job. A server that answers at once must not make us spin. */
-    if (took < 1.0)
-      s->take_at = now() + rp_backoff_next(&s->empty_backoff);
+    /* No job. A server that answers at once must not make us spin: the
+     * polls are spaced by a growing gap, counted from when each was sent.
+     * A poll the server held has waited already; the next one goes at
+     * once, so a job queued meanwhile is taken without delay. */
+    if (took >= HELD_POLL_S)
+      rp_backoff_reset(&s->empty_backoff);
+    else
+      s->take_at = s->take_sent + rp_backoff_next(&s->empty_backoff);
     rp_log(RP_LOG_TRACE, NULL, "No job (HTTP %ld).", r->status);
     rp_req_free(r);
     return;
@@ -524,7 +532,6 @@ static void stop_done(struct state *s, struct rp_req *r)
 {
   lua_State *L = s->codec;
   char err[256];
-  double took = now() - s->stop_sent;
   s->stop = NULL;
   if (r->result != CURLE_OK || (r->status != 200 && r->status != 204)) {
     char what[CURL_ERROR_SIZE + 32];
@@ -536,8 +543,9 @@ static void stop_done(struct state *s, struct rp_req *r)
     return;
   }
   rp_backoff_reset(&s->stop_backoff);
-  if (took < 1.0)
-    s->stop_at = now() + 1.0;  /* a server that does not hold the poll */
+  /* At most one poll a second, counted from when it was sent, for a
+   * server that does not hold it; a held poll is followed at once. */
+  s->stop_at = s->stop_sent + 1.0;
   if (r->status == 200 && rp_json_decode(L, r->resp.data, r->resp.len, err,
                                          sizeof(err)) == RP_OK) {
     if (lua_istable(L, -1) &&
@@ -630,6 +638,7 @@ static void loop(struct state *s)
     int running;
     int still;
     int msgs;
+    int again = 0;
     CURLMsg *msg;
     struct curl_waitfd wfd;
     char drain[64];
@@ -676,6 +685,8 @@ static void loop(struct state *s)
       curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
       rp_req_finish(r, msg->data.result);
       curl_multi_remove_handle(s->multi, r->easy);
+      if (r->kind == TAKE || r->kind == STOP)
+        again = 1;   /* its follow-up may be due now: no sleep first */
       if (r->kind == TAKE)
         take_done(s, r);
       else if (r->kind == STOP)
@@ -684,7 +695,7 @@ static void loop(struct state *s)
         post_done(r);
     }
     /* Sleep until curl, an executor, a signal or the next retry. */
-    next = t + 1.0;
+    next = again ? t : t + 1.0;
     if (!s->take && s->take_at > t && s->take_at < next)
       next = s->take_at;
     if (!s->stop && s->stop_at > t && s->stop_at < next)

@@ -296,6 +296,35 @@ describe("runpod-worker in serverless mode, lifecycle and faults", function()
     assert.matches("TERMINATE_IDLE_TIME passed", worker.output(), 1, true)
   end)
 
+  it("sends the next job-take as soon as a held one ends, so no job waits", function()
+    -- Takes held 1.5 s and stop polls held long: a worker that slept until
+    -- its next timer after a 204 would leave about 1 s between takes, and
+    -- a job queued in that gap would wait for it.
+    emu = helpers.start { "--take-hold-ms", "1500", "--stop-hold-ms", "20000" }
+    worker = helpers.worker(emu, "handlers/echo.lua")
+    local takes
+    for _ = 1, 100 do
+      takes = {}
+      for _, e in ipairs(emu.log()) do
+        if e.path:find("/job-take/", 1, true) then
+          takes[#takes + 1] = e
+        end
+      end
+      if #takes >= 4 then
+        break
+      end
+      helpers.sleep(0.1)
+    end
+    assert.is_true(#takes >= 4, "too few job-take requests: " .. #takes)
+    for i = 2, #takes do
+      local prev, cur = takes[i - 1], takes[i]
+      assert.are.equal(204, prev.status)
+      -- log times are when each answer went out; ms is how long it took
+      local gap = (cur.time - cur.ms / 1000) - prev.time
+      assert.is_true(gap < 0.5, ("take %d sent %.3f s after take %d ended"):format(i, gap, i - 1))
+    end
+  end)
+
   it("cuts a long poll the server never answers at once on SIGTERM", function()
     emu = helpers.start { "--fault", "job-take=delay,ms=600000" }
     worker = helpers.worker(emu, "handlers/echo.lua")
