@@ -598,10 +598,15 @@ static void cancel(struct state *s, struct rp_req **r)
 
 static void begin_shutdown(struct state *s, const char *why)
 {
+  int pending = 0;
   if (s->shutting)
     return;
+  /* Jobs still running or with posts to make; a delivered job waits for
+   * the next turn of the loop to be removed and does not count. */
+  for (struct job *j = s->jobs; j; j = j->next)
+    pending += j->running || j->head || j->inflight;
   rp_log(RP_LOG_INFO, NULL, "%s: no more jobs are taken; finishing %d in "
-         "flight (grace %.0f s).", why, s->njobs, s->grace);
+         "flight (grace %.0f s).", why, pending, s->grace);
   s->shutting = 1;
   s->shutdown_deadline = now() + s->grace;
   cancel(s, &s->take);

@@ -217,6 +217,8 @@ describe("runpod-worker in serverless mode", function()
     until running == 8 or os.time() > deadline
     worker.signal("TERM")
     assert.are.equal(0, worker.wait(20), worker.output())
+    assert.matches("SIGTERM: no more jobs are taken; finishing 8 in flight", worker.output(),
+      1, true)
     for _, id in ipairs(ids) do
       assert.are.equal("COMPLETED", emu.json("GET", "/v2/ep/status/" .. id).status)
       assert.are.equal(1, done_posts(emu, id))
