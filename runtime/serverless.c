@@ -610,7 +610,8 @@ static void begin_shutdown(struct state *s, const char *why)
   s->shutting = 1;
   s->shutdown_deadline = now() + s->grace;
   cancel(s, &s->take);
-  cancel(s, &s->stop);
+  /* The stop poll goes on while jobs run: a job cancelled during the
+   * grace period is stopped, not finished. */
 }
 
 /* A job that was asked to stop (or ran out of time) and is still running
@@ -679,7 +680,7 @@ static void loop(struct state *s)
       if (pick_executor(s, &dummy, 0))
         start_take(s, s->concurrency - running);
     }
-    if (!s->shutting && !s->stop && t >= s->stop_at)
+    if ((!s->shutting || running > 0) && !s->stop && t >= s->stop_at)
       start_stop_poll(s);
 
     curl_multi_perform(s->multi, &still);

@@ -225,6 +225,29 @@ describe("runpod-worker in serverless mode", function()
     end
   end)
 
+  it("still stops a job cancelled after SIGTERM, and delivers the others", function()
+    emu = helpers.start()
+    local long = emu.submit({ seconds = 30 })
+    local short = emu.submit({ seconds = 2 })
+    worker = helpers.worker(emu, "spec/fixtures/sleepy.lua", { SLEEPY_CONCURRENCY = "2" })
+    local deadline = os.time() + 10
+    repeat
+      helpers.sleep(0.1)
+    until (emu.json("GET", "/v2/ep/status/" .. long).status == "IN_PROGRESS"
+      and emu.json("GET", "/v2/ep/status/" .. short).status == "IN_PROGRESS")
+      or os.time() > deadline
+    worker.signal("TERM")
+    helpers.sleep(0.2)
+    emu.json("POST", "/v2/ep/cancel/" .. long)
+    -- The shutdown grace (30 s) is longer than the long job: only a stop
+    -- ends it in time for the worker to exit within 20 s.
+    assert.are.equal(0, worker.wait(20), worker.output())
+    assert.matches("Stopped on request.", worker.output(), 1, true)
+    assert.are.equal(0, done_posts(emu, long))
+    assert.are.equal("COMPLETED", emu.json("GET", "/v2/ep/status/" .. short).status)
+    assert.are.equal(1, done_posts(emu, short))
+  end)
+
   it("delivers 1000 results exactly once through 500s and 429s", function()
     emu = helpers.start { "--fault", "job-done=500,share=0.3", "--fault",
       "job-take=500,share=0.05", "--fault", "job-stream=429,share=0.5", "--seed", "7" }
