@@ -139,7 +139,7 @@ $(BUILD)/bench/bare_client: bench/bare_client.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) -lcurl
 
-bench: all $(BENCH)
+bench: all $(BENCH) $(FAKE_INFERENCE)
 	BUILD=$(BUILD) WORKER=$(WORKER) bash bench/run
 	BUILD=$(BUILD) WORKER=$(WORKER) bash bench/serverless.sh
 

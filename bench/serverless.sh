@@ -6,12 +6,15 @@
 #    concurrency 1, on the same number of jobs;
 #  - cold start: process start to the first job-take request;
 #  - RSS idle and after N jobs, with and without refresh_worker on every job;
-#  - 64 jobs in flight that each sleep 50 ms (ideal: 1,280 jobs/s).
+#  - 64 jobs in flight that each sleep 50 ms (ideal: 1,280 jobs/s);
+#  - 64 jobs in flight that each wait on an HTTP request a local server
+#    answers after 50 ms (spec/fake_inference's /slow; ideal: 1,280 jobs/s).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 WORKER=${WORKER:-bin/runpod-worker}
 EMULATOR=${EMULATOR:-bin/runpod-emulator}
+FAKE=${FAKE:-$BUILD/spec/fake_inference}
 JOBS=${JOBS:-20000}
 RSS_JOBS=${RSS_JOBS:-100000}
 
@@ -111,3 +114,23 @@ t1=$(now)
 kill -TERM $w; wait $w || true
 echo "sleepy jobs 6400 seconds $(calc "$t1 - $t0" 3) jobs_per_s $(calc "6400 / ($t1 - $t0)")"
 stop_emulator
+
+echo "== 64 in flight, each waiting 50 ms on HTTP (ideal 1280 jobs/s)"
+"$FAKE" 0 >"$tmp/fake.out" &
+fake=$!
+for _ in $(seq 100); do
+  grep -q '^listening on' "$tmp/fake.out" 2>/dev/null && break
+  sleep 0.05
+done
+start_emulator
+submit 6400 '{"path": "/slow?ms=50"}'
+t0=$(now)
+FETCH_URL="http://127.0.0.1:$(sed -n 's/^listening on //p' "$tmp/fake.out")" \
+  FETCH_CONCURRENCY=64 RUNPOD_LOG_LEVEL=ERROR "$WORKER" spec/fixtures/fetcher.lua &
+w=$!
+wait_completed 6400
+t1=$(now)
+kill -TERM $w; wait $w || true
+echo "http jobs 6400 seconds $(calc "$t1 - $t0" 3) jobs_per_s $(calc "6400 / ($t1 - $t0)")"
+stop_emulator
+kill "$fake"; wait "$fake" 2>/dev/null || true
