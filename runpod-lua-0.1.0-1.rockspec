@@ -17,8 +17,8 @@ description = {
   detailed = [[
     The runpod module of runpod-lua: runpod.serverless (a drop-in for the
     Python SDK's serverless worker), runpod.json, runpod.http, runpod.buffer,
-    runpod.base64, runpod.hex, runpod.validate, runpod.debugger and
-    runpod.cleanup. Under plain Lua, network calls block; bin/runpod-worker
+    runpod.base64, runpod.hex, runpod.validate, runpod.debugger,
+    runpod.cleanup, runpod.download and runpod.upload. Under plain Lua, network calls block; bin/runpod-worker
     runs the same scripts with the full runtime.
   ]],
   license = "MIT",
@@ -28,17 +28,20 @@ dependencies = {
 }
 external_dependencies = {
   CURL = { header = "curl/curl.h", library = "curl" },
+  CRYPTO = { header = "openssl/hmac.h", library = "crypto" },
 }
 build = {
   type = "builtin",
   modules = {
     ["runpod"] = "lua/runpod/init.lua",
     ["runpod.debugger"] = "lua/runpod/debugger.lua",
+    ["runpod.download"] = "lua/runpod/download.lua",
     ["runpod.files"] = "lua/runpod/files.lua",
     ["runpod.http"] = "lua/runpod/http.lua",
     ["runpod.local_test"] = "lua/runpod/local_test.lua",
     ["runpod.log"] = "lua/runpod/log.lua",
     ["runpod.serverless"] = "lua/runpod/serverless.lua",
+    ["runpod.upload"] = "lua/runpod/upload.lua",
     ["runpod.validator"] = "lua/runpod/validator.lua",
     ["runpod.worker"] = "lua/runpod/worker.lua",
     ["runpod.core"] = {
@@ -47,12 +50,13 @@ build = {
         "runtime/ljson.c", "runtime/lcore.c", "runtime/ident.c", "runtime/wire.c",
         "runtime/net.c", "runtime/http.c", "runtime/lhttp.c",
         "runtime/bytes.c", "runtime/lbuffer.c", "runtime/files.c", "runtime/lfiles.c",
-        "runtime/lsys.c",
+        "runtime/lsys.c", "runtime/netguard.c", "runtime/download.c",
+        "runtime/sigv4.c",
       },
       defines = { "_POSIX_C_SOURCE=200809L", "_DEFAULT_SOURCE" },
-      incdirs = { "runtime", "$(CURL_INCDIR)" },
-      libdirs = { "$(CURL_LIBDIR)" },
-      libraries = { "curl", "m", "pthread" },
+      incdirs = { "runtime", "$(CURL_INCDIR)", "$(CRYPTO_INCDIR)" },
+      libdirs = { "$(CURL_LIBDIR)", "$(CRYPTO_LIBDIR)" },
+      libraries = { "curl", "crypto", "m", "pthread" },
     },
   },
   copy_directories = { "docs" },

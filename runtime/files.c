@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -119,4 +120,51 @@ int rp_files_remove_tree(const char *path, int *existed, char *err,
   snprintf(w.path, sizeof(w.path), "%s", path);
   remove_at(&w, AT_FDCWD, path, 0);
   return w.rc;
+}
+
+int rp_files_make_dirs(const char *path, char *err, size_t errlen)
+{
+  char buf[4096];
+  size_t n = strlen(path);
+  if (n == 0 || n >= sizeof(buf))
+    return rp_fail(RP_EINVAL, err, errlen, "invalid directory '%s'", path);
+  memcpy(buf, path, n + 1);
+  /* Each prefix ending before a '/', then the whole path. */
+  for (size_t i = 1; i <= n; i++) {
+    if (buf[i] != '/' && buf[i] != '\0')
+      continue;
+    buf[i] = '\0';
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST) {
+      int e = errno;
+      return rp_fail(RP_EIO, err, errlen, "%s: %s", buf, strerror(e));
+    }
+    buf[i] = path[i];
+  }
+  {
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+      return rp_fail(RP_EIO, err, errlen, "%s: not a directory", path);
+  }
+  return RP_OK;
+}
+
+int rp_files_cwd(char *buf, size_t len, char *err, size_t errlen)
+{
+  if (!getcwd(buf, len))
+    return rp_fail(RP_EIO, err, errlen, "getcwd: %s", strerror(errno));
+  return RP_OK;
+}
+
+int rp_files_random(unsigned char *buf, size_t n, char *err, size_t errlen)
+{
+  size_t off = 0;
+  while (off < n) {
+    ssize_t got = getrandom(buf + off, n - off, 0);
+    if (got < 0 && errno == EINTR)
+      continue;
+    if (got < 0)
+      return rp_fail(RP_EIO, err, errlen, "getrandom: %s", strerror(errno));
+    off += (size_t)got;
+  }
+  return RP_OK;
 }

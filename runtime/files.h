@@ -24,4 +24,14 @@
 int rp_files_remove_tree(const char *path, int *existed, char *err,
                          size_t errlen);
 
+/* mkdir -p: creates path and its missing parents (mode 0755, less the
+ * umask). An existing directory is fine. Returns RP_OK or RP_EIO. */
+int rp_files_make_dirs(const char *path, char *err, size_t errlen);
+
+/* The current directory into buf. Returns RP_OK or RP_EIO. */
+int rp_files_cwd(char *buf, size_t len, char *err, size_t errlen);
+
+/* n bytes from the kernel's random source. Returns RP_OK or RP_EIO. */
+int rp_files_random(unsigned char *buf, size_t n, char *err, size_t errlen);
+
 #endif

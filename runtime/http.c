@@ -1,12 +1,41 @@
 /* http.c - see http.h. */
 #include "http.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "net.h"
 #include "rp.h"
+
+/* Writes a body piece to h->fd; returning less than len stops curl. */
+static size_t sink(struct rp_http *h, const char *p, size_t len)
+{
+  size_t off = 0;
+  if (h->status < 200 || h->status > 299) {
+    h->bad_status = 1;
+    return 0;
+  }
+  if ((curl_off_t)len > h->max_bytes - h->written) {
+    h->too_big = 1;
+    return 0;
+  }
+  while (off < len) {
+    ssize_t w = write(h->fd, p + off, len - off);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w <= 0) {
+      h->sink_errno = w < 0 ? errno : EIO;
+      return 0;
+    }
+    off += (size_t)w;
+  }
+  h->written += (curl_off_t)len;
+  return len;
+}
 
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
 {
@@ -15,6 +44,8 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
     h->headers_done = 1;
     curl_easy_getinfo(h->easy, CURLINFO_RESPONSE_CODE, &h->status);
   }
+  if (h->fd >= 0)
+    return sink(h, p, size * n);
   if (rp_buf_append(&h->resp, p, size * n) != RP_OK)
     return 0;
   return size * n;
@@ -54,6 +85,7 @@ int rp_http_new(struct rp_http **out, const char *method, const char *url,
   h->resp = (struct rp_buf)RP_BUF_INIT(RP_HTTP_MAX_BODY);
   h->head = (struct rp_buf)RP_BUF_INIT(RP_HTTP_MAX_HEADERS);
   h->streaming = streaming;
+  h->fd = -1;
   h->easy = curl_easy_init();
   h->url = strdup(url);
   if (!h->easy || !h->url)
@@ -110,6 +142,57 @@ fail:
 fail_quiet:
   rp_http_free(h);
   return rc;
+}
+
+int rp_http_sink(struct rp_http *h, int fd, curl_off_t max_bytes)
+{
+  h->fd = fd;
+  h->max_bytes = max_bytes;
+  curl_easy_setopt(h->easy, CURLOPT_MAXFILESIZE_LARGE, max_bytes);
+  return RP_OK;
+}
+
+/* CURLOPT_OPENSOCKETFUNCTION: the one place every connection is made, so
+ * the guard sees the resolved address of each hop and of each retry. */
+static curl_socket_t open_socket(void *ud, curlsocktype purpose,
+                                 struct curl_sockaddr *a)
+{
+  struct rp_http *h = ud;
+  char text[sizeof(h->refused_addr)];
+  (void)purpose;
+  if (!rp_netguard_allows(h->guard, &a->addr, text, sizeof(text))) {
+    h->refused = 1;
+    memcpy(h->refused_addr, text, sizeof(text));
+    return CURL_SOCKET_BAD;
+  }
+  return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
+int rp_http_guard(struct rp_http *h, const struct rp_netguard *g,
+                  long connect_timeout_ms, long max_redirects)
+{
+  h->guard = malloc(sizeof(*h->guard));
+  if (!h->guard)
+    return RP_ENOMEM;
+  *h->guard = *g;
+  curl_easy_setopt(h->easy, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+  curl_easy_setopt(h->easy, CURLOPT_OPENSOCKETDATA, h);
+  curl_easy_setopt(h->easy, CURLOPT_PROXY, "");
+  curl_easy_setopt(h->easy, CURLOPT_FOLLOWLOCATION, 1L);
+  curl_easy_setopt(h->easy, CURLOPT_MAXREDIRS, max_redirects);
+  curl_easy_setopt(h->easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  if (connect_timeout_ms > 0)
+    curl_easy_setopt(h->easy, CURLOPT_CONNECTTIMEOUT_MS, connect_timeout_ms);
+  return RP_OK;
+}
+
+int rp_http_sigv4(struct rp_http *h, const char *provider,
+                  const char *userpwd)
+{
+  if (curl_easy_setopt(h->easy, CURLOPT_AWS_SIGV4, provider) != CURLE_OK ||
+      curl_easy_setopt(h->easy, CURLOPT_USERPWD, userpwd) != CURLE_OK)
+    return RP_EINVAL;
+  return RP_OK;
 }
 
 void rp_http_finish(struct rp_http *h, CURLcode result)
@@ -180,6 +263,7 @@ void rp_http_free(struct rp_http *h)
   if (h->easy)
     curl_easy_cleanup(h->easy);
   curl_slist_free_all(h->headers);
+  free(h->guard);
   free(h->url);
   free(h->body);
   rp_buf_free(&h->resp);

@@ -16,6 +16,7 @@
 #include <stddef.h>
 
 #include "buf.h"
+#include "netguard.h"
 
 #define RP_HTTP_MAX_BODY ((size_t)1 << 30)   /* largest response body */
 #define RP_HTTP_MAX_HEADERS ((size_t)1 << 20) /* response header bytes */
@@ -36,6 +37,17 @@ struct rp_http {
   int streaming;
   CURLcode result;
   char error[CURL_ERROR_SIZE];
+  /* Set by rp_http_sink: the body goes to fd instead of resp. */
+  int fd;                  /* -1: collect into resp */
+  curl_off_t max_bytes;    /* most body bytes written to fd */
+  curl_off_t written;
+  int sink_errno;          /* write(2) failed with this */
+  int too_big;             /* the body passed max_bytes */
+  int bad_status;          /* the final status is not 2xx */
+  /* Set by rp_http_guard: connections only to addresses it allows. */
+  struct rp_netguard *guard;
+  int refused;             /* a connection was refused (refused_addr) */
+  char refused_addr[64];
 };
 
 /* Prepares a request. headers are "Name: value" lines (copied); body may
@@ -45,6 +57,26 @@ int rp_http_new(struct rp_http **out, const char *method, const char *url,
                 const char *const *headers, size_t nheaders,
                 const char *body, size_t body_len, long timeout_ms,
                 int streaming, char *err, size_t errlen);
+
+/* Sends the body of a 2xx final response to the open file fd (not
+ * owned) instead of memory, at most max_bytes of it; other statuses stop
+ * the transfer with bad_status set. A write error stops it with
+ * sink_errno, too many bytes with too_big. Returns RP_OK. */
+int rp_http_sink(struct rp_http *h, int fd, curl_off_t max_bytes);
+
+/* Restricts the request to connections g allows (copied), checked on the
+ * address actually connected to, every redirect hop included; follows at
+ * most max_redirects redirects, http and https only, no proxy.
+ * connect_timeout_ms 0 = libcurl's default. Returns RP_OK or RP_ENOMEM. */
+int rp_http_guard(struct rp_http *h, const struct rp_netguard *g,
+                  long connect_timeout_ms, long max_redirects);
+
+/* Signs the request with AWS Signature Version 4 (libcurl's
+ * CURLOPT_AWS_SIGV4): provider is "aws:amz:<region>:<service>", userpwd
+ * "<access key id>:<secret key>" (both copied). Returns RP_OK or RP_EINVAL
+ * when this libcurl cannot. */
+int rp_http_sigv4(struct rp_http *h, const char *provider,
+                  const char *userpwd);
 
 /* Records the end of the transfer (from curl_multi_info_read). */
 void rp_http_finish(struct rp_http *h, CURLcode result);

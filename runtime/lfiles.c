@@ -28,7 +28,55 @@ static int files_remove_tree(lua_State *L)
   return 2;
 }
 
+/* make_dirs(path) -> true | nil, message */
+static int files_make_dirs(lua_State *L)
+{
+  const char *path = luaL_checkstring(L, 1);
+  char err[512];
+  if (rp_files_make_dirs(path, err, sizeof(err)) != RP_OK) {
+    luaL_pushfail(L);
+    lua_pushstring(L, err);
+    return 2;
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* cwd() -> path | nil, message */
+static int files_cwd(lua_State *L)
+{
+  char buf[4096];
+  char err[256];
+  if (rp_files_cwd(buf, sizeof(buf), err, sizeof(err)) != RP_OK) {
+    luaL_pushfail(L);
+    lua_pushstring(L, err);
+    return 2;
+  }
+  lua_pushstring(L, buf);
+  return 1;
+}
+
+/* random_bytes(n) -> string of n random bytes (n <= 256) | nil, message */
+static int files_random_bytes(lua_State *L)
+{
+  unsigned char buf[256];
+  lua_Integer n = luaL_checkinteger(L, 1);
+  char err[256];
+  luaL_argcheck(L, n >= 0 && n <= (lua_Integer)sizeof(buf), 1,
+                "must be 0 to 256");
+  if (rp_files_random(buf, (size_t)n, err, sizeof(err)) != RP_OK) {
+    luaL_pushfail(L);
+    lua_pushstring(L, err);
+    return 2;
+  }
+  lua_pushlstring(L, (const char *)buf, (size_t)n);
+  return 1;
+}
+
 static const luaL_Reg files_functions[] = {
+  {"cwd", files_cwd},
+  {"make_dirs", files_make_dirs},
+  {"random_bytes", files_random_bytes},
   {"remove_tree", files_remove_tree},
   {NULL, NULL}
 };

@@ -5,6 +5,15 @@
  *     -> status, headers, body | status, headers, handle | nil, message
  *   http_read(handle) -> next body bytes, or nil at the end; raises when
  *     the transfer failed mid-way
+ *   http_download(url, path, timeout, connect_timeout, max_bytes,
+ *                 allow_private, allow_cidrs)
+ *     -> status, headers, bytes | nil, message, retry (download.h)
+ *   s3_presign(endpoint, bucket, key, region, access_key, secret_key,
+ *              expires[, now]) -> url | nil, message (sigv4.h)
+ *   sha256_hex(s) -> hex digest
+ *
+ * http_request's optional 7th and 8th arguments sign the request with AWS
+ * SigV4: provider "aws:amz:<region>:s3" and "<access key>:<secret>".
  *
  * Inside runpod-worker, a job's coroutine yields to its executor while the
  * request is on the wire, so many jobs wait on HTTP at once; elsewhere
@@ -16,16 +25,25 @@
 
 #include <lauxlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "download.h"
 #include "http.h"
 #include "lcore.h"
+#include "netguard.h"
 #include "rp.h"
+#include "sigv4.h"
 
 #define RP_RESPONSE_MT "runpod.HttpStream"
+#define RP_DOWNLOAD_MT "runpod.Download"
 #define MAX_HEADERS 256
 
 struct handle {
   struct rp_http *h;
+};
+
+struct dlhandle {
+  struct rp_download *d;
 };
 
 static struct handle *checkhandle(lua_State *L, int i)
@@ -145,6 +163,8 @@ static int core_http_request(lua_State *L)
   const char *url = luaL_checkstring(L, 2);
   size_t body_len = 0;
   const char *body;
+  const char *sigv4;
+  const char *userpwd;
   lua_Number timeout = luaL_optnumber(L, 5, 60);
   int stream = lua_toboolean(L, 6);
   const char *lines[MAX_HEADERS];
@@ -154,12 +174,18 @@ static int core_http_request(lua_State *L)
   if (!lua_isnoneornil(L, 3))
     luaL_checktype(L, 3, LUA_TTABLE);
   body = luaL_optlstring(L, 4, NULL, &body_len);
+  sigv4 = luaL_optstring(L, 7, NULL);
+  userpwd = luaL_optstring(L, 8, "");
   luaL_argcheck(L, timeout >= 0 && timeout <= 86400, 5,
                 "must be seconds from 0 to 86400");
-  lua_settop(L, 6);
-  u = lua_newuserdatauv(L, sizeof(*u), 0);  /* index 7 */
+  /* The signing strings stay alive as the handle's user values. */
+  lua_settop(L, 8);
+  u = lua_newuserdatauv(L, sizeof(*u), 2);  /* index 9 for now */
   u->h = NULL;
   luaL_setmetatable(L, RP_RESPONSE_MT);
+  lua_insert(L, 7);                         /* 7 handle, 8 sigv4, 9 pwd */
+  lua_setiuservalue(L, 7, 2);
+  lua_setiuservalue(L, 7, 1);
   if (lua_istable(L, 3)) {
     /* "Name: value" lines, kept alive on the stack above index 7 */
     lua_pushnil(L);
@@ -181,6 +207,12 @@ static int core_http_request(lua_State *L)
       != RP_OK) {
     luaL_pushfail(L);
     lua_pushfstring(L, "%s %s: %s", method, url, err);
+    return 2;
+  }
+  if (sigv4 && rp_http_sigv4(u->h, sigv4, userpwd) != RP_OK) {
+    luaL_pushfail(L);
+    lua_pushfstring(L, "%s %s: this libcurl cannot sign with AWS SigV4",
+                    method, url);
     return 2;
   }
   lua_settop(L, 7);                         /* args 1..6, handle 7 */
@@ -214,9 +246,120 @@ static int core_http_read(lua_State *L)
   return wait_then(L, u->h, 1, 0, read_k);
 }
 
+static int download_close(lua_State *L)
+{
+  struct dlhandle *u = luaL_checkudata(L, 1, RP_DOWNLOAD_MT);
+  rp_download_free(u->d);               /* removes an unfinished file */
+  u->d = NULL;
+  return 0;
+}
+
+/* The continuation of http_download: the handle is at index 8. */
+static int download_k(lua_State *L, int status, lua_KContext ctx)
+{
+  struct dlhandle *u = lua_touserdata(L, 8);
+  struct rp_download *d = u->d;
+  char err[512];
+  int retry = 0;
+  (void)status;
+  (void)ctx;
+  if (rp_download_end(d, &retry, err, sizeof(err)) != RP_OK) {
+    rp_download_free(d);
+    u->d = NULL;
+    luaL_pushfail(L);
+    lua_pushstring(L, err);
+    lua_pushboolean(L, retry);
+    return 3;
+  }
+  lua_pushinteger(L, d->h->status);
+  push_headers(L, d->h);
+  lua_pushinteger(L, (lua_Integer)d->h->written);
+  rp_download_free(d);                  /* the file stays: it was kept */
+  u->d = NULL;
+  return 3;
+}
+
+static int core_http_download(lua_State *L)
+{
+  const char *url = luaL_checkstring(L, 1);
+  const char *path = luaL_checkstring(L, 2);
+  lua_Number timeout = luaL_checknumber(L, 3);
+  lua_Number connect = luaL_checknumber(L, 4);
+  lua_Integer max_bytes = luaL_checkinteger(L, 5);
+  int allow_all = lua_toboolean(L, 6);
+  const char *cidrs = luaL_optstring(L, 7, NULL);
+  struct rp_download_opts o;
+  struct rp_netguard g;
+  struct dlhandle *u;
+  char err[512];
+  luaL_argcheck(L, timeout >= 0 && timeout <= 86400, 3,
+                "must be seconds from 0 to 86400");
+  luaL_argcheck(L, connect >= 0 && connect <= 86400, 4,
+                "must be seconds from 0 to 86400");
+  luaL_argcheck(L, max_bytes > 0, 5, "must be > 0");
+  lua_settop(L, 7);
+  u = lua_newuserdatauv(L, sizeof(*u), 0);  /* index 8 */
+  u->d = NULL;
+  luaL_setmetatable(L, RP_DOWNLOAD_MT);
+  if (rp_netguard_init(&g, allow_all, cidrs, err, sizeof(err)) != RP_OK) {
+    luaL_pushfail(L);
+    lua_pushfstring(L, "RUNPOD_DOWNLOAD_ALLOW_CIDRS: %s", err);
+    lua_pushboolean(L, 0);
+    return 3;
+  }
+  o.timeout_ms = (long)(timeout * 1000);
+  o.connect_timeout_ms = (long)(connect * 1000);
+  o.max_bytes = (long long)max_bytes;
+  o.guard = &g;
+  if (rp_download_new(&u->d, url, path, &o, err, sizeof(err)) != RP_OK) {
+    luaL_pushfail(L);
+    lua_pushstring(L, err);
+    lua_pushboolean(L, 0);
+    return 3;
+  }
+  return wait_then(L, u->d->h, 0, 0, download_k);
+}
+
+static int core_s3_presign(lua_State *L)
+{
+  struct rp_sigv4_request r;
+  char url[8192];
+  char err[256];
+  r.method = "GET";
+  r.endpoint = luaL_checkstring(L, 1);
+  r.bucket = luaL_checkstring(L, 2);
+  r.key = luaL_checkstring(L, 3);
+  r.region = luaL_checkstring(L, 4);
+  r.access_key = luaL_checkstring(L, 5);
+  r.secret_key = luaL_checkstring(L, 6);
+  r.expires = (long)luaL_checkinteger(L, 7);
+  r.now = (time_t)luaL_optinteger(L, 8, (lua_Integer)time(NULL));
+  if (rp_sigv4_presign(&r, url, sizeof(url), err, sizeof(err)) != RP_OK) {
+    luaL_pushfail(L);
+    lua_pushstring(L, err);
+    return 2;
+  }
+  lua_pushstring(L, url);
+  return 1;
+}
+
+/* sha256_hex(s) -> the SHA-256 of s in hex */
+static int core_sha256_hex(lua_State *L)
+{
+  size_t len;
+  const char *s = luaL_checklstring(L, 1, &len);
+  char hex[65];
+  rp_sigv4_sha256_hex(s, len, hex);
+  lua_pushstring(L, hex);
+  return 1;
+}
+
 static const luaL_Reg http_functions[] = {
+  {"http_download", core_http_download},
   {"http_read", core_http_read},
   {"http_request", core_http_request},
+  {"s3_presign", core_s3_presign},
+  {"sha256_hex", core_sha256_hex},
   {NULL, NULL}
 };
 
@@ -226,10 +369,19 @@ static const luaL_Reg handle_meta[] = {
   {NULL, NULL}
 };
 
+static const luaL_Reg download_meta[] = {
+  {"__close", download_close},
+  {"__gc", download_close},
+  {NULL, NULL}
+};
+
 void rp_lhttp_register(lua_State *L)
 {
   luaL_newmetatable(L, RP_RESPONSE_MT);
   luaL_setfuncs(L, handle_meta, 0);
+  lua_pop(L, 1);
+  luaL_newmetatable(L, RP_DOWNLOAD_MT);
+  luaL_setfuncs(L, download_meta, 0);
   lua_pop(L, 1);
   luaL_setfuncs(L, http_functions, 0);
 }

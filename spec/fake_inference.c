@@ -8,6 +8,13 @@
  *   POST /v1/chat/completions      OpenAI-style; with "stream": true an
  *                                  SSE stream of one chunk per word of the
  *                                  last message, 20 ms apart, then [DONE]
+ *   GET  /bytes[/ANY]?n=N[&chunked=1][&name=F]
+ *                                  N bytes, byte i = i % 251; chunked: no
+ *                                  Content-Length; name: Content-Disposition
+ *                                  attachment; filename="F"
+ *   GET  /redirect?to=URL          302 to URL
+ *   GET  /flaky?key=K&fail=N       503 for the first N requests with key K,
+ *                                  then 200 "ok"
  * Prints "listening on PORT" and serves until killed.
  *   fake_inference [PORT]   (0 = ephemeral)
  */
@@ -16,6 +23,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +55,38 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
                    "\"%s\"}}]}\n\n", s->words[s->next]);
   s->next++;
   return len;
+}
+
+static ssize_t bytes_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+  uint64_t n = *(uint64_t *)cls;
+  size_t i;
+  if (pos >= n)
+    return MHD_CONTENT_READER_END_OF_STREAM;
+  for (i = 0; i < max && pos + i < n; i++)
+    buf[i] = (char)((pos + i) % 251);
+  return (ssize_t)i;
+}
+
+static pthread_mutex_t flaky_lock = PTHREAD_MUTEX_INITIALIZER;
+static char flaky_keys[64][32];
+static int flaky_counts[64];
+
+/* Counts a request with key k; returns how many came before it. */
+static int flaky_seen(const char *k)
+{
+  int i;
+  int seen = 0;
+  pthread_mutex_lock(&flaky_lock);
+  for (i = 0; i < 64 && flaky_keys[i][0]; i++)
+    if (strcmp(flaky_keys[i], k) == 0)
+      break;
+  if (i < 64) {
+    snprintf(flaky_keys[i], sizeof(flaky_keys[i]), "%s", k);
+    seen = flaky_counts[i]++;
+  }
+  pthread_mutex_unlock(&flaky_lock);
+  return seen;
 }
 
 static int reply(struct MHD_Connection *c, unsigned status, const char *type,
@@ -101,6 +141,47 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
              "\"x_test\":\"%s\"}", method, u->data ? u->data : "",
              x ? x : "");
     return (enum MHD_Result)reply(c, 200, "application/json", out);
+  }
+  if (strncmp(url, "/bytes", 6) == 0) {
+    const char *n = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "n");
+    const char *ch = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
+                                                 "chunked");
+    const char *name = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
+                                                   "name");
+    uint64_t *len = malloc(sizeof(*len));
+    struct MHD_Response *r;
+    int rc;
+    *len = n ? strtoull(n, NULL, 10) : 0;
+    r = MHD_create_response_from_callback(ch ? MHD_SIZE_UNKNOWN : *len,
+                                          65536, bytes_read, len, free);
+    MHD_add_response_header(r, "Content-Type", "application/octet-stream");
+    if (name) {
+      snprintf(out, sizeof(out), "attachment; filename=\"%.1000s\"", name);
+      MHD_add_response_header(r, "Content-Disposition", out);
+    }
+    rc = MHD_queue_response(c, 200, r);
+    MHD_destroy_response(r);
+    return (enum MHD_Result)rc;
+  }
+  if (strcmp(url, "/redirect") == 0) {
+    const char *to = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
+                                                 "to");
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+      0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    int rc;
+    MHD_add_response_header(r, "Location", to ? to : "/");
+    rc = MHD_queue_response(c, 302, r);
+    MHD_destroy_response(r);
+    return (enum MHD_Result)rc;
+  }
+  if (strcmp(url, "/flaky") == 0) {
+    const char *k = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
+                                                "key");
+    const char *f = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
+                                                "fail");
+    if (flaky_seen(k ? k : "") < (f ? atoi(f) : 0))
+      return (enum MHD_Result)reply(c, 503, "text/plain", "try later");
+    return (enum MHD_Result)reply(c, 200, "text/plain", "ok");
   }
   if (strcmp(url, "/v1/chat/completions") == 0) {
     /* The words of the last "content" string in the request. */

@@ -23,6 +23,8 @@ local runpod = {
   validate = require("runpod.validator").validate,
   debugger = require "runpod.debugger",
   cleanup = require("runpod.files").cleanup,
+  download = require("runpod.download").download,
+  upload = require("runpod.upload").upload,
 }
 
 -- Asks for a fresh VM once the current job's result is delivered, even

@@ -1,0 +1,287 @@
+-- runpod.download against a real HTTP server on 127.0.0.1 (build/spec/
+-- fake_inference), through real libcurl: naming, the SSRF guard (refused
+-- before any connection is made), the size cap, retries, a failing disk
+-- (RLIMIT_FSIZE), and the example handler inside runpod-worker.
+local runpod = require "runpod"
+local helpers = require "helpers.emulator"
+local proc = require "helpers.proc"
+
+local build = os.getenv("RP_BUILD") or "build"
+local cwd = proc.root
+local LUA_ENV = {
+  LUA_PATH = cwd .. "/lua/?.lua;" .. cwd .. "/lua/?/init.lua",
+  LUA_CPATH = os.getenv("LUA_CPATH") or cwd .. "/" .. build .. "/lib/?.so;;",
+}
+
+local function start_server()
+  local h = helpers.spawn({ proc.root .. "/" .. build .. "/spec/fake_inference", "0" })
+  local port
+  for _ = 1, 100 do
+    port = h.output():match("listening on (%d+)")
+    if port then
+      break
+    end
+    helpers.sleep(0.02)
+  end
+  assert(port, "fake inference server did not start")
+  return h, "http://127.0.0.1:" .. port
+end
+
+-- The bytes /bytes?n=N serves.
+local function pattern(n)
+  local t = {}
+  for i = 0, n - 1 do
+    t[#t + 1] = string.char(i % 251)
+  end
+  return table.concat(t)
+end
+
+local function files_in(dir)
+  return proc.output_lines("cd " .. proc.quote(dir) .. " 2>/dev/null && ls -A")
+end
+
+describe("runpod.download", function()
+  local server, base, dir
+
+  setup(function()
+    server, base = start_server()
+  end)
+
+  teardown(function()
+    server.signal("TERM")
+    server.wait(5)
+    server.kill()
+  end)
+
+  before_each(function()
+    dir = proc.tmpdir()
+  end)
+
+  after_each(function()
+    os.execute("rm -rf " .. proc.quote(dir))
+  end)
+
+  -- Runs runpod.download(job_id, urls, opts) in a child lua5.4 whose
+  -- current directory is dir; returns one { path, err } per URL and the
+  -- run's result. env: extra variables; wrap: a shell prefix.
+  local function download_in(job_id, urls, opts, env, wrap)
+    local code = ([[
+      local runpod = require "runpod"
+      local urls = %s
+      local paths, errs = runpod.download(%q, urls, %s)
+      for i = 1, #urls do
+        io.write("R:", tostring(paths[i]), "|", tostring(errs[i]), "\n")
+      end]]):format(urls, job_id, opts or "nil")
+    local e = {}
+    for k, v in pairs(LUA_ENV) do
+      e[k] = v
+    end
+    for k, v in pairs(env or {}) do
+      e[k] = v
+    end
+    local r
+    if wrap then
+      r = proc.run({ "bash", "-c", wrap .. ' exec lua5.4 -e "$0"', code },
+        { cwd = dir, env = e, timeout = 60 })
+    else
+      r = proc.lua_run({ "-e", code }, { cwd = dir, env = e, timeout = 60 })
+    end
+    assert.are.equal(0, r.code, r.stderr)
+    local out = {}
+    for _, line in ipairs(proc.lines(r.stdout)) do
+      local path, err = line:match("^R:(.-)|(.*)$")
+      if path then
+        out[#out + 1] = { path = path ~= "nil" and path or nil,
+          err = err ~= "nil" and err or nil }
+      end
+    end
+    return out, r
+  end
+
+  local ALLOW = { RUNPOD_ALLOW_PRIVATE_DOWNLOAD_URLS = "true" }
+  local folder = function(id) return dir .. "/jobs/" .. id .. "/downloaded_files" end
+
+  describe("download()", function()
+    it("saves a file as <uuid><extension of the URL>, mode 0600", function()
+      local out = download_in("job-1", ("{ %q }"):format(base .. "/bytes/photo.png?n=100000"),
+        nil, ALLOW)
+      assert.is_nil(out[1].err)
+      local name = out[1].path:match("^" .. folder("job-1"):gsub("%p", "%%%0") .. "/(.*)$")
+      assert.is_truthy(name, out[1].path)
+      assert.matches("^%x%x%x%x%x%x%x%x%-%x%x%x%x%-4%x%x%x%-[89ab]%x%x%x%-%x+%.png$", name)
+      assert.are.equal(pattern(100000), proc.read_file(out[1].path))
+      assert.are.same({ "-rw-------" }, proc.output_lines("stat -c %A " .. proc.quote(out[1].path)))
+      assert.are.same({ name }, files_in(folder("job-1")))
+    end)
+
+    it("takes the extension of the Content-Disposition name, and only that", function()
+      local urls = ("{ %q, %q, %q }"):format(
+        base .. "/bytes/x.png?n=10&name=report.pdf",
+        base .. "/bytes?n=10&name=../../../evil.sh",
+        base .. "/bytes?n=10&name=..%2F..%2Fpasswd")
+      local out = download_in("j2", urls, nil, ALLOW)
+      assert.matches("/jobs/j2/downloaded_files/[%x%-]+%.pdf$", out[1].path)
+      assert.matches("/jobs/j2/downloaded_files/[%x%-]+%.sh$", out[2].path)
+      assert.matches("/jobs/j2/downloaded_files/[%x%-]+$", out[3].path)
+      assert.are.equal(3, #files_in(folder("j2")))
+      assert.are.same({ "jobs" }, files_in(dir))
+    end)
+
+    it("returns nil and a message for a failed URL among good ones", function()
+      local urls = ("{ %q, %q, %q }"):format(base .. "/bytes?n=5", base .. "/status/404",
+        base .. "/bytes?n=7")
+      local out = download_in("j3", urls, nil, ALLOW)
+      assert.are.equal(5, #proc.read_file(out[1].path))
+      assert.is_nil(out[2].path)
+      assert.are.equal(base .. "/status/404: HTTP 404", out[2].err)
+      assert.are.equal(7, #proc.read_file(out[3].path))
+      assert.are.equal(2, #files_in(folder("j3")))
+    end)
+
+    it("retries HTTP 5xx with backoff, a bounded number of times", function()
+      local urls = ("{ %q, %q }"):format(base .. "/flaky?key=" .. dir .. "a&fail=2",
+        base .. "/flaky?key=" .. dir .. "b&fail=5")
+      local out = download_in("j4", urls, "{ tries = 3, backoff = 0.05 }", ALLOW)
+      assert.are.equal("ok", proc.read_file(out[1].path))
+      assert.is_nil(out[2].path)
+      assert.matches(": HTTP 503$", out[2].err)
+      assert.are.equal(1, #files_in(folder("j4")))
+    end)
+
+    it("gives up after the time-out", function()
+      local out = download_in("j5", ("{ %q }"):format(base .. "/slow?ms=3000"),
+        "{ timeout = 0.3, tries = 1 }", ALLOW)
+      assert.matches("timed out", out[1].err)
+      assert.are.same({}, files_in(folder("j5")))
+    end)
+
+    it("enforces RUNPOD_MAX_DOWNLOAD_BYTES with and without Content-Length", function()
+      local urls = ("{ %q, %q, %q }"):format(base .. "/bytes?n=5000",
+        base .. "/bytes?n=5000&chunked=1", base .. "/bytes?n=1000&chunked=1")
+      local out = download_in("j6", urls, nil,
+        { RUNPOD_ALLOW_PRIVATE_DOWNLOAD_URLS = "1", RUNPOD_MAX_DOWNLOAD_BYTES = "1000" })
+      local cap = ": larger than the download cap of 1000 bytes (RUNPOD_MAX_DOWNLOAD_BYTES)"
+      assert.are.equal(base .. "/bytes?n=5000" .. cap, out[1].err)
+      assert.are.equal(base .. "/bytes?n=5000&chunked=1" .. cap, out[2].err)
+      assert.are.equal(pattern(1000), proc.read_file(out[3].path))
+      assert.are.equal(1, #files_in(folder("j6")))
+    end)
+
+    it("reports a failing disk and removes the partial file", function()
+      -- RLIMIT_FSIZE of 64 KiB: write(2) fails with EFBIG once the file
+      -- reaches it (SIGXFSZ ignored, as a full disk fails with ENOSPC).
+      local out = download_in("j7", ("{ %q, %q }"):format(base .. "/bytes?n=1000000",
+        base .. "/bytes?n=1000"), "{ tries = 1 }", ALLOW, "trap '' XFSZ; ulimit -f 64;")
+      assert.matches("^" .. base:gsub("%p", "%%%0") .. "/bytes%?n=1000000: writing "
+        .. ".-/jobs/j7/downloaded_files/[%x%-]+%.part: File too large$", out[1].err)
+      assert.are.equal(1000, #proc.read_file(out[2].path))
+      assert.are.equal(1, #files_in(folder("j7")))
+    end)
+
+    it("raises on a job id that is not a plain name", function()
+      for _, id in ipairs { "../x", "a/b", "..", ".", "a\\b", "a\0b", "" } do
+        assert.has_error(function() runpod.download(id, "http://127.0.0.1/") end)
+      end
+      assert.has_error(function() runpod.download("a/b", "http://127.0.0.1/") end,
+        "bad argument #1 to 'download' (invalid job id \"a/b\" (no '/', '\\', '..' or "
+        .. "control characters, at most 128 bytes))")
+      assert.has_error(function() runpod.download("j", 5) end,
+        "bad argument #2 to 'download' (string or table expected, got number)")
+    end)
+  end)
+
+  describe("the address guard", function()
+    local function refused(addr)
+      return ": refused to connect to " .. addr
+        .. ": not a public address (see RUNPOD_ALLOW_PRIVATE_DOWNLOAD_URLS)"
+    end
+
+    it("refuses loopback, private, link-local and metadata addresses by default", function()
+      local urls = { base .. "/bytes?n=5", "http://169.254.169.254/latest/meta-data/",
+        "http://10.0.0.1/", "http://192.168.1.1:8080/", "http://[::1]:9/",
+        "http://[::ffff:127.0.0.1]:9/", "http://100.64.0.1/", "http://0.0.0.0:9/" }
+      local list = {}
+      for i, u in ipairs(urls) do
+        list[i] = ("%q"):format(u)
+      end
+      local t0 = os.time()
+      local out = download_in("g1", "{ " .. table.concat(list, ", ") .. " }")
+      -- No connection is attempted: 10.0.0.1 would take the connect
+      -- time-out (10 s) otherwise.
+      assert.is_true(os.time() - t0 <= 3, "took " .. (os.time() - t0) .. " s")
+      local want = { "127.0.0.1", "169.254.169.254", "10.0.0.1", "192.168.1.1", "::1",
+        "::ffff:127.0.0.1", "100.64.0.1", "0.0.0.0" }
+      for i, addr in ipairs(want) do
+        assert.are.equal(urls[i] .. refused(addr), out[i].err)
+      end
+      assert.are.same({}, files_in(folder("g1")))
+    end)
+
+    it("checks every redirect hop against RUNPOD_DOWNLOAD_ALLOW_CIDRS", function()
+      local port = base:match(":(%d+)$")
+      local urls = ("{ %q, %q, %q }"):format(
+        base .. "/redirect?to=http://169.254.169.254/latest/meta-data/",
+        base .. "/redirect?to=http://127.0.0.1:" .. port .. "/bytes/ok.txt%3Fn%3D3",
+        base .. "/redirect?to=file:///etc/passwd")
+      local out = download_in("g2", urls, "{ tries = 1 }",
+        { RUNPOD_DOWNLOAD_ALLOW_CIDRS = "127.0.0.1/32" })
+      assert.are.equal(base .. "/redirect?to=http://169.254.169.254/latest/meta-data/"
+        .. refused("169.254.169.254"), out[1].err)
+      assert.are.equal(3, #proc.read_file(out[2].path))
+      -- the extension comes from the URL asked for, as in Python
+      assert.matches("/[%x%-]+$", out[2].path)
+      assert.matches("not supported or disabled", out[3].err)
+      assert.are.equal(1, #files_in(folder("g2")))
+    end)
+
+    it("refuses a malformed RUNPOD_DOWNLOAD_ALLOW_CIDRS", function()
+      local out = download_in("g3", ("{ %q }"):format(base .. "/bytes?n=5"), nil,
+        { RUNPOD_DOWNLOAD_ALLOW_CIDRS = "127.0.0.1/40" })
+      assert.are.equal(base .. "/bytes?n=5: RUNPOD_DOWNLOAD_ALLOW_CIDRS: invalid address "
+        .. "range '127.0.0.1/40'", out[1].err)
+    end)
+  end)
+
+  describe("in runpod-worker", function()
+    it("downloads in the example handler", function()
+      local worker = proc.worker
+      if worker:sub(1, 1) ~= "/" then
+        worker = proc.root .. "/" .. worker
+      end
+      local r = proc.run({ worker, proc.root .. "/handlers/download.lua", "--test_input",
+        runpod.json.encode { input = { urls = { base .. "/bytes/a.bin?n=3000",
+          base .. "/status/500" } } } },
+        { cwd = dir, env = { RUNPOD_ALLOW_PRIVATE_DOWNLOAD_URLS = "true" } })
+      assert.are.equal(0, r.code, r.stdout .. r.stderr)
+      local result = r.stdout:match("Job result: (%b{})")
+      assert.is_truthy(result, r.stdout)
+      local out = runpod.json.decode(result).output
+      assert.are.equal(3000, out.files[1].bytes)
+      assert.matches("%.bin$", out.files[1].name)
+      assert.matches("HTTP 500$", out.files[2].error)
+      assert.are.same({}, files_in(dir .. "/jobs"))
+    end)
+
+    it("lets other jobs run while downloads wait", function()
+      local emu = helpers.start()
+      local ids = {}
+      local t0 = os.time()
+      for i = 1, 16 do
+        ids[i] = emu.submit({ path = "/slow?ms=1500" })
+      end
+      local worker = helpers.worker(emu, "spec/fixtures/downloader.lua", { FETCH_URL = base,
+        RUNPOD_ALLOW_PRIVATE_DOWNLOAD_URLS = "true" })
+      for _, id in ipairs(ids) do
+        local view = emu.wait_done(id, 60)
+        assert.are.equal("COMPLETED", view.status, worker.output())
+        assert.are.same({ bytes = 5 }, view.output)
+      end
+      local elapsed = os.time() - t0
+      worker.kill()
+      emu.stop()
+      os.execute("rmdir " .. proc.quote(proc.root .. "/jobs") .. " 2>/dev/null")
+      -- one after another: 16 x 1.5 s = 24 s
+      assert.is_true(elapsed < 12, ("16 downloads of 1.5 s took %d s"):format(elapsed))
+    end)
+  end)
+end)

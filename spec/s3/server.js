@@ -1,0 +1,101 @@
+// spec/s3/server.js: s3rver (a local S3-compatible server) on 127.0.0.1,
+// an ephemeral port, for spec/upload_spec.lua.
+//   node spec/s3/server.js DIR BUCKET...   prints "listening on PORT"
+//
+// s3rver checks the access key id and a presigned URL's expiry but not
+// SigV4 signatures themselves, so the middleware below does, with Node's
+// crypto (an implementation independent of libcurl's and runtime/sigv4.c):
+// header-signed requests (the PUT libcurl signs) and presigned URLs
+// (X-Amz-Signature in the query). Credentials: s3rver's default key pair,
+// access key id S3RVER, secret S3RVER.
+'use strict';
+const crypto = require('crypto');
+const S3rver = require('s3rver');
+
+const SECRETS = { S3RVER: 'S3RVER' };
+
+const sha256 = (s) => crypto.createHash('sha256').update(s).digest('hex');
+const hmac = (key, s) => crypto.createHmac('sha256', key).update(s).digest();
+
+function canonicalQuery(raw, drop) {
+  return raw
+    .split('&')
+    .filter((p) => p !== '' && !p.startsWith(`${drop}=`))
+    .map((p) => (p.includes('=') ? p : `${p}=`))
+    .sort()
+    .join('&');
+}
+
+// The signature the request should carry, or null when it is not SigV4.
+function expected(ctx) {
+  const auth = ctx.get('authorization');
+  let credential, signedHeaders, provided, stamp, payload, query;
+  if (auth.startsWith('AWS4-HMAC-SHA256 ')) {
+    const f = Object.fromEntries(
+      auth.slice(17).split(/,\s*/).map((kv) => kv.split('=')),
+    );
+    [credential, signedHeaders, provided] = [f.Credential, f.SignedHeaders, f.Signature];
+    stamp = ctx.get('x-amz-date');
+    payload = ctx.get('x-amz-content-sha256');
+    query = canonicalQuery(ctx.querystring, '\0');
+  } else if (ctx.query['X-Amz-Signature']) {
+    credential = ctx.query['X-Amz-Credential'];
+    signedHeaders = ctx.query['X-Amz-SignedHeaders'];
+    provided = ctx.query['X-Amz-Signature'];
+    stamp = ctx.query['X-Amz-Date'];
+    payload = 'UNSIGNED-PAYLOAD';
+    query = canonicalQuery(ctx.querystring, 'X-Amz-Signature');
+  } else {
+    return null;
+  }
+  const [key, date, region, service] = credential.split('/');
+  if (!(key in SECRETS)) {
+    return null; // s3rver answers InvalidAccessKeyId
+  }
+  const headers = signedHeaders
+    .split(';')
+    .map((h) => `${h}:${ctx.get(h).trim().replace(/\s+/g, ' ')}\n`)
+    .join('');
+  const canonical = [ctx.method, ctx.path, query, headers, signedHeaders, payload].join('\n');
+  const scope = `${date}/${region}/${service}/aws4_request`;
+  const toSign = ['AWS4-HMAC-SHA256', stamp, scope, sha256(canonical)].join('\n');
+  let k = hmac(`AWS4${SECRETS[key]}`, date);
+  k = hmac(k, region);
+  k = hmac(k, service);
+  k = hmac(k, 'aws4_request');
+  return { provided, want: crypto.createHmac('sha256', k).update(toSign).digest('hex') };
+}
+
+async function verifySigV4(ctx, next) {
+  const sig = expected(ctx);
+  if (sig && sig.provided !== sig.want) {
+    ctx.status = 403;
+    ctx.type = 'application/xml';
+    ctx.body =
+      '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SignatureDoesNotMatch</Code>' +
+      '<Message>The request signature we calculated does not match the signature you ' +
+      'provided. Check your key and signing method.</Message></Error>';
+    return;
+  }
+  await next();
+}
+
+const [dir, ...buckets] = process.argv.slice(2);
+const server = new S3rver({
+  address: '127.0.0.1',
+  port: 0,
+  silent: true,
+  directory: dir,
+  configureBuckets: buckets.map((name) => ({ name })),
+});
+server.middleware.unshift(verifySigV4);
+server.run().then(
+  (info) => console.log(`listening on ${info.port}`),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
+const stop = () => server.close().finally(() => process.exit(0));
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);

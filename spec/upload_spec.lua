@@ -1,0 +1,214 @@
+-- runpod.upload against a real S3-compatible server on 127.0.0.1 (s3rver,
+-- from `make s3-deps`, with spec/s3/server.js checking SigV4 signatures):
+-- the PUT libcurl signs, the presigned GET URL runtime/sigv4.c signs
+-- (fetched back with curl), bad credentials, expiry, the local fallback,
+-- and the example handler inside runpod-worker.
+local runpod = require "runpod"
+local helpers = require "helpers.emulator"
+local proc = require "helpers.proc"
+
+local build = os.getenv("RP_BUILD") or "build"
+local have_s3rver = os.execute("test -d " .. proc.quote(proc.root .. "/spec/s3/node_modules/s3rver")
+  .. " && command -v node >/dev/null") == true
+
+local function start_s3(dir)
+  local h = helpers.spawn({ "node", proc.root .. "/spec/s3/server.js", dir, "outputs" })
+  local port
+  for _ = 1, 500 do                 -- at most 10 s
+    port = h.output():match("listening on (%d+)")
+    if port then
+      break
+    end
+    helpers.sleep(0.02)
+  end
+  assert(port, "s3rver did not start: " .. h.output())
+  return h, "http://127.0.0.1:" .. port
+end
+
+-- GETs url with curl; returns the status and the body. Without the
+-- sanitizer preload of `make check`, under which curl hangs.
+local function fetch(url)
+  local out = os.tmpname()
+  local p = assert(io.popen(("env -u LD_PRELOAD timeout 20 curl -s --max-time 10 -o %s "
+    .. "-w '%%{http_code}' %s"):format(
+    proc.quote(out), proc.quote(url))))
+  local status = tonumber(p:read("a"))
+  p:close()
+  local body = proc.read_file(out)
+  os.remove(out)
+  return status, body
+end
+
+local function random_bytes(n)
+  local t = {}
+  for i = 1, n do
+    t[i] = string.char((i * 7919 + 13) % 256)
+  end
+  return table.concat(t)
+end
+
+describe("runpod.upload", function()
+  local s3, endpoint, data_dir, dir, creds
+
+  setup(function()
+    if not have_s3rver then
+      return
+    end
+    data_dir = proc.tmpdir()
+    s3, endpoint = start_s3(data_dir)
+    creds = { endpoint = endpoint, access_key_id = "S3RVER", secret_access_key = "S3RVER",
+      bucket = "outputs" }
+  end)
+
+  teardown(function()
+    if s3 then
+      s3.signal("TERM")
+      s3.wait(5)
+      s3.kill()
+      os.execute("rm -rf " .. proc.quote(data_dir))
+    end
+  end)
+
+  before_each(function()
+    dir = proc.tmpdir()
+  end)
+
+  after_each(function()
+    os.execute("rm -rf " .. proc.quote(dir))
+  end)
+
+  local function with(extra)
+    local o = {}
+    for k, v in pairs(creds) do
+      o[k] = v
+    end
+    for k, v in pairs(extra or {}) do
+      o[k] = v
+    end
+    return o
+  end
+
+  local function s3_it(name, fn)
+    if have_s3rver then
+      it(name, fn)
+    else
+      pending(name .. " (run 'make s3-deps' first)")
+    end
+  end
+
+  describe("upload()", function()
+    s3_it("puts a file and returns a presigned URL that fetches it back", function()
+      local bytes = random_bytes(300000)
+      proc.write_file(dir .. "/out.png", bytes)
+      local url = assert(runpod.upload("job-1", dir .. "/out.png", creds))
+      assert.matches("^" .. endpoint:gsub("%p", "%%%0") .. "/outputs/job%-1/%x%x%x%x%x%x%x%x%.png%?"
+        .. "X%-Amz%-Algorithm=AWS4%-HMAC%-SHA256&X%-Amz%-Credential=S3RVER%%2F%d+%%2Fus%-east%-1"
+        .. "%%2Fs3%%2Faws4_request&X%-Amz%-Date=%d+T%d+Z&X%-Amz%-Expires=604800&", url)
+      local status, body = fetch(url)
+      assert.are.equal(200, status)
+      assert.are.equal(bytes, body)
+    end)
+
+    s3_it("puts a buffer's bytes under the name and prefix given", function()
+      local buf = runpod.buffer.new():append("alpha ", "beta\0gamma")
+      local url = assert(runpod.upload("job-2", buf, with { name = "r 1+2.txt", prefix = "a/b" }))
+      assert.matches("/outputs/a/b/r%%201%%2B2%.txt%?", url)
+      local status, body = fetch(url)
+      assert.are.equal(200, status)
+      assert.are.equal("alpha beta\0gamma", body)
+    end)
+
+    s3_it("refuses a URL whose signature was altered", function()
+      local url = assert(runpod.upload("job-3", runpod.buffer.new():append("x"), creds))
+      local altered = url:gsub("(X%-Amz%-Signature=)(%x)", function(k, c)
+        return k .. (c == "0" and "1" or "0")  -- a different first digit
+      end)
+      assert.are_not.equal(url, altered)
+      local status, body = fetch(altered)
+      assert.are.equal(403, status)
+      assert.matches("<Code>SignatureDoesNotMatch</Code>", body)
+    end)
+
+    s3_it("returns nil and S3's reason for a wrong secret or access key", function()
+      local url, err = runpod.upload("job-4", runpod.buffer.new():append("x"),
+        with { secret_access_key = "wrong", name = "k.bin" })
+      assert.is_nil(url)
+      assert.are.equal("PUT " .. endpoint .. "/outputs/job-4/k.bin: HTTP 403: "
+        .. "SignatureDoesNotMatch: The request signature we calculated does not match the "
+        .. "signature you provided. Check your key and signing method.", err)
+      url, err = runpod.upload("job-4", runpod.buffer.new():append("x"),
+        with { access_key_id = "NOBODY", name = "k.bin" })
+      assert.is_nil(url)
+      assert.matches("^PUT .*: HTTP 403: InvalidAccessKeyId: ", err)
+    end)
+
+    s3_it("returns nil and a message for a bucket that does not exist", function()
+      local url, err = runpod.upload("job-5", runpod.buffer.new():append("x"),
+        with { bucket = "missing", name = "k.bin" })
+      assert.is_nil(url)
+      assert.matches("^PUT .*/missing/job%-5/k%.bin: HTTP 404: NoSuchBucket", err)
+    end)
+
+    s3_it("makes URLs that expire", function()
+      local url = assert(runpod.upload("job-6", runpod.buffer.new():append("x"),
+        with { expires = 1 }))
+      helpers.sleep(2.1)
+      local status, body = fetch(url)
+      assert.are.equal(403, status)
+      assert.matches("<Code>AccessDenied</Code>", body)
+      assert.matches("Request has expired", body)
+    end)
+
+    it("saves to simulated_uploaded/ without a bucket, as Python does", function()
+      proc.write_file(dir .. "/in.jpg", "local bytes")
+      local code = [[
+        local runpod = require "runpod"
+        local path, err = runpod.upload("job-7", "in.jpg")
+        io.write("R:", tostring(path), "|", tostring(err), "\n")]]
+      local r = proc.lua_run({ "-e", code }, { cwd = dir, env = {
+        LUA_PATH = proc.root .. "/lua/?.lua;" .. proc.root .. "/lua/?/init.lua",
+        LUA_CPATH = os.getenv("LUA_CPATH") or proc.root .. "/" .. build .. "/lib/?.so;;" } })
+      assert.are.equal(0, r.code, r.stderr)
+      local path = r.stdout:match("R:(simulated_uploaded/%x+%.jpg)|nil")
+      assert.is_truthy(path, r.stdout)
+      assert.are.equal("local bytes", proc.read_file(dir .. "/" .. path))
+      assert.matches("WARN.-no bucket configured", r.stdout .. r.stderr)
+    end)
+
+    it("returns nil and a message for a file that cannot be read", function()
+      local url, err = runpod.upload("job-8", dir .. "/missing.bin", creds)
+      assert.is_nil(url)
+      assert.matches("missing%.bin: No such file or directory", err)
+    end)
+
+    it("raises on bad arguments", function()
+      assert.has_error(function() runpod.upload("../x", "f") end,
+        "bad argument #1 to 'upload' (invalid job id \"../x\" (no '/', '\\', '..' or "
+        .. "control characters, at most 128 bytes))")
+      assert.has_error(function() runpod.upload("j", 5) end,
+        "bad argument #2 to 'upload' (path or runpod.buffer expected, got number)")
+      assert.has_error(function() runpod.upload("j", "f", { name = "../x" }) end,
+        "bad argument #3 to 'upload' (invalid name \"../x\")")
+    end)
+  end)
+
+  describe("in runpod-worker", function()
+    s3_it("uploads the example handler's output", function()
+      local worker = proc.worker
+      if worker:sub(1, 1) ~= "/" then
+        worker = proc.root .. "/" .. worker
+      end
+      local r = proc.run({ worker, proc.root .. "/handlers/upload.lua", "--test_input",
+        '{"input": {"text": "uploaded from a job"}}' }, { cwd = dir, env = {
+          BUCKET_ENDPOINT_URL = endpoint, BUCKET_ACCESS_KEY_ID = "S3RVER",
+          BUCKET_SECRET_ACCESS_KEY = "S3RVER", UPLOAD_BUCKET = "outputs" } })
+      assert.are.equal(0, r.code, r.stdout .. r.stderr)
+      local result = r.stdout:match("Job result: (%b{})")
+      assert.is_truthy(result, r.stdout)
+      local out = runpod.json.decode(result).output
+      local status, body = fetch(out.url)
+      assert.are.equal(200, status)
+      assert.are.equal("uploaded from a job", body)
+    end)
+  end)
+end)
