@@ -149,7 +149,7 @@ bench: all $(BENCH) $(FAKE_INFERENCE)
 FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g -O1 \
   -fsanitize=fuzzer,address,undefined $(LUA_CFLAGS) -Iruntime
-FUZZ_TARGETS = json wire
+FUZZ_TARGETS = json wire bytes api
 
 build/fuzz/fuzz_json: spec/fuzz/fuzz_json.c runtime/ljson.c runtime/buf.c
 	@mkdir -p $(dir $@)
@@ -158,6 +158,17 @@ build/fuzz/fuzz_json: spec/fuzz/fuzz_json.c runtime/ljson.c runtime/buf.c
 build/fuzz/fuzz_wire: spec/fuzz/fuzz_wire.c runtime/wire.c runtime/buf.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $^
+
+build/fuzz/fuzz_bytes: spec/fuzz/fuzz_bytes.c runtime/bytes.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $^
+
+# The emulator's and the local API server's request handling, with
+# spec/fuzz/fuzz_api.c standing in for httpd.c and curl_stub.c for libcurl.
+build/fuzz/fuzz_api: spec/fuzz/fuzz_api.c spec/fuzz/curl_stub.c \
+                     runtime/emulator.c runtime/jobstore.c runtime/buf.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $^ -lpthread
 
 fuzz: $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
 	for t in $(FUZZ_TARGETS); do \
@@ -226,6 +237,12 @@ browser-deps:
 
 bench-api: $(WORKER)
 	bash bench/api.sh $(WORKER)
+
+# A long run (bench/soak.sh, not in CI): 100,000 jobs with refreshes and
+# failures; RSS, jobs/s and exactly-once delivery go to bench/RESULTS.md.
+.PHONY: bench-soak
+bench-soak: $(WORKER) $(EMULATOR)
+	WORKER=$(WORKER) EMULATOR=$(EMULATOR) bash bench/soak.sh
 
 # s3rver, a local S3-compatible server for spec/upload_spec.lua
 # (runpod.upload); without it those tests are reported pending.

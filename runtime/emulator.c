@@ -21,7 +21,7 @@ static const char *const route_names[RP_EMU_NROUTES] = {
 };
 
 static const char *const fault_names[] = {
-  "none", "500", "429", "garbage", "close", "delay"
+  "none", "500", "429", "garbage", "close", "delay", "trickle", "cut"
 };
 
 #define NFAULTS (sizeof(fault_names) / sizeof(fault_names[0]))
@@ -529,7 +529,7 @@ static int parse_fault_body(const char *s, struct rp_emu_fault *f, char *err,
   }
   if (!found)
     return rp_fail(RP_EINVAL, err, errlen, "unknown fault kind '%.*s' "
-                   "(none, 500, 429, garbage, close, delay)", (int)n, s);
+                   "(none, 500, 429, garbage, close, delay, trickle, cut)", (int)n, s);
   s += n;
   while (*s == ',') {
     char *end;
@@ -1148,8 +1148,18 @@ static void worker_route(struct rp_emulator *e,
   case RP_FAULT_CLOSE:
     res->status = 0;
     goto log;
+  case RP_FAULT_CUT:
+    /* A job the server never finishes sending: JSON cut mid-string. */
+    reply(res, 200, "{\"id\":\"cut-fault\",\"input\":{\"text\":\"");
+    while (res->body.len < 4096 && rp_buf_puts(&res->body, "x") == RP_OK)
+      ;
+    res->cut = 64;
+    goto log;
   case RP_FAULT_DELAY:
     rp_jobstore_sleep(e->js, delay);
+    break;
+  case RP_FAULT_TRICKLE:
+    res->trickle_ms = delay > 0 ? delay : 1000;
     break;
   case RP_FAULT_NONE:
     break;

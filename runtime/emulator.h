@@ -48,18 +48,23 @@ enum rp_emu_fault_kind {
   RP_FAULT_429,         /* answer 429 {"error":...} */
   RP_FAULT_GARBAGE,     /* answer 200 with a body that is not JSON */
   RP_FAULT_CLOSE,       /* close the connection without answering */
-  RP_FAULT_DELAY        /* wait delay_ms, then answer normally */
+  RP_FAULT_DELAY,       /* wait delay_ms, then answer normally */
+  RP_FAULT_TRICKLE,     /* answer normally, the body one byte every
+                           delay_ms (default 1000) */
+  RP_FAULT_CUT          /* 200 announcing a 4 KiB body; close the
+                           connection after its first 64 bytes */
 };
 
 /* A fault hits the first 'first' requests of its route counted from when
  * it was set when first > 0, else each request with probability 'share'
- * (drawn from the emulator's seeded PRNG). Every fault but delay answers
- * without processing the request (nothing is recorded in the store). */
+ * (drawn from the emulator's seeded PRNG). Every fault but delay and
+ * trickle answers without processing the request (nothing is recorded in
+ * the store). */
 struct rp_emu_fault {
   enum rp_emu_fault_kind kind;
   double share;         /* 0..1, default 1 */
   long first;           /* 0 = not limited by count */
-  long delay_ms;        /* RP_FAULT_DELAY */
+  long delay_ms;        /* RP_FAULT_DELAY, RP_FAULT_TRICKLE */
 };
 
 struct rp_emulator_config {
@@ -103,7 +108,7 @@ void rp_emulator_default_config(struct rp_emulator_config *cfg);
 
 /* Parses a fault spec "ROUTE=KIND[,share=P][,first=K][,ms=N]" (ROUTE one
  * of job-take, job-done, job-stream, ping, job-stop; KIND one of none,
- * 500, 429, garbage, close, delay) into cfg->faults. Returns RP_OK or
+ * 500, 429, garbage, close, delay, trickle, cut) into cfg->faults. Returns RP_OK or
  * RP_EINVAL with a message in err. */
 int rp_emulator_parse_fault(const char *spec, struct rp_emulator_config *cfg,
                             char *err, size_t errlen);

@@ -39,6 +39,7 @@ static const char usage[] =
   "  --fault SPEC            ROUTE=KIND[,share=P][,first=K][,ms=N]; ROUTE:\n"
   "                          job-take job-done job-stream ping job-stop;\n"
   "                          KIND: none 500 429 garbage close delay\n"
+  "                          trickle cut\n"
   "                          (repeatable)\n"
   "  --seed N                seed of the fault PRNG (1)\n"
   "  --help                  this text\n";

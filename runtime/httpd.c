@@ -3,9 +3,11 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <microhttpd.h>
 
@@ -17,16 +19,59 @@ struct rp_httpd {
   size_t max_body;
   rp_httpd_handler handler;
   void *ud;
+  atomic_int stopping;     /* set by rp_httpd_stop: end trickles */
 };
 
-/* Per-request state, from the first call of on_request to on_completed. */
+/* Per-request state, from the URI callback (or the first call of
+ * on_request) to on_completed. */
 struct pending {
   struct rp_buf body;
   int too_big;
+  int bad_path;        /* a path trick: answered 400 */
+  int started;         /* on_request has seen the request */
 };
 
 static const char too_big_body[] =
   "{\"error\":\"request body too large\"}";
+static const char bad_path_body[] =
+  "{\"error\":\"invalid path\"}";
+
+/* Is the decoded path a trick: an empty segment ("//"), a "." or ".."
+ * segment? A trailing "/" is allowed. No route has such a segment, and
+ * answering 400 keeps one path from having two spellings. */
+static int bad_path(const char *url)
+{
+  const char *p = url;
+  if (*p != '/')
+    return 1;
+  while (*p == '/') {
+    const char *seg = ++p;
+    size_t n = strcspn(seg, "/");
+    if ((n == 0 && seg[0] == '/') || (n == 1 && seg[0] == '.') ||
+        (n == 2 && seg[0] == '.' && seg[1] == '.'))
+      return 1;
+    p = seg + n;
+  }
+  return 0;
+}
+
+/* Sees the raw request target before libmicrohttpd decodes it: a %00 in
+ * the path would cut the decoded C string short ("/run%00/x" would read
+ * as "/run"). Its result becomes the request's *con_cls. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+  struct rp_httpd *h = cls;
+  struct pending *p = calloc(1, sizeof(*p));
+  size_t n = strcspn(uri, "?");
+  const char *z;
+  (void)c;
+  if (!p)
+    return NULL;
+  p->body.max = h->max_body;
+  for (z = uri; (z = strstr(z, "%00")) && (size_t)(z - uri) < n; z++)
+    p->bad_path = 1;
+  return p;
+}
 
 static enum MHD_Result send_static(struct MHD_Connection *c, unsigned status,
                                    const char *body)
@@ -43,11 +88,51 @@ static enum MHD_Result send_static(struct MHD_Connection *c, unsigned status,
   return ret;
 }
 
+/* A body sent one byte every ms (rp_httpd_response.trickle_ms) and/or
+ * cut short after 'cut' bytes. */
+struct trickle {
+  struct rp_httpd *h;
+  char *data;
+  size_t len;
+  long ms;
+  size_t cut;           /* 0 = the whole body */
+};
+
+static ssize_t trickle_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+  struct trickle *t = cls;
+  struct timespec slice = { 0, 50 * 1000000L };
+  long waited;
+  size_t end = t->cut > 0 ? t->cut : t->len;
+  size_t n;
+  if (pos >= end)
+    return t->cut > 0 ? MHD_CONTENT_READER_END_WITH_ERROR  /* mid-body */
+                      : MHD_CONTENT_READER_END_OF_STREAM;
+  n = end - (size_t)pos < max ? end - (size_t)pos : max;
+  for (waited = 0; waited < t->ms; waited += 50) {
+    if (atomic_load(&t->h->stopping))
+      return MHD_CONTENT_READER_END_WITH_ERROR;
+    nanosleep(&slice, NULL);
+  }
+  if (t->ms > 0)
+    n = 1;
+  memcpy(buf, t->data + pos, n);
+  return (ssize_t)n;
+}
+
+static void trickle_free(void *cls)
+{
+  struct trickle *t = cls;
+  free(t->data);
+  free(t);
+}
+
 /* Sends what the callback produced; takes the body from res. */
-static enum MHD_Result send_result(struct MHD_Connection *c,
+static enum MHD_Result send_result(struct rp_httpd *h,
+                                   struct MHD_Connection *c,
                                    struct rp_httpd_response *res)
 {
-  struct MHD_Response *r;
+  struct MHD_Response *r = NULL;
   enum MHD_Result ret;
   size_t len = 0;
   char *data;
@@ -56,7 +141,22 @@ static enum MHD_Result send_result(struct MHD_Connection *c,
   data = rp_buf_steal(&res->body, &len);
   if (!data)
     return MHD_NO;
-  r = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+  if ((res->trickle_ms > 0 || res->cut > 0) && len > 0) {
+    struct trickle *t = malloc(sizeof(*t));
+    if (t) {
+      t->h = h;
+      t->data = data;
+      t->len = len;
+      t->ms = res->trickle_ms;
+      t->cut = res->cut < len ? res->cut : 0;
+      r = MHD_create_response_from_callback(len, 4096, trickle_read, t,
+                                            trickle_free);
+      if (!r)
+        free(t);
+    }
+  } else {
+    r = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+  }
   if (!r) {
     free(data);
     return MHD_NO;
@@ -82,13 +182,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
   struct rp_httpd_response res;
   enum MHD_Result ret;
   (void)version;
-  if (!p) {
+  if (!p || !p->started) {
     const char *cl;
-    p = calloc(1, sizeof(*p));
+    if (!p)
+      p = calloc(1, sizeof(*p));
     if (!p)
       return MHD_NO;
     p->body.max = h->max_body;
+    p->started = 1;
     *con_cls = p;
+    if (p->bad_path || bad_path(url)) {
+      /* Answer before reading any body; MHD then closes the connection. */
+      p->bad_path = 1;
+      return send_static(c, 400, bad_path_body);
+    }
     cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
                                      MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl && strtoull(cl, NULL, 10) > h->max_body) {
@@ -96,6 +203,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
       p->too_big = 1;
       return send_static(c, 413, too_big_body);
     }
+    return MHD_YES;
+  }
+  if (p->bad_path) {
+    *upload_size = 0;                 /* already answered */
     return MHD_YES;
   }
   if (*upload_size > 0) {
@@ -117,9 +228,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
   req.body_len = p->body.len;
   res.status = 500;
   res.content_type = NULL;
+  res.trickle_ms = 0;
+  res.cut = 0;
   res.body = (struct rp_buf)RP_BUF_INIT(RP_HTTPD_MAX_RESPONSE);
   h->handler(h->ud, &req, &res);
-  ret = send_result(c, &res);
+  ret = send_result(h, c, &res);
   rp_buf_free(&res.body);
   return ret;
 }
@@ -171,6 +284,7 @@ int rp_httpd_start(const struct rp_httpd_config *cfg, struct rp_httpd **out,
     MHD_OPTION_THREAD_STACK_SIZE, (size_t)RP_HTTPD_STACK_BYTES,
     MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
     MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+    MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
     MHD_OPTION_END);
   if (!h->d) {
     free(h);
@@ -192,6 +306,7 @@ void rp_httpd_stop(struct rp_httpd *h)
 {
   if (!h)
     return;
+  atomic_store(&h->stopping, 1);
   MHD_stop_daemon(h->d);
   free(h);
 }

@@ -3,7 +3,11 @@
  *
  * One route callback sees every request once its body has been collected
  * (up to a named cap: past it the client gets 413 with a JSON error body
- * and the callback is not called). The server runs one thread per
+ * and the callback is not called). A path trick - %00 in the raw path,
+ * an empty ("//"), "." or ".." segment after decoding - gets 400
+ * {"error":"invalid path"} without reaching the callback either; header
+ * bytes are capped by libmicrohttpd (431 past its per-connection memory
+ * limit, 32 KiB by default). The server runs one thread per
  * connection (MHD_USE_THREAD_PER_CONNECTION with poll()), so a callback may
  * block - a long poll waiting on a condition variable - without holding up
  * any other connection; keep-alive connections stay on their thread.
@@ -38,11 +42,16 @@ struct rp_httpd_request {
 
 /* What a callback fills in. status 0 closes the connection without an
  * answer. body starts empty with cap RP_HTTPD_MAX_RESPONSE; the server
- * frees it. content_type is a static string (default application/json). */
+ * frees it. content_type is a static string (default application/json).
+ * For fault tests: trickle_ms > 0 sends the body one byte every
+ * trickle_ms (a slow peer; rp_httpd_stop cuts it short); cut > 0 announces
+ * the whole body but closes the connection after its first cut bytes. */
 struct rp_httpd_response {
   int status;
   struct rp_buf body;
   const char *content_type;
+  long trickle_ms;
+  size_t cut;
 };
 
 typedef void (*rp_httpd_handler)(void *ud, const struct rp_httpd_request *req,

@@ -1,0 +1,292 @@
+-- Fault suite: the real bin/runpod-worker against the real
+-- bin/runpod-emulator when things break - the worker is killed mid-job,
+-- the job server cuts or trickles its answers, jobs and results are huge,
+-- the handler forks, closes stdout or calls os.exit. Every wait is bounded
+-- by time and by count.
+local helpers = require "helpers.emulator"
+local proc = require "helpers.proc"
+local json = require("runpod").json
+
+-- Polls f() every 0.1 s until it returns a true value or `seconds` pass.
+local function eventually(seconds, f)
+  local deadline = os.time() + seconds
+  repeat
+    local v = f()
+    if v then
+      return v
+    end
+    helpers.sleep(0.1)
+  until os.time() > deadline
+  return nil
+end
+
+local function count_requests(emu, pattern)
+  local n = 0
+  for _, e in ipairs(emu.log()) do
+    if e.path:find(pattern) then
+      n = n + 1
+    end
+  end
+  return n
+end
+
+describe("runpod-worker under faults", function()
+  local emu
+  local workers = {}
+
+  local function start_worker(env)
+    local w = helpers.worker(emu, "spec/fixtures/faulty.lua", env)
+    workers[#workers + 1] = w
+    return w
+  end
+
+  after_each(function()
+    for _, w in ipairs(workers) do
+      w.kill()
+    end
+    workers = {}
+    if emu then
+      emu.stop()
+      emu = nil
+    end
+  end)
+
+  it("re-delivers the job of a worker killed with SIGKILL mid-job to the next worker", function()
+    -- The lease: a taken job whose worker sends nothing for 1.5 s goes back
+    -- to the queue. Workers ping every 0.3 s, so a live one keeps its job.
+    emu = helpers.start({ "--requeue-after-ms", "1500", "--ping-interval-ms", "300",
+      "--take-hold-ms", "200" })
+    local id = emu.submit({ sleep = 60, n = 1 })
+    local first = start_worker({ RUNPOD_POD_ID = "doomed", FAULTY_SLOW = "1" })
+    local taken = eventually(20, function()
+      local job = emu.stats().jobs[id]
+      return job and job.status == "IN_PROGRESS" and job.worker == "doomed"
+    end)
+    assert.is_truthy(taken, first.output())
+    -- Alive and pinging for longer than the lease: the job stays with it.
+    helpers.sleep(2.5)
+    assert.are.equal("IN_PROGRESS", emu.stats().jobs[id].status)
+    assert.are.equal(0, emu.stats().jobs[id].retries)
+    first.signal("KILL")
+    assert.is_not_nil(first.wait(10))
+    start_worker({ RUNPOD_POD_ID = "successor" })
+    local view = emu.wait_done(id, 30)
+    assert.are.equal("COMPLETED", view.status)
+    assert.are.same({ alive = true, n = 1, pod = "successor" }, view.output)
+    local job = emu.stats().jobs[id]
+    assert.are.equal(1, job.retries)
+    assert.are.equal(1, job.done)
+    assert.are.equal("successor", job.worker)
+  end)
+
+  it("goes on when the job server closes the connection mid-body on job-take", function()
+    emu = helpers.start({ "--fault", "job-take=cut,first=3", "--take-hold-ms", "200" })
+    local w = start_worker()
+    -- The cut answers do not touch the store: the queued jobs are all
+    -- delivered afterwards, each once.
+    local ids = {}
+    for i = 1, 3 do
+      ids[i] = emu.submit({ n = i })
+    end
+    for i, id in ipairs(ids) do
+      local view = emu.wait_done(id, 30)
+      assert.are.equal("COMPLETED", view.status, w.output())
+      assert.are.equal(i, view.output.n)
+      assert.are.equal(1, emu.stats().jobs[id].done)
+    end
+    assert.are.equal(3, emu.stats().fault_hits["job-take"])
+    assert.is_nil(w.wait(0))
+    -- Logged as a failed take, not silently.
+    assert.is_truthy(w.output():find("job-take", 1, true), w.output())
+  end)
+
+  it("bounds a job-done answer trickling one byte per 20 s by its post timeout", function()
+    -- The answer "{}" would take 40 s; the worker gives up on the post after
+    -- its 30 s timeout, posts again (now answered at once) and goes on.
+    emu = helpers.start({ "--fault", "job-done=trickle,first=1,ms=20000",
+      "--take-hold-ms", "200" })
+    local w = start_worker()
+    local a = emu.submit({ n = 1 })
+    local b = emu.submit({ n = 2 })
+    local view = emu.wait_done(a, 20)
+    assert.are.equal("COMPLETED", view.status, w.output())
+    view = emu.wait_done(b, 90)
+    assert.are.equal("COMPLETED", view.status, w.output())
+    -- The re-post of a's result comes after the 30 s post timeout.
+    assert.is_truthy(eventually(90, function()
+      return emu.stats().jobs[a].late >= 1
+    end), w.output())
+    assert.are.equal(3, count_requests(emu, "/job%-done/"))
+    local stats = emu.stats()
+    -- The first post landed but its answer never did, so the worker cannot
+    -- know: it posts again (at least once), and the re-post is late and
+    -- changes nothing.
+    assert.are.equal(2, stats.jobs[a].done)
+    assert.are.equal(1, stats.jobs[a].late)
+    assert.are.equal("COMPLETED", emu.wait_done(a, 5).status)
+    assert.are.equal(1, stats.jobs[b].done)
+    assert.is_truthy(w.output():find("posting the result failed", 1, true), w.output())
+    assert.is_nil(w.wait(0))
+  end)
+
+  it("delivers and processes a 50 MB job input", function()
+    emu = helpers.start({ "--max-body", tostring(64 * 1024 * 1024), "--take-hold-ms", "200" })
+    local data = string.rep("0123456789", 5 * 1024 * 1024)
+    local status, text = emu.request("POST", "/v2/ep/run",
+      json.encode({ input = { data = data } }))
+    assert.are.equal(200, status, text)
+    local id = json.decode(text).id
+    local w = start_worker()
+    local view = emu.wait_done(id, 120)
+    assert.are.equal("COMPLETED", view.status, w.output())
+    assert.are.equal(#data, view.output.bytes)
+    assert.is_nil(w.wait(0))
+  end)
+
+  it("fails a job whose result is 100 MB with an error naming the 20 MB limit", function()
+    emu = helpers.start({ "--take-hold-ms", "200" })
+    local w = start_worker()
+    local id = emu.submit({ big = 100 * 1000 * 1000 })
+    local after = emu.submit({ n = 7 })
+    local view = emu.wait_done(id, 120)
+    assert.are.equal("FAILED", view.status, w.output())
+    local err = type(view.error) == "string" and view.error or json.encode(view.error)
+    assert.is_truthy(err:find("ResultTooLarge", 1, true), err)
+    assert.is_truthy(err:find("limit of 20000000 bytes", 1, true), err)
+    assert.are.equal("COMPLETED", emu.wait_done(after, 30).status, w.output())
+    assert.is_nil(w.wait(0))
+  end)
+
+  it("keeps serving after handlers that fork, close stdout or call os.exit", function()
+    emu = helpers.start({ "--take-hold-ms", "200" })
+    local w = start_worker()
+    local fork = emu.submit({ fork = true })
+    local closed = emu.submit({ close_stdout = true })
+    local exit = emu.submit({ exit = true })
+    local last = emu.submit({ n = 9 })
+    local view = emu.wait_done(fork, 30)
+    assert.are.equal("COMPLETED", view.status, w.output())
+    assert.are.same({ false, "exit", 3 }, view.output.execute)
+    assert.are.equal("forked\n", view.output.popen)
+    assert.are.equal("COMPLETED", emu.wait_done(closed, 30).status, w.output())
+    view = emu.wait_done(exit, 30)
+    assert.are.equal("FAILED", view.status, w.output())
+    view = emu.wait_done(last, 30)
+    assert.are.equal("COMPLETED", view.status, w.output())
+    assert.are.same({ alive = true, n = 9, pod = "worker-1" }, view.output)
+    assert.is_nil(w.wait(0))
+    -- Still taking jobs afterwards.
+    local again = emu.submit({ n = 10 })
+    assert.are.equal("COMPLETED", emu.wait_done(again, 30).status, w.output())
+  end)
+end)
+
+describe("the local API server against path tricks and big headers", function()
+  local server
+
+  after_each(function()
+    if server then
+      server.kill()
+      server = nil
+    end
+  end)
+
+  local function raw(port, request)
+    -- A raw request over a socket (curl would normalise the path).
+    local cmd = ("env -u LD_PRELOAD python3 -c %s %d"):format(proc.quote([[
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+s.sendall(sys.stdin.buffer.read())
+data = b""
+try:
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+        if b"\r\n\r\n" in data:
+            head, _, rest = data.partition(b"\r\n\r\n")
+            length = [l for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")]
+            if length and len(rest) >= int(length[0].split(b":")[1]):
+                break
+except (ConnectionResetError, socket.timeout):
+    pass
+sys.stdout.buffer.write(data)
+]]), port)
+    local path = os.tmpname()
+    proc.write_file(path, request)
+    local p = assert(io.popen(cmd .. " < " .. proc.quote(path)))
+    local out = p:read("a")
+    p:close()
+    os.remove(path)
+    return tonumber(out:match("^HTTP/1%.1 (%d+)")), out:match("\r\n\r\n(.*)$") or ""
+  end
+
+  local function start(key)
+    local port
+    for _ = 1, 5 do
+      port = 20000 + math.random(20000)
+      server = helpers.spawn({ proc.worker, "handlers/echo.lua", "--rp_serve_api",
+        "--rp_api_port", tostring(port) }, { RUNPOD_AI_API_KEY = key })
+      local up = eventually(20, function()
+        return server.output():find("Local API server on", 1, true) or server.wait(0)
+      end)
+      if up and not server.wait(0) then
+        return port
+      end
+      server.kill()
+    end
+    error("local API server did not start")
+  end
+
+  it("answers 400 to /../, %2e%2e, double slashes and %00 in the path", function()
+    local port = start("api-key-secret")
+    local status = raw(port, "GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert.are.equal(200, status)
+    for _, path in ipairs({ "/v2/x/../health", "/v2/x/%2e%2e/health", "/%2E%2E/health",
+        "//health", "/v2//x/health", "/health%00/x", "/./health", "/health/." }) do
+      local st, body = raw(port, "GET " .. path .. " HTTP/1.1\r\nHost: x\r\n\r\n")
+      assert.are.equal(400, st, path)
+      assert.are.same({ error = "invalid path" }, json.decode(body), path)
+    end
+    -- With a body too: answered without reading it.
+    local st = raw(port, "POST /../run HTTP/1.1\r\nHost: x\r\nContent-Length: 14\r\n\r\n"
+      .. '{"input":{}}\r\n')
+    assert.are.equal(400, st)
+  end)
+
+  it("refuses a request with thousands of headers (431) and keeps serving", function()
+    local port = start("api-key-secret")
+    local parts = { "GET /health HTTP/1.1\r\nHost: x\r\n" }
+    for i = 1, 5000 do
+      parts[#parts + 1] = ("X-Header-%d: v\r\n"):format(i)
+    end
+    parts[#parts + 1] = "\r\n"
+    local st = raw(port, table.concat(parts))
+    assert.is_true(st == 431 or st == 413, tostring(st))
+    assert.are.equal(200, (raw(port, "GET /health HTTP/1.1\r\nHost: x\r\n\r\n")))
+  end)
+
+  it("never echoes the API key in error answers (emulator, --api-key)", function()
+    local emu = helpers.start({ "--api-key", "api-key-secret" })
+    local port = tonumber(emu.url:match(":(%d+)$"))
+    local ok, err = pcall(function()
+      for _, req in ipairs({
+        "POST /v2/ep/run HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer api-key-secret-wrong\r\n"
+          .. "Content-Length: 2\r\n\r\n{}",
+        "POST /v2/ep/run HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer api-key-secret\r\n"
+          .. "Content-Length: 5\r\n\r\n{bad}",
+        "GET /v2/ep/job-take/w HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer api-key-secret\r\n\r\n",
+        "GET /v2/api-key-secret/health HTTP/1.1\r\nHost: x\r\n"
+          .. "Authorization: api-key-secret\r\n\r\n",
+        "DELETE /v2/ep/run HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer api-key-secret\r\n\r\n",
+      }) do
+        local st, body = raw(port, req)
+        assert.is_true(st >= 400 and st < 500, req)
+        assert.is_nil(body:find("api-key-secret", 1, true), body)
+      end
+    end)
+    emu.stop()
+    assert(ok, err)
+  end)
+end)
