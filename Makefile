@@ -64,6 +64,12 @@ deps:
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	  $$(grep -v '^#' vendor/debian-packages.txt | awk 'NF {print $$1}')
 
+# The npm packages of the suites that need them (RunPod's JS SDK,
+# playwright-core, s3rver), each pinned by its package-lock.json; without
+# them `make test` reports those suites skipped.
+.PHONY: test-deps
+test-deps: sdk-deps browser-deps s3-deps
+
 $(BUILD)/obj/%.o: runtime/%.c $(wildcard runtime/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<

@@ -9,6 +9,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -124,6 +125,9 @@ int main(int argc, char **argv)
   int code;
 
   (void)rp_reaper_start();   /* PID 1: reap orphans, forward signals */
+  /* Past RLIMIT_FSIZE a write fails with EFBIG, which the handler or
+   * runpod.download reports, instead of the signal killing the worker. */
+  signal(SIGXFSZ, SIG_IGN);
   if (argc > 1 && argv[1][0] != '-') {
     script = argv[1];
     first = 2;

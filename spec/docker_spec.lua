@@ -172,7 +172,7 @@ describe("Dockerfile", function()
     -- prerequisite is `all`; the image adds `make install`.
     local ci = proc.read_file(proc.root .. "/.ci/run")
     local makefile = proc.read_file(proc.root .. "/Makefile")
-    assert.matches("\nmake deps\n", ci, 1, true)
+    assert.matches("\nmake deps[ \n]", ci)
     assert.matches("\nmake test\n", ci, 1, true)
     assert.matches("\ntest: all ", makefile, 1, true)
     assert.matches("\ninstall: all\n", makefile, 1, true)

@@ -179,6 +179,17 @@ describe("runpod-worker under faults", function()
     local again = emu.submit({ n = 10 })
     assert.are.equal("COMPLETED", emu.wait_done(again, 30).status, w.output())
   end)
+
+  it("fails a job that writes past the file-size limit instead of dying of SIGXFSZ", function()
+    local dir = proc.tmpdir()
+    finally(function() os.execute("rm -rf " .. proc.quote(dir)) end)
+    local input = json.encode({ input = { path = dir .. "/big", bytes = 1000000 } })
+    -- ulimit -f counts 1024-byte blocks: 64 KiB.
+    local r = proc.run({ "bash", "-c", 'ulimit -f 64; exec "$0" "$@"', proc.worker,
+      "spec/fixtures/big_writer.lua", "--test_input", input })
+    assert.are.equal(1, r.code, r.stdout .. r.stderr)
+    assert.matches("write failed: File too large", r.stdout, 1, true)
+  end)
 end)
 
 describe("the local API server against path tricks and big headers", function()
