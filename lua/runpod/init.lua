@@ -13,19 +13,35 @@ local runpod = {
   version = core.version,
   json = core.json,
   log = require "runpod.log",
-  http = require "runpod.http",
   serverless = serverless,
   sleep = core.sleep,
   time_remaining = core.time_remaining,
   buffer = core.buffer,
   base64 = core.base64,
   hex = core.hex,
-  validate = require("runpod.validator").validate,
-  debugger = require "runpod.debugger",
-  cleanup = require("runpod.files").cleanup,
-  download = require("runpod.download").download,
-  upload = require("runpod.upload").upload,
 }
+
+-- The rest of the library loads on first use, so that building a VM (at
+-- start and on every refresh) pays only for what the handler touches.
+local on_demand = {
+  http = function() return require "runpod.http" end,
+  validate = function() return require("runpod.validator").validate end,
+  debugger = function() return require "runpod.debugger" end,
+  cleanup = function() return require("runpod.files").cleanup end,
+  download = function() return require("runpod.download").download end,
+  upload = function() return require("runpod.upload").upload end,
+}
+
+setmetatable(runpod, {
+  __index = function(t, key)
+    local load = on_demand[key]
+    if load then
+      local value = load()
+      rawset(t, key, value)
+      return value
+    end
+  end,
+})
 
 -- Asks for a fresh VM once the current job's result is delivered, even
 -- when the handler goes on to raise an error.
