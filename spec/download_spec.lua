@@ -14,17 +14,8 @@ local LUA_ENV = {
 }
 
 local function start_server()
-  local h = helpers.spawn({ proc.root .. "/" .. build .. "/spec/fake_inference", "0" })
-  local port
-  for _ = 1, 100 do
-    port = h.output():match("listening on (%d+)")
-    if port then
-      break
-    end
-    helpers.sleep(0.02)
-  end
-  assert(port, "fake inference server did not start")
-  return h, "http://127.0.0.1:" .. port
+  return helpers.listening({ proc.root .. "/" .. build .. "/spec/fake_inference", "0" },
+    "the fake inference server")
 end
 
 -- The bytes /bytes?n=N serves.
@@ -244,10 +235,7 @@ describe("runpod.download", function()
 
   describe("in runpod-worker", function()
     it("downloads in the example handler", function()
-      local worker = proc.worker
-      if worker:sub(1, 1) ~= "/" then
-        worker = proc.root .. "/" .. worker
-      end
+      local worker = proc.worker_abs
       local r = proc.run({ worker, proc.root .. "/handlers/download.lua", "--test_input",
         runpod.json.encode { input = { urls = { base .. "/bytes/a.bin?n=3000",
           base .. "/status/500" } } } },

@@ -7,18 +7,7 @@ local helpers = require "helpers.emulator"
 local proc = require "helpers.proc"
 local json = require("runpod").json
 
--- Polls f() every 0.1 s until it returns a true value or `seconds` pass.
-local function eventually(seconds, f)
-  local deadline = os.time() + seconds
-  repeat
-    local v = f()
-    if v then
-      return v
-    end
-    helpers.sleep(0.1)
-  until os.time() > deadline
-  return nil
-end
+local eventually = helpers.eventually
 
 local function count_requests(emu, pattern)
   local n = 0

@@ -9,17 +9,8 @@ local http = runpod.http
 local build = os.getenv("RP_BUILD") or "build"
 
 local function start_server()
-  local h = helpers.spawn({ proc.root .. "/" .. build .. "/spec/fake_inference", "0" })
-  local port
-  for _ = 1, 100 do
-    port = h.output():match("listening on (%d+)")
-    if port then
-      break
-    end
-    helpers.sleep(0.02)
-  end
-  assert(port, "fake inference server did not start")
-  return h, "http://127.0.0.1:" .. port
+  return helpers.listening({ proc.root .. "/" .. build .. "/spec/fake_inference", "0" },
+    "the fake inference server")
 end
 
 describe("runpod.http", function()

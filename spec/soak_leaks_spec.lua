@@ -15,15 +15,7 @@ local function have_valgrind()
 end
 
 local function eventually(seconds, f)
-  local deadline = os.time() + seconds
-  repeat
-    local v = f()
-    if v then
-      return v
-    end
-    helpers.sleep(0.2)
-  until os.time() > deadline
-  return nil
+  return helpers.eventually(seconds, f, 0.2)
 end
 
 describe("runpod-worker under valgrind in serverless mode", function()

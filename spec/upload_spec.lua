@@ -12,17 +12,8 @@ local have_s3rver = os.execute("test -d " .. proc.quote(proc.root .. "/spec/s3/n
   .. " && command -v node >/dev/null") == true
 
 local function start_s3(dir)
-  local h = helpers.spawn({ "node", proc.root .. "/spec/s3/server.js", dir, "outputs" })
-  local port
-  for _ = 1, 500 do                 -- at most 10 s
-    port = h.output():match("listening on (%d+)")
-    if port then
-      break
-    end
-    helpers.sleep(0.02)
-  end
-  assert(port, "s3rver did not start: " .. h.output())
-  return h, "http://127.0.0.1:" .. port
+  return helpers.listening({ "node", proc.root .. "/spec/s3/server.js", dir, "outputs" },
+    "s3rver")
 end
 
 -- GETs url with curl; returns the status and the body. Without the
@@ -194,10 +185,7 @@ describe("runpod.upload", function()
 
   describe("in runpod-worker", function()
     s3_it("uploads the example handler's output", function()
-      local worker = proc.worker
-      if worker:sub(1, 1) ~= "/" then
-        worker = proc.root .. "/" .. worker
-      end
+      local worker = proc.worker_abs
       local r = proc.run({ worker, proc.root .. "/handlers/upload.lua", "--test_input",
         '{"input": {"text": "uploaded from a job"}}' }, { cwd = dir, env = {
           BUCKET_ENDPOINT_URL = endpoint, BUCKET_ACCESS_KEY_ID = "S3RVER",

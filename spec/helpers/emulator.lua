@@ -159,6 +159,38 @@ function M.start(args)
   return emu
 end
 
+-- eventually(seconds, f[, every]) -> the first true value f() returns,
+-- polled every `every` seconds (default 0.1), or nil once seconds pass.
+function M.eventually(seconds, f, every)
+  local deadline = os.time() + seconds
+  repeat
+    local v = f()
+    if v then
+      return v
+    end
+    sleep(every or 0.1)
+  until os.time() > deadline
+  return nil
+end
+
+-- listening(argv, name[, seconds]) -> process, "http://127.0.0.1:PORT"
+-- Spawns a test server that prints "listening on PORT" once it serves
+-- (build/spec/fake_inference, spec/s3/server.js); waits for that line,
+-- at most seconds (default 10).
+function M.listening(argv, name, seconds)
+  local h = spawn(argv)
+  local port
+  for _ = 1, math.ceil((seconds or 10) / 0.02) do
+    port = h.output():match("listening on (%d+)")
+    if port then
+      break
+    end
+    sleep(0.02)
+  end
+  assert(port, name .. " did not start: " .. h.output())
+  return h, "http://127.0.0.1:" .. port
+end
+
 -- worker(emulator, handler[, env]) -> process running runpod-worker in
 -- serverless mode against the emulator.
 function M.worker(emu, handler, env)

@@ -17,6 +17,9 @@ proc.root = (function()
   return dir
 end)()
 
+-- The worker binary as an absolute path, for runs from another directory.
+proc.worker_abs = proc.worker:sub(1, 1) == "/" and proc.worker or (proc.root .. "/" .. proc.worker)
+
 local function quote(s)
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
 end
