@@ -208,12 +208,22 @@ describe("runpod.download", function()
       assert.are.same({}, files_in(folder("g1")))
     end)
 
+    it("judges a host name by the addresses it resolves to", function()
+      -- localhost resolves to loopback (127.0.0.1, perhaps ::1 first).
+      local out = download_in("g4", ("{ %q }"):format("http://localhost:9/x.bin"))
+      assert.matches("^http://localhost:9/x%.bin: refused to connect to [%d.:]+: not a public "
+        .. "address", out[1].err)
+      assert.are.same({}, files_in(folder("g4")))
+    end)
+
     it("checks every redirect hop against RUNPOD_DOWNLOAD_ALLOW_CIDRS", function()
       local port = base:match(":(%d+)$")
       local urls = ("{ %q, %q, %q }"):format(
         base .. "/redirect?to=http://169.254.169.254/latest/meta-data/",
         base .. "/redirect?to=http://127.0.0.1:" .. port .. "/bytes/ok.txt%3Fn%3D3",
         base .. "/redirect?to=file:///etc/passwd")
+      urls = urls:sub(1, -3) .. (", %q }"):format(
+        base .. "/redirect?to=http://[::1]:" .. port .. "/bytes%3Fn%3D3")
       local out = download_in("g2", urls, "{ tries = 1 }",
         { RUNPOD_DOWNLOAD_ALLOW_CIDRS = "127.0.0.1/32" })
       assert.are.equal(base .. "/redirect?to=http://169.254.169.254/latest/meta-data/"
@@ -222,6 +232,9 @@ describe("runpod.download", function()
       -- the extension comes from the URL asked for, as in Python
       assert.matches("/[%x%-]+$", out[2].path)
       assert.matches("not supported or disabled", out[3].err)
+      -- a redirect to another loopback address than the one allowed
+      assert.are.equal(base .. "/redirect?to=http://[::1]:" .. port .. "/bytes%3Fn%3D3"
+        .. refused("::1"), out[4].err)
       assert.are.equal(1, #files_in(folder("g2")))
     end)
 
