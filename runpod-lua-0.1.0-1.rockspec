@@ -1,5 +1,8 @@
 -- LuaRocks package of the runpod module for plain Lua 5.4 (and busted):
---   luarocks make runpod-lua-0.1.0-1.rockspec
+--   luarocks --lua-version=5.4 make runpod-lua-0.1.0-1.rockspec
+-- On Debian the curl and OpenSSL libraries live in multiarch folders; add
+--   CURL_INCDIR=/usr/include/$(gcc -print-multiarch) \
+--   CURL_LIBDIR=/usr/lib/$(gcc -print-multiarch) CRYPTO_LIBDIR=<the same>
 -- installs require "runpod" (lua/runpod/*.lua) and its C part runpod.core
 -- (the CORE_SRC list of the Makefile; needs libcurl's headers). The
 -- runpod-worker binary is built and installed with `make install` instead.

@@ -10,15 +10,7 @@ local function load_rockspec()
   return env
 end
 
-local function lines_of(cmd)
-  local p = assert(io.popen(cmd))
-  local t = {}
-  for line in p:lines() do
-    t[#t + 1] = line
-  end
-  p:close()
-  return t
-end
+local lines_of = proc.output_lines
 
 describe("the rockspec", function()
   it("names the package and version in its file name", function()
@@ -49,5 +41,33 @@ describe("the rockspec", function()
     table.sort(want)
     table.sort(got)
     assert.are.same(want, got)
+  end)
+
+  -- `luarocks make` of a copy of the sources into a fresh tree, then a
+  -- handler under plain lua5.4 with only that tree on its paths.
+  local have_luarocks = os.execute("command -v luarocks >/dev/null 2>&1") == true
+  local it_luarocks = have_luarocks and it or pending
+  it_luarocks("installs with luarocks make, and a handler runs from the tree", function()
+    local src, tree = proc.tmpdir(), proc.tmpdir()
+    finally(function() os.execute("rm -rf " .. proc.quote(src) .. " " .. proc.quote(tree)) end)
+    local r = proc.run({ "cp", "-R", proc.root .. "/lua", proc.root .. "/runtime",
+      proc.root .. "/docs", ROCKSPEC, src })
+    assert.are.equal(0, r.code, r.stderr)
+    local arch = lines_of("gcc -print-multiarch")[1]
+    r = proc.run({ "env", "-u", "LD_PRELOAD", "luarocks", "--lua-version=5.4", "--tree=" .. tree,
+      "make", "runpod-lua-0.1.0-1.rockspec", "CURL_INCDIR=/usr/include/" .. arch,
+      "CURL_LIBDIR=/usr/lib/" .. arch, "CRYPTO_LIBDIR=/usr/lib/" .. arch },
+      { cwd = src, timeout = 600 })
+    assert.are.equal(0, r.code, r.stdout .. r.stderr)
+    local share, lib = tree .. "/share/lua/5.4", tree .. "/lib/lua/5.4"
+    r = proc.run({ "env", "-u", "LD_PRELOAD", "lua5.4", "-e",
+      "print(package.searchpath('runpod', package.path), "
+        .. "package.searchpath('runpod.core', package.cpath))",
+      proc.root .. "/handlers/echo.lua", "--test_input", '{"input": 7}' }, { env = {
+        LUA_PATH = share .. "/?.lua;" .. share .. "/?/init.lua",
+        LUA_CPATH = lib .. "/?.so" } })
+    assert.are.equal(0, r.code, r.stdout .. r.stderr)
+    assert.matches(share .. "/runpod/init.lua\t" .. lib .. "/runpod/core.so", r.stdout, 1, true)
+    assert.matches('Job result: {"output":{"echo":7}}', r.stdout, 1, true)
   end)
 end)
