@@ -16,7 +16,9 @@
 
 #include <curl/curl.h>
 
+#include "bytes.h"
 #include "emulator.h"
+#include "files.h"
 #include "log.h"
 #include "rp.h"
 #include "serverless.h"
@@ -120,24 +122,17 @@ static int probe_port(const char *addr, int port, char *err, size_t errlen)
   return rc;
 }
 
-/* Writes 32 random hex digits and a NUL into key. Returns 0 or -1. */
-static int random_key(char key[33])
+/* Writes 32 random hex digits and a NUL into key. Returns RP_OK, or an
+ * error with the message in err. */
+static int random_key(char key[33], char *err, size_t errlen)
 {
-  static const char hex[] = "0123456789abcdef";
   unsigned char raw[16];
-  FILE *f = fopen("/dev/urandom", "rb");
-  size_t n = f ? fread(raw, 1, sizeof(raw), f) : 0;
-  size_t i;
-  if (f)
-    fclose(f);
-  if (n != sizeof(raw))
-    return -1;
-  for (i = 0; i < sizeof(raw); i++) {
-    key[2 * i] = hex[raw[i] >> 4];
-    key[2 * i + 1] = hex[raw[i] & 15];
-  }
+  int rc = rp_files_random(raw, sizeof(raw), err, errlen);
+  if (rc != RP_OK)
+    return rc;
+  rp_hex_encode(raw, sizeof(raw), key);
   key[32] = '\0';
-  return 0;
+  return RP_OK;
 }
 
 /* Points the serverless job loop at the private listener. Returns 0, or
@@ -175,8 +170,8 @@ int rp_api_run(const struct rp_vm_options *vm, const struct rp_args *a)
   memset(&w, 0, sizeof(w));
   if (configure(a, &w) != 0)
     return EXIT_USAGE;
-  if (random_key(key) != 0) {
-    rp_log(RP_LOG_ERROR, NULL, "cannot read /dev/urandom");
+  if (random_key(key, err, sizeof(err)) != RP_OK) {
+    rp_log(RP_LOG_ERROR, NULL, "%s", err);
     return 1;
   }
   rp_emulator_default_config(&cfg);

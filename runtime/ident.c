@@ -1,41 +1,56 @@
 /* ident.c - see ident.h. */
 #include "ident.h"
 
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "files.h"
+#include "rp.h"
+
 static char worker_id[128];
 static pthread_once_t worker_id_once = PTHREAD_ONCE_INIT;
+
+/* Formats 16 bytes as a version-4 UUID, setting its version and variant
+ * bits. */
+static void format_uuid4(unsigned char b[16], char out[37])
+{
+  b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+  b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+  snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+           "%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4], b[5],
+           b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
+int rp_uuid4(char out[37], char *err, size_t errlen)
+{
+  unsigned char b[16];
+  int rc = rp_files_random(b, sizeof(b), err, errlen);
+  if (rc == RP_OK)
+    format_uuid4(b, out);
+  return rc;
+}
 
 static void make_worker_id(void)
 {
   const char *env = getenv("RUNPOD_POD_ID");
-  unsigned char b[16] = {0};
-  int fd;
+  unsigned char b[16];
+  char err[128];
   if (env && *env) {
     snprintf(worker_id, sizeof(worker_id), "%s", env);
     return;
   }
-  fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-  if (fd < 0 || read(fd, b, sizeof(b)) != (ssize_t)sizeof(b)) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    srand((unsigned)(ts.tv_nsec ^ getpid()));
-    for (size_t i = 0; i < sizeof(b); i++)
-      b[i] = (unsigned char)rand();
-  }
-  if (fd >= 0)
-    close(fd);
-  b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-  b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-  snprintf(worker_id, sizeof(worker_id),
-           "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-           "%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4], b[5],
-           b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+  if (rp_uuid4(worker_id, err, sizeof(err)) == RP_OK)
+    return;
+  /* No random source at all: still a distinct id per process. */
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  srand((unsigned)(ts.tv_nsec ^ getpid()));
+  for (size_t i = 0; i < sizeof(b); i++)
+    b[i] = (unsigned char)rand();
+  format_uuid4(b, worker_id);
 }
 
 const char *rp_worker_id(void)

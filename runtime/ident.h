@@ -6,8 +6,14 @@
 #ifndef RP_IDENT_H
 #define RP_IDENT_H
 
+#include <stddef.h>
+
 /* Borrowed: valid for the life of the process. */
 const char *rp_worker_id(void);
+
+/* Writes a random version-4 UUID (36 characters and a NUL) to out.
+ * Returns RP_OK, or RP_EIO with the message in err. */
+int rp_uuid4(char out[37], char *err, size_t errlen);
 
 /* Writes the host name into buf (always terminated). */
 void rp_hostname(char *buf, unsigned long len);

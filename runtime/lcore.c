@@ -285,6 +285,20 @@ static int core_memory_reset(lua_State *L)
   return 0;
 }
 
+/* uuid4() -> a random version-4 UUID string | nil, message */
+static int core_uuid4(lua_State *L)
+{
+  char id[37];
+  char err[256];
+  if (rp_uuid4(id, err, sizeof(err)) != RP_OK) {
+    luaL_pushfail(L);
+    lua_pushstring(L, err);
+    return 2;
+  }
+  lua_pushstring(L, id);
+  return 1;
+}
+
 static int core_worker_id(lua_State *L)
 {
   lua_pushstring(L, rp_worker_id());
@@ -346,6 +360,7 @@ static const luaL_Reg core_functions[] = {
   {"register_error", core_register_error},
   {"sleep", core_sleep},
   {"time_remaining", core_time_remaining},
+  {"uuid4", core_uuid4},
   {"worker_id", core_worker_id},
   {NULL, NULL}
 };

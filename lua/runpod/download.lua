@@ -85,15 +85,11 @@ local function url_path(url)
 end
 
 local function uuid4()
-  local b = core.random_bytes(16)
-  if not b then
-    error("no random bytes for a file name", 0)
+  local id, err = core.uuid4()
+  if not id then
+    error("no random bytes for a file name: " .. err, 0)
   end
-  local t = { b:byte(1, 16) }
-  t[7] = (t[7] & 0x0f) | 0x40
-  t[9] = (t[9] & 0x3f) | 0x80
-  return ("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x"):format(
-    table.unpack(t))
+  return id
 end
 
 -- One URL with retries: returns path | nil, message.
