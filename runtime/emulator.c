@@ -14,6 +14,7 @@
 #include "buf.h"
 #include "httpd.h"
 #include "jobstore.h"
+#include "rng.h"
 #include "rp.h"
 
 static const char *const route_names[RP_EMU_NROUTES] = {
@@ -459,16 +460,6 @@ static double wall_time(void)
   return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
 }
 
-static uint64_t rng_next(struct rp_emulator *e)
-{
-  uint64_t x = e->rng;
-  x ^= x >> 12;
-  x ^= x << 25;
-  x ^= x >> 27;
-  e->rng = x;
-  return x * 0x2545F4914F6CDD1DULL;
-}
-
 static void seed_rng(struct rp_emulator *e, unsigned long seed)
 {
   int i;
@@ -476,7 +467,7 @@ static void seed_rng(struct rp_emulator *e, unsigned long seed)
   if (!e->rng)
     e->rng = 1;
   for (i = 0; i < 4; i++)
-    rng_next(e);
+    rp_rng_next(&e->rng);
 }
 
 /* ---- faults ---- */
@@ -597,7 +588,7 @@ static enum rp_emu_fault_kind pick_fault(struct rp_emulator *e, int r,
   else if (f->share >= 1.0)
     hit = 1;
   else if (f->share > 0)
-    hit = (double)(rng_next(e) >> 11) / 9007199254740992.0 < f->share;
+    hit = (double)(rp_rng_next(&e->rng) >> 11) / 9007199254740992.0 < f->share;
   if (!hit)
     return RP_FAULT_NONE;
   e->fault_hits[r]++;

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rng.h"
 #include "rp.h"
 
 #define WORKER_RECENT_MS 60000   /* health: a worker counts this long */
@@ -118,17 +119,6 @@ void rp_jobstore_default_limits(struct rp_jobstore_limits *lim)
 
 /* ---- random ids ---- */
 
-static uint64_t next_random(struct rp_jobstore *js)
-{
-  /* xorshift64*: plenty for ids that only need to be unique. */
-  uint64_t x = js->rng;
-  x ^= x >> 12;
-  x ^= x << 25;
-  x ^= x >> 27;
-  js->rng = x;
-  return x * 0x2545F4914F6CDD1DULL;
-}
-
 static void seed_random(struct rp_jobstore *js)
 {
   uint64_t seed = 0;
@@ -146,8 +136,8 @@ static void seed_random(struct rp_jobstore *js)
 /* Writes a UUID-v4-shaped id (36 chars + NUL) to out. */
 static void make_id(struct rp_jobstore *js, char *out)
 {
-  uint64_t a = next_random(js);
-  uint64_t b = next_random(js);
+  uint64_t a = rp_rng_next(&js->rng);
+  uint64_t b = rp_rng_next(&js->rng);
   snprintf(out, RP_JOBSTORE_ID_LEN + 1, "%08x-%04x-4%03x-%04x-%012llx",
            (unsigned)(a >> 32), (unsigned)(a >> 16) & 0xffffu,
            (unsigned)a & 0xfffu, (unsigned)(0x8000u | ((b >> 48) & 0x3fffu)),
