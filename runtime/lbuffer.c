@@ -136,41 +136,74 @@ static int buffer_new(lua_State *L)
   return 1;
 }
 
-/* Decodes argument 1 with base64 (or hex) into a new buffer: pushes it, or
- * nil and the message. */
-static int from_text(lua_State *L, int hex)
+/* base64 and hex, for the functions below that work with either. */
+struct codec {
+  const char *name;
+  int (*encoded_len)(size_t n, size_t *out);
+  void (*encode)(const void *src, size_t n, char *dst);
+  size_t (*decoded_max)(size_t n);
+  /* decodes into dst, sets *out; RP_OK or RP_EINVAL with *pos */
+  int (*decode)(const char *src, size_t n, unsigned char *dst, size_t *out,
+                size_t *pos);
+};
+
+static size_t base64_max(size_t n)
+{
+  return n / 4 * 3;
+}
+
+static size_t hex_max(size_t n)
+{
+  return n / 2;
+}
+
+static int hex_decode_len(const char *src, size_t n, unsigned char *dst,
+                          size_t *out, size_t *pos)
+{
+  *out = n / 2;
+  return rp_hex_decode(src, n, dst, pos);
+}
+
+static const struct codec base64 = {
+  "base64", rp_base64_encoded_len, rp_base64_encode, base64_max,
+  rp_base64_decode
+};
+static const struct codec hex = {
+  "hex", rp_hex_encoded_len, rp_hex_encode, hex_max, hex_decode_len
+};
+
+/* Pushes nil and "invalid <codec> at byte N"; returns 2. */
+static int push_invalid(lua_State *L, const struct codec *c, size_t pos)
+{
+  luaL_pushfail(L);
+  lua_pushfstring(L, "invalid %s at byte %I", c->name, (lua_Integer)pos);
+  return 2;
+}
+
+/* Decodes argument 1 into a new buffer: pushes it, or nil and the
+ * message. */
+static int from_text(lua_State *L, const struct codec *c)
 {
   size_t n;
-  size_t out;
+  size_t out = 0;
   size_t pos = 0;
   const char *s = checkbytes(L, 1, &n);
   struct lbuffer *u = newbuffer(L);
-  int rc;
-  reserve(L, u, hex ? n / 2 : n / 4 * 3);
-  if (hex) {
-    rc = rp_hex_decode(s, n, u->b.data, &pos);
-    out = n / 2;
-  } else {
-    rc = rp_base64_decode(s, n, u->b.data, &out, &pos);
-  }
-  if (rc != RP_OK) {
-    luaL_pushfail(L);
-    lua_pushfstring(L, "invalid %s at byte %I", hex ? "hex" : "base64",
-                    (lua_Integer)pos);
-    return 2;
-  }
+  reserve(L, u, c->decoded_max(n));
+  if (c->decode(s, n, u->b.data, &out, &pos) != RP_OK)
+    return push_invalid(L, c, pos);
   u->b.len = out;
   return 1;
 }
 
 static int buffer_from_base64(lua_State *L)
 {
-  return from_text(L, 0);
+  return from_text(L, &base64);
 }
 
 static int buffer_from_hex(lua_State *L)
 {
-  return from_text(L, 1);
+  return from_text(L, &hex);
 }
 
 /* is(value) -> whether value is a runpod.Buffer */
@@ -180,71 +213,56 @@ static int buffer_is(lua_State *L)
   return 1;
 }
 
-/* base64.encode(s_or_buf) -> string; raises past the 1 GiB cap. */
-static int base64_encode(lua_State *L)
+/* encode(s_or_buf) -> string; raises past the 1 GiB cap. */
+static int text_encode(lua_State *L, const struct codec *c)
 {
   size_t n;
   size_t out;
   const char *s = checkbytes(L, 1, &n);
   luaL_Buffer lb;
-  if (rp_base64_encoded_len(n, &out) != RP_OK)
-    return luaL_error(L, "base64 of %I bytes would exceed the %I-byte cap",
-                      (lua_Integer)n, (lua_Integer)RP_BYTES_MAX);
-  rp_base64_encode(s, n, luaL_buffinitsize(L, &lb, out));
+  if (c->encoded_len(n, &out) != RP_OK)
+    return luaL_error(L, "%s of %I bytes would exceed the %I-byte cap",
+                      c->name, (lua_Integer)n, (lua_Integer)RP_BYTES_MAX);
+  c->encode(s, n, luaL_buffinitsize(L, &lb, out));
   luaL_pushresultsize(&lb, out);
   return 1;
 }
 
-/* base64.decode(s_or_buf) -> string | nil, "invalid base64 at byte N" */
-static int base64_decode(lua_State *L)
+/* decode(s_or_buf) -> string | nil, "invalid <codec> at byte N" */
+static int text_decode(lua_State *L, const struct codec *c)
 {
   size_t n;
   size_t out = 0;
   size_t pos = 0;
   const char *s = checkbytes(L, 1, &n);
   luaL_Buffer lb;
-  char *dst = luaL_buffinitsize(L, &lb, n / 4 * 3);
-  int rc = rp_base64_decode(s, n, (unsigned char *)dst, &out, &pos);
+  char *dst = luaL_buffinitsize(L, &lb, c->decoded_max(n));
+  int rc = c->decode(s, n, (unsigned char *)dst, &out, &pos);
   luaL_pushresultsize(&lb, rc == RP_OK ? out : 0);
-  if (rc != RP_OK) {
-    luaL_pushfail(L);
-    lua_pushfstring(L, "invalid base64 at byte %I", (lua_Integer)pos);
-    return 2;
-  }
+  if (rc != RP_OK)
+    return push_invalid(L, c, pos);
   return 1;
 }
 
-/* hex.encode(s_or_buf) -> lowercase hex string */
+/* base64.encode, base64.decode, hex.encode (lowercase), hex.decode */
+static int base64_encode(lua_State *L)
+{
+  return text_encode(L, &base64);
+}
+
+static int base64_decode(lua_State *L)
+{
+  return text_decode(L, &base64);
+}
+
 static int hex_encode(lua_State *L)
 {
-  size_t n;
-  size_t out;
-  const char *s = checkbytes(L, 1, &n);
-  luaL_Buffer lb;
-  if (rp_hex_encoded_len(n, &out) != RP_OK)
-    return luaL_error(L, "hex of %I bytes would exceed the %I-byte cap",
-                      (lua_Integer)n, (lua_Integer)RP_BYTES_MAX);
-  rp_hex_encode(s, n, luaL_buffinitsize(L, &lb, out));
-  luaL_pushresultsize(&lb, out);
-  return 1;
+  return text_encode(L, &hex);
 }
 
-/* hex.decode(s_or_buf) -> string | nil, "invalid hex at byte N" */
 static int hex_decode(lua_State *L)
 {
-  size_t n;
-  size_t pos = 0;
-  const char *s = checkbytes(L, 1, &n);
-  luaL_Buffer lb;
-  char *dst = luaL_buffinitsize(L, &lb, n / 2);
-  int rc = rp_hex_decode(s, n, (unsigned char *)dst, &pos);
-  luaL_pushresultsize(&lb, rc == RP_OK ? n / 2 : 0);
-  if (rc != RP_OK) {
-    luaL_pushfail(L);
-    lua_pushfstring(L, "invalid hex at byte %I", (lua_Integer)pos);
-    return 2;
-  }
-  return 1;
+  return text_decode(L, &hex);
 }
 
 /* Methods. */
