@@ -278,8 +278,7 @@ describe("runpod.download", function()
         assert.are.same({ bytes = 5 }, view.output)
       end
       local elapsed = os.time() - t0
-      worker.kill()
-      emu.stop()
+      helpers.stop(emu, worker)
       os.execute("rmdir " .. proc.quote(proc.root .. "/jobs") .. " 2>/dev/null")
       -- one after another: 16 x 1.5 s = 24 s
       assert.is_true(elapsed < 12, ("16 downloads of 1.5 s took %d s"):format(elapsed))

@@ -30,14 +30,8 @@ describe("runpod-worker under faults", function()
   end
 
   after_each(function()
-    for _, w in ipairs(workers) do
-      w.kill()
-    end
-    workers = {}
-    if emu then
-      emu.stop()
-      emu = nil
-    end
+    helpers.stop(emu, table.unpack(workers))
+    emu, workers = nil, {}
   end)
 
   it("re-delivers the job of a worker killed with SIGKILL mid-job to the next worker", function()

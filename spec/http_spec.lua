@@ -122,8 +122,7 @@ describe("runpod.http", function()
           most = math.max(most, select(2, ids_in:gsub(",", "")) + 1)
         end
       end
-      worker.kill()
-      emu.stop()
+      helpers.stop(emu, worker)
       assert.is_true(most >= 8, "at most " .. most .. " jobs were in flight at once")
     end)
   end)

@@ -33,14 +33,8 @@ describe("runpod-worker in serverless mode", function()
   local emu, worker
 
   after_each(function()
-    if worker then
-      worker.kill()
-      worker = nil
-    end
-    if emu then
-      emu.stop()
-      emu = nil
-    end
+    helpers.stop(emu, worker)
+    emu, worker = nil, nil
   end)
 
   it("takes jobs and posts each result once, as RunPod's protocol says", function()
@@ -304,14 +298,8 @@ describe("runpod-worker in serverless mode, lifecycle and faults", function()
   local emu, worker
 
   after_each(function()
-    if worker then
-      worker.kill()
-      worker = nil
-    end
-    if emu then
-      emu.stop()
-      emu = nil
-    end
+    helpers.stop(emu, worker)
+    emu, worker = nil, nil
   end)
 
   it("exits 0 once TERMINATE_IDLE_TIME passes without a job", function()

@@ -24,14 +24,8 @@ describe("runpod-worker under valgrind in serverless mode", function()
   local emu, worker
 
   after_each(function()
-    if worker then
-      worker.kill()
-      worker = nil
-    end
-    if emu then
-      emu.stop()
-      emu = nil
-    end
+    helpers.stop(emu, worker)
+    emu, worker = nil, nil
   end)
 
   it_("leaks nothing over 2,000 jobs with refreshes, failures, cancels and a timeout", function()

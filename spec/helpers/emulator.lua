@@ -159,6 +159,20 @@ function M.start(args)
   return emu
 end
 
+-- stop(emu, ...): kills the worker processes given, then stops the
+-- emulator; nil arguments are skipped. For after_each.
+function M.stop(emu, ...)
+  for i = 1, select("#", ...) do
+    local w = select(i, ...)
+    if w then
+      w.kill()
+    end
+  end
+  if emu then
+    emu.stop()
+  end
+end
+
 -- eventually(seconds, f[, every]) -> the first true value f() returns,
 -- polled every `every` seconds (default 0.1), or nil once seconds pass.
 function M.eventually(seconds, f, every)
