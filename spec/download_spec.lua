@@ -13,11 +13,6 @@ local LUA_ENV = {
   LUA_CPATH = os.getenv("LUA_CPATH") or cwd .. "/" .. build .. "/lib/?.so;;",
 }
 
-local function start_server()
-  return helpers.listening({ proc.root .. "/" .. build .. "/spec/fake_inference", "0" },
-    "the fake inference server")
-end
-
 -- The bytes /bytes?n=N serves.
 local function pattern(n)
   local t = {}
@@ -35,13 +30,11 @@ describe("runpod.download", function()
   local server, base, dir
 
   setup(function()
-    server, base = start_server()
+    server, base = helpers.fake_inference()
   end)
 
   teardown(function()
-    server.signal("TERM")
-    server.wait(5)
-    server.kill()
+    server.stop()
   end)
 
   before_each(function()

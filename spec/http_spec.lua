@@ -6,24 +6,15 @@ local helpers = require "helpers.emulator"
 local proc = require "helpers.proc"
 local http = runpod.http
 
-local build = os.getenv("RP_BUILD") or "build"
-
-local function start_server()
-  return helpers.listening({ proc.root .. "/" .. build .. "/spec/fake_inference", "0" },
-    "the fake inference server")
-end
-
 describe("runpod.http", function()
   local server, base
 
   setup(function()
-    server, base = start_server()
+    server, base = helpers.fake_inference()
   end)
 
   teardown(function()
-    server.signal("TERM")
-    server.wait(5)
-    server.kill()
+    server.stop()
   end)
 
   describe("get()", function()

@@ -53,9 +53,7 @@ describe("runpod.upload", function()
 
   teardown(function()
     if s3 then
-      s3.signal("TERM")
-      s3.wait(5)
-      s3.kill()
+      s3.stop()
       os.execute("rm -rf " .. proc.quote(data_dir))
     end
   end)

@@ -65,6 +65,12 @@ local function spawn(argv, env)
     end
     os.execute("rm -rf " .. proc.quote(dir))
   end
+  -- stop([seconds]): SIGTERM, up to seconds (default 5) to exit, then kill.
+  function h.stop(seconds)
+    h.signal("TERM")
+    h.wait(seconds or 5)
+    h.kill()
+  end
   return h
 end
 M.spawn = spawn
@@ -92,9 +98,7 @@ function M.start(args)
     emu.env[name] = value
   end
   function emu.stop()
-    h.signal("TERM")
-    h.wait(10)
-    h.kill()
+    h.stop(10)
   end
   -- request(method, path[, body]) -> status, body (path under the base URL)
   function emu.request(method, path, body, headers)
@@ -203,6 +207,13 @@ function M.listening(argv, name, seconds)
   end
   assert(port, name .. " did not start: " .. h.output())
   return h, "http://127.0.0.1:" .. port
+end
+
+-- fake_inference() -> process, base URL: build/spec/fake_inference, the
+-- small HTTP server of the runpod.http and runpod.download specs.
+function M.fake_inference()
+  return M.listening({ proc.root .. "/" .. (os.getenv("RP_BUILD") or "build")
+    .. "/spec/fake_inference", "0" }, "the fake inference server")
 end
 
 -- worker(emulator, handler[, env]) -> process running runpod-worker in
