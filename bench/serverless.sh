@@ -21,19 +21,8 @@ RSS_JOBS=${RSS_JOBS:-100000}
 tmp=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$tmp"' EXIT
 
-start_emulator() {
-  "$EMULATOR" --port 0 --endpoint bench --api-key bench-key --take-hold-ms 200 \
-    --log-max 0 >"$tmp/emu.out" 2>&1 &
-  emu=$!
-  for _ in $(seq 100); do
-    grep -q RUNPOD_WEBHOOK_PING "$tmp/emu.out" 2>/dev/null && break
-    sleep 0.05
-  done
-  eval "$(grep '^export' "$tmp/emu.out")"
-  base=$(sed -n 's/^listening on //p' "$tmp/emu.out")
-  export RUNPOD_POD_ID=bench-worker
-}
-stop_emulator() { kill "$emu"; wait "$emu" 2>/dev/null || true; }
+. bench/lib.sh
+export RUNPOD_POD_ID=bench-worker
 
 submit() { # submit N [input-json]
   curl -s -X POST -H 'Content-Type: application/json' -H 'Authorization: Bearer bench-key' \
@@ -43,9 +32,6 @@ completed() {
   curl -s -H 'Authorization: Bearer bench-key' "$base/v2/bench/health" |
     sed 's/.*"completed":\([0-9]*\).*/\1/'
 }
-rss() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
-now() { date +%s.%N; }
-calc() { awk "BEGIN { printf \"%.${2:-0}f\", $1 }"; }
 
 # wait_completed N: until the emulator counts N completed jobs (600 s max)
 wait_completed() {
@@ -58,7 +44,7 @@ wait_completed() {
 }
 
 echo "== protocol limit vs runpod-worker (echo, concurrency 1, $JOBS jobs)"
-start_emulator
+start_emulator bench bench-key
 submit "$JOBS"
 "$BUILD/bench/bare_client" "$JOBS"
 submit "$JOBS"
@@ -72,7 +58,7 @@ echo "runpod_worker jobs $JOBS seconds $(calc "$t1 - $t0" 3) jobs_per_s $(calc "
 stop_emulator
 
 echo "== cold start: exec to first job-take"
-start_emulator
+start_emulator bench bench-key
 for i in 1 2 3 4 5; do
   RUNPOD_LOG_LEVEL=INFO "$WORKER" handlers/echo.lua >"$tmp/cold.$i" 2>&1 &
   w=$!
@@ -84,7 +70,7 @@ stop_emulator
 
 for refresh in 0 1; do
   echo "== RSS (KiB) over $RSS_JOBS jobs, refresh on every job: $refresh"
-  start_emulator
+  start_emulator bench bench-key
   PROBE_REFRESH=$refresh RUNPOD_LOG_LEVEL=ERROR "$WORKER" spec/fixtures/state_probe.lua &
   w=$!
   sleep 0.5
@@ -104,7 +90,7 @@ for refresh in 0 1; do
 done
 
 echo "== 64 in flight, each sleeping 50 ms (ideal 1280 jobs/s)"
-start_emulator
+start_emulator bench bench-key
 submit 6400 '{"seconds": 0.05}'
 t0=$(now)
 SLEEPY_CONCURRENCY=64 RUNPOD_LOG_LEVEL=ERROR "$WORKER" spec/fixtures/sleepy.lua &
@@ -122,7 +108,7 @@ for _ in $(seq 100); do
   grep -q '^listening on' "$tmp/fake.out" 2>/dev/null && break
   sleep 0.05
 done
-start_emulator
+start_emulator bench bench-key
 submit 6400 '{"path": "/slow?ms=50"}'
 t0=$(now)
 FETCH_URL="http://127.0.0.1:$(sed -n 's/^listening on //p' "$tmp/fake.out")" \

@@ -17,22 +17,12 @@ LIMIT_S=${SOAK_LIMIT_S:-3600}
 tmp=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$tmp"' EXIT
 
-"$EMULATOR" --port 0 --endpoint soak --api-key soak-key --take-hold-ms 200 \
-  --log-max 0 --retain-max "$JOBS" --retain-ms 60000000 >"$tmp/emu.out" 2>&1 &
-emu=$!
-for _ in $(seq 100); do
-  grep -q RUNPOD_WEBHOOK_PING "$tmp/emu.out" 2>/dev/null && break
-  sleep 0.05
-done
-eval "$(grep '^export' "$tmp/emu.out")"
-base=$(sed -n 's/^listening on //p' "$tmp/emu.out")
+. bench/lib.sh
+start_emulator soak soak-key --retain-max "$JOBS" --retain-ms 60000000
 export RUNPOD_POD_ID=soak-worker
 
 health() { curl -s -m 10 -H 'Authorization: Bearer soak-key' "$base/v2/soak/health"; }
 ended() { health | jq '.jobs.completed + .jobs.failed'; }
-rss() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
-now() { date +%s.%N; }
-calc() { awk "BEGIN { printf \"%.${2:-0}f\", $1 }"; }
 
 # Queue the jobs in batches (each /_emulator/jobs call copies one body).
 left=$JOBS

@@ -1,0 +1,24 @@
+# bench/lib.sh: helpers the serverless benchmarks source (bench/serverless.sh,
+# bench/soak.sh). Expects $EMULATOR and $tmp (a scratch directory).
+
+# start_emulator ENDPOINT KEY [FLAG...]: bin/runpod-emulator on a free
+# loopback port with its request log off; sets $emu (pid) and $base (its
+# URL) and exports the RUNPOD_WEBHOOK_* environment a worker needs.
+start_emulator() {
+  local endpoint=$1 key=$2
+  shift 2
+  "$EMULATOR" --port 0 --endpoint "$endpoint" --api-key "$key" --take-hold-ms 200 \
+    --log-max 0 "$@" >"$tmp/emu.out" 2>&1 &
+  emu=$!
+  for _ in $(seq 100); do
+    grep -q RUNPOD_WEBHOOK_PING "$tmp/emu.out" 2>/dev/null && break
+    sleep 0.05
+  done
+  eval "$(grep '^export' "$tmp/emu.out")"
+  base=$(sed -n 's/^listening on //p' "$tmp/emu.out")
+}
+stop_emulator() { kill "$emu"; wait "$emu" 2>/dev/null || true; }
+
+rss() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+now() { date +%s.%N; }
+calc() { awk "BEGIN { printf \"%.${2:-0}f\", $1 }"; }
