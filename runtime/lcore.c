@@ -314,13 +314,27 @@ static int core_hostname(lua_State *L)
   return 1;
 }
 
-/* monotonic() -> seconds from an arbitrary start, as a float. */
-static int core_monotonic(lua_State *L)
+/* Pushes the time of a clock in seconds, as a float. */
+static int push_clock(lua_State *L, clockid_t clock)
 {
   struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  clock_gettime(clock, &ts);
   lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
   return 1;
+}
+
+/* monotonic() -> seconds from an arbitrary start. */
+static int core_monotonic(lua_State *L)
+{
+  return push_clock(L, CLOCK_MONOTONIC);
+}
+
+/* realtime() -> seconds since the Unix epoch (UTC), with sub-microsecond
+ * resolution (os.time() only has whole seconds); runpod.debugger's
+ * timestamps. */
+static int core_realtime(lua_State *L)
+{
+  return push_clock(L, CLOCK_REALTIME);
 }
 
 /* encode(value, what[, max]) -> json | nil, message
@@ -356,6 +370,7 @@ static const luaL_Reg core_functions[] = {
   {"memory_reset", core_memory_reset},
   {"monotonic", core_monotonic},
   {"parse_args", core_parse_args},
+  {"realtime", core_realtime},
   {"register", core_register},
   {"register_error", core_register_error},
   {"sleep", core_sleep},
