@@ -598,15 +598,10 @@ static void cancel(struct state *s, struct rp_req **r)
 
 static void begin_shutdown(struct state *s, const char *why)
 {
-  int pending = 0;
   if (s->shutting)
     return;
-  /* Jobs still running or with posts to make; a delivered job waits for
-   * the next turn of the loop to be removed and does not count. */
-  for (struct job *j = s->jobs; j; j = j->next)
-    pending += j->running || j->head || j->inflight;
   rp_log(RP_LOG_INFO, NULL, "%s: no more jobs are taken; finishing %d in "
-         "flight (grace %.0f s).", why, pending, s->grace);
+         "flight (grace %.0f s).", why, s->njobs, s->grace);
   s->shutting = 1;
   s->shutdown_deadline = now() + s->grace;
   cancel(s, &s->take);
@@ -649,8 +644,6 @@ static void loop(struct state *s)
     struct curl_waitfd wfd;
     char drain[64];
 
-    if (got_signal && !s->shutting)
-      begin_shutdown(s, got_signal == SIGINT ? "SIGINT" : "SIGTERM");
     handle_outbox(s);
     t = now();
     for (struct job *j = s->jobs, *nj; j; j = nj) {
@@ -660,6 +653,9 @@ static void loop(struct state *s)
       else if (!j->running && j->finished && !j->head && !j->inflight)
         remove_job(s, j);
     }
+    /* After the delivered jobs are gone, so that the count is true. */
+    if (got_signal && !s->shutting)
+      begin_shutdown(s, got_signal == SIGINT ? "SIGINT" : "SIGTERM");
     if (stuck(s)) {
       /* Its thread cannot be joined: leave without cleaning up. */
       _exit(1);
