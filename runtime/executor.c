@@ -26,6 +26,7 @@ struct slot {
   lua_State *co;
   double wake_at;          /* > 0 while waiting in runpod.sleep */
   double deadline;         /* > 0 when the job has a timeout */
+  double seconds;          /* that timeout */
   atomic_int stop;         /* set by rp_executor_stop_job */
   int timed_out;
   struct rp_http *http;    /* the request it waits on, or NULL */
@@ -105,11 +106,11 @@ struct rp_out *rp_outbox_take(struct rp_outbox *o)
   return m;
 }
 
-/* Queues a message. Takes ownership of body. When memory runs out the
+/* Queues a message for job_id (NULL for none) with the kind and fields
+ * of 'what'. Takes ownership of what->body. When memory runs out the
  * message is lost, which is logged: nothing else can be done. */
-static void push(struct rp_executor *e, enum rp_out_kind kind,
-                 const char *job_id, char *body, size_t len, int is_stream,
-                 int value)
+static void push(struct rp_executor *e, const char *job_id,
+                 const struct rp_out *what)
 {
   struct rp_outbox *o = e->cfg.out;
   struct rp_out *m = calloc(1, sizeof(*m));
@@ -123,15 +124,16 @@ static void push(struct rp_executor *e, enum rp_out_kind kind,
   if (!m) {
     rp_log(RP_LOG_ERROR, job_id, "out of memory: a message for the job "
            "server was lost");
-    free(body);
+    free(what->body);
     return;
   }
-  m->kind = kind;
+  m->kind = what->kind;
   m->executor = e->cfg.index;
-  m->body = body;
-  m->len = len;
-  m->is_stream = is_stream;
-  m->value = value;
+  m->body = what->body;
+  m->len = what->len;
+  m->is_stream = what->is_stream;
+  m->failed = what->failed;
+  m->value = what->value;
   pthread_mutex_lock(&o->mu);
   if (o->tail)
     o->tail->next = m;
@@ -140,6 +142,15 @@ static void push(struct rp_executor *e, enum rp_out_kind kind,
   o->tail = m;
   pthread_mutex_unlock(&o->mu);
   o->wake(o->wake_ud);
+}
+
+/* Queues the end of a job: its result, or none (body NULL) when it was
+ * stopped. Takes ownership of body. */
+static void push_done(struct rp_executor *e, const char *job_id, char *body,
+                      size_t len, int is_stream, int failed)
+{
+  push(e, job_id, &(struct rp_out){ .kind = RP_OUT_DONE, .body = body,
+       .len = len, .is_stream = is_stream, .failed = failed });
 }
 
 static char *dup_bytes(const char *p, size_t n)
@@ -152,19 +163,33 @@ static char *dup_bytes(const char *p, size_t n)
   return s;
 }
 
-/* rp_vm_host.emit: a stream partial or a progress update. */
+/* The Lua module whose run() and error_result() the jobs go through. */
+static const char *runner(const struct rp_executor *e)
+{
+  return e->cfg.local_test ? "runpod.local_test" : "runpod.worker";
+}
+
+/* rp_vm_host.emit: a stream partial or a progress update. In local test
+ * mode nobody is there to post it to, so it is logged, on the job's own
+ * thread to keep it in order with the job's other lines. */
 static void host_emit(void *ud, enum rp_emit kind, const char *job_id,
                       const char *body, size_t len)
 {
   struct rp_executor *e = ud;
-  char *copy = dup_bytes(body, len);
+  char *copy;
+  if (e->cfg.local_test) {
+    rp_log(RP_LOG_INFO, job_id, "%s: %.*s", kind == RP_EMIT_STREAM ?
+           "Stream partial" : "Progress update", (int)len, body);
+    return;
+  }
+  copy = dup_bytes(body, len);
   if (!copy) {
     rp_log(RP_LOG_ERROR, job_id, "out of memory: a stream partial was "
            "lost");
     return;
   }
-  push(e, kind == RP_EMIT_STREAM ? RP_OUT_STREAM : RP_OUT_PROGRESS, job_id,
-       copy, len, 0, 0);
+  push(e, job_id, &(struct rp_out){ .kind = kind == RP_EMIT_STREAM ?
+       RP_OUT_STREAM : RP_OUT_PROGRESS, .body = copy, .len = len });
 }
 
 static double host_time_remaining(void *ud)
@@ -177,10 +202,23 @@ static double host_time_remaining(void *ud)
   return left > 0 ? left : 0;
 }
 
-/* The instruction-count hook of every job thread: raises in a job that
- * was asked to stop or ran out of time, and keeps raising at every
- * instruction until the job's coroutines have all unwound, so that a
- * pcall in the handler cannot swallow it. */
+static void hook(lua_State *L, lua_Debug *ar);
+
+/* Raises msg in L, the thread running, after making every later
+ * instruction of L and of the job's own thread raise again: a pcall in the
+ * handler cannot swallow the error, and the job's runner dies at its next
+ * instruction instead of reporting the error as the handler's own (the
+ * executor reports it, from one place: cut_short). */
+static int cut(lua_State *L, struct slot *s, const char *msg)
+{
+  lua_sethook(L, hook, LUA_MASKCOUNT, 1);
+  if (s->co && s->co != L)
+    lua_sethook(s->co, hook, LUA_MASKCOUNT, 1);
+  return luaL_error(L, "%s", msg);
+}
+
+/* The instruction-count hook of every job thread (and of the fitness
+ * checks): raises in a job that was asked to stop or ran out of time. */
 static void hook(lua_State *L, lua_Debug *ar)
 {
   struct rp_executor *e = *(struct rp_executor **)lua_getextraspace(L);
@@ -188,26 +226,25 @@ static void hook(lua_State *L, lua_Debug *ar)
   (void)ar;
   if (!s)
     return;
-  if (atomic_load(&s->stop)) {
-    lua_sethook(L, hook, LUA_MASKCOUNT, 1);
-    luaL_error(L, "job stopped on request");
-  }
+  if (atomic_load(&s->stop))
+    cut(L, s, "job stopped on request");
   if (s->deadline > 0 && (s->timed_out || now() > s->deadline)) {
+    char msg[64];
     s->timed_out = 1;
-    lua_sethook(L, hook, LUA_MASKCOUNT, 1);
-    luaL_error(L, "job timed out");
+    snprintf(msg, sizeof(msg), "timed out after %g seconds", s->seconds);
+    cut(L, s, msg);
   }
 }
 
-/* Protected set-up of a job: a new thread running runpod.worker.run with
+/* Protected set-up of a job: a new thread running the runner's run() with
  * the job text, anchored in the registry. [-0, +1]: the reference. */
 static int setup(lua_State *L)
 {
   const char *text = lua_touserdata(L, 1);
+  const char *module = lua_touserdata(L, 2);
   lua_State *co;
   char err[512];
-  if (rp_vm_push_function(L, "runpod.worker", "run", err, sizeof(err))
-      != RP_OK)
+  if (rp_vm_push_function(L, module, "run", err, sizeof(err)) != RP_OK)
     return luaL_error(L, "%s", err);
   co = lua_newthread(L);
   lua_sethook(co, hook, LUA_MASKCOUNT, HOOK_EVERY);
@@ -218,41 +255,58 @@ static int setup(lua_State *L)
   return 1;
 }
 
-/* The result of a job the runtime cut short or whose runner failed, built
- * by runpod.worker.error_result when the VM can still do it. */
-static char *error_result(struct rp_executor *e, const char *type,
-                          const char *message, size_t *len)
+/* The result of a job the runtime cut short or whose runner failed: the
+ * runner's error_result() builds the error JSON once, logs it and returns
+ * the body that carries it, so the log and the result always agree. When
+ * the VM cannot even do that (out of memory), a fixed text is logged and
+ * returned the same way. Caller owns the result; free with free(). */
+static char *error_result(struct rp_executor *e, const char *job_id,
+                          const char *type, const char *message, size_t *len)
 {
   lua_State *L = e->vm.L;
   int top = lua_gettop(L);
   char err[256];
   char *body = NULL;
   char host[128];
-  if (rp_vm_push_function(L, "runpod.worker", "error_result", err,
-                          sizeof(err)) == RP_OK) {
+  struct rp_buf b = RP_BUF_INIT(4096);
+  if (rp_vm_push_function(L, runner(e), "error_result", err, sizeof(err))
+      == RP_OK) {
     lua_pushstring(L, type);
     lua_pushstring(L, message);
-    if (lua_pcall(L, 2, 1, 0) == LUA_OK && lua_isstring(L, -1))
+    lua_pushstring(L, job_id);
+    if (lua_pcall(L, 3, 1, 0) == LUA_OK && lua_isstring(L, -1))
       body = dup_bytes(lua_tostring(L, -1), lua_rawlen(L, -1));
   }
   lua_settop(L, top);
-  if (!body) {
-    /* The VM could not even do that (out of memory): a fixed text. */
-    struct rp_buf b = RP_BUF_INIT(4096);
-    rp_hostname(host, sizeof(host));
-    for (char *p = host; *p; p++)
-      if (*p == '"' || *p == '\\')
-        *p = '_';
-    rp_buf_printf(&b, "{\"error\":\"{\\\"error_type\\\":\\\"%s\\\","
-                  "\\\"error_message\\\":\\\"%s\\\",\\\"error_traceback\\\""
-                  ":\\\"\\\",\\\"hostname\\\":\\\"%s\\\",\\\"worker_id\\\":"
-                  "\\\"%s\\\",\\\"runpod_version\\\":\\\"%s\\\"}\"}", type,
-                  "the job's VM failed; see the worker log", host,
-                  rp_worker_id(), RP_VERSION);
-    body = rp_buf_steal(&b, len);
+  if (body) {
+    *len = strlen(body);
     return body;
   }
-  *len = strlen(body);
+  rp_hostname(host, sizeof(host));
+  for (char *p = host; *p; p++)
+    if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20)
+      *p = '_';
+  /* The error JSON first, as the log shows it; then the same text as a
+   * JSON string inside the body (only its quotes need escaping). */
+  rp_buf_printf(&b, "{\"error_type\":\"%s\",\"error_message\":\"%s\","
+                "\"error_traceback\":\"\",\"hostname\":\"%s\","
+                "\"worker_id\":\"%s\",\"runpod_version\":\"%s\"}", type,
+                "the job's VM failed; see the worker log", host,
+                rp_worker_id(), RP_VERSION);
+  rp_log(RP_LOG_ERROR, job_id, "Captured Handler Exception");
+  rp_log(RP_LOG_ERROR, job_id, "%s", b.data ? b.data : "");
+  {
+    struct rp_buf out = RP_BUF_INIT(8192);
+    rp_buf_puts(&out, "{\"error\":\"");
+    for (size_t i = 0; b.data && i < b.len; i++) {
+      if (b.data[i] == '"')
+        rp_buf_puts(&out, "\\");
+      rp_buf_append(&out, &b.data[i], 1);
+    }
+    rp_buf_puts(&out, "\"}");
+    body = rp_buf_steal(&out, len);
+  }
+  rp_buf_free(&b);
   return body;
 }
 
@@ -284,13 +338,12 @@ static void cut_short(struct rp_executor *e, struct slot *s)
   e->needs_refresh = 1;
   if (atomic_load(&s->stop)) {
     rp_log(RP_LOG_INFO, s->id, "Stopped on request.");
-    push(e, RP_OUT_DONE, s->id, NULL, 0, 0, 0);
+    push_done(e, s->id, NULL, 0, 0, 0);
   } else {
     snprintf(msg, sizeof(msg), "job timed out after %g seconds (timeout)",
-             e->cfg.timeout);
-    rp_log(RP_LOG_ERROR, s->id, "%s", msg);
-    body = error_result(e, "TimeoutError", msg, &len);
-    push(e, RP_OUT_DONE, s->id, body, len, 0, 0);
+             s->seconds);
+    body = error_result(e, s->id, "TimeoutError", msg, &len);
+    push_done(e, s->id, body, len, 0, 1);
   }
   free_slot(e, s);
 }
@@ -358,9 +411,10 @@ static void resume(struct rp_executor *e, struct slot *s, int nargs)
     const char *body = lua_tolstring(co, -n, &len);
     int is_stream = lua_toboolean(co, -n + 1);
     int refresh = lua_toboolean(co, -n + 2);
+    int failed = n >= 4 && lua_toboolean(co, -n + 3);
     char *copy = body ? dup_bytes(body, len) : NULL;
     lua_pop(co, n);
-    push(e, RP_OUT_DONE, s->id, copy, len, is_stream, 0);
+    push_done(e, s->id, copy, len, is_stream, failed);
     free_slot(e, s);
     after_job(e, refresh);
     return;
@@ -371,9 +425,9 @@ static void resume(struct rp_executor *e, struct slot *s, int nargs)
     char *body;
     rp_log(RP_LOG_ERROR, s->id, "job runner failed: %s",
            msg ? msg : "(no message)");
-    body = error_result(e, "RuntimeError", msg ? msg : "job runner failed",
-                        &len);
-    push(e, RP_OUT_DONE, s->id, body, len, 0, 0);
+    body = error_result(e, s->id, "RuntimeError",
+                        msg ? msg : "job runner failed", &len);
+    push_done(e, s->id, body, len, 0, 1);
     free_slot(e, s);
     after_job(e, 1);
   }
@@ -387,29 +441,32 @@ static void start_job(struct rp_executor *e, struct pending *p)
   if (!s) {
     rp_log(RP_LOG_ERROR, p->id, "out of memory: job dropped");
     atomic_fetch_sub(&e->load, 1);
-    push(e, RP_OUT_DONE, p->id, NULL, 0, 0, 0);
+    push_done(e, p->id, NULL, 0, 0, 0);
     return;
   }
   s->id = p->id;
   p->id = NULL;
   s->ref = LUA_NOREF;
   atomic_init(&s->stop, 0);
-  if (e->cfg.timeout > 0)
-    s->deadline = now() + e->cfg.timeout;
+  s->seconds = e->cfg.timeout;
+  if (s->seconds > 0)
+    s->deadline = now() + s->seconds;
   pthread_mutex_lock(&e->mu);
   s->next = e->slots;
   e->slots = s;
   pthread_mutex_unlock(&e->mu);
   lua_pushcfunction(L, setup);
   lua_pushlightuserdata(L, p->text);
-  if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+  lua_pushlightuserdata(L, (void *)runner(e));
+  if (lua_pcall(L, 2, 1, 0) != LUA_OK) {
     size_t len = 0;
     char *body;
     rp_log(RP_LOG_ERROR, s->id, "cannot start the job: %s",
            lua_tostring(L, -1));
     lua_settop(L, top);
-    body = error_result(e, "RuntimeError", "cannot start the job", &len);
-    push(e, RP_OUT_DONE, s->id, body, len, 0, 0);
+    body = error_result(e, s->id, "RuntimeError", "cannot start the job",
+                        &len);
+    push_done(e, s->id, body, len, 0, 1);
     free_slot(e, s);
     after_job(e, 1);
     return;
@@ -435,7 +492,8 @@ static void ask_concurrency(struct rp_executor *e, int current)
       value = (int)lua_tointeger(L, -1);
   }
   lua_settop(L, top);
-  push(e, RP_OUT_CONCURRENCY, NULL, NULL, 0, 0, value);
+  push(e, NULL, &(struct rp_out){ .kind = RP_OUT_CONCURRENCY,
+       .value = value });
 }
 
 static void refresh(struct rp_executor *e)
@@ -444,7 +502,7 @@ static void refresh(struct rp_executor *e)
   double t0 = now();
   if (rp_vm_refresh(&e->vm, err, sizeof(err)) != RP_OK) {
     rp_log(RP_LOG_ERROR, NULL, "cannot rebuild the VM: %s", err);
-    push(e, RP_OUT_FATAL, NULL, NULL, 0, 0, 0);
+    push(e, NULL, &(struct rp_out){ .kind = RP_OUT_FATAL });
     e->quit = 2;
     return;
   }
@@ -562,7 +620,7 @@ static void start_held(struct rp_executor *e)
       start_job(e, p);
     } else {
       rp_log(RP_LOG_INFO, p->id, "Stopped on request before it started.");
-      push(e, RP_OUT_DONE, p->id, NULL, 0, 0, 0);
+      push_done(e, p->id, NULL, 0, 0, 0);
       atomic_fetch_sub(&e->load, 1);
     }
     free(p->id);
@@ -750,9 +808,20 @@ int rp_executor_fitness(struct rp_executor *e, double seconds, char *err,
                         size_t errlen)
 {
   lua_State *L = e->vm.L;
+  struct slot s;
   int n = 0;
-  int rc = rp_job_call_timed(L, "runpod.worker", "fitness", 0, NULL,
-                             seconds, &n, err, errlen);
+  int rc;
+  /* A slot of its own, so that the jobs' hook bounds the checks; the
+   * threads rp_job_call makes inherit the hook from L. */
+  memset(&s, 0, sizeof(s));
+  atomic_init(&s.stop, 0);
+  s.seconds = seconds;
+  s.deadline = now() + seconds;
+  e->current = &s;
+  lua_sethook(L, hook, LUA_MASKCOUNT, HOOK_EVERY);
+  rc = rp_job_call(L, "runpod.worker", "fitness", 0, NULL, &n, err, errlen);
+  lua_sethook(L, NULL, 0, 0);
+  e->current = NULL;
   if (rc != RP_OK)
     return rc;
   if (n < 1 || !lua_toboolean(L, -n)) {
@@ -761,6 +830,22 @@ int rp_executor_fitness(struct rp_executor *e, double seconds, char *err,
   }
   lua_pop(L, n);
   return rc;
+}
+
+struct rp_vm *rp_executor_vm(struct rp_executor *e)
+{
+  return &e->vm;
+}
+
+void rp_executor_rebuild_due(struct rp_executor *e)
+{
+  if (e->needs_refresh && !e->started)
+    refresh(e);
+}
+
+void rp_executor_set_timeout(struct rp_executor *e, double seconds)
+{
+  e->cfg.timeout = seconds > 0 ? seconds : 0;
 }
 
 int rp_executor_load(struct rp_executor *e)

@@ -1,5 +1,7 @@
 /*
  * executor.h - an executor: a thread that owns one VM and runs jobs in it.
+ * Every mode runs its jobs here (local test, local API, serverless), so
+ * each job gets the same timeout, stop and memory handling.
  *
  * Each job runs as a coroutine of the VM (runpod.worker.run), so jobs that
  * wait (runpod.sleep) interleave in one lua_State while the others run.
@@ -11,7 +13,8 @@
  * the executor sends everything back through the shared outbox: stream
  * partials and progress updates as they are produced, then the job's final
  * result, in that order. An instruction-count hook lets a stop request or
- * a timeout interrupt a handler stuck in a pure-Lua loop; a VM that had a
+ * a timeout interrupt a handler stuck in a pure-Lua loop (the job then
+ * ends at once: its runner never sees the error); a VM that had a
  * job stopped, timed out or asking for refresh_worker is rebuilt once its
  * other jobs are done, and takes no new jobs meanwhile.
  */
@@ -40,6 +43,7 @@ struct rp_out {
   char *body;         /* JSON text (NULL for a stopped job) */
   size_t len;
   int is_stream;      /* DONE: the handler streamed */
+  int failed;         /* DONE: the result is a failed job's */
   int value;          /* CONCURRENCY */
   struct rp_out *next;
 };
@@ -67,6 +71,10 @@ struct rp_executor_config {
   unsigned long recycle_jobs;  /* rebuild the VM every N jobs, 0 = never */
   size_t recycle_heap;       /* rebuild when the heap passes this, 0 = never */
   struct rp_outbox *out;
+  /* Local test mode: jobs run through runpod.local_test (which logs their
+   * partials and results) instead of runpod.worker, and progress updates
+   * are logged instead of queued. */
+  int local_test;
 };
 
 struct rp_executor;
@@ -77,6 +85,22 @@ struct rp_executor;
 int rp_executor_start(struct rp_executor **out,
                       const struct rp_executor_config *c, char *err,
                       size_t errlen);
+
+/* The executor's VM, for the caller's own calls into it while the thread
+ * does not run: before the first rp_executor_submit() or
+ * rp_executor_ask_concurrency(), and after rp_executor_shutdown(). Its L is
+ * NULL when a rebuild failed. Borrowed: valid until rp_executor_free(). */
+struct rp_vm *rp_executor_vm(struct rp_executor *e);
+
+/* Rebuilds the VM now, on the calling thread, when a job left it due for
+ * a rebuild (refresh_worker, a cut-short job, recycling) that the thread
+ * did not do before rp_executor_shutdown() ended it. A failure is logged
+ * and leaves the VM's L NULL. */
+void rp_executor_rebuild_due(struct rp_executor *e);
+
+/* Sets the per-job timeout in seconds (0 = none) for jobs not yet
+ * started. Call before the thread runs jobs. */
+void rp_executor_set_timeout(struct rp_executor *e, double seconds);
 
 /* Queues a job (its JSON text, which must hold "id"); copies both strings.
  * Returns RP_OK or RP_ENOMEM. */
@@ -104,8 +128,9 @@ double rp_executor_config_number(struct rp_executor *e, const char *key,
                                  double dflt);
 
 /* Runs the registered fitness checks (runpod.worker.fitness) in the VM,
- * for at most 'seconds' of Lua code. Call before the first job. Returns
- * RP_OK, or RP_ELUA with the failing check's message in err. */
+ * for at most 'seconds' of Lua code (the jobs' hook enforces it). Call
+ * before the first job. Returns RP_OK, or RP_ELUA with the failing check's
+ * message in err. */
 int rp_executor_fitness(struct rp_executor *e, double seconds, char *err,
                         size_t errlen);
 

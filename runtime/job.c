@@ -97,42 +97,6 @@ static int serve_yield(lua_State *co, int n)
   return 0;
 }
 
-/* The deadline of the timed call running on this thread, 0 = none. */
-static _Thread_local double call_deadline;
-static _Thread_local double call_seconds;
-
-static double monotonic(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void deadline_hook(lua_State *L, lua_Debug *ar)
-{
-  (void)ar;
-  if (call_deadline > 0 && monotonic() > call_deadline) {
-    char msg[64];
-    snprintf(msg, sizeof(msg), "timed out after %g seconds", call_seconds);
-    lua_sethook(L, deadline_hook, LUA_MASKCOUNT, 1);
-    luaL_error(L, "%s", msg);
-  }
-}
-
-int rp_job_call_timed(lua_State *L, const char *module, const char *fn,
-                      int nargs, const char *const *args, double seconds,
-                      int *nres, char *err, size_t errlen)
-{
-  int rc;
-  call_seconds = seconds;
-  call_deadline = monotonic() + seconds;
-  lua_sethook(L, deadline_hook, LUA_MASKCOUNT, 1000);  /* threads inherit */
-  rc = rp_job_call(L, module, fn, nargs, args, nres, err, errlen);
-  lua_sethook(L, NULL, 0, 0);
-  call_deadline = 0;
-  return rc;
-}
-
 int rp_job_call(lua_State *L, const char *module, const char *fn, int nargs,
                 const char *const *args, int *nres, char *err,
                 size_t errlen)

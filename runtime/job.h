@@ -1,10 +1,12 @@
 /*
- * job.h - runs Lua code of the runpod module as a job: inside its own
- * coroutine, serving the runtime yields (runpod.sleep) it makes.
+ * job.h - runs Lua code of the runpod module inside its own coroutine,
+ * serving the runtime yields (runpod.sleep, HTTP) it makes.
  *
- * This is the blocking driver used by local test mode: one job at a time,
- * a sleep simply waits. Every call into Lua is protected, so a handler (or
- * the memory cap) can never make the host panic.
+ * This is the blocking driver for the runtime's calls around jobs: local
+ * test mode's input and output steps and the fitness checks. A sleep
+ * simply waits. Jobs themselves run in an executor (executor.h), in every
+ * mode. Every call into Lua is protected, so a handler (or the memory cap)
+ * can never make the host panic.
  */
 #ifndef RP_JOB_H
 #define RP_JOB_H
@@ -20,11 +22,5 @@
 int rp_job_call(lua_State *L, const char *module, const char *fn, int nargs,
                 const char *const *args, int *nres, char *err,
                 size_t errlen);
-
-/* As rp_job_call, but the Lua code is stopped with an error once it has
- * run for 'seconds' (code blocked inside C cannot be stopped). */
-int rp_job_call_timed(lua_State *L, const char *module, const char *fn,
-                      int nargs, const char *const *args, double seconds,
-                      int *nres, char *err, size_t errlen);
 
 #endif

@@ -115,14 +115,12 @@ int main(int argc, char **argv)
 {
   struct rp_args a;
   struct rp_vm_options o;
-  struct rp_vm vm;
   char err[1024];
   char **rest;
   const char *script = NULL;
   const char *env;
   int first = 1;
   int rc;
-  int code;
 
   (void)rp_reaper_start();   /* PID 1: reap orphans, forward signals */
   /* Past RLIMIT_FSIZE a write fails with EFBIG, which the handler or
@@ -185,16 +183,7 @@ int main(int argc, char **argv)
     return rc < 0 ? exit_code_for_load(rc) : rc;
   }
 
-  rc = rp_vm_open(&vm, &o, err, sizeof(err));
-  if (rc != RP_OK) {
-    rp_log(RP_LOG_ERROR, NULL, "%s", err);
-    free(rest);
-    return exit_code_for_load(rc);
-  }
-  rp_log(RP_LOG_DEBUG, NULL, "%s loaded in %.3f ms", script,
-         vm.load_seconds * 1e3);
-  code = rp_local_run(&vm, &a);
-  rp_vm_close(&vm);
+  rc = rp_local_run(&o, &a);
   free(rest);
-  return code;
+  return rc < 0 ? exit_code_for_load(rc) : rc;
 }

@@ -37,7 +37,7 @@ function local_test.read_input(test_input)
   return text
 end
 
--- prepare(text) -> list of job JSON texts | nil
+-- prepare(text) -> list of job JSON texts, list of their ids | nil
 -- Checks that every job has an input and gives it an id.
 function local_test.prepare(text)
   local value, err = json.decode(text)
@@ -50,7 +50,7 @@ function local_test.prepare(text)
     log.error("Test input is an empty list of jobs. Unable to run.")
     return nil
   end
-  local texts = {}
+  local texts, ids = {}, {}
   for i, job in ipairs(jobs) do
     if type(job) ~= "table" or is_array(job) then
       log.error(("Test job %d is not a JSON object. Unable to run."):format(i))
@@ -64,29 +64,81 @@ function local_test.prepare(text)
       job.id = #jobs == 1 and "local_test" or ("local_test_" .. i)
     end
     texts[i] = assert(core.encode(job, "job"))
+    ids[i] = tostring(job.id)
   end
-  return texts
+  return texts, ids
 end
 
--- run(job_text) -> result body, failed, refresh
+-- Logs how a job ended and its result.
+local function report(id, result, body)
+  if result.error then
+    log.error(("Job %s failed with error: %s"):format(id, result.error))
+  else
+    log.info(("Job %s completed successfully."):format(id))
+  end
+  log.info("Job result: " .. body, id)
+end
+
+-- The job timeout: RUNPOD_JOB_TIMEOUT, else start's timeout; 0 = none.
+local function job_timeout(config)
+  local seconds = tonumber(os.getenv("RUNPOD_JOB_TIMEOUT") or "")
+  if not seconds or seconds < 0 then
+    seconds = config.timeout or 0
+  end
+  return seconds > 0 and seconds or 0
+end
+
+-- Under plain lua5.4 nobody else enforces the job timeout: a count hook
+-- in the handler's coroutine raises a TimeoutError once it has passed,
+-- and keeps raising so that a pcall in the handler cannot swallow it.
+-- (Coroutines the handler makes itself are not covered.) runpod-worker
+-- enforces it in C for every coroutine and ignores this.
+local function with_deadline(handler, seconds)
+  if seconds <= 0 or core.in_serverless() then
+    return handler
+  end
+  return function(...)
+    local deadline = core.monotonic() + seconds
+    local err = {
+      error_type = "TimeoutError",
+      error_message = ("job timed out after %g seconds (timeout)"):format(seconds),
+    }
+    local function hook()
+      if core.monotonic() > deadline then
+        debug.sethook(hook, "", 1)
+        error(err, 0)
+      end
+    end
+    debug.sethook(hook, "", 1000)
+    return handler(...)
+  end
+end
+
+-- run(job_text) -> result body, is_stream, refresh, failed
 -- Runs one job with the registered handler, logging partials as they come.
 function local_test.run(job_text)
   local config = assert(serverless.config(), "no handler registered")
   local job = assert(json.decode(job_text))
   log.debug("Retrieved local job: " .. job_text, job.id)
-  local result, info = serverless.run(config.handler, job, {
+  local handler = with_deadline(config.handler, job_timeout(config))
+  local result, info = serverless.run(handler, job, {
     return_aggregate_stream = config.return_aggregate_stream,
     on_partial = function(_, body)
       log.info("Stream partial: " .. body, job.id)
     end,
   })
-  if result.error then
-    log.error(("Job %s failed with error: %s"):format(job.id, result.error))
-  else
-    log.info(("Job %s completed successfully."):format(job.id))
-  end
-  log.info("Job result: " .. info.body, job.id)
-  return info.body, info.failed, info.refresh or config.refresh_worker == true
+  report(job.id, result, info.body)
+  return info.body, info.stream, info.refresh or config.refresh_worker == true, info.failed
+end
+
+-- error_result(error_type, message, id) -> body
+-- The result of a job runpod-worker had to cut short (timeout, ...),
+-- logged as run() logs the others.
+function local_test.error_result(error_type, message, id)
+  local result = serverless.runtime_failure(error_type, message, id)
+  local body = assert(core.encode(result, "result"))
+  report(id, result, body)
+  return body
 end
 
 -- Compares two decoded JSON values; arrays and objects are told apart.
@@ -185,7 +237,7 @@ function local_test.main(_, argv)
   end
   local bodies, any_failed = {}, false
   for i, job_text in ipairs(jobs) do
-    local body, failed = local_test.run(job_text)
+    local body, _, _, failed = local_test.run(job_text)
     bodies[i] = body
     any_failed = any_failed or failed
   end

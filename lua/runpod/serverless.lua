@@ -263,17 +263,25 @@ local function out_of_memory(err)
   return exceeded and err == "not enough memory"
 end
 
+-- runtime_failure(error_type, message, id) -> result
+-- The result of a job the runtime failed (memory cap, timeout, ...): the
+-- error JSON is built once, logged and returned, so that the log and the
+-- posted result always agree.
+function serverless.runtime_failure(error_type, message, id)
+  local result = { error = error_json(error_type, message, "") }
+  log.error("Captured Handler Exception", id)
+  log.error(result.error, id)
+  return result
+end
+
 -- The result of a handler that ran out of memory. Call it once nothing
 -- references the dead coroutine, so that its garbage can be collected.
 local function memory_failure(id)
   collectgarbage()
   local _, cap = core.memory()
   core.memory_reset()
-  local result = { error = error_json("MemoryError", ("memory limit exceeded: the handler's "
-    .. "Lua heap reached its cap of %d bytes (max_memory / RUNPOD_MAX_MEMORY)"):format(cap), "") }
-  log.error("Captured Handler Exception", id)
-  log.error(result.error, id)
-  return result
+  return serverless.runtime_failure("MemoryError", ("memory limit exceeded: the handler's "
+    .. "Lua heap reached its cap of %d bytes (max_memory / RUNPOD_MAX_MEMORY)"):format(cap), id)
 end
 
 -- The result of a handler that raised.

@@ -11,7 +11,7 @@ local null = json.null
 
 local worker = {}
 
--- run(job_text) -> body, is_stream, refresh
+-- run(job_text) -> body, is_stream, refresh, failed
 -- Decodes and runs one job; partials and the final result leave through
 -- core.emit, in the order they are produced.
 function worker.run(job_text)
@@ -29,13 +29,13 @@ function worker.run(job_text)
   else
     log.info("Finished.", id)
   end
-  return info.body, info.stream, info.refresh or config.refresh_worker == true
+  return info.body, info.stream, info.refresh or config.refresh_worker == true, info.failed
 end
 
--- The error result of a job the runtime had to cut short.
-function worker.error_result(error_type, message)
-  return '{"error":' .. assert(core.encode(serverless.error_json(error_type, message, ""), "error"))
-    .. "}"
+-- error_result(error_type, message, id) -> body
+-- The result of a job the runtime had to cut short, logged as it is posted.
+function worker.error_result(error_type, message, id)
+  return assert(core.encode(serverless.runtime_failure(error_type, message, id), "result"))
 end
 
 -- concurrency(current) -> new value: start's concurrency_modifier, if any.
