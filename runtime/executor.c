@@ -272,7 +272,7 @@ static char *error_result(struct rp_executor *e, const char *job_id,
   if (rp_vm_push_function(L, runner(e), "error_result", err, sizeof(err))
       == RP_OK) {
     lua_pushstring(L, type);
-    lua_pushstring(L, message);
+    lua_pushstring(L, message);     /* NULL: nil */
     lua_pushstring(L, job_id);
     if (lua_pcall(L, 3, 1, 0) == LUA_OK && lua_isstring(L, -1))
       body = dup_bytes(lua_tostring(L, -1), lua_rawlen(L, -1));
@@ -291,7 +291,8 @@ static char *error_result(struct rp_executor *e, const char *job_id,
   rp_buf_printf(&b, "{\"error_type\":\"%s\",\"error_message\":\"%s\","
                 "\"error_traceback\":\"\",\"hostname\":\"%s\","
                 "\"worker_id\":\"%s\",\"runpod_version\":\"%s\"}", type,
-                "the job's VM failed; see the worker log", host,
+                message ? "the job's VM failed; see the worker log"
+                : "memory limit exceeded", host,
                 rp_worker_id(), RP_VERSION);
   rp_log(RP_LOG_ERROR, job_id, "Captured Handler Exception");
   rp_log(RP_LOG_ERROR, job_id, "%s", b.data ? b.data : "");
@@ -421,12 +422,22 @@ static void resume(struct rp_executor *e, struct slot *s, int nargs)
   }
   {
     const char *msg = lua_tostring(co, -1);
+    int oom = e->vm.alloc.exceeded;
+    char why[512];
     size_t len = 0;
     char *body;
-    rp_log(RP_LOG_ERROR, s->id, "job runner failed: %s",
-           msg ? msg : "(no message)");
-    body = error_result(e, s->id, "RuntimeError",
-                        msg ? msg : "job runner failed", &len);
+    snprintf(why, sizeof(why), "%s", msg ? msg : "job runner failed");
+    rp_log(RP_LOG_ERROR, s->id, "job runner failed: %s", why);
+    if (oom) {
+      /* The runner itself passed the memory cap (encoding a large result,
+       * say): let go of the job's memory first, then report a MemoryError
+       * as for a handler that passed it. */
+      luaL_unref(e->vm.L, LUA_REGISTRYINDEX, s->ref);
+      s->ref = LUA_NOREF;
+      s->co = NULL;
+    }
+    body = error_result(e, s->id, oom ? "MemoryError" : "RuntimeError",
+                        oom ? NULL : why, &len);
     push_done(e, s->id, body, len, 0, 1);
     free_slot(e, s);
     after_job(e, 1);

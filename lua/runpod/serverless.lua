@@ -266,22 +266,21 @@ end
 -- runtime_failure(error_type, message, id) -> result
 -- The result of a job the runtime failed (memory cap, timeout, ...): the
 -- error JSON is built once, logged and returned, so that the log and the
--- posted result always agree.
+-- posted result always agree. A MemoryError ignores message and states
+-- the cap; call it once nothing references the job's dead coroutine, so
+-- that its garbage can be collected first.
 function serverless.runtime_failure(error_type, message, id)
+  if error_type == "MemoryError" then
+    collectgarbage()
+    local _, cap = core.memory()
+    core.memory_reset()
+    message = ("memory limit exceeded: the handler's Lua heap reached its cap of %d bytes "
+      .. "(max_memory / RUNPOD_MAX_MEMORY)"):format(cap)
+  end
   local result = { error = error_json(error_type, message, "") }
   log.error("Captured Handler Exception", id)
   log.error(result.error, id)
   return result
-end
-
--- The result of a handler that ran out of memory. Call it once nothing
--- references the dead coroutine, so that its garbage can be collected.
-local function memory_failure(id)
-  collectgarbage()
-  local _, cap = core.memory()
-  core.memory_reset()
-  return serverless.runtime_failure("MemoryError", ("memory limit exceeded: the handler's "
-    .. "Lua heap reached its cap of %d bytes (max_memory / RUNPOD_MAX_MEMORY)"):format(cap), id)
 end
 
 -- The result of a handler that raised.
@@ -370,7 +369,7 @@ function serverless.run(handler, job, opts)
 
   if not ok and out_of_memory(value) then
     co = nil -- luacheck: ignore 311 (drops the dead coroutine for the GC)
-    result = memory_failure(id)
+    result = serverless.runtime_failure("MemoryError", nil, id)
     info.refresh = true      -- the handler's state may be half-built
   elseif not ok then
     result = failure(value, co, id)

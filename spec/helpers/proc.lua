@@ -109,6 +109,30 @@ function proc.lines(s)
   return t
 end
 
+-- captured_errors(output, id) -> the error JSON texts a worker logged
+-- for job id after "Captured Handler Exception", in order; reads both the
+-- plain log lines ("LEVEL | id | message") and the JSON ones.
+function proc.captured_errors(output, id)
+  local json = require("runpod").json
+  local messages = {}
+  for _, line in ipairs(proc.lines(output)) do
+    local entry = line:sub(1, 1) == "{" and json.decode(line)
+    if type(entry) == "table" and entry.requestId == id then
+      messages[#messages + 1] = entry.message
+    elseif not entry then
+      local _, stop = line:find("| " .. id .. " | ", 1, true)
+      messages[#messages + 1] = stop and line:sub(stop + 1) or nil
+    end
+  end
+  local list = {}
+  for i, message in ipairs(messages) do
+    if message == "Captured Handler Exception" and messages[i + 1] then
+      list[#list + 1] = messages[i + 1]
+    end
+  end
+  return list
+end
+
 -- output_lines(cmd) -> the lines a shell command prints on stdout
 function proc.output_lines(cmd)
   local p = assert(io.popen(cmd))
