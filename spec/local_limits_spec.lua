@@ -89,6 +89,19 @@ describe("runpod-worker local test mode", function()
       assert_logged_as_failed(r.stdout, "local_test", list[1].error)
     end)
 
+    it("fails a spinning job under plain lua5.4 too", function()
+      local r = proc.lua_run({ FIXTURE, "--test_input",
+        json.encode({ input = { mode = "spin", pcall = true } }) },
+        { env = { LIMITS_TIMEOUT = "0.5" }, timeout = 30 })
+      assert.are.equal(1, r.code, r.stdout)
+      local list = results(r.stdout)
+      assert.are.equal(1, #list, r.stdout)
+      local info = assert(json.decode(list[1].error))
+      assert.are.equal("TimeoutError", info.error_type)
+      assert.are.equal("job timed out after 0.5 seconds (timeout)", info.error_message)
+      assert.are.same({ list[1].error }, proc.captured_errors(r.stdout, "local_test"))
+    end)
+
     it("tells the handler its remaining time, counting down", function()
       local r = run({ input = { mode = "budget" } }, { LIMITS_TIMEOUT = "30" })
       assert.are.equal(0, r.code, r.stdout)
