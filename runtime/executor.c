@@ -268,7 +268,8 @@ static char *error_result(struct rp_executor *e, const char *job_id,
   char err[256];
   char *body = NULL;
   char host[128];
-  struct rp_buf b = RP_BUF_INIT(4096);
+  struct rp_buf json = RP_BUF_INIT(4096);
+  struct rp_buf out = RP_BUF_INIT(8192);
   if (rp_vm_push_function(L, runner(e), "error_result", err, sizeof(err))
       == RP_OK) {
     lua_pushstring(L, type);
@@ -286,28 +287,24 @@ static char *error_result(struct rp_executor *e, const char *job_id,
   for (char *p = host; *p; p++)
     if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20)
       *p = '_';
-  /* The error JSON first, as the log shows it; then the same text as a
-   * JSON string inside the body (only its quotes need escaping). */
-  rp_buf_printf(&b, "{\"error_type\":\"%s\",\"error_message\":\"%s\","
+  /* The error JSON, as the log shows it; then the same text as a JSON
+   * string in the body (nothing in it but quotes needs escaping). */
+  rp_buf_printf(&json, "{\"error_type\":\"%s\",\"error_message\":\"%s\","
                 "\"error_traceback\":\"\",\"hostname\":\"%s\","
                 "\"worker_id\":\"%s\",\"runpod_version\":\"%s\"}", type,
                 message ? "the job's VM failed; see the worker log"
-                : "memory limit exceeded", host,
-                rp_worker_id(), RP_VERSION);
+                : "memory limit exceeded", host, rp_worker_id(), RP_VERSION);
   rp_log(RP_LOG_ERROR, job_id, "Captured Handler Exception");
-  rp_log(RP_LOG_ERROR, job_id, "%s", b.data ? b.data : "");
-  {
-    struct rp_buf out = RP_BUF_INIT(8192);
-    rp_buf_puts(&out, "{\"error\":\"");
-    for (size_t i = 0; b.data && i < b.len; i++) {
-      if (b.data[i] == '"')
-        rp_buf_puts(&out, "\\");
-      rp_buf_append(&out, &b.data[i], 1);
-    }
-    rp_buf_puts(&out, "\"}");
-    body = rp_buf_steal(&out, len);
+  rp_log(RP_LOG_ERROR, job_id, "%s", json.data ? json.data : "");
+  rp_buf_puts(&out, "{\"error\":\"");
+  for (size_t i = 0; i < json.len; i++) {
+    if (json.data[i] == '"')
+      rp_buf_puts(&out, "\\");
+    rp_buf_append(&out, &json.data[i], 1);
   }
-  rp_buf_free(&b);
+  rp_buf_puts(&out, "\"}");
+  body = rp_buf_steal(&out, len);
+  rp_buf_free(&json);
   return body;
 }
 

@@ -27,7 +27,8 @@ enum {
 
 /* What a VM owned by an executor thread reaches of its host: where stream
  * partials and progress updates go, and the running job's time budget.
- * NULL in local test mode. */
+ * Every mode of runpod-worker runs its jobs in an executor, so only a VM
+ * built outside one has none. */
 enum rp_emit { RP_EMIT_STREAM, RP_EMIT_PROGRESS };
 struct rp_vm_host {
   /* Queues a post for the job; called on the executor's thread. */
@@ -44,7 +45,7 @@ struct rp_vm_options {
   size_t memory_cap;       /* bytes, 0 = no cap (RUNPOD_MAX_MEMORY) */
   int argc;                /* the script's own arguments, for 'arg' */
   char **argv;             /* borrowed for the VM's lifetime */
-  const struct rp_vm_host *host;   /* NULL outside serverless mode */
+  const struct rp_vm_host *host;   /* NULL outside an executor */
   int debugger;            /* --rp_debugger: attach runpod.debugger output */
 };
 

@@ -16,13 +16,18 @@ local function run(input, env)
     { env = env, timeout = 30 })
 end
 
--- The decoded results printed in "Job result: ..." lines, in order.
-local function results(stdout)
-  local list = {}
-  for body in stdout:gmatch("Job result: ([^\n]*)") do
-    list[#list + 1] = assert(json.decode(body))
-  end
-  return list
+local results = proc.job_results
+
+-- Asserts that a local run failed its one job with the 0.5 s timeout,
+-- and logged it with the error JSON of the result.
+local function assert_timed_out(r)
+  assert.are.equal(1, r.code, r.stdout)
+  local list = results(r.stdout)
+  assert.are.equal(1, #list, r.stdout)
+  local info = assert(json.decode(list[1].error))
+  assert.are.equal("TimeoutError", info.error_type)
+  assert.are.equal("job timed out after 0.5 seconds (timeout)", info.error_message)
+  assert.are.same({ list[1].error }, proc.captured_errors(r.stdout, "local_test"))
 end
 
 -- Asserts that a timed-out job was logged with exactly the error it was
@@ -53,21 +58,12 @@ end
 describe("runpod-worker local test mode", function()
   describe("job timeout", function()
     it("fails a spinning job once start's timeout passes", function()
-      local r = run({ input = { mode = "spin" } }, { LIMITS_TIMEOUT = "0.5" })
-      assert.are.equal(1, r.code, r.stdout)
-      local list = results(r.stdout)
-      assert.are.equal(1, #list, r.stdout)
-      local info = assert(json.decode(list[1].error))
-      assert.are.equal("TimeoutError", info.error_type)
-      assert.are.equal("job timed out after 0.5 seconds (timeout)", info.error_message)
+      assert_timed_out(run({ input = { mode = "spin" } }, { LIMITS_TIMEOUT = "0.5" }))
     end)
 
     it("fails a spinning job once RUNPOD_JOB_TIMEOUT passes, pcall or not", function()
-      local r = run({ input = { mode = "spin", pcall = true } }, { RUNPOD_JOB_TIMEOUT = "0.5" })
-      assert.are.equal(1, r.code, r.stdout)
-      local info = assert(json.decode(results(r.stdout)[1].error))
-      assert.are.equal("TimeoutError", info.error_type)
-      assert.are.equal("job timed out after 0.5 seconds (timeout)", info.error_message)
+      assert_timed_out(run({ input = { mode = "spin", pcall = true } },
+        { RUNPOD_JOB_TIMEOUT = "0.5" }))
     end)
 
     it("fails a sleeping job once the timeout passes and runs the next one", function()
@@ -90,16 +86,9 @@ describe("runpod-worker local test mode", function()
     end)
 
     it("fails a spinning job under plain lua5.4 too", function()
-      local r = proc.lua_run({ FIXTURE, "--test_input",
+      assert_timed_out(proc.lua_run({ FIXTURE, "--test_input",
         json.encode({ input = { mode = "spin", pcall = true } }) },
-        { env = { LIMITS_TIMEOUT = "0.5" }, timeout = 30 })
-      assert.are.equal(1, r.code, r.stdout)
-      local list = results(r.stdout)
-      assert.are.equal(1, #list, r.stdout)
-      local info = assert(json.decode(list[1].error))
-      assert.are.equal("TimeoutError", info.error_type)
-      assert.are.equal("job timed out after 0.5 seconds (timeout)", info.error_message)
-      assert.are.same({ list[1].error }, proc.captured_errors(r.stdout, "local_test"))
+        { env = { LIMITS_TIMEOUT = "0.5" }, timeout = 30 }))
     end)
 
     it("tells the handler its remaining time, counting down", function()

@@ -6,14 +6,7 @@ local json = require("runpod").json
 
 local run = proc.worker_run
 
--- The decoded results printed in "Job result: ..." lines, in order.
-local function results(stdout)
-  local list = {}
-  for body in stdout:gmatch("Job result: ([^\n]*)") do
-    list[#list + 1] = assert(json.decode(body))
-  end
-  return list
-end
+local results = proc.job_results
 
 local function result(stdout)
   local list = results(stdout)

@@ -109,6 +109,17 @@ function proc.lines(s)
   return t
 end
 
+-- job_results(stdout) -> the decoded results a local test printed in its
+-- "Job result: ..." lines, in order
+function proc.job_results(stdout)
+  local json = require("runpod").json
+  local list = {}
+  for body in stdout:gmatch("Job result: ([^\n]*)") do
+    list[#list + 1] = assert(json.decode(body))
+  end
+  return list
+end
+
 -- captured_errors(output, id) -> the error JSON texts a worker logged
 -- for job id after "Captured Handler Exception", in order; reads both the
 -- plain log lines ("LEVEL | id | message") and the JSON ones.
