@@ -6,7 +6,6 @@
 #include <fcntl.h>
 #include <lauxlib.h>
 #include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,23 +153,6 @@ static double job_timeout(struct rp_executor *e)
   return d;
 }
 
-/* Hands a job to the executor with SIGINT and SIGTERM blocked, so that
- * the executor's thread (made by the first submit) inherits a mask without
- * them and the main thread alone handles them. */
-static int submit(struct rp_executor *e, const char *id, const char *text)
-{
-  sigset_t block;
-  sigset_t old;
-  int rc;
-  sigemptyset(&block);
-  sigaddset(&block, SIGINT);
-  sigaddset(&block, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &block, &old);
-  rc = rp_executor_submit(e, id, text);
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
-  return rc;
-}
-
 /* Waits until the job ends. A SIGINT or SIGTERM asks the executor to stop
  * it (its hook stops it at the next instructions, a sleep or a request at
  * once); a second one ends the process, for a handler stuck in C code. */
@@ -219,7 +201,7 @@ static int run_jobs(struct rp_executor *e, struct rp_outbox *out,
 {
   for (int i = 0; i < jobs->n; i++) {
     struct outcome o = { NULL, 0, 0 };
-    if (submit(e, ids->v[i], jobs->v[i]) != RP_OK) {
+    if (rp_executor_submit(e, ids->v[i], jobs->v[i]) != RP_OK) {
       rp_log(RP_LOG_ERROR, ids->v[i], "out of memory: job not run");
       return 1;
     }
@@ -284,6 +266,10 @@ static int run(struct rp_executor *e, struct rp_outbox *out,
   if (code == 0) {
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
+    /* Any thread may take the signal; SA_RESTART keeps a handler's own
+     * reads and writes on the executor's thread from failing with EINTR,
+     * and child processes keep the usual signal mask. */
+    sa.sa_flags = SA_RESTART;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
