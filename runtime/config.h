@@ -4,7 +4,8 @@
  *
  * Flags take their value as the next argument or after '=' (as argparse
  * does): --rp_api_port 8000, --rp_api_port=8000. Flags this parser does not
- * know are kept, in order, for the handler script's 'arg' table.
+ * know are kept, in order, for the handler script's 'arg' table. The flags
+ * are listed in settings.def.
  */
 #ifndef RP_CONFIG_H
 #define RP_CONFIG_H
@@ -33,5 +34,22 @@ struct rp_args {
  * port that is not a number in 1..65535, ...). */
 int rp_args_parse(struct rp_args *a, int argc, char **argv, char **rest,
                   char *err, size_t errlen);
+
+/* Is 'arg', which the parser did not know, meant as one of our flags? True
+ * for "--rp_..."/"--rp-..." and "--test..." (any spelling, with or without
+ * "=value"), which a script's own flags are unlikely to be. */
+int rp_args_looks_ours(const char *arg);
+
+/* The known flag closest to 'arg' (edit distance, counting '-' and '_' as
+ * the same letter, ignoring "=value"), e.g. "--test_input" for
+ * "--test-input". Returns NULL when the closest one still differs in more
+ * than a third of its letters, unless 'always' is set. Borrowed: a
+ * string constant. */
+const char *rp_args_suggest(const char *arg, int always);
+
+/* Writes the flags' part of the usage text into buf (always terminated):
+ * per flag its name, its value's name, what it does and its default,
+ * wrapped at 79 columns. */
+void rp_args_usage(char *buf, size_t len);
 
 #endif

@@ -97,7 +97,8 @@ static int load_jobs(struct rp_vm *vm, const struct rp_args *a,
   return 0;
 }
 
-int rp_local_run(struct rp_vm *vm, const struct rp_args *a)
+int rp_local_run(struct rp_vm *vm, const struct rp_args *a,
+                 const struct rp_settings *env)
 {
   struct strings jobs = { NULL, 0 };
   struct strings bodies = { NULL, 0 };
@@ -107,6 +108,7 @@ int rp_local_run(struct rp_vm *vm, const struct rp_args *a)
   int n;
   char err[1024];
 
+  (void)env;           /* read and checked at start; no limit applies yet */
   code = load_jobs(vm, a, &jobs);
   if (code != 0)
     goto done;

@@ -9,10 +9,13 @@
 #define RP_LOCAL_H
 
 #include "config.h"
+#include "settings.h"
 #include "vm.h"
 
-/* Returns the process exit code: 0 success, 1 a job failed, there was no
- * usable input or the output did not match. */
-int rp_local_run(struct rp_vm *vm, const struct rp_args *a);
+/* Runs the jobs with the flags 'a' and the environment as read at start
+ * ('env'). Returns the process exit code: 0 success, 1 a job failed,
+ * there was no usable input or the output did not match. */
+int rp_local_run(struct rp_vm *vm, const struct rp_args *a,
+                 const struct rp_settings *env);
 
 #endif
