@@ -178,6 +178,15 @@ const char *rp_args_suggest(const char *arg, int always)
   return best;
 }
 
+int rp_args_mistyped(const char *arg, char *buf, size_t len)
+{
+  if (!rp_args_looks_ours(arg))
+    return 0;
+  snprintf(buf, len, "unknown flag '%s' (did you mean %s?); left in the "
+           "script's arg table", arg, rp_args_suggest(arg, 1));
+  return 1;
+}
+
 /* Appends printf-style text to buf at *pos; past the end of buf nothing
  * more is added (buf stays terminated). */
 static void put(char *buf, size_t len, size_t *pos, const char *fmt, ...)

@@ -40,6 +40,12 @@ int rp_args_parse(struct rp_args *a, int argc, char **argv, char **rest,
  * "=value"), which a script's own flags are unlikely to be. */
 int rp_args_looks_ours(const char *arg);
 
+/* When 'arg', left for the script, looks like one of our flags mistyped,
+ * writes the warning about it into buf ("unknown flag '--test-input' (did
+ * you mean --test_input?); left in the script's arg table") and returns 1;
+ * else returns 0. */
+int rp_args_mistyped(const char *arg, char *buf, size_t len);
+
 /* The known flag closest to 'arg' (edit distance, counting '-' and '_' as
  * the same letter, ignoring "=value"), e.g. "--test_input" for
  * "--test-input". Returns NULL when the closest one still differs in more

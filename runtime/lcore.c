@@ -141,7 +141,8 @@ static int core_register_error(lua_State *L)
 }
 
 /* parse_args(arg) -> options, rest | nil, message
- * Reads arg[1..#arg] like the binary reads its command line. */
+ * Reads arg[1..#arg] like the binary reads its command line;
+ * options.warnings lists what the binary warns about (mistyped flags). */
 static int core_parse_args(lua_State *L)
 {
   struct rp_args a;
@@ -176,6 +177,13 @@ static int core_parse_args(lua_State *L)
 #undef SETS
 #undef SETB
 #undef SETI
+  lua_newtable(L);
+  for (int i = 0, nwarn = 0; i < a.nrest; i++)
+    if (rp_args_mistyped(rest[i], err, sizeof(err))) {
+      lua_pushstring(L, err);
+      lua_rawseti(L, -2, ++nwarn);
+    }
+  lua_setfield(L, -2, "warnings");
   lua_createtable(L, a.nrest, 0);
   for (int i = 0; i < a.nrest; i++) {
     lua_pushstring(L, rest[i]);
@@ -390,11 +398,14 @@ static void configure_log(void)
 {
   struct rp_settings env;
   char msg[512];
+  int level;
   rp_settings_read(&env);
   rp_settings_apply_log(&env);
   rp_ident_set(env.pod_id.text, env.pod_hostname.text);
-  for (int n = 0; rp_settings_problem(&env, n, msg, sizeof(msg)) != 0; n++)
-    rp_log(RP_LOG_WARN, NULL, "%s; ignored", msg);
+  for (int n = 0; (level = rp_settings_problem(&env, n, msg,
+                                                sizeof(msg))) != 0; n++)
+    rp_log(RP_LOG_WARN, NULL, "%s%s", msg,
+           level == RP_LOG_ERROR ? "; ignored" : "");
 }
 
 int luaopen_runpod_core(lua_State *L)

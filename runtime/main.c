@@ -117,11 +117,10 @@ static int configure_log(const struct rp_args *a,
  * our flags mistyped (--test-input, --rp_api_prt). */
 static void warn_mistyped(char **rest, int nrest)
 {
+  char msg[512];
   for (int i = 0; i < nrest; i++)
-    if (rp_args_looks_ours(rest[i]))
-      rp_log(RP_LOG_WARN, NULL, "unknown flag '%s' (did you mean %s?); "
-             "left in the script's arg table", rest[i],
-             rp_args_suggest(rest[i], 1));
+    if (rp_args_mistyped(rest[i], msg, sizeof(msg)))
+      rp_log(RP_LOG_WARN, NULL, "%s", msg);
 }
 
 /* Without a script first, says what is wrong with the command line. */

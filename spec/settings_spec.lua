@@ -113,6 +113,16 @@ describe("mistyped flags", function()
       .. "--rp_api_port?); left in the script's arg table"), r.stdout)
   end)
 
+  it("get the same WARN under plain lua5.4", function()
+    local r = proc.lua_run({ ECHO, "--test-input=" .. INPUT, "--test_input", INPUT },
+      { env = BAD })
+    assert.are.equal(0, r.code, r.stdout .. r.stderr)
+    assert.are.equal(1, count(r.stdout, "WARN   | unknown flag '--test-input=" .. INPUT
+      .. "' (did you mean --test_input?); left in the script's arg table"), r.stdout)
+    assert.are.equal(1, count(r.stdout, WARN_THREADS), r.stdout)
+    assert.are.equal(1, count(r.stdout, WARN_TIMEOUT), r.stdout)
+  end)
+
   it("that are not ours stay in arg without a word", function()
     local r = proc.worker_run { "spec/fixtures/args.lua", "--model", "tiny", "--test_input",
       "{\"input\":{}}", "-v", "--test-input=x" }

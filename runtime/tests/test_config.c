@@ -94,6 +94,15 @@ static void suggestions(void)
   CHECK(!rp_args_looks_ours("rp_api_port"));
 }
 
+static void mistyped_message(void)
+{
+  char msg[256];
+  CHECK_INT(1, rp_args_mistyped("--rp_api_prt=9000", msg, sizeof(msg)));
+  CHECK_STR("unknown flag '--rp_api_prt=9000' (did you mean --rp_api_port?); "
+            "left in the script's arg table", msg);
+  CHECK_INT(0, rp_args_mistyped("--model", msg, sizeof(msg)));
+}
+
 static void usage_lists_every_flag(void)
 {
   char buf[4096];
@@ -249,6 +258,7 @@ int main(void)
   RUN(unknown_kept_in_order);
   RUN(bad_values);
   RUN(suggestions);
+  RUN(mistyped_message);
   RUN(usage_lists_every_flag);
   RUN(settings_defaults);
   RUN(settings_values);
