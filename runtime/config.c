@@ -10,25 +10,13 @@
 #include "rp.h"
 #include "settings.h"
 
-enum kind { RP_FLAG_STRING, RP_FLAG_PORT, RP_FLAG_COUNT, RP_FLAG_SWITCH };
-
-struct flag {
-  const char *name;
-  const char *alias;
-  enum kind kind;
-  const char *metavar;
-  const char *dflt;
-  const char *doc;
-  size_t offset;
-};
-
-static const struct flag flags[] = {
+const struct rp_flag_info rp_flag_list[] = {
 #define RP_FLAG(field, name, alias, kind, metavar, dflt, doc) \
   { name, alias, kind, metavar, dflt, doc, offsetof(struct rp_args, field) },
 #include "settings.def"
 };
 
-#define NFLAGS (sizeof(flags) / sizeof(flags[0]))
+const size_t rp_flag_count = sizeof(rp_flag_list) / sizeof(rp_flag_list[0]);
 
 /* Does 'arg' spell 'name', alone or as "name=value"? Sets *value to the
  * text after '=' or NULL. */
@@ -52,17 +40,17 @@ static int spells(const char *arg, const char *name, const char **value)
 }
 
 /* Finds the flag 'arg' names. */
-static const struct flag *lookup(const char *arg, const char **value)
+static const struct rp_flag_info *lookup(const char *arg, const char **value)
 {
   size_t i;
-  for (i = 0; i < NFLAGS; i++)
-    if (spells(arg, flags[i].name, value) ||
-        spells(arg, flags[i].alias, value))
-      return &flags[i];
+  for (i = 0; i < rp_flag_count; i++)
+    if (spells(arg, rp_flag_list[i].name, value) ||
+        spells(arg, rp_flag_list[i].alias, value))
+      return &rp_flag_list[i];
   return NULL;
 }
 
-static int set_number(struct rp_args *a, const struct flag *f,
+static int set_number(struct rp_args *a, const struct rp_flag_info *f,
                       const char *v, char *err, size_t errlen)
 {
   char *end;
@@ -88,7 +76,7 @@ int rp_args_parse(struct rp_args *a, int argc, char **argv, char **rest,
   a->api_concurrency = 1;
   for (i = 0; i < argc; i++) {
     const char *value = NULL;
-    const struct flag *f = lookup(argv[i], &value);
+    const struct rp_flag_info *f = lookup(argv[i], &value);
     if (!f) {
       rest[a->nrest++] = argv[i];
       continue;
@@ -167,11 +155,11 @@ const char *rp_args_suggest(const char *arg, int always)
   const char *best = NULL;
   size_t best_d = (size_t)-1;
   size_t i;
-  for (i = 0; i < NFLAGS; i++) {
-    size_t len = strlen(flags[i].name);
-    size_t d = distance(want, nwant, flags[i].name, len);
+  for (i = 0; i < rp_flag_count; i++) {
+    size_t len = strlen(rp_flag_list[i].name);
+    size_t d = distance(want, nwant, rp_flag_list[i].name, len);
     if (d < best_d && (always || d * 3 <= len)) {
-      best = flags[i].name;
+      best = rp_flag_list[i].name;
       best_d = d;
     }
   }
@@ -241,8 +229,8 @@ void rp_args_usage(char *buf, size_t len)
   if (len == 0)
     return;
   buf[0] = '\0';
-  for (i = 0; i < NFLAGS; i++) {
-    const struct flag *f = &flags[i];
+  for (i = 0; i < rp_flag_count; i++) {
+    const struct rp_flag_info *f = &rp_flag_list[i];
     snprintf(name, sizeof(name), "%s%s%s%s%s", f->alias ? f->alias : "",
              f->alias ? ", " : "", f->name, f->metavar ? " " : "",
              f->metavar ? f->metavar : "");

@@ -27,6 +27,27 @@ struct rp_args {
   int nrest;                 /* arguments left for the script */
 };
 
+enum rp_flag_kind {
+  RP_FLAG_STRING,
+  RP_FLAG_PORT,              /* 1..65535 */
+  RP_FLAG_COUNT,             /* 1..1000000 */
+  RP_FLAG_SWITCH             /* takes no value */
+};
+
+/* The flags of settings.def, in its order. */
+struct rp_flag_info {
+  const char *name;
+  const char *alias;         /* another spelling, or NULL */
+  enum rp_flag_kind kind;
+  const char *metavar;       /* the value's name, NULL for a switch */
+  const char *dflt;          /* the default as the docs state it */
+  const char *doc;           /* Markdown */
+  size_t offset;             /* of its field in struct rp_args */
+};
+
+extern const struct rp_flag_info rp_flag_list[];
+extern const size_t rp_flag_count;
+
 /* Parses argv[0..argc) (the arguments after the script name). All strings
  * are borrowed from argv. Unknown arguments are stored in rest[], which
  * must have room for argc entries; their count is set in a->nrest.

@@ -3,30 +3,15 @@
 
 #include <string.h>
 
+#include "config.h"
 #include "settings.h"
-
-struct flag_doc {
-  const char *name;
-  const char *alias;
-  const char *metavar;
-  const char *dflt;
-  const char *doc;
-};
-
-static const struct flag_doc flags[] = {
-#define RP_FLAG(field, name, alias, kind, metavar, dflt, doc) \
-  { name, alias, metavar, dflt, doc },
-#include "settings.def"
-};
-
-#define NFLAGS (sizeof(flags) / sizeof(flags[0]))
 
 static void markdown(FILE *out)
 {
   size_t i;
   fputs("| kind | name | default | meaning |\n|---|---|---|---|\n", out);
-  for (i = 0; i < NFLAGS; i++) {
-    const struct flag_doc *f = &flags[i];
+  for (i = 0; i < rp_flag_count; i++) {
+    const struct rp_flag_info *f = &rp_flag_list[i];
     fputs("| flag | ", out);
     if (f->alias)
       fprintf(out, "`%s`, ", f->alias);
@@ -79,8 +64,8 @@ static void man(FILE *out)
         "Other arguments are left, in order, in the script's\n"
         ".B arg\n"
         "table.\n", out);
-  for (i = 0; i < NFLAGS; i++) {
-    const struct flag_doc *f = &flags[i];
+  for (i = 0; i < rp_flag_count; i++) {
+    const struct rp_flag_info *f = &rp_flag_list[i];
     fputs(".TP\n", out);
     if (f->alias) {
       fputs(".BR ", out);
