@@ -66,20 +66,42 @@ describe("invalid settings", function()
     assert.are.equal(1, count(out, WARN_TIMEOUT), out)
   end)
 
-  it("get one WARN each in API server mode", function()
+  -- Runs the API server (args, env) on a port picked at random until the
+  -- script is loaded; tries another port when that one is taken.
+  local function api_output(args, env)
     local out
-    -- A port picked at random may be taken: then try another.
     for _ = 1, 5 do
       local port = tostring(math.random(20000, 30000))
-      local h = emulator.spawn({ proc.worker, ECHO, "--rp_serve_api", "--rp_api_port", port },
-        BAD)
+      local argv, e = { proc.worker, ECHO }, {}
+      for _, a in ipairs(args) do
+        argv[#argv + 1] = a == "PORT" and port or a
+      end
+      for k, v in pairs(env) do
+        e[k] = v == "PORT" and port or v
+      end
       local ok
-      ok, out = pcall(output_once_loaded, h)
+      ok, out = pcall(output_once_loaded, emulator.spawn(argv, e))
       if ok or not out:find("cannot listen", 1, true) then
         assert(ok, out)
-        break
+        return out
       end
     end
+    error(out)
+  end
+
+  it("get one WARN each in API server mode", function()
+    local out = api_output({ "--rp_serve_api", "--rp_api_port", "PORT" }, BAD)
+    assert.are.equal(1, count(out, WARN_THREADS), out)
+    assert.are.equal(1, count(out, WARN_TIMEOUT), out)
+  end)
+
+  it("get one WARN each in realtime mode", function()
+    local env = { RUNPOD_REALTIME_PORT = "PORT" }
+    for k, v in pairs(BAD) do
+      env[k] = v
+    end
+    local out = api_output({}, env)
+    assert.matches("Local API server on http://0.0.0.0:", out, 1, true)
     assert.are.equal(1, count(out, WARN_THREADS), out)
     assert.are.equal(1, count(out, WARN_TIMEOUT), out)
   end)
