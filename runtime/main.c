@@ -3,16 +3,16 @@
  *
  *   runpod-worker HANDLER.lua [flags]
  *
- * Chooses the mode as the Python SDK does (DESIGN.md section 2), builds the
- * VM from the script and hands over to the mode. Exit codes are listed in
- * usage() and the README.
+ * Reads the environment once (settings.h) and the flags (config.h),
+ * chooses the mode as the Python SDK does (DESIGN.md section 2), builds the
+ * VM from the script and hands over to the mode, passing both on. Exit
+ * codes are listed in usage() and the README.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <signal.h>
 #include <string.h>
 
-#include "alloc.h"
 #include "api.h"
 #include "config.h"
 #include "ident.h"
