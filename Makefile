@@ -34,10 +34,10 @@ CORE_SRC = runtime/buf.c runtime/log.c runtime/alloc.c runtime/config.c \
            runtime/net.c runtime/http.c runtime/lhttp.c \
            runtime/bytes.c runtime/lbuffer.c runtime/files.c runtime/lfiles.c \
            runtime/lsys.c runtime/netguard.c runtime/download.c \
-           runtime/sigv4.c
+           runtime/sigv4.c runtime/settings.c
 WORKER_SRC = runtime/vm.c runtime/job.c runtime/local.c \
              runtime/executor.c runtime/heartbeat.c runtime/serverless.c \
-             runtime/main.c runtime/reaper.c
+             runtime/main.c runtime/reaper.c runtime/settings_doc.c
 LUA_SRC = $(sort $(wildcard lua/runpod/*.lua))
 TEST_SRC = $(wildcard runtime/tests/test_*.c)
 
@@ -56,8 +56,17 @@ API_ASSETS = runtime/api_page.html runtime/api_openapi.json
 WORKER = $(BINDIR)/runpod-worker
 MODULE = $(BUILD)/lib/runpod/core.so
 
-.PHONY: all deps test check bench fuzz lint install uninstall clean
+.PHONY: all deps test check bench fuzz lint install uninstall clean docs
 all: $(WORKER) $(MODULE)
+
+# The settings tables of docs/configuration.md and the man page, printed
+# from runtime/settings.def by the worker; spec/docs_spec.lua checks that
+# the committed files match.
+docs: $(WORKER)
+	$(WORKER) --print-settings markdown | \
+	  $(LUA) runtime/splice_docs.lua docs/configuration.md
+	$(WORKER) --print-settings man | \
+	  $(LUA) runtime/splice_docs.lua docs/runpod-worker.1
 
 deps:
 	apt-get update -qq
@@ -70,7 +79,7 @@ deps:
 .PHONY: test-deps
 test-deps: sdk-deps browser-deps s3-deps
 
-$(BUILD)/obj/%.o: runtime/%.c $(wildcard runtime/*.h)
+$(BUILD)/obj/%.o: runtime/%.c $(wildcard runtime/*.h runtime/*.def)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
@@ -110,7 +119,8 @@ $(EXT): handlers/ext/invert.c runtime/runpod.h
 	$(CC) -std=c11 $(WARN) -O2 -shared -fPIC $(LUA_CFLAGS) -Iruntime \
 	  -o $@ $<
 
-$(BUILD)/tests/test_%: runtime/tests/test_%.c $(CORE_OBJ) runtime/tests/check.h
+$(BUILD)/tests/test_%: runtime/tests/test_%.c $(CORE_OBJ) runtime/tests/check.h \
+                       runtime/settings.def
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(CORE_OBJ) $(LDFLAGS) $(LIBS)
 

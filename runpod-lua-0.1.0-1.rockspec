@@ -54,7 +54,7 @@ build = {
         "runtime/net.c", "runtime/http.c", "runtime/lhttp.c",
         "runtime/bytes.c", "runtime/lbuffer.c", "runtime/files.c", "runtime/lfiles.c",
         "runtime/lsys.c", "runtime/netguard.c", "runtime/download.c",
-        "runtime/sigv4.c",
+        "runtime/sigv4.c", "runtime/settings.c",
       },
       defines = { "_POSIX_C_SOURCE=200809L", "_DEFAULT_SOURCE" },
       incdirs = { "runtime", "$(CURL_INCDIR)", "$(CRYPTO_INCDIR)" },

@@ -35,50 +35,24 @@ struct where {
   unsigned timeout_s;
 };
 
-/* Parses an integer environment variable in [lo, hi] into *out (kept
- * when unset or empty). Returns 0, or -1 after logging why. */
-static int env_int(const char *name, long lo, long hi, long *out)
-{
-  const char *s = getenv(name);
-  char *end;
-  long v;
-  if (!s || !*s)
-    return 0;
-  errno = 0;
-  v = strtol(s, &end, 10);
-  if (errno || end == s || *end || v < lo || v > hi) {
-    rp_log(RP_LOG_ERROR, NULL, "invalid %s '%s' (expected an integer in "
-           "%ld..%ld)", name, s, lo, hi);
-    return -1;
-  }
-  *out = v;
-  return 0;
-}
-
 /* Fills w from the flags (--rp_serve_api) or from RUNPOD_REALTIME_PORT
  * and RUNPOD_REALTIME_CONCURRENCY; resolves the host to an IPv4 address.
  * Returns 0, or -1 after logging why. */
-static int configure(const struct rp_args *a, struct where *w)
+static int configure(const struct rp_args *a, const struct rp_settings *env,
+                     struct where *w)
 {
   struct addrinfo hints;
   struct addrinfo *ai = NULL;
-  long port = a->api_port;
-  long conc = a->api_concurrency;
-  long timeout = RP_API_IDLE_TIMEOUT_S;
   int rc;
   w->host = a->api_host;
+  w->port = a->api_port;
+  w->concurrency = a->api_concurrency;
   if (!a->serve_api) {
     w->host = "0.0.0.0";
-    conc = 1;
-    if (env_int("RUNPOD_REALTIME_PORT", 1, 65535, &port) != 0 ||
-        env_int("RUNPOD_REALTIME_CONCURRENCY", 1, 1024, &conc) != 0)
-      return -1;
+    w->port = (int)env->realtime_port.number;
+    w->concurrency = (int)env->realtime_concurrency.number;
   }
-  if (env_int("RUNPOD_API_IDLE_TIMEOUT", 1, 86400, &timeout) != 0)
-    return -1;
-  w->port = (int)port;
-  w->concurrency = (int)conc;
-  w->timeout_s = (unsigned)timeout;
+  w->timeout_s = (unsigned)env->api_idle_timeout.number;
   memset(&hints, 0, sizeof(hints));
   hints.ai_family = AF_INET;
   hints.ai_socktype = SOCK_STREAM;
@@ -135,40 +109,51 @@ static int random_key(char key[33], char *err, size_t errlen)
   return RP_OK;
 }
 
-/* Points the serverless job loop at the private listener. Returns 0, or
- * -1 when the environment cannot be changed. */
-static int point_worker(int port, const char *key)
+/* The job loop's URLs on the private listener. */
+struct urls {
+  char take[128];
+  char done[128];
+  char stream[128];
+};
+
+/* Points the serverless job loop's settings at the private listener:
+ * copies env into *out with the webhook URLs (in *u) and the key replaced.
+ * Nobody is pinged. */
+static void point_worker(const struct rp_settings *env, int port,
+                         const char *key, struct urls *u,
+                         struct rp_settings *out)
 {
-  char url[256];
-  int rc = 0;
-  snprintf(url, sizeof(url), "http://127.0.0.1:%d/v2/" ENDPOINT
+  *out = *env;
+  snprintf(u->take, sizeof(u->take), "http://127.0.0.1:%d/v2/" ENDPOINT
            "/job-take/$ID?gpu=local", port);
-  rc |= setenv("RUNPOD_WEBHOOK_GET_JOB", url, 1);
-  snprintf(url, sizeof(url), "http://127.0.0.1:%d/v2/" ENDPOINT
+  snprintf(u->done, sizeof(u->done), "http://127.0.0.1:%d/v2/" ENDPOINT
            "/job-done/$RUNPOD_POD_ID/$ID?gpu=local", port);
-  rc |= setenv("RUNPOD_WEBHOOK_POST_OUTPUT", url, 1);
-  snprintf(url, sizeof(url), "http://127.0.0.1:%d/v2/" ENDPOINT
-           "/job-stream/$RUNPOD_POD_ID/$ID?gpu=local", port);
-  rc |= setenv("RUNPOD_WEBHOOK_POST_STREAM", url, 1);
-  rc |= setenv("RUNPOD_AI_API_KEY", key, 1);
-  rc |= unsetenv("RUNPOD_WEBHOOK_PING");     /* nobody to ping */
-  return rc ? -1 : 0;
+  snprintf(u->stream, sizeof(u->stream), "http://127.0.0.1:%d/v2/"
+           ENDPOINT "/job-stream/$RUNPOD_POD_ID/$ID?gpu=local", port);
+  out->webhook_get_job.text = u->take;
+  out->webhook_post_output.text = u->done;
+  out->webhook_post_stream.text = u->stream;
+  out->ai_api_key.text = key;
+  out->webhook_ping.text = NULL;
 }
 
-int rp_api_run(const struct rp_vm_options *vm, const struct rp_args *a)
+int rp_api_run(const struct rp_vm_options *vm, const struct rp_args *a,
+               const struct rp_settings *env)
 {
   struct rp_emulator_config cfg;
   struct rp_emulator *e = NULL;
+  struct rp_settings loop_env;
+  struct urls urls;
   struct where w;
   sigset_t block;
   sigset_t old;
   char key[33];
   char err[512];
-  const char *realtime = getenv("RUNPOD_ENDPOINT_ID");
+  const char *realtime = env->endpoint_id.text;
   int rc;
 
   memset(&w, 0, sizeof(w));
-  if (configure(a, &w) != 0)
+  if (configure(a, env, &w) != 0)
     return EXIT_USAGE;
   if (random_key(key, err, sizeof(err)) != RP_OK) {
     rp_log(RP_LOG_ERROR, NULL, "%s", err);
@@ -186,7 +171,7 @@ int rp_api_run(const struct rp_vm_options *vm, const struct rp_args *a)
   cfg.worker_key = key;
   cfg.page_html = rp_api_page_html;
   cfg.openapi_json = rp_api_openapi_json;
-  cfg.realtime = realtime && *realtime ? realtime : NULL;
+  cfg.realtime = realtime;
   cfg.timeout_s = w.timeout_s;
 
   /* The server's threads (connections, webhooks) inherit a mask without
@@ -212,12 +197,7 @@ int rp_api_run(const struct rp_vm_options *vm, const struct rp_args *a)
     curl_global_cleanup();
     return rc == RP_ENOMEM ? 1 : EXIT_USAGE;
   }
-  if (point_worker(rp_emulator_worker_port(e), key) != 0) {
-    rp_log(RP_LOG_ERROR, NULL, "cannot set the worker's environment");
-    rp_emulator_stop(e);
-    curl_global_cleanup();
-    return 1;
-  }
+  point_worker(env, rp_emulator_worker_port(e), key, &urls, &loop_env);
   if (cfg.realtime)
     snprintf(err, sizeof(err), "; realtime: POST /%s/realtime",
              cfg.realtime);
@@ -226,7 +206,7 @@ int rp_api_run(const struct rp_vm_options *vm, const struct rp_args *a)
   rp_log(RP_LOG_INFO, NULL, "Local API server on http://%s:%d/ (%s; "
          "%d job%s at once%s)", w.host, rp_emulator_port(e), w.addr,
          w.concurrency, w.concurrency == 1 ? "" : "s", err);
-  rc = rp_serverless_run(vm, &(struct rp_serverless_options){
+  rc = rp_serverless_run(vm, &loop_env, &(struct rp_serverless_options){
     .concurrency = w.concurrency });
   rp_emulator_stop(e);
   curl_global_cleanup();

@@ -754,6 +754,12 @@ double rp_executor_config_number(struct rp_executor *e, const char *key,
   return v;
 }
 
+double rp_executor_setting(struct rp_executor *e, const struct rp_setting *env,
+                           const char *key, double dflt)
+{
+  return env->set ? env->number : rp_executor_config_number(e, key, dflt);
+}
+
 static int enqueue(struct rp_executor *e, const char *id, const char *text)
 {
   struct pending *p = calloc(1, sizeof(*p));

@@ -24,6 +24,7 @@
 #include <pthread.h>
 #include <stddef.h>
 
+#include "settings.h"
 #include "vm.h"
 
 enum rp_out_kind {
@@ -126,6 +127,13 @@ int rp_executor_accepting(struct rp_executor *e);
  * thread runs jobs. */
 double rp_executor_config_number(struct rp_executor *e, const char *key,
                                  double dflt);
+
+/* A setting that the environment gives and start{} may give too: the
+ * variable's value when it is set (and valid), else start's 'key', else
+ * dflt. Serverless, API and local test mode all take their job timeout and
+ * worker threads this way. */
+double rp_executor_setting(struct rp_executor *e, const struct rp_setting *env,
+                           const char *key, double dflt);
 
 /* Runs the registered fitness checks (runpod.worker.fitness) in the VM,
  * for at most 'seconds' of Lua code (the jobs' hook enforces it). Call

@@ -12,6 +12,15 @@
 
 static char worker_id[128];
 static pthread_once_t worker_id_once = PTHREAD_ONCE_INIT;
+static char pod_id[128];
+static char pod_hostname[256];
+
+void rp_ident_set(const char *id, const char *hostname)
+{
+  snprintf(pod_id, sizeof(pod_id), "%s", id ? id : "");
+  snprintf(pod_hostname, sizeof(pod_hostname), "%s",
+           hostname ? hostname : "");
+}
 
 /* Formats 16 bytes as a version-4 UUID, setting its version and variant
  * bits. */
@@ -35,11 +44,10 @@ int rp_uuid4(char out[37], char *err, size_t errlen)
 
 static void make_worker_id(void)
 {
-  const char *env = getenv("RUNPOD_POD_ID");
   unsigned char b[16];
   char err[128];
-  if (env && *env) {
-    snprintf(worker_id, sizeof(worker_id), "%s", env);
+  if (*pod_id) {
+    snprintf(worker_id, sizeof(worker_id), "%s", pod_id);
     return;
   }
   if (rp_uuid4(worker_id, err, sizeof(err)) == RP_OK)
@@ -61,11 +69,10 @@ const char *rp_worker_id(void)
 
 void rp_hostname(char *buf, unsigned long len)
 {
-  const char *env = getenv("RUNPOD_POD_HOSTNAME");
   if (len == 0)
     return;
-  if (env && *env) {
-    snprintf(buf, len, "%s", env);
+  if (*pod_hostname) {
+    snprintf(buf, len, "%s", pod_hostname);
     return;
   }
   if (gethostname(buf, len) != 0)

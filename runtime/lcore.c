@@ -27,6 +27,7 @@
 #include "lhttp.h"
 #include "log.h"
 #include "rp.h"
+#include "settings.h"
 #include "vm.h"
 
 const char rp_core_vm_key = 'v';
@@ -140,7 +141,8 @@ static int core_register_error(lua_State *L)
 }
 
 /* parse_args(arg) -> options, rest | nil, message
- * Reads arg[1..#arg] like the binary reads its command line. */
+ * Reads arg[1..#arg] like the binary reads its command line;
+ * options.warnings lists what the binary warns about (mistyped flags). */
 static int core_parse_args(lua_State *L)
 {
   struct rp_args a;
@@ -175,6 +177,13 @@ static int core_parse_args(lua_State *L)
 #undef SETS
 #undef SETB
 #undef SETI
+  lua_newtable(L);
+  for (int i = 0, nwarn = 0; i < a.nrest; i++)
+    if (rp_args_mistyped(rest[i], err, sizeof(err))) {
+      lua_pushstring(L, err);
+      lua_rawseti(L, -2, ++nwarn);
+    }
+  lua_setfield(L, -2, "warnings");
   lua_createtable(L, a.nrest, 0);
   for (int i = 0; i < a.nrest; i++) {
     lua_pushstring(L, rest[i]);
@@ -382,14 +391,21 @@ static const luaL_Reg core_functions[] = {
 
 static pthread_once_t env_once = PTHREAD_ONCE_INIT;
 
-/* Under plain lua5.4 nobody else reads the log settings from the
- * environment; the binary has already done it (and treats a bad value as
- * a start-up error), so this only fills in what it can. */
+/* Under plain lua5.4 nobody else reads the environment; the binary has
+ * already done it (and treats some bad values as a start-up error), so
+ * this applies what it can and warns about the rest, once. */
 static void configure_log(void)
 {
-  char err[256];
-  if (rp_log_configure_from_env(err, sizeof(err)) != 0)
-    rp_log(RP_LOG_WARN, NULL, "%s; using INFO", err);
+  struct rp_settings env;
+  char msg[512];
+  int level;
+  rp_settings_read(&env);
+  rp_settings_apply_log(&env);
+  rp_ident_set(env.pod_id.text, env.pod_hostname.text);
+  for (int n = 0; (level = rp_settings_problem(&env, n, msg,
+                                                sizeof(msg))) != 0; n++)
+    rp_log(RP_LOG_WARN, NULL, "%s%s", msg,
+           level == RP_LOG_ERROR ? "; ignored" : "");
 }
 
 int luaopen_runpod_core(lua_State *L)

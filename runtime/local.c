@@ -134,25 +134,6 @@ static int load_jobs(lua_State *L, const struct rp_args *a,
   return 0;
 }
 
-/* The job timeout in seconds (0 = none): RUNPOD_JOB_TIMEOUT, else start's
- * timeout, as serverless mode takes it. */
-static double job_timeout(struct rp_executor *e)
-{
-  double dflt = rp_executor_config_number(e, "timeout", 0);
-  const char *v = getenv("RUNPOD_JOB_TIMEOUT");
-  char *end;
-  double d;
-  if (!v || !*v)
-    return dflt;
-  d = strtod(v, &end);
-  if (end == v || *end || d < 0 || d > 1e9) {
-    rp_log(RP_LOG_WARN, NULL, "ignoring RUNPOD_JOB_TIMEOUT='%s' (expected a "
-           "number from 0 to %g); using %g", v, 1e9, dflt);
-    return dflt;
-  }
-  return d;
-}
-
 /* Waits until the job ends. A SIGINT or SIGTERM asks the executor to stop
  * it (its hook stops it at the next instructions, a sleep or a request at
  * once); a second one ends the process, for a handler stuck in C code. */
@@ -243,7 +224,7 @@ static int finish(lua_State *L, const struct rp_args *a, int any_failed,
 
 /* Runs the local test with the executor built (its thread not started). */
 static int run(struct rp_executor *e, struct rp_outbox *out,
-               const struct rp_args *a)
+               const struct rp_args *a, const struct rp_settings *env)
 {
   struct rp_vm *vm = rp_executor_vm(e);
   struct strings jobs = { NULL, 0 };
@@ -257,7 +238,8 @@ static int run(struct rp_executor *e, struct rp_outbox *out,
 
   rp_log(RP_LOG_DEBUG, NULL, "%s loaded in %.3f ms", vm->opts.script,
          vm->load_seconds * 1e3);
-  rp_executor_set_timeout(e, job_timeout(e));
+  rp_executor_set_timeout(e, rp_executor_setting(e, &env->job_timeout,
+                                                "timeout", 0));
   code = load_jobs(vm->L, a, &jobs, &ids);
   if (code == 0) {
     bodies.v = calloc((size_t)jobs.n, sizeof(char *));
@@ -291,7 +273,8 @@ static int run(struct rp_executor *e, struct rp_outbox *out,
   return code;
 }
 
-int rp_local_run(const struct rp_vm_options *vo, const struct rp_args *a)
+int rp_local_run(const struct rp_vm_options *vo, const struct rp_args *a,
+                 const struct rp_settings *env)
 {
   struct rp_executor_config c;
   struct rp_executor *e = NULL;
@@ -319,7 +302,7 @@ int rp_local_run(const struct rp_vm_options *vo, const struct rp_args *a)
   if (code != RP_OK)
     rp_log(RP_LOG_ERROR, NULL, "%s", err);
   else
-    code = run(e, &out, a);
+    code = run(e, &out, a, env);
   rp_executor_free(e);
   rp_outbox_destroy(&out);
   curl_global_cleanup();

@@ -66,40 +66,6 @@ int rp_log_parse_stream(const char *name)
   return -1;
 }
 
-int rp_log_configure_from_env(char *err, size_t errlen)
-{
-  const char *var = "RUNPOD_LOG_LEVEL";
-  const char *v = getenv(var);
-  const char *ep = getenv("RUNPOD_ENDPOINT_ID");
-  int level;
-  int fd;
-  if (!v || !*v) {
-    var = "RUNPOD_DEBUG_LEVEL";
-    v = getenv(var);
-  }
-  if (v && *v) {
-    level = rp_log_parse_level(v);
-    if (level < 0) {
-      rp_fail(-1, err, errlen, "invalid %s '%s' (expected NOTSET, TRACE, "
-              "DEBUG, INFO, WARN or ERROR)", var, v);
-      return -1;
-    }
-    log_level = level;
-  }
-  log_json = ep && *ep;
-  v = getenv("RUNPOD_LOG_STREAM");
-  if (v && *v) {
-    fd = rp_log_parse_stream(v);
-    if (fd < 0) {
-      rp_fail(-1, err, errlen, "invalid RUNPOD_LOG_STREAM '%s' (expected "
-              "stdout or stderr)", v);
-      return -1;
-    }
-    log_fd = fd;
-  }
-  return 0;
-}
-
 int rp_log_enabled(int level)
 {
   return log_level != RP_LOG_NOTSET && level >= log_level;

@@ -46,11 +46,6 @@ void rp_log_set_json(int on);
 /* Chooses the file descriptor records go to (1 = stdout, 2 = stderr). */
 void rp_log_set_fd(int fd);
 
-/* Reads RUNPOD_LOG_LEVEL (else RUNPOD_DEBUG_LEVEL), RUNPOD_ENDPOINT_ID and
- * RUNPOD_LOG_STREAM ("stdout" or "stderr"). Returns 0, or -1 with a message
- * in err naming the variable and its bad value. */
-int rp_log_configure_from_env(char *err, size_t errlen);
-
 /* Parses a stream name: returns 1 for "stdout", 2 for "stderr", else -1. */
 int rp_log_parse_stream(const char *name);
 

@@ -3,23 +3,26 @@
  *
  *   runpod-worker HANDLER.lua [flags]
  *
- * Chooses the mode as the Python SDK does (DESIGN.md section 2), builds the
- * VM from the script and hands over to the mode. Exit codes are listed in
- * usage() and the README.
+ * Reads the environment once (settings.h) and the flags (config.h),
+ * chooses the mode as the Python SDK does (DESIGN.md section 2), builds the
+ * VM from the script and hands over to the mode, passing both on. Exit
+ * codes are listed in usage() and the README.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <signal.h>
 #include <string.h>
 
-#include "alloc.h"
 #include "api.h"
 #include "config.h"
+#include "ident.h"
 #include "local.h"
 #include "log.h"
 #include "reaper.h"
 #include "rp.h"
 #include "serverless.h"
+#include "settings.h"
+#include "settings_doc.h"
 #include "vm.h"
 
 enum {
@@ -35,6 +38,8 @@ enum {
 
 static void usage(FILE *out)
 {
+  char flags[4096];
+  rp_args_usage(flags, sizeof(flags));
   fputs(
     "usage: runpod-worker HANDLER.lua [flags] [script arguments]\n"
     "\n"
@@ -43,19 +48,9 @@ static void usage(FILE *out)
     "  --test_input, or RUNPOD_WEBHOOK_GET_JOB unset  local test\n"
     "  otherwise                                      serverless job loop\n"
     "\n"
-    "flags (a value follows as the next argument or after '='):\n"
-    "  --test_input JSON       job(s) to run (default ./test_input.json);\n"
-    "                          a JSON array runs several jobs in order\n"
-    "  --test_output JSON      expected result, compared as a JSON value\n"
-    "  --rp_log_level LEVEL    NOTSET, TRACE, DEBUG, INFO (default), WARN, ERROR\n"
-    "  --rp_log_stream S       stdout (default) or stderr\n"
-    "  --rp_debugger           attach timing output to results\n"
-    "  --rp_serve_api          serve the local API\n"
-    "  --rp_api_host HOST      API host (default localhost)\n"
-    "  --rp_api_port PORT      API port (default 8000)\n"
-    "  --rp_api_concurrency N  jobs the API runs at once (default 1)\n"
-    "  -h, --help              this text\n"
-    "  --version               version, name and Lua release\n"
+    "flags (a value follows as the next argument or after '='):\n", out);
+  fputs(flags, out);
+  fputs(
     "Other arguments are left in the script's 'arg' table.\n"
     "\n"
     "Environment: RUNPOD_* variables as the Python SDK reads them; see\n"
@@ -80,16 +75,17 @@ static int exit_code_for_load(int rc)
   }
 }
 
-/* Applies the environment, then the flags, to the logger. */
-static int configure_log(const struct rp_args *a)
+/* Applies the environment, then the flags, to the logger, then reports
+ * each invalid variable once. Returns 0, or -1 when a flag or a variable
+ * is invalid in a way that stops the worker (logged). */
+static int configure_log(const struct rp_args *a,
+                         const struct rp_settings *env)
 {
-  char err[256];
+  char msg[512];
   int level;
   int fd;
-  if (rp_log_configure_from_env(err, sizeof(err)) != 0) {
-    rp_log(RP_LOG_ERROR, NULL, "%s", err);
-    return -1;
-  }
+  int fatal = 0;
+  rp_settings_apply_log(env);
   if (a->log_level) {
     level = rp_log_parse_level(a->log_level);
     if (level < 0) {
@@ -108,21 +104,62 @@ static int configure_log(const struct rp_args *a)
     }
     rp_log_set_fd(fd);
   }
-  return 0;
+  for (int n = 0; (level = rp_settings_problem(env, n, msg,
+                                                sizeof(msg))) != 0; n++) {
+    rp_log(level, NULL, "%s", msg);
+    if (level == RP_LOG_ERROR)
+      fatal = 1;
+  }
+  return fatal ? -1 : 0;
+}
+
+/* Warns about each argument left for the script that looks like one of
+ * our flags mistyped (--test-input, --rp_api_prt). */
+static void warn_mistyped(char **rest, int nrest)
+{
+  char msg[512];
+  for (int i = 0; i < nrest; i++)
+    if (rp_args_mistyped(rest[i], msg, sizeof(msg)))
+      rp_log(RP_LOG_WARN, NULL, "%s", msg);
+}
+
+/* Without a script first, says what is wrong with the command line. */
+static void complain_no_script(char **rest, int nrest)
+{
+  const char *near;
+  for (int i = 0; i < nrest; i++) {
+    if (rest[i][0] != '-')
+      continue;
+    near = rp_args_suggest(rest[i], 0);
+    if (near)
+      fprintf(stderr, "runpod-worker: unknown flag '%s' (did you mean "
+              "%s?)\n", rest[i], near);
+    else
+      fprintf(stderr, "runpod-worker: unknown flag '%s'\n", rest[i]);
+    return;
+  }
+  if (nrest > 0)
+    fprintf(stderr, "runpod-worker: the handler script comes first: "
+            "runpod-worker %s [flags]\n", rest[0]);
 }
 
 int main(int argc, char **argv)
 {
+  struct rp_settings env;
   struct rp_args a;
   struct rp_vm_options o;
   char err[1024];
   char **rest;
   const char *script = NULL;
-  const char *env;
   int first = 1;
   int rc;
 
-  (void)rp_reaper_start();   /* PID 1: reap orphans, forward signals */
+  rp_settings_read(&env);
+  /* Not a user flag: prints the tables of docs/ (make docs). */
+  if (argc == 3 && strcmp(argv[1], "--print-settings") == 0)
+    return rp_settings_print_doc(stdout, argv[2]) == 0 ? 0 : EXIT_USAGE;
+  /* PID 1: reap orphans, forward signals. */
+  (void)rp_reaper_start(env.reap_children.number == 1);
   /* Past RLIMIT_FSIZE a write fails with EFBIG, which the handler or
    * runpod.download reports, instead of the signal killing the worker. */
   signal(SIGXFSZ, SIG_IGN);
@@ -148,42 +185,37 @@ int main(int argc, char **argv)
     return 0;
   }
   if (!script) {
+    complain_no_script(rest, a.nrest);
     usage(stderr);
     free(rest);
     return EXIT_USAGE;
   }
-  if (configure_log(&a) != 0) {
+  if (configure_log(&a, &env) != 0) {
     free(rest);
     return EXIT_USAGE;
   }
+  warn_mistyped(rest, a.nrest);
+  rp_ident_set(env.pod_id.text, env.pod_hostname.text);
 
   memset(&o, 0, sizeof(o));
   o.script = script;
   o.argc = a.nrest;
   o.argv = rest;
   o.debugger = a.debugger;
-  env = getenv("RUNPOD_MAX_MEMORY");
-  if (env && *env && rp_alloc_parse_size(env, &o.memory_cap) != 0) {
-    rp_log(RP_LOG_ERROR, NULL, "invalid RUNPOD_MAX_MEMORY '%s' (expected "
-           "bytes, e.g. 67108864 or 64M)", env);
-    free(rest);
-    return EXIT_USAGE;
-  }
+  o.memory_cap = env.max_memory.size;
 
-  env = getenv("RUNPOD_REALTIME_PORT");
-  if (a.serve_api || (env && *env)) {
-    rc = rp_api_run(&o, &a);
+  if (a.serve_api || env.realtime_port.set) {
+    rc = rp_api_run(&o, &a, &env);
     free(rest);
     return rc < 0 ? exit_code_for_load(rc) : rc;
   }
-  env = getenv("RUNPOD_WEBHOOK_GET_JOB");
-  if (!a.test_input && env && *env) {
-    rc = rp_serverless_run(&o, NULL);
+  if (!a.test_input && env.webhook_get_job.text) {
+    rc = rp_serverless_run(&o, &env, NULL);
     free(rest);
     return rc < 0 ? exit_code_for_load(rc) : rc;
   }
 
-  rc = rp_local_run(&o, &a);
+  rc = rp_local_run(&o, &a, &env);
   free(rest);
   return rc < 0 ? exit_code_for_load(rc) : rc;
 }

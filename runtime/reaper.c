@@ -18,14 +18,6 @@ static const int forwarded[] = {
   SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2
 };
 
-static int wanted(void)
-{
-  const char *v = getenv("RUNPOD_REAP_CHILDREN");
-  if (v && strcmp(v, "1") == 0)
-    return 1;
-  return getpid() == 1;
-}
-
 /* Reaps every child that has ended; returns 1 and sets *code once 'worker'
  * is among them. */
 static int reap(pid_t worker, int *code)
@@ -75,13 +67,13 @@ static void run_reaper(pid_t worker, const sigset_t *set)
   }
 }
 
-int rp_reaper_start(void)
+int rp_reaper_start(int asked)
 {
   sigset_t set, old;
   pid_t worker;
   size_t i;
 
-  if (!wanted())
+  if (!asked && getpid() != 1)
     return RP_OK;
 #ifdef PR_SET_CHILD_SUBREAPER
   (void)prctl(PR_SET_CHILD_SUBREAPER, 1L, 0L, 0L, 0L);

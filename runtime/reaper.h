@@ -25,11 +25,12 @@
 #ifndef RP_REAPER_H
 #define RP_REAPER_H
 
-/* Call first thing in main(), before any thread or file is opened. Returns
- * in the worker process only: RP_OK when there is no reaper (not PID 1 and
- * RUNPOD_REAP_CHILDREN unset) or the worker runs under one, RP_EIO when
+/* Call first thing in main(), before any thread or file is opened; 'asked'
+ * is RUNPOD_REAP_CHILDREN=1 (settings.h). Returns in the worker process
+ * only: RP_OK when there is no reaper (not PID 1 and not asked) or the
+ * worker runs under one, RP_EIO when
  * fork() failed (the worker then runs on without a reaper). The reaper
  * process never returns: it _exit()s with the worker's code. */
-int rp_reaper_start(void);
+int rp_reaper_start(int asked);
 
 #endif

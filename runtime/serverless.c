@@ -125,23 +125,6 @@ static void wake(void *ud)
   curl_multi_wakeup(s->multi);
 }
 
-static double env_number(const char *name, double dflt, double lo,
-                         double hi)
-{
-  const char *v = getenv(name);
-  char *end;
-  double d;
-  if (!v || !*v)
-    return dflt;
-  d = strtod(v, &end);
-  if (end == v || *end || d < lo || d > hi) {
-    rp_log(RP_LOG_WARN, NULL, "ignoring %s='%s' (expected a number from "
-           "%g to %g); using %g", name, v, lo, hi, dflt);
-    return dflt;
-  }
-  return d;
-}
-
 /* ---- jobs and their ordered post queues ---------------------------- */
 
 static struct job *find_job(struct state *s, const char *id)
@@ -717,7 +700,10 @@ static void loop(struct state *s)
   }
 }
 
-static int start_executors(struct state *s, const struct rp_vm_options *vm)
+/* The variable's value when it is set, else the start key's (else
+ * dflt). */
+static int start_executors(struct state *s, const struct rp_vm_options *vm,
+                           const struct rp_settings *env)
 {
   struct rp_executor_config c;
   char err[1024];
@@ -726,7 +712,7 @@ static int start_executors(struct state *s, const struct rp_vm_options *vm)
   memset(&c, 0, sizeof(c));
   c.vm = *vm;
   c.out = &s->out;
-  c.timeout = env_number("RUNPOD_JOB_TIMEOUT", 0, 0, 1e9);
+  c.timeout = env->job_timeout.set ? env->job_timeout.number : 0;
   c.index = 0;
   rc = rp_executor_start(&s->ex[0], &c, err, sizeof(err));
   if (rc != RP_OK) {
@@ -737,13 +723,11 @@ static int start_executors(struct state *s, const struct rp_vm_options *vm)
   rp_log(RP_LOG_INFO, NULL, "Handler script %s loaded (warm-up took "
          "%.3f s).", vm->script, now() - s->t0);
   /* start keys, overridden by the environment */
-  c.timeout = env_number("RUNPOD_JOB_TIMEOUT",
-                         rp_executor_config_number(s->ex[0], "timeout", 0),
-                         0, 1e9);
-  threads = (int)env_number("RUNPOD_WORKER_THREADS",
-                            rp_executor_config_number(s->ex[0],
-                                                      "worker_threads", 1),
-                            1, MAX_THREADS);
+  c.timeout = rp_executor_setting(s->ex[0], &env->job_timeout, "timeout", 0);
+  threads = (int)rp_executor_setting(s->ex[0], &env->worker_threads,
+                                     "worker_threads", 1);
+  if (threads < 1 || threads > MAX_THREADS)
+    threads = threads < 1 ? 1 : MAX_THREADS;
   c.recycle_jobs = (unsigned long)rp_executor_config_number(
     s->ex[0], "recycle_jobs", 0);
   c.recycle_heap = (size_t)rp_executor_config_number(s->ex[0],
@@ -776,10 +760,9 @@ static int start_executors(struct state *s, const struct rp_vm_options *vm)
 
 /* Runs the fitness checks before the first take; a failure reports the
  * worker unhealthy on the ping URL. Returns 0 or -1. */
-static int fitness(struct state *s, const char *ping_tmpl)
+static int fitness(struct state *s, const char *ping_tmpl, double limit)
 {
   char err[1024];
-  double limit = env_number("RUNPOD_FITNESS_TIMEOUT", 60, 0.001, 86400);
   if (rp_executor_fitness(s->ex[0], limit, err, sizeof(err)) == RP_OK)
     return 0;
   rp_log(RP_LOG_ERROR, NULL, "%s", err);
@@ -790,6 +773,7 @@ static int fitness(struct state *s, const char *ping_tmpl)
 }
 
 int rp_serverless_run(const struct rp_vm_options *vm,
+                      const struct rp_settings *env,
                       const struct rp_serverless_options *o)
 {
   struct state st;
@@ -797,14 +781,14 @@ int rp_serverless_run(const struct rp_vm_options *vm,
   struct sigaction sa;
   int rc;
   long interval;
-  const char *ping_tmpl = getenv("RUNPOD_WEBHOOK_PING");
+  const char *ping_tmpl = env->webhook_ping.text;
 
   memset(s, 0, sizeof(*s));
   s->t0 = now();
-  s->take_tmpl = getenv("RUNPOD_WEBHOOK_GET_JOB");
-  s->done_tmpl = getenv("RUNPOD_WEBHOOK_POST_OUTPUT");
-  s->stream_tmpl = getenv("RUNPOD_WEBHOOK_POST_STREAM");
-  s->api_key = getenv("RUNPOD_AI_API_KEY");
+  s->take_tmpl = env->webhook_get_job.text;
+  s->done_tmpl = env->webhook_post_output.text;
+  s->stream_tmpl = env->webhook_post_stream.text;
+  s->api_key = env->ai_api_key.text;
   s->worker_id = rp_worker_id();
   if (!s->done_tmpl || !*s->done_tmpl) {
     rp_log(RP_LOG_ERROR, NULL, "RUNPOD_WEBHOOK_POST_OUTPUT is not set; "
@@ -814,9 +798,9 @@ int rp_serverless_run(const struct rp_vm_options *vm,
   if (!s->stream_tmpl || !*s->stream_tmpl)
     s->stream_tmpl = s->done_tmpl;
   s->concurrency = 1;
-  s->grace = env_number("RUNPOD_SHUTDOWN_GRACE", 30, 0, 86400);
-  s->stop_grace = env_number("RUNPOD_STOP_GRACE", 10, 0, 86400);
-  s->idle_exit = env_number("TERMINATE_IDLE_TIME", 0, 0, 1e9);
+  s->grace = env->shutdown_grace.number;
+  s->stop_grace = env->stop_grace.number;
+  s->idle_exit = env->idle_exit.number;
   s->take_backoff = (struct rp_backoff){ 0.5, 30, 0 };
   s->empty_backoff = (struct rp_backoff){ 0.05, 1, 0 };
   s->stop_backoff = (struct rp_backoff){ 1, 30, 0 };
@@ -842,16 +826,16 @@ int rp_serverless_run(const struct rp_vm_options *vm,
   sigaction(SIGINT, &sa, NULL);
   signal(SIGPIPE, SIG_IGN);
 
-  rc = start_executors(s, vm);
+  rc = start_executors(s, vm, env);
   if (rc != RP_OK)
     goto done;
-  interval = (long)env_number("RUNPOD_PING_INTERVAL", 10000, 1, 3600000);
-  if (fitness(s, ping_tmpl) != 0) {
+  interval = (long)env->ping_interval.number;
+  if (fitness(s, ping_tmpl, env->fitness_timeout.number) != 0) {
     rc = 1;
     goto done;
   }
-  if (s->api_key && *s->api_key && getenv("RUNPOD_POD_ID") &&
-      *getenv("RUNPOD_POD_ID") && ping_tmpl && *ping_tmpl)
+  if (s->api_key && *s->api_key && env->pod_id.text && ping_tmpl &&
+      *ping_tmpl)
     s->heartbeat = rp_heartbeat_start(ping_tmpl, s->worker_id, s->api_key,
                                       interval);
   else

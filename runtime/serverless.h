@@ -4,12 +4,13 @@
  * handle (one connection pool) carries the job-take long poll, the
  * job-stop long poll and every post; executors run the jobs; the heartbeat
  * pings from its own thread. Everything is configured from the
- * environment (RUNPOD_WEBHOOK_*, RUNPOD_AI_API_KEY, RUNPOD_POD_ID, ...)
- * and the start config.
+ * environment as read at start (settings.h: RUNPOD_WEBHOOK_*,
+ * RUNPOD_AI_API_KEY, RUNPOD_POD_ID, ...) and the start config.
  */
 #ifndef RP_SERVERLESS_H
 #define RP_SERVERLESS_H
 
+#include "settings.h"
 #include "vm.h"
 
 struct rp_serverless_options {
@@ -21,6 +22,7 @@ struct rp_serverless_options {
  * condition (1; logged). When the script cannot be loaded it returns the
  * negative vm.h RP_VM_E* code, after logging the reason. */
 int rp_serverless_run(const struct rp_vm_options *vm,
+                      const struct rp_settings *env,
                       const struct rp_serverless_options *o);
 
 #endif

@@ -1,6 +1,7 @@
--- docs/configuration.md, --help and the man page against the code: every
--- environment variable the code reads and every flag it accepts is
--- documented, and --help lists exactly the flags the parser knows.
+-- docs/configuration.md, --help and the man page against the code: the
+-- tables are what `make docs` prints from runtime/settings.def, every
+-- environment variable the code reads and every flag it accepts is in that
+-- list, and only the list's reader calls getenv.
 local proc = require "helpers.proc"
 
 local keys = proc.sorted_keys
@@ -24,12 +25,12 @@ local function missing(want, have)
   return t
 end
 
--- Variables the C runtime reads: getenv("X"), helpers named *env*("X", ...)
--- and any literal that is exactly a RUNPOD_* name (a name kept in a local
--- before getenv(var)).
+-- Variables the C runtime reads: the RP_ENV entries of settings.def,
+-- getenv("X"), helpers named *env*("X", ...) and any literal that is
+-- exactly a RUNPOD_* name (a name kept in a local before getenv(var)).
 local function c_env_names()
   local names = {}
-  for _, f in ipairs(each_file("runtime/*.c")) do
+  for _, f in ipairs(each_file("runtime/*.c runtime/*.def")) do
     local src = proc.read_file(f)
     for name in src:gmatch("getenv%s*%(%s*\"([%w_]+)\"") do
       names[name] = f
@@ -55,13 +56,30 @@ local function lua_env_names()
   return names
 end
 
+-- The flags of settings.def (config.c's parser is built from them): the
+-- name and, when there is one, the alias.
 local function parser_flags()
   local flags = {}
-  local src = proc.read_file(proc.root .. "/runtime/config.c")
-  for name in src:gmatch("F%(\"(%-[%w_%-]+)\"") do
+  local src = proc.read_file(proc.root .. "/runtime/settings.def")
+  for args in src:gmatch("\nRP_FLAG(%b())") do
+    local name, alias = args:match('^%([%w_]+,%s*"(%-[%w_%-]+)",%s*([^,]+),')
     flags[name] = true
+    if alias ~= "NULL" then
+      flags[alias:match('^"(.*)"$')] = true
+    end
   end
   return flags
+end
+
+-- The part of a doc file between its BEGIN GENERATED and END GENERATED
+-- lines, and what `runpod-worker --print-settings FORMAT` prints for it.
+local function generated(path, format)
+  local text = proc.read_file(proc.root .. "/" .. path)
+  local part = text:match("BEGIN GENERATED[^\n]*\n(.-)[^\n]*END GENERATED")
+  assert(part, path .. " has no BEGIN GENERATED ... END GENERATED part")
+  local r = proc.worker_run { "--print-settings", format }
+  assert.are.equal(0, r.code, r.stderr)
+  return r.stdout, part
 end
 
 -- The names in the Settings table of docs/configuration.md.
@@ -96,6 +114,11 @@ local function help_flags()
 end
 
 describe("docs/configuration.md", function()
+  it("has the settings table make docs prints from settings.def", function()
+    local want, have = generated("docs/configuration.md", "markdown")
+    assert.are.equal(want, have, "run `make docs`")
+  end)
+
   it("lists every environment variable runtime/*.c reads", function()
     local _, env = documented()
     assert.are.same({}, missing(c_env_names(), env))
@@ -108,7 +131,7 @@ describe("docs/configuration.md", function()
     assert.are.same({}, missing(names, env))
   end)
 
-  it("lists exactly the flags runtime/config.c accepts", function()
+  it("lists exactly the flags the parser accepts", function()
     local flags = documented()
     assert.are.same(keys(parser_flags()), keys(flags))
   end)
@@ -127,6 +150,18 @@ describe("docs/configuration.md", function()
   end)
 end)
 
+describe("runtime/*.c", function()
+  it("reads the environment only in settings.c, at start", function()
+    local readers = {}
+    for _, f in ipairs(each_file("runtime/*.c")) do
+      if proc.read_file(f):find("getenv%s*%(") then
+        readers[#readers + 1] = f:match("[^/]+$")
+      end
+    end
+    assert.are.same({ "settings.c" }, readers)
+  end)
+end)
+
 describe("runpod-worker --help", function()
   it("lists exactly the flags the parser accepts", function()
     assert.are.same(keys(parser_flags()), keys(help_flags()))
@@ -141,6 +176,11 @@ end)
 
 describe("the man page", function()
   local dest
+
+  it("has the OPTIONS and ENVIRONMENT make docs prints", function()
+    local want, have = generated("docs/runpod-worker.1", "man")
+    assert.are.equal(want, have, "run `make docs`")
+  end)
 
   setup(function()
     dest = proc.install()

@@ -221,6 +221,9 @@ function local_test.main(_, argv)
     io.stderr:write(log_err, "\n")
     return 2
   end
+  for _, warning in ipairs(opts.warnings) do
+    log.warn(warning)
+  end
   if opts.serve_api or (not opts.test_input and os.getenv("RUNPOD_WEBHOOK_GET_JOB")) then
     log.error("the local API server and serverless mode run under runpod-worker: "
       .. "runpod-worker " .. tostring(argv[0]) .. " ...")

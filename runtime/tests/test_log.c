@@ -94,37 +94,11 @@ static void levels(void)
   rp_log_set_level(RP_LOG_INFO);
 }
 
-static void env(void)
-{
-  char err[256];
-  unsetenv("RUNPOD_LOG_LEVEL");
-  setenv("RUNPOD_DEBUG_LEVEL", "debug", 1);
-  CHECK_INT(0, rp_log_configure_from_env(err, sizeof(err)));
-  CHECK_INT(RP_LOG_DEBUG, rp_log_get_level());
-  setenv("RUNPOD_LOG_LEVEL", "error", 1);
-  CHECK_INT(0, rp_log_configure_from_env(err, sizeof(err)));
-  CHECK_INT(RP_LOG_ERROR, rp_log_get_level());
-  setenv("RUNPOD_LOG_LEVEL", "chatty", 1);
-  CHECK_INT(-1, rp_log_configure_from_env(err, sizeof(err)));
-  CHECK_STR("invalid RUNPOD_LOG_LEVEL 'chatty' (expected NOTSET, TRACE, "
-            "DEBUG, INFO, WARN or ERROR)", err);
-  unsetenv("RUNPOD_LOG_LEVEL");
-  setenv("RUNPOD_LOG_STREAM", "pipe", 1);
-  CHECK_INT(-1, rp_log_configure_from_env(err, sizeof(err)));
-  CHECK_STR("invalid RUNPOD_LOG_STREAM 'pipe' (expected stdout or stderr)",
-            err);
-  unsetenv("RUNPOD_LOG_STREAM");
-  unsetenv("RUNPOD_DEBUG_LEVEL");
-  rp_log_set_level(RP_LOG_INFO);
-  rp_log_set_fd(1);
-}
-
 int main(void)
 {
   RUN(plain_lines);
   RUN(json_lines);
   RUN(truncation);
   RUN(levels);
-  RUN(env);
   return check_summary();
 }
