@@ -84,6 +84,12 @@ int rp_json_decode(lua_State *L, const char *s, size_t len, char *err,
 int rp_json_encode(lua_State *L, int idx, const char *what, size_t max,
                    char *err, size_t errlen);
 
+/* rp_json_encode under lua_pcall, so that it never raises: a Lua memory
+ * error returns RP_ENOMEM, "out of memory encoding <what>", and any other
+ * error RP_ELUA, "cannot encode <what>: <message>". Same stack effect. */
+int rp_json_pencode(lua_State *L, int idx, const char *what, size_t max,
+                    char *err, size_t errlen);
+
 /* Pushes the JSON null sentinel: a light userdata holding NULL, equal to
  * lua-cjson's cjson.null. [-0, +1] */
 void rp_json_pushnull(lua_State *L);
@@ -103,7 +109,7 @@ void rp_json_pusharraymt(lua_State *L);
  *                 unprotected metatable, and returns it
  * Bad arguments raise as usual ("bad argument #1 to 'decode' (string
  * expected, got nil)"); invalid JSON or unencodable values return
- * nil, message. */
+ * nil, message, a memory error while encoding included (rp_json_pencode). */
 void rp_json_register(lua_State *L);
 
 #endif
