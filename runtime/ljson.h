@@ -31,7 +31,10 @@
  * - tables, in this order:
  *   1. a __tojson metafield (tables and full userdata): it is called with
  *      the value and its result is encoded instead; a __tojson of that
- *      result is not called again (its contents' are);
+ *      result is not called again (its contents' are). A __tojson may
+ *      change any table: an object then gets the keys it had when the
+ *      encoder reached it, less those removed before their turn (keys
+ *      added meanwhile are left out); an array keeps the length it had;
  *   2. the array metatable, or a metatable whose __metatable field is the
  *      array metatable (json.empty_array) -> array of t[1..#t] (raw);
  *   3. empty -> {};
