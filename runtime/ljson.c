@@ -22,6 +22,9 @@
 #define PATH_BUILD_MAX ((size_t)1 << 20)
 #define SEEN_BITS 11              /* 2048 slots > 2 * RP_JSON_MAX_DEPTH */
 #define SEEN_SLOTS ((size_t)1 << SEEN_BITS)
+/* Stack slots a key snapshot leaves free for the levels below it, each of
+ * which needs at most 8 (encode_value checks for them). */
+#define SNAPSHOT_RESERVE (8 * RP_JSON_MAX_DEPTH + 16)
 
 /* Bytes inside JSON strings. 1: must be escaped (control characters, '"'
  * and '\\'); 2: not ASCII; 0: copied as is. */
@@ -969,37 +972,70 @@ static int call_hook(struct enc *e, int idx, int d)
   return rc;
 }
 
-/* Pushes a sequence of the keys of the table at idx. Calls no Lua code
- * while it walks the table. [-0, +1] */
-static void snapshot(lua_State *L, int idx)
+/* The keys of an object on the second pass, taken before any of its
+ * members is encoded (see snapshot). */
+struct keys {
+  int at;              /* stack index of the first key or of the key table;
+                        * 0 on the first pass (lua_next) */
+  int n;               /* keys on the stack, or -1: a table holds them */
+  lua_Integer used;    /* keys handed out so far */
+};
+
+/* Pushes the keys of the table at idx and describes them in *k: the keys
+ * themselves when the Lua stack has room for them and SNAPSHOT_RESERVE
+ * more (no garbage), else one table holding them as a sequence. Calls no Lua code while it walks the
+ * table. [-0, +n or +1] */
+static void snapshot(lua_State *L, int idx, struct keys *k)
 {
-  lua_Integer n = 0;
-  lua_newtable(L);
+  int base = lua_gettop(L);
+  lua_Integer i = 0;
+  k->at = base + 1;
+  k->n = 0;
+  k->used = 0;
   lua_pushnil(L);
   while (lua_next(L, idx)) {
+    /* stack: base | keys so far | key value */
+    if (!lua_checkstack(L, SNAPSHOT_RESERVE)) {
+      lua_settop(L, base);
+      lua_newtable(L);
+      lua_pushnil(L);
+      while (lua_next(L, idx)) {
+        lua_pop(L, 1);
+        lua_pushvalue(L, -1);
+        lua_rawseti(L, -3, ++i);
+      }
+      k->n = -1;
+      return;
+    }
     lua_pop(L, 1);
     lua_pushvalue(L, -1);
-    lua_rawseti(L, -3, ++n);
+    k->n++;
   }
 }
 
 /* lua_next for encode_object: pops a key and pushes the next member of
  * the table at idx as key and value, or pushes nothing at the end. With
- * keys (the stack index of a snapshot, else 0), the members are those of
- * the snapshot whose value is not nil now; *pos counts the keys used. */
-static int nextmember(lua_State *L, int idx, int keys, lua_Integer *pos)
+ * a snapshot (k->at != 0) the members are those of the snapshot whose
+ * value is not nil now. */
+static int nextmember(lua_State *L, int idx, struct keys *k)
 {
-  if (!keys)
+  if (!k->at)
     return lua_next(L, idx);
   lua_pop(L, 1);
-  while (lua_rawgeti(L, keys, ++*pos) != LUA_TNIL) {
+  for (;;) {
+    if (k->n >= 0) {
+      if (k->used == k->n)
+        return 0;
+      lua_pushvalue(L, k->at + (int)k->used++);
+    } else if (lua_rawgeti(L, k->at, ++k->used) == LUA_TNIL) {
+      lua_pop(L, 1);
+      return 0;
+    }
     lua_pushvalue(L, -1);
     if (lua_rawget(L, idx) != LUA_TNIL)
       return 1;
     lua_pop(L, 2);
   }
-  lua_pop(L, 1);
-  return 0;
 }
 
 /* Encodes the table at idx as an object. On the second pass its members
@@ -1008,20 +1044,17 @@ static int nextmember(lua_State *L, int idx, int keys, lua_Integer *pos)
 static int encode_object(struct enc *e, int idx, int d)
 {
   lua_State *L = e->L;
-  lua_Integer pos = 0;
-  int keys = 0;
+  struct keys k = { 0, 0, 0 };
   int first = 1;
   int key;
   int rc = put(e, "{", 1);
   if (rc != RP_OK)
     return rc;
-  if (e->hooks) {
-    snapshot(L, idx);
-    keys = lua_gettop(L);
-  }
+  if (e->hooks)
+    snapshot(L, idx, &k);
   lua_pushnil(L);
-  while (nextmember(L, idx, keys, &pos)) {
-    /* stack: ... [keys] key value */
+  while (nextmember(L, idx, &k)) {
+    /* stack: ... [snapshot] key value */
     key = lua_gettop(L) - 1;
     if (!first) {
       rc = put(e, ",", 1);
@@ -1040,8 +1073,8 @@ static int encode_object(struct enc *e, int idx, int d)
       return rc;
     lua_pop(L, 1);
   }
-  if (keys)
-    lua_pop(L, 1);
+  if (k.at)
+    lua_settop(L, k.at - 1);
   return put(e, "}", 1);
 }
 

@@ -107,6 +107,24 @@ describe("runpod.json", function()
       assert.is_true(text == '{"a":"a"}' or text == '{"b":"b"}', text)
     end)
 
+    it("encodes an object with more keys than the Lua stack holds, with a __tojson", function()
+      -- A million keys do not fit in a stack snapshot; they go in a table.
+      local t = {}
+      for i = 2, 1000001 do
+        t[i] = i
+      end
+      t[2] = setmetatable({}, { __tojson = function()
+        t[3] = nil
+        t[1000002] = 0
+        return "h"
+      end })
+      local text = assert(json.encode(t))
+      assert.is_truthy(text:find('"2":"h"', 1, true))
+      assert.is_falsy(text:find('"3":', 1, true))
+      assert.is_falsy(text:find('"1000002":', 1, true))
+      assert.is_truthy(text:find('"1000001":1000001', 1, true))
+    end)
+
     it("calls each __tojson once", function()
       local calls = 0
       local hook = setmetatable({}, { __tojson = function()
