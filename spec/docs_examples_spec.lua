@@ -125,6 +125,13 @@ describe("docs examples", function()
   end)
 
   it("runs the README's plain-Lua recipe as written, in an empty environment", function()
+    -- The recipe uses the default build (bin/, build/lib/), which make check
+    -- does not build; make test runs this.
+    local build = os.getenv("RP_BUILD") or "build"
+    if build ~= "build" then
+      pending("the README recipe runs against the default build (make test), not " .. build)
+      return
+    end
     local readme = proc.read_file(proc.root .. "/README.md")
     local recipe
     for block in readme:gmatch("```sh\n(.-)```") do
