@@ -81,7 +81,10 @@ int rp_json_decode(lua_State *L, const char *s, size_t len, char *err,
  *   <its error>";
  * - RP_ETOOBIG: "encoded output exceeds <max> bytes";
  * - RP_ENOMEM: malloc refused to grow the output buffer.
- * __tojson metafields run under lua_pcall. The output buffer is held by a
+ * A value without __tojson is walked once, calling no Lua code; one with
+ * a __tojson is walked again from the start once the first is found, each
+ * __tojson then called once, under lua_pcall, and each object read through
+ * a snapshot of its keys. The output buffer is held by a
  * userdata with __gc, so nothing leaks when a Lua memory error (the only
  * error raised) unwinds through here. */
 int rp_json_encode(lua_State *L, int idx, const char *what, size_t max,
