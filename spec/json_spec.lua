@@ -282,4 +282,41 @@ runpod.serverless.start {
     assert.are.equal("COMPLETED", ok.status)
     assert.is_nil(worker.wait(0), worker.output())
   end)
+
+  it("keeps the local API server running after such results", function()
+    local curl = require "helpers.curl"
+    local server, url
+    for _ = 1, 3 do
+      local port = math.random(20000, 30000)
+      server = emulator.spawn({ proc.worker, handler, "--rp_serve_api", "--rp_api_port",
+        tostring(port) })
+      url = "http://127.0.0.1:" .. port
+      local up = emulator.eventually(30, function()
+        local _, body = curl.request("GET", url .. "/health", nil, nil, 2)
+        local v = body and json.decode(body)
+        return (v and v.workers and v.workers.ready >= 1) or server.wait(0) ~= nil
+      end)
+      if up and server.wait(0) == nil then
+        break
+      end
+      server.kill()
+      server = nil
+    end
+    assert.is_table(server, "the API server did not start")
+    finally(function() server.stop() end)
+    local function runsync(input)
+      local code, body = curl.request("POST", url .. "/runsync", json.encode({ input = input }),
+        { "Content-Type: application/json" }, 60)
+      assert.are.equal(200, code, body)
+      return json.decode(body)
+    end
+    local over = runsync({ kind = "over_memory" })
+    assert.are.equal("FAILED", over.status)
+    assert.are.equal("EncodeError", json.decode(over.error).error_type)
+    local mutating = runsync({ kind = "mutating" })
+    assert.are.equal("COMPLETED", mutating.status)
+    assert.are.same({ a = 1 }, mutating.output)
+    assert.are.equal("COMPLETED", runsync({}).status)
+    assert.is_nil(server.wait(0), server.output())
+  end)
 end)
