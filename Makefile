@@ -265,3 +265,10 @@ bench-soak: $(WORKER) $(EMULATOR)
 .PHONY: s3-deps
 s3-deps:
 	cd spec/s3 && npm ci --no-audit --no-fund
+
+# The exports that let plain lua5.4 and busted find this checkout's runpod
+# module (after `make`): eval "$(make -s lua-env)"
+.PHONY: lua-env
+lua-env:
+	@echo "export LUA_PATH='$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;'" \
+	  "LUA_CPATH='$(CURDIR)/$(BUILD)/lib/?.so;;'"

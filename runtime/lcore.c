@@ -356,7 +356,7 @@ static int core_encode(lua_State *L)
   char err[512];
   luaL_checkany(L, 1);
   luaL_argcheck(L, max > 0, 3, "must be positive");
-  if (rp_json_encode(L, 1, what, (size_t)max, err, sizeof(err)) != RP_OK) {
+  if (rp_json_pencode(L, 1, what, (size_t)max, err, sizeof(err)) != RP_OK) {
     luaL_pushfail(L);
     lua_pushstring(L, err);
     return 2;

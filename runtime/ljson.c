@@ -22,6 +22,9 @@
 #define PATH_BUILD_MAX ((size_t)1 << 20)
 #define SEEN_BITS 11              /* 2048 slots > 2 * RP_JSON_MAX_DEPTH */
 #define SEEN_SLOTS ((size_t)1 << SEEN_BITS)
+/* Stack slots a key snapshot leaves free for the levels below it, each of
+ * which needs at most 8 (encode_value checks for them). */
+#define SNAPSHOT_RESERVE (8 * RP_JSON_MAX_DEPTH + 16)
 
 /* Bytes inside JSON strings. 1: must be escaped (control characters, '"'
  * and '\\'); 2: not ASCII; 0: copied as is. */
@@ -583,6 +586,12 @@ struct enc {
   char *err;
   size_t errlen;
   struct decpoint dp;
+  /* 0 on the first pass, which calls no Lua code and so may walk objects
+   * with lua_next; it gives up with RESTART at the first __tojson. 1 on
+   * the second pass, which calls __tojson and walks each object through
+   * a snapshot of its keys, since a __tojson may change any table on the
+   * path (lua_next then raises or repeats and skips keys). */
+  int hooks;
   struct seg path[RP_JSON_MAX_DEPTH];
   /* The tables on the path from the root, for cycle detection: open
    * addressing with linear probing. Tables leave in the reverse order
@@ -593,6 +602,9 @@ struct enc {
 };
 
 enum { PLAIN, ARRAY, HOOK };
+
+/* Internal return of the first encoding pass: start again with hooks. */
+#define RESTART 1
 
 static int box_gc(lua_State *L)
 {
@@ -943,6 +955,8 @@ static int call_hook(struct enc *e, int idx, int d)
   const char *msg;
   int status;
   int rc;
+  if (!e->hooks)
+    return RESTART;
   lua_pushvalue(L, idx);
   status = lua_pcall(L, 1, 1, 0);
   if (status == LUA_ERRMEM)
@@ -958,17 +972,89 @@ static int call_hook(struct enc *e, int idx, int d)
   return rc;
 }
 
+/* The keys of an object on the second pass, taken before any of its
+ * members is encoded (see snapshot). */
+struct keys {
+  int at;              /* stack index of the first key or of the key table;
+                        * 0 on the first pass (lua_next) */
+  int n;               /* keys on the stack, or -1: a table holds them */
+  lua_Integer used;    /* keys handed out so far */
+};
+
+/* Pushes the keys of the table at idx and describes them in *k: the keys
+ * themselves when the Lua stack has room for them and SNAPSHOT_RESERVE
+ * more (no garbage), else one table holding them as a sequence. Calls no Lua code while it walks the
+ * table. [-0, +n or +1] */
+static void snapshot(lua_State *L, int idx, struct keys *k)
+{
+  int base = lua_gettop(L);
+  lua_Integer i = 0;
+  k->at = base + 1;
+  k->n = 0;
+  k->used = 0;
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    /* stack: base | keys so far | key value */
+    if (!lua_checkstack(L, SNAPSHOT_RESERVE)) {
+      lua_settop(L, base);
+      lua_newtable(L);
+      lua_pushnil(L);
+      while (lua_next(L, idx)) {
+        lua_pop(L, 1);
+        lua_pushvalue(L, -1);
+        lua_rawseti(L, -3, ++i);
+      }
+      k->n = -1;
+      return;
+    }
+    lua_pop(L, 1);
+    lua_pushvalue(L, -1);
+    k->n++;
+  }
+}
+
+/* lua_next for encode_object: pops a key and pushes the next member of
+ * the table at idx as key and value, or pushes nothing at the end. With
+ * a snapshot (k->at != 0) the members are those of the snapshot whose
+ * value is not nil now. */
+static int nextmember(lua_State *L, int idx, struct keys *k)
+{
+  if (!k->at)
+    return lua_next(L, idx);
+  lua_pop(L, 1);
+  for (;;) {
+    if (k->n >= 0) {
+      if (k->used == k->n)
+        return 0;
+      lua_pushvalue(L, k->at + (int)k->used++);
+    } else if (lua_rawgeti(L, k->at, ++k->used) == LUA_TNIL) {
+      lua_pop(L, 1);
+      return 0;
+    }
+    lua_pushvalue(L, -1);
+    if (lua_rawget(L, idx) != LUA_TNIL)
+      return 1;
+    lua_pop(L, 2);
+  }
+}
+
+/* Encodes the table at idx as an object. On the second pass its members
+ * are the keys it has when the encoder reaches it, less those a __tojson
+ * removes before their turn; keys a __tojson adds are left out. */
 static int encode_object(struct enc *e, int idx, int d)
 {
   lua_State *L = e->L;
+  struct keys k = { 0, 0, 0 };
   int first = 1;
   int key;
   int rc = put(e, "{", 1);
   if (rc != RP_OK)
     return rc;
+  if (e->hooks)
+    snapshot(L, idx, &k);
   lua_pushnil(L);
-  while (lua_next(L, idx)) {
-    /* stack: ... key value */
+  while (nextmember(L, idx, &k)) {
+    /* stack: ... [snapshot] key value */
     key = lua_gettop(L) - 1;
     if (!first) {
       rc = put(e, ",", 1);
@@ -987,6 +1073,8 @@ static int encode_object(struct enc *e, int idx, int d)
       return rc;
     lua_pop(L, 1);
   }
+  if (k.at)
+    lua_settop(L, k.at - 1);
   return put(e, "}", 1);
 }
 
@@ -1090,9 +1178,18 @@ int rp_json_encode(lua_State *L, int idx, const char *what, size_t max,
   e.what = what ? what : "value";
   e.err = err;
   e.errlen = errlen;
+  e.hooks = 0;
   getdecpoint(&e.dp);
   memset(e.seen, 0, sizeof(e.seen));
   rc = encode_value(&e, idx, 0, 1);
+  if (rc == RESTART) {
+    /* A __tojson was found; nothing has run yet. */
+    lua_settop(L, base + 2);
+    rp_buf_clear(e.b);
+    memset(e.seen, 0, sizeof(e.seen));
+    e.hooks = 1;
+    rc = encode_value(&e, idx, 0, 1);
+  }
   if (rc == RP_OK)
     lua_pushlstring(L, e.b->data, e.b->len);
   rp_buf_free(e.b);
@@ -1107,6 +1204,47 @@ int rp_json_encode(lua_State *L, int idx, const char *what, size_t max,
   else if (rc == RP_ENOMEM)
     rp_fail(rc, err, errlen, "out of memory encoding %s", e.what);
   return rc;
+}
+
+/* What rp_json_pencode hands to encode_call. */
+struct pencode {
+  const char *what;
+  size_t max;
+  char *err;
+  size_t errlen;
+  int rc;
+};
+
+/* lua_CFunction: [pencode, value] -> json, or nothing with a->rc set. */
+static int encode_call(lua_State *L)
+{
+  struct pencode *a = lua_touserdata(L, 1);
+  a->rc = rp_json_encode(L, 2, a->what, a->max, a->err, a->errlen);
+  return a->rc == RP_OK ? 1 : 0;
+}
+
+int rp_json_pencode(lua_State *L, int idx, const char *what, size_t max,
+                    char *err, size_t errlen)
+{
+  struct pencode a = { what ? what : "value", max, err, errlen, RP_OK };
+  int status;
+  idx = lua_absindex(L, idx);
+  if (!lua_checkstack(L, 3))
+    return rp_fail(RP_EJSON, err, errlen, "out of Lua stack");
+  lua_pushcfunction(L, encode_call);
+  lua_pushlightuserdata(L, &a);
+  lua_pushvalue(L, idx);
+  status = lua_pcall(L, 2, 1, 0);
+  if (status == LUA_OK && a.rc == RP_OK)
+    return RP_OK;
+  if (status == LUA_ERRMEM)
+    a.rc = rp_fail(RP_ENOMEM, err, errlen, "out of memory encoding %s",
+                   a.what);
+  else if (status != LUA_OK)
+    a.rc = rp_fail(RP_ELUA, err, errlen, "cannot encode %s: %s", a.what,
+                   lua_isstring(L, -1) ? lua_tostring(L, -1) : "error");
+  lua_pop(L, 1);
+  return a.rc;
 }
 
 void rp_json_pushnull(lua_State *L)
@@ -1154,7 +1292,7 @@ static int json_encode(lua_State *L)
 {
   char err[512];
   luaL_checkany(L, 1);
-  if (rp_json_encode(L, 1, "value", ENCODE_MAX, err, sizeof(err)) != RP_OK) {
+  if (rp_json_pencode(L, 1, "value", ENCODE_MAX, err, sizeof(err)) != RP_OK) {
     luaL_pushfail(L);
     lua_pushstring(L, err);
     return 2;

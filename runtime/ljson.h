@@ -31,7 +31,10 @@
  * - tables, in this order:
  *   1. a __tojson metafield (tables and full userdata): it is called with
  *      the value and its result is encoded instead; a __tojson of that
- *      result is not called again (its contents' are);
+ *      result is not called again (its contents' are). A __tojson may
+ *      change any table: an object then gets the keys it had when the
+ *      encoder reached it, less those removed before their turn (keys
+ *      added meanwhile are left out); an array keeps the length it had;
  *   2. the array metatable, or a metatable whose __metatable field is the
  *      array metatable (json.empty_array) -> array of t[1..#t] (raw);
  *   3. empty -> {};
@@ -78,11 +81,20 @@ int rp_json_decode(lua_State *L, const char *s, size_t len, char *err,
  *   <its error>";
  * - RP_ETOOBIG: "encoded output exceeds <max> bytes";
  * - RP_ENOMEM: malloc refused to grow the output buffer.
- * __tojson metafields run under lua_pcall. The output buffer is held by a
+ * A value without __tojson is walked once, calling no Lua code; one with
+ * a __tojson is walked again from the start once the first is found, each
+ * __tojson then called once, under lua_pcall, and each object read through
+ * a snapshot of its keys. The output buffer is held by a
  * userdata with __gc, so nothing leaks when a Lua memory error (the only
  * error raised) unwinds through here. */
 int rp_json_encode(lua_State *L, int idx, const char *what, size_t max,
                    char *err, size_t errlen);
+
+/* rp_json_encode under lua_pcall, so that it never raises: a Lua memory
+ * error returns RP_ENOMEM, "out of memory encoding <what>", and any other
+ * error RP_ELUA, "cannot encode <what>: <message>". Same stack effect. */
+int rp_json_pencode(lua_State *L, int idx, const char *what, size_t max,
+                    char *err, size_t errlen);
 
 /* Pushes the JSON null sentinel: a light userdata holding NULL, equal to
  * lua-cjson's cjson.null. [-0, +1] */
@@ -103,7 +115,7 @@ void rp_json_pusharraymt(lua_State *L);
  *                 unprotected metatable, and returns it
  * Bad arguments raise as usual ("bad argument #1 to 'decode' (string
  * expected, got nil)"); invalid JSON or unencodable values return
- * nil, message. */
+ * nil, message, a memory error while encoding included (rp_json_pencode). */
 void rp_json_register(lua_State *L);
 
 #endif

@@ -217,3 +217,24 @@ describe("the man page", function()
     assert.matches("runpod-worker", r.stdout, 1, true)
   end)
 end)
+
+-- The user-facing docs stand alone: none points at a file outside the
+-- repository's own documentation.
+describe("project docs", function()
+  it("never send readers to DESIGN.md", function()
+    local files = proc.output_lines("cd " .. proc.quote(proc.root)
+      .. " && find README.md SECURITY.md docs handlers/template -type f | sort")
+    assert.is_true(#files > 5, table.concat(files, " "))
+    local mentions = {}
+    for _, f in ipairs(files) do
+      local n = 0
+      for line in proc.read_file(proc.root .. "/" .. f):gmatch("[^\n]*") do
+        n = n + 1
+        if line:find("DESIGN.md", 1, true) then
+          mentions[#mentions + 1] = f .. ":" .. n
+        end
+      end
+    end
+    assert.are.same({}, mentions)
+  end)
+end)
