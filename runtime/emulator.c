@@ -2,10 +2,15 @@
 #include "emulator.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <locale.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
 
@@ -363,6 +368,42 @@ static int is_null(struct span v)
   return v.n == 4 && memcmp(v.p, "null", 4) == 0;
 }
 
+#define MAX_NUMBER_TEXT 64   /* longer number texts are refused */
+
+/* Reads the text [s, s+n) as a JSON number (the grammar above, then
+ * strtod with '.' as the C locale's decimal point) whose value is whole
+ * and within [0, max]. Returns 0 and *out, or -1: not a JSON number,
+ * negative, fractional, above max (HUGE_VAL: no limit), or longer than
+ * MAX_NUMBER_TEXT. */
+static int whole_number(const char *s, size_t n, double max, double *out)
+{
+  const char *dp = localeconv()->decimal_point;
+  size_t dplen = dp && *dp ? strlen(dp) : 1;
+  char text[MAX_NUMBER_TEXT + 8];
+  size_t i;
+  size_t j = 0;
+  double v;
+  if (n == 0 || n > MAX_NUMBER_TEXT || dplen > 8 ||
+      scan_number(s, s + n) != s + n)
+    return -1;
+  for (i = 0; i < n; i++) {
+    if (s[i] == '.' && dp && *dp) {
+      memcpy(text + j, dp, dplen);
+      j += dplen;
+    } else {
+      text[j++] = s[i];
+    }
+  }
+  text[j] = '\0';
+  v = strtod(text, NULL);
+  /* NaN fails the first test; every double from 2^53 up is whole. */
+  if (!(v >= 0 && v <= max) ||
+      (v < 9007199254740992.0 && v != (double)(long long)v))
+    return -1;
+  *out = v;
+  return 0;
+}
+
 /* ---- small helpers ---- */
 
 /* Appends s as a JSON string (bytes >= 0x80 copied as they are). */
@@ -434,23 +475,57 @@ static void reply_store(struct rp_httpd_response *res, int rc)
     reply_error(res, 500, "out of memory");
 }
 
-/* A query argument as milliseconds in [0, max], or def when absent or
- * not a number. */
-static long arg_ms(const struct rp_httpd_request *req, const char *name,
-                   long def, long max)
+#define MAX_ECHO 24          /* longest number text an error repeats */
+
+/* Answers 400 "invalid NAME VALUE (must be RULE)". The value [v, v+n) is
+ * repeated only when it is short and made of number characters (JSON
+ * text or a query argument); anything else is named by its kind, so an
+ * error answer never carries a client's strings (an API key, say). */
+static void reply_invalid(struct rp_httpd_response *res, const char *name,
+                          const char *v, size_t n, const char *rule)
+{
+  char msg[256];
+  const char *kind = NULL;
+  size_t i;
+  for (i = 0; i < n && i <= MAX_ECHO; i++)
+    if (!strchr("0123456789+-.eE", v[i]))
+      break;
+  if (n == 0)
+    kind = "empty";
+  else if (i < n && !json_valid(v, n))
+    kind = "not a number";
+  else if (i < n)
+    kind = v[0] == '"' ? "a string" : v[0] == '{' ? "an object"
+         : v[0] == '[' ? "an array" : v[0] == 't' || v[0] == 'f'
+         ? "a boolean" : "not a number";
+  if (kind)
+    snprintf(msg, sizeof(msg), "invalid %s: %s (must be %s)", name, kind,
+             rule);
+  else
+    snprintf(msg, sizeof(msg), "invalid %s %.*s (must be %s)", name, (int)n,
+             v, rule);
+  reply_error(res, 400, msg);
+}
+
+/* A query argument bounding a wait or a count: a JSON number with a
+ * whole value >= 0, capped at max (RunPod caps wait the same way); def
+ * when absent or empty. Returns 0 and *out, or -1 after answering 400. */
+static int arg_number(const struct rp_httpd_request *req,
+                      struct rp_httpd_response *res, const char *name,
+                      long def, long max, long *out)
 {
   const char *s = rp_httpd_arg(req, name);
-  char *end;
-  long v;
-  if (!s || !*s)
-    return def;
-  errno = 0;
-  v = strtol(s, &end, 10);
-  if (errno || *end)
-    return def;
-  if (v < 0)
-    v = 0;
-  return v > max ? max : v;
+  double v;
+  if (!s || !*s) {
+    *out = def;
+    return 0;
+  }
+  if (whole_number(s, strlen(s), HUGE_VAL, &v) != 0) {
+    reply_invalid(res, name, s, strlen(s), "a whole number >= 0");
+    return -1;
+  }
+  *out = v >= (double)max ? max : (long)v;
+  return 0;
 }
 
 static double wall_time(void)
@@ -838,6 +913,55 @@ static int run_member(void *ud, const char *key, struct span val,
   return 0;
 }
 
+/* Reads policy member 'name' (ms, a whole JSON number in
+ * [0, RP_EMU_MAX_POLICY_MS]; absent or null: 0) into *ms. Returns 1, or 0
+ * after answering 400. */
+static int policy_ms(struct span policy, const char *name, long *ms,
+                     struct rp_httpd_response *res)
+{
+  char field[64];
+  struct span v;
+  double x;
+  *ms = 0;
+  if (member(policy.p, policy.n, name, &v) != 1 || is_null(v))
+    return 1;
+  if (whole_number(v.p, v.n, (double)RP_EMU_MAX_POLICY_MS, &x) == 0) {
+    *ms = (long)x;
+    return 1;
+  }
+  snprintf(field, sizeof(field), "policy.%s", name);
+  reply_invalid(res, field, v.p, v.n, "a whole number of ms in 0..604800000");
+  return 0;
+}
+
+/* Checks the /run body's "policy": an object (or null) whose
+ * executionTimeout and ttl are milliseconds and whose lowPriority is a
+ * boolean. Other members pass unchecked. Sets *timeout (0: none). Returns
+ * 1, or 0 after answering 400. */
+static int policy_valid(struct span policy, long *timeout,
+                        struct rp_httpd_response *res)
+{
+  struct span v;
+  long ttl;
+  if (is_null(policy))
+    return 1;
+  if (policy.p[0] != '{') {
+    reply_error(res, 400, "invalid policy (must be an object)");
+    return 0;
+  }
+  if (!policy_ms(policy, "executionTimeout", timeout, res) ||
+      !policy_ms(policy, "ttl", &ttl, res))
+    return 0;
+  if (member(policy.p, policy.n, "lowPriority", &v) == 1 && !is_null(v) &&
+      !(v.n == 4 && memcmp(v.p, "true", 4) == 0) &&
+      !(v.n == 5 && memcmp(v.p, "false", 5) == 0)) {
+    reply_error(res, 400, "invalid policy.lowPriority (must be true or "
+                "false)");
+    return 0;
+  }
+  return 1;
+}
+
 /* Handles /run and /runsync: queues the job from the body. Returns the
  * new id in id (and 1), or answers an error and returns 0. */
 static int submit(struct rp_emulator *e, const struct rp_httpd_request *req,
@@ -865,12 +989,8 @@ static int submit(struct rp_emulator *e, const struct rp_httpd_request *req,
     reply_error(res, 400, "webhook must be an http(s) URL string");
     goto out;
   }
-  if (c.has_policy) {
-    struct span t;
-    if (member(c.policy.p, c.policy.n, "executionTimeout", &t) == 1 &&
-        t.p[0] != '"')
-      timeout = strtol(t.p, NULL, 10);
-  }
+  if (c.has_policy && !policy_valid(c.policy, &timeout, res))
+    goto out;
   if (c.rc != RP_OK) {
     reply_store(res, c.rc);
     goto out;
@@ -942,6 +1062,10 @@ static void client_route(struct rp_emulator *e,
       reply_error(res, 405, "method not allowed (POST)");
       return;
     }
+    if (strcmp(r, "runsync") == 0 &&
+        arg_number(req, res, "wait", RP_EMU_DEFAULT_WAIT_MS,
+                   RP_EMU_MAX_WAIT_MS, &hold) != 0)
+      return;
     if (!submit(e, req, res, newid))
       return;
     res->status = 200;
@@ -950,7 +1074,6 @@ static void client_route(struct rp_emulator *e,
                     newid);
       return;
     }
-    hold = arg_ms(req, "wait", RP_EMU_DEFAULT_WAIT_MS, RP_EMU_MAX_WAIT_MS);
     rc = rp_jobstore_view(e->js, newid, hold, &res->body);
   } else if (strcmp(r, "status") == 0 || strcmp(r, "status-sync") == 0) {
     int sync = r[6] == '-';
@@ -959,8 +1082,10 @@ static void client_route(struct rp_emulator *e,
                                  : "method not allowed (GET, POST)");
       return;
     }
-    hold = sync ? arg_ms(req, "wait", RP_EMU_DEFAULT_WAIT_MS,
-                         RP_EMU_MAX_WAIT_MS) : 0;
+    hold = 0;
+    if (sync && arg_number(req, res, "wait", RP_EMU_DEFAULT_WAIT_MS,
+                           RP_EMU_MAX_WAIT_MS, &hold) != 0)
+      return;
     rc = rp_jobstore_view(e->js, id, hold, &res->body);
   } else if (strcmp(r, "stream") == 0) {
     if (!is(req->method, "GET") && !is(req->method, "POST")) {
@@ -1158,8 +1283,10 @@ static void worker_route(struct rp_emulator *e,
   switch (route) {
   case RP_EMU_JOB_TAKE: {
     int batch = strcmp(r, "job-take-batch") == 0;
-    long size = batch ? arg_ms(req, "batch_size", 1,
-                               RP_JOBSTORE_MAX_BATCH) : 1;
+    long size = 1;
+    if (batch && arg_number(req, res, "batch_size", 1, RP_JOBSTORE_MAX_BATCH,
+                            &size) != 0)
+      break;
     pthread_mutex_lock(&e->mu);
     hold = e->take_hold_ms;
     pthread_mutex_unlock(&e->mu);
@@ -1265,16 +1392,14 @@ static int faults_member(void *ud, const char *key, struct span val,
   }
   for (i = 0; i < 4; i++) {
     if (strcmp(key, holds[i]) == 0 || strcmp(key, "seed") == 0) {
-      char *end;
+      double x;
       long v;
-      errno = 0;
-      v = strtol(val.p, &end, 10);
-      if (end != val.p + val.n || errno || v < 0 ||
-          v > RP_EMU_MAX_DELAY_MS) {
+      if (whole_number(val.p, val.n, RP_EMU_MAX_DELAY_MS, &x) != 0) {
         snprintf(c->err, sizeof(c->err), "%s: an integer in [0, %d]", key,
                  RP_EMU_MAX_DELAY_MS);
         return 1;
       }
+      v = (long)x;
       if (strcmp(key, "seed") == 0)
         c->seed = v;
       else
@@ -1328,15 +1453,16 @@ static void post_faults(struct rp_emulator *e,
 static void get_log(struct rp_emulator *e, const struct rp_httpd_request *req,
                     struct rp_httpd_response *res)
 {
-  const char *s = rp_httpd_arg(req, "since");
-  unsigned long long since = s ? strtoull(s, NULL, 10) : 0;
+  long since;
   size_t i;
+  if (arg_number(req, res, "since", 0, LONG_MAX, &since) != 0)
+    return;
   res->status = 200;
   res->content_type = "application/x-ndjson";
   pthread_mutex_lock(&e->mu);
   for (i = 0; i < e->log_count; i++) {
     const char *line = e->log[(e->log_head + i) % e->cfg.log_max];
-    if (strtoull(line + 7, NULL, 10) <= since)
+    if (strtoull(line + 7, NULL, 10) <= (unsigned long long)since)
       continue;
     if (rp_buf_puts(&res->body, line) != RP_OK ||
         rp_buf_puts(&res->body, "\n") != RP_OK)
@@ -1423,9 +1549,11 @@ static void bulk_submit(struct rp_emulator *e,
                         const struct rp_httpd_request *req,
                         struct rp_httpd_response *res)
 {
-  long count = arg_ms(req, "count", 1, RP_JOBSTORE_MAX_JOBS);
   char id[RP_JOBSTORE_ID_LEN + 1];
+  long count;
   long i;
+  if (arg_number(req, res, "count", 1, RP_JOBSTORE_MAX_JOBS, &count) != 0)
+    return;
   for (i = 0; i < count; i++) {
     if (!submit(e, req, res, id))
       return;

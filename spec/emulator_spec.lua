@@ -328,6 +328,117 @@ describe("runpod-emulator", function()
     end)
   end)
 
+  describe("numbers in requests", function()
+    local RULE = " (must be a whole number of ms in 0..604800000)"
+
+    local function in_queue()
+      return json.decode(select(2, client("GET", "/health"))).jobs.inQueue
+    end
+
+    it("reads policy.executionTimeout 6e5 as 600000 ms, not 6 ms", function()
+      for _, t in ipairs({ "6e5", "600000.0", "6E+5" }) do
+        local code, body = client("POST", "/run",
+          '{"input": 1, "policy": {"executionTimeout": ' .. t .. '}}')
+        assert.are.equal(200, code, body)
+        local id = json.decode(body).id
+        take("w6")
+        -- A job-stop poll holds 300 ms: a 6 ms timeout would be reported here.
+        code = worker("GET", "/job-stop/w6")
+        assert.are.equal(204, code, t)
+        worker("POST", "/job-done/w6/" .. id, '{"output": "fine"}')
+        assert.are.equal("COMPLETED", status(id).status, t)
+      end
+    end)
+
+    it("takes null, 0 and an absent policy.executionTimeout as no time limit", function()
+      for _, policy in ipairs({ '{"executionTimeout": null}', '{"executionTimeout": 0}', '{}',
+          'null' }) do
+        local code, body = client("POST", "/run", '{"input": 1, "policy": ' .. policy .. '}')
+        assert.are.equal(200, code, body)
+        local id = json.decode(body).id
+        take("w7")
+        assert.are.equal(204, (worker("GET", "/job-stop/w7")), policy)
+        worker("POST", "/job-done/w7/" .. id, '{"output": 1}')
+        assert.are.equal("COMPLETED", status(id).status)
+      end
+    end)
+
+    it("answers 400 naming the field to a policy number that is not whole ms in range", function()
+      local cases = {
+        { '{"executionTimeout": 1e30}', "invalid policy.executionTimeout 1e30" .. RULE },
+        { '{"executionTimeout": 1e400}', "invalid policy.executionTimeout 1e400" .. RULE },
+        { '{"executionTimeout": 604800001}',
+          "invalid policy.executionTimeout 604800001" .. RULE },
+        { '{"executionTimeout": -5}', "invalid policy.executionTimeout -5" .. RULE },
+        { '{"executionTimeout": -0.5}', "invalid policy.executionTimeout -0.5" .. RULE },
+        { '{"executionTimeout": 1.5}', "invalid policy.executionTimeout 1.5" .. RULE },
+        { '{"executionTimeout": "abc"}', "invalid policy.executionTimeout: a string" .. RULE },
+        { '{"executionTimeout": "600000"}',
+          "invalid policy.executionTimeout: a string" .. RULE },
+        { '{"executionTimeout": true}', "invalid policy.executionTimeout: a boolean" .. RULE },
+        { '{"executionTimeout": [1]}', "invalid policy.executionTimeout: an array" .. RULE },
+        { '{"ttl": 1e30}', "invalid policy.ttl 1e30" .. RULE },
+        { '{"ttl": "NaN"}', "invalid policy.ttl: a string" .. RULE },
+        { '{"lowPriority": 1}', "invalid policy.lowPriority (must be true or false)" },
+        { '5', "invalid policy (must be an object)" },
+      }
+      local before = in_queue()
+      for _, c in ipairs(cases) do
+        local code, body = client("POST", "/run", '{"input": 1, "policy": ' .. c[1] .. '}')
+        assert.are.same({ 400, c[2] }, { code, json.decode(body).error })
+      end
+      assert.are.equal(before, in_queue())
+    end)
+
+    it("never repeats a non-number value in the error answer", function()
+      local code, body = client("POST", "/run",
+        '{"input": 1, "policy": {"executionTimeout": "' .. KEY .. '"}}')
+      assert.are.equal(400, code)
+      assert.is_nil(body:find(KEY, 1, true), body)
+      code, body = client("POST", "/runsync?wait=" .. KEY, '{"input": 1}')
+      assert.are.equal(400, code)
+      assert.is_nil(body:find(KEY, 1, true), body)
+    end)
+
+    it("answers 400 to a wait, batch_size, count or since that is not a whole number", function()
+      local id = submit()
+      local W = " (must be a whole number >= 0)"
+      local cases = {
+        { client, "POST", "/runsync?wait=abc", '{"input": 1}', "invalid wait: not a number" .. W },
+        { client, "POST", "/runsync?wait=-1", '{"input": 1}', "invalid wait -1" .. W },
+        { client, "GET", "/status-sync/" .. id .. "?wait=1.5", nil, "invalid wait 1.5" .. W },
+        { client, "GET", "/status-sync/" .. id .. "?wait=0x10", nil,
+          "invalid wait: not a number" .. W },
+        { worker, "GET", "/job-take-batch/w8?batch_size=two", nil,
+          "invalid batch_size: not a number" .. W },
+      }
+      local before = in_queue()
+      for _, c in ipairs(cases) do
+        local code, body = c[1](c[2], c[3], c[4])
+        assert.are.same({ 400, c[5] }, { code, json.decode(body).error })
+      end
+      local code, body = control("POST", "jobs?count=1e", '{"input": 1}')
+      assert.are.same({ 400, "invalid count: not a number" .. W }, { code, json.decode(body).error })
+      code, body = control("GET", "log?since=-3")
+      assert.are.same({ 400, "invalid since -3" .. W }, { code, json.decode(body).error })
+      assert.are.equal(before, in_queue())
+    end)
+
+    it("reads wait as a JSON number and caps a huge one at 300 s", function()
+      local id = submit()
+      take("w9")
+      worker("POST", "/job-done/w9/" .. id, '{"output": 1}')
+      for _, w in ipairs({ "1e30", "2e3", "0" }) do
+        local code, body = client("GET", "/status-sync/" .. id .. "?wait=" .. w)
+        assert.are.equal(200, code, body)
+        assert.are.equal("COMPLETED", json.decode(body).status)
+      end
+      local code, body = control("POST", "jobs?count=2e0", '{"input": 1}')
+      assert.are.same({ 200, { submitted = 2 } }, { code, json.decode(body) })
+      client("POST", "/purge-queue")
+    end)
+  end)
+
   describe("stream", function()
     it("delivers each chunk once, then the final status with an empty stream", function()
       local id = submit()
