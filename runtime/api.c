@@ -165,6 +165,7 @@ int rp_api_run(const struct rp_vm_options *vm, const struct rp_args *a)
   char key[33];
   char err[512];
   const char *realtime = getenv("RUNPOD_ENDPOINT_ID");
+  const char *allow;
   int rc;
 
   memset(&w, 0, sizeof(w));
@@ -188,6 +189,11 @@ int rp_api_run(const struct rp_vm_options *vm, const struct rp_args *a)
   cfg.openapi_json = rp_api_openapi_json;
   cfg.realtime = realtime && *realtime ? realtime : NULL;
   cfg.timeout_s = w.timeout_s;
+  allow = getenv("RUNPOD_ALLOW_PRIVATE_WEBHOOK_URLS");
+  if (rp_emulator_parse_switch(allow, &cfg.allow_private_webhooks) != RP_OK)
+    rp_log(RP_LOG_WARN, NULL, "invalid RUNPOD_ALLOW_PRIVATE_WEBHOOK_URLS "
+           "'%s' (true or false); webhooks go to public addresses only",
+           allow);
 
   /* The server's threads (connections, webhooks) inherit a mask without
    * SIGTERM/SIGINT, so the job loop's handler runs on a thread of ours. */

@@ -19,6 +19,8 @@
 #include "buf.h"
 #include "httpd.h"
 #include "jobstore.h"
+#include "log.h"
+#include "netguard.h"
 #include "rng.h"
 #include "rp.h"
 
@@ -68,6 +70,8 @@ struct rp_emulator {
   char *sink[RP_EMU_SINK_MAX];     /* webhook bodies received */
   size_t sink_count;
   unsigned long webhooks_sent, webhooks_failed, webhooks_dropped;
+  unsigned long webhooks_refused;
+  struct rp_netguard guard;        /* where webhooks may connect */
 
   pthread_mutex_t wh_mu;           /* the webhook queue */
   pthread_cond_t wh_cv;
@@ -570,6 +574,30 @@ void rp_emulator_default_config(struct rp_emulator_config *cfg)
   }
 }
 
+int rp_emulator_parse_switch(const char *s, int *on)
+{
+  static const char *const yes[] = { "1", "true", "yes" };
+  static const char *const no[] = { "", "0", "false", "no" };
+  size_t i;
+  if (!s) {
+    *on = 0;
+    return RP_OK;
+  }
+  for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+    if (strcasecmp(s, yes[i]) == 0) {
+      *on = 1;
+      return RP_OK;
+    }
+  }
+  for (i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+    if (strcasecmp(s, no[i]) == 0) {
+      *on = 0;
+      return RP_OK;
+    }
+  }
+  return RP_EINVAL;
+}
+
 static int route_index(const char *name, size_t n)
 {
   int i;
@@ -806,14 +834,91 @@ static size_t discard(char *p, size_t size, size_t n, void *ud)
   return size * n;
 }
 
-/* Posts one webhook, retrying a few times. Returns 1 when delivered. */
+/* The guard of one webhook post: CURLOPT_OPENSOCKETFUNCTION is the one
+ * place libcurl opens a connection, so it sees every address a name
+ * resolves to. */
+struct guarded {
+  const struct rp_netguard *guard;
+  int refused;
+  char addr[64];             /* the first address refused */
+};
+
+static curl_socket_t open_guarded(void *ud, curlsocktype purpose,
+                                  struct curl_sockaddr *a)
+{
+  struct guarded *g = ud;
+  char text[sizeof(g->addr)];
+  (void)purpose;
+  if (!rp_netguard_allows(g->guard, &a->addr, text, sizeof(text))) {
+    if (!g->refused)
+      memcpy(g->addr, text, sizeof(text));
+    g->refused = 1;
+    return CURL_SOCKET_BAD;
+  }
+  return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
+/* Writes the host of url (no user info, no port; bytes outside printable
+ * ASCII as '?') into out, for a log line that must not carry what the
+ * rest of the URL may (credentials, tokens). */
+static void url_host(const char *url, char *out, size_t cap)
+{
+  const char *p = strstr(url, "://");
+  size_t n;
+  size_t i;
+  p = p ? p + 3 : url;
+  n = strcspn(p, "/?#");
+  for (i = n; i > 0; i--) {
+    if (p[i - 1] == '@') {
+      p += i;
+      n -= i;
+      break;
+    }
+  }
+  if (n > 0 && p[0] == '[') {
+    const char *q = memchr(p, ']', n);
+    if (q)
+      n = (size_t)(q - p) + 1;
+  } else {
+    const char *q = memchr(p, ':', n);
+    if (q)
+      n = (size_t)(q - p);
+  }
+  if (n >= cap)
+    n = cap - 1;
+  for (i = 0; i < n; i++)
+    out[i] = p[i] > 0x20 && p[i] < 0x7f ? p[i] : '?';
+  out[n] = '\0';
+}
+
+/* Logs a refused webhook once, with the job id from its view. */
+static void log_refused(const struct webhook *w, const char *addr)
+{
+  char host[256];
+  char id[RP_JOBSTORE_MAX_ID];
+  struct span v;
+  if (member(w->body, w->len, "id", &v) != 1 || v.p[0] != '"' ||
+      decode_string(v, id, sizeof(id)) != 0)
+    id[0] = '\0';
+  url_host(w->url, host, sizeof(host));
+  rp_log(RP_LOG_WARN, id[0] ? id : NULL, "webhook to %s not sent: %s is "
+         "not a public address (see RUNPOD_ALLOW_PRIVATE_WEBHOOK_URLS)",
+         host, addr);
+}
+
+/* Posts one webhook, retrying a few times; redirects are not followed.
+ * Returns 1 when delivered, 0 when it failed, -1 when the guard refused
+ * its address (logged, not retried). */
 static int webhook_post(struct rp_emulator *e, CURL *curl,
                         const struct webhook *w)
 {
   struct curl_slist *hdrs = curl_slist_append(NULL,
                                               "Content-Type: application/json");
+  struct guarded g;
   int attempt;
   int ok = 0;
+  memset(&g, 0, sizeof(g));
+  g.guard = &e->guard;
   for (attempt = 0; attempt < RP_EMU_WEBHOOK_TRIES && !ok; attempt++) {
     long code = 0;
     if (attempt > 0 && rp_jobstore_sleep(e->js, 200L << attempt) != 0)
@@ -828,9 +933,20 @@ static int webhook_post(struct rp_emulator *e, CURL *curl,
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
     curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(curl, CURLOPT_PROXY, "");    /* a proxy would connect
+                                                      where the guard
+                                                      cannot look */
+    curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION, open_guarded);
+    curl_easy_setopt(curl, CURLOPT_OPENSOCKETDATA, &g);
+    g.refused = 0;
     if (curl_easy_perform(curl) == CURLE_OK) {
       curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
       ok = code >= 200 && code < 300;
+    } else if (g.refused) {
+      /* No allowed address answered: trying again cannot help. */
+      log_refused(w, g.addr);
+      ok = -1;
     }
   }
   curl_slist_free_all(hdrs);
@@ -857,10 +973,12 @@ static void *webhook_thread(void *ud)
       e->wh_tail = NULL;
     e->wh_count--;
     pthread_mutex_unlock(&e->wh_mu);
-    ok = curl && webhook_post(e, curl, w);
+    ok = curl ? webhook_post(e, curl, w) : 0;
     pthread_mutex_lock(&e->mu);
-    if (ok)
+    if (ok > 0)
       e->webhooks_sent++;
+    else if (ok < 0)
+      e->webhooks_refused++;
     else
       e->webhooks_failed++;
     pthread_mutex_unlock(&e->mu);
@@ -1500,10 +1618,11 @@ static void get_stats(struct rp_emulator *e, struct rp_httpd_response *res)
     rp_buf_printf(b, "%s\"%s\":%lu", i ? "," : "", route_names[i],
                   e->fault_hits[i]);
   rp_buf_printf(b, "},\"pings\":%lu,\"last_ping\":%s,\"log_seq\":%llu,"
-                "\"webhooks\":{\"sent\":%lu,\"failed\":%lu,\"dropped\":%lu},"
-                "\"jobs\":", e->pings, e->last_ping ? e->last_ping : "null",
-                e->log_seq, e->webhooks_sent, e->webhooks_failed,
-                e->webhooks_dropped);
+                "\"webhooks\":{\"sent\":%lu,\"failed\":%lu,\"dropped\":%lu,"
+                "\"refused\":%lu},\"jobs\":", e->pings,
+                e->last_ping ? e->last_ping : "null", e->log_seq,
+                e->webhooks_sent, e->webhooks_failed, e->webhooks_dropped,
+                e->webhooks_refused);
   pthread_mutex_unlock(&e->mu);
   if (rp_jobstore_counters(e->js, b) != RP_OK || rp_buf_puts(b, "}") != RP_OK)
     reply_error(res, 500, "stats too large");
@@ -1832,6 +1951,7 @@ int rp_emulator_start(const struct rp_emulator_config *cfg,
   e->stream_hold_ms = cfg->stream_hold_ms;
   memcpy(e->faults, cfg->faults, sizeof(e->faults));
   seed_rng(e, cfg->seed);
+  rp_netguard_init(&e->guard, cfg->allow_private_webhooks, NULL, NULL, 0);
   rp_jobstore_default_limits(&lim);
   lim.retain_ms = cfg->retain_ms;
   lim.retain_max = cfg->retain_max;

@@ -108,6 +108,9 @@ struct rp_emulator_config {
                                    /{id}/realtime runs the body's job and
                                    answers its result when it ends */
   unsigned timeout_s;           /* idle connection timeout, 0 = httpd's */
+  int allow_private_webhooks;   /* webhooks may reach any address
+                                   (loopback, private, link-local);
+                                   default 0: public addresses only */
 };
 
 struct rp_emulator;
@@ -121,6 +124,11 @@ void rp_emulator_default_config(struct rp_emulator_config *cfg);
  * RP_EINVAL with a message in err. */
 int rp_emulator_parse_fault(const char *spec, struct rp_emulator_config *cfg,
                             char *err, size_t errlen);
+
+/* Parses an on/off switch such as RUNPOD_ALLOW_PRIVATE_WEBHOOK_URLS:
+ * "1", "true", "yes" are on, "0", "false", "no", "" and NULL off (case
+ * does not matter). Returns RP_OK and *on, or RP_EINVAL (*on untouched). */
+int rp_emulator_parse_switch(const char *s, int *on);
 
 /* Starts serving. cfg's strings are copied, except page_html and
  * openapi_json, which are borrowed and must outlive the emulator. Returns RP_OK and *out (stop

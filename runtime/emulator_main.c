@@ -12,6 +12,7 @@
 #include <curl/curl.h>
 
 #include "emulator.h"
+#include "log.h"
 #include "rp.h"
 
 static const char usage[] =
@@ -42,6 +43,11 @@ static const char usage[] =
   "                          trickle cut\n"
   "                          (repeatable)\n"
   "  --seed N                seed of the fault PRNG (1)\n"
+  "  --allow-private-webhooks\n"
+  "                          post webhooks to any address, loopback and\n"
+  "                          private ones included (default: public\n"
+  "                          addresses only; also\n"
+  "                          RUNPOD_ALLOW_PRIVATE_WEBHOOK_URLS=true)\n"
   "  --help                  this text\n";
 
 /* Parses a non-negative integer flag value no larger than max. */
@@ -92,6 +98,10 @@ static int parse(int argc, char **argv, struct rp_emulator_config *cfg)
     if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
       fputs(usage, stdout);
       return 1;
+    }
+    if (strcmp(a, "--allow-private-webhooks") == 0) {
+      cfg->allow_private_webhooks = 1;
+      continue;
     }
     if (strncmp(a, "--", 2) != 0 || (eq && (size_t)(eq - a) >= sizeof(name))) {
       fprintf(stderr, "runpod-emulator: unknown argument '%s'\n", a);
@@ -164,7 +174,13 @@ int main(int argc, char **argv)
   char err[256];
   int sig = 0;
   int rc;
+  const char *allow = getenv("RUNPOD_ALLOW_PRIVATE_WEBHOOK_URLS");
   rp_emulator_default_config(&cfg);
+  rp_log_set_fd(2);
+  if (rp_emulator_parse_switch(allow, &cfg.allow_private_webhooks) != RP_OK)
+    fprintf(stderr, "runpod-emulator: invalid "
+            "RUNPOD_ALLOW_PRIVATE_WEBHOOK_URLS '%s' (true or false); "
+            "webhooks go to public addresses only\n", allow);
   rc = parse(argc, argv, &cfg);
   if (rc != 0)
     return rc == 1 ? 0 : 2;

@@ -15,10 +15,15 @@ local function sleep(s)
   os.execute("sleep " .. s)
 end
 
--- start(args) -> emulator handle: { pid, port, base, url, lines, errf }
-local function start(args)
+-- start(args[, env]) -> emulator handle: { pid, port, base, url, lines, errf }
+-- env: variables set for the emulator (RUNPOD_ALLOW_PRIVATE_WEBHOOK_URLS is
+-- unset unless given).
+local function start(args, env)
   local errf = os.tmpname()
-  local parts = { "echo $$; exec env -u LD_PRELOAD" }
+  local parts = { "echo $$; exec env -u LD_PRELOAD -u RUNPOD_ALLOW_PRIVATE_WEBHOOK_URLS" }
+  for k, v in pairs(env or {}) do
+    parts[#parts + 1] = quote(k .. "=" .. v)
+  end
   if (os.getenv("RP_SANITIZE") or "") ~= "" then
     parts[#parts + 1] = "ASAN_OPTIONS=detect_leaks=1"
   end
@@ -57,8 +62,9 @@ describe("runpod-emulator", function()
   local emu
 
   setup(function()
+    -- The webhook test posts to this emulator's own sink on 127.0.0.1.
     emu = start({ "--api-key", KEY, "--max-body", "65536", "--take-hold-ms", "300",
-      "--stop-hold-ms", "300", "--stream-hold-ms", "400" })
+      "--stop-hold-ms", "300", "--stream-hold-ms", "400", "--allow-private-webhooks" })
   end)
 
   teardown(function()
@@ -754,5 +760,128 @@ describe("runpod-emulator limits", function()
     local b = http("GET", emu.url .. "/ping/w")
     assert.are.equal(0, (stop(emu)))
     assert.are.same({ 429, 200 }, { a, b })
+  end)
+end)
+
+describe("runpod-emulator webhooks", function()
+  local emulators = require "helpers.emulator"
+
+  -- An emulator stopped at the end of the test whatever happens; halt()
+  -- stops it earlier and returns stop()'s results.
+  local function started(args, env)
+    local emu = start(args, env)
+    finally(function()
+      if emu.pipe then
+        stop(emu)
+      end
+    end)
+    return emu
+  end
+
+  local function halt(emu)
+    local code, err = stop(emu)
+    emu.pipe = nil
+    return code, err
+  end
+
+  -- Runs one job per webhook URL on emu to its end; returns the ids.
+  local function finish_with_webhooks(emu, urls)
+    local ids = {}
+    for i, u in ipairs(urls) do
+      local code, body = http("POST", emu.url .. "/run", json.encode({ input = i, webhook = u }))
+      assert.are.equal(200, code, body)
+      ids[i] = json.decode(body).id
+      http("GET", emu.url .. "/job-take/w")
+      http("POST", emu.url .. "/job-done/w/" .. ids[i], '{"output": "done"}')
+    end
+    return ids
+  end
+
+  -- Waits (bounded) until the emulator has settled n webhooks; returns
+  -- its webhook counters.
+  local function settled(emu, n)
+    return emulators.eventually(30, function()
+      local w = json.decode(select(2, http("GET", emu.base .. "/_emulator/stats"))).webhooks
+      w.refused = w.refused or 0
+      return w.sent + w.failed + w.refused + w.dropped >= n and w
+    end)
+  end
+
+  local function sink(emu)
+    return json.decode(select(2, http("GET", emu.base .. "/_emulator/webhooks")))
+  end
+
+  local function warn_lines(err)
+    local t = {}
+    for line in err:gmatch("[^\n]+") do
+      if line:find("WARN", 1, true) then
+        t[#t + 1] = line
+      end
+    end
+    return t
+  end
+
+  it("refuses loopback, link-local, localhost and ::1 webhooks by default, once each", function()
+    local emu = started({})
+    local own = emu.base:match("//(.*)")
+    local port = own:match(":(%d+)")
+    local urls = {
+      "http://user:pw@" .. own .. "/_emulator/webhook-sink?token=tok123",
+      "http://169.254.169.254/latest/meta-data",
+      "http://localhost:" .. port .. "/_emulator/webhook-sink",
+      "http://[::1]:" .. port .. "/_emulator/webhook-sink",
+    }
+    finish_with_webhooks(emu, urls)
+    local w = settled(emu, #urls)
+    local got = sink(emu)
+    local _, err = halt(emu)
+    assert.are.same({ sent = 0, failed = 0, dropped = 0, refused = 4 }, w)
+    assert.are.same({}, got)
+    local lines = warn_lines(err)
+    assert.are.equal(4, #lines, err)
+    for i, pair in ipairs({ { "127.0.0.1", "127.0.0.1" }, { "169.254.169.254", "169.254.169.254" },
+        { "localhost", "" }, { "[::1]", "::1" } }) do
+      assert.matches("webhook to " .. pair[1] .. " not sent: " .. pair[2], lines[i], 1, true)
+      assert.matches("is not a public address (see RUNPOD_ALLOW_PRIVATE_WEBHOOK_URLS)",
+        lines[i], 1, true)
+    end
+    assert.is_nil(err:find("pw", 1, true), err)
+    assert.is_nil(err:find("tok123", 1, true), err)
+  end)
+
+  it("posts to a loopback receiver with --allow-private-webhooks or the variable", function()
+    for _, how in ipairs({ { { "--allow-private-webhooks" } },
+        { {}, { RUNPOD_ALLOW_PRIVATE_WEBHOOK_URLS = "true" } } }) do
+      local emu = started(how[1], how[2])
+      local ids = finish_with_webhooks(emu, { emu.base .. "/_emulator/webhook-sink" })
+      local w = settled(emu, 1)
+      local got = sink(emu)
+      assert.are.equal(0, (halt(emu)))
+      assert.are.same({ sent = 1, failed = 0, dropped = 0, refused = 0 }, w)
+      assert.are.same({ ids[1], "COMPLETED" }, { got[1] and got[1].id, got[1] and got[1].status })
+    end
+  end)
+
+  it("warns about an invalid RUNPOD_ALLOW_PRIVATE_WEBHOOK_URLS and stays guarded", function()
+    local emu = started({}, { RUNPOD_ALLOW_PRIVATE_WEBHOOK_URLS = "maybe" })
+    finish_with_webhooks(emu, { emu.base .. "/_emulator/webhook-sink" })
+    local w = settled(emu, 1)
+    local _, err = halt(emu)
+    assert.are.equal(1, w.refused)
+    assert.matches("invalid RUNPOD_ALLOW_PRIVATE_WEBHOOK_URLS 'maybe' (true or false)", err, 1,
+      true)
+  end)
+
+  it("does not follow a redirect from the webhook receiver", function()
+    local server, fi = emulators.fake_inference()
+    finally(function() server.stop() end)
+    local emu = started({ "--allow-private-webhooks" })
+    local target = emu.base .. "/_emulator/webhook-sink"
+    finish_with_webhooks(emu, { fi .. "/redirect?to=" .. target })
+    local w = settled(emu, 1)
+    local got = sink(emu)
+    assert.are.equal(0, (halt(emu)))
+    assert.are.same({ sent = 0, failed = 1, dropped = 0, refused = 0 }, w)
+    assert.are.same({}, got)
   end)
 end)
