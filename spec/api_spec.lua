@@ -493,7 +493,7 @@ describe("runpod-worker --rp_serve_api", function()
 end)
 
 describe("runpod-worker --rp_serve_api request numbers", function()
-  it("runs a job whose policy.executionTimeout is 6e5 ms, refusing \"6e5\" and 1e30 with 400", function()
+  it("runs a job whose policy.executionTimeout is 6e5 ms, refusing \"6e5\" and 1e30", function()
     local s = start("spec/fixtures/sleepy.lua")
     finally(function() s.stop() end)
     local code, v = s.call("POST", "/runsync?wait=2e4",
