@@ -847,6 +847,7 @@ describe("runpod-emulator webhooks", function()
     end
     assert.is_nil(err:find("pw", 1, true), err)
     assert.is_nil(err:find("tok123", 1, true), err)
+    assert.is_nil(err:find("Sanitizer", 1, true), err)
   end)
 
   it("posts to a loopback receiver with --allow-private-webhooks or the variable", function()
@@ -874,8 +875,14 @@ describe("runpod-emulator webhooks", function()
 
   it("does not follow a redirect from the webhook receiver", function()
     local server, fi = emulators.fake_inference()
-    finally(function() server.stop() end)
-    local emu = started({ "--allow-private-webhooks" })
+    local emu = start({ "--allow-private-webhooks" })
+    -- One finally per test (a second one would replace the first).
+    finally(function()
+      server.stop()
+      if emu.pipe then
+        stop(emu)
+      end
+    end)
     local target = emu.base .. "/_emulator/webhook-sink"
     finish_with_webhooks(emu, { fi .. "/redirect?to=" .. target })
     local w = settled(emu, 1)
