@@ -491,11 +491,13 @@ static void reply_invalid(struct rp_httpd_response *res, const char *name,
   char msg[256];
   const char *kind = NULL;
   size_t i;
-  for (i = 0; i < n && i <= MAX_ECHO; i++)
+  for (i = 0; i < n && i < MAX_ECHO; i++)
     if (!strchr("0123456789+-.eE", v[i]))
       break;
   if (n == 0)
     kind = "empty";
+  else if (i < n && scan_number(v, v + n) == v + n)
+    kind = "a number too long to repeat";
   else if (i < n && !json_valid(v, n))
     kind = "not a number";
   else if (i < n)

@@ -383,6 +383,8 @@ describe("runpod-emulator", function()
           "invalid policy.executionTimeout: a string" .. RULE },
         { '{"executionTimeout": true}', "invalid policy.executionTimeout: a boolean" .. RULE },
         { '{"executionTimeout": [1]}', "invalid policy.executionTimeout: an array" .. RULE },
+        { '{"executionTimeout": ' .. ("9"):rep(40) .. '}',
+          "invalid policy.executionTimeout: a number too long to repeat" .. RULE },
         { '{"ttl": 1e30}', "invalid policy.ttl 1e30" .. RULE },
         { '{"ttl": "NaN"}', "invalid policy.ttl: a string" .. RULE },
         { '{"lowPriority": 1}', "invalid policy.lowPriority (must be true or false)" },
