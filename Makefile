@@ -182,7 +182,8 @@ build/fuzz/fuzz_bytes: spec/fuzz/fuzz_bytes.c runtime/bytes.c
 # The emulator's and the local API server's request handling, with
 # spec/fuzz/fuzz_api.c standing in for httpd.c and curl_stub.c for libcurl.
 build/fuzz/fuzz_api: spec/fuzz/fuzz_api.c spec/fuzz/curl_stub.c \
-                     runtime/emulator.c runtime/jobstore.c runtime/buf.c
+                     runtime/emulator.c runtime/jobstore.c runtime/buf.c \
+                     runtime/log.c runtime/netguard.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $^ -lpthread
 
@@ -220,7 +221,9 @@ clean:
 # worker API (docs/emulator.md). Plain C over libmicrohttpd and libcurl.
 EMU_SRC = runtime/jobstore.c runtime/httpd.c runtime/emulator.c \
           runtime/emulator_main.c
-EMU_OBJ = $(EMU_SRC:runtime/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/buf.o
+EMU_OBJ = $(EMU_SRC:runtime/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/buf.o \
+          $(BUILD)/obj/log.o $(BUILD)/obj/netguard.o \
+          $(BUILD)/obj/settings.o $(BUILD)/obj/alloc.o
 EMULATOR = $(BINDIR)/runpod-emulator
 EMU_LIBS = -lmicrohttpd -lcurl -lpthread
 

@@ -173,6 +173,7 @@ int rp_api_run(const struct rp_vm_options *vm, const struct rp_args *a,
   cfg.openapi_json = rp_api_openapi_json;
   cfg.realtime = realtime;
   cfg.timeout_s = w.timeout_s;
+  cfg.allow_private_webhooks = env->allow_private_webhook_urls.number == 1;
 
   /* The server's threads (connections, webhooks) inherit a mask without
    * SIGTERM/SIGINT, so the job loop's handler runs on a thread of ours. */

@@ -2,10 +2,15 @@
 #include "emulator.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <locale.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
 
@@ -14,6 +19,8 @@
 #include "buf.h"
 #include "httpd.h"
 #include "jobstore.h"
+#include "log.h"
+#include "netguard.h"
 #include "rng.h"
 #include "rp.h"
 
@@ -63,6 +70,8 @@ struct rp_emulator {
   char *sink[RP_EMU_SINK_MAX];     /* webhook bodies received */
   size_t sink_count;
   unsigned long webhooks_sent, webhooks_failed, webhooks_dropped;
+  unsigned long webhooks_refused;
+  struct rp_netguard guard;        /* where webhooks may connect */
 
   pthread_mutex_t wh_mu;           /* the webhook queue */
   pthread_cond_t wh_cv;
@@ -363,6 +372,42 @@ static int is_null(struct span v)
   return v.n == 4 && memcmp(v.p, "null", 4) == 0;
 }
 
+#define MAX_NUMBER_TEXT 64   /* longer number texts are refused */
+
+/* Reads the text [s, s+n) as a JSON number (the grammar above, then
+ * strtod with '.' as the C locale's decimal point) whose value is whole
+ * and within [0, max]. Returns 0 and *out, or -1: not a JSON number,
+ * negative, fractional, above max (HUGE_VAL: no limit), or longer than
+ * MAX_NUMBER_TEXT. */
+static int whole_number(const char *s, size_t n, double max, double *out)
+{
+  const char *dp = localeconv()->decimal_point;
+  size_t dplen = dp && *dp ? strlen(dp) : 1;
+  char text[MAX_NUMBER_TEXT + 8];
+  size_t i;
+  size_t j = 0;
+  double v;
+  if (n == 0 || n > MAX_NUMBER_TEXT || dplen > 8 ||
+      scan_number(s, s + n) != s + n)
+    return -1;
+  for (i = 0; i < n; i++) {
+    if (s[i] == '.' && dp && *dp) {
+      memcpy(text + j, dp, dplen);
+      j += dplen;
+    } else {
+      text[j++] = s[i];
+    }
+  }
+  text[j] = '\0';
+  v = strtod(text, NULL);
+  /* NaN fails the first test; every double from 2^53 up is whole. */
+  if (!(v >= 0 && v <= max) ||
+      (v < 9007199254740992.0 && v != (double)(long long)v))
+    return -1;
+  *out = v;
+  return 0;
+}
+
 /* ---- small helpers ---- */
 
 /* Appends s as a JSON string (bytes >= 0x80 copied as they are). */
@@ -434,23 +479,59 @@ static void reply_store(struct rp_httpd_response *res, int rc)
     reply_error(res, 500, "out of memory");
 }
 
-/* A query argument as milliseconds in [0, max], or def when absent or
- * not a number. */
-static long arg_ms(const struct rp_httpd_request *req, const char *name,
-                   long def, long max)
+#define MAX_ECHO 24          /* longest number text an error repeats */
+
+/* Answers 400 "invalid NAME VALUE (must be RULE)". The value [v, v+n) is
+ * repeated only when it is short and made of number characters (JSON
+ * text or a query argument); anything else is named by its kind, so an
+ * error answer never carries a client's strings (an API key, say). */
+static void reply_invalid(struct rp_httpd_response *res, const char *name,
+                          const char *v, size_t n, const char *rule)
+{
+  char msg[256];
+  const char *kind = NULL;
+  size_t i;
+  for (i = 0; i < n && i < MAX_ECHO; i++)
+    if (!strchr("0123456789+-.eE", v[i]))
+      break;
+  if (n == 0)
+    kind = "empty";
+  else if (i < n && scan_number(v, v + n) == v + n)
+    kind = "a number too long to repeat";
+  else if (i < n && !json_valid(v, n))
+    kind = "not a number";
+  else if (i < n)
+    kind = v[0] == '"' ? "a string" : v[0] == '{' ? "an object"
+         : v[0] == '[' ? "an array" : v[0] == 't' || v[0] == 'f'
+         ? "a boolean" : "not a number";
+  if (kind)
+    snprintf(msg, sizeof(msg), "invalid %s: %s (must be %s)", name, kind,
+             rule);
+  else
+    snprintf(msg, sizeof(msg), "invalid %s %.*s (must be %s)", name, (int)n,
+             v, rule);
+  reply_error(res, 400, msg);
+}
+
+/* A query argument bounding a wait or a count: a JSON number with a
+ * whole value >= 0, capped at max (RunPod caps wait the same way); def
+ * when absent or empty. Returns 0 and *out, or -1 after answering 400. */
+static int arg_number(const struct rp_httpd_request *req,
+                      struct rp_httpd_response *res, const char *name,
+                      long def, long max, long *out)
 {
   const char *s = rp_httpd_arg(req, name);
-  char *end;
-  long v;
-  if (!s || !*s)
-    return def;
-  errno = 0;
-  v = strtol(s, &end, 10);
-  if (errno || *end)
-    return def;
-  if (v < 0)
-    v = 0;
-  return v > max ? max : v;
+  double v;
+  if (!s || !*s) {
+    *out = def;
+    return 0;
+  }
+  if (whole_number(s, strlen(s), HUGE_VAL, &v) != 0) {
+    reply_invalid(res, name, s, strlen(s), "a whole number >= 0");
+    return -1;
+  }
+  *out = v >= (double)max ? max : (long)v;
+  return 0;
 }
 
 static double wall_time(void)
@@ -731,14 +812,91 @@ static size_t discard(char *p, size_t size, size_t n, void *ud)
   return size * n;
 }
 
-/* Posts one webhook, retrying a few times. Returns 1 when delivered. */
+/* The guard of one webhook post: CURLOPT_OPENSOCKETFUNCTION is the one
+ * place libcurl opens a connection, so it sees every address a name
+ * resolves to. */
+struct guarded {
+  const struct rp_netguard *guard;
+  int refused;
+  char addr[64];             /* the first address refused */
+};
+
+static curl_socket_t open_guarded(void *ud, curlsocktype purpose,
+                                  struct curl_sockaddr *a)
+{
+  struct guarded *g = ud;
+  char text[sizeof(g->addr)];
+  (void)purpose;
+  if (!rp_netguard_allows(g->guard, &a->addr, text, sizeof(text))) {
+    if (!g->refused)
+      memcpy(g->addr, text, sizeof(text));
+    g->refused = 1;
+    return CURL_SOCKET_BAD;
+  }
+  return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
+/* Writes the host of url (no user info, no port; bytes outside printable
+ * ASCII as '?') into out, for a log line that must not carry what the
+ * rest of the URL may (credentials, tokens). */
+static void url_host(const char *url, char *out, size_t cap)
+{
+  const char *p = strstr(url, "://");
+  size_t n;
+  size_t i;
+  p = p ? p + 3 : url;
+  n = strcspn(p, "/?#");
+  for (i = n; i > 0; i--) {
+    if (p[i - 1] == '@') {
+      p += i;
+      n -= i;
+      break;
+    }
+  }
+  if (n > 0 && p[0] == '[') {
+    const char *q = memchr(p, ']', n);
+    if (q)
+      n = (size_t)(q - p) + 1;
+  } else {
+    const char *q = memchr(p, ':', n);
+    if (q)
+      n = (size_t)(q - p);
+  }
+  if (n >= cap)
+    n = cap - 1;
+  for (i = 0; i < n; i++)
+    out[i] = p[i] > 0x20 && p[i] < 0x7f ? p[i] : '?';
+  out[n] = '\0';
+}
+
+/* Logs a refused webhook once, with the job id from its view. */
+static void log_refused(const struct webhook *w, const char *addr)
+{
+  char host[256];
+  char id[RP_JOBSTORE_MAX_ID];
+  struct span v;
+  if (member(w->body, w->len, "id", &v) != 1 || v.p[0] != '"' ||
+      decode_string(v, id, sizeof(id)) != 0)
+    id[0] = '\0';
+  url_host(w->url, host, sizeof(host));
+  rp_log(RP_LOG_WARN, id[0] ? id : NULL, "webhook to %s not sent: %s is "
+         "not a public address (see RUNPOD_ALLOW_PRIVATE_WEBHOOK_URLS)",
+         host, addr);
+}
+
+/* Posts one webhook, retrying a few times; redirects are not followed.
+ * Returns 1 when delivered, 0 when it failed, -1 when the guard refused
+ * its address (logged, not retried). */
 static int webhook_post(struct rp_emulator *e, CURL *curl,
                         const struct webhook *w)
 {
   struct curl_slist *hdrs = curl_slist_append(NULL,
                                               "Content-Type: application/json");
+  struct guarded g;
   int attempt;
   int ok = 0;
+  memset(&g, 0, sizeof(g));
+  g.guard = &e->guard;
   for (attempt = 0; attempt < RP_EMU_WEBHOOK_TRIES && !ok; attempt++) {
     long code = 0;
     if (attempt > 0 && rp_jobstore_sleep(e->js, 200L << attempt) != 0)
@@ -753,9 +911,20 @@ static int webhook_post(struct rp_emulator *e, CURL *curl,
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
     curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(curl, CURLOPT_PROXY, "");    /* a proxy would connect
+                                                      where the guard
+                                                      cannot look */
+    curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION, open_guarded);
+    curl_easy_setopt(curl, CURLOPT_OPENSOCKETDATA, &g);
+    g.refused = 0;
     if (curl_easy_perform(curl) == CURLE_OK) {
       curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
       ok = code >= 200 && code < 300;
+    } else if (g.refused) {
+      /* No allowed address answered: trying again cannot help. */
+      log_refused(w, g.addr);
+      ok = -1;
     }
   }
   curl_slist_free_all(hdrs);
@@ -782,10 +951,12 @@ static void *webhook_thread(void *ud)
       e->wh_tail = NULL;
     e->wh_count--;
     pthread_mutex_unlock(&e->wh_mu);
-    ok = curl && webhook_post(e, curl, w);
+    ok = curl ? webhook_post(e, curl, w) : 0;
     pthread_mutex_lock(&e->mu);
-    if (ok)
+    if (ok > 0)
       e->webhooks_sent++;
+    else if (ok < 0)
+      e->webhooks_refused++;
     else
       e->webhooks_failed++;
     pthread_mutex_unlock(&e->mu);
@@ -838,6 +1009,55 @@ static int run_member(void *ud, const char *key, struct span val,
   return 0;
 }
 
+/* Reads policy member 'name' (ms, a whole JSON number in
+ * [0, RP_EMU_MAX_POLICY_MS]; absent or null: 0) into *ms. Returns 1, or 0
+ * after answering 400. */
+static int policy_ms(struct span policy, const char *name, long *ms,
+                     struct rp_httpd_response *res)
+{
+  char field[64];
+  struct span v;
+  double x;
+  *ms = 0;
+  if (member(policy.p, policy.n, name, &v) != 1 || is_null(v))
+    return 1;
+  if (whole_number(v.p, v.n, (double)RP_EMU_MAX_POLICY_MS, &x) == 0) {
+    *ms = (long)x;
+    return 1;
+  }
+  snprintf(field, sizeof(field), "policy.%s", name);
+  reply_invalid(res, field, v.p, v.n, "a whole number of ms in 0..604800000");
+  return 0;
+}
+
+/* Checks the /run body's "policy": an object (or null) whose
+ * executionTimeout and ttl are milliseconds and whose lowPriority is a
+ * boolean. Other members pass unchecked. Sets *timeout (0: none). Returns
+ * 1, or 0 after answering 400. */
+static int policy_valid(struct span policy, long *timeout,
+                        struct rp_httpd_response *res)
+{
+  struct span v;
+  long ttl;
+  if (is_null(policy))
+    return 1;
+  if (policy.p[0] != '{') {
+    reply_error(res, 400, "invalid policy (must be an object)");
+    return 0;
+  }
+  if (!policy_ms(policy, "executionTimeout", timeout, res) ||
+      !policy_ms(policy, "ttl", &ttl, res))
+    return 0;
+  if (member(policy.p, policy.n, "lowPriority", &v) == 1 && !is_null(v) &&
+      !(v.n == 4 && memcmp(v.p, "true", 4) == 0) &&
+      !(v.n == 5 && memcmp(v.p, "false", 5) == 0)) {
+    reply_error(res, 400, "invalid policy.lowPriority (must be true or "
+                "false)");
+    return 0;
+  }
+  return 1;
+}
+
 /* Handles /run and /runsync: queues the job from the body. Returns the
  * new id in id (and 1), or answers an error and returns 0. */
 static int submit(struct rp_emulator *e, const struct rp_httpd_request *req,
@@ -865,12 +1085,8 @@ static int submit(struct rp_emulator *e, const struct rp_httpd_request *req,
     reply_error(res, 400, "webhook must be an http(s) URL string");
     goto out;
   }
-  if (c.has_policy) {
-    struct span t;
-    if (member(c.policy.p, c.policy.n, "executionTimeout", &t) == 1 &&
-        t.p[0] != '"')
-      timeout = strtol(t.p, NULL, 10);
-  }
+  if (c.has_policy && !policy_valid(c.policy, &timeout, res))
+    goto out;
   if (c.rc != RP_OK) {
     reply_store(res, c.rc);
     goto out;
@@ -942,6 +1158,10 @@ static void client_route(struct rp_emulator *e,
       reply_error(res, 405, "method not allowed (POST)");
       return;
     }
+    if (strcmp(r, "runsync") == 0 &&
+        arg_number(req, res, "wait", RP_EMU_DEFAULT_WAIT_MS,
+                   RP_EMU_MAX_WAIT_MS, &hold) != 0)
+      return;
     if (!submit(e, req, res, newid))
       return;
     res->status = 200;
@@ -950,7 +1170,6 @@ static void client_route(struct rp_emulator *e,
                     newid);
       return;
     }
-    hold = arg_ms(req, "wait", RP_EMU_DEFAULT_WAIT_MS, RP_EMU_MAX_WAIT_MS);
     rc = rp_jobstore_view(e->js, newid, hold, &res->body);
   } else if (strcmp(r, "status") == 0 || strcmp(r, "status-sync") == 0) {
     int sync = r[6] == '-';
@@ -959,8 +1178,10 @@ static void client_route(struct rp_emulator *e,
                                  : "method not allowed (GET, POST)");
       return;
     }
-    hold = sync ? arg_ms(req, "wait", RP_EMU_DEFAULT_WAIT_MS,
-                         RP_EMU_MAX_WAIT_MS) : 0;
+    hold = 0;
+    if (sync && arg_number(req, res, "wait", RP_EMU_DEFAULT_WAIT_MS,
+                           RP_EMU_MAX_WAIT_MS, &hold) != 0)
+      return;
     rc = rp_jobstore_view(e->js, id, hold, &res->body);
   } else if (strcmp(r, "stream") == 0) {
     if (!is(req->method, "GET") && !is(req->method, "POST")) {
@@ -1158,8 +1379,10 @@ static void worker_route(struct rp_emulator *e,
   switch (route) {
   case RP_EMU_JOB_TAKE: {
     int batch = strcmp(r, "job-take-batch") == 0;
-    long size = batch ? arg_ms(req, "batch_size", 1,
-                               RP_JOBSTORE_MAX_BATCH) : 1;
+    long size = 1;
+    if (batch && arg_number(req, res, "batch_size", 1, RP_JOBSTORE_MAX_BATCH,
+                            &size) != 0)
+      break;
     pthread_mutex_lock(&e->mu);
     hold = e->take_hold_ms;
     pthread_mutex_unlock(&e->mu);
@@ -1265,16 +1488,14 @@ static int faults_member(void *ud, const char *key, struct span val,
   }
   for (i = 0; i < 4; i++) {
     if (strcmp(key, holds[i]) == 0 || strcmp(key, "seed") == 0) {
-      char *end;
+      double x;
       long v;
-      errno = 0;
-      v = strtol(val.p, &end, 10);
-      if (end != val.p + val.n || errno || v < 0 ||
-          v > RP_EMU_MAX_DELAY_MS) {
+      if (whole_number(val.p, val.n, RP_EMU_MAX_DELAY_MS, &x) != 0) {
         snprintf(c->err, sizeof(c->err), "%s: an integer in [0, %d]", key,
                  RP_EMU_MAX_DELAY_MS);
         return 1;
       }
+      v = (long)x;
       if (strcmp(key, "seed") == 0)
         c->seed = v;
       else
@@ -1328,15 +1549,16 @@ static void post_faults(struct rp_emulator *e,
 static void get_log(struct rp_emulator *e, const struct rp_httpd_request *req,
                     struct rp_httpd_response *res)
 {
-  const char *s = rp_httpd_arg(req, "since");
-  unsigned long long since = s ? strtoull(s, NULL, 10) : 0;
+  long since;
   size_t i;
+  if (arg_number(req, res, "since", 0, LONG_MAX, &since) != 0)
+    return;
   res->status = 200;
   res->content_type = "application/x-ndjson";
   pthread_mutex_lock(&e->mu);
   for (i = 0; i < e->log_count; i++) {
     const char *line = e->log[(e->log_head + i) % e->cfg.log_max];
-    if (strtoull(line + 7, NULL, 10) <= since)
+    if (strtoull(line + 7, NULL, 10) <= (unsigned long long)since)
       continue;
     if (rp_buf_puts(&res->body, line) != RP_OK ||
         rp_buf_puts(&res->body, "\n") != RP_OK)
@@ -1374,10 +1596,11 @@ static void get_stats(struct rp_emulator *e, struct rp_httpd_response *res)
     rp_buf_printf(b, "%s\"%s\":%lu", i ? "," : "", route_names[i],
                   e->fault_hits[i]);
   rp_buf_printf(b, "},\"pings\":%lu,\"last_ping\":%s,\"log_seq\":%llu,"
-                "\"webhooks\":{\"sent\":%lu,\"failed\":%lu,\"dropped\":%lu},"
-                "\"jobs\":", e->pings, e->last_ping ? e->last_ping : "null",
-                e->log_seq, e->webhooks_sent, e->webhooks_failed,
-                e->webhooks_dropped);
+                "\"webhooks\":{\"sent\":%lu,\"failed\":%lu,\"dropped\":%lu,"
+                "\"refused\":%lu},\"jobs\":", e->pings,
+                e->last_ping ? e->last_ping : "null", e->log_seq,
+                e->webhooks_sent, e->webhooks_failed, e->webhooks_dropped,
+                e->webhooks_refused);
   pthread_mutex_unlock(&e->mu);
   if (rp_jobstore_counters(e->js, b) != RP_OK || rp_buf_puts(b, "}") != RP_OK)
     reply_error(res, 500, "stats too large");
@@ -1423,9 +1646,11 @@ static void bulk_submit(struct rp_emulator *e,
                         const struct rp_httpd_request *req,
                         struct rp_httpd_response *res)
 {
-  long count = arg_ms(req, "count", 1, RP_JOBSTORE_MAX_JOBS);
   char id[RP_JOBSTORE_ID_LEN + 1];
+  long count;
   long i;
+  if (arg_number(req, res, "count", 1, RP_JOBSTORE_MAX_JOBS, &count) != 0)
+    return;
   for (i = 0; i < count; i++) {
     if (!submit(e, req, res, id))
       return;
@@ -1704,6 +1929,7 @@ int rp_emulator_start(const struct rp_emulator_config *cfg,
   e->stream_hold_ms = cfg->stream_hold_ms;
   memcpy(e->faults, cfg->faults, sizeof(e->faults));
   seed_rng(e, cfg->seed);
+  rp_netguard_init(&e->guard, cfg->allow_private_webhooks, NULL, NULL, 0);
   rp_jobstore_default_limits(&lim);
   lim.retain_ms = cfg->retain_ms;
   lim.retain_max = cfg->retain_max;

@@ -13,7 +13,15 @@
  *
  * Request bodies stay raw JSON text: a small validating scanner finds the
  * members the emulator needs (input, webhook, output, error, ...) without
- * decoding the rest. Webhooks are posted by one thread with libcurl.
+ * decoding the rest. Every number the emulator reads (policy members,
+ * query arguments such as wait, control settings) must be a JSON number
+ * with a whole value in its range; anything else is answered 400 naming
+ * the field and the value.
+ *
+ * Webhooks are posted by one thread with libcurl, behind the download
+ * guard (netguard.h) unless allow_private_webhooks is set: the address of
+ * every connection is checked after DNS, redirects are not followed, and a
+ * refused webhook is logged once (WARN, log.h) and not tried again.
  */
 #ifndef RP_EMULATOR_H
 #define RP_EMULATOR_H
@@ -31,6 +39,7 @@
 #define RP_EMU_WEBHOOK_TIMEOUT_MS 5000 /* per attempt */
 #define RP_EMU_SINK_MAX 256           /* bodies the webhook sink keeps */
 #define RP_EMU_MAX_DELAY_MS 600000    /* longest fault delay or hold */
+#define RP_EMU_MAX_POLICY_MS 604800000L /* policy.executionTimeout, ttl: 7 d */
 
 /* The worker routes faults apply to. */
 enum rp_emu_route {
@@ -99,6 +108,9 @@ struct rp_emulator_config {
                                    /{id}/realtime runs the body's job and
                                    answers its result when it ends */
   unsigned timeout_s;           /* idle connection timeout, 0 = httpd's */
+  int allow_private_webhooks;   /* webhooks may reach any address
+                                   (loopback, private, link-local);
+                                   default 0: public addresses only */
 };
 
 struct rp_emulator;
@@ -112,6 +124,7 @@ void rp_emulator_default_config(struct rp_emulator_config *cfg);
  * RP_EINVAL with a message in err. */
 int rp_emulator_parse_fault(const char *spec, struct rp_emulator_config *cfg,
                             char *err, size_t errlen);
+
 
 /* Starts serving. cfg's strings are copied, except page_html and
  * openapi_json, which are borrowed and must outlive the emulator. Returns RP_OK and *out (stop

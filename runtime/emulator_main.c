@@ -12,7 +12,9 @@
 #include <curl/curl.h>
 
 #include "emulator.h"
+#include "log.h"
 #include "rp.h"
+#include "settings.h"
 
 static const char usage[] =
   "usage: runpod-emulator [flags]\n"
@@ -42,6 +44,11 @@ static const char usage[] =
   "                          trickle cut\n"
   "                          (repeatable)\n"
   "  --seed N                seed of the fault PRNG (1)\n"
+  "  --allow-private-webhooks\n"
+  "                          post webhooks to any address, loopback and\n"
+  "                          private ones included (default: public\n"
+  "                          addresses only; also\n"
+  "                          RUNPOD_ALLOW_PRIVATE_WEBHOOK_URLS=true)\n"
   "  --help                  this text\n";
 
 /* Parses a non-negative integer flag value no larger than max. */
@@ -92,6 +99,10 @@ static int parse(int argc, char **argv, struct rp_emulator_config *cfg)
     if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
       fputs(usage, stdout);
       return 1;
+    }
+    if (strcmp(a, "--allow-private-webhooks") == 0) {
+      cfg->allow_private_webhooks = 1;
+      continue;
     }
     if (strncmp(a, "--", 2) != 0 || (eq && (size_t)(eq - a) >= sizeof(name))) {
       fprintf(stderr, "runpod-emulator: unknown argument '%s'\n", a);
@@ -164,7 +175,17 @@ int main(int argc, char **argv)
   char err[256];
   int sig = 0;
   int rc;
+  struct rp_settings env;
   rp_emulator_default_config(&cfg);
+  rp_log_set_fd(2);
+  /* The worker's reader; of its variables the emulator uses this one. */
+  rp_settings_read(&env);
+  if (env.allow_private_webhook_urls.bad)
+    fprintf(stderr, "runpod-emulator: invalid "
+            "RUNPOD_ALLOW_PRIVATE_WEBHOOK_URLS '%s' (true or false); "
+            "webhooks go to public addresses only\n",
+            env.allow_private_webhook_urls.text);
+  cfg.allow_private_webhooks = env.allow_private_webhook_urls.number == 1;
   rc = parse(argc, argv, &cfg);
   if (rc != 0)
     return rc == 1 ? 0 : 2;

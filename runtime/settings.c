@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "alloc.h"
 #include "log.h"
@@ -67,7 +68,7 @@ static int parse(const struct rp_env_info *e, const char *v,
     i = rp_log_parse_stream(v);
     break;
   case RP_ENV_SWITCH:
-    i = strcmp(v, "1") == 0 ? 1 : strcmp(v, "0") == 0 ? 0 : -1;
+    i = rp_settings_switch(v);
     break;
   default:
     return 0;
@@ -76,6 +77,19 @@ static int parse(const struct rp_env_info *e, const char *v,
     return -1;
   out->number = i;
   return 0;
+}
+
+int rp_settings_switch(const char *v)
+{
+  static const char *const yes[] = { "1", "true", "yes" };
+  static const char *const no[] = { "0", "false", "no" };
+  for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+    if (strcasecmp(v, yes[i]) == 0)
+      return 1;
+    if (strcasecmp(v, no[i]) == 0)
+      return 0;
+  }
+  return -1;
 }
 
 void rp_settings_read(struct rp_settings *s)

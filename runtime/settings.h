@@ -63,6 +63,10 @@ extern const size_t rp_env_count;
 /* Reads every variable into s. Never fails: see struct rp_setting. */
 void rp_settings_read(struct rp_settings *s);
 
+/* The value of an on/off variable: 1 for "1", "true" or "yes", 0 for "0",
+ * "false" or "no" (any case), -1 for anything else. */
+int rp_settings_switch(const char *v);
+
 /* Writes the complaint about the n-th bad value (counting from 0) into
  * buf, e.g. "ignoring RUNPOD_JOB_TIMEOUT='-5' (expected a number from 0 to
  * 1e+09); using start's timeout, else off". Returns RP_LOG_ERROR when that

@@ -506,3 +506,79 @@ describe("runpod-worker --rp_serve_api", function()
     end)
   end)
 end)
+
+describe("runpod-worker --rp_serve_api request numbers", function()
+  it("runs a job whose policy.executionTimeout is 6e5 ms, refusing \"6e5\" and 1e30", function()
+    local s = start("spec/fixtures/sleepy.lua")
+    finally(function() s.stop() end)
+    local code, v = s.call("POST", "/runsync?wait=2e4",
+      '{"input": {"seconds": 0.2}, "policy": {"executionTimeout": 6e5}}')
+    assert.are.equal(200, code, v)
+    assert.are.equal("COMPLETED", json.decode(v).status)
+    v, code = s.json("POST", "/runsync?wait=2e4",
+      { input = { seconds = 0.2 }, policy = { executionTimeout = "6e5" } })
+    assert.are.same({ 400, "invalid policy.executionTimeout: a string (must be a whole number of ms"
+      .. " in 0..604800000)" }, { code, v and v.error })
+    code, v = s.call("POST", "/run", '{"input": 1, "policy": {"executionTimeout": 1e30}}')
+    assert.are.same({ 400, "invalid policy.executionTimeout 1e30 (must be a whole number of ms"
+      .. " in 0..604800000)" }, { code, json.decode(v).error })
+  end)
+end)
+
+describe("runpod-worker --rp_serve_api webhooks", function()
+  -- A loopback receiver: an emulator's webhook sink.
+  local receiver
+
+  before_each(function()
+    receiver = emulator.start({})
+  end)
+
+  after_each(function()
+    receiver.stop()
+  end)
+
+  local function received(id)
+    for _, v in ipairs(receiver.json("GET", "/_emulator/webhooks") or {}) do
+      if v.id == id then
+        return v
+      end
+    end
+  end
+
+  local function webhook_lines(out)
+    local t = {}
+    for line in out:gmatch("[^\n]+") do
+      if line:find("webhook", 1, true) then
+        t[#t + 1] = line
+      end
+    end
+    return t
+  end
+
+  it("refuses a loopback webhook by default and logs one WARN naming the host", function()
+    local s = start("handlers/echo.lua")
+    local hook = receiver.url:gsub("//", "//user:pw@") .. "/_emulator/webhook-sink?token=tok123"
+    local v = s.json("POST", "/runsync?wait=20000", { input = 1, webhook = hook })
+    local logged = emulator.eventually(20, function()
+      return s.process.output():find("not sent", 1, true)
+    end)
+    local _, out = s.stop()
+    assert.are.equal("COMPLETED", v.status)
+    assert.truthy(logged, out)
+    assert.is_nil(received(v.id))
+    local lines = webhook_lines(out)
+    assert.are.same({ "WARN   | " .. v.id .. " | webhook to 127.0.0.1 not sent: 127.0.0.1 is not a"
+      .. " public address (see RUNPOD_ALLOW_PRIVATE_WEBHOOK_URLS)" }, lines)
+  end)
+
+  it("posts to a loopback receiver with RUNPOD_ALLOW_PRIVATE_WEBHOOK_URLS=true", function()
+    local s = start("handlers/echo.lua", {}, { RUNPOD_ALLOW_PRIVATE_WEBHOOK_URLS = "true" })
+    local v = s.json("POST", "/runsync?wait=20000",
+      { input = 1, webhook = receiver.url .. "/_emulator/webhook-sink" })
+    local got = emulator.eventually(20, function() return received(v.id) end)
+    local _, out = s.stop()
+    assert.are.equal("COMPLETED", v.status)
+    assert.are.same({ "COMPLETED", { echo = 1 } }, { got and got.status, got and got.output })
+    assert.are.same({}, webhook_lines(out))
+  end)
+end)

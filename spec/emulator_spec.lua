@@ -15,10 +15,15 @@ local function sleep(s)
   os.execute("sleep " .. s)
 end
 
--- start(args) -> emulator handle: { pid, port, base, url, lines, errf }
-local function start(args)
+-- start(args[, env]) -> emulator handle: { pid, port, base, url, lines, errf }
+-- env: variables set for the emulator (RUNPOD_ALLOW_PRIVATE_WEBHOOK_URLS is
+-- unset unless given).
+local function start(args, env)
   local errf = os.tmpname()
-  local parts = { "echo $$; exec env -u LD_PRELOAD" }
+  local parts = { "echo $$; exec env -u LD_PRELOAD -u RUNPOD_ALLOW_PRIVATE_WEBHOOK_URLS" }
+  for k, v in pairs(env or {}) do
+    parts[#parts + 1] = quote(k .. "=" .. v)
+  end
   if (os.getenv("RP_SANITIZE") or "") ~= "" then
     parts[#parts + 1] = "ASAN_OPTIONS=detect_leaks=1"
   end
@@ -57,8 +62,9 @@ describe("runpod-emulator", function()
   local emu
 
   setup(function()
+    -- The webhook test posts to this emulator's own sink on 127.0.0.1.
     emu = start({ "--api-key", KEY, "--max-body", "65536", "--take-hold-ms", "300",
-      "--stop-hold-ms", "300", "--stream-hold-ms", "400" })
+      "--stop-hold-ms", "300", "--stream-hold-ms", "400", "--allow-private-webhooks" })
   end)
 
   teardown(function()
@@ -325,6 +331,119 @@ describe("runpod-emulator", function()
       assert.are.equal(200, code)
       assert.are.same({ jobsToStop = { id } }, json.decode(body))
       assert.are.equal("TIMED_OUT", status(id).status)
+    end)
+  end)
+
+  describe("numbers in requests", function()
+    local RULE = " (must be a whole number of ms in 0..604800000)"
+
+    local function in_queue()
+      return json.decode(select(2, client("GET", "/health"))).jobs.inQueue
+    end
+
+    it("reads policy.executionTimeout 6e5 as 600000 ms, not 6 ms", function()
+      for _, t in ipairs({ "6e5", "600000.0", "6E+5" }) do
+        local code, body = client("POST", "/run",
+          '{"input": 1, "policy": {"executionTimeout": ' .. t .. '}}')
+        assert.are.equal(200, code, body)
+        local id = json.decode(body).id
+        take("w6")
+        -- A job-stop poll holds 300 ms: a 6 ms timeout would be reported here.
+        code = worker("GET", "/job-stop/w6")
+        assert.are.equal(204, code, t)
+        worker("POST", "/job-done/w6/" .. id, '{"output": "fine"}')
+        assert.are.equal("COMPLETED", status(id).status, t)
+      end
+    end)
+
+    it("takes null, 0 and an absent policy.executionTimeout as no time limit", function()
+      for _, policy in ipairs({ '{"executionTimeout": null}', '{"executionTimeout": 0}', '{}',
+          'null' }) do
+        local code, body = client("POST", "/run", '{"input": 1, "policy": ' .. policy .. '}')
+        assert.are.equal(200, code, body)
+        local id = json.decode(body).id
+        take("w7")
+        assert.are.equal(204, (worker("GET", "/job-stop/w7")), policy)
+        worker("POST", "/job-done/w7/" .. id, '{"output": 1}')
+        assert.are.equal("COMPLETED", status(id).status)
+      end
+    end)
+
+    it("answers 400 naming the field to a policy number that is not whole ms in range", function()
+      local cases = {
+        { '{"executionTimeout": 1e30}', "invalid policy.executionTimeout 1e30" .. RULE },
+        { '{"executionTimeout": 1e400}', "invalid policy.executionTimeout 1e400" .. RULE },
+        { '{"executionTimeout": 604800001}',
+          "invalid policy.executionTimeout 604800001" .. RULE },
+        { '{"executionTimeout": -5}', "invalid policy.executionTimeout -5" .. RULE },
+        { '{"executionTimeout": -0.5}', "invalid policy.executionTimeout -0.5" .. RULE },
+        { '{"executionTimeout": 1.5}', "invalid policy.executionTimeout 1.5" .. RULE },
+        { '{"executionTimeout": "abc"}', "invalid policy.executionTimeout: a string" .. RULE },
+        { '{"executionTimeout": "600000"}',
+          "invalid policy.executionTimeout: a string" .. RULE },
+        { '{"executionTimeout": true}', "invalid policy.executionTimeout: a boolean" .. RULE },
+        { '{"executionTimeout": [1]}', "invalid policy.executionTimeout: an array" .. RULE },
+        { '{"executionTimeout": ' .. ("9"):rep(40) .. '}',
+          "invalid policy.executionTimeout: a number too long to repeat" .. RULE },
+        { '{"ttl": 1e30}', "invalid policy.ttl 1e30" .. RULE },
+        { '{"ttl": "NaN"}', "invalid policy.ttl: a string" .. RULE },
+        { '{"lowPriority": 1}', "invalid policy.lowPriority (must be true or false)" },
+        { '5', "invalid policy (must be an object)" },
+      }
+      local before = in_queue()
+      for _, c in ipairs(cases) do
+        local code, body = client("POST", "/run", '{"input": 1, "policy": ' .. c[1] .. '}')
+        assert.are.same({ 400, c[2] }, { code, json.decode(body).error })
+      end
+      assert.are.equal(before, in_queue())
+    end)
+
+    it("never repeats a non-number value in the error answer", function()
+      local code, body = client("POST", "/run",
+        '{"input": 1, "policy": {"executionTimeout": "' .. KEY .. '"}}')
+      assert.are.equal(400, code)
+      assert.is_nil(body:find(KEY, 1, true), body)
+      code, body = client("POST", "/runsync?wait=" .. KEY, '{"input": 1}')
+      assert.are.equal(400, code)
+      assert.is_nil(body:find(KEY, 1, true), body)
+    end)
+
+    it("answers 400 to a wait, batch_size, count or since that is not a whole number", function()
+      local id = submit()
+      local W = " (must be a whole number >= 0)"
+      local cases = {
+        { client, "POST", "/runsync?wait=abc", '{"input": 1}', "invalid wait: not a number" .. W },
+        { client, "POST", "/runsync?wait=-1", '{"input": 1}', "invalid wait -1" .. W },
+        { client, "GET", "/status-sync/" .. id .. "?wait=1.5", nil, "invalid wait 1.5" .. W },
+        { client, "GET", "/status-sync/" .. id .. "?wait=0x10", nil,
+          "invalid wait: not a number" .. W },
+        { worker, "GET", "/job-take-batch/w8?batch_size=two", nil,
+          "invalid batch_size: not a number" .. W },
+      }
+      local before = in_queue()
+      for _, c in ipairs(cases) do
+        local code, body = c[1](c[2], c[3], c[4])
+        assert.are.same({ 400, c[5] }, { code, json.decode(body).error })
+      end
+      local code, body = control("POST", "jobs?count=1e", '{"input": 1}')
+      assert.are.same({ 400, "invalid count 1e" .. W }, { code, json.decode(body).error })
+      code, body = control("GET", "log?since=-3")
+      assert.are.same({ 400, "invalid since -3" .. W }, { code, json.decode(body).error })
+      assert.are.equal(before, in_queue())
+    end)
+
+    it("reads wait as a JSON number and caps a huge one at 300 s", function()
+      local id = submit()
+      take("w9")
+      worker("POST", "/job-done/w9/" .. id, '{"output": 1}')
+      for _, w in ipairs({ "1e30", "2e3", "0" }) do
+        local code, body = client("GET", "/status-sync/" .. id .. "?wait=" .. w)
+        assert.are.equal(200, code, body)
+        assert.are.equal("COMPLETED", json.decode(body).status)
+      end
+      local code, body = control("POST", "jobs?count=2e0", '{"input": 1}')
+      assert.are.same({ 200, { submitted = 2 } }, { code, json.decode(body) })
+      client("POST", "/purge-queue")
     end)
   end)
 
@@ -643,5 +762,135 @@ describe("runpod-emulator limits", function()
     local b = http("GET", emu.url .. "/ping/w")
     assert.are.equal(0, (stop(emu)))
     assert.are.same({ 429, 200 }, { a, b })
+  end)
+end)
+
+describe("runpod-emulator webhooks", function()
+  local emulators = require "helpers.emulator"
+
+  -- An emulator stopped at the end of the test whatever happens; halt()
+  -- stops it earlier and returns stop()'s results.
+  local function started(args, env)
+    local emu = start(args, env)
+    finally(function()
+      if emu.pipe then
+        stop(emu)
+      end
+    end)
+    return emu
+  end
+
+  local function halt(emu)
+    local code, err = stop(emu)
+    emu.pipe = nil
+    return code, err
+  end
+
+  -- Runs one job per webhook URL on emu to its end; returns the ids.
+  local function finish_with_webhooks(emu, urls)
+    local ids = {}
+    for i, u in ipairs(urls) do
+      local code, body = http("POST", emu.url .. "/run", json.encode({ input = i, webhook = u }))
+      assert.are.equal(200, code, body)
+      ids[i] = json.decode(body).id
+      http("GET", emu.url .. "/job-take/w")
+      http("POST", emu.url .. "/job-done/w/" .. ids[i], '{"output": "done"}')
+    end
+    return ids
+  end
+
+  -- Waits (bounded) until the emulator has settled n webhooks; returns
+  -- its webhook counters.
+  local function settled(emu, n)
+    return emulators.eventually(30, function()
+      local w = json.decode(select(2, http("GET", emu.base .. "/_emulator/stats"))).webhooks
+      w.refused = w.refused or 0
+      return w.sent + w.failed + w.refused + w.dropped >= n and w
+    end)
+  end
+
+  local function sink(emu)
+    return json.decode(select(2, http("GET", emu.base .. "/_emulator/webhooks")))
+  end
+
+  local function warn_lines(err)
+    local t = {}
+    for line in err:gmatch("[^\n]+") do
+      if line:find("WARN", 1, true) then
+        t[#t + 1] = line
+      end
+    end
+    return t
+  end
+
+  it("refuses loopback, link-local, localhost and ::1 webhooks by default, once each", function()
+    local emu = started({})
+    local own = emu.base:match("//(.*)")
+    local port = own:match(":(%d+)")
+    local urls = {
+      "http://user:pw@" .. own .. "/_emulator/webhook-sink?token=tok123",
+      "http://169.254.169.254/latest/meta-data",
+      "http://localhost:" .. port .. "/_emulator/webhook-sink",
+      "http://[::1]:" .. port .. "/_emulator/webhook-sink",
+    }
+    finish_with_webhooks(emu, urls)
+    local w = settled(emu, #urls)
+    local got = sink(emu)
+    local _, err = halt(emu)
+    assert.are.same({ sent = 0, failed = 0, dropped = 0, refused = 4 }, w)
+    assert.are.same({}, got)
+    local lines = warn_lines(err)
+    assert.are.equal(4, #lines, err)
+    for i, pair in ipairs({ { "127.0.0.1", "127.0.0.1" }, { "169.254.169.254", "169.254.169.254" },
+        { "localhost", "" }, { "[::1]", "::1" } }) do
+      assert.matches("webhook to " .. pair[1] .. " not sent: " .. pair[2], lines[i], 1, true)
+      assert.matches("is not a public address (see RUNPOD_ALLOW_PRIVATE_WEBHOOK_URLS)",
+        lines[i], 1, true)
+    end
+    assert.is_nil(err:find("pw", 1, true), err)
+    assert.is_nil(err:find("tok123", 1, true), err)
+    assert.is_nil(err:find("Sanitizer", 1, true), err)
+  end)
+
+  it("posts to a loopback receiver with --allow-private-webhooks or the variable", function()
+    for _, how in ipairs({ { { "--allow-private-webhooks" } },
+        { {}, { RUNPOD_ALLOW_PRIVATE_WEBHOOK_URLS = "true" } } }) do
+      local emu = started(how[1], how[2])
+      local ids = finish_with_webhooks(emu, { emu.base .. "/_emulator/webhook-sink" })
+      local w = settled(emu, 1)
+      local got = sink(emu)
+      assert.are.equal(0, (halt(emu)))
+      assert.are.same({ sent = 1, failed = 0, dropped = 0, refused = 0 }, w)
+      assert.are.same({ ids[1], "COMPLETED" }, { got[1] and got[1].id, got[1] and got[1].status })
+    end
+  end)
+
+  it("warns about an invalid RUNPOD_ALLOW_PRIVATE_WEBHOOK_URLS and stays guarded", function()
+    local emu = started({}, { RUNPOD_ALLOW_PRIVATE_WEBHOOK_URLS = "maybe" })
+    finish_with_webhooks(emu, { emu.base .. "/_emulator/webhook-sink" })
+    local w = settled(emu, 1)
+    local _, err = halt(emu)
+    assert.are.equal(1, w.refused)
+    assert.matches("invalid RUNPOD_ALLOW_PRIVATE_WEBHOOK_URLS 'maybe' (true or false)", err, 1,
+      true)
+  end)
+
+  it("does not follow a redirect from the webhook receiver", function()
+    local server, fi = emulators.fake_inference()
+    local emu = start({ "--allow-private-webhooks" })
+    -- One finally per test (a second one would replace the first).
+    finally(function()
+      server.stop()
+      if emu.pipe then
+        stop(emu)
+      end
+    end)
+    local target = emu.base .. "/_emulator/webhook-sink"
+    finish_with_webhooks(emu, { fi .. "/redirect?to=" .. target })
+    local w = settled(emu, 1)
+    local got = sink(emu)
+    assert.are.equal(0, (halt(emu)))
+    assert.are.same({ sent = 0, failed = 1, dropped = 0, refused = 0 }, w)
+    assert.are.same({}, got)
   end)
 end)
