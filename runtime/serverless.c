@@ -25,8 +25,6 @@
 #define MAX_THREADS 256
 /* How long a job-take or job-stop long poll may be held by the server. */
 #define POLL_TIMEOUT_MS 90000L
-/* How long one post (result, partial, progress) may take. */
-#define POST_TIMEOUT_MS 30000L
 /* How long a result is retried before it is given up (logged as ERROR). */
 #define DELIVERY_DEADLINE_S 600.0
 /* RunPod's answer to 429: wait this long before the next take. */
@@ -43,6 +41,7 @@ struct post {
   char *body;
   size_t len;
   int is_stream;
+  unsigned long seq;        /* a stream partial's number in its job, from 1 */
   double first_try;         /* 0 until the first attempt */
   struct post *next;
 };
@@ -56,6 +55,7 @@ struct job {
   double stop_asked;        /* when a stop was asked, 0 if never */
   struct post *head;
   struct post *tail;
+  unsigned long partials;   /* stream partials queued so far */
   struct rp_req *inflight;
   double retry_at;
   struct rp_backoff backoff;
@@ -89,6 +89,7 @@ struct state {
   double stop_sent;
   struct rp_backoff stop_backoff;
   double timeout;            /* per job, 0 = none */
+  double post_timeout;       /* seconds one post attempt may take */
   double stop_grace;
   double grace;
   double idle_exit;          /* TERMINATE_IDLE_TIME, 0 = never */
@@ -210,6 +211,8 @@ static void queue_post(struct job *j, enum post_kind kind, char *body,
   p->body = body;
   p->len = len;
   p->is_stream = is_stream;
+  if (kind == P_STREAM)
+    p->seq = ++j->partials;
   if (j->tail)
     j->tail->next = p;
   else
@@ -223,10 +226,29 @@ static const char *post_name(enum post_kind k)
          : "result";
 }
 
+/* The X-Request-ID of a post, the same on every attempt so that a
+ * receiver can recognise a repeated delivery: the job id on job-done posts
+ * (the result and progress updates), "<job id>:<n>" on the job's n-th
+ * stream partial. Caller owns the result; free with free(). NULL when
+ * memory runs out. */
+static char *request_id(const struct job *j, const struct post *p)
+{
+  size_t n = strlen(j->id) + 24;
+  char *id = malloc(n);
+  if (!id)
+    return NULL;
+  if (p->kind == P_STREAM)
+    snprintf(id, n, "%s:%lu", j->id, p->seq);
+  else
+    snprintf(id, n, "%s", j->id);
+  return id;
+}
+
 static void start_post(struct state *s, struct job *j)
 {
   struct post *p = j->head;
   char *url;
+  char *rid;
   struct rp_req *r;
   if (p->kind == P_STREAM)
     url = rp_wire_stream_url(s->stream_tmpl, j->id, s->worker_id);
@@ -243,9 +265,12 @@ static void start_post(struct state *s, struct job *j)
     free_posts(p);
     return;
   }
-  r = rp_req_new("POST", url, p->body, p->len, s->api_key, RP_CONTENT_FORM,
-                 p->kind == P_STREAM ? NULL : j->id, POST_TIMEOUT_MS);
+  rid = request_id(j, p);
+  r = rid ? rp_req_new("POST", url, p->body, p->len, s->api_key,
+                       RP_CONTENT_FORM, rid, (long)(s->post_timeout * 1000))
+          : NULL;
   free(url);
+  free(rid);
   if (!r) {
     j->retry_at = now() + 1;
     return;
@@ -815,6 +840,7 @@ int rp_serverless_run(const struct rp_vm_options *vm,
     s->stream_tmpl = s->done_tmpl;
   s->concurrency = 1;
   s->grace = env_number("RUNPOD_SHUTDOWN_GRACE", 30, 0, 86400);
+  s->post_timeout = env_number("RUNPOD_POST_TIMEOUT", 30, 0.1, 3600);
   s->stop_grace = env_number("RUNPOD_STOP_GRACE", 10, 0, 86400);
   s->idle_exit = env_number("TERMINATE_IDLE_TIME", 0, 0, 1e9);
   s->take_backoff = (struct rp_backoff){ 0.5, 30, 0 };

@@ -19,6 +19,26 @@ local function count_requests(emu, pattern)
   return n
 end
 
+-- The worker requests the emulator logged whose path matches pattern and
+-- names job id, in the order they arrived.
+local function requests_for(emu, pattern, id)
+  local found = {}
+  for _, e in ipairs(emu.log()) do
+    if e.path:find(pattern) and e.path:sub(-#id - 1) == "/" .. id then
+      found[#found + 1] = e
+    end
+  end
+  return found
+end
+
+local function header(entry, name)
+  local v = entry.headers and entry.headers[name]
+  if v == json.null then
+    return nil
+  end
+  return v
+end
+
 describe("runpod-worker under faults", function()
   local emu
   local workers = {}
@@ -83,34 +103,71 @@ describe("runpod-worker under faults", function()
     assert.is_truthy(w.output():find("job-take", 1, true), w.output())
   end)
 
-  it("bounds a job-done answer trickling one byte per 20 s by its post timeout", function()
-    -- The answer "{}" would take 40 s; the worker gives up on the post after
-    -- its 30 s timeout, posts again (now answered at once) and goes on.
-    emu = helpers.start({ "--fault", "job-done=trickle,first=1,ms=20000",
-      "--take-hold-ms", "200" })
-    local w = start_worker()
-    local a = emu.submit({ n = 1 })
-    local b = emu.submit({ n = 2 })
-    local view = emu.wait_done(a, 20)
-    assert.are.equal("COMPLETED", view.status, w.output())
-    view = emu.wait_done(b, 90)
-    assert.are.equal("COMPLETED", view.status, w.output())
-    -- The re-post of a's result comes after the 30 s post timeout.
-    assert.is_truthy(eventually(90, function()
-      return emu.stats().jobs[a].late >= 1
-    end), w.output())
-    assert.are.equal(3, count_requests(emu, "/job%-done/"))
-    local stats = emu.stats()
-    -- The first post landed but its answer never did, so the worker cannot
-    -- know: it posts again (at least once), and the re-post is late and
-    -- changes nothing.
-    assert.are.equal(2, stats.jobs[a].done)
-    assert.are.equal(1, stats.jobs[a].late)
-    assert.are.equal("COMPLETED", emu.wait_done(a, 5).status)
-    assert.are.equal(1, stats.jobs[b].done)
-    assert.is_truthy(w.output():find("posting the result failed", 1, true), w.output())
-    assert.is_nil(w.wait(0))
-  end)
+  it("posts a result again, as the same delivery, when its answer times out after it was stored",
+    function()
+      -- The emulator stores the first job-done, then trickles its answer "{}"
+      -- one byte per 10 s. With RUNPOD_POST_TIMEOUT=1 the worker gives up on
+      -- the answer after 1 s and cannot know the result landed: it posts
+      -- again (at least once), with the same X-Request-ID and body, and the
+      -- emulator takes the repeat as the delivery it already has.
+      emu = helpers.start({ "--fault", "job-done=trickle,first=1,ms=10000",
+        "--take-hold-ms", "200" })
+      local w = start_worker({ RUNPOD_POST_TIMEOUT = "1" })
+      local a = emu.submit({ n = 1 })
+      local b = emu.submit({ n = 2 })
+      assert.are.equal("COMPLETED", emu.wait_done(a, 20).status, w.output())
+      assert.are.equal("COMPLETED", emu.wait_done(b, 20).status, w.output())
+      assert.is_truthy(eventually(20, function()
+        return count_requests(emu, "/job%-done/") >= 3
+      end), w.output())
+      local posts = requests_for(emu, "/job%-done/", a)
+      assert.are.equal(2, #posts, w.output())
+      for _, e in ipairs(posts) do
+        assert.are.equal(a, header(e, "X-Request-ID"))
+        assert.are.equal(posts[1].body, e.body)
+      end
+      assert.are.same({ output = { alive = true, n = 1, pod = "worker-1" } },
+        json.decode(posts[1].body))
+      assert.are.equal(200, posts[2].status)
+      local stats = emu.stats()
+      -- one result, and the repeat is not a late post
+      assert.are.equal(1, stats.jobs[a].done)
+      assert.are.equal(0, stats.jobs[a].late)
+      assert.are.equal(1, stats.jobs[b].done)
+      assert.are.equal(1, stats.fault_hits["job-done"])
+      assert.are.same({ alive = true, n = 1, pod = "worker-1" }, emu.wait_done(a, 5).output)
+      assert.is_truthy(w.output():find("posting the result failed", 1, true), w.output())
+      assert.is_nil(w.wait(0))
+    end)
+
+  it("repeats a timed-out progress update and stream partial with their own X-Request-ID and body",
+    function()
+      -- progress 1, partial a, progress 2, partial b, result: the first
+      -- progress post and the first partial are stored, then their answers
+      -- trickle past the 1 s post timeout, so each is posted twice.
+      emu = helpers.start({ "--fault", "job-done=trickle,first=1,ms=10000",
+        "--fault", "job-stream=trickle,first=1,ms=10000", "--take-hold-ms", "200" })
+      local id = emu.submit({ seconds = 0.01, progress = true })
+      local w = helpers.worker(emu, "spec/fixtures/sleepy.lua", { RUNPOD_POST_TIMEOUT = "1" })
+      workers[#workers + 1] = w
+      assert.are.equal("COMPLETED", emu.wait_done(id, 30).status, w.output())
+      local seen = {}
+      for _, e in ipairs(requests_for(emu, "/job%-[ds][ot][nr]", id)) do
+        seen[#seen + 1] = header(e, "X-Request-ID") .. " " .. e.body
+      end
+      assert.are.same({
+        id .. ' {"status":"IN_PROGRESS","output":{"step":1}}',
+        id .. ' {"status":"IN_PROGRESS","output":{"step":1}}',
+        id .. ':1 {"output":{"token":"a"}}',
+        id .. ':1 {"output":{"token":"a"}}',
+        id .. ' {"status":"IN_PROGRESS","output":{"step":2}}',
+        id .. ':2 {"output":{"token":"b"}}',
+        id .. ' ' .. seen[#seen]:sub(#id + 2),
+      }, seen)
+      assert.matches('^{"output":%[', seen[#seen]:sub(#id + 2))
+      assert.are.equal(1, emu.stats().jobs[id].done)
+      assert.is_nil(w.wait(0))
+    end)
 
   it("delivers and processes a 50 MB job input", function()
     emu = helpers.start({ "--max-body", tostring(64 * 1024 * 1024), "--take-hold-ms", "200" })
