@@ -67,7 +67,11 @@ describe("runpod-worker under faults", function()
     end)
     assert.is_truthy(taken, first.output())
     -- Alive and pinging for longer than the lease: the job stays with it.
-    helpers.sleep(2.5)
+    -- Ten more pings at 0.3 s span 2.7 s, past the 1.5 s lease.
+    local pings = emu.stats().pings
+    assert.is_truthy(eventually(30, function()
+      return emu.stats().pings >= pings + 10
+    end), first.output())
     assert.are.equal("IN_PROGRESS", emu.stats().jobs[id].status)
     assert.are.equal(0, emu.stats().jobs[id].retries)
     first.signal("KILL")
