@@ -251,35 +251,50 @@ describe("the local API server against path tricks and big headers", function()
     end
   end)
 
-  local function raw(port, request)
-    -- A raw request over a socket (curl would normalise the path).
+  -- Raw requests over sockets (curl would normalise the path), one
+  -- connection each, in one python3 process: a list of {status, body}.
+  local function raw_all(port, requests)
     local cmd = ("env -u LD_PRELOAD python3 -c %s %d"):format(proc.quote([[
-import socket, sys
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
-s.sendall(sys.stdin.buffer.read())
-data = b""
-try:
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-        if b"\r\n\r\n" in data:
-            head, _, rest = data.partition(b"\r\n\r\n")
-            length = [l for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")]
-            if length and len(rest) >= int(length[0].split(b":")[1]):
+import json, socket, sys
+out = []
+for req in json.load(sys.stdin):
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+    data = b""
+    try:
+        s.sendall(req.encode("latin-1"))
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
                 break
-except (ConnectionResetError, socket.timeout):
-    pass
-sys.stdout.buffer.write(data)
+            data += chunk
+            if b"\r\n\r\n" in data:
+                head, _, rest = data.partition(b"\r\n\r\n")
+                length = [l for l in head.split(b"\r\n")
+                          if l.lower().startswith(b"content-length:")]
+                if length and len(rest) >= int(length[0].split(b":")[1]):
+                    break
+    except (ConnectionResetError, BrokenPipeError, socket.timeout):
+        pass
+    s.close()
+    out.append(data.decode("latin-1"))
+json.dump(out, sys.stdout)
 ]]), port)
     local path = os.tmpname()
-    proc.write_file(path, request)
+    proc.write_file(path, json.encode(requests))
     local p = assert(io.popen(cmd .. " < " .. proc.quote(path)))
     local out = p:read("a")
     p:close()
     os.remove(path)
-    return tonumber(out:match("^HTTP/1%.1 (%d+)")), out:match("\r\n\r\n(.*)$") or ""
+    local answers = {}
+    for i, text in ipairs(json.decode(out) or {}) do
+      answers[i] = { tonumber(text:match("^HTTP/1%.1 (%d+)")), text:match("\r\n\r\n(.*)$") or "" }
+    end
+    return answers
+  end
+
+  local function raw(port, request)
+    local a = raw_all(port, { request })[1] or {}
+    return a[1], a[2]
   end
 
   local function start(key)
@@ -303,9 +318,15 @@ sys.stdout.buffer.write(data)
     local port = start("api-key-secret")
     local status = raw(port, "GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
     assert.are.equal(200, status)
-    for _, path in ipairs({ "/v2/x/../health", "/v2/x/%2e%2e/health", "/%2E%2E/health",
-        "//health", "/v2//x/health", "/health%00/x", "/./health", "/health/." }) do
-      local st, body = raw(port, "GET " .. path .. " HTTP/1.1\r\nHost: x\r\n\r\n")
+    local paths = { "/v2/x/../health", "/v2/x/%2e%2e/health", "/%2E%2E/health",
+      "//health", "/v2//x/health", "/health%00/x", "/./health", "/health/." }
+    local requests = {}
+    for i, path in ipairs(paths) do
+      requests[i] = "GET " .. path .. " HTTP/1.1\r\nHost: x\r\n\r\n"
+    end
+    local answers = raw_all(port, requests)
+    for i, path in ipairs(paths) do
+      local st, body = table.unpack(answers[i] or {})
       assert.are.equal(400, st, path)
       assert.are.same({ error = "invalid path" }, json.decode(body), path)
     end
@@ -331,7 +352,7 @@ sys.stdout.buffer.write(data)
     local emu = helpers.start({ "--api-key", "api-key-secret" })
     local port = tonumber(emu.url:match(":(%d+)$"))
     local ok, err = pcall(function()
-      for _, req in ipairs({
+      local requests = {
         "POST /v2/ep/run HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer api-key-secret-wrong\r\n"
           .. "Content-Length: 2\r\n\r\n{}",
         "POST /v2/ep/run HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer api-key-secret\r\n"
@@ -340,8 +361,10 @@ sys.stdout.buffer.write(data)
         "GET /v2/api-key-secret/health HTTP/1.1\r\nHost: x\r\n"
           .. "Authorization: api-key-secret\r\n\r\n",
         "DELETE /v2/ep/run HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer api-key-secret\r\n\r\n",
-      }) do
-        local st, body = raw(port, req)
+      }
+      local answers = raw_all(port, requests)
+      for i, req in ipairs(requests) do
+        local st, body = table.unpack(answers[i] or {})
         assert.is_true(st >= 400 and st < 500, req)
         assert.is_nil(body:find("api-key-secret", 1, true), body)
       end
