@@ -212,9 +212,15 @@ describe("runpod-worker in serverless mode", function()
       return running(emu, ids) == 32
     end), worker.output())
     proc.write_file(gate, "")
-    for _, id in ipairs(ids) do
-      assert.are.equal("COMPLETED", emu.wait_done(id, 30).status)
-    end
+    assert.is_truthy(helpers.eventually(30, function()
+      local jobs = emu.stats().jobs
+      for _, id in ipairs(ids) do
+        if jobs[id].status ~= "COMPLETED" then
+          return false
+        end
+      end
+      return true
+    end), worker.output())
     local batches = find(emu.log(), function(e) return e.path:find("/job%-take%-batch/") end)
     assert.is_true(#batches >= 1)
     assert.matches("^gpu=emulator&batch_size=%d+&job_in_progress=[01]$", batches[1].query)
