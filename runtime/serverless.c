@@ -288,8 +288,8 @@ static void post_done(struct rp_req *r)
   struct job *j = r->ctx;
   struct post *p = j->head;
   char what[CURL_ERROR_SIZE + 32];
-  int transient = r->result != CURLE_OK || r->status == 429 ||
-                  r->status >= 500;
+  int transient = r->result != CURLE_OK || r->status == 408 ||
+                  r->status == 429 || r->status >= 500;
   j->inflight = NULL;
   rp_req_describe(r, what, sizeof(what));
   if (r->result == CURLE_OK && r->status >= 200 && r->status < 300) {

@@ -178,6 +178,23 @@ describe("runpod-worker under faults", function()
       assert.is_nil(w.wait(0))
     end)
 
+  it("retries a result answered 408 instead of giving it up", function()
+    -- The results go to a server that answers every post 408 (Request
+    -- Timeout): transient, like 429 and 5xx, so the worker keeps the result
+    -- and posts it again.
+    emu = helpers.start({ "--take-hold-ms", "200" })
+    local fake, base = helpers.fake_inference()
+    finally(function() fake.kill() end)
+    local w = start_worker({ RUNPOD_WEBHOOK_POST_OUTPUT = base .. "/status/408?job=$ID" })
+    emu.submit({ n = 1 })
+    assert.is_truthy(eventually(20, function()
+      local _, n = w.output():gsub("posting the result failed %(HTTP 408%); retrying", "")
+      return n >= 2
+    end), w.output())
+    assert.is_nil(w.output():find("giving up", 1, true), w.output())
+    assert.is_nil(w.wait(0))
+  end)
+
   it("delivers and processes a 50 MB job input", function()
     emu = helpers.start({ "--max-body", tostring(64 * 1024 * 1024), "--take-hold-ms", "200" })
     local data = string.rep("0123456789", 5 * 1024 * 1024)
