@@ -1272,6 +1272,7 @@ static void job_done(struct rp_emulator *e, const struct rp_httpd_request *req,
   int has_out = member(req->body, req->body_len, "output", &out);
   int has_err;
   int progress = 0;
+  const char *rid;
   int rc;
   if (has_out < 0) {
     reply_error(res, 400, "invalid JSON body (an object is expected)");
@@ -1282,6 +1283,15 @@ static void job_done(struct rp_emulator *e, const struct rp_httpd_request *req,
   if (member(req->body, req->body_len, "status", &st) == 1 &&
       st.n == 13 && memcmp(st.p, "\"IN_PROGRESS\"", 13) == 0)
     progress = 1;
+  /* A worker whose post timed out after it was stored posts it again with
+   * the same X-Request-ID (the job id): the same delivery, not a late one. */
+  rid = rp_httpd_header(req, "X-Request-ID");
+  if (!progress && rid && strcmp(rid, id) == 0 &&
+      rp_jobstore_is_result(e->js, id, has_out ? out.p : NULL, out.n,
+                            has_err ? er.p : NULL, er.n)) {
+    reply(res, 200, "{}");
+    return;
+  }
   rc = rp_jobstore_done(e->js, worker, id, progress,
                         has_out ? out.p : NULL, out.n,
                         has_err ? er.p : NULL, er.n);

@@ -753,6 +753,30 @@ out:
   return rc;
 }
 
+/* 1 when the stored raw JSON text equals src (both absent counts). */
+static int same_text(const char *have, size_t havelen, const char *src,
+                     size_t len)
+{
+  if (!have || !src)
+    return !have && !src;
+  return havelen == len && memcmp(have, src, len) == 0;
+}
+
+int rp_jobstore_is_result(struct rp_jobstore *js, const char *id,
+                          const char *output, size_t outlen,
+                          const char *error, size_t errlen)
+{
+  struct job *j;
+  int same = 0;
+  lock(js);
+  j = find(js, id);
+  if (j && (j->status == RP_JOB_COMPLETED || j->status == RP_JOB_FAILED))
+    same = same_text(j->output, j->output_len, output, outlen) &&
+           same_text(j->error, j->error_len, error, errlen);
+  pthread_mutex_unlock(&js->mu);
+  return same;
+}
+
 int rp_jobstore_stream_append(struct rp_jobstore *js, const char *worker,
                               const char *id, const char *data, size_t len)
 {

@@ -127,6 +127,14 @@ int rp_jobstore_done(struct rp_jobstore *js, const char *worker,
                      const char *id, int progress, const char *output,
                      size_t outlen, const char *error, size_t errlen);
 
+/* 1 when job id has ended COMPLETED or FAILED with exactly this output
+ * and error (raw JSON texts or NULL, as for rp_jobstore_done), i.e. a
+ * job-done post that repeats the delivery which ended the job; else 0,
+ * unknown jobs included. Changes nothing. */
+int rp_jobstore_is_result(struct rp_jobstore *js, const char *id,
+                          const char *output, size_t outlen,
+                          const char *error, size_t errlen);
+
 /* Appends a stream chunk (raw JSON text of the partial) to job id. Chunks
  * for a job that has ended are counted and dropped. Returns RP_OK,
  * RP_JOBSTORE_ENOENT, RP_ETOOBIG (max_stream_bytes undelivered) or

@@ -1,6 +1,7 @@
 /* net.c - see net.h. */
 #include "net.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,36 @@ static int add(struct rp_req *r, const char *line)
     return -1;
   r->headers = l;
   return 0;
+}
+
+/* Adds "X-Request-ID: <id>" whatever the id's length. Bytes that would
+ * end the header line or break it (controls, DEL) are sent as %XX, so an
+ * id from the job server can never add a header of its own. Returns 0 or
+ * -1. */
+static int add_request_id(struct rp_req *r, const char *id)
+{
+  static const char prefix[] = "X-Request-ID: ";
+  size_t n = strlen(id);
+  char *line;
+  char *w;
+  int rc;
+  if (n > (SIZE_MAX - sizeof(prefix)) / 3)
+    return -1;
+  line = malloc(sizeof(prefix) + 3 * n);
+  if (!line)
+    return -1;
+  memcpy(line, prefix, sizeof(prefix) - 1);
+  w = line + sizeof(prefix) - 1;
+  for (const unsigned char *c = (const unsigned char *)id; *c; c++) {
+    if (*c < 0x20 || *c == 0x7f)
+      w += sprintf(w, "%%%02X", *c);
+    else
+      *w++ = (char)*c;
+  }
+  *w = '\0';
+  rc = add(r, line);
+  free(line);
+  return rc;
 }
 
 struct rp_req *rp_req_new(const char *method, const char *url,
@@ -63,10 +94,8 @@ struct rp_req *rp_req_new(const char *method, const char *url,
   } else {
     bad |= add(r, "Content-Type: application/json");
   }
-  if (request_id) {
-    snprintf(line, sizeof(line), "X-Request-ID: %s", request_id);
-    bad |= add(r, line);
-  }
+  if (request_id)
+    bad |= add_request_id(r, request_id);
   bad |= add(r, "Expect:");   /* no 100-continue round trip */
   if (bad)
     goto fail;

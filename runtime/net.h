@@ -38,7 +38,8 @@ struct rp_req {
 enum rp_content { RP_CONTENT_JSON, RP_CONTENT_FORM };
 
 /* Makes a request. method "GET" or "POST"; body may be NULL (it is copied
- * when given); request_id adds an X-Request-ID header when not NULL.
+ * when given); request_id adds an X-Request-ID header when not NULL (its
+ * control characters sent as %XX).
  * content chooses the Content-Type: application/json, or the
  * x-www-form-urlencoded (with a charset header) the Python SDK sends its
  * results with. Returns NULL when memory runs out. Free with

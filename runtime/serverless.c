@@ -25,8 +25,6 @@
 #define MAX_THREADS 256
 /* How long a job-take or job-stop long poll may be held by the server. */
 #define POLL_TIMEOUT_MS 90000L
-/* How long one post (result, partial, progress) may take. */
-#define POST_TIMEOUT_MS 30000L
 /* How long a result is retried before it is given up (logged as ERROR). */
 #define DELIVERY_DEADLINE_S 600.0
 /* RunPod's answer to 429: wait this long before the next take. */
@@ -89,6 +87,7 @@ struct state {
   double stop_sent;
   struct rp_backoff stop_backoff;
   double timeout;            /* per job, 0 = none */
+  double post_timeout;       /* seconds one post attempt may take */
   double stop_grace;
   double grace;
   double idle_exit;          /* TERMINATE_IDLE_TIME, 0 = never */
@@ -226,8 +225,11 @@ static void start_post(struct state *s, struct job *j)
     free_posts(p);
     return;
   }
+  /* Every post of a job and every attempt of it carries the job id as
+   * X-Request-ID, as the Python SDK sends it, with the same body: a repeat
+   * after an ambiguous time-out is recognisably the same delivery. */
   r = rp_req_new("POST", url, p->body, p->len, s->api_key, RP_CONTENT_FORM,
-                 p->kind == P_STREAM ? NULL : j->id, POST_TIMEOUT_MS);
+                 j->id, (long)(s->post_timeout * 1000));
   free(url);
   if (!r) {
     j->retry_at = now() + 1;
@@ -246,8 +248,8 @@ static void post_done(struct rp_req *r)
   struct job *j = r->ctx;
   struct post *p = j->head;
   char what[CURL_ERROR_SIZE + 32];
-  int transient = r->result != CURLE_OK || r->status == 429 ||
-                  r->status >= 500;
+  int transient = r->result != CURLE_OK || r->status == 408 ||
+                  r->status == 429 || r->status >= 500;
   j->inflight = NULL;
   rp_req_describe(r, what, sizeof(what));
   if (r->result == CURLE_OK && r->status >= 200 && r->status < 300) {
@@ -799,6 +801,7 @@ int rp_serverless_run(const struct rp_vm_options *vm,
     s->stream_tmpl = s->done_tmpl;
   s->concurrency = 1;
   s->grace = env->shutdown_grace.number;
+  s->post_timeout = env->post_timeout.number;
   s->stop_grace = env->stop_grace.number;
   s->idle_exit = env->idle_exit.number;
   s->take_backoff = (struct rp_backoff){ 0.5, 30, 0 };

@@ -188,11 +188,9 @@ describe("runpod.download", function()
       for i, u in ipairs(urls) do
         list[i] = ("%q"):format(u)
       end
-      local t0 = os.time()
       local out = download_in("g1", "{ " .. table.concat(list, ", ") .. " }")
-      -- No connection is attempted: 10.0.0.1 would take the connect
-      -- time-out (10 s) otherwise.
-      assert.is_true(os.time() - t0 <= 3, "took " .. (os.time() - t0) .. " s")
+      -- No connection is attempted: each error is the guard's refusal, not
+      -- a failed or timed-out connect.
       local want = { "127.0.0.1", "169.254.169.254", "10.0.0.1", "192.168.1.1", "::1",
         "::ffff:127.0.0.1", "100.64.0.1", "0.0.0.0" }
       for i, addr in ipairs(want) do
@@ -257,24 +255,24 @@ describe("runpod.download", function()
     end)
 
     it("lets other jobs run while downloads wait", function()
+      -- Each download is held by the server until all 16 are held at
+      -- once: they complete only if no download blocks the other jobs.
       local emu = helpers.start()
       local ids = {}
-      local t0 = os.time()
       for i = 1, 16 do
-        ids[i] = emu.submit({ path = "/slow?ms=1500" })
+        ids[i] = emu.submit({ path = "/barrier?key=dl&n=16" })
       end
       local worker = helpers.worker(emu, "spec/fixtures/downloader.lua", { FETCH_URL = base,
         RUNPOD_ALLOW_PRIVATE_DOWNLOAD_URLS = "true" })
+      finally(function()
+        helpers.stop(emu, worker)
+        os.execute("rmdir " .. proc.quote(proc.root .. "/jobs") .. " 2>/dev/null")
+      end)
       for _, id in ipairs(ids) do
         local view = emu.wait_done(id, 60)
         assert.are.equal("COMPLETED", view.status, worker.output())
-        assert.are.same({ bytes = 5 }, view.output)
+        assert.are.same({ bytes = 3 }, view.output)
       end
-      local elapsed = os.time() - t0
-      helpers.stop(emu, worker)
-      os.execute("rmdir " .. proc.quote(proc.root .. "/jobs") .. " 2>/dev/null")
-      -- one after another: 16 x 1.5 s = 24 s
-      assert.is_true(elapsed < 12, ("16 downloads of 1.5 s took %d s"):format(elapsed))
     end)
   end)
 end)

@@ -15,6 +15,9 @@
  *   GET  /redirect?to=URL          302 to URL
  *   GET  /flaky?key=K&fail=N       503 for the first N requests with key K,
  *                                  then 200 "ok"
+ *   GET  /barrier?key=K&n=N        held until N requests with key K have
+ *                                  come (so N are held at once), then 200
+ *                                  "met"; 504 after 30 s
  * Prints "listening on PORT" and serves until killed.
  *   fake_inference [PORT]   (0 = ephemeral)
  */
@@ -27,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 struct upload {
@@ -72,21 +76,55 @@ static pthread_mutex_t flaky_lock = PTHREAD_MUTEX_INITIALIZER;
 static char flaky_keys[64][32];
 static int flaky_counts[64];
 
+static pthread_cond_t barrier_cv = PTHREAD_COND_INITIALIZER;
+
+/* Counts a request with key k (flaky_lock held); returns its slot, or -1
+ * when the table is full. */
+static int count_key(const char *k)
+{
+  int i;
+  for (i = 0; i < 64 && flaky_keys[i][0]; i++)
+    if (strcmp(flaky_keys[i], k) == 0)
+      break;
+  if (i == 64)
+    return -1;
+  snprintf(flaky_keys[i], sizeof(flaky_keys[i]), "%s", k);
+  flaky_counts[i]++;
+  return i;
+}
+
 /* Counts a request with key k; returns how many came before it. */
 static int flaky_seen(const char *k)
 {
   int i;
   int seen = 0;
   pthread_mutex_lock(&flaky_lock);
-  for (i = 0; i < 64 && flaky_keys[i][0]; i++)
-    if (strcmp(flaky_keys[i], k) == 0)
-      break;
-  if (i < 64) {
-    snprintf(flaky_keys[i], sizeof(flaky_keys[i]), "%s", k);
-    seen = flaky_counts[i]++;
-  }
+  i = count_key(k);
+  if (i >= 0)
+    seen = flaky_counts[i] - 1;
   pthread_mutex_unlock(&flaky_lock);
   return seen;
+}
+
+/* Waits until n requests with key k have come, at most 30 s. Returns 1
+ * when they did. */
+static int barrier_met(const char *k, int n)
+{
+  struct timespec until;
+  int i;
+  int met = 0;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += 30;
+  pthread_mutex_lock(&flaky_lock);
+  i = count_key(k);
+  pthread_cond_broadcast(&barrier_cv);
+  while (i >= 0 && flaky_counts[i] < n &&
+         pthread_cond_timedwait(&barrier_cv, &flaky_lock, &until) == 0)
+    continue;
+  if (i >= 0)
+    met = flaky_counts[i] >= n;
+  pthread_mutex_unlock(&flaky_lock);
+  return met;
 }
 
 static int reply(struct MHD_Connection *c, unsigned status, const char *type,
@@ -182,6 +220,15 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
     if (flaky_seen(k ? k : "") < (f ? atoi(f) : 0))
       return (enum MHD_Result)reply(c, 503, "text/plain", "try later");
     return (enum MHD_Result)reply(c, 200, "text/plain", "ok");
+  }
+  if (strcmp(url, "/barrier") == 0) {
+    const char *k = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
+                                                "key");
+    const char *n = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
+                                                "n");
+    if (!barrier_met(k ? k : "", n ? atoi(n) : 1))
+      return (enum MHD_Result)reply(c, 504, "text/plain", "barrier not met");
+    return (enum MHD_Result)reply(c, 200, "text/plain", "met");
   }
   if (strcmp(url, "/v1/chat/completions") == 0) {
     /* The words of the last "content" string in the request. */

@@ -19,6 +19,26 @@ local function count_requests(emu, pattern)
   return n
 end
 
+-- The worker requests the emulator logged whose path matches pattern and
+-- names job id, in the order they arrived.
+local function requests_for(emu, pattern, id)
+  local found = {}
+  for _, e in ipairs(emu.log()) do
+    if e.path:find(pattern) and e.path:sub(-#id - 1) == "/" .. id then
+      found[#found + 1] = e
+    end
+  end
+  return found
+end
+
+local function header(entry, name)
+  local v = entry.headers and entry.headers[name]
+  if v == json.null then
+    return nil
+  end
+  return v
+end
+
 describe("runpod-worker under faults", function()
   local emu
   local workers = {}
@@ -47,7 +67,11 @@ describe("runpod-worker under faults", function()
     end)
     assert.is_truthy(taken, first.output())
     -- Alive and pinging for longer than the lease: the job stays with it.
-    helpers.sleep(2.5)
+    -- Ten more pings at 0.3 s span 2.7 s, past the 1.5 s lease.
+    local pings = emu.stats().pings
+    assert.is_truthy(eventually(30, function()
+      return emu.stats().pings >= pings + 10
+    end), first.output())
     assert.are.equal("IN_PROGRESS", emu.stats().jobs[id].status)
     assert.are.equal(0, emu.stats().jobs[id].retries)
     first.signal("KILL")
@@ -83,32 +107,91 @@ describe("runpod-worker under faults", function()
     assert.is_truthy(w.output():find("job-take", 1, true), w.output())
   end)
 
-  it("bounds a job-done answer trickling one byte per 20 s by its post timeout", function()
-    -- The answer "{}" would take 40 s; the worker gives up on the post after
-    -- its 30 s timeout, posts again (now answered at once) and goes on.
-    emu = helpers.start({ "--fault", "job-done=trickle,first=1,ms=20000",
-      "--take-hold-ms", "200" })
-    local w = start_worker()
-    local a = emu.submit({ n = 1 })
-    local b = emu.submit({ n = 2 })
-    local view = emu.wait_done(a, 20)
-    assert.are.equal("COMPLETED", view.status, w.output())
-    view = emu.wait_done(b, 90)
-    assert.are.equal("COMPLETED", view.status, w.output())
-    -- The re-post of a's result comes after the 30 s post timeout.
-    assert.is_truthy(eventually(90, function()
-      return emu.stats().jobs[a].late >= 1
+  it("posts a result again, as the same delivery, when its answer times out after it was stored",
+    function()
+      -- The emulator stores the first job-done, then trickles its answer "{}"
+      -- one byte per 10 s. With RUNPOD_POST_TIMEOUT=1 the worker gives up on
+      -- the answer after 1 s and cannot know the result landed: it posts
+      -- again (at least once), with the same X-Request-ID and body, and the
+      -- emulator takes the repeat as the delivery it already has.
+      emu = helpers.start({ "--fault", "job-done=trickle,first=1,ms=10000",
+        "--take-hold-ms", "200" })
+      local w = start_worker({ RUNPOD_POST_TIMEOUT = "1" })
+      local a = emu.submit({ n = 1 })
+      local b = emu.submit({ n = 2 })
+      assert.are.equal("COMPLETED", emu.wait_done(a, 20).status, w.output())
+      assert.are.equal("COMPLETED", emu.wait_done(b, 20).status, w.output())
+      assert.is_truthy(eventually(20, function()
+        return count_requests(emu, "/job%-done/") >= 3
+      end), w.output())
+      local posts = requests_for(emu, "/job%-done/", a)
+      assert.are.equal(2, #posts, w.output())
+      for _, e in ipairs(posts) do
+        assert.are.equal(a, header(e, "X-Request-ID"))
+        assert.are.equal(posts[1].body, e.body)
+      end
+      assert.are.same({ output = { alive = true, n = 1, pod = "worker-1" } },
+        json.decode(posts[1].body))
+      assert.are.equal(200, posts[2].status)
+      local stats = emu.stats()
+      -- one result, and the repeat is not a late post
+      assert.are.equal(1, stats.jobs[a].done)
+      assert.are.equal(0, stats.jobs[a].late)
+      assert.are.equal(1, stats.jobs[b].done)
+      assert.are.equal(1, stats.fault_hits["job-done"])
+      assert.are.same({ alive = true, n = 1, pod = "worker-1" }, emu.wait_done(a, 5).output)
+      assert.is_truthy(w.output():find("posting the result failed", 1, true), w.output())
+      assert.is_nil(w.wait(0))
+    end)
+
+  it("repeats a timed-out progress update and stream partial with the job id and the same body",
+    function()
+      -- progress 1, partial a, progress 2, partial b, result: the first
+      -- progress post and the first partial are stored, then their answers
+      -- trickle past the 1 s post timeout, so each is posted twice.
+      emu = helpers.start({ "--fault", "job-done=trickle,first=1,ms=10000",
+        "--fault", "job-stream=trickle,first=1,ms=10000", "--take-hold-ms", "200" })
+      local id = emu.submit({ seconds = 0.01, progress = true })
+      local w = helpers.worker(emu, "spec/fixtures/sleepy.lua", { RUNPOD_POST_TIMEOUT = "1" })
+      workers[#workers + 1] = w
+      assert.are.equal("COMPLETED", emu.wait_done(id, 30).status, w.output())
+      -- Each attempt is the same request: X-Request-ID and body bytes.
+      local posts = requests_for(emu, "/job%-[ds][ot][nr]", id)
+      assert.are.equal(7, #posts, w.output())
+      assert.are.equal(posts[1].body, posts[2].body)
+      assert.are.equal(posts[3].body, posts[4].body)
+      local seen = {}
+      for i, e in ipairs(posts) do
+        seen[i] = { header(e, "X-Request-ID"), json.decode(e.body) }
+      end
+      local progress = "IN_PROGRESS"
+      assert.are.same({
+        { id, { status = progress, output = { step = 1 } } },
+        { id, { status = progress, output = { step = 1 } } },
+        { id, { output = { token = "a" } } },
+        { id, { output = { token = "a" } } },
+        { id, { status = progress, output = { step = 2 } } },
+        { id, { output = { token = "b" } } },
+        { id, { output = { { token = "a" }, { token = "b" } } } },
+      }, seen)
+      assert.are.equal(1, emu.stats().jobs[id].done)
+      assert.is_nil(w.wait(0))
+    end)
+
+  it("retries a result answered 408 instead of giving it up", function()
+    -- The results go to a server that answers every post 408 (Request
+    -- Timeout): transient, like 429 and 5xx, so the worker keeps the result
+    -- and posts it again.
+    emu = helpers.start({ "--take-hold-ms", "200" })
+    local fake, base = helpers.fake_inference()
+    finally(function() fake.kill() end)
+    local w = start_worker({ RUNPOD_WEBHOOK_POST_OUTPUT = base .. "/status/408?job=$ID" })
+    emu.submit({ n = 1 })
+    assert.is_truthy(eventually(20, function()
+      local _, n = w.output():gsub("posting the result failed %(HTTP 408%); retrying", "")
+      return n >= 2
     end), w.output())
-    assert.are.equal(3, count_requests(emu, "/job%-done/"))
-    local stats = emu.stats()
-    -- The first post landed but its answer never did, so the worker cannot
-    -- know: it posts again (at least once), and the re-post is late and
-    -- changes nothing.
-    assert.are.equal(2, stats.jobs[a].done)
-    assert.are.equal(1, stats.jobs[a].late)
-    assert.are.equal("COMPLETED", emu.wait_done(a, 5).status)
-    assert.are.equal(1, stats.jobs[b].done)
-    assert.is_truthy(w.output():find("posting the result failed", 1, true), w.output())
+    assert.is_nil(w.output():find("giving up", 1, true), w.output())
     assert.is_nil(w.wait(0))
   end)
 
@@ -185,35 +268,50 @@ describe("the local API server against path tricks and big headers", function()
     end
   end)
 
-  local function raw(port, request)
-    -- A raw request over a socket (curl would normalise the path).
+  -- Raw requests over sockets (curl would normalise the path), one
+  -- connection each, in one python3 process: a list of {status, body}.
+  local function raw_all(port, requests)
     local cmd = ("env -u LD_PRELOAD python3 -c %s %d"):format(proc.quote([[
-import socket, sys
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
-s.sendall(sys.stdin.buffer.read())
-data = b""
-try:
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-        if b"\r\n\r\n" in data:
-            head, _, rest = data.partition(b"\r\n\r\n")
-            length = [l for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")]
-            if length and len(rest) >= int(length[0].split(b":")[1]):
+import json, socket, sys
+out = []
+for req in json.load(sys.stdin):
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+    data = b""
+    try:
+        s.sendall(req.encode("latin-1"))
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
                 break
-except (ConnectionResetError, socket.timeout):
-    pass
-sys.stdout.buffer.write(data)
+            data += chunk
+            if b"\r\n\r\n" in data:
+                head, _, rest = data.partition(b"\r\n\r\n")
+                length = [l for l in head.split(b"\r\n")
+                          if l.lower().startswith(b"content-length:")]
+                if length and len(rest) >= int(length[0].split(b":")[1]):
+                    break
+    except (ConnectionResetError, BrokenPipeError, socket.timeout):
+        pass
+    s.close()
+    out.append(data.decode("latin-1"))
+json.dump(out, sys.stdout)
 ]]), port)
     local path = os.tmpname()
-    proc.write_file(path, request)
+    proc.write_file(path, json.encode(requests))
     local p = assert(io.popen(cmd .. " < " .. proc.quote(path)))
     local out = p:read("a")
     p:close()
     os.remove(path)
-    return tonumber(out:match("^HTTP/1%.1 (%d+)")), out:match("\r\n\r\n(.*)$") or ""
+    local answers = {}
+    for i, text in ipairs(json.decode(out) or {}) do
+      answers[i] = { tonumber(text:match("^HTTP/1%.1 (%d+)")), text:match("\r\n\r\n(.*)$") or "" }
+    end
+    return answers
+  end
+
+  local function raw(port, request)
+    local a = raw_all(port, { request })[1] or {}
+    return a[1], a[2]
   end
 
   local function start(key)
@@ -237,9 +335,15 @@ sys.stdout.buffer.write(data)
     local port = start("api-key-secret")
     local status = raw(port, "GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
     assert.are.equal(200, status)
-    for _, path in ipairs({ "/v2/x/../health", "/v2/x/%2e%2e/health", "/%2E%2E/health",
-        "//health", "/v2//x/health", "/health%00/x", "/./health", "/health/." }) do
-      local st, body = raw(port, "GET " .. path .. " HTTP/1.1\r\nHost: x\r\n\r\n")
+    local paths = { "/v2/x/../health", "/v2/x/%2e%2e/health", "/%2E%2E/health",
+      "//health", "/v2//x/health", "/health%00/x", "/./health", "/health/." }
+    local requests = {}
+    for i, path in ipairs(paths) do
+      requests[i] = "GET " .. path .. " HTTP/1.1\r\nHost: x\r\n\r\n"
+    end
+    local answers = raw_all(port, requests)
+    for i, path in ipairs(paths) do
+      local st, body = table.unpack(answers[i] or {})
       assert.are.equal(400, st, path)
       assert.are.same({ error = "invalid path" }, json.decode(body), path)
     end
@@ -265,7 +369,7 @@ sys.stdout.buffer.write(data)
     local emu = helpers.start({ "--api-key", "api-key-secret" })
     local port = tonumber(emu.url:match(":(%d+)$"))
     local ok, err = pcall(function()
-      for _, req in ipairs({
+      local requests = {
         "POST /v2/ep/run HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer api-key-secret-wrong\r\n"
           .. "Content-Length: 2\r\n\r\n{}",
         "POST /v2/ep/run HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer api-key-secret\r\n"
@@ -274,8 +378,10 @@ sys.stdout.buffer.write(data)
         "GET /v2/api-key-secret/health HTTP/1.1\r\nHost: x\r\n"
           .. "Authorization: api-key-secret\r\n\r\n",
         "DELETE /v2/ep/run HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer api-key-secret\r\n\r\n",
-      }) do
-        local st, body = raw(port, req)
+      }
+      local answers = raw_all(port, requests)
+      for i, req in ipairs(requests) do
+        local st, body = table.unpack(answers[i] or {})
         assert.is_true(st >= 400 and st < 500, req)
         assert.is_nil(body:find("api-key-secret", 1, true), body)
       end

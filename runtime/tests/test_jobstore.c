@@ -290,6 +290,41 @@ static void progress_keeps_running(void)
   rp_jobstore_free(js);
 }
 
+static void a_repeated_result_is_recognised(void)
+{
+  struct rp_jobstore *js = fresh(60000, 100, 0);
+  struct rp_buf b = RP_BUF_INIT(1 << 20);
+  char id[RP_JOBSTORE_ID_LEN + 1];
+  char bad[RP_JOBSTORE_ID_LEN + 1];
+  submit(js, "1", id);
+  submit(js, "2", bad);
+  CHECK_INT(2, rp_jobstore_take(js, "w", 2, 0, 1, &b));
+  CHECK_INT(0, rp_jobstore_is_result(js, id, "[1]", 3, NULL, 0));
+  CHECK_INT(RP_OK, rp_jobstore_done(js, "w", id, 0, "[1]", 3, NULL, 0));
+  CHECK_INT(1, rp_jobstore_is_result(js, id, "[1]", 3, NULL, 0));
+  CHECK_INT(0, rp_jobstore_is_result(js, id, "[2]", 3, NULL, 0));
+  CHECK_INT(0, rp_jobstore_is_result(js, id, NULL, 0, NULL, 0));
+  CHECK_INT(0, rp_jobstore_is_result(js, id, "[1]", 3, "\"x\"", 3));
+  CHECK_INT(RP_OK, rp_jobstore_done(js, "w", bad, 0, NULL, 0, "\"x\"", 3));
+  CHECK_INT(1, rp_jobstore_is_result(js, bad, NULL, 0, "\"x\"", 3));
+  CHECK_INT(0, rp_jobstore_is_result(js, bad, NULL, 0, "\"y\"", 3));
+  CHECK_INT(0, rp_jobstore_is_result(js, "nope", "[1]", 3, NULL, 0));
+  rp_buf_free(&b);
+  rp_jobstore_free(js);
+}
+
+static void a_cancelled_job_has_no_result_to_repeat(void)
+{
+  struct rp_jobstore *js = fresh(60000, 100, 0);
+  struct rp_buf b = RP_BUF_INIT(1 << 20);
+  char id[RP_JOBSTORE_ID_LEN + 1];
+  submit(js, "1", id);
+  CHECK_INT(RP_OK, rp_jobstore_cancel(js, id, &b));
+  CHECK_INT(0, rp_jobstore_is_result(js, id, NULL, 0, NULL, 0));
+  rp_buf_free(&b);
+  rp_jobstore_free(js);
+}
+
 static void purge_cancels_the_queue(void)
 {
   struct rp_jobstore *js = fresh(60000, 100, 0);
@@ -436,6 +471,8 @@ int main(void)
   RUN(unstreamed_output_is_one_chunk);
   RUN(cancel_queued_and_running);
   RUN(progress_keeps_running);
+  RUN(a_repeated_result_is_recognised);
+  RUN(a_cancelled_job_has_no_result_to_repeat);
   RUN(purge_cancels_the_queue);
   RUN(retention_forgets_oldest);
   RUN(silent_worker_job_is_requeued);
