@@ -168,13 +168,13 @@ describe("Dockerfile", function()
   end)
 
   it("builds with the make targets CI runs", function()
-    -- CI (.ci/run) runs `make deps` and `make test`, whose first
-    -- prerequisite is `all`; the image adds `make install`.
+    -- CI (.ci/run) runs `make deps` and `make test`, which installs the
+    -- suites' packages and builds `all`; the image adds `make install`.
     local ci = proc.read_file(proc.root .. "/.ci/run")
     local makefile = proc.read_file(proc.root .. "/Makefile")
     assert.matches("\nmake deps[ \n]", ci)
     assert.matches("\nmake test\n", ci, 1, true)
-    assert.matches("\ntest: all ", makefile, 1, true)
+    assert.matches("\ntest: test-deps all ", makefile, 1, true)
     assert.matches("\ninstall: all\n", makefile, 1, true)
     assert.are.same({ "deps", "all", "install" }, make_targets(build))
     local runs = {}
