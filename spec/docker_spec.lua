@@ -202,6 +202,23 @@ describe("Dockerfile", function()
     assert.is_truthy(io.open(proc.root .. "/handlers/echo.lua"))
   end)
 
+  it("leaves apt's lists, caches and the packages' documentation out of the runtime stage", function()
+    -- On a base without debian:bookworm-slim's apt settings apt's caches
+    -- alone are ~80 MB (spec/image_spec.lua checks the built image).
+    local install
+    for _, s in ipairs(runtime.steps) do
+      if s.instr == "RUN" and s.args:find("apt-get install", 1, true) then
+        install = s.args
+      end
+    end
+    assert.is_truthy(install)
+    for _, piece in ipairs { "--no-install-recommends", "apt-get clean", "/var/lib/apt/lists/*",
+      "/var/cache/apt/*.bin", "--path-exclude=/usr/share/doc/*",
+      "--path-include=/usr/share/doc/*/copyright", "--path-exclude=/usr/share/man/*" } do
+      assert.matches(piece, install, 1, true)
+    end
+  end)
+
   it("copies into the build stage all that make all and make install need", function()
     -- Lay out exactly what the build stage COPYs and run its make targets
     -- there (deps aside: the packages are on this machine already).
