@@ -209,21 +209,40 @@ fuzz: $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
 lint:
 	luacheck lua handlers spec bench
 
+# `make install` records the directories it creates (those missing before
+# it, relative to DESTDIR) in INSTALLED_DIRS; `make uninstall` removes
+# those once they are empty, deepest first, and never a folder that holds
+# anything else.
+INSTALL_DIRS = $(PREFIX)/bin $(LUACDIR)/runpod $(LUADIR)/runpod $(PREFIX)/include \
+               $(PREFIX)/share/man/man1
+INSTALLED_DIRS = $(DESTDIR)$(LUADIR)/runpod/.installed-dirs
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LUACDIR)/runpod \
-	  $(DESTDIR)$(LUADIR)/runpod $(DESTDIR)$(PREFIX)/include
+	@new=; for d in $(INSTALL_DIRS); do \
+	  p=$$d; while [ "$$p" != / ] && [ "$$p" != . ] && [ ! -d "$(DESTDIR)$$p" ]; do \
+	    new="$$new $$p"; p=$$(dirname "$$p"); done; \
+	done; \
+	install -d $(addprefix $(DESTDIR),$(INSTALL_DIRS)) && \
+	{ cat $(INSTALLED_DIRS) 2>/dev/null; printf '%s\n' $$new; } | \
+	  awk 'NF && !seen[$$0]++' > $(INSTALLED_DIRS).new && \
+	mv $(INSTALLED_DIRS).new $(INSTALLED_DIRS)
 	install -m 755 $(WORKER) $(DESTDIR)$(PREFIX)/bin/runpod-worker
+	install -m 755 $(EMULATOR) $(DESTDIR)$(PREFIX)/bin/runpod-emulator
 	install -m 755 $(MODULE) $(DESTDIR)$(LUACDIR)/runpod/core.so
 	install -m 644 $(LUA_SRC) $(DESTDIR)$(LUADIR)/runpod/
 	install -m 644 runtime/runpod.h $(DESTDIR)$(PREFIX)/include/runpod.h
-	install -d $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 644 docs/runpod-worker.1 $(DESTDIR)$(PREFIX)/share/man/man1/runpod-worker.1
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/runpod-worker \
+	rm -f $(DESTDIR)$(PREFIX)/bin/runpod-worker $(DESTDIR)$(PREFIX)/bin/runpod-emulator \
 	  $(DESTDIR)$(PREFIX)/include/runpod.h \
 	  $(DESTDIR)$(PREFIX)/share/man/man1/runpod-worker.1
-	rm -rf $(DESTDIR)$(LUACDIR)/runpod $(DESTDIR)$(LUADIR)/runpod
+	@dirs=$$(cat $(INSTALLED_DIRS) 2>/dev/null); \
+	rm -rf $(DESTDIR)$(LUACDIR)/runpod $(DESTDIR)$(LUADIR)/runpod && \
+	for d in $$(printf '%s\n' $$dirs | awk 'NF {print length($$0), $$0}' | sort -rn | \
+	    cut -d' ' -f2-); do \
+	  if [ -d "$(DESTDIR)$$d" ]; then rmdir "$(DESTDIR)$$d" 2>/dev/null || true; fi; \
+	done
 
 clean:
 	rm -rf build bin $(EXT)
