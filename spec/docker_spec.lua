@@ -202,7 +202,7 @@ describe("Dockerfile", function()
     assert.is_truthy(io.open(proc.root .. "/handlers/echo.lua"))
   end)
 
-  it("leaves apt's lists, caches and the packages' documentation out of the runtime stage", function()
+  it("keeps apt's lists and caches and the packages' docs out of the runtime stage", function()
     -- On a base without debian:bookworm-slim's apt settings apt's caches
     -- alone are ~80 MB (spec/image_spec.lua checks the built image).
     local install

@@ -13,7 +13,8 @@ local info, reason, container
 -- Reads spec/image.sh's KEY=VALUE lines; nil and the reason when it skips.
 local function build()
   if (os.getenv("RP_SANITIZE") or "") ~= "" then
-    return nil, "the image holds a plain build, not this sanitizer build; make test builds and runs it"
+    return nil, "the image holds a plain build, not this sanitizer build;"
+      .. " make test builds and runs it"
   end
   local r = proc.run({ "env", "-u", "LD_PRELOAD", "bash", proc.root .. "/spec/image.sh" },
     { timeout = 1800 })
@@ -117,6 +118,12 @@ describe("the Docker image", function()
   teardown(function()
     if container then
       proc.run(buildah { "rm", container })
+    end
+    -- The storage keeps its overlay folder mounted on itself; released,
+    -- so that `make clean` can remove build/.
+    if info and proc.read_file("/proc/mounts"):find(" " .. info.storage_root .. "/overlay ", 1,
+        true) then
+      os.execute("umount " .. proc.quote(info.storage_root .. "/overlay"))
     end
   end)
 

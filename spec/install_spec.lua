@@ -4,13 +4,15 @@
 local proc = require "helpers.proc"
 
 local function make_uninstall(dest)
-  return proc.run({ "make", "-s", "uninstall", "PREFIX=/usr", "DESTDIR=" .. dest }, { timeout = 60 })
+  return proc.run({ "make", "-s", "uninstall", "PREFIX=/usr", "DESTDIR=" .. dest },
+    { timeout = 60 })
 end
 
 -- Every path under dir, relative to it, sorted.
 local function tree(dir)
   local t = {}
-  for _, l in ipairs(proc.output_lines("cd " .. proc.quote(dir) .. " && find . -mindepth 1 | sort")) do
+  local cmd = "cd " .. proc.quote(dir) .. " && find . -mindepth 1 | sort"
+  for _, l in ipairs(proc.output_lines(cmd)) do
     t[#t + 1] = l:sub(3)
   end
   return t
