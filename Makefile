@@ -1,7 +1,10 @@
 # runpod-lua: `make` builds bin/runpod-worker and the runpod module's C part
 # (build/lib/runpod/core.so) from the same sources.
-#   make deps     install the Debian packages listed in vendor/
-#   make test     C tests, busted specs, end-to-end tests
+#   make deps     install the Debian packages the build needs
+#                 (vendor/debian-packages.txt)
+#   make test     C tests, busted specs, end-to-end tests; installs what
+#                 they need first (make test-deps: vendor/test-packages.txt
+#                 and the npm packages)
 #   make check    the same suite built with ASan + UBSan
 #   make bench    benchmarks (results: bench/RESULTS.md)
 #   make install  PREFIX=/usr/local DESTDIR=
@@ -68,16 +71,35 @@ docs: $(WORKER)
 	$(WORKER) --print-settings man | \
 	  $(LUA) runtime/splice_docs.lua docs/runpod-worker.1
 
+# Each installs only what is missing (vendor/install-packages), so a
+# second run calls no apt and needs no root.
 deps:
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	  $$(grep -v '^#' vendor/debian-packages.txt | awk 'NF {print $$1}')
+	sh vendor/install-packages --no-install-recommends vendor/debian-packages.txt
 
-# The npm packages of the suites that need them (RunPod's JS SDK,
-# playwright-core, s3rver), each pinned by its package-lock.json; without
-# them `make test` reports those suites skipped.
-.PHONY: test-deps
-test-deps: sdk-deps browser-deps s3-deps
+# What the suites need on top: the Debian packages of
+# vendor/test-packages.txt and the npm packages (RunPod's JS SDK,
+# playwright-core, s3rver), each pinned by its package-lock.json and
+# installed again only when the lock is newer than the install. Without
+# npm, `make test` reports those suites skipped.
+.PHONY: test-deps test-packages image-deps
+test-deps: test-packages sdk-deps browser-deps s3-deps
+test-packages: deps
+	sh vendor/install-packages vendor/test-packages.txt
+
+# mmdebstrap, podman and buildah for spec/image_spec.lua (CI installs
+# them; without them that spec is reported skipped).
+image-deps:
+	sh vendor/install-packages vendor/image-packages.txt
+
+# $(call npm-ci,DIR): `npm ci` in DIR unless DIR/node_modules is newer
+# than its lock; without npm, says which suite will be skipped.
+npm-ci = if [ $(1)/node_modules/.package-lock.json -nt $(1)/package-lock.json ]; then \
+	  echo "$(1): npm packages installed"; \
+	elif command -v npm >/dev/null; then \
+	  cd $(1) && npm ci --no-audit --no-fund; \
+	else \
+	  echo "$(1): npm not found (Node.js 20 and npm): make test skips this suite"; \
+	fi
 
 $(BUILD)/obj/%.o: runtime/%.c $(wildcard runtime/*.h runtime/*.def)
 	@mkdir -p $(dir $@)
@@ -131,7 +153,7 @@ $(FAKE_INFERENCE): spec/fake_inference.c
 	$(CC) $(CFLAGS) -Wno-missing-prototypes -o $@ $< $(LDFLAGS) \
 	  -lmicrohttpd -lpthread
 
-test: all $(TESTS) $(FAKE_INFERENCE)
+test: test-deps all $(TESTS) $(FAKE_INFERENCE)
 	BUILD=$(BUILD) WORKER=$(WORKER) RP_BUILD=$(BUILD) RP_SANITIZE=$(RP_SANITIZE) bash spec/run
 
 check:
@@ -198,21 +220,40 @@ fuzz: $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
 lint:
 	luacheck lua handlers spec bench
 
+# `make install` records the directories it creates (those missing before
+# it, relative to DESTDIR) in INSTALLED_DIRS; `make uninstall` removes
+# those once they are empty, deepest first, and never a folder that holds
+# anything else.
+INSTALL_DIRS = $(PREFIX)/bin $(LUACDIR)/runpod $(LUADIR)/runpod $(PREFIX)/include \
+               $(PREFIX)/share/man/man1
+INSTALLED_DIRS = $(DESTDIR)$(LUADIR)/runpod/.installed-dirs
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LUACDIR)/runpod \
-	  $(DESTDIR)$(LUADIR)/runpod $(DESTDIR)$(PREFIX)/include
+	@new=; for d in $(INSTALL_DIRS); do \
+	  p=$$d; while [ "$$p" != / ] && [ "$$p" != . ] && [ ! -d "$(DESTDIR)$$p" ]; do \
+	    new="$$new $$p"; p=$$(dirname "$$p"); done; \
+	done; \
+	install -d $(addprefix $(DESTDIR),$(INSTALL_DIRS)) && \
+	{ cat $(INSTALLED_DIRS) 2>/dev/null; printf '%s\n' $$new; } | \
+	  awk 'NF && !seen[$$0]++' > $(INSTALLED_DIRS).new && \
+	mv $(INSTALLED_DIRS).new $(INSTALLED_DIRS)
 	install -m 755 $(WORKER) $(DESTDIR)$(PREFIX)/bin/runpod-worker
+	install -m 755 $(EMULATOR) $(DESTDIR)$(PREFIX)/bin/runpod-emulator
 	install -m 755 $(MODULE) $(DESTDIR)$(LUACDIR)/runpod/core.so
 	install -m 644 $(LUA_SRC) $(DESTDIR)$(LUADIR)/runpod/
 	install -m 644 runtime/runpod.h $(DESTDIR)$(PREFIX)/include/runpod.h
-	install -d $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 644 docs/runpod-worker.1 $(DESTDIR)$(PREFIX)/share/man/man1/runpod-worker.1
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/runpod-worker \
+	rm -f $(DESTDIR)$(PREFIX)/bin/runpod-worker $(DESTDIR)$(PREFIX)/bin/runpod-emulator \
 	  $(DESTDIR)$(PREFIX)/include/runpod.h \
 	  $(DESTDIR)$(PREFIX)/share/man/man1/runpod-worker.1
-	rm -rf $(DESTDIR)$(LUACDIR)/runpod $(DESTDIR)$(LUADIR)/runpod
+	@dirs=$$(cat $(INSTALLED_DIRS) 2>/dev/null); \
+	rm -rf $(DESTDIR)$(LUACDIR)/runpod $(DESTDIR)$(LUADIR)/runpod && \
+	for d in $$(printf '%s\n' $$dirs | awk 'NF {print length($$0), $$0}' | sort -rn | \
+	    cut -d' ' -f2-); do \
+	  if [ -d "$(DESTDIR)$$d" ]; then rmdir "$(DESTDIR)$$d" 2>/dev/null || true; fi; \
+	done
 
 clean:
 	rm -rf build bin $(EXT)
@@ -243,7 +284,7 @@ $(BUILD)/tests/test_jobstore: runtime/tests/test_jobstore.c $(CORE_OBJ) \
 
 # RunPod's JS SDK for spec/sdk/emulator.test.mjs (from the npm registry).
 sdk-deps:
-	cd spec/sdk && npm ci --no-audit --no-fund
+	@$(call npm-ci,spec/sdk)
 
 bench-emulator: $(EMULATOR)
 	bash bench/emulator.sh $(EMULATOR)
@@ -252,7 +293,7 @@ bench-emulator: $(EMULATOR)
 # no browser), and the local API server's benchmark (wrk, ~15 s).
 .PHONY: browser-deps bench-api
 browser-deps:
-	cd spec/browser && npm ci --no-audit --no-fund
+	@$(call npm-ci,spec/browser)
 
 bench-api: $(WORKER)
 	bash bench/api.sh $(WORKER)
@@ -267,7 +308,7 @@ bench-soak: $(WORKER) $(EMULATOR)
 # (runpod.upload); without it those tests are reported pending.
 .PHONY: s3-deps
 s3-deps:
-	cd spec/s3 && npm ci --no-audit --no-fund
+	@$(call npm-ci,spec/s3)
 
 # The exports that let plain lua5.4 and busted find this checkout's runpod
 # module (after `make`): eval "$(make -s lua-env)"

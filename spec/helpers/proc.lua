@@ -170,10 +170,11 @@ function proc.tmpdir()
   return dir
 end
 
--- `make install PREFIX=/usr DESTDIR=<fresh dir>` of the build under test;
--- returns the directory. Raises when make fails.
-function proc.install()
-  local dest = proc.tmpdir()
+-- `make install PREFIX=/usr DESTDIR=<dest>` of the build under test, into
+-- a fresh folder unless dest is given; returns the directory. Raises when
+-- make fails.
+function proc.install(dest)
+  dest = dest or proc.tmpdir()
   local r = proc.run({ "make", "-s", "install", "PREFIX=/usr", "DESTDIR=" .. dest,
     "BUILD=" .. (os.getenv("RP_BUILD") or "build"),
     "BINDIR=" .. proc.worker:match("^(.*)/runpod%-worker$") }, { timeout = 300 })
