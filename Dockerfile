@@ -48,6 +48,6 @@ COPY ${HANDLER} /app/handler.lua
 ENV HANDLER=/app/handler.lua
 WORKDIR /app
 # runpod-worker is safe as PID 1: it forks a small reaper that forwards
-# SIGTERM/SIGINT to the worker and reaps orphans (runtime/reaper.h).
+# SIGTERM/SIGINT to the worker and reaps orphans (runtime/worker/reaper.h).
 STOPSIGNAL SIGTERM
 CMD ["sh", "-c", "exec runpod-worker \"$HANDLER\""]

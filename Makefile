@@ -26,35 +26,38 @@ LUACDIR = $(PREFIX)/lib/lua/5.4
 WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
        -Wmissing-prototypes -Wformat=2
 CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARN) \
-         $(OPT) $(SAN) -fPIC $(LUA_CFLAGS) -Iruntime \
+         $(OPT) $(SAN) -fPIC $(LUA_CFLAGS) -Iruntime -Iruntime/include \
          -DRP_LUA_DIR='"$(LUADIR)"' -DRP_LUA_CDIR='"$(LUACDIR)"'
 LDFLAGS = $(SAN)
 LIBS = $(LUA_LIBS) -lcurl -lcrypto -lm -lpthread -ldl
 
 # The module's C part and everything the binary shares with it.
-CORE_SRC = runtime/buf.c runtime/log.c runtime/alloc.c runtime/config.c \
-           runtime/ljson.c runtime/lcore.c runtime/ident.c runtime/wire.c \
-           runtime/net.c runtime/http.c runtime/lhttp.c \
-           runtime/bytes.c runtime/lbuffer.c runtime/files.c runtime/lfiles.c \
-           runtime/lsys.c runtime/netguard.c runtime/download.c \
-           runtime/sigv4.c runtime/settings.c
-WORKER_SRC = runtime/vm.c runtime/job.c runtime/local.c \
-             runtime/executor.c runtime/heartbeat.c runtime/serverless.c \
-             runtime/main.c runtime/reaper.c runtime/settings_doc.c
+CORE_SRC = runtime/base/buf.c runtime/base/log.c runtime/base/alloc.c \
+           runtime/base/args.c runtime/lua/ljson.c runtime/lua/lcore.c \
+           runtime/base/ident.c runtime/net/wire.c runtime/net/req.c \
+           runtime/net/http.c runtime/lua/lhttp.c runtime/base/bytes.c \
+           runtime/lua/lbuffer.c runtime/base/files.c runtime/lua/lfiles.c \
+           runtime/lua/lsys.c runtime/net/netguard.c runtime/net/download.c \
+           runtime/net/sigv4.c runtime/base/settings.c
+WORKER_SRC = runtime/worker/vm.c runtime/worker/job.c runtime/worker/local.c \
+             runtime/worker/executor.c runtime/worker/heartbeat.c \
+             runtime/worker/serverless.c runtime/worker/main.c \
+             runtime/worker/reaper.c runtime/base/settings_doc.c
 LUA_SRC = $(sort $(wildcard lua/runpod/*.lua))
-TEST_SRC = $(wildcard runtime/tests/test_*.c)
+TEST_SRC = $(wildcard runtime/tests/*/test_*.c)
 
 CORE_OBJ = $(CORE_SRC:runtime/%.c=$(BUILD)/obj/%.o)
 WORKER_OBJ = $(WORKER_SRC:runtime/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/embedded.o
-TESTS = $(TEST_SRC:runtime/tests/%.c=$(BUILD)/tests/%)
+TESTS = $(addprefix $(BUILD)/tests/,$(basename $(notdir $(TEST_SRC))))
+vpath test_%.c $(sort $(dir $(TEST_SRC)))
 
-# The local API server (runtime/api.h) serves the emulator's routes and
+# The local API server (runtime/worker/api.h) serves the emulator's routes and
 # store; its page and OpenAPI document are compiled in.
-WORKER_SRC += runtime/api.c runtime/emulator.c runtime/jobstore.c \
-              runtime/httpd.c
+WORKER_SRC += runtime/worker/api.c runtime/server/emulator.c \
+              runtime/server/jobstore.c runtime/server/httpd.c
 WORKER_OBJ += $(BUILD)/obj/api_assets.o
 LIBS += -lmicrohttpd
-API_ASSETS = runtime/api_page.html runtime/api_openapi.json
+API_ASSETS = runtime/worker/api_page.html runtime/worker/api_openapi.json
 
 WORKER = $(BINDIR)/runpod-worker
 MODULE = $(BUILD)/lib/runpod/core.so
@@ -63,13 +66,13 @@ MODULE = $(BUILD)/lib/runpod/core.so
 all: $(WORKER) $(MODULE)
 
 # The settings tables of docs/configuration.md and the man page, printed
-# from runtime/settings.def by the worker; spec/docs_spec.lua checks that
+# from runtime/base/settings.def by the worker; spec/docs_spec.lua checks that
 # the committed files match.
 docs: $(WORKER)
 	$(WORKER) --print-settings markdown | \
-	  $(LUA) runtime/splice_docs.lua docs/configuration.md
+	  $(LUA) runtime/base/splice_docs.lua docs/configuration.md
 	$(WORKER) --print-settings man | \
-	  $(LUA) runtime/splice_docs.lua docs/runpod-worker.1
+	  $(LUA) runtime/base/splice_docs.lua docs/runpod-worker.1
 
 # Each installs only what is missing (vendor/install-packages), so a
 # second run calls no apt and needs no root.
@@ -101,24 +104,24 @@ npm-ci = if [ $(1)/node_modules/.package-lock.json -nt $(1)/package-lock.json ];
 	  echo "$(1): npm not found (Node.js 20 and npm): make test skips this suite"; \
 	fi
 
-$(BUILD)/obj/%.o: runtime/%.c $(wildcard runtime/*.h runtime/*.def)
+$(BUILD)/obj/%.o: runtime/%.c $(wildcard runtime/*/*.h runtime/*/*.def)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/embedded.c: runtime/gen_embedded.lua $(LUA_SRC)
+$(BUILD)/embedded.c: runtime/worker/gen_embedded.lua $(LUA_SRC)
 	@mkdir -p $(dir $@)
-	$(LUA) runtime/gen_embedded.lua $@ $(LUA_SRC)
+	$(LUA) runtime/worker/gen_embedded.lua $@ $(LUA_SRC)
 
-$(BUILD)/obj/embedded.o: $(BUILD)/embedded.c runtime/embed.h
+$(BUILD)/obj/embedded.o: $(BUILD)/embedded.c runtime/worker/embed.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/api_assets.c: runtime/gen_assets.lua $(API_ASSETS)
+$(BUILD)/api_assets.c: runtime/worker/gen_assets.lua $(API_ASSETS)
 	@mkdir -p $(dir $@)
-	$(LUA) runtime/gen_assets.lua $@ rp_api_page_html=runtime/api_page.html \
-	  rp_api_openapi_json=runtime/api_openapi.json
+	$(LUA) runtime/worker/gen_assets.lua $@ rp_api_page_html=runtime/worker/api_page.html \
+	  rp_api_openapi_json=runtime/worker/api_openapi.json
 
-$(BUILD)/obj/api_assets.o: $(BUILD)/api_assets.c runtime/api.h
+$(BUILD)/obj/api_assets.o: $(BUILD)/api_assets.c runtime/worker/api.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
@@ -137,12 +140,12 @@ $(MODULE): $(CORE_OBJ)
 # placed next to the handler scripts (require "ext.invert").
 EXT = handlers/ext/invert.so
 all: $(EXT)
-$(EXT): handlers/ext/invert.c runtime/runpod.h
-	$(CC) -std=c11 $(WARN) -O2 -shared -fPIC $(LUA_CFLAGS) -Iruntime \
+$(EXT): handlers/ext/invert.c runtime/include/runpod.h
+	$(CC) -std=c11 $(WARN) -O2 -shared -fPIC $(LUA_CFLAGS) -Iruntime/include \
 	  -o $@ $<
 
-$(BUILD)/tests/test_%: runtime/tests/test_%.c $(CORE_OBJ) runtime/tests/check.h \
-                       runtime/settings.def
+$(BUILD)/tests/test_%: test_%.c $(CORE_OBJ) runtime/tests/check.h \
+                       runtime/base/settings.def
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(CORE_OBJ) $(LDFLAGS) $(LIBS)
 
@@ -153,7 +156,13 @@ $(FAKE_INFERENCE): spec/fake_inference.c
 	$(CC) $(CFLAGS) -Wno-missing-prototypes -o $@ $< $(LDFLAGS) \
 	  -lmicrohttpd -lpthread
 
-test: test-deps all $(TESTS) $(FAKE_INFERENCE)
+# The include rules of runtime/'s layers (runtime/layers.sh; exceptions in
+# runtime/layers.allow).
+.PHONY: layers
+layers:
+	sh runtime/layers.sh
+
+test: layers test-deps all $(TESTS) $(FAKE_INFERENCE)
 	BUILD=$(BUILD) WORKER=$(WORKER) RP_BUILD=$(BUILD) RP_SANITIZE=$(RP_SANITIZE) bash spec/run
 
 check:
@@ -186,26 +195,26 @@ bench: all $(BENCH) $(FAKE_INFERENCE)
 # spec/fuzz/<name>/; crashes are written to build/fuzz/.
 FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g -O1 \
-  -fsanitize=fuzzer,address,undefined $(LUA_CFLAGS) -Iruntime
+  -fsanitize=fuzzer,address,undefined $(LUA_CFLAGS) -Iruntime -Iruntime/include
 FUZZ_TARGETS = json wire bytes api
 
-build/fuzz/fuzz_json: spec/fuzz/fuzz_json.c runtime/ljson.c runtime/buf.c
+build/fuzz/fuzz_json: spec/fuzz/fuzz_json.c runtime/lua/ljson.c runtime/base/buf.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $^ $(LUA_LIBS) -lm
 
-build/fuzz/fuzz_wire: spec/fuzz/fuzz_wire.c runtime/wire.c runtime/buf.c
+build/fuzz/fuzz_wire: spec/fuzz/fuzz_wire.c runtime/net/wire.c runtime/base/buf.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $^
 
-build/fuzz/fuzz_bytes: spec/fuzz/fuzz_bytes.c runtime/bytes.c
+build/fuzz/fuzz_bytes: spec/fuzz/fuzz_bytes.c runtime/base/bytes.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $^
 
 # The emulator's and the local API server's request handling, with
 # spec/fuzz/fuzz_api.c standing in for httpd.c and curl_stub.c for libcurl.
 build/fuzz/fuzz_api: spec/fuzz/fuzz_api.c spec/fuzz/curl_stub.c \
-                     runtime/emulator.c runtime/jobstore.c runtime/buf.c \
-                     runtime/log.c runtime/netguard.c
+                     runtime/server/emulator.c runtime/server/jobstore.c runtime/base/buf.c \
+                     runtime/base/log.c runtime/net/netguard.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $^ -lpthread
 
@@ -241,7 +250,7 @@ install: all
 	install -m 755 $(EMULATOR) $(DESTDIR)$(PREFIX)/bin/runpod-emulator
 	install -m 755 $(MODULE) $(DESTDIR)$(LUACDIR)/runpod/core.so
 	install -m 644 $(LUA_SRC) $(DESTDIR)$(LUADIR)/runpod/
-	install -m 644 runtime/runpod.h $(DESTDIR)$(PREFIX)/include/runpod.h
+	install -m 644 runtime/include/runpod.h $(DESTDIR)$(PREFIX)/include/runpod.h
 	install -m 644 docs/runpod-worker.1 $(DESTDIR)$(PREFIX)/share/man/man1/runpod-worker.1
 
 uninstall:
@@ -260,11 +269,11 @@ clean:
 
 # bin/runpod-emulator: a local RunPod endpoint, both the client and the
 # worker API (docs/emulator.md). Plain C over libmicrohttpd and libcurl.
-EMU_SRC = runtime/jobstore.c runtime/httpd.c runtime/emulator.c \
-          runtime/emulator_main.c
-EMU_OBJ = $(EMU_SRC:runtime/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/buf.o \
-          $(BUILD)/obj/log.o $(BUILD)/obj/netguard.o \
-          $(BUILD)/obj/settings.o $(BUILD)/obj/alloc.o
+EMU_SRC = runtime/server/jobstore.c runtime/server/httpd.c \
+          runtime/server/emulator.c runtime/server/emulator_main.c
+EMU_OBJ = $(EMU_SRC:runtime/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/base/buf.o \
+          $(BUILD)/obj/base/log.o $(BUILD)/obj/net/netguard.o \
+          $(BUILD)/obj/base/settings.o $(BUILD)/obj/base/alloc.o
 EMULATOR = $(BINDIR)/runpod-emulator
 EMU_LIBS = -lmicrohttpd -lcurl -lpthread
 
@@ -276,10 +285,10 @@ $(EMULATOR): $(EMU_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(EMU_LIBS)
 
 # The pattern rule links $(CORE_OBJ) only; this test needs the store too.
-$(BUILD)/tests/test_jobstore: runtime/tests/test_jobstore.c $(CORE_OBJ) \
-                              $(BUILD)/obj/jobstore.o runtime/tests/check.h
+$(BUILD)/tests/test_jobstore: runtime/tests/server/test_jobstore.c $(CORE_OBJ) \
+                              $(BUILD)/obj/server/jobstore.o runtime/tests/check.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(CORE_OBJ) $(BUILD)/obj/jobstore.o \
+	$(CC) $(CFLAGS) -o $@ $< $(CORE_OBJ) $(BUILD)/obj/server/jobstore.o \
 	  $(LDFLAGS) $(LIBS)
 
 # RunPod's JS SDK for spec/sdk/emulator.test.mjs (from the npm registry).

@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "log.h"
-#include "rp.h"
-#include "vm.h"
+#include "base/log.h"
+#include "base/rp.h"
+#include "worker/vm.h"
 
 static double now(void)
 {

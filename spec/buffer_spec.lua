@@ -1,4 +1,4 @@
--- runpod.buffer: the growable byte buffer userdata (runtime/lbuffer.c).
+-- runpod.buffer: the growable byte buffer userdata (runtime/lua/lbuffer.c).
 local runpod = require "runpod"
 local proc = require "helpers.proc"
 

@@ -1,5 +1,5 @@
 -- docs/configuration.md, --help and the man page against the code: the
--- tables are what `make docs` prints from runtime/settings.def, every
+-- tables are what `make docs` prints from runtime/base/settings.def, every
 -- environment variable the code reads and every flag it accepts is in that
 -- list, and only the list's reader calls getenv.
 local proc = require "helpers.proc"
@@ -8,6 +8,7 @@ local keys = proc.sorted_keys
 
 local function each_file(pattern)
   local files = proc.output_lines("cd " .. proc.quote(proc.root) .. " && ls " .. pattern)
+  assert(#files > 0, "no file matches " .. pattern)
   for i, f in ipairs(files) do
     files[i] = proc.root .. "/" .. f
   end
@@ -30,7 +31,7 @@ end
 -- exactly a RUNPOD_* name (a name kept in a local before getenv(var)).
 local function c_env_names()
   local names = {}
-  for _, f in ipairs(each_file("runtime/*.c runtime/*.def")) do
+  for _, f in ipairs(each_file("runtime/*/*.c runtime/*/*.def")) do
     local src = proc.read_file(f)
     for name in src:gmatch("getenv%s*%(%s*\"([%w_]+)\"") do
       names[name] = f
@@ -56,11 +57,11 @@ local function lua_env_names()
   return names
 end
 
--- The flags of settings.def (config.c's parser is built from them): the
+-- The flags of settings.def (args.c's parser is built from them): the
 -- name and, when there is one, the alias.
 local function parser_flags()
   local flags = {}
-  local src = proc.read_file(proc.root .. "/runtime/settings.def")
+  local src = proc.read_file(proc.root .. "/runtime/base/settings.def")
   for args in src:gmatch("\nRP_FLAG(%b())") do
     local name, alias = args:match('^%([%w_]+,%s*"(%-[%w_%-]+)",%s*([^,]+),')
     flags[name] = true
@@ -119,7 +120,7 @@ describe("docs/configuration.md", function()
     assert.are.equal(want, have, "run `make docs`")
   end)
 
-  it("lists every environment variable runtime/*.c reads", function()
+  it("lists every environment variable runtime/*/*.c reads", function()
     local _, env = documented()
     assert.are.same({}, missing(c_env_names(), env))
   end)
@@ -143,17 +144,17 @@ describe("docs/configuration.md", function()
     for key in known:gmatch("\n%s*([%w_]+)%s*=") do
       assert.matches("| `" .. key .. "` |", text, 1, true)
     end
-    local main = proc.read_file(proc.root .. "/runtime/main.c")
+    local main = proc.read_file(proc.root .. "/runtime/worker/main.c")
     for code in main:match("enum {(.-)}"):gmatch("= (%d+)") do
       assert.matches("\n| " .. code .. " |", text, 1, true)
     end
   end)
 end)
 
-describe("runtime/*.c", function()
+describe("runtime/*/*.c", function()
   it("reads the environment only in settings.c, at start", function()
     local readers = {}
-    for _, f in ipairs(each_file("runtime/*.c")) do
+    for _, f in ipairs(each_file("runtime/*/*.c")) do
       if proc.read_file(f):find("getenv%s*%(") then
         readers[#readers + 1] = f:match("[^/]+$")
       end

@@ -1,5 +1,5 @@
 -- runpod.json under plain lua5.4 (the codec itself has C tests in
--- runtime/tests/test_json.c; these check the Lua face and lua-cjson
+-- runtime/tests/lua/test_json.c; these check the Lua face and lua-cjson
 -- interplay).
 local json = require("runpod").json
 

@@ -1,4 +1,4 @@
--- runtime/reaper.c: as PID 1 (or with RUNPOD_REAP_CHILDREN=1) the worker
+-- runtime/worker/reaper.c: as PID 1 (or with RUNPOD_REAP_CHILDREN=1) the worker
 -- runs under a small reaper process that adopts and reaps orphans and
 -- forwards signals, while the worker's own children keep their statuses.
 local proc = require "helpers.proc"

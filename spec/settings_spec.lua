@@ -1,4 +1,4 @@
--- The settings runpod-worker reads at start (runtime/settings.def): each
+-- The settings runpod-worker reads at start (runtime/base/settings.def): each
 -- invalid variable is reported once, in every mode, and mistyped flags are
 -- named. Real binaries; every wait is bounded.
 local proc = require "helpers.proc"

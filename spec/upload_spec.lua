@@ -1,6 +1,6 @@
 -- runpod.upload against a real S3-compatible server on 127.0.0.1 (s3rver,
 -- from `make s3-deps`, with spec/s3/server.js checking SigV4 signatures):
--- the PUT libcurl signs, the presigned GET URL runtime/sigv4.c signs
+-- the PUT libcurl signs, the presigned GET URL runtime/net/sigv4.c signs
 -- (fetched back with curl), bad credentials, expiry, the local fallback,
 -- and the example handler inside runpod-worker.
 local runpod = require "runpod"

@@ -9,7 +9,7 @@
 -- default). The credentials come from BUCKET_ENDPOINT_URL,
 -- BUCKET_ACCESS_KEY_ID and BUCKET_SECRET_ACCESS_KEY, or from opts
 -- (endpoint, access_key_id, secret_access_key, like Python's bucket_creds).
--- The PUT is signed by libcurl (AWS SigV4); the link by runtime/sigv4.c.
+-- The PUT is signed by libcurl (AWS SigV4); the link by runtime/net/sigv4.c.
 -- URLs are path-style: <endpoint>/<bucket>/<key>.
 --
 -- Without all three settings, the file is copied to simulated_uploaded/

@@ -1,6 +1,6 @@
 /*
  * spec/fuzz/fuzz_api.c - libFuzzer target: request handling of the local
- * API server and of bin/runpod-emulator (runtime/emulator.c: routing,
+ * API server and of bin/runpod-emulator (runtime/server/emulator.c: routing,
  * methods, authentication, the JSON scanner on bodies, the job store
  * behind it, the request log).
  *
@@ -28,9 +28,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "emulator.h"
-#include "httpd.h"
-#include "rp.h"
+#include "server/emulator.h"
+#include "server/httpd.h"
+#include "base/rp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,6 +1,6 @@
 /*
  * spec/fuzz/fuzz_bytes.c - libFuzzer target: the base64 and hex decoders
- * of runtime/bytes.c (runpod.base64.decode, runpod.hex.decode) on any
+ * of runtime/base/bytes.c (runpod.base64.decode, runpod.hex.decode) on any
  * bytes, and the round trips through their encoders. The first byte picks
  * the codec (even: base64, odd: hex); the rest is the text to decode.
  * Decoding must not crash, read or write out of bounds, or report an
@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bytes.h"
-#include "rp.h"
+#include "base/bytes.h"
+#include "base/rp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

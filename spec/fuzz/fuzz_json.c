@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ljson.h"
-#include "rp.h"
+#include "lua/ljson.h"
+#include "base/rp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

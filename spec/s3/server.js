@@ -4,7 +4,7 @@
 //
 // s3rver checks the access key id and a presigned URL's expiry but not
 // SigV4 signatures themselves, so the middleware below does, with Node's
-// crypto (an implementation independent of libcurl's and runtime/sigv4.c):
+// crypto (an implementation independent of libcurl's and runtime/net/sigv4.c):
 // header-signed requests (the PUT libcurl signs) and presigned URLs
 // (X-Amz-Signature in the query). Credentials: s3rver's default key pair,
 // access key id S3RVER, secret S3RVER.

@@ -1,0 +1,1339 @@
+/* ljson.c - see ljson.h. */
+#include "lua/ljson.h"
+
+#include <lauxlib.h>
+#include <locale.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/buf.h"
+#include "base/rp.h"
+
+/* What json.encode builds at most; job results get their own cap from
+ * their caller. */
+#define ENCODE_MAX ((size_t)1 << 30)
+#define BOX_MT "runpod.json.buffer"
+#define EMPTY_MT "runpod.json.empty_array"
+#define SHOWN_PATH 200            /* longer paths are cut in the middle */
+#define SHOWN_KEY 40              /* longer keys are cut in paths */
+#define PATH_BUILD_MAX ((size_t)1 << 20)
+#define SEEN_BITS 11              /* 2048 slots > 2 * RP_JSON_MAX_DEPTH */
+#define SEEN_SLOTS ((size_t)1 << SEEN_BITS)
+/* Stack slots a key snapshot leaves free for the levels below it, each of
+ * which needs at most 8 (encode_value checks for them). */
+#define SNAPSHOT_RESERVE (8 * RP_JSON_MAX_DEPTH + 16)
+
+/* Bytes inside JSON strings. 1: must be escaped (control characters, '"'
+ * and '\\'); 2: not ASCII; 0: copied as is. */
+static const unsigned char strclass[256] = {
+  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,  /* 0x00 */
+  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,  /* 0x10 */
+  0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  /* 0x20: '"' */
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  /* 0x30 */
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  /* 0x40 */
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,  /* 0x50: '\\' */
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  /* 0x60 */
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  /* 0x70 */
+  2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,  /* 0x80 */
+  2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+  2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+  2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+  2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+  2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+  2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+  2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2   /* 0xf0 */
+};
+
+/* The C locale's decimal point, which snprintf writes and strtod reads;
+ * JSON always uses '.'. */
+struct decpoint {
+  char s[8];
+  size_t len;
+  int dot;       /* it is "." and needs no translation */
+};
+
+static void getdecpoint(struct decpoint *dp)
+{
+  const char *p = localeconv()->decimal_point;
+  size_t n = p ? strlen(p) : 0;
+  if (n == 0 || n >= sizeof(dp->s)) {
+    p = ".";
+    n = 1;
+  }
+  memcpy(dp->s, p, n + 1);
+  dp->len = n;
+  dp->dot = n == 1 && p[0] == '.';
+}
+
+static int isdigitc(char c)
+{
+  return c >= '0' && c <= '9';
+}
+
+/* Writes v in decimal into s (at least 21 bytes); returns the length. */
+static size_t fmtint(char *s, lua_Integer v)
+{
+  char tmp[24];
+  unsigned long long u = (unsigned long long)v;
+  size_t n = 0;
+  size_t i = 0;
+  if (v < 0)
+    u = 0ULL - u;
+  do {
+    tmp[n++] = (char)('0' + u % 10);
+    u /= 10;
+  } while (u);
+  if (v < 0)
+    s[i++] = '-';
+  while (n)
+    s[i++] = tmp[--n];
+  s[i] = '\0';
+  return i;
+}
+
+/* Writes the finite x into s[size >= 48] as the shortest of %.15g, %.16g
+ * and %.17g that strtod reads back as x, with '.' as decimal point and
+ * ".0" appended when it would read as an integer. Returns the length. */
+static size_t fmtfloat(char *s, size_t size, double x,
+                       const struct decpoint *dp)
+{
+  int prec;
+  size_t n;
+  char *p;
+  for (prec = 15; ; prec++) {
+    snprintf(s, size, "%.*g", prec, x);
+    if (prec == 17 || strtod(s, NULL) == x)
+      break;
+  }
+  if (!dp->dot) {
+    p = strstr(s, dp->s);
+    if (p) {
+      *p = '.';
+      memmove(p + 1, p + dp->len, strlen(p + dp->len) + 1);
+    }
+  }
+  n = strlen(s);
+  if (!strpbrk(s, ".eni")) {
+    memcpy(s + n, ".0", 3);
+    n += 2;
+  }
+  return n;
+}
+
+/* Decoding. */
+
+struct dec {
+  lua_State *L;
+  const char *s;           /* the input, for byte offsets */
+  const char *p;           /* the next byte to read */
+  const char *end;
+  int mt;                  /* stack index of the array metatable */
+  int depth;               /* containers open */
+  struct decpoint dp;
+  char *err;
+  size_t errlen;
+};
+
+static int parse_value(struct dec *d);
+
+static int dfail(struct dec *d, const char *at, const char *msg)
+{
+  return rp_fail(RP_EJSON, d->err, d->errlen, "invalid JSON at byte %zu: %s",
+                 (size_t)(at - d->s), msg);
+}
+
+static void skipws(struct dec *d)
+{
+  const char *p = d->p;
+  while (p < d->end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+    p++;
+  d->p = p;
+}
+
+/* Steps into the container opening at d->p, checking the depth and making
+ * room on the Lua stack for the table, a key, a value and a luaL_Buffer. */
+static int enter(struct dec *d)
+{
+  if (d->depth >= RP_JSON_MAX_DEPTH)
+    return rp_fail(RP_EJSON, d->err, d->errlen,
+                   "nesting deeper than %d at byte %zu", RP_JSON_MAX_DEPTH,
+                   (size_t)(d->p - d->s));
+  if (!lua_checkstack(d->L, 8))
+    return rp_fail(RP_EJSON, d->err, d->errlen,
+                   "out of Lua stack at byte %zu", (size_t)(d->p - d->s));
+  d->depth++;
+  d->p++;
+  return RP_OK;
+}
+
+/* Reads 4 hex digits at p into *out; returns 0 if there are none. */
+static int hex4(const char *p, const char *end, unsigned *out)
+{
+  unsigned v = 0;
+  int i;
+  if (end - p < 4)
+    return 0;
+  for (i = 0; i < 4; i++) {
+    char c = p[i];
+    v <<= 4;
+    if (c >= '0' && c <= '9')
+      v |= (unsigned)(c - '0');
+    else if (c >= 'a' && c <= 'f')
+      v |= (unsigned)(c - 'a' + 10);
+    else if (c >= 'A' && c <= 'F')
+      v |= (unsigned)(c - 'A' + 10);
+    else
+      return 0;
+  }
+  *out = v;
+  return 1;
+}
+
+/* Writes code point cp (not a surrogate, <= 0x10ffff) as UTF-8 into u[4];
+ * returns the length. */
+static size_t utf8enc(char *u, unsigned cp)
+{
+  if (cp < 0x80) {
+    u[0] = (char)cp;
+    return 1;
+  }
+  if (cp < 0x800) {
+    u[0] = (char)(0xc0 | cp >> 6);
+    u[1] = (char)(0x80 | (cp & 0x3f));
+    return 2;
+  }
+  if (cp < 0x10000) {
+    u[0] = (char)(0xe0 | cp >> 12);
+    u[1] = (char)(0x80 | (cp >> 6 & 0x3f));
+    u[2] = (char)(0x80 | (cp & 0x3f));
+    return 3;
+  }
+  u[0] = (char)(0xf0 | cp >> 18);
+  u[1] = (char)(0x80 | (cp >> 12 & 0x3f));
+  u[2] = (char)(0x80 | (cp >> 6 & 0x3f));
+  u[3] = (char)(0x80 | (cp & 0x3f));
+  return 4;
+}
+
+/* Adds the escape at *pp (a backslash followed by at least one byte) to b
+ * and moves *pp past it. A high surrogate must be followed by a \u low
+ * surrogate; lone surrogates are errors. */
+static int unescape(struct dec *d, luaL_Buffer *b, const char **pp)
+{
+  const char *p = *pp;
+  const char *q;
+  unsigned cp;
+  unsigned lo;
+  char u[4];
+  switch (p[1]) {
+  case '"':
+  case '\\':
+  case '/':
+    luaL_addchar(b, p[1]);
+    break;
+  case 'b':
+    luaL_addchar(b, '\b');
+    break;
+  case 'f':
+    luaL_addchar(b, '\f');
+    break;
+  case 'n':
+    luaL_addchar(b, '\n');
+    break;
+  case 'r':
+    luaL_addchar(b, '\r');
+    break;
+  case 't':
+    luaL_addchar(b, '\t');
+    break;
+  case 'u':
+    if (!hex4(p + 2, d->end, &cp) || (cp >= 0xdc00 && cp <= 0xdfff))
+      goto bad_u;
+    q = p + 6;                          /* hex4 saw 4 digits after \u */
+    if (cp >= 0xd800 && cp <= 0xdbff) {
+      if (d->end - q < 6 || q[0] != '\\' || q[1] != 'u' ||
+          !hex4(q + 2, d->end, &lo) || lo < 0xdc00 || lo > 0xdfff)
+        goto bad_u;
+      cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+      q += 6;
+    }
+    luaL_addlstring(b, u, utf8enc(u, cp));
+    *pp = q;
+    return RP_OK;
+  default:
+    return dfail(d, p, "invalid escape");
+  }
+  *pp = p + 2;
+  return RP_OK;
+bad_u:
+  return rp_fail(RP_EJSON, d->err, d->errlen, "invalid \\u escape at byte %zu",
+                 (size_t)(p - d->s));
+}
+
+/* Pushes the string whose opening quote is at d->p. A string without
+ * escapes is pushed straight from the input; otherwise it is built in a
+ * luaL_Buffer, which the caller's lua_settop discards on failure. */
+static int parse_string(struct dec *d)
+{
+  const char *open = d->p;
+  const char *p = open + 1;
+  const char *run = p;
+  const char *end = d->end;
+  luaL_Buffer b;
+  int rc;
+  while (p < end && strclass[(unsigned char)*p] != 1)
+    p++;
+  if (p < end && *p == '"') {
+    lua_pushlstring(d->L, run, (size_t)(p - run));
+    d->p = p + 1;
+    return RP_OK;
+  }
+  luaL_buffinit(d->L, &b);
+  for (;;) {
+    while (p < end && strclass[(unsigned char)*p] != 1)
+      p++;
+    luaL_addlstring(&b, run, (size_t)(p - run));
+    if (p == end)
+      return dfail(d, open, "unterminated string");
+    if (*p == '"')
+      break;
+    if (*p != '\\')
+      return dfail(d, p, "unescaped control character in string");
+    if (end - p < 2)
+      return dfail(d, open, "unterminated string");
+    rc = unescape(d, &b, &p);
+    if (rc != RP_OK)
+      return rc;
+    run = p;
+  }
+  luaL_pushresult(&b);
+  d->p = p + 1;
+  return RP_OK;
+}
+
+/* Pushes the float the JSON number s[0..n) denotes, read by strtod with
+ * its '.' replaced by the C locale's decimal point. Returns 0, or -1
+ * (nothing pushed) for a number beyond the double range, which no JSON
+ * encoder could write back. */
+static int pushfloat(struct dec *d, const char *s, size_t n)
+{
+  char small[64];
+  char *t = small;
+  size_t i;
+  size_t j = 0;
+  double x;
+  if (n + d->dp.len > sizeof(small))
+    t = lua_newuserdatauv(d->L, n + d->dp.len, 0);
+  for (i = 0; i < n; i++) {
+    if (s[i] == '.' && !d->dp.dot) {
+      memcpy(t + j, d->dp.s, d->dp.len);
+      j += d->dp.len;
+    } else {
+      t[j++] = s[i];
+    }
+  }
+  t[j] = '\0';
+  x = strtod(t, NULL);
+  if (t != small)
+    lua_pop(d->L, 1);
+  if (isinf(x))
+    return -1;
+  lua_pushnumber(d->L, x);
+  return 0;
+}
+
+/* Pushes the number at d->p: an integer when it has no fraction or
+ * exponent and fits int64, else a float. */
+static int parse_number(struct dec *d)
+{
+  const char *start = d->p;
+  const char *p = start;
+  const char *end = d->end;
+  int neg = *p == '-';
+  int isfloat = 0;
+  unsigned long long u = 0;
+  unsigned long long limit;
+  if (neg)
+    p++;
+  if (p == end || !isdigitc(*p))
+    return dfail(d, p, "invalid number");
+  if (*p == '0') {
+    p++;
+    if (p < end && isdigitc(*p))
+      return dfail(d, p, "leading zero in number");
+  } else {
+    while (p < end && isdigitc(*p))
+      p++;
+  }
+  if (p < end && *p == '.') {
+    p++;
+    if (p == end || !isdigitc(*p))
+      return dfail(d, p, "invalid number");
+    while (p < end && isdigitc(*p))
+      p++;
+    isfloat = 1;
+  }
+  if (p < end && (*p == 'e' || *p == 'E')) {
+    p++;
+    if (p < end && (*p == '+' || *p == '-'))
+      p++;
+    if (p == end || !isdigitc(*p))
+      return dfail(d, p, "invalid number");
+    while (p < end && isdigitc(*p))
+      p++;
+    isfloat = 1;
+  }
+  d->p = p;
+  if (!isfloat) {
+    const char *q;
+    limit = neg ? (unsigned long long)INT64_MAX + 1 : INT64_MAX;
+    for (q = start + neg; q < p; q++) {
+      unsigned dig = (unsigned)(*q - '0');
+      if (u > (limit - dig) / 10)
+        break;
+      u = u * 10 + dig;
+    }
+    if (q == p) {
+      if (neg && u > 0)
+        lua_pushinteger(d->L, -(lua_Integer)(u - 1) - 1);
+      else
+        lua_pushinteger(d->L, (lua_Integer)u);
+      return RP_OK;
+    }
+  }
+  if (pushfloat(d, start, (size_t)(p - start)) != 0)
+    return dfail(d, start, "number out of range");
+  return RP_OK;
+}
+
+static int parse_literal(struct dec *d, const char *word, size_t n)
+{
+  if ((size_t)(d->end - d->p) < n || memcmp(d->p, word, n) != 0)
+    return dfail(d, d->p, "invalid literal");
+  if (word[0] == 'n')
+    rp_json_pushnull(d->L);
+  else
+    lua_pushboolean(d->L, word[0] == 't');
+  d->p += n;
+  return RP_OK;
+}
+
+static int parse_array(struct dec *d)
+{
+  lua_State *L = d->L;
+  lua_Integer n = 0;
+  int rc = enter(d);
+  if (rc != RP_OK)
+    return rc;
+  lua_createtable(L, 0, 0);
+  lua_pushvalue(L, d->mt);
+  lua_setmetatable(L, -2);
+  skipws(d);
+  if (d->p < d->end && *d->p == ']') {
+    d->p++;
+    d->depth--;
+    return RP_OK;
+  }
+  for (;;) {
+    rc = parse_value(d);
+    if (rc != RP_OK)
+      return rc;
+    lua_rawseti(L, -2, ++n);
+    skipws(d);
+    if (d->p == d->end)
+      return dfail(d, d->p, "unexpected end of input");
+    if (*d->p == ']')
+      break;
+    if (*d->p != ',')
+      return dfail(d, d->p, "expected ',' or ']'");
+    d->p++;
+  }
+  d->p++;
+  d->depth--;
+  return RP_OK;
+}
+
+static int parse_object(struct dec *d)
+{
+  lua_State *L = d->L;
+  int rc = enter(d);
+  if (rc != RP_OK)
+    return rc;
+  lua_createtable(L, 0, 0);
+  skipws(d);
+  if (d->p < d->end && *d->p == '}') {
+    d->p++;
+    d->depth--;
+    return RP_OK;
+  }
+  for (;;) {
+    if (d->p == d->end)
+      return dfail(d, d->p, "unexpected end of input");
+    if (*d->p != '"')
+      return dfail(d, d->p, "expected string key");
+    rc = parse_string(d);
+    if (rc != RP_OK)
+      return rc;
+    skipws(d);
+    if (d->p == d->end)
+      return dfail(d, d->p, "unexpected end of input");
+    if (*d->p != ':')
+      return dfail(d, d->p, "expected ':'");
+    d->p++;
+    rc = parse_value(d);
+    if (rc != RP_OK)
+      return rc;
+    lua_rawset(L, -3);                  /* duplicate keys: the last wins */
+    skipws(d);
+    if (d->p == d->end)
+      return dfail(d, d->p, "unexpected end of input");
+    if (*d->p == '}')
+      break;
+    if (*d->p != ',')
+      return dfail(d, d->p, "expected ',' or '}'");
+    d->p++;
+    skipws(d);
+  }
+  d->p++;
+  d->depth--;
+  return RP_OK;
+}
+
+/* Pushes the value starting at or after d->p (after whitespace). On
+ * failure it may leave partial results on the stack for the caller to
+ * drop. */
+static int parse_value(struct dec *d)
+{
+  skipws(d);
+  if (d->p == d->end)
+    return dfail(d, d->p, "unexpected end of input");
+  switch (*d->p) {
+  case '{':
+    return parse_object(d);
+  case '[':
+    return parse_array(d);
+  case '"':
+    return parse_string(d);
+  case 't':
+    return parse_literal(d, "true", 4);
+  case 'f':
+    return parse_literal(d, "false", 5);
+  case 'n':
+    return parse_literal(d, "null", 4);
+  default:
+    if (*d->p == '-' || isdigitc(*d->p))
+      return parse_number(d);
+    return dfail(d, d->p, "expected value");
+  }
+}
+
+int rp_json_decode(lua_State *L, const char *s, size_t len, char *err,
+                   size_t errlen)
+{
+  struct dec d;
+  int base = lua_gettop(L);
+  int rc;
+  if (!s)
+    s = "";
+  if (!lua_checkstack(L, 8))
+    return rp_fail(RP_EJSON, err, errlen, "out of Lua stack");
+  d.L = L;
+  d.s = s;
+  d.p = s;
+  d.end = s + len;
+  d.depth = 0;
+  d.err = err;
+  d.errlen = errlen;
+  getdecpoint(&d.dp);
+  rp_json_pusharraymt(L);
+  d.mt = base + 1;
+  skipws(&d);
+  if (d.p == d.end)
+    rc = rp_fail(RP_EJSON, err, errlen, "invalid JSON: empty input");
+  else
+    rc = parse_value(&d);
+  if (rc == RP_OK) {
+    skipws(&d);
+    if (d.p != d.end)
+      rc = rp_fail(RP_EJSON, err, errlen, "trailing characters at byte %zu",
+                   (size_t)(d.p - d.s));
+  }
+  if (rc != RP_OK) {
+    lua_settop(L, base);         /* also closes an unfinished luaL_Buffer */
+    return rc;
+  }
+  /* stack: base | array_mt | value */
+  lua_replace(L, base + 1);
+  return RP_OK;
+}
+
+/* Encoding. */
+
+/* One step of the path from the root: how level i + 1 was reached. */
+struct seg {
+  int key;             /* stack index of the object key, or 0 */
+  lua_Integer pos;     /* the array position (1-based) when key is 0 */
+};
+
+struct enc {
+  lua_State *L;
+  struct rp_buf *b;    /* the output, held by a userdata on the stack */
+  int mt;              /* stack index of the array metatable */
+  const char *what;    /* the root's name in messages */
+  char *err;
+  size_t errlen;
+  struct decpoint dp;
+  /* 0 on the first pass, which calls no Lua code and so may walk objects
+   * with lua_next; it gives up with RESTART at the first __tojson. 1 on
+   * the second pass, which calls __tojson and walks each object through
+   * a snapshot of its keys, since a __tojson may change any table on the
+   * path (lua_next then raises or repeats and skips keys). */
+  int hooks;
+  struct seg path[RP_JSON_MAX_DEPTH];
+  /* The tables on the path from the root, for cycle detection: open
+   * addressing with linear probing. Tables leave in the reverse order
+   * they entered, so clearing a slot never breaks a probe sequence:
+   * every entry still present was added before the one removed. */
+  const void *seen[SEEN_SLOTS];
+  char shown[SHOWN_PATH + 16];
+};
+
+enum { PLAIN, ARRAY, HOOK };
+
+/* Internal return of the first encoding pass: start again with hooks. */
+#define RESTART 1
+
+static int box_gc(lua_State *L)
+{
+  rp_buf_free(lua_touserdata(L, 1));
+  return 0;
+}
+
+/* Pushes a userdata holding an empty rp_buf capped at max; its __gc frees
+ * the buffer, and freeing it earlier with rp_buf_free is fine. [-0, +1] */
+static struct rp_buf *newbox(lua_State *L, size_t max)
+{
+  struct rp_buf *b;
+  if (luaL_newmetatable(L, BOX_MT)) {
+    lua_pushcfunction(L, box_gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_pop(L, 1);
+  b = lua_newuserdatauv(L, sizeof(*b), 0);
+  *b = (struct rp_buf)RP_BUF_INIT(max);
+  luaL_setmetatable(L, BOX_MT);
+  return b;
+}
+
+/* The length of s[0..n) cut to at most 'at' bytes without splitting a
+ * UTF-8 sequence. */
+static size_t cutat(const char *s, size_t n, size_t at)
+{
+  if (n <= at)
+    return n;
+  while (at > 0 && ((unsigned char)s[at] & 0xc0) == 0x80)
+    at--;
+  return at;
+}
+
+static int isident(const char *s, size_t n)
+{
+  size_t i;
+  if (n == 0 || n > SHOWN_KEY || isdigitc(s[0]))
+    return 0;
+  for (i = 0; i < n; i++) {
+    char c = s[i];
+    if (!(isdigitc(c) || c == '_' || (c >= 'a' && c <= 'z') ||
+          (c >= 'A' && c <= 'Z')))
+      return 0;
+  }
+  return 1;
+}
+
+/* Appends a path step the way Lua writes it: .name, ["a b"], [3]. Makes no
+ * Lua call that can raise. */
+static void addseg(struct enc *e, struct rp_buf *pb, const struct seg *g)
+{
+  lua_State *L = e->L;
+  char num[48];
+  const char *s;
+  size_t n;
+  size_t shown;
+  size_t i;
+  if (!g->key) {
+    rp_buf_printf(pb, "[%lld]", (long long)g->pos);
+    return;
+  }
+  if (lua_type(L, g->key) == LUA_TNUMBER) {
+    if (lua_isinteger(L, g->key))
+      fmtint(num, lua_tointeger(L, g->key));
+    else
+      fmtfloat(num, sizeof(num), lua_tonumber(L, g->key), &e->dp);
+    rp_buf_printf(pb, "[%s]", num);
+    return;
+  }
+  s = lua_tolstring(L, g->key, &n);     /* a string: nothing is converted */
+  if (isident(s, n)) {
+    rp_buf_append(pb, ".", 1);
+    rp_buf_append(pb, s, n);
+    return;
+  }
+  shown = cutat(s, n, SHOWN_KEY);
+  rp_buf_append(pb, "[\"", 2);
+  for (i = 0; i < shown; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c == '"' || c == '\\')
+      rp_buf_printf(pb, "\\%c", c);
+    else if (c < 0x20 || c == 0x7f)
+      rp_buf_printf(pb, "\\x%02x", c);
+    else
+      rp_buf_append(pb, s + i, 1);
+  }
+  rp_buf_puts(pb, shown < n ? "...\"]" : "\"]");
+}
+
+/* Formats the path of the value at level d into e->shown, cut in the
+ * middle when longer than SHOWN_PATH bytes, and returns it. Must run
+ * while the keys along the path are still on the stack. */
+static const char *showpath(struct enc *e, int d)
+{
+  struct rp_buf pb = RP_BUF_INIT(PATH_BUILD_MAX);
+  size_t head;
+  size_t tail;
+  int i;
+  rp_buf_puts(&pb, e->what);
+  for (i = 0; i < d; i++)
+    addseg(e, &pb, &e->path[i]);
+  if (!pb.data) {
+    snprintf(e->shown, sizeof(e->shown), "%s", e->what);
+  } else if (pb.len <= SHOWN_PATH) {
+    memcpy(e->shown, pb.data, pb.len + 1);
+  } else {
+    head = cutat(pb.data, pb.len, SHOWN_PATH / 2);
+    tail = pb.len - (SHOWN_PATH / 2 - 3);
+    while (tail < pb.len && ((unsigned char)pb.data[tail] & 0xc0) == 0x80)
+      tail++;
+    snprintf(e->shown, sizeof(e->shown), "%.*s...%s", (int)head, pb.data,
+             pb.data + tail);
+  }
+  rp_buf_free(&pb);
+  return e->shown;
+}
+
+static int put(struct enc *e, const char *s, size_t n)
+{
+  return rp_buf_append(e->b, s, n);
+}
+
+/* The length of the valid UTF-8 sequence at p (*p >= 0x80), or 0 when
+ * p does not start one (overlong forms and surrogates are not valid). */
+static size_t utf8len(const unsigned char *p, const unsigned char *end)
+{
+  size_t left = (size_t)(end - p);
+  unsigned c = p[0];
+  unsigned lo = 0x80;
+  unsigned hi = 0xbf;
+  if (c >= 0xc2 && c <= 0xdf)
+    return left >= 2 && (p[1] & 0xc0) == 0x80 ? 2 : 0;
+  if (c >= 0xe0 && c <= 0xef) {
+    if (c == 0xe0)
+      lo = 0xa0;
+    else if (c == 0xed)
+      hi = 0x9f;
+    return left >= 3 && p[1] >= lo && p[1] <= hi &&
+      (p[2] & 0xc0) == 0x80 ? 3 : 0;
+  }
+  if (c >= 0xf0 && c <= 0xf4) {
+    if (c == 0xf0)
+      lo = 0x90;
+    else if (c == 0xf4)
+      hi = 0x8f;
+    return left >= 4 && p[1] >= lo && p[1] <= hi &&
+      (p[2] & 0xc0) == 0x80 && (p[3] & 0xc0) == 0x80 ? 4 : 0;
+  }
+  return 0;
+}
+
+/* Appends s[0..n) as a JSON string. Runs of bytes that need no escaping
+ * are copied with one append each. */
+static int put_string(struct enc *e, const char *s, size_t n)
+{
+  static const char hex[] = "0123456789abcdef";
+  const unsigned char *p = (const unsigned char *)s;
+  const unsigned char *end = p + n;
+  const unsigned char *run = p;
+  char esc[6] = { '\\', 'u', '0', '0', 0, 0 };
+  size_t k;
+  int rc = put(e, "\"", 1);
+  while (rc == RP_OK && p < end) {
+    unsigned char c = *p;
+    if (strclass[c] == 0) {
+      p++;
+      continue;
+    }
+    if (strclass[c] == 2) {
+      k = utf8len(p, end);
+      if (k) {
+        p += k;
+        continue;
+      }
+    }
+    rc = put(e, (const char *)run, (size_t)(p - run));
+    if (rc != RP_OK)
+      break;
+    switch (c) {
+    case '"':
+      rc = put(e, "\\\"", 2);
+      break;
+    case '\\':
+      rc = put(e, "\\\\", 2);
+      break;
+    case '\b':
+      rc = put(e, "\\b", 2);
+      break;
+    case '\f':
+      rc = put(e, "\\f", 2);
+      break;
+    case '\n':
+      rc = put(e, "\\n", 2);
+      break;
+    case '\r':
+      rc = put(e, "\\r", 2);
+      break;
+    case '\t':
+      rc = put(e, "\\t", 2);
+      break;
+    default:
+      if (c < 0x20) {
+        esc[4] = hex[c >> 4];
+        esc[5] = hex[c & 0xf];
+        rc = put(e, esc, 6);
+      } else {
+        rc = put(e, "\\ufffd", 6);     /* not the start of valid UTF-8 */
+      }
+    }
+    p++;
+    run = p;
+  }
+  if (rc == RP_OK)
+    rc = put(e, (const char *)run, (size_t)(p - run));
+  if (rc == RP_OK)
+    rc = put(e, "\"", 1);
+  return rc;
+}
+
+static int put_number(struct enc *e, int idx, int d)
+{
+  char s[48];
+  size_t n;
+  lua_Number x;
+  if (lua_isinteger(e->L, idx)) {
+    n = fmtint(s, lua_tointeger(e->L, idx));
+    return put(e, s, n);
+  }
+  x = lua_tonumber(e->L, idx);
+  if (isnan(x))
+    return rp_fail(RP_EJSON, e->err, e->errlen, "cannot encode NaN at %s",
+                   showpath(e, d));
+  if (isinf(x))
+    return rp_fail(RP_EJSON, e->err, e->errlen, "cannot encode %s at %s",
+                   x > 0 ? "inf" : "-inf", showpath(e, d));
+  n = fmtfloat(s, sizeof(s), x, &e->dp);
+  return put(e, s, n);
+}
+
+/* Appends the key at stack index key (of the table at level d) as a JSON
+ * string: strings as is, numbers formatted. */
+static int put_key(struct enc *e, int key, int d)
+{
+  lua_State *L = e->L;
+  char s[56];
+  size_t n;
+  lua_Number x;
+  const char *k;
+  switch (lua_type(L, key)) {
+  case LUA_TSTRING:
+    k = lua_tolstring(L, key, &n);
+    return put_string(e, k, n);
+  case LUA_TNUMBER:
+    s[0] = '"';
+    if (lua_isinteger(L, key)) {
+      n = 1 + fmtint(s + 1, lua_tointeger(L, key));
+    } else {
+      x = lua_tonumber(L, key);
+      if (isinf(x))
+        return rp_fail(RP_EJSON, e->err, e->errlen,
+                       "cannot encode table key %s at %s",
+                       x > 0 ? "inf" : "-inf", showpath(e, d));
+      n = 1 + fmtfloat(s + 1, sizeof(s) - 2, x, &e->dp);
+    }
+    s[n++] = '"';
+    return put(e, s, n);
+  default:
+    return rp_fail(RP_EJSON, e->err, e->errlen,
+                   "cannot encode table key of type %s at %s",
+                   luaL_typename(L, key), showpath(e, d));
+  }
+}
+
+/* Adds table p to e->seen; returns 0 if it is there already (a cycle),
+ * else 1 with its slot in *slot. */
+static int see(struct enc *e, const void *p, size_t *slot)
+{
+  size_t h = (size_t)(((uint64_t)(uintptr_t)p *
+                       UINT64_C(0x9e3779b97f4a7c15)) >> (64 - SEEN_BITS));
+  while (e->seen[h]) {
+    if (e->seen[h] == p)
+      return 0;
+    h = (h + 1) & (SEEN_SLOTS - 1);
+  }
+  e->seen[h] = p;
+  *slot = h;
+  return 1;
+}
+
+/* Whether the keys of the table at idx are exactly 1..n. [-0, +0] */
+static int issequence(lua_State *L, int idx, lua_Integer n)
+{
+  lua_Integer count = 0;
+  lua_Integer k;
+  if (n <= 0)
+    return 0;
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    lua_pop(L, 1);
+    k = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : 0;
+    if (k < 1 || k > n) {
+      lua_pop(L, 1);
+      return 0;
+    }
+    count++;
+  }
+  return count == n;
+}
+
+/* Looks at the metatable of the value at idx. Returns HOOK with __tojson
+ * pushed when hooks is set and there is one, else ARRAY when the metatable
+ * (or its __metatable field) is the array metatable, else PLAIN. */
+static int classify(struct enc *e, int idx, int hooks)
+{
+  lua_State *L = e->L;
+  int kind = PLAIN;
+  if (!lua_getmetatable(L, idx))
+    return PLAIN;
+  if (hooks) {
+    lua_pushliteral(L, "__tojson");
+    if (lua_rawget(L, -2) != LUA_TNIL) {
+      lua_remove(L, -2);
+      return HOOK;
+    }
+    lua_pop(L, 1);
+  }
+  if (lua_rawequal(L, -1, e->mt)) {
+    kind = ARRAY;
+  } else {
+    lua_pushliteral(L, "__metatable");
+    lua_rawget(L, -2);
+    if (lua_rawequal(L, -1, e->mt))
+      kind = ARRAY;
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  return kind;
+}
+
+static int encode_value(struct enc *e, int idx, int d, int hooks);
+
+/* Calls the __tojson on top of the stack with the value at idx and
+ * encodes its result in the value's place. */
+static int call_hook(struct enc *e, int idx, int d)
+{
+  lua_State *L = e->L;
+  const char *msg;
+  int status;
+  int rc;
+  if (!e->hooks)
+    return RESTART;
+  lua_pushvalue(L, idx);
+  status = lua_pcall(L, 1, 1, 0);
+  if (status == LUA_ERRMEM)
+    lua_error(L);             /* lua_error raises it as a memory error */
+  if (status != LUA_OK) {
+    msg = lua_isstring(L, -1) ? lua_tostring(L, -1) : "(no error message)";
+    return rp_fail(RP_EJSON, e->err, e->errlen, "__tojson failed at %s: %s",
+                   showpath(e, d), msg);
+  }
+  rc = encode_value(e, lua_gettop(L), d, 0);
+  if (rc == RP_OK)
+    lua_pop(L, 1);
+  return rc;
+}
+
+/* The keys of an object on the second pass, taken before any of its
+ * members is encoded (see snapshot). */
+struct keys {
+  int at;              /* stack index of the first key or of the key table;
+                        * 0 on the first pass (lua_next) */
+  int n;               /* keys on the stack, or -1: a table holds them */
+  lua_Integer used;    /* keys handed out so far */
+};
+
+/* Pushes the keys of the table at idx and describes them in *k: the keys
+ * themselves when the Lua stack has room for them and SNAPSHOT_RESERVE
+ * more (no garbage), else one table holding them as a sequence. Calls no Lua code while it walks the
+ * table. [-0, +n or +1] */
+static void snapshot(lua_State *L, int idx, struct keys *k)
+{
+  int base = lua_gettop(L);
+  lua_Integer i = 0;
+  k->at = base + 1;
+  k->n = 0;
+  k->used = 0;
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    /* stack: base | keys so far | key value */
+    if (!lua_checkstack(L, SNAPSHOT_RESERVE)) {
+      lua_settop(L, base);
+      lua_newtable(L);
+      lua_pushnil(L);
+      while (lua_next(L, idx)) {
+        lua_pop(L, 1);
+        lua_pushvalue(L, -1);
+        lua_rawseti(L, -3, ++i);
+      }
+      k->n = -1;
+      return;
+    }
+    lua_pop(L, 1);
+    lua_pushvalue(L, -1);
+    k->n++;
+  }
+}
+
+/* lua_next for encode_object: pops a key and pushes the next member of
+ * the table at idx as key and value, or pushes nothing at the end. With
+ * a snapshot (k->at != 0) the members are those of the snapshot whose
+ * value is not nil now. */
+static int nextmember(lua_State *L, int idx, struct keys *k)
+{
+  if (!k->at)
+    return lua_next(L, idx);
+  lua_pop(L, 1);
+  for (;;) {
+    if (k->n >= 0) {
+      if (k->used == k->n)
+        return 0;
+      lua_pushvalue(L, k->at + (int)k->used++);
+    } else if (lua_rawgeti(L, k->at, ++k->used) == LUA_TNIL) {
+      lua_pop(L, 1);
+      return 0;
+    }
+    lua_pushvalue(L, -1);
+    if (lua_rawget(L, idx) != LUA_TNIL)
+      return 1;
+    lua_pop(L, 2);
+  }
+}
+
+/* Encodes the table at idx as an object. On the second pass its members
+ * are the keys it has when the encoder reaches it, less those a __tojson
+ * removes before their turn; keys a __tojson adds are left out. */
+static int encode_object(struct enc *e, int idx, int d)
+{
+  lua_State *L = e->L;
+  struct keys k = { 0, 0, 0 };
+  int first = 1;
+  int key;
+  int rc = put(e, "{", 1);
+  if (rc != RP_OK)
+    return rc;
+  if (e->hooks)
+    snapshot(L, idx, &k);
+  lua_pushnil(L);
+  while (nextmember(L, idx, &k)) {
+    /* stack: ... [snapshot] key value */
+    key = lua_gettop(L) - 1;
+    if (!first) {
+      rc = put(e, ",", 1);
+      if (rc != RP_OK)
+        return rc;
+    }
+    first = 0;
+    rc = put_key(e, key, d);
+    if (rc == RP_OK)
+      rc = put(e, ":", 1);
+    if (rc != RP_OK)
+      return rc;
+    e->path[d].key = key;
+    rc = encode_value(e, key + 1, d + 1, 1);
+    if (rc != RP_OK)
+      return rc;
+    lua_pop(L, 1);
+  }
+  if (k.at)
+    lua_settop(L, k.at - 1);
+  return put(e, "}", 1);
+}
+
+/* Encodes the table at idx, at level d (d steps below the root). */
+static int encode_table(struct enc *e, int idx, int d, int isarray)
+{
+  lua_State *L = e->L;
+  lua_Integer n;
+  lua_Integer i;
+  size_t slot;
+  int rc;
+  if (d >= RP_JSON_MAX_DEPTH)
+    return rp_fail(RP_EJSON, e->err, e->errlen, "nesting deeper than %d at %s",
+                   RP_JSON_MAX_DEPTH, showpath(e, d));
+  if (!see(e, lua_topointer(L, idx), &slot))
+    return rp_fail(RP_EJSON, e->err, e->errlen,
+                   "cannot encode table cycle at %s", showpath(e, d));
+  n = (lua_Integer)lua_rawlen(L, idx);
+  if (!isarray)
+    isarray = issequence(L, idx, n);
+  if (!isarray) {
+    rc = encode_object(e, idx, d);
+  } else {
+    rc = put(e, "[", 1);
+    for (i = 1; rc == RP_OK && i <= n; i++) {
+      if (i > 1)
+        rc = put(e, ",", 1);
+      if (rc != RP_OK)
+        break;
+      lua_rawgeti(L, idx, i);
+      e->path[d].key = 0;
+      e->path[d].pos = i;
+      rc = encode_value(e, lua_gettop(L), d + 1, 1);
+      if (rc == RP_OK)
+        lua_pop(L, 1);
+    }
+    if (rc == RP_OK)
+      rc = put(e, "]", 1);
+  }
+  e->seen[slot] = NULL;
+  return rc;
+}
+
+/* Appends the value at idx (absolute), at level d; hooks says whether its
+ * __tojson may be called. On failure the stack may hold leftovers that
+ * rp_json_encode drops. */
+static int encode_value(struct enc *e, int idx, int d, int hooks)
+{
+  lua_State *L = e->L;
+  int t = lua_type(L, idx);
+  size_t n;
+  const char *s;
+  int kind;
+  switch (t) {
+  case LUA_TNIL:
+    return put(e, "null", 4);
+  case LUA_TBOOLEAN:
+    return lua_toboolean(L, idx) ? put(e, "true", 4) : put(e, "false", 5);
+  case LUA_TNUMBER:
+    return put_number(e, idx, d);
+  case LUA_TSTRING:
+    s = lua_tolstring(L, idx, &n);
+    return put_string(e, s, n);
+  case LUA_TLIGHTUSERDATA:
+    if (!lua_touserdata(L, idx))
+      return put(e, "null", 4);
+    return rp_fail(RP_EJSON, e->err, e->errlen,
+                   "cannot encode light userdata at %s", showpath(e, d));
+  case LUA_TTABLE:
+  case LUA_TUSERDATA:
+    if (!lua_checkstack(L, 8))
+      return rp_fail(RP_EJSON, e->err, e->errlen, "out of Lua stack at %s",
+                     showpath(e, d));
+    kind = classify(e, idx, hooks);
+    if (kind == HOOK)
+      return call_hook(e, idx, d);
+    if (t == LUA_TTABLE)
+      return encode_table(e, idx, d, kind == ARRAY);
+    break;
+  default:
+    break;
+  }
+  return rp_fail(RP_EJSON, e->err, e->errlen, "cannot encode %s at %s",
+                 lua_typename(L, t), showpath(e, d));
+}
+
+int rp_json_encode(lua_State *L, int idx, const char *what, size_t max,
+                   char *err, size_t errlen)
+{
+  struct enc e;
+  int base = lua_gettop(L);
+  int rc;
+  idx = lua_absindex(L, idx);
+  if (!lua_checkstack(L, 8))
+    return rp_fail(RP_EJSON, err, errlen, "out of Lua stack");
+  rp_json_pusharraymt(L);
+  e.b = newbox(L, max);
+  /* stack: base | array_mt | box */
+  e.L = L;
+  e.mt = base + 1;
+  e.what = what ? what : "value";
+  e.err = err;
+  e.errlen = errlen;
+  e.hooks = 0;
+  getdecpoint(&e.dp);
+  memset(e.seen, 0, sizeof(e.seen));
+  rc = encode_value(&e, idx, 0, 1);
+  if (rc == RESTART) {
+    /* A __tojson was found; nothing has run yet. */
+    lua_settop(L, base + 2);
+    rp_buf_clear(e.b);
+    memset(e.seen, 0, sizeof(e.seen));
+    e.hooks = 1;
+    rc = encode_value(&e, idx, 0, 1);
+  }
+  if (rc == RP_OK)
+    lua_pushlstring(L, e.b->data, e.b->len);
+  rp_buf_free(e.b);
+  if (rc == RP_OK) {
+    lua_replace(L, base + 1);
+    lua_settop(L, base + 1);
+    return RP_OK;
+  }
+  lua_settop(L, base);
+  if (rc == RP_ETOOBIG)
+    rp_fail(rc, err, errlen, "encoded %s exceeds %zu bytes", e.what, max);
+  else if (rc == RP_ENOMEM)
+    rp_fail(rc, err, errlen, "out of memory encoding %s", e.what);
+  return rc;
+}
+
+/* What rp_json_pencode hands to encode_call. */
+struct pencode {
+  const char *what;
+  size_t max;
+  char *err;
+  size_t errlen;
+  int rc;
+};
+
+/* lua_CFunction: [pencode, value] -> json, or nothing with a->rc set. */
+static int encode_call(lua_State *L)
+{
+  struct pencode *a = lua_touserdata(L, 1);
+  a->rc = rp_json_encode(L, 2, a->what, a->max, a->err, a->errlen);
+  return a->rc == RP_OK ? 1 : 0;
+}
+
+int rp_json_pencode(lua_State *L, int idx, const char *what, size_t max,
+                    char *err, size_t errlen)
+{
+  struct pencode a = { what ? what : "value", max, err, errlen, RP_OK };
+  int status;
+  idx = lua_absindex(L, idx);
+  if (!lua_checkstack(L, 3))
+    return rp_fail(RP_EJSON, err, errlen, "out of Lua stack");
+  lua_pushcfunction(L, encode_call);
+  lua_pushlightuserdata(L, &a);
+  lua_pushvalue(L, idx);
+  status = lua_pcall(L, 2, 1, 0);
+  if (status == LUA_OK && a.rc == RP_OK)
+    return RP_OK;
+  if (status == LUA_ERRMEM)
+    a.rc = rp_fail(RP_ENOMEM, err, errlen, "out of memory encoding %s",
+                   a.what);
+  else if (status != LUA_OK)
+    a.rc = rp_fail(RP_ELUA, err, errlen, "cannot encode %s: %s", a.what,
+                   lua_isstring(L, -1) ? lua_tostring(L, -1) : "error");
+  lua_pop(L, 1);
+  return a.rc;
+}
+
+void rp_json_pushnull(lua_State *L)
+{
+  lua_pushlightuserdata(L, NULL);
+}
+
+void rp_json_pusharraymt(lua_State *L)
+{
+  luaL_newmetatable(L, RP_JSON_ARRAY_MT);
+}
+
+/* Lua-facing functions. */
+
+static int json_array(lua_State *L)
+{
+  if (lua_isnoneornil(L, 1)) {
+    lua_settop(L, 0);
+    lua_newtable(L);
+  } else {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_argcheck(L, luaL_getmetafield(L, 1, "__metatable") == LUA_TNIL, 1,
+                  "cannot change a protected metatable");
+    lua_settop(L, 1);
+  }
+  rp_json_pusharraymt(L);
+  lua_setmetatable(L, 1);
+  return 1;
+}
+
+static int json_decode(lua_State *L)
+{
+  size_t len;
+  const char *s = luaL_checklstring(L, 1, &len);
+  char err[256];
+  if (rp_json_decode(L, s, len, err, sizeof(err)) != RP_OK) {
+    luaL_pushfail(L);
+    lua_pushstring(L, err);
+    return 2;
+  }
+  return 1;
+}
+
+static int json_encode(lua_State *L)
+{
+  char err[512];
+  luaL_checkany(L, 1);
+  if (rp_json_pencode(L, 1, "value", ENCODE_MAX, err, sizeof(err)) != RP_OK) {
+    luaL_pushfail(L);
+    lua_pushstring(L, err);
+    return 2;
+  }
+  return 1;
+}
+
+static int empty_newindex(lua_State *L)
+{
+  return luaL_error(L, "cannot modify json.empty_array (it is read-only; "
+                    "json.array() makes a new array)");
+}
+
+/* Pushes a new empty table whose metatable refuses new keys and shows
+ * itself to getmetatable() as the array metatable. [-0, +1] */
+static void pushemptyarray(lua_State *L)
+{
+  lua_newtable(L);
+  if (luaL_newmetatable(L, EMPTY_MT)) {
+    lua_pushcfunction(L, empty_newindex);
+    lua_setfield(L, -2, "__newindex");
+    rp_json_pusharraymt(L);
+    lua_setfield(L, -2, "__metatable");
+  }
+  lua_setmetatable(L, -2);
+}
+
+static const luaL_Reg json_functions[] = {
+  {"array", json_array},
+  {"decode", json_decode},
+  {"encode", json_encode},
+  {NULL, NULL}
+};
+
+void rp_json_register(lua_State *L)
+{
+  luaL_setfuncs(L, json_functions, 0);
+  rp_json_pushnull(L);
+  lua_setfield(L, -2, "null");
+  rp_json_pusharraymt(L);
+  lua_setfield(L, -2, "array_mt");
+  pushemptyarray(L);
+  lua_setfield(L, -2, "empty_array");
+}

@@ -1,0 +1,105 @@
+/* wire.c - see wire.h. */
+#include "net/wire.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/buf.h"
+#include "base/rp.h"
+
+#define MAX_URL ((size_t)64 * 1024)
+
+char *rp_wire_replace(const char *s, const char *from, const char *to)
+{
+  struct rp_buf b = RP_BUF_INIT(MAX_URL);
+  size_t flen = strlen(from);
+  const char *p;
+  int rc = RP_OK;
+  while (rc == RP_OK && flen > 0 && (p = strstr(s, from)) != NULL) {
+    rc = rp_buf_append(&b, s, (size_t)(p - s));
+    if (rc == RP_OK)
+      rc = rp_buf_puts(&b, to);
+    s = p + flen;
+  }
+  if (rc == RP_OK)
+    rc = rp_buf_puts(&b, s);
+  if (rc != RP_OK) {
+    rp_buf_free(&b);
+    return NULL;
+  }
+  return rp_buf_steal(&b, NULL);
+}
+
+/* Appends "name=value" with '?' or '&' as the URL needs. Takes ownership
+ * of url (freed, also on failure); returns the new string or NULL. */
+static char *add_param(char *url, const char *name, const char *value)
+{
+  struct rp_buf b = RP_BUF_INIT(MAX_URL);
+  int rc;
+  if (!url)
+    return NULL;
+  rc = rp_buf_printf(&b, "%s%c%s=%s", url, strchr(url, '?') ? '&' : '?',
+                     name, value);
+  free(url);
+  if (rc != RP_OK) {
+    rp_buf_free(&b);
+    return NULL;
+  }
+  return rp_buf_steal(&b, NULL);
+}
+
+/* tmpl with $RUNPOD_POD_ID = worker id, then $ID = id. */
+static char *substitute(const char *tmpl, const char *id,
+                        const char *worker_id)
+{
+  char *a = rp_wire_replace(tmpl, "$RUNPOD_POD_ID", worker_id);
+  char *b = a ? rp_wire_replace(a, "$ID", id) : NULL;
+  free(a);
+  return b;
+}
+
+char *rp_wire_take_url(const char *tmpl, const char *worker_id,
+                       int batch, int in_progress)
+{
+  char *url = substitute(tmpl, worker_id, worker_id);
+  char n[24];
+  if (url && batch > 1) {
+    char *batched = rp_wire_replace(url, "/job-take/", "/job-take-batch/");
+    free(url);
+    snprintf(n, sizeof(n), "%d", batch);
+    url = add_param(batched, "batch_size", n);
+  }
+  return add_param(url, "job_in_progress", in_progress ? "1" : "0");
+}
+
+char *rp_wire_stop_url(const char *tmpl, const char *worker_id)
+{
+  char *url = substitute(tmpl, worker_id, worker_id);
+  char *stop = url ? rp_wire_replace(url, "/job-take/", "/job-stop/") : NULL;
+  free(url);
+  return stop;
+}
+
+char *rp_wire_done_url(const char *tmpl, const char *job_id,
+                       const char *worker_id, int is_stream)
+{
+  return add_param(substitute(tmpl, job_id, worker_id), "isStream",
+                   is_stream ? "true" : "false");
+}
+
+char *rp_wire_stream_url(const char *tmpl, const char *job_id,
+                         const char *worker_id)
+{
+  return add_param(substitute(tmpl, job_id, worker_id), "isStream",
+                   "false");
+}
+
+char *rp_wire_ping_url(const char *tmpl, const char *worker_id,
+                       const char *job_ids, const char *version)
+{
+  char *url = rp_wire_replace(tmpl, "$RUNPOD_POD_ID", worker_id);
+  if (job_ids && *job_ids)
+    url = add_param(url, "job_id", job_ids);
+  return add_param(url, "runpod_version", version);
+}

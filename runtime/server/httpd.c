@@ -1,0 +1,362 @@
+/* httpd.c - see httpd.h. */
+#include "server/httpd.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <microhttpd.h>
+
+#include "base/rp.h"
+
+struct rp_httpd {
+  struct MHD_Daemon *d;
+  int port;
+  size_t max_body;
+  rp_httpd_handler handler;
+  void *ud;
+  atomic_int stopping;     /* set by rp_httpd_stop: end trickles */
+};
+
+/* Per-request state, from the URI callback (or the first call of
+ * on_request) to on_completed. */
+struct pending {
+  struct rp_buf body;
+  int too_big;
+  int bad_path;        /* a path trick: answered 400 */
+  int started;         /* on_request has seen the request */
+};
+
+static const char too_big_body[] =
+  "{\"error\":\"request body too large\"}";
+static const char bad_path_body[] =
+  "{\"error\":\"invalid path\"}";
+
+/* Is the decoded path a trick: an empty segment ("//"), a "." or ".."
+ * segment? A trailing "/" is allowed. No route has such a segment, and
+ * answering 400 keeps one path from having two spellings. */
+static int bad_path(const char *url)
+{
+  const char *p = url;
+  if (*p != '/')
+    return 1;
+  while (*p == '/') {
+    const char *seg = ++p;
+    size_t n = strcspn(seg, "/");
+    if ((n == 0 && seg[0] == '/') || (n == 1 && seg[0] == '.') ||
+        (n == 2 && seg[0] == '.' && seg[1] == '.'))
+      return 1;
+    p = seg + n;
+  }
+  return 0;
+}
+
+/* Sees the raw request target before libmicrohttpd decodes it: a %00 in
+ * the path would cut the decoded C string short ("/run%00/x" would read
+ * as "/run"). Its result becomes the request's *con_cls. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+  struct rp_httpd *h = cls;
+  struct pending *p = calloc(1, sizeof(*p));
+  size_t n = strcspn(uri, "?");
+  const char *z;
+  (void)c;
+  if (!p)
+    return NULL;
+  p->body.max = h->max_body;
+  for (z = uri; (z = strstr(z, "%00")) && (size_t)(z - uri) < n; z++)
+    p->bad_path = 1;
+  return p;
+}
+
+static enum MHD_Result send_static(struct MHD_Connection *c, unsigned status,
+                                   const char *body)
+{
+  struct MHD_Response *r = MHD_create_response_from_buffer(
+    strlen(body), (void *)body, MHD_RESPMEM_PERSISTENT);
+  enum MHD_Result ret;
+  if (!r)
+    return MHD_NO;
+  MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+                          "application/json");
+  ret = MHD_queue_response(c, status, r);
+  MHD_destroy_response(r);
+  return ret;
+}
+
+/* A body sent one byte every ms (rp_httpd_response.trickle_ms) and/or
+ * cut short after 'cut' bytes. */
+struct trickle {
+  struct rp_httpd *h;
+  char *data;
+  size_t len;
+  long ms;
+  size_t cut;           /* 0 = the whole body */
+};
+
+static ssize_t trickle_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+  struct trickle *t = cls;
+  struct timespec slice = { 0, 50 * 1000000L };
+  long waited;
+  size_t end = t->cut > 0 ? t->cut : t->len;
+  size_t n;
+  if (pos >= end)
+    return t->cut > 0 ? MHD_CONTENT_READER_END_WITH_ERROR  /* mid-body */
+                      : MHD_CONTENT_READER_END_OF_STREAM;
+  n = end - (size_t)pos < max ? end - (size_t)pos : max;
+  for (waited = 0; waited < t->ms; waited += 50) {
+    if (atomic_load(&t->h->stopping))
+      return MHD_CONTENT_READER_END_WITH_ERROR;
+    nanosleep(&slice, NULL);
+  }
+  if (t->ms > 0)
+    n = 1;
+  memcpy(buf, t->data + pos, n);
+  return (ssize_t)n;
+}
+
+static void trickle_free(void *cls)
+{
+  struct trickle *t = cls;
+  free(t->data);
+  free(t);
+}
+
+/* Sends what the callback produced; takes the body from res. */
+static enum MHD_Result send_result(struct rp_httpd *h,
+                                   struct MHD_Connection *c,
+                                   struct rp_httpd_response *res)
+{
+  struct MHD_Response *r = NULL;
+  enum MHD_Result ret;
+  size_t len = 0;
+  char *data;
+  if (res->status == 0)
+    return MHD_NO;                    /* drop the connection */
+  data = rp_buf_steal(&res->body, &len);
+  if (!data)
+    return MHD_NO;
+  if ((res->trickle_ms > 0 || res->cut > 0) && len > 0) {
+    struct trickle *t = malloc(sizeof(*t));
+    if (t) {
+      t->h = h;
+      t->data = data;
+      t->len = len;
+      t->ms = res->trickle_ms;
+      t->cut = res->cut < len ? res->cut : 0;
+      r = MHD_create_response_from_callback(len, 4096, trickle_read, t,
+                                            trickle_free);
+      if (!r)
+        free(t);
+    }
+  } else {
+    r = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+  }
+  if (!r) {
+    free(data);
+    return MHD_NO;
+  }
+  if (len > 0 || res->status != 204)
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            res->content_type ? res->content_type
+                                              : "application/json");
+  ret = MHD_queue_response(c, (unsigned)res->status, r);
+  MHD_destroy_response(r);
+  return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
+                                  const char *url, const char *method,
+                                  const char *version,
+                                  const char *upload_data,
+                                  size_t *upload_size, void **con_cls)
+{
+  struct rp_httpd *h = cls;
+  struct pending *p = *con_cls;
+  struct rp_httpd_request req;
+  struct rp_httpd_response res;
+  enum MHD_Result ret;
+  (void)version;
+  if (!p || !p->started) {
+    const char *cl;
+    if (!p)
+      p = calloc(1, sizeof(*p));
+    if (!p)
+      return MHD_NO;
+    p->body.max = h->max_body;
+    p->started = 1;
+    *con_cls = p;
+    if (p->bad_path || bad_path(url)) {
+      /* Answer before reading any body; MHD then closes the connection. */
+      p->bad_path = 1;
+      return send_static(c, 400, bad_path_body);
+    }
+    cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl && strtoull(cl, NULL, 10) > h->max_body) {
+      /* Answer before reading the body; MHD then closes the connection. */
+      p->too_big = 1;
+      return send_static(c, 413, too_big_body);
+    }
+    return MHD_YES;
+  }
+  if (p->bad_path) {
+    *upload_size = 0;                 /* already answered */
+    return MHD_YES;
+  }
+  if (*upload_size > 0) {
+    /* Past the cap the rest is read and dropped, then answered 413. */
+    if (!p->too_big &&
+        rp_buf_append(&p->body, upload_data, *upload_size) != RP_OK) {
+      p->too_big = 1;
+      rp_buf_free(&p->body);
+    }
+    *upload_size = 0;
+    return MHD_YES;
+  }
+  if (p->too_big)
+    return send_static(c, 413, too_big_body);
+  req.conn = c;
+  req.method = method;
+  req.path = url;
+  req.body = p->body.data ? p->body.data : "";
+  req.body_len = p->body.len;
+  res.status = 500;
+  res.content_type = NULL;
+  res.trickle_ms = 0;
+  res.cut = 0;
+  res.body = (struct rp_buf)RP_BUF_INIT(RP_HTTPD_MAX_RESPONSE);
+  h->handler(h->ud, &req, &res);
+  ret = send_result(h, c, &res);
+  rp_buf_free(&res.body);
+  return ret;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+  struct pending *p = *con_cls;
+  (void)cls;
+  (void)c;
+  (void)toe;
+  if (p) {
+    rp_buf_free(&p->body);
+    free(p);
+  }
+  *con_cls = NULL;
+}
+
+int rp_httpd_start(const struct rp_httpd_config *cfg, struct rp_httpd **out,
+                   char *err, size_t errlen)
+{
+  struct rp_httpd *h;
+  struct sockaddr_in sa;
+  const union MHD_DaemonInfo *info;
+  *out = NULL;
+  memset(&sa, 0, sizeof(sa));
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons((uint16_t)cfg->port);
+  if (cfg->port < 0 || cfg->port > 65535)
+    return rp_fail(RP_EINVAL, err, errlen, "invalid port %d", cfg->port);
+  if (inet_pton(AF_INET, cfg->host, &sa.sin_addr) != 1)
+    return rp_fail(RP_EINVAL, err, errlen,
+                   "invalid host '%s' (an IPv4 address)", cfg->host);
+  h = calloc(1, sizeof(*h));
+  if (!h)
+    return rp_fail(RP_ENOMEM, err, errlen, "out of memory");
+  h->max_body = cfg->max_body ? cfg->max_body : RP_HTTPD_MAX_BODY;
+  h->handler = cfg->handler;
+  h->ud = cfg->ud;
+  h->d = MHD_start_daemon(
+    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+      MHD_USE_POLL,
+    (uint16_t)cfg->port, NULL, NULL, on_request, h,
+    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+    MHD_OPTION_CONNECTION_TIMEOUT,
+    (unsigned)(cfg->timeout_s ? cfg->timeout_s : RP_HTTPD_TIMEOUT_S),
+    MHD_OPTION_CONNECTION_LIMIT,
+    (unsigned)(cfg->max_conns ? cfg->max_conns : RP_HTTPD_MAX_CONNECTIONS),
+    MHD_OPTION_THREAD_STACK_SIZE, (size_t)RP_HTTPD_STACK_BYTES,
+    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+    MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
+    MHD_OPTION_END);
+  if (!h->d) {
+    free(h);
+    return rp_fail(RP_EIO, err, errlen, "cannot listen on %s:%d",
+                   cfg->host, cfg->port);
+  }
+  info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
+  h->port = info ? (int)info->port : cfg->port;
+  *out = h;
+  return RP_OK;
+}
+
+int rp_httpd_port(const struct rp_httpd *h)
+{
+  return h->port;
+}
+
+void rp_httpd_stop(struct rp_httpd *h)
+{
+  if (!h)
+    return;
+  atomic_store(&h->stopping, 1);
+  MHD_stop_daemon(h->d);
+  free(h);
+}
+
+const char *rp_httpd_header(const struct rp_httpd_request *req,
+                            const char *name)
+{
+  return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *rp_httpd_arg(const struct rp_httpd_request *req,
+                         const char *name)
+{
+  const char *v = MHD_lookup_connection_value(req->conn,
+                                              MHD_GET_ARGUMENT_KIND, name);
+  if (!v && MHD_lookup_connection_value_n(req->conn, MHD_GET_ARGUMENT_KIND,
+                                          name, strlen(name), NULL,
+                                          NULL) == MHD_YES)
+    return "";
+  return v;
+}
+
+struct query_ctx {
+  struct rp_buf *out;
+  int rc;
+  int n;
+};
+
+static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind,
+                               const char *key, const char *value)
+{
+  struct query_ctx *q = cls;
+  (void)kind;
+  if (q->rc != RP_OK)
+    return MHD_NO;
+  if (q->n++ > 0)
+    q->rc = rp_buf_puts(q->out, "&");
+  if (q->rc == RP_OK)
+    q->rc = rp_buf_puts(q->out, key);
+  if (q->rc == RP_OK && value) {
+    q->rc = rp_buf_puts(q->out, "=");
+    if (q->rc == RP_OK)
+      q->rc = rp_buf_puts(q->out, value);
+  }
+  return q->rc == RP_OK ? MHD_YES : MHD_NO;
+}
+
+int rp_httpd_query(const struct rp_httpd_request *req, struct rp_buf *out)
+{
+  struct query_ctx q = { out, RP_OK, 0 };
+  MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, add_arg, &q);
+  return q.rc;
+}

@@ -1,0 +1,97 @@
+/*
+ * httpd.h - a thin HTTP server over libmicrohttpd (no HTTP parsing here).
+ *
+ * One route callback sees every request once its body has been collected
+ * (up to a named cap: past it the client gets 413 with a JSON error body
+ * and the callback is not called). A path trick - %00 in the raw path,
+ * an empty ("//"), "." or ".." segment after decoding - gets 400
+ * {"error":"invalid path"} without reaching the callback either; header
+ * bytes are capped by libmicrohttpd (431 past its per-connection memory
+ * limit, 32 KiB by default). The server runs one thread per
+ * connection (MHD_USE_THREAD_PER_CONNECTION with poll()), so a callback may
+ * block - a long poll waiting on a condition variable - without holding up
+ * any other connection; keep-alive connections stay on their thread.
+ * Callbacks therefore run concurrently on many threads.
+ *
+ * Relies on libmicrohttpd (>= 0.9.75) and buf.h.
+ */
+#ifndef RP_HTTPD_H
+#define RP_HTTPD_H
+
+#include <stddef.h>
+
+#include "base/buf.h"
+
+#define RP_HTTPD_MAX_BODY (32u << 20)      /* default request body cap */
+#define RP_HTTPD_MAX_RESPONSE (256u << 20) /* response body cap */
+#define RP_HTTPD_MAX_CONNECTIONS 2000      /* connections (= threads) */
+#define RP_HTTPD_TIMEOUT_S 120             /* idle connection timeout */
+#define RP_HTTPD_STACK_BYTES (512u << 10)  /* per-connection thread stack */
+
+struct rp_httpd;
+struct MHD_Connection;
+
+/* What a callback gets. Everything is borrowed for the call. */
+struct rp_httpd_request {
+  struct MHD_Connection *conn;  /* for rp_httpd_header()/rp_httpd_arg() */
+  const char *method;           /* "GET", "POST", ... */
+  const char *path;             /* URL path, without the query */
+  const char *body;             /* NUL-terminated; "" when none */
+  size_t body_len;
+};
+
+/* What a callback fills in. status 0 closes the connection without an
+ * answer. body starts empty with cap RP_HTTPD_MAX_RESPONSE; the server
+ * frees it. content_type is a static string (default application/json).
+ * For fault tests: trickle_ms > 0 sends the body one byte every
+ * trickle_ms (a slow peer; rp_httpd_stop cuts it short); cut > 0 announces
+ * the whole body but closes the connection after its first cut bytes. */
+struct rp_httpd_response {
+  int status;
+  struct rp_buf body;
+  const char *content_type;
+  long trickle_ms;
+  size_t cut;
+};
+
+typedef void (*rp_httpd_handler)(void *ud, const struct rp_httpd_request *req,
+                                 struct rp_httpd_response *res);
+
+struct rp_httpd_config {
+  const char *host;        /* IPv4 address to bind, e.g. "127.0.0.1" */
+  int port;                /* 0 = an ephemeral port */
+  size_t max_body;         /* 0 = RP_HTTPD_MAX_BODY */
+  unsigned timeout_s;      /* 0 = RP_HTTPD_TIMEOUT_S */
+  unsigned max_conns;      /* 0 = RP_HTTPD_MAX_CONNECTIONS */
+  rp_httpd_handler handler;
+  void *ud;
+};
+
+/* Starts serving. Returns RP_OK and the server in *out (free with
+ * rp_httpd_stop), RP_EINVAL for a bad host, or RP_EIO when the port cannot
+ * be bound (message in err). */
+int rp_httpd_start(const struct rp_httpd_config *cfg, struct rp_httpd **out,
+                   char *err, size_t errlen);
+
+/* The port actually bound. */
+int rp_httpd_port(const struct rp_httpd *h);
+
+/* Stops accepting, closes every connection, waits for the connection
+ * threads (callbacks blocked in long polls must be woken first) and frees
+ * the server. Accepts NULL. */
+void rp_httpd_stop(struct rp_httpd *h);
+
+/* A request header (case-insensitive name) or NULL. Borrowed for the
+ * call. */
+const char *rp_httpd_header(const struct rp_httpd_request *req,
+                            const char *name);
+
+/* A query argument (decoded) or NULL; "" for a key without a value. */
+const char *rp_httpd_arg(const struct rp_httpd_request *req,
+                         const char *name);
+
+/* Appends the query string rebuilt from the decoded arguments, "a=1&b"
+ * (values as decoded, not re-encoded). Returns RP_OK or out's error. */
+int rp_httpd_query(const struct rp_httpd_request *req, struct rp_buf *out);
+
+#endif

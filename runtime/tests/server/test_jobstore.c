@@ -1,0 +1,483 @@
+/* test_jobstore.c - the job store: queue, take, done, stream, cancel,
+ * stop, retention, re-queue and the long-poll waits. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/jobstore.h"
+#include "base/rp.h"
+#include "tests/check.h"
+
+static struct rp_jobstore *fresh(long retain_ms, size_t retain_max,
+                                 long requeue_ms)
+{
+  struct rp_jobstore_limits lim;
+  struct rp_jobstore *js = NULL;
+  rp_jobstore_default_limits(&lim);
+  lim.retain_ms = retain_ms;
+  lim.retain_max = retain_max;
+  lim.requeue_after_ms = requeue_ms;
+  if (rp_jobstore_new(&lim, &js) != RP_OK)
+    return NULL;
+  return js;
+}
+
+static void submit(struct rp_jobstore *js, const char *input, char *id)
+{
+  CHECK_INT(RP_OK, rp_jobstore_submit(js, input, strlen(input), "", 0, NULL,
+                                      0, id));
+}
+
+/* The view of id, as text (static storage). */
+static const char *view(struct rp_jobstore *js, const char *id)
+{
+  static char text[4096];
+  struct rp_buf b = RP_BUF_INIT(4095);
+  int rc = rp_jobstore_view(js, id, 0, &b);
+  snprintf(text, sizeof(text), "%s", rc == RP_OK ? b.data : "(error)");
+  rp_buf_free(&b);
+  return text;
+}
+
+static int has(const char *hay, const char *needle)
+{
+  return strstr(hay, needle) != NULL;
+}
+
+static void submit_take_done(void)
+{
+  struct rp_jobstore *js = fresh(60000, 100, 0);
+  struct rp_buf b = RP_BUF_INIT(1 << 20);
+  char id[RP_JOBSTORE_ID_LEN + 1];
+  char want[256];
+  const char *extra = ",\"webhook\":\"http://x\"";
+  const char *input = "{\"a\": [1, 2.50]}";
+  CHECK_INT(RP_OK, rp_jobstore_submit(js, input, strlen(input), extra,
+                                      strlen(extra), NULL, 0, id));
+  CHECK_INT(36, strlen(id));
+  CHECK(has(view(js, id), "\"status\":\"IN_QUEUE\""));
+  CHECK_INT(1, rp_jobstore_take(js, "w1", 1, 0, 0, &b));
+  snprintf(want, sizeof(want),
+           "{\"id\":\"%s\",\"input\":{\"a\": [1, 2.50]},\"webhook\":"
+           "\"http://x\"}", id);
+  CHECK_STR(want, b.data);
+  CHECK(has(view(js, id), "\"status\":\"IN_PROGRESS\""));
+  CHECK_INT(RP_OK, rp_jobstore_done(js, "w1", id, 0, "{\"y\":1}", 7, NULL,
+                                    0));
+  CHECK(has(view(js, id), "\"status\":\"COMPLETED\""));
+  CHECK(has(view(js, id), "\"output\":{\"y\":1}}"));
+  CHECK(!has(view(js, id), "\"error\""));
+  rp_buf_free(&b);
+  rp_jobstore_free(js);
+}
+
+static void failed_job_keeps_error_text(void)
+{
+  struct rp_jobstore *js = fresh(60000, 100, 0);
+  struct rp_buf b = RP_BUF_INIT(1 << 20);
+  char id[RP_JOBSTORE_ID_LEN + 1];
+  submit(js, "1", id);
+  CHECK_INT(1, rp_jobstore_take(js, "w", 1, 0, 0, &b));
+  CHECK_INT(RP_OK, rp_jobstore_done(js, "w", id, 0, NULL, 0, "\"boom\"", 6));
+  CHECK(has(view(js, id), "\"status\":\"FAILED\""));
+  CHECK(has(view(js, id), "\"error\":\"boom\"}"));
+  rp_buf_free(&b);
+  rp_jobstore_free(js);
+}
+
+static void unknown_ids_are_enoent(void)
+{
+  struct rp_jobstore *js = fresh(60000, 100, 0);
+  struct rp_buf b = RP_BUF_INIT(1024);
+  CHECK_INT(RP_JOBSTORE_ENOENT, rp_jobstore_view(js, "nope", 0, &b));
+  CHECK_INT(RP_JOBSTORE_ENOENT, rp_jobstore_cancel(js, "nope", &b));
+  CHECK_INT(RP_JOBSTORE_ENOENT,
+            rp_jobstore_done(js, "w", "nope", 0, "1", 1, NULL, 0));
+  CHECK_INT(RP_JOBSTORE_ENOENT,
+            rp_jobstore_stream_append(js, "w", "nope", "1", 1));
+  CHECK_INT(0, b.len);
+  rp_buf_free(&b);
+  rp_jobstore_free(js);
+}
+
+static void batch_take_is_fifo(void)
+{
+  struct rp_jobstore *js = fresh(60000, 100, 0);
+  struct rp_buf b = RP_BUF_INIT(1 << 20);
+  char id1[RP_JOBSTORE_ID_LEN + 1], id2[RP_JOBSTORE_ID_LEN + 1];
+  char id3[RP_JOBSTORE_ID_LEN + 1];
+  submit(js, "1", id1);
+  submit(js, "2", id2);
+  submit(js, "3", id3);
+  CHECK_INT(2, rp_jobstore_take(js, "w", 2, 0, 1, &b));
+  CHECK(b.data[0] == '[' && b.data[b.len - 1] == ']');
+  CHECK(strstr(b.data, id1) && strstr(b.data, id2) && !strstr(b.data, id3));
+  CHECK(strstr(b.data, id1) < strstr(b.data, id2));
+  rp_buf_clear(&b);
+  CHECK_INT(1, rp_jobstore_take(js, "w", 5, 0, 1, &b));
+  CHECK(has(b.data, id3));
+  rp_buf_clear(&b);
+  CHECK_INT(0, rp_jobstore_take(js, "w", 5, 0, 1, &b));
+  CHECK_INT(0, b.len);
+  rp_buf_free(&b);
+  rp_jobstore_free(js);
+}
+
+static void empty_take_waits_its_hold(void)
+{
+  struct rp_jobstore *js = fresh(60000, 100, 0);
+  struct rp_buf b = RP_BUF_INIT(1024);
+  long long t0 = rp_jobstore_now_ms();
+  long long took;
+  CHECK_INT(0, rp_jobstore_take(js, "w", 1, 150, 0, &b));
+  took = rp_jobstore_now_ms() - t0;
+  CHECK(took >= 145 && took < 2000);
+  rp_buf_free(&b);
+  rp_jobstore_free(js);
+}
+
+struct later {
+  struct rp_jobstore *js;
+  long delay_ms;
+  char id[RP_JOBSTORE_ID_LEN + 1];
+};
+
+static void *submit_later(void *ud)
+{
+  struct later *l = ud;
+  rp_jobstore_sleep(l->js, l->delay_ms);
+  rp_jobstore_submit(l->js, "7", 1, "", 0, NULL, 0, l->id);
+  return NULL;
+}
+
+static void take_wakes_on_submit(void)
+{
+  struct rp_jobstore *js = fresh(60000, 100, 0);
+  struct rp_buf b = RP_BUF_INIT(1024);
+  struct later l = { js, 100, "" };
+  pthread_t t;
+  long long t0 = rp_jobstore_now_ms();
+  long long took;
+  CHECK_INT(0, pthread_create(&t, NULL, submit_later, &l));
+  CHECK_INT(1, rp_jobstore_take(js, "w", 1, 5000, 0, &b));
+  took = rp_jobstore_now_ms() - t0;
+  pthread_join(t, NULL);
+  CHECK(took >= 90 && took < 2000);
+  CHECK(has(b.data, l.id));
+  rp_buf_free(&b);
+  rp_jobstore_free(js);
+}
+
+static void *close_later(void *ud)
+{
+  struct later *l = ud;
+  struct timespec ts = { 0, 100 * 1000000L };
+  nanosleep(&ts, NULL);
+  rp_jobstore_close(l->js);
+  return NULL;
+}
+
+static void close_wakes_waiters(void)
+{
+  struct rp_jobstore *js = fresh(60000, 100, 0);
+  struct rp_buf b = RP_BUF_INIT(1024);
+  struct later l = { js, 0, "" };
+  pthread_t t;
+  long long t0 = rp_jobstore_now_ms();
+  CHECK_INT(0, pthread_create(&t, NULL, close_later, &l));
+  CHECK_INT(0, rp_jobstore_take(js, "w", 1, 10000, 0, &b));
+  pthread_join(t, NULL);
+  CHECK(rp_jobstore_now_ms() - t0 < 5000);
+  CHECK_INT(-1, rp_jobstore_sleep(js, 10000));
+  rp_buf_free(&b);
+  rp_jobstore_free(js);
+}
+
+static void stream_chunks_are_delivered_once(void)
+{
+  struct rp_jobstore *js = fresh(60000, 100, 0);
+  struct rp_buf b = RP_BUF_INIT(1 << 20);
+  char id[RP_JOBSTORE_ID_LEN + 1];
+  submit(js, "1", id);
+  CHECK_INT(1, rp_jobstore_take(js, "w", 1, 0, 0, &b));
+  CHECK_INT(RP_OK, rp_jobstore_stream_append(js, "w", id, "\"a\"", 3));
+  CHECK_INT(RP_OK, rp_jobstore_stream_append(js, "w", id, "{\"b\":2}", 7));
+  rp_buf_clear(&b);
+  CHECK_INT(RP_OK, rp_jobstore_stream_read(js, id, 0, &b));
+  CHECK_STR("{\"status\":\"IN_PROGRESS\",\"stream\":[{\"output\":\"a\"},"
+            "{\"output\":{\"b\":2}}]}", b.data);
+  rp_buf_clear(&b);
+  CHECK_INT(RP_OK, rp_jobstore_stream_read(js, id, 50, &b));
+  CHECK_STR("{\"status\":\"IN_PROGRESS\",\"stream\":[]}", b.data);
+  CHECK_INT(RP_OK, rp_jobstore_done(js, "w", id, 0, "[]", 2, NULL, 0));
+  rp_buf_clear(&b);
+  CHECK_INT(RP_OK, rp_jobstore_stream_read(js, id, 1000, &b));
+  CHECK_STR("{\"status\":\"COMPLETED\",\"stream\":[]}", b.data);
+  rp_buf_free(&b);
+  rp_jobstore_free(js);
+}
+
+static void unstreamed_output_is_one_chunk(void)
+{
+  struct rp_jobstore *js = fresh(60000, 100, 0);
+  struct rp_buf b = RP_BUF_INIT(1 << 20);
+  char id[RP_JOBSTORE_ID_LEN + 1];
+  submit(js, "1", id);
+  CHECK_INT(1, rp_jobstore_take(js, "w", 1, 0, 0, &b));
+  CHECK_INT(RP_OK, rp_jobstore_done(js, "w", id, 0, "42", 2, NULL, 0));
+  rp_buf_clear(&b);
+  CHECK_INT(RP_OK, rp_jobstore_stream_read(js, id, 0, &b));
+  CHECK_STR("{\"status\":\"COMPLETED\",\"stream\":[{\"output\":42}]}", b.data);
+  rp_buf_clear(&b);
+  CHECK_INT(RP_OK, rp_jobstore_stream_read(js, id, 0, &b));
+  CHECK_STR("{\"status\":\"COMPLETED\",\"stream\":[]}", b.data);
+  rp_buf_free(&b);
+  rp_jobstore_free(js);
+}
+
+static void cancel_queued_and_running(void)
+{
+  struct rp_jobstore *js = fresh(60000, 100, 0);
+  struct rp_buf b = RP_BUF_INIT(1 << 20);
+  char q[RP_JOBSTORE_ID_LEN + 1], r[RP_JOBSTORE_ID_LEN + 1];
+  char want[128];
+  submit(js, "1", r);
+  submit(js, "2", q);
+  CHECK_INT(1, rp_jobstore_take(js, "w1", 1, 0, 0, &b));
+  rp_buf_clear(&b);
+  CHECK_INT(RP_OK, rp_jobstore_cancel(js, q, &b));
+  snprintf(want, sizeof(want), "{\"id\":\"%s\",\"status\":\"CANCELLED\"}", q);
+  CHECK_STR(want, b.data);
+  rp_buf_clear(&b);
+  /* No stop for other workers, one for w1, then none again. */
+  CHECK_INT(RP_OK, rp_jobstore_cancel(js, r, &b));
+  rp_buf_clear(&b);
+  CHECK_INT(0, rp_jobstore_stops(js, "w2", 0, &b));
+  CHECK_INT(1, rp_jobstore_stops(js, "w1", 0, &b));
+  snprintf(want, sizeof(want), "[\"%s\"]", r);
+  CHECK_STR(want, b.data);
+  rp_buf_clear(&b);
+  CHECK_INT(0, rp_jobstore_stops(js, "w1", 20, &b));
+  CHECK_INT(0, rp_jobstore_take(js, "w1", 1, 0, 0, &b));
+  /* A late result is counted but changes nothing. */
+  CHECK_INT(RP_OK, rp_jobstore_done(js, "w1", r, 0, "1", 1, NULL, 0));
+  CHECK(has(view(js, r), "\"status\":\"CANCELLED\""));
+  rp_buf_clear(&b);
+  CHECK_INT(RP_OK, rp_jobstore_counters(js, &b));
+  CHECK(has(b.data, "\"done\":1,\"progress\":0,\"stream\":0,\"late\":1"));
+  rp_buf_free(&b);
+  rp_jobstore_free(js);
+}
+
+static void progress_keeps_running(void)
+{
+  struct rp_jobstore *js = fresh(60000, 100, 0);
+  struct rp_buf b = RP_BUF_INIT(1 << 20);
+  char id[RP_JOBSTORE_ID_LEN + 1];
+  submit(js, "1", id);
+  CHECK_INT(1, rp_jobstore_take(js, "w", 1, 0, 0, &b));
+  CHECK_INT(RP_OK, rp_jobstore_done(js, "w", id, 1, "0.5", 3, NULL, 0));
+  CHECK(has(view(js, id), "\"status\":\"IN_PROGRESS\""));
+  CHECK(has(view(js, id), "\"output\":0.5"));
+  CHECK_INT(RP_OK, rp_jobstore_done(js, "w", id, 0, "1", 1, NULL, 0));
+  CHECK_INT(RP_OK, rp_jobstore_done(js, "w", id, 0, "2", 1, NULL, 0));
+  CHECK(has(view(js, id), "\"output\":1}"));
+  rp_buf_clear(&b);
+  CHECK_INT(RP_OK, rp_jobstore_counters(js, &b));
+  CHECK(has(b.data, "\"done\":2,\"progress\":1"));
+  rp_buf_free(&b);
+  rp_jobstore_free(js);
+}
+
+static void a_repeated_result_is_recognised(void)
+{
+  struct rp_jobstore *js = fresh(60000, 100, 0);
+  struct rp_buf b = RP_BUF_INIT(1 << 20);
+  char id[RP_JOBSTORE_ID_LEN + 1];
+  char bad[RP_JOBSTORE_ID_LEN + 1];
+  submit(js, "1", id);
+  submit(js, "2", bad);
+  CHECK_INT(2, rp_jobstore_take(js, "w", 2, 0, 1, &b));
+  CHECK_INT(0, rp_jobstore_is_result(js, id, "[1]", 3, NULL, 0));
+  CHECK_INT(RP_OK, rp_jobstore_done(js, "w", id, 0, "[1]", 3, NULL, 0));
+  CHECK_INT(1, rp_jobstore_is_result(js, id, "[1]", 3, NULL, 0));
+  CHECK_INT(0, rp_jobstore_is_result(js, id, "[2]", 3, NULL, 0));
+  CHECK_INT(0, rp_jobstore_is_result(js, id, NULL, 0, NULL, 0));
+  CHECK_INT(0, rp_jobstore_is_result(js, id, "[1]", 3, "\"x\"", 3));
+  CHECK_INT(RP_OK, rp_jobstore_done(js, "w", bad, 0, NULL, 0, "\"x\"", 3));
+  CHECK_INT(1, rp_jobstore_is_result(js, bad, NULL, 0, "\"x\"", 3));
+  CHECK_INT(0, rp_jobstore_is_result(js, bad, NULL, 0, "\"y\"", 3));
+  CHECK_INT(0, rp_jobstore_is_result(js, "nope", "[1]", 3, NULL, 0));
+  rp_buf_free(&b);
+  rp_jobstore_free(js);
+}
+
+static void a_cancelled_job_has_no_result_to_repeat(void)
+{
+  struct rp_jobstore *js = fresh(60000, 100, 0);
+  struct rp_buf b = RP_BUF_INIT(1 << 20);
+  char id[RP_JOBSTORE_ID_LEN + 1];
+  submit(js, "1", id);
+  CHECK_INT(RP_OK, rp_jobstore_cancel(js, id, &b));
+  CHECK_INT(0, rp_jobstore_is_result(js, id, NULL, 0, NULL, 0));
+  rp_buf_free(&b);
+  rp_jobstore_free(js);
+}
+
+static void purge_cancels_the_queue(void)
+{
+  struct rp_jobstore *js = fresh(60000, 100, 0);
+  struct rp_buf b = RP_BUF_INIT(1 << 20);
+  struct rp_jobstore_health h;
+  char a[RP_JOBSTORE_ID_LEN + 1], c[RP_JOBSTORE_ID_LEN + 1];
+  submit(js, "1", a);
+  submit(js, "2", c);
+  submit(js, "3", c);
+  CHECK_INT(1, rp_jobstore_take(js, "w", 1, 0, 0, &b));
+  CHECK_INT(2, rp_jobstore_purge(js));
+  CHECK(has(view(js, c), "\"status\":\"CANCELLED\""));
+  rp_jobstore_health(js, &h);
+  CHECK_INT(0, h.in_queue);
+  CHECK_INT(1, h.in_progress);
+  CHECK_INT(1, h.workers_running);
+  rp_buf_free(&b);
+  rp_jobstore_free(js);
+}
+
+static void retention_forgets_oldest(void)
+{
+  struct rp_jobstore *js = fresh(60000, 2, 0);
+  struct rp_buf b = RP_BUF_INIT(1 << 20);
+  char ids[3][RP_JOBSTORE_ID_LEN + 1];
+  int i;
+  for (i = 0; i < 3; i++) {
+    submit(js, "1", ids[i]);
+    CHECK_INT(1, rp_jobstore_take(js, "w", 1, 0, 0, &b));
+    CHECK_INT(RP_OK, rp_jobstore_done(js, "w", ids[i], 0, "1", 1, NULL, 0));
+  }
+  rp_jobstore_upkeep(js);
+  CHECK_STR("(error)", view(js, ids[0]));
+  CHECK(has(view(js, ids[2]), "COMPLETED"));
+  rp_buf_free(&b);
+  rp_jobstore_free(js);
+
+  js = fresh(50, 100, 0);
+  submit(js, "1", ids[0]);
+  CHECK_INT(RP_OK, rp_jobstore_cancel(js, ids[0], &b));
+  rp_jobstore_upkeep(js);
+  CHECK(has(view(js, ids[0]), "CANCELLED"));
+  rp_jobstore_sleep(js, 80);
+  rp_jobstore_upkeep(js);
+  CHECK_STR("(error)", view(js, ids[0]));
+  rp_buf_free(&b);
+  rp_jobstore_free(js);
+}
+
+static void silent_worker_job_is_requeued(void)
+{
+  struct rp_jobstore *js = fresh(60000, 100, 60);
+  struct rp_buf b = RP_BUF_INIT(1 << 20);
+  struct rp_jobstore_health h;
+  char id[RP_JOBSTORE_ID_LEN + 1];
+  submit(js, "1", id);
+  CHECK_INT(1, rp_jobstore_take(js, "dead", 1, 0, 0, &b));
+  /* A worker that keeps pinging keeps its job. */
+  rp_jobstore_sleep(js, 40);
+  rp_jobstore_touch(js, "dead");
+  rp_jobstore_sleep(js, 40);
+  rp_jobstore_upkeep(js);
+  CHECK(has(view(js, id), "IN_PROGRESS"));
+  rp_jobstore_sleep(js, 80);
+  rp_buf_clear(&b);
+  CHECK_INT(1, rp_jobstore_take(js, "alive", 1, 1000, 0, &b));
+  CHECK(has(b.data, id));
+  rp_jobstore_health(js, &h);
+  CHECK_INT(1, h.retried);
+  rp_buf_clear(&b);
+  CHECK_INT(RP_OK, rp_jobstore_counters(js, &b));
+  CHECK(has(b.data, "\"retries\":1,\"worker\":\"alive\""));
+  rp_buf_free(&b);
+  rp_jobstore_free(js);
+}
+
+static void execution_timeout_stops_job(void)
+{
+  struct rp_jobstore *js = fresh(60000, 100, 0);
+  struct rp_buf b = RP_BUF_INIT(1 << 20);
+  char id[RP_JOBSTORE_ID_LEN + 1];
+  char want[64];
+  CHECK_INT(RP_OK, rp_jobstore_submit(js, "1", 1, "", 0, NULL, 50, id));
+  CHECK_INT(1, rp_jobstore_take(js, "w", 1, 0, 0, &b));
+  rp_buf_clear(&b);
+  rp_jobstore_sleep(js, 70);
+  CHECK_INT(1, rp_jobstore_stops(js, "w", 1000, &b));
+  snprintf(want, sizeof(want), "[\"%s\"]", id);
+  CHECK_STR(want, b.data);
+  CHECK(has(view(js, id), "TIMED_OUT"));
+  rp_buf_free(&b);
+  rp_jobstore_free(js);
+}
+
+static void view_waits_for_the_end(void)
+{
+  struct rp_jobstore *js = fresh(60000, 100, 0);
+  struct rp_buf b = RP_BUF_INIT(1 << 20);
+  char id[RP_JOBSTORE_ID_LEN + 1];
+  long long t0;
+  submit(js, "1", id);
+  t0 = rp_jobstore_now_ms();
+  CHECK_INT(RP_OK, rp_jobstore_view(js, id, 100, &b));
+  CHECK(rp_jobstore_now_ms() - t0 >= 95);
+  CHECK(has(b.data, "IN_QUEUE"));
+  rp_buf_free(&b);
+  rp_jobstore_free(js);
+}
+
+static void limits_are_enforced(void)
+{
+  struct rp_jobstore_limits lim;
+  struct rp_jobstore *js = NULL;
+  struct rp_buf b = RP_BUF_INIT(1 << 20);
+  struct rp_buf small = RP_BUF_INIT(10);
+  char id[RP_JOBSTORE_ID_LEN + 1];
+  rp_jobstore_default_limits(&lim);
+  lim.max_jobs = 1;
+  lim.max_stream_bytes = 4;
+  CHECK_INT(RP_OK, rp_jobstore_new(&lim, &js));
+  submit(js, "1", id);
+  CHECK_INT(RP_ETOOBIG, rp_jobstore_submit(js, "1", 1, "", 0, NULL, 0, id));
+  /* A take that cannot fit its answer leaves the job queued. */
+  CHECK_INT(RP_ETOOBIG, rp_jobstore_take(js, "w", 1, 0, 0, &small));
+  CHECK_INT(1, rp_jobstore_take(js, "w", 1, 0, 0, &b));
+  CHECK(has(b.data, id));
+  CHECK_INT(RP_OK, rp_jobstore_stream_append(js, "w", id, "123", 3));
+  CHECK_INT(RP_ETOOBIG, rp_jobstore_stream_append(js, "w", id, "12", 2));
+  rp_buf_free(&b);
+  rp_buf_free(&small);
+  rp_jobstore_free(js);
+}
+
+int main(void)
+{
+  RUN(submit_take_done);
+  RUN(failed_job_keeps_error_text);
+  RUN(unknown_ids_are_enoent);
+  RUN(batch_take_is_fifo);
+  RUN(empty_take_waits_its_hold);
+  RUN(take_wakes_on_submit);
+  RUN(close_wakes_waiters);
+  RUN(stream_chunks_are_delivered_once);
+  RUN(unstreamed_output_is_one_chunk);
+  RUN(cancel_queued_and_running);
+  RUN(progress_keeps_running);
+  RUN(a_repeated_result_is_recognised);
+  RUN(a_cancelled_job_has_no_result_to_repeat);
+  RUN(purge_cancels_the_queue);
+  RUN(retention_forgets_oldest);
+  RUN(silent_worker_job_is_requeued);
+  RUN(execution_timeout_stops_job);
+  RUN(view_waits_for_the_end);
+  RUN(limits_are_enforced);
+  return check_summary();
+}

@@ -1,0 +1,917 @@
+/* executor.c - see executor.h. */
+#include "worker/executor.h"
+
+#include <errno.h>
+#include <lauxlib.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/buf.h"
+#include "net/http.h"
+#include "base/ident.h"
+#include "worker/job.h"
+#include "lua/lcore.h"
+#include "base/log.h"
+#include "base/rp.h"
+
+/* How often (in VM instructions) the hook looks for a stop or timeout. */
+#define HOOK_EVERY 1000
+
+struct slot {
+  char *id;
+  int ref;                 /* registry reference of the job's thread */
+  lua_State *co;
+  double wake_at;          /* > 0 while waiting in runpod.sleep */
+  double deadline;         /* > 0 when the job has a timeout */
+  double seconds;          /* that timeout */
+  atomic_int stop;         /* set by rp_executor_stop_job */
+  int timed_out;
+  struct rp_http *http;    /* the request it waits on, or NULL */
+  int want_body;
+  struct slot *next;
+};
+
+struct pending {           /* a job or a stop on its way in */
+  char *id;
+  char *text;              /* NULL for a stop */
+  struct pending *next;
+};
+
+struct rp_executor {
+  struct rp_executor_config cfg;
+  struct rp_vm_host host;
+  struct rp_vm vm;
+  pthread_t thread;
+  int started;
+  pthread_mutex_t mu;
+  CURLM *multi;            /* the jobs' HTTP requests; its poll is the
+                              thread's wait, woken by curl_multi_wakeup */
+  struct pending *inbox;   /* under mu, newest first */
+  struct pending *held;    /* thread only: jobs waiting for the rebuild */
+  struct pending *held_tail;
+  int ask_concurrency;     /* under mu: the value to ask about, 0 = none */
+  int quit;                /* under mu: 1 = finish and end, 2 = drop jobs */
+  struct slot *slots;      /* changed by the thread only, under mu */
+  struct slot *current;    /* the job being resumed (thread only) */
+  atomic_int load;
+  atomic_int accepting;
+  int needs_refresh;
+};
+
+static double now(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void rp_out_free(struct rp_out *m)
+{
+  while (m) {
+    struct rp_out *next = m->next;
+    free(m->job_id);
+    free(m->body);
+    free(m);
+    m = next;
+  }
+}
+
+void rp_outbox_init(struct rp_outbox *o, void (*wake)(void *), void *ud)
+{
+  pthread_mutex_init(&o->mu, NULL);
+  o->head = NULL;
+  o->tail = NULL;
+  o->wake = wake;
+  o->wake_ud = ud;
+}
+
+void rp_outbox_destroy(struct rp_outbox *o)
+{
+  rp_out_free(o->head);
+  o->head = NULL;
+  pthread_mutex_destroy(&o->mu);
+}
+
+struct rp_out *rp_outbox_take(struct rp_outbox *o)
+{
+  struct rp_out *m;
+  pthread_mutex_lock(&o->mu);
+  m = o->head;
+  o->head = NULL;
+  o->tail = NULL;
+  pthread_mutex_unlock(&o->mu);
+  return m;
+}
+
+/* Queues a message for job_id (NULL for none) with the kind and fields
+ * of 'what'. Takes ownership of what->body. When memory runs out the
+ * message is lost, which is logged: nothing else can be done. */
+static void push(struct rp_executor *e, const char *job_id,
+                 const struct rp_out *what)
+{
+  struct rp_outbox *o = e->cfg.out;
+  struct rp_out *m = calloc(1, sizeof(*m));
+  if (m && job_id) {
+    m->job_id = strdup(job_id);
+    if (!m->job_id) {
+      free(m);
+      m = NULL;
+    }
+  }
+  if (!m) {
+    rp_log(RP_LOG_ERROR, job_id, "out of memory: a message for the job "
+           "server was lost");
+    free(what->body);
+    return;
+  }
+  m->kind = what->kind;
+  m->executor = e->cfg.index;
+  m->body = what->body;
+  m->len = what->len;
+  m->is_stream = what->is_stream;
+  m->failed = what->failed;
+  m->value = what->value;
+  pthread_mutex_lock(&o->mu);
+  if (o->tail)
+    o->tail->next = m;
+  else
+    o->head = m;
+  o->tail = m;
+  pthread_mutex_unlock(&o->mu);
+  o->wake(o->wake_ud);
+}
+
+/* Queues the end of a job: its result, or none (body NULL) when it was
+ * stopped. Takes ownership of body. */
+static void push_done(struct rp_executor *e, const char *job_id, char *body,
+                      size_t len, int is_stream, int failed)
+{
+  push(e, job_id, &(struct rp_out){ .kind = RP_OUT_DONE, .body = body,
+       .len = len, .is_stream = is_stream, .failed = failed });
+}
+
+static char *dup_bytes(const char *p, size_t n)
+{
+  char *s = malloc(n + 1);
+  if (s) {
+    memcpy(s, p, n);
+    s[n] = '\0';
+  }
+  return s;
+}
+
+/* The Lua module whose run() and error_result() the jobs go through. */
+static const char *runner(const struct rp_executor *e)
+{
+  return e->cfg.local_test ? "runpod.local_test" : "runpod.worker";
+}
+
+/* rp_vm_host.emit: a stream partial or a progress update. In local test
+ * mode nobody is there to post it to, so it is logged, on the job's own
+ * thread to keep it in order with the job's other lines. */
+static void host_emit(void *ud, enum rp_emit kind, const char *job_id,
+                      const char *body, size_t len)
+{
+  struct rp_executor *e = ud;
+  char *copy;
+  if (e->cfg.local_test) {
+    rp_log(RP_LOG_INFO, job_id, "%s: %.*s", kind == RP_EMIT_STREAM ?
+           "Stream partial" : "Progress update", (int)len, body);
+    return;
+  }
+  copy = dup_bytes(body, len);
+  if (!copy) {
+    rp_log(RP_LOG_ERROR, job_id, "out of memory: a stream partial was "
+           "lost");
+    return;
+  }
+  push(e, job_id, &(struct rp_out){ .kind = kind == RP_EMIT_STREAM ?
+       RP_OUT_STREAM : RP_OUT_PROGRESS, .body = copy, .len = len });
+}
+
+static double host_time_remaining(void *ud)
+{
+  struct rp_executor *e = ud;
+  double left;
+  if (!e->current || e->current->deadline <= 0)
+    return -1;
+  left = e->current->deadline - now();
+  return left > 0 ? left : 0;
+}
+
+static void hook(lua_State *L, lua_Debug *ar);
+
+/* Raises msg in L, the thread running, after making every later
+ * instruction of L and of the job's own thread raise again: a pcall in the
+ * handler cannot swallow the error, and the job's runner dies at its next
+ * instruction instead of reporting the error as the handler's own (the
+ * executor reports it, from one place: cut_short). */
+static int cut(lua_State *L, struct slot *s, const char *msg)
+{
+  lua_sethook(L, hook, LUA_MASKCOUNT, 1);
+  if (s->co && s->co != L)
+    lua_sethook(s->co, hook, LUA_MASKCOUNT, 1);
+  return luaL_error(L, "%s", msg);
+}
+
+/* The instruction-count hook of every job thread (and of the fitness
+ * checks): raises in a job that was asked to stop or ran out of time. */
+static void hook(lua_State *L, lua_Debug *ar)
+{
+  struct rp_executor *e = *(struct rp_executor **)lua_getextraspace(L);
+  struct slot *s = e ? e->current : NULL;
+  (void)ar;
+  if (!s)
+    return;
+  if (atomic_load(&s->stop))
+    cut(L, s, "job stopped on request");
+  if (s->deadline > 0 && (s->timed_out || now() > s->deadline)) {
+    char msg[64];
+    s->timed_out = 1;
+    snprintf(msg, sizeof(msg), "timed out after %g seconds", s->seconds);
+    cut(L, s, msg);
+  }
+}
+
+/* Protected set-up of a job: a new thread running the runner's run() with
+ * the job text, anchored in the registry. [-0, +1]: the reference. */
+static int setup(lua_State *L)
+{
+  const char *text = lua_touserdata(L, 1);
+  const char *module = lua_touserdata(L, 2);
+  lua_State *co;
+  char err[512];
+  if (rp_vm_push_function(L, module, "run", err, sizeof(err)) != RP_OK)
+    return luaL_error(L, "%s", err);
+  co = lua_newthread(L);
+  lua_sethook(co, hook, LUA_MASKCOUNT, HOOK_EVERY);
+  lua_pushvalue(L, -2);
+  lua_xmove(L, co, 1);
+  lua_pushstring(co, text);
+  lua_pushinteger(L, luaL_ref(L, LUA_REGISTRYINDEX));
+  return 1;
+}
+
+/* The result of a job the runtime cut short or whose runner failed: the
+ * runner's error_result() builds the error JSON once, logs it and returns
+ * the body that carries it, so the log and the result always agree. When
+ * the VM cannot even do that (out of memory), a fixed text is logged and
+ * returned the same way. Caller owns the result; free with free(). */
+static char *error_result(struct rp_executor *e, const char *job_id,
+                          const char *type, const char *message, size_t *len)
+{
+  lua_State *L = e->vm.L;
+  int top = lua_gettop(L);
+  char err[256];
+  char *body = NULL;
+  char host[128];
+  struct rp_buf json = RP_BUF_INIT(4096);
+  struct rp_buf out = RP_BUF_INIT(8192);
+  if (rp_vm_push_function(L, runner(e), "error_result", err, sizeof(err))
+      == RP_OK) {
+    lua_pushstring(L, type);
+    lua_pushstring(L, message);     /* NULL: nil */
+    lua_pushstring(L, job_id);
+    if (lua_pcall(L, 3, 1, 0) == LUA_OK && lua_isstring(L, -1))
+      body = dup_bytes(lua_tostring(L, -1), lua_rawlen(L, -1));
+  }
+  lua_settop(L, top);
+  if (body) {
+    *len = strlen(body);
+    return body;
+  }
+  rp_hostname(host, sizeof(host));
+  for (char *p = host; *p; p++)
+    if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20)
+      *p = '_';
+  /* The error JSON, as the log shows it; then the same text as a JSON
+   * string in the body (nothing in it but quotes needs escaping). */
+  rp_buf_printf(&json, "{\"error_type\":\"%s\",\"error_message\":\"%s\","
+                "\"error_traceback\":\"\",\"hostname\":\"%s\","
+                "\"worker_id\":\"%s\",\"runpod_version\":\"%s\"}", type,
+                message ? "the job's VM failed; see the worker log"
+                : "memory limit exceeded", host, rp_worker_id(), RP_VERSION);
+  rp_log(RP_LOG_ERROR, job_id, "Captured Handler Exception");
+  rp_log(RP_LOG_ERROR, job_id, "%s", json.data ? json.data : "");
+  rp_buf_puts(&out, "{\"error\":\"");
+  for (size_t i = 0; i < json.len; i++) {
+    if (json.data[i] == '"')
+      rp_buf_puts(&out, "\\");
+    rp_buf_append(&out, &json.data[i], 1);
+  }
+  rp_buf_puts(&out, "\"}");
+  body = rp_buf_steal(&out, len);
+  rp_buf_free(&json);
+  return body;
+}
+
+static void free_slot(struct rp_executor *e, struct slot *s)
+{
+  struct slot **pp;
+  pthread_mutex_lock(&e->mu);
+  for (pp = &e->slots; *pp; pp = &(*pp)->next) {
+    if (*pp == s) {
+      *pp = s->next;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&e->mu);
+  if (e->vm.L && s->ref != LUA_NOREF)
+    luaL_unref(e->vm.L, LUA_REGISTRYINDEX, s->ref);
+  free(s->id);
+  free(s);
+  atomic_fetch_sub(&e->load, 1);
+}
+
+/* Ends a job that will not run on: stopped (nothing is posted) or timed
+ * out (a TimeoutError result). Either way the VM is rebuilt afterwards. */
+static void cut_short(struct rp_executor *e, struct slot *s)
+{
+  char msg[160];
+  size_t len = 0;
+  char *body;
+  e->needs_refresh = 1;
+  if (atomic_load(&s->stop)) {
+    rp_log(RP_LOG_INFO, s->id, "Stopped on request.");
+    push_done(e, s->id, NULL, 0, 0, 0);
+  } else {
+    snprintf(msg, sizeof(msg), "job timed out after %g seconds (timeout)",
+             s->seconds);
+    body = error_result(e, s->id, "TimeoutError", msg, &len);
+    push_done(e, s->id, body, len, 0, 1);
+  }
+  free_slot(e, s);
+}
+
+/* After a job ends: refresh_worker, or recycling by count or heap size. */
+static void after_job(struct rp_executor *e, int refresh)
+{
+  e->vm.jobs++;
+  if (refresh)
+    e->needs_refresh = 1;
+  if (e->cfg.recycle_jobs && e->vm.jobs >= e->cfg.recycle_jobs)
+    e->needs_refresh = 1;
+  if (e->cfg.recycle_heap && e->vm.alloc.used > e->cfg.recycle_heap)
+    e->needs_refresh = 1;
+  if (e->needs_refresh)
+    atomic_store(&e->accepting, 0);
+}
+
+/* Resumes a job's thread with nargs values on its stack and handles what
+ * comes back: a sleep, the end of the job, or an error. */
+static void resume(struct rp_executor *e, struct slot *s, int nargs)
+{
+  lua_State *co = s->co;
+  int n = 0;
+  int status;
+  e->current = s;
+  status = lua_resume(co, e->vm.L, nargs, &n);
+  e->current = NULL;
+  if (status == LUA_YIELD && n >= 4 &&
+      lua_touserdata(co, -n) == &rp_core_yield_tag &&
+      lua_type(co, -n + 1) == LUA_TSTRING &&
+      strcmp(lua_tostring(co, -n + 1), "http") == 0) {
+    struct rp_http *h = lua_touserdata(co, -n + 2);
+    s->want_body = lua_toboolean(co, -n + 3);
+    lua_pop(co, n);
+    if (!h->multi) {
+      h->multi = e->multi;
+      curl_multi_add_handle(e->multi, h->easy);
+    }
+    s->http = h;
+    return;
+  }
+  if (status == LUA_YIELD) {
+    if (n >= 3 && lua_touserdata(co, -n) == &rp_core_yield_tag &&
+        lua_type(co, -n + 1) == LUA_TSTRING &&
+        strcmp(lua_tostring(co, -n + 1), "sleep") == 0) {
+      s->wake_at = now() + lua_tonumber(co, -n + 2);
+      lua_pop(co, n);
+      return;
+    }
+    lua_pop(co, n);
+    lua_pushliteral(co, "unexpected yield outside a handler");
+    status = LUA_ERRRUN;
+  }
+  if (atomic_load(&s->stop) || s->timed_out) {
+    /* Cut short, however the runner ended (it may have caught the hook's
+     * error as a handler error and finished normally). */
+    lua_pop(co, status == LUA_OK ? n : 0);
+    cut_short(e, s);
+    after_job(e, 1);
+    return;
+  }
+  if (status == LUA_OK && n >= 3) {
+    size_t len;
+    const char *body = lua_tolstring(co, -n, &len);
+    int is_stream = lua_toboolean(co, -n + 1);
+    int refresh = lua_toboolean(co, -n + 2);
+    int failed = n >= 4 && lua_toboolean(co, -n + 3);
+    char *copy = body ? dup_bytes(body, len) : NULL;
+    lua_pop(co, n);
+    push_done(e, s->id, copy, len, is_stream, failed);
+    free_slot(e, s);
+    after_job(e, refresh);
+    return;
+  }
+  {
+    const char *msg = lua_tostring(co, -1);
+    int oom = e->vm.alloc.exceeded;
+    char why[512];
+    size_t len = 0;
+    char *body;
+    snprintf(why, sizeof(why), "%s", msg ? msg : "job runner failed");
+    rp_log(RP_LOG_ERROR, s->id, "job runner failed: %s", why);
+    if (oom) {
+      /* The runner itself passed the memory cap (encoding a large result,
+       * say): let go of the job's memory first, then report a MemoryError
+       * as for a handler that passed it. */
+      luaL_unref(e->vm.L, LUA_REGISTRYINDEX, s->ref);
+      s->ref = LUA_NOREF;
+      s->co = NULL;
+    }
+    body = error_result(e, s->id, oom ? "MemoryError" : "RuntimeError",
+                        oom ? NULL : why, &len);
+    push_done(e, s->id, body, len, 0, 1);
+    free_slot(e, s);
+    after_job(e, 1);
+  }
+}
+
+static void start_job(struct rp_executor *e, struct pending *p)
+{
+  lua_State *L = e->vm.L;
+  struct slot *s = calloc(1, sizeof(*s));
+  int top = lua_gettop(L);
+  if (!s) {
+    rp_log(RP_LOG_ERROR, p->id, "out of memory: job dropped");
+    atomic_fetch_sub(&e->load, 1);
+    push_done(e, p->id, NULL, 0, 0, 0);
+    return;
+  }
+  s->id = p->id;
+  p->id = NULL;
+  s->ref = LUA_NOREF;
+  atomic_init(&s->stop, 0);
+  s->seconds = e->cfg.timeout;
+  if (s->seconds > 0)
+    s->deadline = now() + s->seconds;
+  pthread_mutex_lock(&e->mu);
+  s->next = e->slots;
+  e->slots = s;
+  pthread_mutex_unlock(&e->mu);
+  lua_pushcfunction(L, setup);
+  lua_pushlightuserdata(L, p->text);
+  lua_pushlightuserdata(L, (void *)runner(e));
+  if (lua_pcall(L, 2, 1, 0) != LUA_OK) {
+    size_t len = 0;
+    char *body;
+    rp_log(RP_LOG_ERROR, s->id, "cannot start the job: %s",
+           lua_tostring(L, -1));
+    lua_settop(L, top);
+    body = error_result(e, s->id, "RuntimeError", "cannot start the job",
+                        &len);
+    push_done(e, s->id, body, len, 0, 1);
+    free_slot(e, s);
+    after_job(e, 1);
+    return;
+  }
+  s->ref = (int)lua_tointeger(L, -1);
+  lua_settop(L, top);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, s->ref);
+  s->co = lua_tothread(L, -1);
+  lua_pop(L, 1);
+  resume(e, s, 1);
+}
+
+static void ask_concurrency(struct rp_executor *e, int current)
+{
+  lua_State *L = e->vm.L;
+  int top = lua_gettop(L);
+  char err[256];
+  int value = current;
+  if (rp_vm_push_function(L, "runpod.worker", "concurrency", err,
+                          sizeof(err)) == RP_OK) {
+    lua_pushinteger(L, current);
+    if (lua_pcall(L, 1, 1, 0) == LUA_OK && lua_isinteger(L, -1))
+      value = (int)lua_tointeger(L, -1);
+  }
+  lua_settop(L, top);
+  push(e, NULL, &(struct rp_out){ .kind = RP_OUT_CONCURRENCY,
+       .value = value });
+}
+
+static void refresh(struct rp_executor *e)
+{
+  char err[1024];
+  double t0 = now();
+  if (rp_vm_refresh(&e->vm, err, sizeof(err)) != RP_OK) {
+    rp_log(RP_LOG_ERROR, NULL, "cannot rebuild the VM: %s", err);
+    push(e, NULL, &(struct rp_out){ .kind = RP_OUT_FATAL });
+    e->quit = 2;
+    return;
+  }
+  rp_log(RP_LOG_DEBUG, NULL, "executor %d: VM rebuilt in %.3f ms",
+         e->cfg.index, (now() - t0) * 1e3);
+  e->needs_refresh = 0;
+  atomic_store(&e->accepting, 1);
+  e->cfg.out->wake(e->cfg.out->wake_ud);   /* it may take jobs again */
+}
+
+/* The earliest time a waiting job needs attention, or 0 for none. */
+static double next_wake(struct rp_executor *e)
+{
+  double t = 0;
+  for (struct slot *s = e->slots; s; s = s->next) {
+    double w = s->wake_at;
+    if (s->deadline > 0 && (w <= 0 || s->deadline < w))
+      w = s->deadline;
+    if (w > 0 && (t == 0 || w < t))
+      t = w;
+  }
+  return t;
+}
+
+/* Waits, with e->mu released, until the HTTP requests move, another
+ * thread wakes us (curl_multi_wakeup: a job, a stop, a question) or
+ * 'until' passes. */
+static void wait_for_work(struct rp_executor *e, double until)
+{
+  int ms = 1000;
+  if (until > 0) {
+    double left = until - now();
+    ms = left <= 0 ? 0 : left > 1 ? 1000 : (int)(left * 1000) + 1;
+  }
+  pthread_mutex_unlock(&e->mu);
+  curl_multi_poll(e->multi, NULL, 0, ms, NULL);
+  pthread_mutex_lock(&e->mu);
+}
+
+/* Moves the HTTP transfers on and resumes the jobs whose request has what
+ * they wait for. */
+static void serve_http(struct rp_executor *e)
+{
+  int running;
+  int left;
+  CURLMsg *m;
+  curl_multi_perform(e->multi, &running);
+  while ((m = curl_multi_info_read(e->multi, &left)) != NULL) {
+    struct rp_http *h = NULL;
+    if (m->msg != CURLMSG_DONE)
+      continue;
+    curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&h);
+    if (h)
+      rp_http_finish(h, m->data.result);
+  }
+  for (struct slot *s = e->slots, *next; s; s = next) {
+    next = s->next;
+    if (s->http && rp_http_ready(s->http, s->want_body)) {
+      s->http = NULL;
+      resume(e, s, 0);
+    }
+  }
+}
+
+/* Files incoming jobs (in arrival order) to the held list and applies
+ * incoming stops; 'in' is newest first. */
+static void take_inbox(struct rp_executor *e, struct pending *in)
+{
+  struct pending *order = NULL;
+  while (in) {
+    struct pending *next = in->next;
+    in->next = order;
+    order = in;
+    in = next;
+  }
+  while (order) {
+    struct pending *p = order;
+    order = p->next;
+    p->next = NULL;
+    if (p->text) {
+      if (e->held_tail)
+        e->held_tail->next = p;
+      else
+        e->held = p;
+      e->held_tail = p;
+      continue;
+    }
+    for (struct slot *s = e->slots; s; s = s->next) {
+      if (strcmp(s->id, p->id) == 0 && (s->wake_at > 0 || s->http)) {
+        cut_short(e, s);            /* waiting: ends now */
+        after_job(e, 1);
+        break;
+      }
+    }
+    for (struct pending *h = e->held; h; h = h->next) {
+      if (strcmp(h->id, p->id) == 0) {
+        free(h->text);              /* not started: never will be */
+        h->text = NULL;
+      }
+    }
+    free(p->id);
+    free(p);
+  }
+}
+
+/* Starts the held jobs, unless the VM must be rebuilt first. */
+static void start_held(struct rp_executor *e)
+{
+  while (e->held && !e->needs_refresh) {
+    struct pending *p = e->held;
+    e->held = p->next;
+    if (!e->held)
+      e->held_tail = NULL;
+    if (p->text) {
+      start_job(e, p);
+    } else {
+      rp_log(RP_LOG_INFO, p->id, "Stopped on request before it started.");
+      push_done(e, p->id, NULL, 0, 0, 0);
+      atomic_fetch_sub(&e->load, 1);
+    }
+    free(p->id);
+    free(p->text);
+    free(p);
+  }
+}
+
+/* Whether the thread has something to do right now (under mu). */
+static int ready(struct rp_executor *e, double wake)
+{
+  if (e->inbox || e->ask_concurrency || (wake > 0 && wake <= now()) ||
+      (e->needs_refresh && !e->slots) || (e->held && !e->needs_refresh))
+    return 1;
+  for (struct slot *s = e->slots; s; s = s->next)
+    if (s->http && rp_http_ready(s->http, s->want_body))
+      return 1;          /* bytes that arrived while the job was running */
+  return 0;
+}
+
+static void *thread_main(void *arg)
+{
+  struct rp_executor *e = arg;
+  pthread_mutex_lock(&e->mu);
+  for (;;) {
+    struct pending *in;
+    int ask;
+    double t;
+    if (e->quit == 2 || (e->quit && !e->slots && !e->inbox && !e->held))
+      break;
+    t = next_wake(e);
+    if (!ready(e, t))
+      wait_for_work(e, t);
+    in = e->inbox;
+    e->inbox = NULL;
+    ask = e->ask_concurrency;
+    e->ask_concurrency = 0;
+    pthread_mutex_unlock(&e->mu);
+
+    take_inbox(e, in);
+    if (ask)
+      ask_concurrency(e, ask);
+    serve_http(e);
+    t = now();
+    for (struct slot *s = e->slots, *next; s; s = next) {
+      next = s->next;
+      if (s->deadline > 0 && t >= s->deadline) {
+        s->timed_out = 1;
+        cut_short(e, s);
+        after_job(e, 1);
+      } else if (s->wake_at > 0 && t >= s->wake_at) {
+        s->wake_at = 0;
+        resume(e, s, 0);
+      }
+    }
+    if (e->needs_refresh && !e->slots && e->quit != 2)
+      refresh(e);
+    if (e->quit != 2)
+      start_held(e);
+    pthread_mutex_lock(&e->mu);
+  }
+  pthread_mutex_unlock(&e->mu);
+  return NULL;
+}
+
+int rp_executor_start(struct rp_executor **out,
+                      const struct rp_executor_config *c, char *err,
+                      size_t errlen)
+{
+  struct rp_executor *e = calloc(1, sizeof(*e));
+  int rc;
+  *out = NULL;
+  if (!e)
+    return rp_fail(RP_ENOMEM, err, errlen, "out of memory");
+  e->cfg = *c;
+  e->host.emit = host_emit;
+  e->host.time_remaining = host_time_remaining;
+  e->host.ud = e;
+  e->cfg.vm.host = &e->host;
+  atomic_init(&e->load, 0);
+  atomic_init(&e->accepting, 1);
+  pthread_mutex_init(&e->mu, NULL);
+  e->multi = curl_multi_init();
+  if (!e->multi) {
+    rp_executor_free(e);
+    return rp_fail(RP_ENOMEM, err, errlen, "out of memory");
+  }
+  rc = rp_vm_open(&e->vm, &e->cfg.vm, err, errlen);
+  if (rc != RP_OK) {
+    rp_executor_free(e);
+    return rc;
+  }
+  *out = e;
+  return RP_OK;
+}
+
+/* Starts the thread once the caller has read what it needs of the VM. */
+static int ensure_thread(struct rp_executor *e)
+{
+  if (e->started)
+    return 0;
+  if (pthread_create(&e->thread, NULL, thread_main, e) != 0)
+    return -1;
+  e->started = 1;
+  return 0;
+}
+
+double rp_executor_config_number(struct rp_executor *e, const char *key,
+                                 double dflt)
+{
+  lua_State *L = e->vm.L;
+  int top = lua_gettop(L);
+  double v = dflt;
+  rp_vm_push_config(L);
+  if (lua_istable(L, -1)) {
+    int t = lua_getfield(L, -1, key);
+    if (t == LUA_TNUMBER)
+      v = lua_tonumber(L, -1);
+    else if (t == LUA_TFUNCTION)
+      v = 1;                        /* present */
+  }
+  lua_settop(L, top);
+  return v;
+}
+
+double rp_executor_setting(struct rp_executor *e, const struct rp_setting *env,
+                           const char *key, double dflt)
+{
+  return env->set ? env->number : rp_executor_config_number(e, key, dflt);
+}
+
+static int enqueue(struct rp_executor *e, const char *id, const char *text)
+{
+  struct pending *p = calloc(1, sizeof(*p));
+  if (!p)
+    return RP_ENOMEM;
+  p->id = strdup(id);
+  p->text = text ? strdup(text) : NULL;
+  if (!p->id || (text && !p->text)) {
+    free(p->id);
+    free(p->text);
+    free(p);
+    return RP_ENOMEM;
+  }
+  if (ensure_thread(e) != 0) {
+    free(p->id);
+    free(p->text);
+    free(p);
+    return RP_ENOMEM;
+  }
+  pthread_mutex_lock(&e->mu);
+  p->next = e->inbox;
+  e->inbox = p;
+  pthread_mutex_unlock(&e->mu);
+  curl_multi_wakeup(e->multi);
+  return RP_OK;
+}
+
+int rp_executor_submit(struct rp_executor *e, const char *job_id,
+                       const char *job_text)
+{
+  int rc;
+  atomic_fetch_add(&e->load, 1);
+  rc = enqueue(e, job_id, job_text);
+  if (rc != RP_OK)
+    atomic_fetch_sub(&e->load, 1);
+  return rc;
+}
+
+void rp_executor_stop_job(struct rp_executor *e, const char *job_id)
+{
+  pthread_mutex_lock(&e->mu);
+  for (struct slot *s = e->slots; s; s = s->next)
+    if (strcmp(s->id, job_id) == 0)
+      atomic_store(&s->stop, 1);    /* a running job: its hook sees it */
+  pthread_mutex_unlock(&e->mu);
+  enqueue(e, job_id, NULL);         /* a waiting job: the thread ends it */
+}
+
+void rp_executor_ask_concurrency(struct rp_executor *e, int current)
+{
+  if (ensure_thread(e) != 0)
+    return;
+  pthread_mutex_lock(&e->mu);
+  e->ask_concurrency = current > 0 ? current : 1;
+  pthread_mutex_unlock(&e->mu);
+  curl_multi_wakeup(e->multi);
+}
+
+int rp_executor_fitness(struct rp_executor *e, double seconds, char *err,
+                        size_t errlen)
+{
+  lua_State *L = e->vm.L;
+  struct slot s;
+  int n = 0;
+  int rc;
+  /* A slot of its own, so that the jobs' hook bounds the checks; the
+   * threads rp_job_call makes inherit the hook from L. */
+  memset(&s, 0, sizeof(s));
+  atomic_init(&s.stop, 0);
+  s.seconds = seconds;
+  s.deadline = now() + seconds;
+  e->current = &s;
+  lua_sethook(L, hook, LUA_MASKCOUNT, HOOK_EVERY);
+  rc = rp_job_call(L, "runpod.worker", "fitness", 0, NULL, &n, err, errlen);
+  lua_sethook(L, NULL, 0, 0);
+  e->current = NULL;
+  if (rc != RP_OK)
+    return rc;
+  if (n < 1 || !lua_toboolean(L, -n)) {
+    rc = rp_fail(RP_ELUA, err, errlen, "%s", n >= 2 && lua_isstring(L, -n + 1)
+                 ? lua_tostring(L, -n + 1) : "fitness check failed");
+  }
+  lua_pop(L, n);
+  return rc;
+}
+
+struct rp_vm *rp_executor_vm(struct rp_executor *e)
+{
+  return &e->vm;
+}
+
+void rp_executor_rebuild_due(struct rp_executor *e)
+{
+  if (e->needs_refresh && !e->started)
+    refresh(e);
+}
+
+void rp_executor_set_timeout(struct rp_executor *e, double seconds)
+{
+  e->cfg.timeout = seconds > 0 ? seconds : 0;
+}
+
+int rp_executor_load(struct rp_executor *e)
+{
+  return atomic_load(&e->load);
+}
+
+int rp_executor_accepting(struct rp_executor *e)
+{
+  return atomic_load(&e->accepting);
+}
+
+void rp_executor_shutdown(struct rp_executor *e, int drop)
+{
+  if (!e)
+    return;
+  pthread_mutex_lock(&e->mu);
+  e->quit = drop ? 2 : 1;
+  if (drop)
+    for (struct slot *s = e->slots; s; s = s->next)
+      atomic_store(&s->stop, 1);
+  pthread_mutex_unlock(&e->mu);
+  curl_multi_wakeup(e->multi);
+  if (e->started) {
+    pthread_join(e->thread, NULL);
+    e->started = 0;
+  }
+}
+
+void rp_executor_free(struct rp_executor *e)
+{
+  struct pending *p;
+  if (!e)
+    return;
+  rp_executor_shutdown(e, 1);
+  while (e->slots)
+    free_slot(e, e->slots);
+  while ((p = e->inbox) != NULL) {
+    e->inbox = p->next;
+    free(p->id);
+    free(p->text);
+    free(p);
+  }
+  while ((p = e->held) != NULL) {
+    e->held = p->next;
+    free(p->id);
+    free(p->text);
+    free(p);
+  }
+  rp_vm_close(&e->vm);          /* frees requests, detaching them */
+  if (e->multi)
+    curl_multi_cleanup(e->multi);
+  pthread_mutex_destroy(&e->mu);
+  free(e);
+}

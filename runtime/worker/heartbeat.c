@@ -1,0 +1,223 @@
+/* heartbeat.c - see heartbeat.h. */
+#include "worker/heartbeat.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/log.h"
+#include "net/req.h"
+#include "base/rp.h"
+#include "net/wire.h"
+
+struct rp_heartbeat {
+  char *tmpl;
+  char *worker_id;
+  char *api_key;
+  long interval_ms;
+  pthread_t thread;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  char *job_ids;            /* under mu */
+  int quit;                 /* under mu */
+  CURL *easy;               /* kept between pings: one connection */
+  struct curl_slist *headers;
+  struct rp_buf resp;
+};
+
+static size_t discard(char *p, size_t size, size_t n, void *ud)
+{
+  struct rp_buf *b = ud;
+  (void)p;
+  b->len += size * n;         /* counted, not kept */
+  return size * n;
+}
+
+static void add_ms(struct timespec *t, long ms)
+{
+  t->tv_sec += ms / 1000;
+  t->tv_nsec += (ms % 1000) * 1000000L;
+  if (t->tv_nsec >= 1000000000L) {
+    t->tv_sec++;
+    t->tv_nsec -= 1000000000L;
+  }
+}
+
+/* One ping on the heartbeat's own handle; the lock is not held. */
+static void ping(struct rp_heartbeat *h, const char *ids, const char *extra)
+{
+  char *url = rp_wire_ping_url(h->tmpl, h->worker_id, ids, RP_VERSION);
+  char *full = NULL;
+  CURLcode rc;
+  long status = 0;
+  if (url && extra) {
+    size_t n = strlen(url) + strlen(extra) + 2;
+    full = malloc(n);
+    if (full)
+      snprintf(full, n, "%s&%s", url, extra);
+  }
+  if (!url || (extra && !full)) {
+    rp_log(RP_LOG_ERROR, NULL, "heartbeat: out of memory");
+    free(url);
+    return;
+  }
+  curl_easy_setopt(h->easy, CURLOPT_URL, full ? full : url);
+  rc = curl_easy_perform(h->easy);
+  free(full);
+  free(url);
+  if (rc == CURLE_OK)
+    curl_easy_getinfo(h->easy, CURLINFO_RESPONSE_CODE, &status);
+  if (rc != CURLE_OK)
+    rp_log(RP_LOG_WARN, NULL, "Heartbeat failed: %s",
+           curl_easy_strerror(rc));
+  else if (status >= 300)
+    rp_log(RP_LOG_WARN, NULL, "Heartbeat failed: HTTP %ld", status);
+  else
+    rp_log(RP_LOG_TRACE, NULL, "Heartbeat sent: HTTP %ld", status);
+}
+
+/* The handle every ping goes out on. Returns 0 or -1. */
+static int setup_handle(struct rp_heartbeat *h)
+{
+  char line[1024];
+  struct curl_slist *l;
+  h->easy = curl_easy_init();
+  if (!h->easy)
+    return -1;
+  if (h->api_key) {
+    snprintf(line, sizeof(line), "Authorization: %s", h->api_key);
+    l = curl_slist_append(h->headers, line);
+    if (!l)
+      return -1;
+    h->headers = l;
+  }
+  l = curl_slist_append(h->headers, "Content-Type: application/json");
+  if (!l)
+    return -1;
+  h->headers = l;
+  curl_easy_setopt(h->easy, CURLOPT_HTTPHEADER, h->headers);
+  curl_easy_setopt(h->easy, CURLOPT_USERAGENT, rp_net_user_agent());
+  curl_easy_setopt(h->easy, CURLOPT_WRITEFUNCTION, discard);
+  curl_easy_setopt(h->easy, CURLOPT_WRITEDATA, &h->resp);
+  curl_easy_setopt(h->easy, CURLOPT_TIMEOUT_MS, h->interval_ms * 2);
+  curl_easy_setopt(h->easy, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(h->easy, CURLOPT_TCP_KEEPALIVE, 1L);
+  return 0;
+}
+
+static void *thread_main(void *arg)
+{
+  struct rp_heartbeat *h = arg;
+  struct timespec next;
+  clock_gettime(CLOCK_MONOTONIC, &next);
+  pthread_mutex_lock(&h->mu);
+  while (!h->quit) {
+    char *ids = strdup(h->job_ids ? h->job_ids : "");
+    struct timespec t;
+    pthread_mutex_unlock(&h->mu);
+    ping(h, ids ? ids : "", NULL);
+    free(ids);
+    /* Pings keep their cadence from start to start; a slow one is not
+     * followed by a burst. */
+    add_ms(&next, h->interval_ms);
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    if (t.tv_sec > next.tv_sec ||
+        (t.tv_sec == next.tv_sec && t.tv_nsec > next.tv_nsec))
+      next = t;
+    pthread_mutex_lock(&h->mu);
+    while (!h->quit &&
+           pthread_cond_timedwait(&h->cv, &h->mu, &next) == 0)
+      continue;
+  }
+  pthread_mutex_unlock(&h->mu);
+  return NULL;
+}
+
+struct rp_heartbeat *rp_heartbeat_start(const char *url_template,
+                                        const char *worker_id,
+                                        const char *api_key,
+                                        long interval_ms)
+{
+  struct rp_heartbeat *h = calloc(1, sizeof(*h));
+  pthread_condattr_t ca;
+  if (!h)
+    return NULL;
+  h->tmpl = strdup(url_template);
+  h->worker_id = strdup(worker_id);
+  h->api_key = api_key ? strdup(api_key) : NULL;
+  h->job_ids = strdup("");
+  h->interval_ms = interval_ms > 0 ? interval_ms : 10000;
+  pthread_mutex_init(&h->mu, NULL);
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&h->cv, &ca);
+  pthread_condattr_destroy(&ca);
+  if (!h->tmpl || !h->worker_id || !h->job_ids || setup_handle(h) != 0 ||
+      pthread_create(&h->thread, NULL, thread_main, h) != 0) {
+    if (h->easy)
+      curl_easy_cleanup(h->easy);
+    curl_slist_free_all(h->headers);
+    free(h->tmpl);
+    free(h->worker_id);
+    free(h->api_key);
+    free(h->job_ids);
+    pthread_cond_destroy(&h->cv);
+    pthread_mutex_destroy(&h->mu);
+    free(h);
+    return NULL;
+  }
+  return h;
+}
+
+void rp_heartbeat_set_jobs(struct rp_heartbeat *h, const char *job_ids)
+{
+  char *copy;
+  if (!h)
+    return;
+  copy = strdup(job_ids);
+  if (!copy)
+    return;
+  pthread_mutex_lock(&h->mu);
+  free(h->job_ids);
+  h->job_ids = copy;
+  pthread_mutex_unlock(&h->mu);
+}
+
+void rp_heartbeat_ping_once(const char *url_template, const char *worker_id,
+                            const char *api_key, const char *extra)
+{
+  struct rp_heartbeat h;
+  memset(&h, 0, sizeof(h));
+  h.tmpl = (char *)url_template;
+  h.worker_id = (char *)worker_id;
+  h.api_key = (char *)api_key;
+  h.interval_ms = 5000;
+  if (setup_handle(&h) == 0)
+    ping(&h, "", extra);
+  if (h.easy)
+    curl_easy_cleanup(h.easy);
+  curl_slist_free_all(h.headers);
+}
+
+void rp_heartbeat_stop(struct rp_heartbeat *h)
+{
+  if (!h)
+    return;
+  pthread_mutex_lock(&h->mu);
+  h->quit = 1;
+  pthread_cond_signal(&h->cv);
+  pthread_mutex_unlock(&h->mu);
+  pthread_join(h->thread, NULL);
+  curl_easy_cleanup(h->easy);
+  curl_slist_free_all(h->headers);
+  pthread_cond_destroy(&h->cv);
+  pthread_mutex_destroy(&h->mu);
+  free(h->tmpl);
+  free(h->worker_id);
+  free(h->api_key);
+  free(h->job_ids);
+  free(h);
+}
