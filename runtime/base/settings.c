@@ -156,7 +156,8 @@ int rp_settings_problem(const struct rp_settings *s, int n, char *buf,
                e->name, v);
       break;
     default:
-      snprintf(buf, len, "ignoring %s='%s' (expected 1 or 0)", e->name, v);
+      snprintf(buf, len, "ignoring %s='%s' (expected true or false)",
+               e->name, v);
       break;
     }
     return e->fatal ? RP_LOG_ERROR : RP_LOG_WARN;

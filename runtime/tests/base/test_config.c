@@ -198,7 +198,7 @@ static void settings_fatal(void)
   clear_env();
   setenv("RUNPOD_MAX_MEMORY", "lots", 1);
   setenv("RUNPOD_REALTIME_PORT", "70000", 1);
-  setenv("RUNPOD_REAP_CHILDREN", "yes", 1);
+  setenv("RUNPOD_REAP_CHILDREN", "maybe", 1);
   rp_settings_read(&s);
   CHECK_INT(RP_LOG_ERROR, rp_settings_problem(&s, 0, msg, sizeof(msg)));
   CHECK_STR("invalid RUNPOD_MAX_MEMORY 'lots' (expected bytes, e.g. "
@@ -208,7 +208,8 @@ static void settings_fatal(void)
             "1..65535)", msg);
   CHECK(!s.realtime_port.set);
   CHECK_INT(RP_LOG_WARN, rp_settings_problem(&s, 2, msg, sizeof(msg)));
-  CHECK_STR("ignoring RUNPOD_REAP_CHILDREN='yes' (expected 1 or 0)", msg);
+  CHECK_STR("ignoring RUNPOD_REAP_CHILDREN='maybe' (expected true or "
+            "false)", msg);
   CHECK(s.reap_children.number == 0);
   clear_env();
 }
