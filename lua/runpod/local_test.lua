@@ -1,5 +1,5 @@
--- runpod.local_test: local test mode (DESIGN.md section 2), shared by
--- runpod-worker and plain lua5.4.
+-- runpod.local_test: local test mode (docs/configuration.md, "Modes"),
+-- shared by runpod-worker and plain lua5.4.
 --
 -- One job comes from --test_input or ./test_input.json; a JSON array of
 -- jobs runs them in order in the same worker (a runtime extra, handy for

@@ -1,7 +1,8 @@
 -- runpod.serverless: start(), and the job runner every mode shares.
 --
--- run_job() applies the Python SDK's result normalisation (DESIGN.md
--- section 1). runpod-worker calls the same code for every job, so a busted
+-- run_job() applies the Python SDK's result normalisation
+-- (docs/handlers.md). runpod-worker calls the same code for every job, so a
+-- busted
 -- spec that calls run_job() sees exactly the result the worker would post.
 local core = require "runpod.core"
 local log = require "runpod.log"
@@ -197,7 +198,7 @@ local function error_message_of(err)
   return tostring(err)
 end
 
--- The JSON string a failed job carries in "error" (DESIGN.md section 1),
+-- The JSON string a failed job carries in "error" (docs/handlers.md),
 -- with its keys in the Python SDK's order.
 local function error_json(error_type, message, traceback)
   local fields = {

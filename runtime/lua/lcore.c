@@ -33,7 +33,7 @@
 const char rp_core_vm_key = 'v';
 const char rp_core_yield_tag = 'y';
 
-/* RunPod refuses result bodies over 20 MB; see DESIGN.md section 3. */
+/* RunPod refuses result bodies over 20 MB (docs/handlers.md). */
 #define RP_MAX_RESULT_BYTES ((size_t)20 * 1000 * 1000)
 /* What json.encode will build at most (a job result is checked against
  * RP_MAX_RESULT_BYTES afterwards, with a clearer message). */

@@ -1,5 +1,6 @@
 /*
- * wire.h - the URLs of RunPod's worker protocol (DESIGN.md section 3),
+ * wire.h - the URLs of RunPod's worker protocol (docs/emulator.md,
+ * "Worker API"),
  * built from the RUNPOD_WEBHOOK_* templates exactly as the Python SDK
  * builds them. Pure functions: no I/O, no Lua.
  *

@@ -3,9 +3,10 @@
  *
  * Serves both faces of one endpoint under /v2/{endpoint}/ on an httpd
  * (httpd.h) over a job store (jobstore.h):
- * - the client API of DESIGN.md 3b (run, runsync, status, status-sync,
+ * - the client API of docs/api.md (run, runsync, status, status-sync,
  *   stream, cancel, health, purge-queue), as RunPod's client SDKs call it;
- * - the worker API of DESIGN.md 3 (job-take, job-take-batch, job-done,
+ * - the worker API of docs/emulator.md, "Worker API" (job-take,
+ *   job-take-batch, job-done,
  *   job-stream, ping, job-stop), as a worker calls it;
  * - a control API under /_emulator/ for tests: fault injection on the
  *   worker routes, a log of every worker request, counters, a webhook sink.

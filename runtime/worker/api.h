@@ -1,8 +1,8 @@
 /*
  * api.h - the local API server: runpod-worker HANDLER --rp_serve_api, or
- * RUNPOD_REALTIME_PORT set (DESIGN.md section 2).
+ * RUNPOD_REALTIME_PORT set (docs/configuration.md, "Modes").
  *
- * Serves RunPod's client API (DESIGN.md 3b: run, runsync, status,
+ * Serves RunPod's client API (docs/api.md: run, runsync, status,
  * status-sync, stream, cancel, health, purge-queue) on the public
  * host:port, at the root and under /v2/{any endpoint id}/, plus GET / (a
  * page to submit and watch a job), GET /openapi.json and, when

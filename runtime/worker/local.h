@@ -1,5 +1,6 @@
 /*
- * local.h - local test mode of runpod-worker (DESIGN.md section 2): runs
+ * local.h - local test mode of runpod-worker (docs/configuration.md,
+ * "Modes"): runs
  * the job(s) from --test_input or ./test_input.json and compares the
  * result with --test_output. The steps are the Lua functions of
  * runpod.local_test, which plain lua5.4 runs too. The jobs run one after

@@ -4,7 +4,8 @@
  *   runpod-worker HANDLER.lua [flags]
  *
  * Reads the environment once (settings.h) and the flags (args.h),
- * chooses the mode as the Python SDK does (DESIGN.md section 2), builds the
+ * chooses the mode as the Python SDK does (docs/configuration.md,
+ * "Modes"), builds the
  * VM from the script and hands over to the mode, passing both on. Exit
  * codes are listed in usage() and the README.
  */

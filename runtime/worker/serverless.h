@@ -1,6 +1,7 @@
 /*
- * serverless.h - serverless mode: the RunPod job loop (DESIGN.md section
- * 3). The calling thread becomes the orchestrator: one libcurl multi
+ * serverless.h - serverless mode: the RunPod job loop (docs/emulator.md,
+ * "Worker API"). The calling thread becomes the orchestrator: one libcurl
+ * multi
  * handle (one connection pool) carries the job-take long poll, the
  * job-stop long poll and every post; executors run the jobs; the heartbeat
  * pings from its own thread. Everything is configured from the

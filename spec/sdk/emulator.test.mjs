@@ -36,7 +36,7 @@ after(async () => {
   assert.equal(code, 0);
 });
 
-// The worker side, as DESIGN.md section 3 describes it.
+// The worker side, as docs/emulator.md, "Worker API" describes it.
 const workerHeaders = { Authorization: KEY };
 
 async function take(worker = "sdk-worker") {
