@@ -174,7 +174,7 @@ describe("Dockerfile", function()
     local makefile = proc.read_file(proc.root .. "/Makefile")
     assert.matches("\nmake deps[ \n]", ci)
     assert.matches("\nmake test\n", ci, 1, true)
-    assert.matches("\ntest: test-deps all ", makefile, 1, true)
+    assert.matches("\ntest:[^\n]* test%-deps all ", makefile)
     assert.matches("\ninstall: all\n", makefile, 1, true)
     assert.are.same({ "deps", "all", "install" }, make_targets(build))
     local runs = {}

@@ -37,6 +37,19 @@ mkdir -p "$dir"
 store=(--root "$dir/storage" --runroot "$dir/run" --storage-driver overlay)
 
 now() { date +%s.%N; }
+
+# Both downloads from Debian's mirror (the base, and the Dockerfile's
+# apt-get) are tried three times: a mirror that drops one connection must
+# not fail the suite. Anything else fails at once.
+tries() {
+  local n
+  for n in 1 2 3; do
+    "$@" && return 0
+    echo "image.sh: attempt $n of 3 failed: $1" >&2
+    [ "$n" -lt 3 ] && sleep $((n * 5))
+  done
+  return 1
+}
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
 # The base: Debian's minbase variant, the package set debian:bookworm-slim
@@ -46,7 +59,7 @@ base_seconds=0
 if [ ! -s "$dir/base.tar" ]; then
   t0=$(now)
   rm -f "$dir/base-part.tar"
-  mmdebstrap --quiet --variant=minbase \
+  tries mmdebstrap --quiet --variant=minbase \
     --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr bookworm "$dir/base-part.tar" \
     "deb $mirror bookworm main" "deb $mirror bookworm-updates main" \
     "deb ${mirror%/debian}/debian-security bookworm-security main" </dev/null >&2
@@ -67,7 +80,8 @@ fi
 buildah "${store[@]}" rm "$probe" >/dev/null
 
 t0=$(now)
-buildah "${store[@]}" bud --isolation chroot --pull=never --layers --network host \
+tries buildah "${store[@]}" bud --isolation chroot --pull=never --layers \
+  --network host \
   -t "$image" -f Dockerfile . >&2
 build_seconds=$(since "$t0")
 
