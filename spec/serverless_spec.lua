@@ -129,6 +129,18 @@ describe("runpod.serverless", function()
         .. "output.a.b[1]", info.error_message)
     end)
 
+    it("encodes an unencodable result once: its __tojson runs once", function()
+      local calls = 0
+      local counted = setmetatable({}, { __tojson = function()
+        calls = calls + 1
+        return "counted"
+      end })
+      local res = run_job(returning(json.array { counted, print }), job({}))
+      assert.are.equal(1, calls)
+      assert.are.equal("handler result cannot be encoded as JSON: cannot encode function at "
+        .. "output[2]", assert(json.decode(res.error)).error_message)
+    end)
+
     it("fails a result over the size limit with a message naming its size", function()
       local res = run_job(returning(("x"):rep(100)), job({}), { max_result_bytes = 50 })
       local info = assert(json.decode(res.error))

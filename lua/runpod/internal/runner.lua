@@ -202,20 +202,40 @@ local function failure(err, co, id)
   return result
 end
 
+-- The keys a result may have, in the order its JSON lists them.
+local RESULT_KEYS = { "output", "error" }
+
+-- encode_keys(result) -> body | nil, message
+-- Encodes each value once, under its own name, so that a message names the
+-- path from "output" (and a __tojson in the output runs once).
+local function encode_keys(result)
+  local parts = {}
+  for _, key in ipairs(RESULT_KEYS) do
+    local value = result[key]
+    if value ~= nil then
+      local text, err = core.encode(value, key)
+      if not text then
+        return nil, err
+      end
+      parts[#parts + 1] = '"' .. key .. '":' .. text
+    end
+  end
+  return "{" .. table.concat(parts, ",") .. "}"
+end
+
 -- Encodes the result; an unencodable one fails the job, naming the key.
 local function encode_result(result, max)
-  local body, err = core.encode(result, "result")
+  local body, err = encode_keys(result)
   if not body then
-    local _, why = core.encode(result.output, "output")
-    local message = "handler result cannot be encoded as JSON: " .. (why or err)
+    local message = "handler result cannot be encoded as JSON: " .. err
     result = { error = error_json("EncodeError", message, "") }
-    body = core.encode(result, "result")
+    body = encode_keys(result)
   end
   if #body > max then
     local message = ("handler result is %d bytes encoded, over RunPod's limit of %d bytes; "
       .. "upload large outputs (runpod.upload) and return their URL"):format(#body, max)
     result = { error = error_json("ResultTooLarge", message, "") }
-    body = core.encode(result, "result")
+    body = encode_keys(result)
   end
   return result, body
 end
