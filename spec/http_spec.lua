@@ -98,12 +98,12 @@ describe("runpod.http", function()
 
     local exits = {
       ["break"] = function(iterate)
-        for _ in iterate() do
+        for _ in iterate() do -- luacheck: ignore 512 (leaves at the first item)
           break
         end
       end,
       ["return"] = function(iterate)
-        for _ in iterate() do
+        for _ in iterate() do -- luacheck: ignore 512 (leaves at the first item)
           return
         end
       end,
