@@ -114,8 +114,11 @@ local function with_deadline(handler, seconds)
   end
 end
 
--- Partials are logged as they come, and each job's result at its end.
-local MODE = {
+-- local_test.run(job_text) and local_test.error_result(error_type,
+-- message, id) run a job and report one runpod-worker cut short (timeout,
+-- ...) (runner.add_entry_points). Partials are logged as they come, and
+-- each job's result at its end, cut short or not.
+runner.add_entry_points(local_test, {
   received = function(job_text, id)
     log.debug("Retrieved local job: " .. job_text, id)
   end,
@@ -127,20 +130,7 @@ local MODE = {
   end,
   finished = report,
   cut_short = report,
-}
-
--- run(job_text) -> result body, is_stream, refresh, failed
--- Runs one job with the registered handler.
-function local_test.run(job_text)
-  return runner.run_text(job_text, MODE)
-end
-
--- error_result(error_type, message, id) -> body
--- The result of a job runpod-worker had to cut short (timeout, ...),
--- logged as run() logs the others.
-function local_test.error_result(error_type, message, id)
-  return runner.error_result(error_type, message, id, MODE)
-end
+})
 
 -- Compares two decoded JSON values; arrays and objects are told apart.
 local function same(a, b)

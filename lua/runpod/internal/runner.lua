@@ -367,4 +367,17 @@ function runner.error_result(error_type, message, id, mode)
   return body
 end
 
+-- add_entry_points(module, mode): the functions runpod-worker calls by
+-- name (executor.c) for every job of a mode, added to that mode's module:
+--   run(job_text) -> body, is_stream, refresh, failed     run_text()
+--   error_result(error_type, message, id) -> body         error_result()
+function runner.add_entry_points(module, mode)
+  function module.run(job_text)
+    return runner.run_text(job_text, mode)
+  end
+  function module.error_result(error_type, message, id)
+    return runner.error_result(error_type, message, id, mode)
+  end
+end
+
 return runner

@@ -8,9 +8,11 @@ local runner = require "runpod.internal.runner"
 
 local worker = {}
 
+-- worker.run(job_text) and worker.error_result(error_type, message, id)
+-- run a job and report one the runtime cut short (runner.add_entry_points).
 -- Partials and the final result leave through core.emit, in the order
 -- they are produced; the log says only how the job ended.
-local MODE = {
+runner.add_entry_points(worker, {
   partial = function(id, body)
     core.emit("stream", id, body)
   end,
@@ -21,19 +23,7 @@ local MODE = {
       log.info("Finished.", id)
     end
   end,
-}
-
--- run(job_text) -> body, is_stream, refresh, failed
--- Decodes and runs one job (an executor thread runs it as a coroutine).
-function worker.run(job_text)
-  return runner.run_text(job_text, MODE)
-end
-
--- error_result(error_type, message, id) -> body
--- The result of a job the runtime had to cut short, logged as it is posted.
-function worker.error_result(error_type, message, id)
-  return runner.error_result(error_type, message, id, MODE)
-end
+})
 
 -- concurrency(current) -> new value: start's concurrency_modifier, if any.
 -- A modifier that raises or returns anything but an integer >= 1 is logged
