@@ -44,6 +44,7 @@ WORKER_SRC = runtime/worker/vm.c runtime/worker/job.c runtime/worker/local.c \
              runtime/worker/serverless.c runtime/worker/main.c \
              runtime/worker/reaper.c runtime/base/settings_doc.c
 LUA_SRC = $(sort $(wildcard lua/runpod/*.lua))
+LUA_INTERNAL_SRC = $(sort $(wildcard lua/runpod/internal/*.lua))
 TEST_SRC = $(wildcard runtime/tests/*/test_*.c)
 
 CORE_OBJ = $(CORE_SRC:runtime/%.c=$(BUILD)/obj/%.o)
@@ -108,9 +109,9 @@ $(BUILD)/obj/%.o: runtime/%.c $(wildcard runtime/*/*.h runtime/*/*.def)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/embedded.c: runtime/worker/gen_embedded.lua $(LUA_SRC)
+$(BUILD)/embedded.c: runtime/worker/gen_embedded.lua $(LUA_SRC) $(LUA_INTERNAL_SRC)
 	@mkdir -p $(dir $@)
-	$(LUA) runtime/worker/gen_embedded.lua $@ $(LUA_SRC)
+	$(LUA) runtime/worker/gen_embedded.lua $@ $(LUA_SRC) $(LUA_INTERNAL_SRC)
 
 $(BUILD)/obj/embedded.o: $(BUILD)/embedded.c runtime/worker/embed.h
 	@mkdir -p $(dir $@)
@@ -233,8 +234,8 @@ lint:
 # it, relative to DESTDIR) in INSTALLED_DIRS; `make uninstall` removes
 # those once they are empty, deepest first, and never a folder that holds
 # anything else.
-INSTALL_DIRS = $(PREFIX)/bin $(LUACDIR)/runpod $(LUADIR)/runpod $(PREFIX)/include \
-               $(PREFIX)/share/man/man1
+INSTALL_DIRS = $(PREFIX)/bin $(LUACDIR)/runpod $(LUADIR)/runpod $(LUADIR)/runpod/internal \
+               $(PREFIX)/include $(PREFIX)/share/man/man1
 INSTALLED_DIRS = $(DESTDIR)$(LUADIR)/runpod/.installed-dirs
 
 install: all
@@ -250,6 +251,7 @@ install: all
 	install -m 755 $(EMULATOR) $(DESTDIR)$(PREFIX)/bin/runpod-emulator
 	install -m 755 $(MODULE) $(DESTDIR)$(LUACDIR)/runpod/core.so
 	install -m 644 $(LUA_SRC) $(DESTDIR)$(LUADIR)/runpod/
+	install -m 644 $(LUA_INTERNAL_SRC) $(DESTDIR)$(LUADIR)/runpod/internal/
 	install -m 644 runtime/include/runpod.h $(DESTDIR)$(PREFIX)/include/runpod.h
 	install -m 644 docs/runpod-worker.1 $(DESTDIR)$(PREFIX)/share/man/man1/runpod-worker.1
 

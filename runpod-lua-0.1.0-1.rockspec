@@ -41,12 +41,13 @@ build = {
     ["runpod.download"] = "lua/runpod/download.lua",
     ["runpod.files"] = "lua/runpod/files.lua",
     ["runpod.http"] = "lua/runpod/http.lua",
-    ["runpod.local_test"] = "lua/runpod/local_test.lua",
     ["runpod.log"] = "lua/runpod/log.lua",
     ["runpod.serverless"] = "lua/runpod/serverless.lua",
     ["runpod.upload"] = "lua/runpod/upload.lua",
     ["runpod.validator"] = "lua/runpod/validator.lua",
-    ["runpod.worker"] = "lua/runpod/worker.lua",
+    ["runpod.internal.local_test"] = "lua/runpod/internal/local_test.lua",
+    ["runpod.internal.runner"] = "lua/runpod/internal/runner.lua",
+    ["runpod.internal.worker"] = "lua/runpod/internal/worker.lua",
     ["runpod.core"] = {
       sources = {
         "runtime/base/buf.c", "runtime/base/log.c", "runtime/base/alloc.c", "runtime/base/args.c",

@@ -1,6 +1,7 @@
 -- runpod.debugger: checkpoints, timers and the rp_debugger output.
 local runpod = require "runpod"
 local proc = require "helpers.proc"
+local runner = require "runpod.internal.runner"
 
 local dbg = runpod.debugger
 local json = runpod.json
@@ -138,7 +139,7 @@ describe("runpod.debugger", function()
       return { ok = true }
     end
 
-    after_each(function() runpod.serverless.set_debugger(false) end)
+    after_each(function() runner.set_debugger(false) end)
 
     it("clears the checkpoints after a job without --rp_debugger", function()
       assert.are.same({ output = { ok = true } },
@@ -147,7 +148,7 @@ describe("runpod.debugger", function()
     end)
 
     it("attaches them with --rp_debugger", function()
-      runpod.serverless.set_debugger(true)
+      runner.set_debugger(true)
       local res = runpod.serverless.run_job(timed_job, { id = "1", input = {} })
       assert.are.equal("step", res.output.rp_debugger.timestamps[1].name)
       assert.are.equal(0, #dbg.get_output().timestamps)

@@ -48,7 +48,7 @@ end
 
 local function lua_env_names()
   local names = {}
-  for _, f in ipairs(each_file("lua/runpod/*.lua")) do
+  for _, f in ipairs(each_file("lua/runpod/*.lua lua/runpod/internal/*.lua")) do
     local src = proc.read_file(f)
     for _, name in src:gmatch("os%.getenv%s*%(?%s*([\"'])([%w_]+)%1") do
       names[name] = f

@@ -18,6 +18,9 @@
  *   GET  /barrier?key=K&n=N        held until N requests with key K have
  *                                  come (so N are held at once), then 200
  *                                  "met"; 504 after 30 s
+ *   GET  /aborted                  200 with the number of requests so far
+ *                                  that ended before their response was
+ *                                  sent in full (the client went away)
  * Prints "listening on PORT" and serves until killed.
  *   fake_inference [PORT]   (0 = ephemeral)
  */
@@ -77,6 +80,7 @@ static char flaky_keys[64][32];
 static int flaky_counts[64];
 
 static pthread_cond_t barrier_cv = PTHREAD_COND_INITIALIZER;
+static int aborted;             /* under flaky_lock */
 
 /* Counts a request with key k (flaky_lock held); returns its slot, or -1
  * when the table is full. */
@@ -230,6 +234,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
       return (enum MHD_Result)reply(c, 504, "text/plain", "barrier not met");
     return (enum MHD_Result)reply(c, 200, "text/plain", "met");
   }
+  if (strcmp(url, "/aborted") == 0) {
+    pthread_mutex_lock(&flaky_lock);
+    snprintf(out, sizeof(out), "%d", aborted);
+    pthread_mutex_unlock(&flaky_lock);
+    return (enum MHD_Result)reply(c, 200, "text/plain", out);
+  }
   if (strcmp(url, "/v1/chat/completions") == 0) {
     /* The words of the last "content" string in the request. */
     struct sse *s = calloc(1, sizeof(*s));
@@ -272,7 +282,11 @@ static void done(void *cls, struct MHD_Connection *c, void **ctx,
   struct upload *u = *ctx;
   (void)cls;
   (void)c;
-  (void)why;
+  if (why != MHD_REQUEST_TERMINATED_COMPLETED_OK) {
+    pthread_mutex_lock(&flaky_lock);
+    aborted++;
+    pthread_mutex_unlock(&flaky_lock);
+  }
   if (u) {
     free(u->data);
     free(u);

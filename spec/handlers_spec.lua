@@ -2,6 +2,7 @@
 -- with runpod.serverless.load and run jobs through run_job, which returns
 -- exactly what the worker would post.
 local runpod = require "runpod"
+local runner = require "runpod.internal.runner"
 local json = runpod.json
 
 local function load(name)
@@ -51,9 +52,9 @@ describe("example handlers", function()
 
   it("refresh asks for a refresh only when told to", function()
     local h = load("refresh").handler
-    local _, info = runpod.serverless.run(h, { id = "1", input = { refresh = true } })
+    local _, info = runner.run(h, { id = "1", input = { refresh = true } })
     assert.is_true(info.refresh)
-    _, info = runpod.serverless.run(h, { id = "2", input = {} })
+    _, info = runner.run(h, { id = "2", input = {} })
     assert.is_false(info.refresh)
   end)
 end)

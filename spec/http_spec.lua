@@ -4,6 +4,7 @@
 local runpod = require "runpod"
 local helpers = require "helpers.emulator"
 local proc = require "helpers.proc"
+local core = require "runpod.core"
 local http = runpod.http
 
 describe("runpod.http", function()
@@ -80,6 +81,60 @@ describe("runpod.http", function()
     end)
   end)
 
+  -- A loop over a stream that is left early (break, return or an error)
+  -- closes the transfer then, not when the response is collected: the
+  -- server sees the request end before its response was sent.
+  describe("a stream loop left early", function()
+    local long = {}
+    for i = 1, 60 do
+      long[i] = "w" .. i
+    end
+    local body = '{"messages":[{"content":"' .. table.concat(long, " ")
+      .. '"}],"stream":true}'
+
+    local function aborted()
+      return tonumber(assert(http.get(base .. "/aborted")).body)
+    end
+
+    local exits = {
+      ["break"] = function(iterate)
+        for _ in iterate() do -- luacheck: ignore 512 (leaves at the first item)
+          break
+        end
+      end,
+      ["return"] = function(iterate)
+        for _ in iterate() do -- luacheck: ignore 512 (leaves at the first item)
+          return
+        end
+      end,
+      ["an error"] = function(iterate)
+        local ok = pcall(function()
+          for _ in iterate() do
+            error("stop here")
+          end
+        end)
+        assert.is_false(ok)
+      end,
+    }
+
+    for _, method in ipairs { "chunks", "events" } do
+      for how, leave in pairs(exits) do
+        it(method .. "() closes the transfer on " .. how, function()
+          local before = aborted()
+          local res = assert(http.post(base .. "/v1/chat/completions", body, { stream = true }))
+          leave(function() return res[method](res) end)
+          -- The stream lasts over a second; waiting longer than that tells
+          -- a closed transfer from one the server finished.
+          local seen = helpers.eventually(5, function() return aborted() > before end, 0.02)
+          assert.is_true(seen, "the server never saw the request end early")
+          -- res is still referenced here, so nothing but the loop closed it.
+          assert.has_error(function() core.http_read(res.handle) end,
+            "attempt to use a closed HTTP stream")
+        end)
+      end
+    end
+  end)
+
   describe("in runpod-worker", function()
     it("streams the forwarding handler's tokens in local test mode", function()
       local r = proc.worker_run({ "handlers/forward.lua", "--test_input",
@@ -91,6 +146,15 @@ describe("runpod.http", function()
       end
       assert.are.same({ "one", "two", "three", "four" }, tokens)
       assert.matches('Job result: {"output":["one","two","three","four"]}', r.stdout, 1, true)
+    end)
+
+    it("closes a stream when a handler leaves its loop early", function()
+      for _, method in ipairs { "chunks", "events" } do
+        local r = proc.worker_run({ "spec/fixtures/stream_leaver.lua", "--test_input",
+          '{"input": {"method": "' .. method .. '"}}' }, { env = { FETCH_URL = base } })
+        assert.are.equal(0, r.code, r.stdout)
+        assert.matches('Job result: {"output":{"closed":true}}', r.stdout, 1, true)
+      end
     end)
 
     it("lets many jobs of one VM wait on HTTP at once", function()

@@ -33,6 +33,7 @@ describe("make install", function()
     for _, path in ipairs { "/usr/bin/runpod-worker", "/usr/bin/runpod-emulator",
       "/usr/lib/lua/5.4/runpod/core.so",
       "/usr/share/lua/5.4/runpod/init.lua", "/usr/share/lua/5.4/runpod/serverless.lua",
+      "/usr/share/lua/5.4/runpod/internal/runner.lua",
       "/usr/include/runpod.h" } do
       assert.is_truthy(io.open(dest .. path), path)
     end

@@ -20,13 +20,20 @@ describe("the rockspec", function()
     assert.are.equal("builtin", spec.build.type)
   end)
 
-  it("lists every lua/runpod/*.lua under its module name", function()
+  it("lists every lua/runpod/{,internal/}*.lua under its module name, and no other", function()
     local modules = load_rockspec().build.modules
-    local files = lines_of("cd " .. proc.quote(proc.root) .. " && ls lua/runpod/*.lua")
+    local files = lines_of("cd " .. proc.quote(proc.root)
+      .. " && ls lua/runpod/*.lua lua/runpod/internal/*.lua")
     assert.is_true(#files > 0)
+    assert.is_truthy(modules["runpod.internal.runner"])
+    local listed = {}
     for _, file in ipairs(files) do
       local name = file:match("^lua/(.+)%.lua$"):gsub("/init$", ""):gsub("/", ".")
       assert.are.equal(file, modules[name], name)
+      listed[name] = true
+    end
+    for name, source in pairs(modules) do
+      assert.is_true(type(source) ~= "string" or listed[name], name .. " has no file")
     end
   end)
 

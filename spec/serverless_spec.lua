@@ -3,6 +3,8 @@
 local runpod = require "runpod"
 local json = runpod.json
 
+local runner = require "runpod.internal.runner"
+
 local run_job = runpod.serverless.run_job
 
 local function job(input)
@@ -127,6 +129,18 @@ describe("runpod.serverless", function()
         .. "output.a.b[1]", info.error_message)
     end)
 
+    it("encodes an unencodable result once: its __tojson runs once", function()
+      local calls = 0
+      local counted = setmetatable({}, { __tojson = function()
+        calls = calls + 1
+        return "counted"
+      end })
+      local res = run_job(returning(json.array { counted, print }), job({}))
+      assert.are.equal(1, calls)
+      assert.are.equal("handler result cannot be encoded as JSON: cannot encode function at "
+        .. "output[2]", assert(json.decode(res.error)).error_message)
+    end)
+
     it("fails a result over the size limit with a message naming its size", function()
       local res = run_job(returning(("x"):rep(100)), job({}), { max_result_bytes = 50 })
       local info = assert(json.decode(res.error))
@@ -168,7 +182,7 @@ describe("runpod.serverless", function()
     end)
 
     it("returns an empty list without return_aggregate_stream", function()
-      local _, info = runpod.serverless.run(streamer, job({ n = 2 }))
+      local _, info = runner.run(streamer, job({ n = 2 }))
       assert.are.equal('{"output":[]}', info.body)
       assert.is_true(info.stream)
     end)
@@ -188,25 +202,30 @@ describe("runpod.serverless", function()
     end)
   end)
 
-  describe("run()", function()
+  describe("runpod.internal.runner.run()", function()
     before_each(quiet)
     after_each(loud)
 
     it("reports refresh_worker from the result", function()
-      local _, info = runpod.serverless.run(returning({ refresh_worker = true }), job({}))
+      local _, info = runner.run(returning({ refresh_worker = true }), job({}))
       assert.is_true(info.refresh)
-      _, info = runpod.serverless.run(returning({ refresh_worker = false }), job({}))
+      _, info = runner.run(returning({ refresh_worker = false }), job({}))
       assert.is_false(info.refresh)
     end)
 
-    it("reports runpod.refresh() even when the handler raises", function()
-      local _, info = runpod.serverless.run(function()
-        runpod.refresh()
+    it("reports runpod.serverless.refresh() even when the handler raises", function()
+      local _, info = runner.run(function()
+        runpod.serverless.refresh()
         error("after refresh")
       end, job({}))
       assert.is_true(info.refresh)
       assert.is_true(info.failed)
-      _, info = runpod.serverless.run(returning(1), job({}))
+      _, info = runner.run(function()
+        runpod.refresh()                     -- the older name
+        return 1
+      end, job({}))
+      assert.is_true(info.refresh)
+      _, info = runner.run(returning(1), job({}))
       assert.is_false(info.refresh)
     end)
   end)
@@ -222,6 +241,22 @@ describe("runpod.serverless", function()
     it("returns the config when the script is not the main program", function()
       local config = { handler = print }
       assert.are.equal(config, runpod.serverless.start(config))
+    end)
+  end)
+
+  describe("the module table", function()
+    it("holds the public API and nothing of the runner's", function()
+      local names = {}
+      for name in pairs(runpod.serverless) do
+        names[#names + 1] = name
+      end
+      table.sort(names)
+      assert.are.same({ "config", "load", "progress_update", "refresh", "register_fitness_check",
+        "run_job", "start" }, names)
+    end)
+
+    it("keeps runpod.refresh as the older name of refresh()", function()
+      assert.are.equal(runpod.serverless.refresh, runpod.refresh)
     end)
   end)
 

@@ -1,9 +1,9 @@
--- runpod.worker under plain lua5.4: the concurrency_modifier rules and
--- fitness checks, which runpod-worker's serverless mode calls.
+-- runpod.internal.worker under plain lua5.4: the concurrency_modifier
+-- rules and fitness checks, which runpod-worker's serverless mode calls.
 local runpod = require "runpod"
-local worker = require "runpod.worker"
+local worker = require "runpod.internal.worker"
 
-describe("runpod.worker", function()
+describe("runpod.internal.worker", function()
   local level
   before_each(function()
     level = runpod.log.get_level()

@@ -15,7 +15,7 @@
 -- and clears the checkpoints, like get_debugger_output(). Only checkpoints
 -- both started and stopped are listed, in the order they were added.
 --
--- The job runner (runpod.serverless.run) calls collect(result) after each
+-- The job runner (runpod.internal.runner) calls collect(result) after each
 -- job when --rp_debugger is set, as the Python worker does: the output is
 -- attached as result.output.rp_debugger when the output is a table. Without
 -- the flag it calls clear(), so one job's checkpoints never leak into the

@@ -7,6 +7,7 @@
 -- With { stream = true } the body is read as it arrives:
 --   for chunk in res:chunks() do ... end
 --   for event in res:events() do ... event.data ... end   -- server-sent events
+-- Leaving such a loop early (break, return, an error) closes the stream.
 --
 -- Inside runpod-worker a request yields the job's coroutine to its
 -- executor, so many jobs wait on HTTP at once; under plain lua5.4 it blocks.
@@ -19,16 +20,19 @@ local http = {}
 local Stream = {}
 Stream.__index = Stream
 
--- chunks() -> iterator over the body's pieces as they arrive.
+-- chunks() -> iterator over the body's pieces as they arrive. The handle
+-- is the generic for's closing value: a loop left by break, return or an
+-- error closes the transfer at once, not when the response is collected.
 function Stream:chunks()
   local handle = self.handle
   return function()
     return core.http_read(handle)
-  end
+  end, nil, nil, handle
 end
 
 -- events() -> iterator over server-sent events: { event = name or nil,
--- data = text (lines joined with "\n"), id = id or nil }.
+-- data = text (lines joined with "\n"), id = id or nil }; closes the
+-- transfer when the loop is left, as chunks() does.
 function Stream:events()
   local next_chunk = self:chunks()
   local pending = ""
@@ -68,7 +72,7 @@ function Stream:events()
         end
       end
     end
-  end
+  end, nil, nil, self.handle
 end
 
 -- close(): drops the rest of a streamed body.

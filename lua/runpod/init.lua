@@ -16,6 +16,7 @@ local runpod = {
   serverless = serverless,
   sleep = core.sleep,
   time_remaining = core.time_remaining,
+  refresh = serverless.refresh,          -- the older name, kept
   buffer = core.buffer,
   base64 = core.base64,
   hex = core.hex,
@@ -42,11 +43,5 @@ setmetatable(runpod, {
     end
   end,
 })
-
--- Asks for a fresh VM once the current job's result is delivered, even
--- when the handler goes on to raise an error.
-function runpod.refresh()
-  serverless.request_refresh()
-end
 
 return runpod

@@ -166,7 +166,8 @@ static char *dup_bytes(const char *p, size_t n)
 /* The Lua module whose run() and error_result() the jobs go through. */
 static const char *runner(const struct rp_executor *e)
 {
-  return e->cfg.local_test ? "runpod.local_test" : "runpod.worker";
+  return e->cfg.local_test ? "runpod.internal.local_test"
+                           : "runpod.internal.worker";
 }
 
 /* rp_vm_host.emit: a stream partial or a progress update. In local test
@@ -493,7 +494,7 @@ static void ask_concurrency(struct rp_executor *e, int current)
   int top = lua_gettop(L);
   char err[256];
   int value = current;
-  if (rp_vm_push_function(L, "runpod.worker", "concurrency", err,
+  if (rp_vm_push_function(L, "runpod.internal.worker", "concurrency", err,
                           sizeof(err)) == RP_OK) {
     lua_pushinteger(L, current);
     if (lua_pcall(L, 1, 1, 0) == LUA_OK && lua_isinteger(L, -1))
@@ -833,7 +834,8 @@ int rp_executor_fitness(struct rp_executor *e, double seconds, char *err,
   s.deadline = now() + seconds;
   e->current = &s;
   lua_sethook(L, hook, LUA_MASKCOUNT, HOOK_EVERY);
-  rc = rp_job_call(L, "runpod.worker", "fitness", 0, NULL, &n, err, errlen);
+  rc = rp_job_call(L, "runpod.internal.worker", "fitness", 0, NULL, &n, err,
+                   errlen);
   lua_sethook(L, NULL, 0, 0);
   e->current = NULL;
   if (rc != RP_OK)

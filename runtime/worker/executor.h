@@ -3,8 +3,8 @@
  * Every mode runs its jobs here (local test, local API, serverless), so
  * each job gets the same timeout, stop and memory handling.
  *
- * Each job runs as a coroutine of the VM (runpod.worker.run), so jobs that
- * wait (runpod.sleep) interleave in one lua_State while the others run.
+ * Each job runs as a coroutine of the VM (runpod.internal.worker.run), so
+ * jobs that wait (runpod.sleep) interleave in one lua_State while others run.
  * More executors give CPU parallelism; a VM is only ever touched by its
  * executor's thread (and by the thread that builds it before the executor
  * starts).
@@ -72,9 +72,9 @@ struct rp_executor_config {
   unsigned long recycle_jobs;  /* rebuild the VM every N jobs, 0 = never */
   size_t recycle_heap;       /* rebuild when the heap passes this, 0 = never */
   struct rp_outbox *out;
-  /* Local test mode: jobs run through runpod.local_test (which logs their
-   * partials and results) instead of runpod.worker, and progress updates
-   * are logged instead of queued. */
+  /* Local test mode: jobs run through runpod.internal.local_test (which logs
+   * partials and results) instead of runpod.internal.worker, and progress
+   * updates are logged instead of queued. */
   int local_test;
 };
 
@@ -135,10 +135,10 @@ double rp_executor_config_number(struct rp_executor *e, const char *key,
 double rp_executor_setting(struct rp_executor *e, const struct rp_setting *env,
                            const char *key, double dflt);
 
-/* Runs the registered fitness checks (runpod.worker.fitness) in the VM,
- * for at most 'seconds' of Lua code (the jobs' hook enforces it). Call
- * before the first job. Returns RP_OK, or RP_ELUA with the failing check's
- * message in err. */
+/* Runs the registered fitness checks (runpod.internal.worker.fitness) in
+ * the VM, for at most 'seconds' of Lua code (the jobs' hook enforces it).
+ * Call before the first job. Returns RP_OK, or RP_ELUA with the failing
+ * check's message in err. */
 int rp_executor_fitness(struct rp_executor *e, double seconds, char *err,
                         size_t errlen);
 

@@ -16,7 +16,7 @@
 #include "base/log.h"
 #include "base/rp.h"
 
-#define MODULE "runpod.local_test"
+#define MODULE "runpod.internal.local_test"
 
 struct strings {
   char **v;

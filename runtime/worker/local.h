@@ -3,11 +3,11 @@
  * "Modes"): runs
  * the job(s) from --test_input or ./test_input.json and compares the
  * result with --test_output. The steps are the Lua functions of
- * runpod.local_test, which plain lua5.4 runs too. The jobs run one after
- * the other in an executor (executor.h), as in the other modes, so they
- * get the same timeout (start's timeout, RUNPOD_JOB_TIMEOUT), memory cap,
- * runpod.time_remaining() and VM rebuilds. SIGINT or SIGTERM stops the
- * running job (a second one ends the process at once).
+ * runpod.internal.local_test, which plain lua5.4 runs too. The jobs run
+ * one after the other in an executor (executor.h), as in the other modes,
+ * so they get the same timeout (start's timeout, RUNPOD_JOB_TIMEOUT),
+ * memory cap, runpod.time_remaining() and VM rebuilds. SIGINT or SIGTERM
+ * stops the running job (a second one ends the process at once).
  */
 #ifndef RP_LOCAL_H
 #define RP_LOCAL_H

@@ -236,7 +236,7 @@ static int build(struct rp_vm *vm, char *err, size_t errlen)
     return rc;
   }
   if (vm->opts.debugger) {
-    rc = rp_vm_push_function(L, "runpod.serverless", "set_debugger", err,
+    rc = rp_vm_push_function(L, "runpod.internal.runner", "set_debugger", err,
                              errlen);
     lua_pushboolean(L, 1);
     if (rc != RP_OK || lua_pcall(L, 1, 0, 0) != LUA_OK) {

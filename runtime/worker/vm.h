@@ -74,8 +74,9 @@ void rp_vm_close(struct rp_vm *vm);
 /* Pushes the config table that start() registered. [-0, +1] */
 void rp_vm_push_config(lua_State *L);
 
-/* Requires a module (e.g. "runpod.local_test") and pushes field 'name' of
- * it. Returns RP_OK, or RP_ELUA with the message in err. [-0, +1|0] */
+/* Requires a module (e.g. "runpod.internal.runner") and pushes field
+ * 'name' of it. Returns RP_OK, or RP_ELUA with the message in err.
+ * [-0, +1|0] */
 int rp_vm_push_function(lua_State *L, const char *module, const char *name,
                         char *err, size_t errlen);
 

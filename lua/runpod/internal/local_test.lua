@@ -1,5 +1,5 @@
--- runpod.local_test: local test mode (docs/configuration.md, "Modes"),
--- shared by runpod-worker and plain lua5.4.
+-- runpod.internal.local_test: local test mode (docs/configuration.md,
+-- "Modes"), shared by runpod-worker and plain lua5.4.
 --
 -- One job comes from --test_input or ./test_input.json; a JSON array of
 -- jobs runs them in order in the same worker (a runtime extra, handy for
@@ -8,7 +8,7 @@
 -- Exit codes: 0 success, 1 job failed / no input / mismatch, 2 usage.
 local core = require "runpod.core"
 local log = require "runpod.log"
-local serverless = require "runpod.serverless"
+local runner = require "runpod.internal.runner"
 
 local json = core.json
 local null = json.null
@@ -114,32 +114,23 @@ local function with_deadline(handler, seconds)
   end
 end
 
--- run(job_text) -> result body, is_stream, refresh, failed
--- Runs one job with the registered handler, logging partials as they come.
-function local_test.run(job_text)
-  local config = assert(serverless.config(), "no handler registered")
-  local job = assert(json.decode(job_text))
-  log.debug("Retrieved local job: " .. job_text, job.id)
-  local handler = with_deadline(config.handler, job_timeout(config))
-  local result, info = serverless.run(handler, job, {
-    return_aggregate_stream = config.return_aggregate_stream,
-    on_partial = function(_, body)
-      log.info("Stream partial: " .. body, job.id)
-    end,
-  })
-  report(job.id, result, info.body)
-  return info.body, info.stream, info.refresh or config.refresh_worker == true, info.failed
-end
-
--- error_result(error_type, message, id) -> body
--- The result of a job runpod-worker had to cut short (timeout, ...),
--- logged as run() logs the others.
-function local_test.error_result(error_type, message, id)
-  local result = serverless.runtime_failure(error_type, message, id)
-  local body = assert(core.encode(result, "result"))
-  report(id, result, body)
-  return body
-end
+-- local_test.run(job_text) and local_test.error_result(error_type,
+-- message, id) run a job and report one runpod-worker cut short (timeout,
+-- ...) (runner.add_entry_points). Partials are logged as they come, and
+-- each job's result at its end, cut short or not.
+runner.add_entry_points(local_test, {
+  received = function(job_text, id)
+    log.debug("Retrieved local job: " .. job_text, id)
+  end,
+  handler = function(config)
+    return with_deadline(config.handler, job_timeout(config))
+  end,
+  partial = function(id, body)
+    log.info("Stream partial: " .. body, id)
+  end,
+  finished = report,
+  cut_short = report,
+})
 
 -- Compares two decoded JSON values; arrays and objects are told apart.
 local function same(a, b)
@@ -229,7 +220,7 @@ function local_test.main(_, argv)
       .. "runpod-worker " .. tostring(argv[0]) .. " ...")
     return 2
   end
-  serverless.set_debugger(opts.debugger)
+  runner.set_debugger(opts.debugger)
   local text = local_test.read_input(opts.test_input)
   if not text then
     return 1

@@ -1,0 +1,383 @@
+-- runpod.internal.runner: the job runner every mode shares (not part of
+-- the public API; handlers use runpod.serverless).
+--
+-- run() applies the Python SDK's result normalisation (docs/handlers.md).
+-- runpod-worker's serverless mode (runpod.internal.worker), local test mode
+-- (runpod.internal.local_test) and runpod.serverless.run_job all run a job
+-- through run(), so a busted spec that calls run_job() sees exactly the
+-- result the worker would post.
+--
+-- It also holds what the VM knows about its handler script: the config
+-- start() registered, the fitness checks, whether a refresh was asked for,
+-- and whether --rp_debugger is on.
+local core = require "runpod.core"
+local log = require "runpod.log"
+
+local json = core.json
+local null = json.null
+local array_mt = json.array_mt
+local yield_tag = core.yield_tag
+
+local runner = {}
+
+local registered          -- the config of the last start() call
+local refresh_requested = false
+local debugger_on = false
+local fitness_checks = {}
+
+-- set_config(config): what start() registered (nil to forget it).
+function runner.set_config(config)
+  registered = config
+end
+
+-- config() -> the config of the last start() call, or nil.
+function runner.config()
+  return registered
+end
+
+-- set_debugger(on): --rp_debugger. When on, run() attaches the
+-- runpod.debugger output (checkpoints, system info) to every table output;
+-- either way it clears the checkpoints after each job so none carry over.
+function runner.set_debugger(on)
+  debugger_on = on and true or false
+end
+
+-- request_refresh(): the VM is to be rebuilt once the current job's result
+-- is delivered (runpod.serverless.refresh).
+function runner.request_refresh()
+  refresh_requested = true
+end
+
+-- Returns whether a refresh was asked for since the last call, and forgets it.
+function runner.take_refresh()
+  local requested = refresh_requested
+  refresh_requested = false
+  return requested
+end
+
+-- add_fitness_check(fn): fn runs before the first job in serverless mode.
+function runner.add_fitness_check(fn)
+  fitness_checks[#fitness_checks + 1] = fn
+end
+
+-- fitness() -> true | nil, message: runs every registered fitness check.
+function runner.fitness()
+  for i, check in ipairs(fitness_checks) do
+    local ok, err = pcall(check)
+    if not ok then
+      return nil, ("fitness check %d failed: %s"):format(i, tostring(err))
+    end
+  end
+  return true
+end
+
+-- Python treats these as "no value" for the error and refresh_worker keys.
+local function falsy(v)
+  return v == nil or v == false or v == null or v == "" or v == 0
+    or (type(v) == "table" and next(v) == nil)
+end
+
+local function error_type_of(err)
+  if type(err) == "table" then
+    local t = rawget(err, "error_type") or rawget(err, "type")
+    if type(t) == "string" then
+      return t
+    end
+  end
+  return "LuaError"
+end
+
+local function error_message_of(err)
+  if type(err) == "string" then
+    return err
+  end
+  if type(err) == "table" then
+    local m = rawget(err, "error_message") or rawget(err, "message")
+    if type(m) == "string" then
+      return m
+    end
+    local mt = getmetatable(err)
+    if not (mt and mt.__tostring) then
+      local encoded = core.encode(err, "error")
+      if encoded then
+        return encoded
+      end
+    end
+  end
+  return tostring(err)
+end
+
+-- The JSON string a failed job carries in "error" (docs/handlers.md),
+-- with its keys in the Python SDK's order.
+local function error_json(error_type, message, traceback)
+  local fields = {
+    { "error_type", error_type },
+    { "error_message", message },
+    { "error_traceback", traceback or "" },
+    { "hostname", core.hostname() },
+    { "worker_id", core.worker_id() },
+    { "runpod_version", core.version },
+  }
+  local parts = {}
+  for i, field in ipairs(fields) do
+    parts[i] = ('"%s":%s'):format(field[1], core.encode(tostring(field[2]), field[1]))
+  end
+  return "{" .. table.concat(parts, ",") .. "}"
+end
+
+-- A table's "error" value as the string the result carries.
+local function error_string(err)
+  if type(err) == "string" then
+    return err
+  end
+  local encoded = core.encode(err, "error")
+  return encoded or tostring(err)
+end
+
+-- Normalises a non-streaming handler's return value.
+local function normalise(value, info)
+  if value == nil then
+    return {}
+  end
+  if type(value) ~= "table" or getmetatable(value) == array_mt then
+    return { output = value }
+  end
+  local err = rawget(value, "error")
+  local refresh = rawget(value, "refresh_worker")
+  if err ~= nil or refresh ~= nil then
+    local rest = {}
+    for k, v in next, value do
+      if k ~= "error" and k ~= "refresh_worker" then
+        rest[k] = v
+      end
+    end
+    value = setmetatable(rest, getmetatable(value))
+  end
+  local result = {}
+  if next(value) ~= nil then
+    result.output = value
+  end
+  if not falsy(err) then
+    result.error = error_string(err)
+  end
+  if not falsy(refresh) then
+    info.refresh = true
+  end
+  return result
+end
+
+-- Whether a handler's error is the VM's memory cap refusing an allocation.
+local function out_of_memory(err)
+  local _, _, exceeded = core.memory()
+  return exceeded and err == "not enough memory"
+end
+
+-- runtime_failure(error_type, message, id) -> result
+-- The result of a job the runtime failed (memory cap, timeout, ...): the
+-- error JSON is built once, logged and returned, so that the log and the
+-- posted result always agree. A MemoryError ignores message and states
+-- the cap; call it once nothing references the job's dead coroutine, so
+-- that its garbage can be collected first.
+function runner.runtime_failure(error_type, message, id)
+  if error_type == "MemoryError" then
+    collectgarbage()
+    local _, cap = core.memory()
+    core.memory_reset()
+    message = ("memory limit exceeded: the handler's Lua heap reached its cap of %d bytes "
+      .. "(max_memory / RUNPOD_MAX_MEMORY)"):format(cap)
+  end
+  local result = { error = error_json(error_type, message, "") }
+  log.error("Captured Handler Exception", id)
+  log.error(result.error, id)
+  return result
+end
+
+-- The result of a handler that raised.
+local function failure(err, co, id)
+  local message = error_message_of(err)
+  local traceback = debug.traceback(co, message)
+  local result = { error = error_json(error_type_of(err), message, traceback) }
+  log.error("Captured Handler Exception", id)
+  log.error(result.error, id)
+  return result
+end
+
+-- The keys a result may have, in the order its JSON lists them.
+local RESULT_KEYS = { "output", "error" }
+
+-- encode_keys(result) -> body | nil, message
+-- Encodes each value once, under its own name, so that a message names the
+-- path from "output" (and a __tojson in the output runs once).
+local function encode_keys(result)
+  local parts = {}
+  for _, key in ipairs(RESULT_KEYS) do
+    local value = result[key]
+    if value ~= nil then
+      local text, err = core.encode(value, key)
+      if not text then
+        return nil, err
+      end
+      parts[#parts + 1] = '"' .. key .. '":' .. text
+    end
+  end
+  return "{" .. table.concat(parts, ",") .. "}"
+end
+
+-- Encodes the result; an unencodable one fails the job, naming the key.
+local function encode_result(result, max)
+  local body, err = encode_keys(result)
+  if not body then
+    local message = "handler result cannot be encoded as JSON: " .. err
+    result = { error = error_json("EncodeError", message, "") }
+    body = encode_keys(result)
+  end
+  if #body > max then
+    local message = ("handler result is %d bytes encoded, over RunPod's limit of %d bytes; "
+      .. "upload large outputs (runpod.upload) and return their URL"):format(#body, max)
+    result = { error = error_json("ResultTooLarge", message, "") }
+    body = encode_keys(result)
+  end
+  return result, body
+end
+
+-- Resumes the handler's coroutine; a runtime yield (sleep, ...) is passed
+-- up to whoever resumes us and its answer passed back down. Written with
+-- varargs and tail calls so that it allocates nothing: a handler that ran
+-- out of memory leaves none until its coroutine is collected.
+local function settle(co, ok, first, ...)
+  if ok and first == yield_tag and coroutine.status(co) == "suspended" then
+    return settle(co, coroutine.resume(co, coroutine.yield(first, ...)))
+  end
+  return ok, first
+end
+
+local function resume(co, ...)
+  return settle(co, coroutine.resume(co, ...))
+end
+
+-- run(handler, job, opts) -> result, info
+-- Runs one job. result is the table the worker posts; info holds
+--   body     the result encoded as JSON
+--   stream   whether the handler streamed (yielded partials)
+--   refresh  whether the VM must be rebuilt before the next job
+--   failed   whether the job failed
+-- opts: return_aggregate_stream (bool), on_partial(partial, body) called
+-- for each partial as it is produced, max_result_bytes.
+function runner.run(handler, job, opts)
+  opts = opts or {}
+  local id = job.id
+  local max = opts.max_result_bytes or core.max_result_bytes
+  local info = { stream = false, refresh = false }
+  local partials = setmetatable({}, array_mt)
+  local result
+
+  log.info("Started.", id)
+  core.memory_reset()
+  local co = coroutine.create(handler)
+  local ok, value = resume(co, job)
+  while ok and coroutine.status(co) == "suspended" do
+    local partial = value
+    if partial == nil then
+      partial = null
+    end
+    info.stream = true
+    local body, err = core.encode({ output = partial }, "partial")
+    if not body then
+      ok, value = false,
+        "stream partial " .. (#partials + 1) .. " cannot be encoded as JSON: " .. err
+      break
+    end
+    if opts.on_partial then
+      opts.on_partial(partial, body)
+    end
+    if opts.return_aggregate_stream then
+      partials[#partials + 1] = partial
+    end
+    ok, value = resume(co)
+  end
+
+  if not ok and out_of_memory(value) then
+    co = nil -- luacheck: ignore 311 (drops the dead coroutine for the GC)
+    result = runner.runtime_failure("MemoryError", nil, id)
+    info.refresh = true      -- the handler's state may be half-built
+  elseif not ok then
+    result = failure(value, co, id)
+  elseif info.stream then
+    result = { output = partials }
+    -- A streaming handler's own return may still carry error/refresh_worker.
+    if type(value) == "table" and getmetatable(value) ~= array_mt then
+      result.error = normalise(value, info).error
+    end
+  else
+    result = normalise(value, info)
+  end
+  local debugger = package.loaded["runpod.debugger"]
+  if debugger_on then
+    require("runpod.debugger").collect(result)
+  elseif debugger then
+    debugger.clear()
+  end
+  result, info.body = encode_result(result, max)
+  info.failed = result.error ~= nil
+  if runner.take_refresh() then
+    info.refresh = true
+  end
+  log.debug("run_job return: " .. info.body, id)
+  return result, info
+end
+
+-- run_text(job_text, mode) -> body, is_stream, refresh, failed
+-- Decodes one job and runs it with the registered handler: what
+-- runpod-worker calls for every job, in either mode. mode says where the
+-- job's output goes and how it is logged:
+--   partial(id, body)          a stream partial, as it is produced
+--   finished(id, result, body) how the job ended
+--   received(job_text, id)     optional: the job has arrived
+--   handler(config)            optional: the function to run, in place of
+--                              config.handler
+--   cut_short(id, result, body) optional: how a job the runtime cut short
+--                              ended (error_result)
+function runner.run_text(job_text, mode)
+  local config = assert(registered, "no handler registered")
+  local job = assert(json.decode(job_text))
+  local id = job.id
+  if mode.received then
+    mode.received(job_text, id)
+  end
+  local handler = mode.handler and mode.handler(config) or config.handler
+  local result, info = runner.run(handler, job, {
+    return_aggregate_stream = config.return_aggregate_stream,
+    on_partial = function(_, body)
+      mode.partial(id, body)
+    end,
+  })
+  mode.finished(id, result, info.body)
+  return info.body, info.stream, info.refresh or config.refresh_worker == true, info.failed
+end
+
+-- error_result(error_type, message, id, mode) -> body
+-- The result of a job the runtime had to cut short (timeout, memory cap,
+-- a failed runner), logged as it is posted (runtime_failure).
+function runner.error_result(error_type, message, id, mode)
+  local result = runner.runtime_failure(error_type, message, id)
+  local body = assert(core.encode(result, "result"))
+  if mode.cut_short then
+    mode.cut_short(id, result, body)
+  end
+  return body
+end
+
+-- add_entry_points(module, mode): the functions runpod-worker calls by
+-- name (executor.c) for every job of a mode, added to that mode's module:
+--   run(job_text) -> body, is_stream, refresh, failed     run_text()
+--   error_result(error_type, message, id) -> body         error_result()
+function runner.add_entry_points(module, mode)
+  function module.run(job_text)
+    return runner.run_text(job_text, mode)
+  end
+  function module.error_result(error_type, message, id)
+    return runner.error_result(error_type, message, id, mode)
+  end
+end
+
+return runner

@@ -1,0 +1,59 @@
+-- runpod.internal.worker: the Lua side of runpod-worker's serverless mode.
+-- The executor threads call these functions; a job runs through the
+-- shared runner (runpod.internal.runner), so it runs here exactly as it
+-- does in local test mode and in busted.
+local core = require "runpod.core"
+local log = require "runpod.log"
+local runner = require "runpod.internal.runner"
+
+local worker = {}
+
+-- worker.run(job_text) and worker.error_result(error_type, message, id)
+-- run a job and report one the runtime cut short (runner.add_entry_points).
+-- Partials and the final result leave through core.emit, in the order
+-- they are produced; the log says only how the job ended.
+runner.add_entry_points(worker, {
+  partial = function(id, body)
+    core.emit("stream", id, body)
+  end,
+  finished = function(id, result)
+    if result.error then
+      log.info("Failed.", id)
+    else
+      log.info("Finished.", id)
+    end
+  end,
+})
+
+-- concurrency(current) -> new value: start's concurrency_modifier, if any.
+-- A modifier that raises or returns anything but an integer >= 1 is logged
+-- and the current value kept.
+function worker.concurrency(current)
+  local config = runner.config()
+  local modifier = config and config.concurrency_modifier
+  if not modifier then
+    return current
+  end
+  local ok, value = pcall(modifier, current)
+  if not ok then
+    log.error("concurrency_modifier raised: " .. tostring(value) .. "; keeping " .. current)
+    return current
+  end
+  if math.type(value) ~= "integer" and not (math.type(value) == "float" and value % 1 == 0) then
+    log.error(("concurrency_modifier returned %s; keeping %d"):format(
+      value == nil and "nil" or tostring(value), current))
+    return current
+  end
+  value = math.tointeger(value)
+  if value < 1 then
+    log.error(("concurrency_modifier returned %d (must be >= 1); keeping %d"):format(
+      value, current))
+    return current
+  end
+  return value
+end
+
+-- fitness() -> true | nil, message: runs every registered fitness check.
+worker.fitness = runner.fitness
+
+return worker
