@@ -68,80 +68,12 @@ static double now(void)
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-void rp_out_free(struct rp_out *m)
-{
-  while (m) {
-    struct rp_out *next = m->next;
-    free(m->job_id);
-    free(m->body);
-    free(m);
-    m = next;
-  }
-}
-
-void rp_outbox_init(struct rp_outbox *o, void (*wake)(void *), void *ud)
-{
-  pthread_mutex_init(&o->mu, NULL);
-  o->head = NULL;
-  o->tail = NULL;
-  o->wake = wake;
-  o->wake_ud = ud;
-}
-
-void rp_outbox_destroy(struct rp_outbox *o)
-{
-  rp_out_free(o->head);
-  o->head = NULL;
-  pthread_mutex_destroy(&o->mu);
-}
-
-struct rp_out *rp_outbox_take(struct rp_outbox *o)
-{
-  struct rp_out *m;
-  pthread_mutex_lock(&o->mu);
-  m = o->head;
-  o->head = NULL;
-  o->tail = NULL;
-  pthread_mutex_unlock(&o->mu);
-  return m;
-}
-
-/* Queues a message for job_id (NULL for none) with the kind and fields
- * of 'what'. Takes ownership of what->body. When memory runs out the
- * message is lost, which is logged: nothing else can be done. */
+/* Queues a message for job_id (NULL for none): rp_outbox_push() with this
+ * executor's index. Takes ownership of what->body. */
 static void push(struct rp_executor *e, const char *job_id,
                  const struct rp_out *what)
 {
-  struct rp_outbox *o = e->cfg.out;
-  struct rp_out *m = calloc(1, sizeof(*m));
-  if (m && job_id) {
-    m->job_id = strdup(job_id);
-    if (!m->job_id) {
-      free(m);
-      m = NULL;
-    }
-  }
-  if (!m) {
-    rp_log(RP_LOG_ERROR, job_id, "out of memory: a message for the job "
-           "server was lost");
-    free(what->body);
-    return;
-  }
-  m->kind = what->kind;
-  m->executor = e->cfg.index;
-  m->body = what->body;
-  m->len = what->len;
-  m->is_stream = what->is_stream;
-  m->failed = what->failed;
-  m->value = what->value;
-  pthread_mutex_lock(&o->mu);
-  if (o->tail)
-    o->tail->next = m;
-  else
-    o->head = m;
-  o->tail = m;
-  pthread_mutex_unlock(&o->mu);
-  o->wake(o->wake_ud);
+  rp_outbox_push(e->cfg.out, e->cfg.index, job_id, what);
 }
 
 /* Queues the end of a job: its result, or none (body NULL) when it was
