@@ -453,6 +453,18 @@ describe("runpod-worker in serverless mode, lifecycle and faults", function()
     assert.matches("timed out after 0.5 seconds", worker.output(), 1, true)
   end)
 
+  it("loads the script once at start, also when start sets a timeout", function()
+    emu = helpers.start()
+    local file = os.tmpname()
+    local id = emu.submit({})
+    worker = helpers.worker(emu, "spec/fixtures/load_counter.lua",
+      { LOAD_COUNT_FILE = file })
+    local view = emu.wait_done(id, 20)
+    os.remove(file)
+    assert.are.equal("COMPLETED", view.status, worker.output())
+    assert.are.same({ loads = 1 }, view.output)
+  end)
+
   it("rebuilds a VM every recycle_jobs jobs", function()
     emu = helpers.start()
     local ids = {}

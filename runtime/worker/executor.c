@@ -794,6 +794,13 @@ void rp_executor_set_timeout(struct rp_executor *e, double seconds)
   e->cfg.timeout = seconds > 0 ? seconds : 0;
 }
 
+void rp_executor_set_recycle(struct rp_executor *e, unsigned long jobs,
+                             size_t heap)
+{
+  e->cfg.recycle_jobs = jobs;
+  e->cfg.recycle_heap = heap;
+}
+
 int rp_executor_load(struct rp_executor *e)
 {
   return atomic_load(&e->load);

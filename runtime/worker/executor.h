@@ -66,6 +66,12 @@ void rp_executor_rebuild_due(struct rp_executor *e);
  * started. Call before the thread runs jobs. */
 void rp_executor_set_timeout(struct rp_executor *e, double seconds);
 
+/* Sets when the VM is rebuilt: every 'jobs' jobs, or once its heap passes
+ * 'heap' bytes (0 = never, for either). Call before the thread runs jobs,
+ * e.g. with the start config's recycle_jobs and recycle_heap. */
+void rp_executor_set_recycle(struct rp_executor *e, unsigned long jobs,
+                             size_t heap);
+
 /* Queues a job (its JSON text, which must hold "id"); copies both strings.
  * Returns RP_OK or RP_ENOMEM. */
 int rp_executor_submit(struct rp_executor *e, const char *job_id,

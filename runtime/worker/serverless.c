@@ -734,17 +734,10 @@ static int start_executors(struct state *s, const struct rp_vm_options *vm,
   c.recycle_heap = (size_t)rp_executor_config_number(s->ex[0],
                                                      "recycle_heap", 0);
   s->timeout = c.timeout;
-  /* Executor 0 was built before the config was known: rebuild it with
-   * the final settings only if they differ. */
-  if (c.timeout > 0 || c.recycle_jobs || c.recycle_heap) {
-    rp_executor_free(s->ex[0]);
-    s->ex[0] = NULL;
-    rc = rp_executor_start(&s->ex[0], &c, err, sizeof(err));
-    if (rc != RP_OK) {
-      rp_log(RP_LOG_ERROR, NULL, "%s", err);
-      return rc;
-    }
-  }
+  /* Executor 0 was built before the config was known; its thread has not
+   * started, so it takes the final settings as they are. */
+  rp_executor_set_timeout(s->ex[0], c.timeout);
+  rp_executor_set_recycle(s->ex[0], c.recycle_jobs, c.recycle_heap);
   for (int i = 1; i < threads; i++) {
     c.index = i;
     rc = rp_executor_start(&s->ex[i], &c, err, sizeof(err));
