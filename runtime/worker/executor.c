@@ -34,6 +34,13 @@ struct slot {
   struct slot *next;
 };
 
+/* What the thread is asked to do about ending. */
+enum quit {
+  RUN = 0,                 /* take jobs */
+  QUIT_FINISH,             /* finish the jobs it has, then end */
+  QUIT_DROP                /* end now, dropping its jobs (no results) */
+};
+
 struct pending {           /* a job or a stop on its way in */
   char *id;
   char *text;              /* NULL for a stop */
@@ -53,7 +60,7 @@ struct rp_executor {
   struct pending *held;    /* thread only: jobs waiting for the rebuild */
   struct pending *held_tail;
   int ask_concurrency;     /* under mu: the value to ask about, 0 = none */
-  int quit;                /* under mu: 1 = finish and end, 2 = drop jobs */
+  enum quit quit;          /* under mu */
   struct slot *slots;      /* changed by the thread only, under mu */
   struct slot *current;    /* the job being resumed (thread only) */
   atomic_int load;
@@ -443,7 +450,7 @@ static void refresh(struct rp_executor *e)
   if (rp_vm_refresh(&e->vm, err, sizeof(err)) != RP_OK) {
     rp_log(RP_LOG_ERROR, NULL, "cannot rebuild the VM: %s", err);
     push(e, NULL, &(struct rp_out){ .kind = RP_OUT_FATAL });
-    e->quit = 2;
+    e->quit = QUIT_DROP;
     return;
   }
   rp_log(RP_LOG_DEBUG, NULL, "executor %d: VM rebuilt in %.3f ms",
@@ -589,7 +596,8 @@ static void *thread_main(void *arg)
     struct pending *in;
     int ask;
     double t;
-    if (e->quit == 2 || (e->quit && !e->slots && !e->inbox && !e->held))
+    if (e->quit == QUIT_DROP || (e->quit == QUIT_FINISH && !e->slots &&
+                                 !e->inbox && !e->held))
       break;
     t = next_wake(e);
     if (!ready(e, t))
@@ -616,9 +624,9 @@ static void *thread_main(void *arg)
         resume(e, s, 0);
       }
     }
-    if (e->needs_refresh && !e->slots && e->quit != 2)
+    if (e->needs_refresh && !e->slots && e->quit != QUIT_DROP)
       refresh(e);
-    if (e->quit != 2)
+    if (e->quit != QUIT_DROP)
       start_held(e);
     pthread_mutex_lock(&e->mu);
   }
@@ -816,7 +824,7 @@ void rp_executor_shutdown(struct rp_executor *e, int drop)
   if (!e)
     return;
   pthread_mutex_lock(&e->mu);
-  e->quit = drop ? 2 : 1;
+  e->quit = drop ? QUIT_DROP : QUIT_FINISH;
   if (drop)
     for (struct slot *s = e->slots; s; s = s->next)
       atomic_store(&s->stop, 1);

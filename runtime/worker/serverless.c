@@ -16,6 +16,7 @@
 #include "base/ident.h"
 #include "base/log.h"
 #include "base/rp.h"
+#include "worker/exit.h"
 #include "worker/serverless_int.h"
 
 /* The longest the loop sleeps with nothing due (it looks at the clock and
@@ -91,7 +92,7 @@ static void handle_outbox(struct state *s)
       s->have_concurrency = 1;
       break;
     case RP_OUT_FATAL:
-      s->exit_code = 1;
+      s->exit_code = RP_EXIT_FAILED;
       if (!s->shutting) {
         s->shutting = 1;
         s->shutdown_deadline = rp_serverless_now();
@@ -350,7 +351,7 @@ int rp_serverless_run(const struct rp_vm_options *vm,
   if (!s->done_tmpl || !*s->done_tmpl) {
     rp_log(RP_LOG_ERROR, NULL, "RUNPOD_WEBHOOK_POST_OUTPUT is not set; "
            "serverless mode needs it");
-    return 1;
+    return RP_EXIT_FAILED;
   }
   if (!s->stream_tmpl || !*s->stream_tmpl)
     s->stream_tmpl = s->done_tmpl;
@@ -365,12 +366,12 @@ int rp_serverless_run(const struct rp_vm_options *vm,
   s->last_activity = s->t0;
 
   if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-    return 1;
+    return RP_EXIT_FAILED;
   s->multi = curl_multi_init();
   s->codec = luaL_newstate();
   if (!s->multi || !s->codec || pipe(signal_pipe) != 0) {
     rp_log(RP_LOG_ERROR, NULL, "cannot set up serverless mode");
-    rc = 1;
+    rc = RP_EXIT_FAILED;
     goto done;
   }
   fcntl(signal_pipe[0], F_SETFL, O_NONBLOCK);
@@ -386,11 +387,13 @@ int rp_serverless_run(const struct rp_vm_options *vm,
   signal(SIGPIPE, SIG_IGN);
 
   rc = start_executors(s, vm, env);
-  if (rc != RP_OK)
+  if (rc != RP_OK) {
+    rc = rp_exit_for_load(rc);
     goto done;
+  }
   interval = (long)env->ping_interval.number;
   if (fitness(s, ping_tmpl, env->fitness_timeout.number) != 0) {
-    rc = 1;
+    rc = RP_EXIT_FAILED;
     goto done;
   }
   if (s->api_key && *s->api_key && env->pod_id.text && ping_tmpl &&
