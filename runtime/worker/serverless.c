@@ -265,8 +265,10 @@ static void loop(struct state *s)
   }
 }
 
-/* The variable's value when it is set, else the start key's (else
- * dflt). */
+/* Builds executor 0, whose VM gives start's config (timeout, threads,
+ * recycling; a variable set in the environment wins), then the other
+ * executors with the same settings. Returns RP_OK or the VM's error
+ * (logged). */
 static int start_executors(struct state *s, const struct rp_vm_options *vm,
                            const struct rp_settings *env)
 {

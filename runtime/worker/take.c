@@ -251,27 +251,38 @@ void rp_take_done(struct state *s, struct rp_req *r)
   rp_req_free(r);
 }
 
-void rp_take_start(struct state *s, int free_slots)
+/* Sends a long poll to url (freed here; NULL when it could not be built)
+ * as *slot, noting when in *sent; a request that cannot be built is tried
+ * again RETRY_BUILD_S later (*at). Returns 0, or -1 for that. */
+static int send_poll(struct state *s, char *url, enum kind kind,
+                     struct rp_req **slot, double *at, double *sent)
 {
-  char *url = rp_wire_take_url(s->take_tmpl, s->worker_id, free_slots,
-                               s->njobs > 0);
   struct rp_req *r = url ? rp_req_new("GET", url, NULL, 0, s->api_key,
                                       RP_CONTENT_JSON, NULL,
                                       POLL_TIMEOUT_MS) : NULL;
   free(url);
   if (!r) {
-    s->take_at = rp_serverless_now() + RETRY_BUILD_S;
-    return;
+    *at = rp_serverless_now() + RETRY_BUILD_S;
+    return -1;
   }
-  r->kind = TAKE;
-  s->take = r;
-  s->take_sent = rp_serverless_now();
+  r->kind = kind;
+  *slot = r;
+  *sent = rp_serverless_now();
+  curl_multi_add_handle(s->multi, r->easy);
+  return 0;
+}
+
+void rp_take_start(struct state *s, int free_slots)
+{
+  if (send_poll(s, rp_wire_take_url(s->take_tmpl, s->worker_id, free_slots,
+                                    s->njobs > 0),
+                TAKE, &s->take, &s->take_at, &s->take_sent) != 0)
+    return;
   if (!s->first_take_logged) {
     s->first_take_logged = 1;
     rp_log(RP_LOG_INFO, NULL, "Ready: first job-take %.1f ms after start.",
            (s->take_sent - s->t0) * 1e3);
   }
-  curl_multi_add_handle(s->multi, r->easy);
   /* The modifier answers before the next take. */
   if (s->has_modifier)
     rp_executor_ask_concurrency(s->ex[0], s->concurrency);
@@ -312,17 +323,6 @@ void rp_take_stop_done(struct state *s, struct rp_req *r)
 
 void rp_take_start_stop_poll(struct state *s)
 {
-  char *url = rp_wire_stop_url(s->take_tmpl, s->worker_id);
-  struct rp_req *r = url ? rp_req_new("GET", url, NULL, 0, s->api_key,
-                                      RP_CONTENT_JSON, NULL,
-                                      POLL_TIMEOUT_MS) : NULL;
-  free(url);
-  if (!r) {
-    s->stop_at = rp_serverless_now() + RETRY_BUILD_S;
-    return;
-  }
-  r->kind = STOP;
-  s->stop = r;
-  s->stop_sent = rp_serverless_now();
-  curl_multi_add_handle(s->multi, r->easy);
+  send_poll(s, rp_wire_stop_url(s->take_tmpl, s->worker_id), STOP,
+            &s->stop, &s->stop_at, &s->stop_sent);
 }
