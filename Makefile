@@ -294,11 +294,17 @@ $(BUILD)/tests/test_jobstore: runtime/tests/server/test_jobstore.c $(CORE_OBJ) \
 	$(CC) $(CFLAGS) -o $@ $< $(CORE_OBJ) $(BUILD)/obj/server/jobstore.o \
 	  $(LDFLAGS) $(LIBS)
 
-# The outbox test links the outbox too.
+# The worker tests link their unit too.
 $(BUILD)/tests/test_outbox: runtime/tests/worker/test_outbox.c $(CORE_OBJ) \
                             $(BUILD)/obj/worker/outbox.o runtime/tests/check.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(CORE_OBJ) $(BUILD)/obj/worker/outbox.o \
+	  $(LDFLAGS) $(LIBS)
+
+$(BUILD)/tests/test_exit: runtime/tests/worker/test_exit.c $(CORE_OBJ) \
+                          $(BUILD)/obj/worker/exit.o runtime/tests/check.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(CORE_OBJ) $(BUILD)/obj/worker/exit.o \
 	  $(LDFLAGS) $(LIBS)
 
 # RunPod's JS SDK for spec/sdk/emulator.test.mjs (from the npm registry).
