@@ -40,8 +40,11 @@ CORE_SRC = runtime/base/buf.c runtime/base/log.c runtime/base/alloc.c \
            runtime/lua/lsys.c runtime/net/netguard.c runtime/net/download.c \
            runtime/net/sigv4.c runtime/base/settings.c
 WORKER_SRC = runtime/worker/vm.c runtime/worker/job.c runtime/worker/local.c \
-             runtime/worker/executor.c runtime/worker/heartbeat.c \
-             runtime/worker/serverless.c runtime/worker/main.c \
+             runtime/worker/executor.c runtime/worker/outbox.c \
+             runtime/worker/heartbeat.c \
+             runtime/worker/serverless.c runtime/worker/take.c \
+             runtime/worker/post.c runtime/worker/exit.c \
+             runtime/worker/main.c \
              runtime/worker/reaper.c runtime/base/settings_doc.c
 LUA_SRC = $(sort $(wildcard lua/runpod/*.lua))
 LUA_INTERNAL_SRC = $(sort $(wildcard lua/runpod/internal/*.lua))
@@ -291,6 +294,19 @@ $(BUILD)/tests/test_jobstore: runtime/tests/server/test_jobstore.c $(CORE_OBJ) \
                               $(BUILD)/obj/server/jobstore.o runtime/tests/check.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(CORE_OBJ) $(BUILD)/obj/server/jobstore.o \
+	  $(LDFLAGS) $(LIBS)
+
+# The worker tests link their unit too.
+$(BUILD)/tests/test_outbox: runtime/tests/worker/test_outbox.c $(CORE_OBJ) \
+                            $(BUILD)/obj/worker/outbox.o runtime/tests/check.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(CORE_OBJ) $(BUILD)/obj/worker/outbox.o \
+	  $(LDFLAGS) $(LIBS)
+
+$(BUILD)/tests/test_exit: runtime/tests/worker/test_exit.c $(CORE_OBJ) \
+                          $(BUILD)/obj/worker/exit.o runtime/tests/check.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(CORE_OBJ) $(BUILD)/obj/worker/exit.o \
 	  $(LDFLAGS) $(LIBS)
 
 # RunPod's JS SDK for spec/sdk/emulator.test.mjs (from the npm registry).

@@ -144,8 +144,8 @@ describe("docs/configuration.md", function()
     for key in known:gmatch("\n%s*([%w_]+)%s*=") do
       assert.matches("| `" .. key .. "` |", text, 1, true)
     end
-    local main = proc.read_file(proc.root .. "/runtime/worker/main.c")
-    for code in main:match("enum {(.-)}"):gmatch("= (%d+)") do
+    local codes = proc.read_file(proc.root .. "/runtime/worker/exit.h")
+    for code in codes:match("enum rp_exit {(.-)}"):gmatch("= (%d+)") do
       assert.matches("\n| " .. code .. " |", text, 1, true)
     end
   end)

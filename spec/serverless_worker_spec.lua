@@ -420,6 +420,20 @@ describe("runpod-worker in serverless mode, lifecycle and faults", function()
     assert.matches("job-take: the body is not JSON", worker.output(), 1, true)
   end)
 
+  it("skips a taken job that has no id or input, naming what is missing", function()
+    -- build/spec/fake_inference's /echo answers any GET with a JSON
+    -- object that has neither "id" nor "input"
+    local fake, url = helpers.fake_inference()
+    finally(function() fake.kill() end)
+    worker = helpers.worker({ env = {} }, "handlers/echo.lua", {
+      RUNPOD_WEBHOOK_GET_JOB = url .. "/echo",
+      RUNPOD_WEBHOOK_POST_OUTPUT = url .. "/hello",
+    })
+    assert.truthy(helpers.eventually(10, function()
+      return worker.output():find("ERROR  | Job has missing field(s): id, input.", 1, true)
+    end), worker.output())
+  end)
+
   it("runs jobs on several executor threads, one VM each", function()
     emu = helpers.start()
     local a = emu.submit({ seconds = 1 })
@@ -451,6 +465,18 @@ describe("runpod-worker in serverless mode, lifecycle and faults", function()
       { RUNPOD_FITNESS_TIMEOUT = "0.5" })
     assert.are.equal(1, worker.wait(15), worker.output())
     assert.matches("timed out after 0.5 seconds", worker.output(), 1, true)
+  end)
+
+  it("loads the script once at start, also when start sets a timeout", function()
+    emu = helpers.start()
+    local file = os.tmpname()
+    local id = emu.submit({})
+    worker = helpers.worker(emu, "spec/fixtures/load_counter.lua",
+      { LOAD_COUNT_FILE = file })
+    local view = emu.wait_done(id, 20)
+    os.remove(file)
+    assert.are.equal("COMPLETED", view.status, worker.output())
+    assert.are.same({ loads = 1 }, view.output)
   end)
 
   it("rebuilds a VM every recycle_jobs jobs", function()

@@ -22,8 +22,8 @@
 #include "base/log.h"
 #include "base/rp.h"
 #include "worker/serverless.h"
+#include "worker/exit.h"
 
-#define EXIT_USAGE 2
 #define ENDPOINT "local"     /* the private listener's endpoint id */
 
 /* Where and how the server runs, from the flags or the environment. */
@@ -154,10 +154,10 @@ int rp_api_run(const struct rp_vm_options *vm, const struct rp_args *a,
 
   memset(&w, 0, sizeof(w));
   if (configure(a, env, &w) != 0)
-    return EXIT_USAGE;
+    return RP_EXIT_USAGE;
   if (random_key(key, err, sizeof(err)) != RP_OK) {
     rp_log(RP_LOG_ERROR, NULL, "%s", err);
-    return 1;
+    return RP_EXIT_FAILED;
   }
   rp_emulator_default_config(&cfg);
   cfg.host = w.addr;
@@ -179,12 +179,12 @@ int rp_api_run(const struct rp_vm_options *vm, const struct rp_args *a,
    * SIGTERM/SIGINT, so the job loop's handler runs on a thread of ours. */
   if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
     rp_log(RP_LOG_ERROR, NULL, "cannot initialise libcurl");
-    return 1;
+    return RP_EXIT_FAILED;
   }
   if (probe_port(w.addr, w.port, err, sizeof(err)) != 0) {
     rp_log(RP_LOG_ERROR, NULL, "local API server: %s", err);
     curl_global_cleanup();
-    return EXIT_USAGE;
+    return RP_EXIT_USAGE;
   }
   sigemptyset(&block);
   sigaddset(&block, SIGTERM);
@@ -196,7 +196,7 @@ int rp_api_run(const struct rp_vm_options *vm, const struct rp_args *a,
     rp_log(RP_LOG_ERROR, NULL, "local API server: %s%s", err,
            rc == RP_EIO ? " (port in use?)" : "");
     curl_global_cleanup();
-    return rc == RP_ENOMEM ? 1 : EXIT_USAGE;
+    return rc == RP_ENOMEM ? RP_EXIT_FAILED : RP_EXIT_USAGE;
   }
   point_worker(env, rp_emulator_worker_port(e), key, &urls, &loop_env);
   if (cfg.realtime)

@@ -23,9 +23,9 @@
 #define RP_API_MAX_BODY (20u << 20)   /* request body cap (413 past it) */
 
 /* Runs the server until SIGTERM/SIGINT (in-flight jobs finish first) and
- * returns the exit code: 0, 1 (a fatal job-loop condition), 2 (bad flags
- * or environment, the port cannot be bound), or the negative vm.h RP_VM_E*
- * code when the script cannot be loaded. Logs the reason of any failure. */
+ * returns the exit code (exit.h): 0, 1 (a fatal job-loop condition), 2
+ * (bad flags or environment, the port cannot be bound), or the code of a
+ * script that cannot be loaded (3-7). Logs the reason of any failure. */
 int rp_api_run(const struct rp_vm_options *vm, const struct rp_args *a,
                const struct rp_settings *env);
 

@@ -34,6 +34,13 @@ struct slot {
   struct slot *next;
 };
 
+/* What the thread is asked to do about ending. */
+enum quit {
+  RUN = 0,                 /* take jobs */
+  QUIT_FINISH,             /* finish the jobs it has, then end */
+  QUIT_DROP                /* end now, dropping its jobs (no results) */
+};
+
 struct pending {           /* a job or a stop on its way in */
   char *id;
   char *text;              /* NULL for a stop */
@@ -53,7 +60,7 @@ struct rp_executor {
   struct pending *held;    /* thread only: jobs waiting for the rebuild */
   struct pending *held_tail;
   int ask_concurrency;     /* under mu: the value to ask about, 0 = none */
-  int quit;                /* under mu: 1 = finish and end, 2 = drop jobs */
+  enum quit quit;          /* under mu */
   struct slot *slots;      /* changed by the thread only, under mu */
   struct slot *current;    /* the job being resumed (thread only) */
   atomic_int load;
@@ -68,80 +75,12 @@ static double now(void)
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-void rp_out_free(struct rp_out *m)
-{
-  while (m) {
-    struct rp_out *next = m->next;
-    free(m->job_id);
-    free(m->body);
-    free(m);
-    m = next;
-  }
-}
-
-void rp_outbox_init(struct rp_outbox *o, void (*wake)(void *), void *ud)
-{
-  pthread_mutex_init(&o->mu, NULL);
-  o->head = NULL;
-  o->tail = NULL;
-  o->wake = wake;
-  o->wake_ud = ud;
-}
-
-void rp_outbox_destroy(struct rp_outbox *o)
-{
-  rp_out_free(o->head);
-  o->head = NULL;
-  pthread_mutex_destroy(&o->mu);
-}
-
-struct rp_out *rp_outbox_take(struct rp_outbox *o)
-{
-  struct rp_out *m;
-  pthread_mutex_lock(&o->mu);
-  m = o->head;
-  o->head = NULL;
-  o->tail = NULL;
-  pthread_mutex_unlock(&o->mu);
-  return m;
-}
-
-/* Queues a message for job_id (NULL for none) with the kind and fields
- * of 'what'. Takes ownership of what->body. When memory runs out the
- * message is lost, which is logged: nothing else can be done. */
+/* Queues a message for job_id (NULL for none): rp_outbox_push() with this
+ * executor's index. Takes ownership of what->body. */
 static void push(struct rp_executor *e, const char *job_id,
                  const struct rp_out *what)
 {
-  struct rp_outbox *o = e->cfg.out;
-  struct rp_out *m = calloc(1, sizeof(*m));
-  if (m && job_id) {
-    m->job_id = strdup(job_id);
-    if (!m->job_id) {
-      free(m);
-      m = NULL;
-    }
-  }
-  if (!m) {
-    rp_log(RP_LOG_ERROR, job_id, "out of memory: a message for the job "
-           "server was lost");
-    free(what->body);
-    return;
-  }
-  m->kind = what->kind;
-  m->executor = e->cfg.index;
-  m->body = what->body;
-  m->len = what->len;
-  m->is_stream = what->is_stream;
-  m->failed = what->failed;
-  m->value = what->value;
-  pthread_mutex_lock(&o->mu);
-  if (o->tail)
-    o->tail->next = m;
-  else
-    o->head = m;
-  o->tail = m;
-  pthread_mutex_unlock(&o->mu);
-  o->wake(o->wake_ud);
+  rp_outbox_push(e->cfg.out, e->cfg.index, job_id, what);
 }
 
 /* Queues the end of a job: its result, or none (body NULL) when it was
@@ -512,7 +451,7 @@ static void refresh(struct rp_executor *e)
   if (rp_vm_refresh(&e->vm, err, sizeof(err)) != RP_OK) {
     rp_log(RP_LOG_ERROR, NULL, "cannot rebuild the VM: %s", err);
     push(e, NULL, &(struct rp_out){ .kind = RP_OUT_FATAL });
-    e->quit = 2;
+    e->quit = QUIT_DROP;
     return;
   }
   rp_log(RP_LOG_DEBUG, NULL, "executor %d: VM rebuilt in %.3f ms",
@@ -658,7 +597,8 @@ static void *thread_main(void *arg)
     struct pending *in;
     int ask;
     double t;
-    if (e->quit == 2 || (e->quit && !e->slots && !e->inbox && !e->held))
+    if (e->quit == QUIT_DROP || (e->quit == QUIT_FINISH && !e->slots &&
+                                 !e->inbox && !e->held))
       break;
     t = next_wake(e);
     if (!ready(e, t))
@@ -685,9 +625,9 @@ static void *thread_main(void *arg)
         resume(e, s, 0);
       }
     }
-    if (e->needs_refresh && !e->slots && e->quit != 2)
+    if (e->needs_refresh && !e->slots && e->quit != QUIT_DROP)
       refresh(e);
-    if (e->quit != 2)
+    if (e->quit != QUIT_DROP)
       start_held(e);
     pthread_mutex_lock(&e->mu);
   }
@@ -864,6 +804,13 @@ void rp_executor_set_timeout(struct rp_executor *e, double seconds)
   e->cfg.timeout = seconds > 0 ? seconds : 0;
 }
 
+void rp_executor_set_recycle(struct rp_executor *e, unsigned long jobs,
+                             size_t heap)
+{
+  e->cfg.recycle_jobs = jobs;
+  e->cfg.recycle_heap = heap;
+}
+
 int rp_executor_load(struct rp_executor *e)
 {
   return atomic_load(&e->load);
@@ -879,7 +826,7 @@ void rp_executor_shutdown(struct rp_executor *e, int drop)
   if (!e)
     return;
   pthread_mutex_lock(&e->mu);
-  e->quit = drop ? 2 : 1;
+  e->quit = drop ? QUIT_DROP : QUIT_FINISH;
   if (drop)
     for (struct slot *s = e->slots; s; s = s->next)
       atomic_store(&s->stop, 1);

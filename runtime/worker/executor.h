@@ -25,45 +25,8 @@
 #include <stddef.h>
 
 #include "base/settings.h"
+#include "worker/outbox.h"
 #include "worker/vm.h"
-
-enum rp_out_kind {
-  RP_OUT_STREAM,      /* a stream partial: post {"output": partial} */
-  RP_OUT_PROGRESS,    /* a progress update for the job-done URL */
-  RP_OUT_DONE,        /* the final result (body) or a stop (no body) */
-  RP_OUT_CONCURRENCY, /* the concurrency_modifier's answer (value) */
-  RP_OUT_FATAL        /* the VM cannot be rebuilt: the worker must exit */
-};
-
-/* One message from an executor. Owned by whoever holds it; free with
- * rp_out_free(). */
-struct rp_out {
-  enum rp_out_kind kind;
-  int executor;
-  char *job_id;
-  char *body;         /* JSON text (NULL for a stopped job) */
-  size_t len;
-  int is_stream;      /* DONE: the handler streamed */
-  int failed;         /* DONE: the result is a failed job's */
-  int value;          /* CONCURRENCY */
-  struct rp_out *next;
-};
-
-void rp_out_free(struct rp_out *m);
-
-/* The queue every executor writes and the orchestrator drains. */
-struct rp_outbox {
-  pthread_mutex_t mu;
-  struct rp_out *head;
-  struct rp_out *tail;
-  void (*wake)(void *ud);   /* called after each push, any thread */
-  void *wake_ud;
-};
-
-void rp_outbox_init(struct rp_outbox *o, void (*wake)(void *), void *ud);
-void rp_outbox_destroy(struct rp_outbox *o);
-/* Takes all queued messages, oldest first (a list linked by next). */
-struct rp_out *rp_outbox_take(struct rp_outbox *o);
 
 struct rp_executor_config {
   int index;
@@ -102,6 +65,12 @@ void rp_executor_rebuild_due(struct rp_executor *e);
 /* Sets the per-job timeout in seconds (0 = none) for jobs not yet
  * started. Call before the thread runs jobs. */
 void rp_executor_set_timeout(struct rp_executor *e, double seconds);
+
+/* Sets when the VM is rebuilt: every 'jobs' jobs, or once its heap passes
+ * 'heap' bytes (0 = never, for either). Call before the thread runs jobs,
+ * e.g. with the start config's recycle_jobs and recycle_heap. */
+void rp_executor_set_recycle(struct rp_executor *e, unsigned long jobs,
+                             size_t heap);
 
 /* Queues a job (its JSON text, which must hold "id"); copies both strings.
  * Returns RP_OK or RP_ENOMEM. */

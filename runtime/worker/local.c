@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "worker/executor.h"
+#include "worker/exit.h"
 #include "worker/job.h"
 #include "base/log.h"
 #include "base/rp.h"
@@ -299,9 +300,10 @@ int rp_local_run(const struct rp_vm_options *vo, const struct rp_args *a,
   c.out = &out;
   c.local_test = 1;
   code = rp_executor_start(&e, &c, err, sizeof(err));
-  if (code != RP_OK)
+  if (code != RP_OK) {
     rp_log(RP_LOG_ERROR, NULL, "%s", err);
-  else
+    code = rp_exit_for_load(code);
+  } else
     code = run(e, &out, a, env);
   rp_executor_free(e);
   rp_outbox_destroy(&out);

@@ -19,7 +19,7 @@
 /* Builds the VM from o and runs the local test. Returns the process exit
  * code: 0 success, 1 a job failed or was stopped, there was no usable
  * input or the output did not match; or, when the script cannot be
- * loaded, the negative vm.h RP_VM_E* code, after logging the reason.
+ * loaded, the load error's (exit.h, 3-7), after logging the reason.
  * env: the settings read at start (RUNPOD_JOB_TIMEOUT). */
 int rp_local_run(const struct rp_vm_options *o, const struct rp_args *a,
                  const struct rp_settings *env);

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "worker/api.h"
+#include "worker/exit.h"
 #include "base/args.h"
 #include "base/ident.h"
 #include "worker/local.h"
@@ -25,17 +26,6 @@
 #include "base/settings.h"
 #include "base/settings_doc.h"
 #include "worker/vm.h"
-
-enum {
-  EXIT_JOB_FAILED = 1,
-  EXIT_USAGE = 2,
-  EXIT_NO_SCRIPT = 3,
-  EXIT_SYNTAX = 4,
-  EXIT_SCRIPT_ERROR = 5,
-  EXIT_NO_START = 6,
-  EXIT_BAD_CONFIG = 7,
-  EXIT_INTERNAL = 70
-};
 
 static void usage(FILE *out)
 {
@@ -62,18 +52,6 @@ static void usage(FILE *out)
     "found, 4 syntax error, 5 script raised while loading, 6 start() never\n"
     "called, 7 invalid start() config, 70 internal error\n",
     out);
-}
-
-static int exit_code_for_load(int rc)
-{
-  switch (rc) {
-  case RP_VM_ENOFILE: return EXIT_NO_SCRIPT;
-  case RP_VM_ESYNTAX: return EXIT_SYNTAX;
-  case RP_VM_ESCRIPT: return EXIT_SCRIPT_ERROR;
-  case RP_VM_ENOSTART: return EXIT_NO_START;
-  case RP_VM_ECONFIG: return EXIT_BAD_CONFIG;
-  default: return EXIT_INTERNAL;
-  }
 }
 
 /* Applies the environment, then the flags, to the logger, then reports
@@ -158,7 +136,7 @@ int main(int argc, char **argv)
   rp_settings_read(&env);
   /* Not a user flag: prints the tables of docs/ (make docs). */
   if (argc == 3 && strcmp(argv[1], "--print-settings") == 0)
-    return rp_settings_print_doc(stdout, argv[2]) == 0 ? 0 : EXIT_USAGE;
+    return rp_settings_print_doc(stdout, argv[2]) == 0 ? 0 : RP_EXIT_USAGE;
   /* PID 1: reap orphans, forward signals. */
   (void)rp_reaper_start(env.reap_children.number == 1);
   /* Past RLIMIT_FSIZE a write fails with EFBIG, which the handler or
@@ -170,12 +148,12 @@ int main(int argc, char **argv)
   }
   rest = calloc((size_t)argc + 1, sizeof(char *));
   if (!rest)
-    return EXIT_INTERNAL;
+    return RP_EXIT_INTERNAL;
   if (rp_args_parse(&a, argc - first, argv + first, rest, err,
                     sizeof(err)) != 0) {
     fprintf(stderr, "runpod-worker: %s\n", err);
     free(rest);
-    return EXIT_USAGE;
+    return RP_EXIT_USAGE;
   }
   if (a.help || a.version) {
     if (a.help)
@@ -189,11 +167,11 @@ int main(int argc, char **argv)
     complain_no_script(rest, a.nrest);
     usage(stderr);
     free(rest);
-    return EXIT_USAGE;
+    return RP_EXIT_USAGE;
   }
   if (configure_log(&a, &env) != 0) {
     free(rest);
-    return EXIT_USAGE;
+    return RP_EXIT_USAGE;
   }
   warn_mistyped(rest, a.nrest);
   rp_ident_set(env.pod_id.text, env.pod_hostname.text);
@@ -205,18 +183,13 @@ int main(int argc, char **argv)
   o.debugger = a.debugger;
   o.memory_cap = env.max_memory.size;
 
-  if (a.serve_api || env.realtime_port.set) {
+  /* each mode returns its exit code (exit.h) */
+  if (a.serve_api || env.realtime_port.set)
     rc = rp_api_run(&o, &a, &env);
-    free(rest);
-    return rc < 0 ? exit_code_for_load(rc) : rc;
-  }
-  if (!a.test_input && env.webhook_get_job.text) {
+  else if (!a.test_input && env.webhook_get_job.text)
     rc = rp_serverless_run(&o, &env, NULL);
-    free(rest);
-    return rc < 0 ? exit_code_for_load(rc) : rc;
-  }
-
-  rc = rp_local_run(&o, &a, &env);
+  else
+    rc = rp_local_run(&o, &a, &env);
   free(rest);
-  return rc < 0 ? exit_code_for_load(rc) : rc;
+  return rc;
 }

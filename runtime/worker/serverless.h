@@ -20,8 +20,8 @@ struct rp_serverless_options {
 
 /* Runs until SIGTERM/SIGINT (then finishes in-flight jobs within the grace
  * period and returns 0), until the idle time passes (0), or until a fatal
- * condition (1; logged). When the script cannot be loaded it returns the
- * negative vm.h RP_VM_E* code, after logging the reason. */
+ * condition (1; logged). Returns the exit code (exit.h): when the script
+ * cannot be loaded, the load error's (3-7), after logging the reason. */
 int rp_serverless_run(const struct rp_vm_options *vm,
                       const struct rp_settings *env,
                       const struct rp_serverless_options *o);

@@ -1,0 +1,79 @@
+/* outbox.c - see outbox.h. */
+#include "worker/outbox.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+
+void rp_out_free(struct rp_out *m)
+{
+  while (m) {
+    struct rp_out *next = m->next;
+    free(m->job_id);
+    free(m->body);
+    free(m);
+    m = next;
+  }
+}
+
+void rp_outbox_init(struct rp_outbox *o, void (*wake)(void *), void *ud)
+{
+  pthread_mutex_init(&o->mu, NULL);
+  o->head = NULL;
+  o->tail = NULL;
+  o->wake = wake;
+  o->wake_ud = ud;
+}
+
+void rp_outbox_destroy(struct rp_outbox *o)
+{
+  rp_out_free(o->head);
+  o->head = NULL;
+  pthread_mutex_destroy(&o->mu);
+}
+
+void rp_outbox_push(struct rp_outbox *o, int executor, const char *job_id,
+                    const struct rp_out *what)
+{
+  struct rp_out *m = calloc(1, sizeof(*m));
+  if (m && job_id) {
+    m->job_id = strdup(job_id);
+    if (!m->job_id) {
+      free(m);
+      m = NULL;
+    }
+  }
+  if (!m) {
+    rp_log(RP_LOG_ERROR, job_id, "out of memory: a message for the job "
+           "server was lost");
+    free(what->body);
+    return;
+  }
+  m->kind = what->kind;
+  m->executor = executor;
+  m->body = what->body;
+  m->len = what->len;
+  m->is_stream = what->is_stream;
+  m->failed = what->failed;
+  m->value = what->value;
+  pthread_mutex_lock(&o->mu);
+  if (o->tail)
+    o->tail->next = m;
+  else
+    o->head = m;
+  o->tail = m;
+  pthread_mutex_unlock(&o->mu);
+  o->wake(o->wake_ud);
+}
+
+struct rp_out *rp_outbox_take(struct rp_outbox *o)
+{
+  struct rp_out *m;
+  pthread_mutex_lock(&o->mu);
+  m = o->head;
+  o->head = NULL;
+  o->tail = NULL;
+  pthread_mutex_unlock(&o->mu);
+  return m;
+}

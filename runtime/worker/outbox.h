@@ -1,0 +1,65 @@
+/*
+ * outbox.h - the queue from the executors to whoever drives them (the
+ * serverless loop, local test mode): one message per stream partial,
+ * progress update, final result, concurrency answer or fatal condition, in
+ * the order each executor produced them.
+ *
+ * Any thread may push; one thread takes. A push wakes the taker through
+ * the callback given at init.
+ */
+#ifndef RP_OUTBOX_H
+#define RP_OUTBOX_H
+
+#include <pthread.h>
+#include <stddef.h>
+
+enum rp_out_kind {
+  RP_OUT_STREAM,      /* a stream partial: post {"output": partial} */
+  RP_OUT_PROGRESS,    /* a progress update for the job-done URL */
+  RP_OUT_DONE,        /* the final result (body) or a stop (no body) */
+  RP_OUT_CONCURRENCY, /* the concurrency_modifier's answer (value) */
+  RP_OUT_FATAL        /* the VM cannot be rebuilt: the worker must exit */
+};
+
+/* One message from an executor. Owned by whoever holds it; free with
+ * rp_out_free(). */
+struct rp_out {
+  enum rp_out_kind kind;
+  int executor;
+  char *job_id;
+  char *body;         /* JSON text (NULL for a stopped job) */
+  size_t len;
+  int is_stream;      /* DONE: the handler streamed */
+  int failed;         /* DONE: the result is a failed job's */
+  int value;          /* CONCURRENCY */
+  struct rp_out *next;
+};
+
+/* Frees m and every message linked after it. Accepts NULL. */
+void rp_out_free(struct rp_out *m);
+
+/* The queue every executor writes and the orchestrator drains. */
+struct rp_outbox {
+  pthread_mutex_t mu;
+  struct rp_out *head;
+  struct rp_out *tail;
+  void (*wake)(void *ud);   /* called after each push, any thread */
+  void *wake_ud;
+};
+
+void rp_outbox_init(struct rp_outbox *o, void (*wake)(void *), void *ud);
+/* Frees the messages nobody took. */
+void rp_outbox_destroy(struct rp_outbox *o);
+
+/* Queues a message from executor 'executor' for job_id (NULL for none)
+ * with the kind and fields of 'what' (its job_id and next are ignored),
+ * then wakes the taker. Takes ownership of what->body, also on failure:
+ * when memory runs out the message is lost, which is logged. */
+void rp_outbox_push(struct rp_outbox *o, int executor, const char *job_id,
+                    const struct rp_out *what);
+
+/* Takes all queued messages, oldest first (a list linked by next). The
+ * caller owns them. */
+struct rp_out *rp_outbox_take(struct rp_outbox *o);
+
+#endif

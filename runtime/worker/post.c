@@ -1,0 +1,197 @@
+/* post.c - the jobs in flight and their ordered post queues (see
+ * serverless_int.h). A job's posts (stream partials, progress updates,
+ * then its result) go one at a time, in order, each retried with backoff
+ * until DELIVERY_DEADLINE_S passes. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/buf.h"
+#include "base/log.h"
+#include "net/wire.h"
+#include "worker/serverless_int.h"
+
+/* How long a result is retried before it is given up (logged as ERROR). */
+#define DELIVERY_DEADLINE_S 600.0
+/* The retries of one job's posts. */
+static const struct rp_backoff POST_BACKOFF = { 0.2, 10, 0 };
+/* The most the list of in-flight job ids (joined by commas) handed to the
+ * heartbeat may hold; an id that would pass it is left out. Far above any
+ * real list (an id is ~40 bytes): it only bounds a runaway one, so that a
+ * ping stays a sane size. */
+#define MAX_JOB_IDS_BYTES ((size_t)16 * 1024 * 1024)
+
+struct job *rp_post_find_job(struct state *s, const char *id)
+{
+  for (struct job *j = s->jobs; j; j = j->next)
+    if (strcmp(j->id, id) == 0)
+      return j;
+  return NULL;
+}
+
+static void free_posts(struct post *p)
+{
+  while (p) {
+    struct post *next = p->next;
+    free(p->body);
+    free(p);
+    p = next;
+  }
+}
+
+/* Tells the heartbeat which jobs are in flight. */
+static void publish_jobs(struct state *s)
+{
+  struct rp_buf b = RP_BUF_INIT(MAX_JOB_IDS_BYTES);
+  for (struct job *j = s->jobs; j; j = j->next) {
+    if (b.len)
+      rp_buf_puts(&b, ",");
+    rp_buf_puts(&b, j->id);
+  }
+  rp_heartbeat_set_jobs(s->heartbeat, b.data ? b.data : "");
+  rp_buf_free(&b);
+}
+
+void rp_post_track_job(struct state *s, struct job *j, int executor)
+{
+  j->executor = executor;
+  j->running = 1;
+  j->started = rp_serverless_now();
+  j->backoff = POST_BACKOFF;
+  j->next = s->jobs;
+  s->jobs = j;
+  s->njobs++;
+  s->last_activity = rp_serverless_now();
+  publish_jobs(s);
+}
+
+void rp_post_remove_job(struct state *s, struct job *j)
+{
+  struct job **pp;
+  for (pp = &s->jobs; *pp; pp = &(*pp)->next) {
+    if (*pp == j) {
+      *pp = j->next;
+      break;
+    }
+  }
+  s->njobs--;
+  if (j->inflight) {
+    curl_multi_remove_handle(s->multi, j->inflight->easy);
+    rp_req_free(j->inflight);
+  }
+  free_posts(j->head);
+  free(j->id);
+  free(j);
+  s->last_activity = rp_serverless_now();
+  publish_jobs(s);
+}
+
+void rp_post_queue(struct job *j, enum post_kind kind, char *body,
+                   size_t len, int is_stream)
+{
+  struct post *p = calloc(1, sizeof(*p));
+  if (!p) {
+    rp_log(RP_LOG_ERROR, j->id, "out of memory: a post was lost");
+    free(body);
+    return;
+  }
+  p->kind = kind;
+  p->body = body;
+  p->len = len;
+  p->is_stream = is_stream;
+  if (j->tail)
+    j->tail->next = p;
+  else
+    j->head = p;
+  j->tail = p;
+}
+
+static const char *post_name(enum post_kind k)
+{
+  return k == P_STREAM ? "stream partial" : k == P_PROGRESS ? "progress"
+         : "result";
+}
+
+/* Drops the job's first post (sent, or given up). */
+static void drop_head(struct job *j)
+{
+  struct post *p = j->head;
+  j->head = p->next;
+  if (!j->head)
+    j->tail = NULL;
+  p->next = NULL;
+  free_posts(p);
+}
+
+static void start_post(struct state *s, struct job *j)
+{
+  struct post *p = j->head;
+  char *url;
+  struct rp_req *r;
+  if (p->kind == P_STREAM)
+    url = rp_wire_stream_url(s->stream_tmpl, j->id, s->worker_id);
+  else
+    url = rp_wire_done_url(s->done_tmpl, j->id, s->worker_id, p->is_stream);
+  if (!url) {
+    /* a job id that makes the URL pass 64 KiB: it can never be sent */
+    rp_log(RP_LOG_ERROR, j->id, "giving up on the %s: its URL cannot be "
+           "built", post_name(p->kind));
+    drop_head(j);
+    return;
+  }
+  /* Every post of a job and every attempt of it carries the job id as
+   * X-Request-ID, as the Python SDK sends it, with the same body: a repeat
+   * after an ambiguous time-out is recognisably the same delivery. */
+  r = rp_req_new("POST", url, p->body, p->len, s->api_key, RP_CONTENT_FORM,
+                 j->id, (long)(s->post_timeout * 1000));
+  free(url);
+  if (!r) {
+    j->retry_at = rp_serverless_now() + RETRY_BUILD_S;
+    return;
+  }
+  if (p->first_try == 0)
+    p->first_try = rp_serverless_now();
+  r->kind = POST;
+  r->ctx = j;
+  j->inflight = r;
+  curl_multi_add_handle(s->multi, r->easy);
+}
+
+void rp_post_advance(struct state *s, double t)
+{
+  for (struct job *j = s->jobs, *nj; j; j = nj) {
+    nj = j->next;
+    if (!j->inflight && j->head && t >= j->retry_at)
+      start_post(s, j);
+    else if (!j->running && j->finished && !j->head && !j->inflight)
+      rp_post_remove_job(s, j);
+  }
+}
+
+void rp_post_done(struct rp_req *r)
+{
+  struct job *j = r->ctx;
+  struct post *p = j->head;
+  char what[CURL_ERROR_SIZE + 32];
+  int transient = r->result != CURLE_OK || r->status == 408 ||
+                  r->status == 429 || r->status >= 500;
+  j->inflight = NULL;
+  rp_req_describe(r, what, sizeof(what));
+  if (r->result == CURLE_OK && r->status >= 200 && r->status < 300) {
+    rp_backoff_reset(&j->backoff);
+    if (p->kind == P_FINAL)
+      rp_log(RP_LOG_DEBUG, j->id, "Results sent.");
+  } else if (transient &&
+             rp_serverless_now() - p->first_try < DELIVERY_DEADLINE_S) {
+    double wait = rp_backoff_next(&j->backoff);
+    rp_log(RP_LOG_WARN, j->id, "posting the %s failed (%s); retrying in "
+           "%.1f s", post_name(p->kind), what, wait);
+    j->retry_at = rp_serverless_now() + wait;
+    rp_req_free(r);
+    return;
+  } else {
+    rp_log(RP_LOG_ERROR, j->id, "giving up on the %s after %.0f s: %s",
+           post_name(p->kind), rp_serverless_now() - p->first_try, what);
+  }
+  rp_req_free(r);
+  drop_head(j);
+}

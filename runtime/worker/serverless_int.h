@@ -1,0 +1,129 @@
+/*
+ * serverless_int.h - private to serverless mode (serverless.c, take.c,
+ * post.c): the loop's state, the jobs in flight and their post queues.
+ *
+ * Everything here runs on the orchestrator thread, the one that called
+ * rp_serverless_run(); the executors reach it only through the outbox.
+ *   serverless.c  the loop, its phases, signals and the life cycle
+ *   take.c        job-take and job-stop polls, handing jobs to executors
+ *   post.c        the jobs in flight and their ordered post queues
+ */
+#ifndef RP_SERVERLESS_INT_H
+#define RP_SERVERLESS_INT_H
+
+#include <lua.h>
+
+#include "net/req.h"
+#include "worker/executor.h"
+#include "worker/heartbeat.h"
+
+#define MAX_THREADS 256
+/* When a request cannot be built (out of memory), the next try waits
+ * this long. */
+#define RETRY_BUILD_S 1.0
+
+enum kind { TAKE, STOP, POST };           /* what an rp_req is for (kind) */
+enum post_kind { P_STREAM, P_PROGRESS, P_FINAL };
+
+struct post {
+  enum post_kind kind;
+  char *body;
+  size_t len;
+  int is_stream;
+  double first_try;         /* 0 until the first attempt */
+  struct post *next;
+};
+
+struct job {
+  char *id;
+  int executor;
+  int running;              /* until the executor reports the end */
+  int finished;             /* the final result is queued (or not due) */
+  double started;
+  double stop_asked;        /* when a stop was asked, 0 if never */
+  struct post *head;
+  struct post *tail;
+  struct rp_req *inflight;
+  double retry_at;
+  struct rp_backoff backoff;
+  struct job *next;
+};
+
+struct state {
+  const char *take_tmpl;
+  const char *done_tmpl;
+  const char *stream_tmpl;
+  const char *api_key;
+  const char *worker_id;
+  CURLM *multi;
+  lua_State *codec;          /* a bare state, for JSON only (take.c) */
+  struct rp_outbox out;
+  struct rp_executor *ex[MAX_THREADS];
+  int nex;
+  struct rp_heartbeat *heartbeat;
+  struct job *jobs;
+  int njobs;
+  int concurrency;
+  int have_concurrency;
+  int has_modifier;          /* start's config has concurrency_modifier */
+  struct rp_req *take;
+  double take_at;
+  double take_sent;
+  struct rp_backoff take_backoff;
+  struct rp_backoff empty_backoff;
+  struct rp_req *stop;
+  double stop_at;
+  double stop_sent;
+  struct rp_backoff stop_backoff;
+  double timeout;            /* per job, 0 = none */
+  double post_timeout;       /* seconds one post attempt may take */
+  double stop_grace;
+  double grace;
+  double idle_exit;          /* TERMINATE_IDLE_TIME, 0 = never */
+  double last_activity;
+  double t0;
+  int first_take_logged;
+  int shutting;
+  double shutdown_deadline;
+  int exit_code;
+};
+
+/* The monotonic clock, in seconds (serverless.c). */
+double rp_serverless_now(void);
+
+/* ---- take.c ---- */
+
+/* Jobs whose executor has not reported their end. */
+int rp_take_running(struct state *s);
+/* The executor for the next job: the least loaded of those taking jobs,
+ * or with 'any' set, of all of them; its index in *index. NULL if none. */
+struct rp_executor *rp_take_pick_executor(struct state *s, int *index,
+                                          int any);
+/* Sends a job-take for up to free_slots jobs. */
+void rp_take_start(struct state *s, int free_slots);
+/* Handles a finished job-take: its jobs go to the executors. Frees r. */
+void rp_take_done(struct state *s, struct rp_req *r);
+/* Sends a job-stop long poll. */
+void rp_take_start_stop_poll(struct state *s);
+/* Handles a finished job-stop poll: asks its jobs to stop. Frees r. */
+void rp_take_stop_done(struct state *s, struct rp_req *r);
+
+/* ---- post.c ---- */
+
+/* The job in flight with this id, or NULL. */
+struct job *rp_post_find_job(struct state *s, const char *id);
+/* Adds j, a job just handed to executor 'executor' (calloc'ed, with its
+ * id set), to the jobs in flight. Takes ownership of j. */
+void rp_post_track_job(struct state *s, struct job *j, int executor);
+/* Drops a job and its posts not sent (freeing any post under way). */
+void rp_post_remove_job(struct state *s, struct job *j);
+/* Appends a post to the job's queue. Takes ownership of body. */
+void rp_post_queue(struct job *j, enum post_kind kind, char *body,
+                   size_t len, int is_stream);
+/* At time t: starts each job's next post when it is due, and drops the
+ * jobs whose result was delivered. */
+void rp_post_advance(struct state *s, double t);
+/* Handles a finished post: the next one of the job, or a retry. Frees r. */
+void rp_post_done(struct rp_req *r);
+
+#endif
