@@ -54,7 +54,7 @@ build = {
         "runtime/net/req.c", "runtime/net/http.c", "runtime/lua/lhttp.c",
         "runtime/base/bytes.c", "runtime/lua/lbuffer.c", "runtime/base/files.c", "runtime/lua/lfiles.c",
         "runtime/lua/lsys.c", "runtime/net/netguard.c", "runtime/net/download.c",
-        "runtime/net/sigv4.c", "runtime/base/settings.c",
+        "runtime/net/sigv4.c", "runtime/base/settings.c", "runtime/base/clock.c",
       },
       defines = { "_POSIX_C_SOURCE=200809L", "_DEFAULT_SOURCE" },
       incdirs = { "runtime", "runtime/include", "$(CURL_INCDIR)", "$(CRYPTO_INCDIR)" },

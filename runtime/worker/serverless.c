@@ -8,10 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "base/clock.h"
 #include "worker/executor.h"
 #include "worker/heartbeat.h"
 #include "base/ident.h"
@@ -110,13 +110,6 @@ static void on_signal(int sig)
   errno = saved;
 }
 
-static double now(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void wake(void *ud)
 {
   struct state *s = ud;
@@ -173,7 +166,7 @@ static void remove_job(struct state *s, struct job *j)
   free_posts(j->head);
   free(j->id);
   free(j);
-  s->last_activity = now();
+  s->last_activity = rp_clock_now();
   publish_jobs(s);
 }
 
@@ -231,11 +224,11 @@ static void start_post(struct state *s, struct job *j)
                  j->id, (long)(s->post_timeout * 1000));
   free(url);
   if (!r) {
-    j->retry_at = now() + 1;
+    j->retry_at = rp_clock_now() + 1;
     return;
   }
   if (p->first_try == 0)
-    p->first_try = now();
+    p->first_try = rp_clock_now();
   r->kind = POST;
   r->ctx = j;
   j->inflight = r;
@@ -255,16 +248,16 @@ static void post_done(struct rp_req *r)
     rp_backoff_reset(&j->backoff);
     if (p->kind == P_FINAL)
       rp_log(RP_LOG_DEBUG, j->id, "Results sent.");
-  } else if (transient && now() - p->first_try < DELIVERY_DEADLINE_S) {
+  } else if (transient && rp_clock_now() - p->first_try < DELIVERY_DEADLINE_S) {
     double wait = rp_backoff_next(&j->backoff);
     rp_log(RP_LOG_WARN, j->id, "posting the %s failed (%s); retrying in "
            "%.1f s", post_name(p->kind), what, wait);
-    j->retry_at = now() + wait;
+    j->retry_at = rp_clock_now() + wait;
     rp_req_free(r);
     return;
   } else {
     rp_log(RP_LOG_ERROR, j->id, "giving up on the %s after %.0f s: %s",
-           post_name(p->kind), now() - p->first_try, what);
+           post_name(p->kind), rp_clock_now() - p->first_try, what);
   }
   rp_req_free(r);
   j->head = p->next;
@@ -313,7 +306,7 @@ static void handle_outbox(struct state *s)
       s->exit_code = 1;
       if (!s->shutting) {
         s->shutting = 1;
-        s->shutdown_deadline = now();
+        s->shutdown_deadline = rp_clock_now();
       }
       break;
     }
@@ -417,13 +410,13 @@ static void dispatch(struct state *s, const char *text, size_t len)
   }
   j->executor = index;
   j->running = 1;
-  j->started = now();
+  j->started = rp_clock_now();
   j->backoff.base = 0.2;
   j->backoff.cap = 10;
   j->next = s->jobs;
   s->jobs = j;
   s->njobs++;
-  s->last_activity = now();
+  s->last_activity = rp_clock_now();
   lua_settop(L, top);
   publish_jobs(s);
 }
@@ -433,7 +426,7 @@ static void take_done(struct state *s, struct rp_req *r)
   lua_State *L = s->codec;
   char what[CURL_ERROR_SIZE + 32];
   char err[256];
-  double took = now() - s->take_sent;
+  double took = rp_clock_now() - s->take_sent;
   s->take = NULL;
   rp_req_describe(r, what, sizeof(what));
   if (r->result != CURLE_OK || (r->status != 200 && r->status != 204 &&
@@ -442,7 +435,7 @@ static void take_done(struct state *s, struct rp_req *r)
                   : rp_backoff_next(&s->take_backoff);
     rp_log(r->status == 429 ? RP_LOG_WARN : RP_LOG_ERROR, NULL,
            "Failed to get job: %s; retrying in %.1f s", what, wait);
-    s->take_at = now() + wait;
+    s->take_at = rp_clock_now() + wait;
     rp_req_free(r);
     return;
   }
@@ -464,7 +457,7 @@ static void take_done(struct state *s, struct rp_req *r)
       != RP_OK) {
     rp_log(RP_LOG_ERROR, NULL, "job-take: the body is not JSON (%s); "
            "skipped", err);
-    s->take_at = now() + rp_backoff_next(&s->empty_backoff);
+    s->take_at = rp_clock_now() + rp_backoff_next(&s->empty_backoff);
     rp_req_free(r);
     return;
   }
@@ -493,12 +486,12 @@ static void start_take(struct state *s, int free_slots)
                                       POLL_TIMEOUT_MS) : NULL;
   free(url);
   if (!r) {
-    s->take_at = now() + 1;
+    s->take_at = rp_clock_now() + 1;
     return;
   }
   r->kind = TAKE;
   s->take = r;
-  s->take_sent = now();
+  s->take_sent = rp_clock_now();
   if (!s->first_take_logged) {
     s->first_take_logged = 1;
     rp_log(RP_LOG_INFO, NULL, "Ready: first job-take %.1f ms after start.",
@@ -522,7 +515,7 @@ static void stop_done(struct state *s, struct rp_req *r)
     double wait = rp_backoff_next(&s->stop_backoff);
     rp_log(RP_LOG_DEBUG, NULL, "job-stop: %s; retrying in %.1f s",
            rp_req_describe(r, what, sizeof(what)), wait);
-    s->stop_at = now() + wait;
+    s->stop_at = rp_clock_now() + wait;
     rp_req_free(r);
     return;
   }
@@ -541,7 +534,7 @@ static void stop_done(struct state *s, struct rp_req *r)
         j = lua_isstring(L, -1) ? find_job(s, lua_tostring(L, -1)) : NULL;
         if (j && j->running && !j->stop_asked) {
           rp_log(RP_LOG_INFO, j->id, "Stop requested.");
-          j->stop_asked = now();
+          j->stop_asked = rp_clock_now();
           rp_executor_stop_job(s->ex[j->executor], j->id);
         }
         lua_pop(L, 1);
@@ -560,12 +553,12 @@ static void start_stop_poll(struct state *s)
                                       POLL_TIMEOUT_MS) : NULL;
   free(url);
   if (!r) {
-    s->stop_at = now() + 1;
+    s->stop_at = rp_clock_now() + 1;
     return;
   }
   r->kind = STOP;
   s->stop = r;
-  s->stop_sent = now();
+  s->stop_sent = rp_clock_now();
   curl_multi_add_handle(s->multi, r->easy);
 }
 
@@ -587,7 +580,7 @@ static void begin_shutdown(struct state *s, const char *why)
   rp_log(RP_LOG_INFO, NULL, "%s: no more jobs are taken; finishing %d in "
          "flight (grace %.0f s).", why, s->njobs, s->grace);
   s->shutting = 1;
-  s->shutdown_deadline = now() + s->grace;
+  s->shutdown_deadline = rp_clock_now() + s->grace;
   cancel(s, &s->take);
   /* The stop poll goes on while jobs run: a job cancelled during the
    * grace period is stopped, not finished. */
@@ -598,7 +591,7 @@ static void begin_shutdown(struct state *s, const char *why)
  * interrupt it, so the worker exits for the platform to replace it. */
 static int stuck(struct state *s)
 {
-  double t = now();
+  double t = rp_clock_now();
   for (struct job *j = s->jobs; j; j = j->next) {
     double since = j->stop_asked;
     if (!j->running)
@@ -629,7 +622,7 @@ static void loop(struct state *s)
     char drain[64];
 
     handle_outbox(s);
-    t = now();
+    t = rp_clock_now();
     for (struct job *j = s->jobs, *nj; j; j = nj) {
       nj = j->next;
       if (!j->inflight && j->head && t >= j->retry_at)
@@ -692,7 +685,7 @@ static void loop(struct state *s)
     wfd.fd = signal_pipe[0];
     wfd.events = CURL_WAIT_POLLIN;
     wfd.revents = 0;
-    t = now();
+    t = rp_clock_now();
     curl_multi_poll(s->multi, &wfd, 1,
                     next > t ? (int)((next - t) * 1000) + 1 : 0, NULL);
     if (wfd.revents)
@@ -722,7 +715,7 @@ static int start_executors(struct state *s, const struct rp_vm_options *vm,
   }
   s->nex = 1;
   rp_log(RP_LOG_INFO, NULL, "Handler script %s loaded (warm-up took "
-         "%.3f s).", vm->script, now() - s->t0);
+         "%.3f s).", vm->script, rp_clock_now() - s->t0);
   /* start keys, overridden by the environment */
   c.timeout = rp_executor_setting(s->ex[0], &env->job_timeout, "timeout", 0);
   threads = (int)rp_executor_setting(s->ex[0], &env->worker_threads,
@@ -785,7 +778,7 @@ int rp_serverless_run(const struct rp_vm_options *vm,
   const char *ping_tmpl = env->webhook_ping.text;
 
   memset(s, 0, sizeof(*s));
-  s->t0 = now();
+  s->t0 = rp_clock_now();
   s->take_tmpl = env->webhook_get_job.text;
   s->done_tmpl = env->webhook_post_output.text;
   s->stream_tmpl = env->webhook_post_stream.text;
