@@ -35,7 +35,7 @@ LIBS = $(LUA_LIBS) -lcurl -lcrypto -lm -lpthread -ldl
 CORE_SRC = runtime/base/buf.c runtime/base/log.c runtime/base/alloc.c \
            runtime/base/args.c runtime/lua/ljson.c runtime/lua/lcore.c \
            runtime/base/ident.c runtime/net/wire.c runtime/net/req.c \
-           runtime/net/http.c runtime/lua/lhttp.c runtime/base/bytes.c \
+           runtime/net/http.c runtime/lua/lhttp.c runtime/base/codec.c \
            runtime/lua/lbuffer.c runtime/base/files.c runtime/lua/lfiles.c \
            runtime/lua/lsys.c runtime/net/netguard.c runtime/net/download.c \
            runtime/net/sigv4.c runtime/base/settings.c runtime/base/clock.c
@@ -206,7 +206,7 @@ build/fuzz/fuzz_wire: spec/fuzz/fuzz_wire.c runtime/net/wire.c runtime/base/buf.
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $^
 
-build/fuzz/fuzz_bytes: spec/fuzz/fuzz_bytes.c runtime/base/bytes.c
+build/fuzz/fuzz_bytes: spec/fuzz/fuzz_bytes.c runtime/base/codec.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $^
 
