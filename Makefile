@@ -35,10 +35,10 @@ LIBS = $(LUA_LIBS) -lcurl -lcrypto -lm -lpthread -ldl
 CORE_SRC = runtime/base/buf.c runtime/base/log.c runtime/base/alloc.c \
            runtime/base/args.c runtime/lua/ljson.c runtime/lua/lcore.c \
            runtime/base/ident.c runtime/net/wire.c runtime/net/req.c \
-           runtime/net/http.c runtime/lua/lhttp.c runtime/base/bytes.c \
+           runtime/net/http.c runtime/lua/lhttp.c runtime/base/codec.c \
            runtime/lua/lbuffer.c runtime/base/files.c runtime/lua/lfiles.c \
            runtime/lua/lsys.c runtime/net/netguard.c runtime/net/download.c \
-           runtime/net/sigv4.c runtime/base/settings.c
+           runtime/net/sigv4.c runtime/base/settings.c runtime/base/clock.c
 WORKER_SRC = runtime/worker/vm.c runtime/worker/job.c runtime/worker/local.c \
              runtime/worker/executor.c runtime/worker/outbox.c \
              runtime/worker/heartbeat.c \
@@ -210,7 +210,7 @@ build/fuzz/fuzz_wire: spec/fuzz/fuzz_wire.c runtime/net/wire.c runtime/base/buf.
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $^
 
-build/fuzz/fuzz_bytes: spec/fuzz/fuzz_bytes.c runtime/base/bytes.c
+build/fuzz/fuzz_bytes: spec/fuzz/fuzz_bytes.c runtime/base/codec.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $^
 
@@ -218,7 +218,7 @@ build/fuzz/fuzz_bytes: spec/fuzz/fuzz_bytes.c runtime/base/bytes.c
 # spec/fuzz/fuzz_api.c standing in for httpd.c and curl_stub.c for libcurl.
 build/fuzz/fuzz_api: spec/fuzz/fuzz_api.c spec/fuzz/curl_stub.c \
                      runtime/server/emulator.c runtime/server/jobstore.c runtime/base/buf.c \
-                     runtime/base/log.c runtime/net/netguard.c
+                     runtime/base/log.c runtime/net/netguard.c runtime/base/clock.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $^ -lpthread
 
@@ -278,7 +278,8 @@ EMU_SRC = runtime/server/jobstore.c runtime/server/httpd.c \
           runtime/server/emulator.c runtime/server/emulator_main.c
 EMU_OBJ = $(EMU_SRC:runtime/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/base/buf.o \
           $(BUILD)/obj/base/log.o $(BUILD)/obj/net/netguard.o \
-          $(BUILD)/obj/base/settings.o $(BUILD)/obj/base/alloc.o
+          $(BUILD)/obj/base/settings.o $(BUILD)/obj/base/alloc.o \
+          $(BUILD)/obj/base/clock.o
 EMULATOR = $(BINDIR)/runpod-emulator
 EMU_LIBS = -lmicrohttpd -lcurl -lpthread
 

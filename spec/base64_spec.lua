@@ -1,4 +1,4 @@
--- runpod.base64 and runpod.hex (runtime/base/bytes.c through runtime/lua/lbuffer.c).
+-- runpod.base64 and runpod.hex (runtime/base/codec.c through runtime/lua/lbuffer.c).
 local runpod = require "runpod"
 
 local base64, hex, buffer = runpod.base64, runpod.hex, runpod.buffer

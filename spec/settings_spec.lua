@@ -122,6 +122,43 @@ describe("invalid settings", function()
   end)
 end)
 
+describe("RUNPOD_DEBUG", function()
+  local LOGGER = "spec/fixtures/logger.lua"
+  local JOB = '{"id": "j1", "input": {}}'
+
+  it("true, 1 or yes logs at DEBUG, as the Python SDK", function()
+    for _, on in ipairs { "true", "1", "yes", "True" } do
+      local r = proc.worker_run({ LOGGER, "--test_input", JOB }, { env = { RUNPOD_DEBUG = on } })
+      assert.are.equal(0, r.code, r.stdout .. r.stderr)
+      assert.matches("\nDEBUG  | j1 | a debug line\n", r.stdout, 1, true)
+      assert.is_nil(r.stdout:find("a trace line", 1, true))
+    end
+  end)
+
+  it("gives way to RUNPOD_LOG_LEVEL, RUNPOD_DEBUG_LEVEL and --rp_log_level", function()
+    local r = proc.worker_run({ LOGGER, "--test_input", JOB },
+      { env = { RUNPOD_DEBUG = "true", RUNPOD_LOG_LEVEL = "ERROR" } })
+    assert.are.same({ "ERROR  | j1 | a error line" }, proc.lines(r.stdout))
+    r = proc.worker_run({ LOGGER, "--test_input", JOB },
+      { env = { RUNPOD_DEBUG = "true", RUNPOD_DEBUG_LEVEL = "ERROR" } })
+    assert.are.same({ "ERROR  | j1 | a error line" }, proc.lines(r.stdout))
+    r = proc.worker_run({ LOGGER, "--test_input", JOB, "--rp_log_level", "ERROR" },
+      { env = { RUNPOD_DEBUG = "true" } })
+    assert.are.same({ "ERROR  | j1 | a error line" }, proc.lines(r.stdout))
+  end)
+
+  it("off or unknown keeps INFO; an unknown value gets one WARN", function()
+    local r = proc.worker_run({ LOGGER, "--test_input", JOB }, { env = { RUNPOD_DEBUG = "false" } })
+    assert.is_nil(r.stdout:find("a debug line", 1, true), r.stdout)
+    assert.are.equal(0, count(r.stdout, "WARN   | ignoring"), r.stdout)
+    r = proc.worker_run({ LOGGER, "--test_input", JOB }, { env = { RUNPOD_DEBUG = "maybe" } })
+    assert.are.equal(0, r.code)
+    assert.is_nil(r.stdout:find("a debug line", 1, true), r.stdout)
+    assert.are.equal(1, count(r.stdout,
+      "WARN   | ignoring RUNPOD_DEBUG='maybe' (expected true or false)"), r.stdout)
+  end)
+end)
+
 describe("mistyped flags", function()
   it("after the script get a WARN naming the closest flag", function()
     local dir = proc.tmpdir()     -- no test_input.json there

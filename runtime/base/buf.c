@@ -20,6 +20,17 @@ int rp_fail(int rc, char *err, size_t errlen, const char *fmt, ...)
   return rc;
 }
 
+void rp_buf_init_alloc(struct rp_buf *b, size_t max, rp_buf_alloc alloc,
+                       void *ud)
+{
+  b->data = NULL;
+  b->len = 0;
+  b->cap = 0;
+  b->max = max;
+  b->alloc = alloc;
+  b->ud = ud;
+}
+
 int rp_buf_reserve(struct rp_buf *b, size_t extra)
 {
   size_t need;
@@ -32,10 +43,19 @@ int rp_buf_reserve(struct rp_buf *b, size_t extra)
   need = b->len + extra + 1;
   if (need <= b->cap)
     return RP_OK;
-  ncap = b->cap ? b->cap : 64;
-  while (ncap < need)
-    ncap = ncap > SIZE_MAX / 2 ? need : ncap * 2;
-  p = realloc(b->data, ncap);
+  /* Grow by half at least, so appends are amortised O(1); never past the
+   * cap and its terminator. */
+  ncap = b->cap <= SIZE_MAX / 3 * 2 ? b->cap + b->cap / 2 : need;
+  if (ncap < need)
+    ncap = need;
+  if (ncap < 64)
+    ncap = 64;
+  if (b->max < SIZE_MAX && ncap > b->max + 1)
+    ncap = b->max + 1;
+  if (b->alloc)
+    p = b->alloc(b->ud, b->data, b->cap, ncap);
+  else
+    p = realloc(b->data, ncap);
   if (!p)
     return RP_ENOMEM;
   b->data = p;
@@ -45,14 +65,31 @@ int rp_buf_reserve(struct rp_buf *b, size_t extra)
 
 int rp_buf_append(struct rp_buf *b, const void *p, size_t n)
 {
-  int rc = rp_buf_reserve(b, n);
-  if (rc != RP_OK)
-    return rc;
+  const char *src = p;
+  int rc;
+  /* Growing may move the data; when p points into it, find it again. The
+   * common case, room left, skips this and the call of rp_buf_reserve. */
+  if (n >= b->cap - b->len || n > b->max - b->len) {
+    int self = b->data && src >= b->data && src < b->data + b->cap;
+    size_t off = self ? (size_t)(src - b->data) : 0;
+    rc = rp_buf_reserve(b, n);
+    if (rc != RP_OK)
+      return rc;
+    if (self)
+      src = b->data + off;
+  }
   if (n > 0)
-    memcpy(b->data + b->len, p, n);
+    memmove(b->data + b->len, src, n);
   b->len += n;
   b->data[b->len] = '\0';
   return RP_OK;
+}
+
+void rp_buf_set_len(struct rp_buf *b, size_t n)
+{
+  b->len = n;
+  if (b->data)
+    b->data[n] = '\0';
 }
 
 int rp_buf_puts(struct rp_buf *b, const char *s)
@@ -91,7 +128,10 @@ void rp_buf_free(struct rp_buf *b)
 {
   if (!b)
     return;
-  free(b->data);
+  if (b->alloc && b->data)
+    b->alloc(b->ud, b->data, b->cap, 0);
+  else
+    free(b->data);
   b->data = NULL;
   b->len = 0;
   b->cap = 0;

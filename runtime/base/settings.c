@@ -115,11 +115,15 @@ void rp_settings_read(struct rp_settings *s)
       v->size = 0;
     }
   }
-  /* RUNPOD_DEBUG_LEVEL is only a fallback: with RUNPOD_LOG_LEVEL given,
-   * its value does not matter. */
+  /* RUNPOD_DEBUG_LEVEL, then RUNPOD_DEBUG, are only fallbacks: with a
+   * level given before them, their values do not matter. */
   if (s->log_level.text) {
     s->debug_level.bad = 0;
     s->debug_level.set = 0;
+  }
+  if (s->log_level.text || s->debug_level.text) {
+    s->debug.bad = 0;
+    s->debug.set = 0;
   }
 }
 
@@ -171,6 +175,8 @@ void rp_settings_apply_log(const struct rp_settings *s)
     rp_log_set_level((int)s->log_level.number);
   else if (s->debug_level.set)
     rp_log_set_level((int)s->debug_level.number);
+  else if (s->debug.set && s->debug.number != 0)
+    rp_log_set_level(RP_LOG_DEBUG);
   if (s->log_stream.set)
     rp_log_set_fd((int)s->log_stream.number);
   rp_log_set_json(s->endpoint_id.text != NULL);

@@ -75,8 +75,9 @@ int rp_settings_switch(const char *v);
 int rp_settings_problem(const struct rp_settings *s, int n, char *buf,
                         size_t len);
 
-/* Applies RUNPOD_LOG_LEVEL (else RUNPOD_DEBUG_LEVEL), RUNPOD_LOG_STREAM and
- * RUNPOD_ENDPOINT_ID (JSON lines) to the logger. */
+/* Applies RUNPOD_LOG_LEVEL (else RUNPOD_DEBUG_LEVEL, else DEBUG when
+ * RUNPOD_DEBUG is on), RUNPOD_LOG_STREAM and RUNPOD_ENDPOINT_ID (JSON
+ * lines) to the logger. */
 void rp_settings_apply_log(const struct rp_settings *s);
 
 /* Copies one of settings.def's Markdown strings to out without its

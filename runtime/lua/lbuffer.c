@@ -2,11 +2,13 @@
  * lbuffer.c - runpod.buffer (a growable byte buffer userdata), runpod.base64
  * and runpod.hex (see lbuffer.h).
  *
- * Bindings only: the buffer operations and codecs are bytes.c's. A buffer's
- * memory comes from the lua_State's own allocator, so it counts against the
- * VM's max_memory like any Lua string. The userdata starts with the public
- * struct runpod_buffer of runpod.h, which C extension modules use to work on
- * the bytes in place.
+ * Bindings only: the buffer is base/buf.c's struct rp_buf, the codecs are
+ * base/codec.c's. A buffer's memory comes from the lua_State's own
+ * allocator, so it counts against the VM's max_memory like any Lua string.
+ * The userdata starts with the public struct runpod_buffer of runpod.h,
+ * which C extension modules use to work on the bytes in place: its data,
+ * len and cap are the struct rp_buf's first three fields (checked below),
+ * so the ABI is the one of struct runpod_buffer whatever follows them.
  */
 #include "lua/lbuffer.h"
 
@@ -15,24 +17,29 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "base/bytes.h"
+#include "base/buf.h"
+#include "base/codec.h"
 #include "base/rp.h"
 #include "runpod.h"
 
 #define RP_BUFFER_MT RUNPOD_BUFFER_MT
+/* A buffer holds at most what a codec writes, so any buffer encodes. */
+#define BUFFER_MAX RP_CODEC_MAX
 
 struct lbuffer {
   unsigned int version;   /* RUNPOD_BUFFER_VERSION */
-  struct rp_bytes b;
+  struct rp_buf b;
 };
 
 /* The public layout (runpod.h) is a prefix of ours. */
-static_assert(offsetof(struct lbuffer, b) + offsetof(struct rp_bytes, data)
+static_assert(offsetof(struct lbuffer, b) + offsetof(struct rp_buf, data)
               == offsetof(struct runpod_buffer, data), "data offset");
-static_assert(offsetof(struct lbuffer, b) + offsetof(struct rp_bytes, len)
+static_assert(offsetof(struct lbuffer, b) + offsetof(struct rp_buf, len)
               == offsetof(struct runpod_buffer, len), "len offset");
-static_assert(offsetof(struct lbuffer, b) + offsetof(struct rp_bytes, cap)
+static_assert(offsetof(struct lbuffer, b) + offsetof(struct rp_buf, cap)
               == offsetof(struct runpod_buffer, cap), "cap offset");
+static_assert(sizeof(((struct rp_buf *)0)->data)
+              == sizeof(((struct runpod_buffer *)0)->data), "data size");
 static_assert(offsetof(struct lbuffer, version)
               == offsetof(struct runpod_buffer, version), "version offset");
 
@@ -45,7 +52,7 @@ static struct lbuffer *checkbuffer(lua_State *L, int i)
  * grows or is collected. */
 static const char *bytesof(const struct lbuffer *u)
 {
-  return u->b.data ? (const char *)u->b.data : "";
+  return u->b.data ? u->b.data : "";
 }
 
 /* The bytes of argument i, a string or a buffer; raises otherwise.
@@ -70,25 +77,27 @@ static struct lbuffer *newbuffer(lua_State *L)
   struct lbuffer *u = lua_newuserdatauv(L, sizeof(*u), 0);
   /* A valid empty buffer before anything can fail. */
   u->version = RUNPOD_BUFFER_VERSION;
-  rp_bytes_init(&u->b, f, ud);
+  rp_buf_init_alloc(&u->b, BUFFER_MAX, f, ud);
   luaL_setmetatable(L, RP_BUFFER_MT);
   return u;
 }
 
-/* Raises the error of a failed rp_bytes_reserve/append. */
+/* Raises the error of a failed rp_buf_reserve. */
 static int growerror(lua_State *L, int rc, size_t have, size_t extra)
 {
   if (rc == RP_ETOOBIG)
     return luaL_error(L, "runpod.Buffer of %I + %I bytes would exceed the "
                       "%I-byte cap", (lua_Integer)have, (lua_Integer)extra,
-                      (lua_Integer)RP_BYTES_MAX);
+                      (lua_Integer)BUFFER_MAX);
   return luaL_error(L, "not enough memory to grow a runpod.Buffer of %I "
                     "bytes by %I", (lua_Integer)have, (lua_Integer)extra);
 }
 
+/* Room for extra more bytes, or raises. Nothing is allocated for 0 bytes,
+ * so an empty buffer costs no memory. */
 static void reserve(lua_State *L, struct lbuffer *u, size_t extra)
 {
-  int rc = rp_bytes_reserve(&u->b, extra);
+  int rc = extra > 0 ? rp_buf_reserve(&u->b, extra) : RP_OK;
   if (rc != RP_OK)
     growerror(L, rc, u->b.len, extra);
 }
@@ -129,7 +138,7 @@ static int buffer_new(lua_State *L)
 {
   lua_Integer cap = luaL_optinteger(L, 1, 0);
   struct lbuffer *u;
-  luaL_argcheck(L, cap >= 0 && (lua_Unsigned)cap <= RP_BYTES_MAX, 1,
+  luaL_argcheck(L, cap >= 0 && (lua_Unsigned)cap <= BUFFER_MAX, 1,
                 "capacity must be from 0 to 1073741824");
   u = newbuffer(L);
   reserve(L, u, (size_t)cap);
@@ -190,9 +199,9 @@ static int from_text(lua_State *L, const struct codec *c)
   const char *s = checkbytes(L, 1, &n);
   struct lbuffer *u = newbuffer(L);
   reserve(L, u, c->decoded_max(n));
-  if (c->decode(s, n, u->b.data, &out, &pos) != RP_OK)
+  if (c->decode(s, n, (unsigned char *)u->b.data, &out, &pos) != RP_OK)
     return push_invalid(L, c, pos);
-  u->b.len = out;
+  rp_buf_set_len(&u->b, out);
   return 1;
 }
 
@@ -222,7 +231,7 @@ static int text_encode(lua_State *L, const struct codec *c)
   luaL_Buffer lb;
   if (c->encoded_len(n, &out) != RP_OK)
     return luaL_error(L, "%s of %I bytes would exceed the %I-byte cap",
-                      c->name, (lua_Integer)n, (lua_Integer)RP_BYTES_MAX);
+                      c->name, (lua_Integer)n, (lua_Integer)RP_CODEC_MAX);
   c->encode(s, n, luaL_buffinitsize(L, &lb, out));
   luaL_pushresultsize(&lb, out);
   return 1;
@@ -286,7 +295,7 @@ static int buffer_append(lua_State *L)
       lua_tolstring(L, i, &n);   /* a number becomes its string in place */
     else
       return luaL_typeerror(L, i, "string, number or runpod.Buffer");
-    if (n > RP_BYTES_MAX - total)
+    if (n > BUFFER_MAX - total)
       return growerror(L, RP_ETOOBIG, u->b.len, n);
     total += n;
   }
@@ -303,7 +312,7 @@ static int buffer_append(lua_State *L)
     }
     if (n > 0) {
       memcpy(u->b.data + u->b.len, p, n);
-      u->b.len += n;
+      rp_buf_set_len(&u->b, u->b.len + n);
     }
   }
   lua_settop(L, 1);
@@ -315,7 +324,7 @@ static int buffer_reserve(lua_State *L)
 {
   struct lbuffer *u = checkbuffer(L, 1);
   lua_Integer n = luaL_checkinteger(L, 2);
-  luaL_argcheck(L, n >= 0 && (lua_Unsigned)n <= RP_BYTES_MAX, 2,
+  luaL_argcheck(L, n >= 0 && (lua_Unsigned)n <= BUFFER_MAX, 2,
                 "size must be from 0 to 1073741824");
   reserve(L, u, (size_t)n);
   lua_settop(L, 1);
@@ -360,7 +369,7 @@ static int buffer_slice(lua_State *L)
   if (start <= end) {
     reserve(L, v, end - start + 1);
     memcpy(v->b.data, u->b.data + start - 1, end - start + 1);
-    v->b.len = end - start + 1;
+    rp_buf_set_len(&v->b, end - start + 1);
   }
   return 1;
 }
@@ -368,7 +377,7 @@ static int buffer_slice(lua_State *L)
 /* buf:clear() -> buf, empty, its memory kept for reuse */
 static int buffer_clear(lua_State *L)
 {
-  checkbuffer(L, 1)->b.len = 0;
+  rp_buf_clear(&checkbuffer(L, 1)->b);
   lua_settop(L, 1);
   return 1;
 }
@@ -390,7 +399,7 @@ static int buffer_byte(lua_State *L)
   if (k == 0)
     lua_pushnil(L);
   else
-    lua_pushinteger(L, u->b.data[k - 1]);
+    lua_pushinteger(L, (unsigned char)u->b.data[k - 1]);
   return 1;
 }
 
@@ -402,7 +411,7 @@ static int buffer_set_byte(lua_State *L)
   lua_Integer v = luaL_checkinteger(L, 3);
   luaL_argcheck(L, k != 0, 2, "index out of range");
   luaL_argcheck(L, v >= 0 && v <= 255, 3, "value out of range");
-  u->b.data[k - 1] = (unsigned char)v;
+  u->b.data[k - 1] = (char)v;
   lua_settop(L, 1);
   return 1;
 }
@@ -452,7 +461,7 @@ static int buffer_eq(lua_State *L)
 /* Idempotent; the buffer reads as empty afterwards. */
 static int buffer_gc(lua_State *L)
 {
-  rp_bytes_free(&checkbuffer(L, 1)->b);
+  rp_buf_free(&checkbuffer(L, 1)->b);
   return 0;
 }
 

@@ -1,6 +1,6 @@
 /*
  * lbuffer.h - runpod.buffer, runpod.base64 and runpod.hex: the bindings of
- * bytes.h (see lbuffer.c and docs/library.md).
+ * buf.h and codec.h (see lbuffer.c and docs/library.md).
  */
 #ifndef RP_LBUFFER_H
 #define RP_LBUFFER_H

@@ -19,6 +19,7 @@
 
 #include "base/alloc.h"
 #include "base/args.h"
+#include "base/clock.h"
 #include "base/ident.h"
 #include "lua/lbuffer.h"
 #include "lua/lfiles.h"
@@ -323,19 +324,11 @@ static int core_hostname(lua_State *L)
   return 1;
 }
 
-/* Pushes the time of a clock in seconds, as a float. */
-static int push_clock(lua_State *L, clockid_t clock)
-{
-  struct timespec ts;
-  clock_gettime(clock, &ts);
-  lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
-  return 1;
-}
-
 /* monotonic() -> seconds from an arbitrary start. */
 static int core_monotonic(lua_State *L)
 {
-  return push_clock(L, CLOCK_MONOTONIC);
+  lua_pushnumber(L, (lua_Number)rp_clock_now());
+  return 1;
 }
 
 /* realtime() -> seconds since the Unix epoch (UTC), with sub-microsecond
@@ -343,7 +336,8 @@ static int core_monotonic(lua_State *L)
  * timestamps. */
 static int core_realtime(lua_State *L)
 {
-  return push_clock(L, CLOCK_REALTIME);
+  lua_pushnumber(L, (lua_Number)rp_clock_wall());
+  return 1;
 }
 
 /* encode(value, what[, max]) -> json | nil, message

@@ -11,12 +11,11 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <sys/time.h>
-#include <time.h>
 
 #include <curl/curl.h>
 
 #include "base/buf.h"
+#include "base/clock.h"
 #include "server/httpd.h"
 #include "server/jobstore.h"
 #include "base/log.h"
@@ -534,13 +533,6 @@ static int arg_number(const struct rp_httpd_request *req,
   return 0;
 }
 
-static double wall_time(void)
-{
-  struct timeval tv;
-  gettimeofday(&tv, NULL);
-  return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
-}
-
 static void seed_rng(struct rp_emulator *e, unsigned long seed)
 {
   int i;
@@ -700,8 +692,8 @@ static void log_request(struct rp_emulator *e,
   rc = rp_httpd_query(req, &q);
   if (rc == RP_OK)
     rc = rp_buf_printf(&b, "{\"seq\":                   ,\"time\":%.6f,"
-                       "\"ms\":%lld,\"method\":", wall_time(),
-                       rp_jobstore_now_ms() - started);
+                       "\"ms\":%lld,\"method\":", rp_clock_wall(),
+                       rp_clock_now_ms() - started);
   if (rc == RP_OK)
     rc = put_jstr(&b, req->method, strlen(req->method));
   if (rc == RP_OK)
@@ -1233,7 +1225,7 @@ static void record_ping(struct rp_emulator *e, const char *worker,
   int rc = rp_httpd_query(req, &q);
   char *text;
   if (rc == RP_OK)
-    rc = rp_buf_printf(&b, "{\"time\":%.6f,\"worker\":", wall_time());
+    rc = rp_buf_printf(&b, "{\"time\":%.6f,\"worker\":", rp_clock_wall());
   if (rc == RP_OK)
     rc = put_jstr(&b, worker, strlen(worker));
   if (rc == RP_OK)
@@ -1334,7 +1326,7 @@ static void worker_route(struct rp_emulator *e,
   const char *r = seg[0];
   const char *auth = rp_httpd_header(req, "Authorization");
   const char *key = e->worker_key ? e->worker_key : e->api_key;
-  long long started = rp_jobstore_now_ms();
+  long long started = rp_clock_now_ms();
   enum rp_emu_fault_kind fault = RP_FAULT_NONE;
   long delay = 0;
   long hold;

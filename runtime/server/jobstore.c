@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "base/rng.h"
+#include "base/clock.h"
 #include "base/rp.h"
 
 #define WORKER_RECENT_MS 60000   /* health: a worker counts this long */
@@ -83,13 +84,6 @@ struct rp_jobstore {
   void *final_ud;
 };
 
-long long rp_jobstore_now_ms(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 const char *rp_jobstore_status_name(enum rp_job_status st)
 {
   switch (st) {
@@ -128,7 +122,7 @@ static void seed_random(struct rp_jobstore *js)
       seed = 0;
     close(fd);
   }
-  seed ^= (uint64_t)rp_jobstore_now_ms() * 0x9E3779B97F4A7C15ULL;
+  seed ^= (uint64_t)rp_clock_now_ms() * 0x9E3779B97F4A7C15ULL;
   seed ^= (uint64_t)getpid() << 32;
   js->rng = seed ? seed : 0x853c49e6748fea9bULL;
 }
@@ -320,7 +314,7 @@ static void touch(struct rp_jobstore *js, const char *id, long long now)
 void rp_jobstore_touch(struct rp_jobstore *js, const char *worker)
 {
   pthread_mutex_lock(&js->mu);
-  touch(js, worker, rp_jobstore_now_ms());
+  touch(js, worker, rp_clock_now_ms());
   pthread_mutex_unlock(&js->mu);
 }
 
@@ -421,14 +415,14 @@ static void upkeep(struct rp_jobstore *js, long long now, int force)
 void rp_jobstore_upkeep(struct rp_jobstore *js)
 {
   pthread_mutex_lock(&js->mu);
-  upkeep(js, rp_jobstore_now_ms(), 1);
+  upkeep(js, rp_clock_now_ms(), 1);
   pthread_mutex_unlock(&js->mu);
 }
 
 /* Locks the store and runs the lazy upkeep; returns the time. */
 static long long lock(struct rp_jobstore *js)
 {
-  long long now = rp_jobstore_now_ms();
+  long long now = rp_clock_now_ms();
   pthread_mutex_lock(&js->mu);
   upkeep(js, now, 0);
   return now;
@@ -443,11 +437,10 @@ static int wait_until(struct rp_jobstore *js, pthread_cond_t *cv,
   long long now;
   if (js->closed)
     return -1;
-  now = rp_jobstore_now_ms();
+  now = rp_clock_now_ms();
   if (now >= deadline)
     return -1;
-  ts.tv_sec = (time_t)(deadline / 1000);
-  ts.tv_nsec = (long)(deadline % 1000) * 1000000L;
+  rp_clock_deadline(&ts, deadline);
   if (pthread_cond_timedwait(cv, &js->mu, &ts) == ETIMEDOUT)
     return -1;
   return js->closed ? -1 : 0;
@@ -472,20 +465,6 @@ static int wait_job(struct rp_jobstore *js, struct job *j, long long deadline)
 
 /* ---- life cycle ---- */
 
-/* Initialises a condition variable timed on CLOCK_MONOTONIC. Returns 0 or
- * an errno value. */
-static int init_cond(pthread_cond_t *cv)
-{
-  pthread_condattr_t attr;
-  int rc = pthread_condattr_init(&attr);
-  if (rc != 0)
-    return rc;
-  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-  rc = pthread_cond_init(cv, &attr);
-  pthread_condattr_destroy(&attr);
-  return rc;
-}
-
 int rp_jobstore_new(const struct rp_jobstore_limits *lim,
                     struct rp_jobstore **out)
 {
@@ -505,9 +484,9 @@ int rp_jobstore_new(const struct rp_jobstore_limits *lim,
     /* A failure here leaks nothing worth unwinding on Linux, where these
      * initialisers allocate nothing. */
     ok = pthread_mutex_init(&js->mu, NULL) == 0;
-    ok = ok && init_cond(&js->cv_queue) == 0;
-    ok = ok && init_cond(&js->cv_stop) == 0;
-    ok = ok && init_cond(&js->cv_sleep) == 0;
+    ok = ok && rp_clock_cond_init(&js->cv_queue) == 0;
+    ok = ok && rp_clock_cond_init(&js->cv_stop) == 0;
+    ok = ok && rp_clock_cond_init(&js->cv_sleep) == 0;
   }
   if (!ok) {
     free(js->buckets);
@@ -586,7 +565,7 @@ int rp_jobstore_submit(struct rp_jobstore *js, const char *input,
   int rc = RP_ENOMEM;
   if (!j)
     return RP_ENOMEM;
-  if (init_cond(&j->cv) != 0) {
+  if (rp_clock_cond_init(&j->cv) != 0) {
     free(j);
     return RP_ENOMEM;
   }
@@ -668,7 +647,7 @@ int rp_jobstore_take(struct rp_jobstore *js, const char *worker, size_t max,
     pthread_mutex_unlock(&js->mu);
     return rc;
   }
-  now = rp_jobstore_now_ms();
+  now = rp_clock_now_ms();
   if (as_array)
     rp_buf_append(out, "[", 1);
   for (n = 0; n < max && js->lists[ON_QUEUE].head; n++) {
@@ -898,7 +877,7 @@ int rp_jobstore_view(struct rp_jobstore *js, const char *id, long wait_ms,
     if (w != 0)
       break;
   }
-  rc = put_view(j, rp_jobstore_now_ms(), out);
+  rc = put_view(j, rp_clock_now_ms(), out);
 out:
   pthread_mutex_unlock(&js->mu);
   return rc;
@@ -1063,7 +1042,7 @@ int rp_jobstore_counters(struct rp_jobstore *js, struct rp_buf *out)
 
 int rp_jobstore_sleep(struct rp_jobstore *js, long ms)
 {
-  long long deadline = rp_jobstore_now_ms() + (ms > 0 ? ms : 0);
+  long long deadline = rp_clock_now_ms() + (ms > 0 ? ms : 0);
   int closed;
   pthread_mutex_lock(&js->mu);
   while (wait_until(js, &js->cv_sleep, deadline) == 0)

@@ -194,7 +194,5 @@ void rp_jobstore_set_requeue(struct rp_jobstore *js, long ms);
 /* Runs the upkeep now (normally it runs lazily). */
 void rp_jobstore_upkeep(struct rp_jobstore *js);
 
-/* Milliseconds on CLOCK_MONOTONIC. */
-long long rp_jobstore_now_ms(void);
 
 #endif

@@ -16,7 +16,7 @@
 
 #include <curl/curl.h>
 
-#include "base/bytes.h"
+#include "base/codec.h"
 #include "server/emulator.h"
 #include "base/files.h"
 #include "base/log.h"

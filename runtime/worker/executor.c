@@ -7,9 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "base/buf.h"
+#include "base/clock.h"
 #include "net/http.h"
 #include "base/ident.h"
 #include "worker/job.h"
@@ -67,13 +67,6 @@ struct rp_executor {
   atomic_int accepting;
   int needs_refresh;
 };
-
-static double now(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* Queues a message for job_id (NULL for none): rp_outbox_push() with this
  * executor's index. Takes ownership of what->body. */
@@ -138,7 +131,7 @@ static double host_time_remaining(void *ud)
   double left;
   if (!e->current || e->current->deadline <= 0)
     return -1;
-  left = e->current->deadline - now();
+  left = e->current->deadline - rp_clock_now();
   return left > 0 ? left : 0;
 }
 
@@ -168,7 +161,7 @@ static void hook(lua_State *L, lua_Debug *ar)
     return;
   if (atomic_load(&s->stop))
     cut(L, s, "job stopped on request");
-  if (s->deadline > 0 && (s->timed_out || now() > s->deadline)) {
+  if (s->deadline > 0 && (s->timed_out || rp_clock_now() > s->deadline)) {
     char msg[64];
     s->timed_out = 1;
     snprintf(msg, sizeof(msg), "timed out after %g seconds", s->seconds);
@@ -328,7 +321,7 @@ static void resume(struct rp_executor *e, struct slot *s, int nargs)
     if (n >= 3 && lua_touserdata(co, -n) == &rp_core_yield_tag &&
         lua_type(co, -n + 1) == LUA_TSTRING &&
         strcmp(lua_tostring(co, -n + 1), "sleep") == 0) {
-      s->wake_at = now() + lua_tonumber(co, -n + 2);
+      s->wake_at = rp_clock_now() + lua_tonumber(co, -n + 2);
       lua_pop(co, n);
       return;
     }
@@ -398,7 +391,7 @@ static void start_job(struct rp_executor *e, struct pending *p)
   atomic_init(&s->stop, 0);
   s->seconds = e->cfg.timeout;
   if (s->seconds > 0)
-    s->deadline = now() + s->seconds;
+    s->deadline = rp_clock_now() + s->seconds;
   pthread_mutex_lock(&e->mu);
   s->next = e->slots;
   e->slots = s;
@@ -447,7 +440,7 @@ static void ask_concurrency(struct rp_executor *e, int current)
 static void refresh(struct rp_executor *e)
 {
   char err[1024];
-  double t0 = now();
+  double t0 = rp_clock_now();
   if (rp_vm_refresh(&e->vm, err, sizeof(err)) != RP_OK) {
     rp_log(RP_LOG_ERROR, NULL, "cannot rebuild the VM: %s", err);
     push(e, NULL, &(struct rp_out){ .kind = RP_OUT_FATAL });
@@ -455,7 +448,7 @@ static void refresh(struct rp_executor *e)
     return;
   }
   rp_log(RP_LOG_DEBUG, NULL, "executor %d: VM rebuilt in %.3f ms",
-         e->cfg.index, (now() - t0) * 1e3);
+         e->cfg.index, (rp_clock_now() - t0) * 1e3);
   e->needs_refresh = 0;
   atomic_store(&e->accepting, 1);
   e->cfg.out->wake(e->cfg.out->wake_ud);   /* it may take jobs again */
@@ -482,7 +475,7 @@ static void wait_for_work(struct rp_executor *e, double until)
 {
   int ms = 1000;
   if (until > 0) {
-    double left = until - now();
+    double left = until - rp_clock_now();
     ms = left <= 0 ? 0 : left > 1 ? 1000 : (int)(left * 1000) + 1;
   }
   pthread_mutex_unlock(&e->mu);
@@ -580,7 +573,7 @@ static void start_held(struct rp_executor *e)
 /* Whether the thread has something to do right now (under mu). */
 static int ready(struct rp_executor *e, double wake)
 {
-  if (e->inbox || e->ask_concurrency || (wake > 0 && wake <= now()) ||
+  if (e->inbox || e->ask_concurrency || (wake > 0 && wake <= rp_clock_now()) ||
       (e->needs_refresh && !e->slots) || (e->held && !e->needs_refresh))
     return 1;
   for (struct slot *s = e->slots; s; s = s->next)
@@ -613,7 +606,7 @@ static void *thread_main(void *arg)
     if (ask)
       ask_concurrency(e, ask);
     serve_http(e);
-    t = now();
+    t = rp_clock_now();
     for (struct slot *s = e->slots, *next; s; s = next) {
       next = s->next;
       if (s->deadline > 0 && t >= s->deadline) {
@@ -771,7 +764,7 @@ int rp_executor_fitness(struct rp_executor *e, double seconds, char *err,
   memset(&s, 0, sizeof(s));
   atomic_init(&s.stop, 0);
   s.seconds = seconds;
-  s.deadline = now() + seconds;
+  s.deadline = rp_clock_now() + seconds;
   e->current = &s;
   lua_sethook(L, hook, LUA_MASKCOUNT, HOOK_EVERY);
   rc = rp_job_call(L, "runpod.internal.worker", "fitness", 0, NULL, &n, err,

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "base/log.h"
+#include "base/clock.h"
 #include "net/req.h"
 #include "base/rp.h"
 #include "net/wire.h"
@@ -33,16 +34,6 @@ static size_t discard(char *p, size_t size, size_t n, void *ud)
   (void)p;
   b->len += size * n;         /* counted, not kept */
   return size * n;
-}
-
-static void add_ms(struct timespec *t, long ms)
-{
-  t->tv_sec += ms / 1000;
-  t->tv_nsec += (ms % 1000) * 1000000L;
-  if (t->tv_nsec >= 1000000000L) {
-    t->tv_sec++;
-    t->tv_nsec -= 1000000000L;
-  }
 }
 
 /* One ping on the heartbeat's own handle; the lock is not held. */
@@ -111,25 +102,25 @@ static int setup_handle(struct rp_heartbeat *h)
 static void *thread_main(void *arg)
 {
   struct rp_heartbeat *h = arg;
-  struct timespec next;
-  clock_gettime(CLOCK_MONOTONIC, &next);
+  long long next = rp_clock_now_ms();
   pthread_mutex_lock(&h->mu);
   while (!h->quit) {
     char *ids = strdup(h->job_ids ? h->job_ids : "");
-    struct timespec t;
+    long long t;
+    struct timespec at;
     pthread_mutex_unlock(&h->mu);
     ping(h, ids ? ids : "", NULL);
     free(ids);
     /* Pings keep their cadence from start to start; a slow one is not
      * followed by a burst. */
-    add_ms(&next, h->interval_ms);
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    if (t.tv_sec > next.tv_sec ||
-        (t.tv_sec == next.tv_sec && t.tv_nsec > next.tv_nsec))
+    next += h->interval_ms;
+    t = rp_clock_now_ms();
+    if (t > next)
       next = t;
+    rp_clock_deadline(&at, next);
     pthread_mutex_lock(&h->mu);
     while (!h->quit &&
-           pthread_cond_timedwait(&h->cv, &h->mu, &next) == 0)
+           pthread_cond_timedwait(&h->cv, &h->mu, &at) == 0)
       continue;
   }
   pthread_mutex_unlock(&h->mu);
@@ -142,7 +133,6 @@ struct rp_heartbeat *rp_heartbeat_start(const char *url_template,
                                         long interval_ms)
 {
   struct rp_heartbeat *h = calloc(1, sizeof(*h));
-  pthread_condattr_t ca;
   if (!h)
     return NULL;
   h->tmpl = strdup(url_template);
@@ -151,10 +141,7 @@ struct rp_heartbeat *rp_heartbeat_start(const char *url_template,
   h->job_ids = strdup("");
   h->interval_ms = interval_ms > 0 ? interval_ms : 10000;
   pthread_mutex_init(&h->mu, NULL);
-  pthread_condattr_init(&ca);
-  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-  pthread_cond_init(&h->cv, &ca);
-  pthread_condattr_destroy(&ca);
+  rp_clock_cond_init(&h->cv);
   if (!h->tmpl || !h->worker_id || !h->job_ids || setup_handle(h) != 0 ||
       pthread_create(&h->thread, NULL, thread_main, h) != 0) {
     if (h->easy)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/buf.h"
+#include "base/clock.h"
 #include "base/log.h"
 #include "net/wire.h"
 #include "worker/serverless_int.h"
@@ -55,12 +56,12 @@ void rp_post_track_job(struct state *s, struct job *j, int executor)
 {
   j->executor = executor;
   j->running = 1;
-  j->started = rp_serverless_now();
+  j->started = rp_clock_now();
   j->backoff = POST_BACKOFF;
   j->next = s->jobs;
   s->jobs = j;
   s->njobs++;
-  s->last_activity = rp_serverless_now();
+  s->last_activity = rp_clock_now();
   publish_jobs(s);
 }
 
@@ -81,7 +82,7 @@ void rp_post_remove_job(struct state *s, struct job *j)
   free_posts(j->head);
   free(j->id);
   free(j);
-  s->last_activity = rp_serverless_now();
+  s->last_activity = rp_clock_now();
   publish_jobs(s);
 }
 
@@ -145,11 +146,11 @@ static void start_post(struct state *s, struct job *j)
                  j->id, (long)(s->post_timeout * 1000));
   free(url);
   if (!r) {
-    j->retry_at = rp_serverless_now() + RETRY_BUILD_S;
+    j->retry_at = rp_clock_now() + RETRY_BUILD_S;
     return;
   }
   if (p->first_try == 0)
-    p->first_try = rp_serverless_now();
+    p->first_try = rp_clock_now();
   r->kind = POST;
   r->ctx = j;
   j->inflight = r;
@@ -181,16 +182,16 @@ void rp_post_done(struct rp_req *r)
     if (p->kind == P_FINAL)
       rp_log(RP_LOG_DEBUG, j->id, "Results sent.");
   } else if (transient &&
-             rp_serverless_now() - p->first_try < DELIVERY_DEADLINE_S) {
+             rp_clock_now() - p->first_try < DELIVERY_DEADLINE_S) {
     double wait = rp_backoff_next(&j->backoff);
     rp_log(RP_LOG_WARN, j->id, "posting the %s failed (%s); retrying in "
            "%.1f s", post_name(p->kind), what, wait);
-    j->retry_at = rp_serverless_now() + wait;
+    j->retry_at = rp_clock_now() + wait;
     rp_req_free(r);
     return;
   } else {
     rp_log(RP_LOG_ERROR, j->id, "giving up on the %s after %.0f s: %s",
-           post_name(p->kind), rp_serverless_now() - p->first_try, what);
+           post_name(p->kind), rp_clock_now() - p->first_try, what);
   }
   rp_req_free(r);
   drop_head(j);

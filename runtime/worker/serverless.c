@@ -10,9 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/ident.h"
 #include "base/log.h"
 #include "base/rp.h"
@@ -41,13 +41,6 @@ static void on_signal(int sig)
   if (signal_pipe[1] >= 0 && write(signal_pipe[1], "x", 1) < 0)
     (void)0;                  /* the pipe is full: it will be read anyway */
   errno = saved;
-}
-
-double rp_serverless_now(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static void wake(void *ud)
@@ -95,7 +88,7 @@ static void handle_outbox(struct state *s)
       s->exit_code = RP_EXIT_FAILED;
       if (!s->shutting) {
         s->shutting = 1;
-        s->shutdown_deadline = rp_serverless_now();
+        s->shutdown_deadline = rp_clock_now();
       }
       break;
     }
@@ -122,7 +115,7 @@ static void begin_shutdown(struct state *s, const char *why)
   rp_log(RP_LOG_INFO, NULL, "%s: no more jobs are taken; finishing %d in "
          "flight (grace %.0f s).", why, s->njobs, s->grace);
   s->shutting = 1;
-  s->shutdown_deadline = rp_serverless_now() + s->grace;
+  s->shutdown_deadline = rp_clock_now() + s->grace;
   cancel(s, &s->take);
   /* The stop poll goes on while jobs run: a job cancelled during the
    * grace period is stopped, not finished. */
@@ -133,7 +126,7 @@ static void begin_shutdown(struct state *s, const char *why)
  * interrupt it, so the worker exits for the platform to replace it. */
 static int stuck(struct state *s)
 {
-  double t = rp_serverless_now();
+  double t = rp_clock_now();
   for (struct job *j = s->jobs; j; j = j->next) {
     double since = j->stop_asked;
     if (!j->running)
@@ -237,7 +230,7 @@ static void wait_for_events(struct state *s, double next)
 {
   struct curl_waitfd wfd;
   char drain[64];
-  double t = rp_serverless_now();
+  double t = rp_clock_now();
   wfd.fd = signal_pipe[0];
   wfd.events = CURL_WAIT_POLLIN;
   wfd.revents = 0;
@@ -254,7 +247,7 @@ static void loop(struct state *s)
     double t;
     int running;
     handle_outbox(s);               /* executor messages -> post queues */
-    t = rp_serverless_now();
+    t = rp_clock_now();
     rp_post_advance(s, t);          /* due posts start, delivered jobs go */
     if (check_shutdown(s, t))
       break;
@@ -288,7 +281,7 @@ static int start_executors(struct state *s, const struct rp_vm_options *vm,
   }
   s->nex = 1;
   rp_log(RP_LOG_INFO, NULL, "Handler script %s loaded (warm-up took "
-         "%.3f s).", vm->script, rp_serverless_now() - s->t0);
+         "%.3f s).", vm->script, rp_clock_now() - s->t0);
   /* start keys, overridden by the environment */
   c.timeout = rp_executor_setting(s->ex[0], &env->job_timeout, "timeout", 0);
   threads = (int)rp_executor_setting(s->ex[0], &env->worker_threads,
@@ -344,7 +337,7 @@ int rp_serverless_run(const struct rp_vm_options *vm,
   const char *ping_tmpl = env->webhook_ping.text;
 
   memset(s, 0, sizeof(*s));
-  s->t0 = rp_serverless_now();
+  s->t0 = rp_clock_now();
   s->take_tmpl = env->webhook_get_job.text;
   s->done_tmpl = env->webhook_post_output.text;
   s->stream_tmpl = env->webhook_post_stream.text;

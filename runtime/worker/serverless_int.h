@@ -88,8 +88,6 @@ struct state {
   int exit_code;
 };
 
-/* The monotonic clock, in seconds (serverless.c). */
-double rp_serverless_now(void);
 
 /* ---- take.c ---- */
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "base/rp.h"
 #include "lua/ljson.h"
@@ -212,7 +213,7 @@ void rp_take_done(struct state *s, struct rp_req *r)
 {
   char what[CURL_ERROR_SIZE + 32];
   char err[256];
-  double took = rp_serverless_now() - s->take_sent;
+  double took = rp_clock_now() - s->take_sent;
   s->take = NULL;
   rp_req_describe(r, what, sizeof(what));
   if (r->result != CURLE_OK || (r->status != 200 && r->status != 204 &&
@@ -221,7 +222,7 @@ void rp_take_done(struct state *s, struct rp_req *r)
                   : rp_backoff_next(&s->take_backoff);
     rp_log(r->status == 429 ? RP_LOG_WARN : RP_LOG_ERROR, NULL,
            "Failed to get job: %s; retrying in %.1f s", what, wait);
-    s->take_at = rp_serverless_now() + wait;
+    s->take_at = rp_clock_now() + wait;
     rp_req_free(r);
     return;
   }
@@ -243,7 +244,7 @@ void rp_take_done(struct state *s, struct rp_req *r)
       != RP_OK) {
     rp_log(RP_LOG_ERROR, NULL, "job-take: the body is not JSON (%s); "
            "skipped", err);
-    s->take_at = rp_serverless_now() + rp_backoff_next(&s->empty_backoff);
+    s->take_at = rp_clock_now() + rp_backoff_next(&s->empty_backoff);
     rp_req_free(r);
     return;
   }
@@ -262,12 +263,12 @@ static int send_poll(struct state *s, char *url, enum kind kind,
                                       POLL_TIMEOUT_MS) : NULL;
   free(url);
   if (!r) {
-    *at = rp_serverless_now() + RETRY_BUILD_S;
+    *at = rp_clock_now() + RETRY_BUILD_S;
     return -1;
   }
   r->kind = kind;
   *slot = r;
-  *sent = rp_serverless_now();
+  *sent = rp_clock_now();
   curl_multi_add_handle(s->multi, r->easy);
   return 0;
 }
@@ -295,7 +296,7 @@ static void stop_job(struct state *s, const char *id)
   struct job *j = rp_post_find_job(s, id);
   if (j && j->running && !j->stop_asked) {
     rp_log(RP_LOG_INFO, j->id, "Stop requested.");
-    j->stop_asked = rp_serverless_now();
+    j->stop_asked = rp_clock_now();
     rp_executor_stop_job(s->ex[j->executor], j->id);
   }
 }
@@ -308,7 +309,7 @@ void rp_take_stop_done(struct state *s, struct rp_req *r)
     double wait = rp_backoff_next(&s->stop_backoff);
     rp_log(RP_LOG_DEBUG, NULL, "job-stop: %s; retrying in %.1f s",
            rp_req_describe(r, what, sizeof(what)), wait);
-    s->stop_at = rp_serverless_now() + wait;
+    s->stop_at = rp_clock_now() + wait;
     rp_req_free(r);
     return;
   }

@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "base/clock.h"
 #include "worker/embed.h"
 #include "lua/lcore.h"
 #include "base/log.h"
@@ -20,13 +20,6 @@
 #ifndef RP_LUA_CDIR
 #define RP_LUA_CDIR "/usr/local/lib/lua/5.4"
 #endif
-
-static double now_seconds(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 int rp_vm_msgh(lua_State *L)
 {
@@ -209,7 +202,7 @@ static int run_script(struct rp_vm *vm, char *err, size_t errlen)
 
 static int build(struct rp_vm *vm, char *err, size_t errlen)
 {
-  double t0 = now_seconds();
+  double t0 = rp_clock_now();
   lua_State *L;
   int rc;
   memset(&vm->alloc, 0, sizeof(vm->alloc));
@@ -249,7 +242,7 @@ static int build(struct rp_vm *vm, char *err, size_t errlen)
   guard_exit(L);
   vm->jobs = 0;
   vm->builds++;
-  vm->load_seconds = now_seconds() - t0;
+  vm->load_seconds = rp_clock_now() - t0;
   return RP_OK;
 }
 

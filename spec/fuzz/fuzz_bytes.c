@@ -1,6 +1,6 @@
 /*
  * spec/fuzz/fuzz_bytes.c - libFuzzer target: the base64 and hex decoders
- * of runtime/base/bytes.c (runpod.base64.decode, runpod.hex.decode) on any
+ * of runtime/base/codec.c (runpod.base64.decode, runpod.hex.decode) on any
  * bytes, and the round trips through their encoders. The first byte picks
  * the codec (even: base64, odd: hex); the rest is the text to decode.
  * Decoding must not crash, read or write out of bounds, or report an
@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/bytes.h"
+#include "base/codec.h"
 #include "base/rp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -28,7 +28,7 @@ static void *xmalloc(size_t n)
 
 static void check_base64(const char *src, size_t n)
 {
-  /* Exactly the size bytes.h asks for, so ASan sees any overrun. */
+  /* Exactly the size codec.h asks for, so ASan sees any overrun. */
   unsigned char *dst = xmalloc(n / 4 * 3);
   size_t len = 0;
   size_t pos = (size_t)-1;

@@ -243,6 +243,50 @@ static void settings_log(void)
   rp_log_set_fd(1);
 }
 
+/* RUNPOD_DEBUG=true means DEBUG, as in the Python SDK, but only when no
+ * level is named by RUNPOD_LOG_LEVEL or RUNPOD_DEBUG_LEVEL. */
+static void settings_debug_switch(void)
+{
+  static const char *const on[] = { "true", "1", "yes", "TRUE" };
+  struct rp_settings s;
+  char msg[256];
+  for (size_t i = 0; i < sizeof(on) / sizeof(on[0]); i++) {
+    clear_env();
+    rp_log_set_level(RP_LOG_INFO);
+    setenv("RUNPOD_DEBUG", on[i], 1);
+    rp_settings_read(&s);
+    rp_settings_apply_log(&s);
+    CHECK_INT(RP_LOG_DEBUG, rp_log_get_level());
+    CHECK_INT(0, rp_settings_problem(&s, 0, msg, sizeof(msg)));
+  }
+  rp_log_set_level(RP_LOG_INFO);
+  setenv("RUNPOD_DEBUG_LEVEL", "warn", 1);
+  rp_settings_read(&s);
+  rp_settings_apply_log(&s);
+  CHECK_INT(RP_LOG_WARN, rp_log_get_level());
+  unsetenv("RUNPOD_DEBUG_LEVEL");
+  setenv("RUNPOD_LOG_LEVEL", "error", 1);
+  setenv("RUNPOD_DEBUG", "maybe", 1);          /* unused: no complaint */
+  rp_settings_read(&s);
+  rp_settings_apply_log(&s);
+  CHECK_INT(RP_LOG_ERROR, rp_log_get_level());
+  CHECK_INT(0, rp_settings_problem(&s, 0, msg, sizeof(msg)));
+  clear_env();
+  rp_log_set_level(RP_LOG_INFO);
+  setenv("RUNPOD_DEBUG", "false", 1);
+  rp_settings_read(&s);
+  rp_settings_apply_log(&s);
+  CHECK_INT(RP_LOG_INFO, rp_log_get_level());
+  setenv("RUNPOD_DEBUG", "maybe", 1);
+  rp_settings_read(&s);
+  rp_settings_apply_log(&s);
+  CHECK_INT(RP_LOG_INFO, rp_log_get_level());
+  CHECK_INT(RP_LOG_WARN, rp_settings_problem(&s, 0, msg, sizeof(msg)));
+  CHECK_STR("ignoring RUNPOD_DEBUG='maybe' (expected true or false)", msg);
+  clear_env();
+  rp_log_set_level(RP_LOG_INFO);
+}
+
 static void settings_plain(void)
 {
   char out[8];
@@ -266,6 +310,7 @@ int main(void)
   RUN(settings_bad_numbers_warn_once);
   RUN(settings_fatal);
   RUN(settings_log);
+  RUN(settings_debug_switch);
   RUN(settings_plain);
   return check_summary();
 }

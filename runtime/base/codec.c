@@ -1,82 +1,13 @@
 /*
- * bytes.c - byte buffers, base64 and hex (see bytes.h).
+ * codec.c - base64 and hex (see codec.h).
  */
-#include "base/bytes.h"
+#include "base/codec.h"
 
 #include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "base/rp.h"
-
-void rp_bytes_init(struct rp_bytes *b, rp_bytes_alloc alloc, void *ud)
-{
-  b->data = NULL;
-  b->len = 0;
-  b->cap = 0;
-  b->alloc = alloc;
-  b->ud = ud;
-}
-
-int rp_bytes_reserve(struct rp_bytes *b, size_t extra)
-{
-  size_t want;
-  size_t cap;
-  void *p;
-  if (extra > RP_BYTES_MAX - b->len)
-    return RP_ETOOBIG;
-  want = b->len + extra;
-  if (want <= b->cap)
-    return RP_OK;
-  /* Grow by half at least; both terms are <= RP_BYTES_MAX, so no sum
-   * below can overflow. */
-  cap = b->cap + b->cap / 2;
-  if (cap < want)
-    cap = want;
-  if (cap < 32)
-    cap = 32;
-  if (cap > RP_BYTES_MAX)
-    cap = RP_BYTES_MAX;
-  p = b->alloc(b->ud, b->data, b->cap, cap);
-  if (!p)
-    return RP_ENOMEM;
-  b->data = p;
-  b->cap = cap;
-  return RP_OK;
-}
-
-int rp_bytes_append(struct rp_bytes *b, const void *p, size_t n)
-{
-  size_t off = 0;
-  int self;
-  int rc;
-  if (n == 0)
-    return RP_OK;
-  /* Growing may move the data; remember where p pointed into it. */
-  self = b->data && (const unsigned char *)p >= b->data &&
-         (const unsigned char *)p < b->data + b->cap;
-  if (self)
-    off = (size_t)((const unsigned char *)p - b->data);
-  rc = rp_bytes_reserve(b, n);
-  if (rc != RP_OK)
-    return rc;
-  if (self)
-    p = b->data + off;
-  memmove(b->data + b->len, p, n);
-  b->len += n;
-  return RP_OK;
-}
-
-void rp_bytes_free(struct rp_bytes *b)
-{
-  if (!b)
-    return;
-  if (b->data)
-    b->alloc(b->ud, b->data, b->cap, 0);
-  b->data = NULL;
-  b->len = 0;
-  b->cap = 0;
-}
 
 static const char b64chars[] =
   "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -112,7 +43,7 @@ static void init_tables(void)
 int rp_base64_encoded_len(size_t n, size_t *out)
 {
   size_t groups = n / 3 + (n % 3 != 0);
-  if (groups > RP_BYTES_MAX / 4)
+  if (groups > RP_CODEC_MAX / 4)
     return RP_ETOOBIG;
   *out = groups * 4;
   return RP_OK;
@@ -243,7 +174,7 @@ int rp_base64_decode(const char *src, size_t n, unsigned char *dst,
 
 int rp_hex_encoded_len(size_t n, size_t *out)
 {
-  if (n > RP_BYTES_MAX / 2)
+  if (n > RP_CODEC_MAX / 2)
     return RP_ETOOBIG;
   *out = n * 2;
   return RP_OK;
