@@ -389,9 +389,10 @@ static const luaL_Reg core_functions[] = {
 
 static pthread_once_t env_once = PTHREAD_ONCE_INIT;
 
-/* Under plain lua5.4 nobody else reads the environment; the binary has
- * already done it (and treats some bad values as a start-up error), so
- * this applies what it can and warns about the rest, once. */
+/* Under plain lua5.4 nobody else reads the environment or names the
+ * User-Agent; the binary has already done both (and treats some bad
+ * values as a start-up error), so this applies what it can and warns
+ * about the rest, once. */
 static void configure_log(void)
 {
   struct rp_settings env;
