@@ -34,12 +34,13 @@ LIBS = $(LUA_LIBS) -lcurl -lcrypto -lm -lpthread -ldl
 # The module's C part and everything the binary shares with it.
 CORE_SRC = runtime/base/buf.c runtime/base/log.c runtime/base/alloc.c \
            runtime/base/args.c runtime/lua/ljson.c runtime/lua/lcore.c \
+           runtime/lua/host.c \
            runtime/base/ident.c runtime/net/wire.c runtime/net/req.c \
            runtime/net/http.c runtime/lua/lhttp.c runtime/base/codec.c \
            runtime/lua/lbuffer.c runtime/base/files.c runtime/lua/lfiles.c \
            runtime/lua/lsys.c runtime/net/netguard.c runtime/net/download.c \
            runtime/net/sigv4.c runtime/base/settings.c runtime/base/clock.c
-WORKER_SRC = runtime/worker/vm.c runtime/worker/job.c runtime/worker/local.c \
+WORKER_SRC = runtime/worker/vm.c runtime/worker/runner.c runtime/worker/local.c \
              runtime/worker/executor.c runtime/worker/outbox.c \
              runtime/worker/heartbeat.c \
              runtime/worker/serverless.c runtime/worker/take.c \

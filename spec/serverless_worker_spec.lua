@@ -72,7 +72,8 @@ describe("runpod-worker in serverless mode", function()
       assert.are.equal("/v2/ep/job-take/worker-1", e.path)
       assert.matches("^gpu=emulator&job_in_progress=[01]$", e.query)
       assert.are.equal("test-key", header(e, "Authorization"))
-      assert.matches("^runpod%-lua/", header(e, "User-Agent"))
+      assert.matches("^runpod%-lua/%d+%.%d+%.%d+ %(runpod%-worker; Lua 5%.4%.%d+%)$",
+        header(e, "User-Agent"))
     end
     local dones = find(log, function(e) return e.path:find("/job%-done/") end)
     assert.are.equal(5, #dones)

@@ -26,13 +26,11 @@
 #include "lua/lsys.h"
 #include "lua/ljson.h"
 #include "lua/lhttp.h"
+#include "lua/host.h"
 #include "base/log.h"
+#include "net/req.h"
 #include "base/rp.h"
 #include "base/settings.h"
-#include "worker/vm.h"
-
-const char rp_core_vm_key = 'v';
-const char rp_core_yield_tag = 'y';
 
 /* RunPod refuses result bodies over 20 MB (docs/handlers.md). */
 #define RP_MAX_RESULT_BYTES ((size_t)20 * 1000 * 1000)
@@ -40,21 +38,11 @@ const char rp_core_yield_tag = 'y';
  * RP_MAX_RESULT_BYTES afterwards, with a clearer message). */
 #define RP_MAX_ENCODE_BYTES ((size_t)1 << 30)
 
-/* The VM that owns L, or NULL under plain lua5.4. */
-static struct rp_vm *getvm(lua_State *L)
-{
-  struct rp_vm *vm;
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &rp_core_vm_key);
-  vm = lua_touserdata(L, -1);
-  lua_pop(L, 1);
-  return vm;
-}
-
 /* in_serverless() -> whether stream partials and progress are posted. */
 static int core_in_serverless(lua_State *L)
 {
-  struct rp_vm *vm = getvm(L);
-  lua_pushboolean(L, vm && vm->opts.host);
+  struct rp_host *h = rp_host_get(L);
+  lua_pushboolean(L, h && h->emit);
   return 1;
 }
 
@@ -64,15 +52,15 @@ static const char *const emit_options[] = { "stream", "progress", NULL };
  * for posting (serverless mode only). */
 static int core_emit(lua_State *L)
 {
-  struct rp_vm *vm = getvm(L);
+  struct rp_host *h = rp_host_get(L);
   int kind = luaL_checkoption(L, 1, NULL, emit_options);
   const char *id = luaL_checkstring(L, 2);
   size_t len;
   const char *body = luaL_checklstring(L, 3, &len);
-  if (!vm || !vm->opts.host)
+  if (!h || !h->emit)
     return luaL_error(L, "runpod.core.emit needs runpod-worker's serverless "
                       "mode");
-  vm->opts.host->emit(vm->opts.host->ud, kind == 0 ? RP_EMIT_STREAM
+  h->emit(h->ud, kind == 0 ? RP_EMIT_STREAM
                       : RP_EMIT_PROGRESS, id, body, len);
   return 0;
 }
@@ -81,13 +69,13 @@ static int core_emit(lua_State *L)
  * no timeout (and always nil outside serverless mode). */
 static int core_time_remaining(lua_State *L)
 {
-  struct rp_vm *vm = getvm(L);
+  struct rp_host *h = rp_host_get(L);
   double left;
-  if (!vm || !vm->opts.host) {
+  if (!h || !h->time_remaining) {
     lua_pushnil(L);
     return 1;
   }
-  left = vm->opts.host->time_remaining(vm->opts.host->ud);
+  left = h->time_remaining(h->ud);
   if (left < 0)
     lua_pushnil(L);
   else
@@ -97,7 +85,7 @@ static int core_time_remaining(lua_State *L)
 
 static int core_in_runtime(lua_State *L)
 {
-  lua_pushboolean(L, getvm(L) != NULL);
+  lua_pushboolean(L, rp_host_get(L) != NULL);
   return 1;
 }
 
@@ -105,9 +93,9 @@ static int core_in_runtime(lua_State *L)
  * applies max_memory at once. */
 static int core_register(lua_State *L)
 {
-  struct rp_vm *vm = getvm(L);
+  struct rp_host *h = rp_host_get(L);
   luaL_checktype(L, 1, LUA_TTABLE);
-  if (!vm)
+  if (!h)
     return luaL_error(L, "runpod.core.register is for runpod-worker only");
   if (lua_getfield(L, 1, "max_memory") != LUA_TNIL) {
     size_t cap = 0;
@@ -121,7 +109,7 @@ static int core_register(lua_State *L)
     if (!ok)
       return luaL_error(L, "invalid max_memory '%s' (expected bytes, e.g. "
                         "67108864 or \"64M\")", luaL_tolstring(L, -1, NULL));
-    vm->alloc.cap = cap;
+    h->alloc->cap = cap;
   }
   lua_pop(L, 1);
   lua_pushvalue(L, 1);
@@ -134,7 +122,7 @@ static int core_register(lua_State *L)
 static int core_register_error(lua_State *L)
 {
   luaL_checkstring(L, 1);
-  if (getvm(L)) {
+  if (rp_host_get(L)) {
     lua_pushvalue(L, 1);
     lua_setfield(L, LUA_REGISTRYINDEX, RP_CONFIG_ERROR_KEY);
   }
@@ -247,6 +235,16 @@ static int core_log_set_stream(lua_State *L)
   return 0;
 }
 
+/* The continuation of a sleep: returns nothing, whatever it was resumed
+ * with. */
+static int sleep_k(lua_State *L, int status, lua_KContext ctx)
+{
+  (void)status;
+  (void)ctx;
+  rp_host_wait_end(L);
+  return 0;
+}
+
 /* sleep(seconds): inside the runtime, yields the job's coroutine to the
  * scheduler; elsewhere (plain lua5.4, top-level code) blocks. */
 static int core_sleep(lua_State *L)
@@ -255,11 +253,10 @@ static int core_sleep(lua_State *L)
   struct timespec ts;
   luaL_argcheck(L, s >= 0 && s <= 1e9, 1, "must be a number of seconds "
                 "from 0 to 1e9");
-  if (getvm(L) && lua_isyieldable(L)) {
-    lua_pushlightuserdata(L, (void *)&rp_core_yield_tag);
-    lua_pushliteral(L, "sleep");
-    lua_pushnumber(L, s);
-    return lua_yield(L, 3);
+  if (rp_host_get(L) && lua_isyieldable(L)) {
+    lua_settop(L, 0);
+    return rp_host_wait(L, &(struct rp_wait){ .kind = RP_WAIT_SLEEP,
+                                              .seconds = s }, 0, sleep_k);
   }
   ts.tv_sec = (time_t)s;
   ts.tv_nsec = (long)((s - (lua_Number)ts.tv_sec) * 1e9);
@@ -272,26 +269,26 @@ static int core_sleep(lua_State *L)
  * count, 0, false. */
 static int core_memory(lua_State *L)
 {
-  struct rp_vm *vm = getvm(L);
-  if (!vm) {
+  struct rp_host *h = rp_host_get(L);
+  if (!h) {
     lua_pushinteger(L, (lua_Integer)lua_gc(L, LUA_GCCOUNT, 0) * 1024 +
                     lua_gc(L, LUA_GCCOUNTB, 0));
     lua_pushinteger(L, 0);
     lua_pushboolean(L, 0);
     return 3;
   }
-  lua_pushinteger(L, (lua_Integer)vm->alloc.used);
-  lua_pushinteger(L, (lua_Integer)vm->alloc.cap);
-  lua_pushboolean(L, vm->alloc.exceeded);
+  lua_pushinteger(L, (lua_Integer)h->alloc->used);
+  lua_pushinteger(L, (lua_Integer)h->alloc->cap);
+  lua_pushboolean(L, h->alloc->exceeded);
   return 3;
 }
 
 /* memory_reset(): forgets that the cap was exceeded. */
 static int core_memory_reset(lua_State *L)
 {
-  struct rp_vm *vm = getvm(L);
-  if (vm)
-    vm->alloc.exceeded = 0;
+  struct rp_host *h = rp_host_get(L);
+  if (h)
+    h->alloc->exceeded = 0;
   return 0;
 }
 
@@ -376,6 +373,7 @@ static const luaL_Reg core_functions[] = {
   {"realtime", core_realtime},
   {"register", core_register},
   {"register_error", core_register_error},
+  {"relay", rp_host_relay},
   {"sleep", core_sleep},
   {"time_remaining", core_time_remaining},
   {"uuid4", core_uuid4},
@@ -385,14 +383,16 @@ static const luaL_Reg core_functions[] = {
 
 static pthread_once_t env_once = PTHREAD_ONCE_INIT;
 
-/* Under plain lua5.4 nobody else reads the environment; the binary has
- * already done it (and treats some bad values as a start-up error), so
- * this applies what it can and warns about the rest, once. */
+/* Under plain lua5.4 nobody else reads the environment or names the
+ * User-Agent; the binary has already done both (and treats some bad
+ * values as a start-up error), so this applies what it can and warns
+ * about the rest, once. */
 static void configure_log(void)
 {
   struct rp_settings env;
   char msg[512];
   int level;
+  rp_net_set_user_agent(RP_NET_USER_AGENT(LUA_RELEASE));
   rp_settings_read(&env);
   rp_settings_apply_log(&env);
   rp_ident_set(env.pod_id.text, env.pod_hostname.text);
@@ -404,15 +404,13 @@ static void configure_log(void)
 
 int luaopen_runpod_core(lua_State *L)
 {
-  if (!getvm(L))
+  if (!rp_host_get(L))
     pthread_once(&env_once, configure_log);
   luaL_newlib(L, core_functions);
   lua_pushliteral(L, RP_VERSION);
   lua_setfield(L, -2, "version");
   lua_pushinteger(L, (lua_Integer)RP_MAX_RESULT_BYTES);
   lua_setfield(L, -2, "max_result_bytes");
-  lua_pushlightuserdata(L, (void *)&rp_core_yield_tag);
-  lua_setfield(L, -2, "yield_tag");
   lua_newtable(L);
   rp_json_register(L);
   lua_setfield(L, -2, "json");

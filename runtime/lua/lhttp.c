@@ -29,7 +29,7 @@
 
 #include "net/download.h"
 #include "net/http.h"
-#include "lua/lcore.h"
+#include "lua/host.h"
 #include "net/netguard.h"
 #include "base/rp.h"
 #include "net/sigv4.h"
@@ -57,18 +57,10 @@ static struct handle *checkhandle(lua_State *L, int i)
 static int handle_close(lua_State *L)
 {
   struct handle *u = luaL_checkudata(L, 1, RP_RESPONSE_MT);
+  rp_host_forget_http(L, u->h);
   rp_http_free(u->h);
   u->h = NULL;
   return 0;
-}
-
-static int in_runtime(lua_State *L)
-{
-  int yes;
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &rp_core_vm_key);
-  yes = lua_touserdata(L, -1) != NULL;
-  lua_pop(L, 1);
-  return yes;
 }
 
 /* Pushes the response headers as a table of lower-case names; repeated
@@ -111,19 +103,17 @@ static void push_headers(lua_State *L, const struct rp_http *h)
   }
 }
 
-/* Waits (yielding inside the runtime) until the handle at index 'idx' has
- * headers (want_body 0) or body bytes/the end (1), then calls k. */
+/* Waits (yielding inside the runtime) until h has headers (want_body 0)
+ * or body bytes/the end (1), then calls k, which must start with
+ * rp_host_wait_end. h belongs to a userdata on L's stack, which keeps it
+ * alive while L is suspended. */
 static int wait_then(lua_State *L, struct rp_http *h, int want_body,
                      lua_KContext ctx, lua_KFunction k)
 {
   if (!rp_http_ready(h, want_body)) {
-    if (in_runtime(L) && lua_isyieldable(L)) {
-      lua_pushlightuserdata(L, (void *)&rp_core_yield_tag);
-      lua_pushliteral(L, "http");
-      lua_pushlightuserdata(L, h);
-      lua_pushboolean(L, want_body);
-      return lua_yieldk(L, 4, ctx, k);
-    }
+    if (rp_host_get(L) && lua_isyieldable(L))
+      return rp_host_wait(L, &(struct rp_wait){ .kind = RP_WAIT_HTTP,
+                          .http = h, .want_body = want_body }, ctx, k);
     while (!rp_http_ready(h, want_body))
       if (rp_http_step(h) != RP_OK)
         return luaL_error(L, "HTTP: the transfer could not be driven");
@@ -136,9 +126,11 @@ static int request_k(lua_State *L, int status, lua_KContext ctx)
 {
   struct handle *u = lua_touserdata(L, 7);
   struct rp_http *h = u->h;
-  const char *err = rp_http_error(h);
+  const char *err;
   (void)status;
   (void)ctx;
+  rp_host_wait_end(L);
+  err = rp_http_error(h);
   if (err && !(h->streaming && h->headers_done && h->status)) {
     luaL_pushfail(L);
     lua_pushfstring(L, "%s %s: %s", lua_tostring(L, 1), lua_tostring(L, 2),
@@ -227,6 +219,9 @@ static int read_k(lua_State *L, int status, lua_KContext ctx)
   size_t len;
   (void)status;
   (void)ctx;
+  rp_host_wait_end(L);
+  if (!u->h)
+    return luaL_error(L, "attempt to use a closed HTTP stream");
   rp_http_take(u->h, &p, &len);
   if (len > 0) {
     lua_pushlstring(L, p, len);
@@ -249,6 +244,8 @@ static int core_http_read(lua_State *L)
 static int download_close(lua_State *L)
 {
   struct dlhandle *u = luaL_checkudata(L, 1, RP_DOWNLOAD_MT);
+  if (u->d)
+    rp_host_forget_http(L, u->d->h);
   rp_download_free(u->d);               /* removes an unfinished file */
   u->d = NULL;
   return 0;
@@ -263,6 +260,7 @@ static int download_k(lua_State *L, int status, lua_KContext ctx)
   int retry = 0;
   (void)status;
   (void)ctx;
+  rp_host_wait_end(L);
   if (rp_download_end(d, &retry, err, sizeof(err)) != RP_OK) {
     rp_download_free(d);
     u->d = NULL;

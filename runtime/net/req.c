@@ -16,9 +16,17 @@ static size_t on_data(char *p, size_t size, size_t n, void *ud)
   return size * n;
 }
 
+/* Set once at start, before any thread makes a request. */
+static const char *user_agent = RP_NAME "/" RP_VERSION " (runpod-worker)";
+
+void rp_net_set_user_agent(const char *ua)
+{
+  user_agent = ua;
+}
+
 const char *rp_net_user_agent(void)
 {
-  return RP_NAME "/" RP_VERSION " (runpod-worker; " LUA_RELEASE ")";
+  return user_agent;
 }
 
 /* Adds one header line; returns 0 or -1. */

@@ -13,10 +13,10 @@
 #define RP_REQ_H
 
 #include <curl/curl.h>
-#include <lua.h>
 #include <stddef.h>
 
 #include "base/buf.h"
+#include "base/rp.h"
 
 /* The largest job-server answer read (a job-take body, a stop list). */
 #define RP_MAX_RESPONSE_BYTES ((size_t)256 * 1024 * 1024)
@@ -68,7 +68,17 @@ struct rp_backoff {
 double rp_backoff_next(struct rp_backoff *b);
 void rp_backoff_reset(struct rp_backoff *b);
 
-/* The User-Agent of every request. */
+/* The User-Agent the program sets, naming the Lua release it embeds,
+ * e.g. RP_NET_USER_AGENT(LUA_RELEASE) (base/rp.h names the runtime). */
+#define RP_NET_USER_AGENT(lua_release) \
+  RP_NAME "/" RP_VERSION " (runpod-worker; " lua_release ")"
+
+/* Sets the User-Agent of every request; ua is borrowed for the life of
+ * the program (a literal). Call before any thread makes a request. */
+void rp_net_set_user_agent(const char *ua);
+
+/* The User-Agent of every request: the one set, else the runtime's name
+ * and version. */
 const char *rp_net_user_agent(void);
 
 #endif

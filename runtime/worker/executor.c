@@ -12,8 +12,7 @@
 #include "base/clock.h"
 #include "net/http.h"
 #include "base/ident.h"
-#include "worker/job.h"
-#include "lua/lcore.h"
+#include "worker/runner.h"
 #include "base/log.h"
 #include "base/rp.h"
 
@@ -49,7 +48,7 @@ struct pending {           /* a job or a stop on its way in */
 
 struct rp_executor {
   struct rp_executor_config cfg;
-  struct rp_vm_host host;
+  struct rp_host host;
   struct rp_vm vm;
   pthread_t thread;
   int started;
@@ -102,7 +101,7 @@ static const char *runner(const struct rp_executor *e)
                            : "runpod.internal.worker";
 }
 
-/* rp_vm_host.emit: a stream partial or a progress update. In local test
+/* rp_host.emit: a stream partial or a progress update. In local test
  * mode nobody is there to post it to, so it is logged, on the job's own
  * thread to keep it in order with the job's other lines. */
 static void host_emit(void *ud, enum rp_emit kind, const char *job_id,
@@ -298,18 +297,15 @@ static void after_job(struct rp_executor *e, int refresh)
 static void resume(struct rp_executor *e, struct slot *s, int nargs)
 {
   lua_State *co = s->co;
+  struct rp_wait w;
   int n = 0;
   int status;
   e->current = s;
-  status = lua_resume(co, e->vm.L, nargs, &n);
+  status = rp_runner_resume(&e->vm.host, co, e->vm.L, nargs, &n, &w);
   e->current = NULL;
-  if (status == LUA_YIELD && n >= 4 &&
-      lua_touserdata(co, -n) == &rp_core_yield_tag &&
-      lua_type(co, -n + 1) == LUA_TSTRING &&
-      strcmp(lua_tostring(co, -n + 1), "http") == 0) {
-    struct rp_http *h = lua_touserdata(co, -n + 2);
-    s->want_body = lua_toboolean(co, -n + 3);
-    lua_pop(co, n);
+  if (status == LUA_YIELD && w.kind == RP_WAIT_HTTP) {
+    struct rp_http *h = w.http;
+    s->want_body = w.want_body;
     if (!h->multi) {
       h->multi = e->multi;
       curl_multi_add_handle(e->multi, h->easy);
@@ -318,16 +314,8 @@ static void resume(struct rp_executor *e, struct slot *s, int nargs)
     return;
   }
   if (status == LUA_YIELD) {
-    if (n >= 3 && lua_touserdata(co, -n) == &rp_core_yield_tag &&
-        lua_type(co, -n + 1) == LUA_TSTRING &&
-        strcmp(lua_tostring(co, -n + 1), "sleep") == 0) {
-      s->wake_at = rp_clock_now() + lua_tonumber(co, -n + 2);
-      lua_pop(co, n);
-      return;
-    }
-    lua_pop(co, n);
-    lua_pushliteral(co, "unexpected yield outside a handler");
-    status = LUA_ERRRUN;
+    s->wake_at = rp_clock_now() + w.seconds;
+    return;
   }
   if (atomic_load(&s->stop) || s->timed_out) {
     /* Cut short, however the runner ended (it may have caught the hook's
@@ -760,15 +748,15 @@ int rp_executor_fitness(struct rp_executor *e, double seconds, char *err,
   int n = 0;
   int rc;
   /* A slot of its own, so that the jobs' hook bounds the checks; the
-   * threads rp_job_call makes inherit the hook from L. */
+   * threads rp_runner_call makes inherit the hook from L. */
   memset(&s, 0, sizeof(s));
   atomic_init(&s.stop, 0);
   s.seconds = seconds;
   s.deadline = rp_clock_now() + seconds;
   e->current = &s;
   lua_sethook(L, hook, LUA_MASKCOUNT, HOOK_EVERY);
-  rc = rp_job_call(L, "runpod.internal.worker", "fitness", 0, NULL, &n, err,
-                   errlen);
+  rc = rp_runner_call(L, "runpod.internal.worker", "fitness", 0, NULL, &n, err,
+                      errlen);
   lua_sethook(L, NULL, 0, 0);
   e->current = NULL;
   if (rc != RP_OK)

@@ -13,7 +13,7 @@
 
 #include "worker/executor.h"
 #include "worker/exit.h"
-#include "worker/job.h"
+#include "worker/runner.h"
 #include "base/log.h"
 #include "base/rp.h"
 
@@ -91,7 +91,7 @@ static int call(lua_State *L, const char *fn, int nargs,
                 const char *const *args, int *nres)
 {
   char err[4096];
-  if (rp_job_call(L, MODULE, fn, nargs, args, nres, err,
+  if (rp_runner_call(L, MODULE, fn, nargs, args, nres, err,
                   sizeof(err)) != RP_OK) {
     rp_log(RP_LOG_ERROR, NULL, "local test: %s", err);
     return -1;

@@ -20,6 +20,7 @@
 #include "base/ident.h"
 #include "worker/local.h"
 #include "base/log.h"
+#include "net/req.h"
 #include "worker/reaper.h"
 #include "base/rp.h"
 #include "worker/serverless.h"
@@ -133,6 +134,7 @@ int main(int argc, char **argv)
   int first = 1;
   int rc;
 
+  rp_net_set_user_agent(RP_NET_USER_AGENT(LUA_RELEASE));
   rp_settings_read(&env);
   /* Not a user flag: prints the tables of docs/ (make docs). */
   if (argc == 3 && strcmp(argv[1], "--print-settings") == 0)

@@ -10,6 +10,7 @@
 
 #include "base/clock.h"
 #include "worker/embed.h"
+#include "lua/host.h"
 #include "lua/lcore.h"
 #include "base/log.h"
 #include "base/rp.h"
@@ -218,8 +219,14 @@ static int build(struct rp_vm *vm, char *err, size_t errlen)
   *(void **)lua_getextraspace(L) = vm->opts.host ? vm->opts.host->ud : NULL;
   lua_atpanic(L, panic);
   luaL_openlibs(L);
-  lua_pushlightuserdata(L, vm);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &rp_core_vm_key);
+  memset(&vm->host, 0, sizeof(vm->host));
+  if (vm->opts.host) {
+    vm->host.emit = vm->opts.host->emit;
+    vm->host.time_remaining = vm->opts.host->time_remaining;
+    vm->host.ud = vm->opts.host->ud;
+  }
+  vm->host.alloc = &vm->alloc;
+  rp_host_set(L, &vm->host);
   install_module(L);
   set_paths(L, vm->opts.script);
   set_arg(L, &vm->opts);

@@ -15,6 +15,7 @@
 #include <stddef.h>
 
 #include "base/alloc.h"
+#include "lua/host.h"
 
 /* Why the handler script could not be loaded; each maps to an exit code. */
 enum {
@@ -25,33 +26,26 @@ enum {
   RP_VM_ECONFIG = -24      /* start's config is invalid */
 };
 
-/* What a VM owned by an executor thread reaches of its host: where stream
- * partials and progress updates go, and the running job's time budget.
- * Every mode of runpod-worker runs its jobs in an executor, so only a VM
- * built outside one has none. */
-enum rp_emit { RP_EMIT_STREAM, RP_EMIT_PROGRESS };
-struct rp_vm_host {
-  /* Queues a post for the job; called on the executor's thread. */
-  void (*emit)(void *ud, enum rp_emit kind, const char *job_id,
-               const char *body, size_t len);
-  /* Seconds the running job has left, or a negative number when it has no
-   * timeout. */
-  double (*time_remaining)(void *ud);
-  void *ud;               /* also stored in every thread's extra space */
-};
-
 struct rp_vm_options {
   const char *script;      /* path of the handler script */
   size_t memory_cap;       /* bytes, 0 = no cap (RUNPOD_MAX_MEMORY) */
   int argc;                /* the script's own arguments, for 'arg' */
   char **argv;             /* borrowed for the VM's lifetime */
-  const struct rp_vm_host *host;   /* NULL outside an executor */
+  /* What a VM owned by an executor thread reaches of its host: where
+   * stream partials and progress updates go (emit, called on the
+   * executor's thread), and the running job's time budget; its ud is also
+   * stored in every thread's extra space. Every mode of runpod-worker runs
+   * its jobs in an executor, so only a VM built outside one has none
+   * (NULL). Only emit, time_remaining and ud are read. */
+  const struct rp_host *host;
   int debugger;            /* --rp_debugger: attach runpod.debugger output */
 };
 
 struct rp_vm {
   lua_State *L;
   struct rp_alloc alloc;
+  struct rp_host host;     /* bound to L: runpod.core's view of the VM
+                              (opts.host's calls, alloc, the pending wait) */
   struct rp_vm_options opts;
   unsigned long jobs;      /* jobs run since the state was built */
   unsigned long builds;    /* how many times the state was built */

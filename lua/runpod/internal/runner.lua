@@ -16,7 +16,6 @@ local log = require "runpod.log"
 local json = core.json
 local null = json.null
 local array_mt = json.array_mt
-local yield_tag = core.yield_tag
 
 local runner = {}
 
@@ -240,13 +239,15 @@ local function encode_result(result, max)
   return result, body
 end
 
--- Resumes the handler's coroutine; a runtime yield (sleep, ...) is passed
--- up to whoever resumes us and its answer passed back down. Written with
--- varargs and tail calls so that it allocates nothing: a handler that ran
--- out of memory leaves none until its coroutine is collected.
-local function settle(co, ok, first, ...)
-  if ok and first == yield_tag and coroutine.status(co) == "suspended" then
-    return settle(co, coroutine.resume(co, coroutine.yield(first, ...)))
+-- Resumes the handler's coroutine; while it waits in runpod.sleep or HTTP,
+-- core.relay passes the wait up to whoever resumes us (runpod-worker) and
+-- returns true when it is over. Any other yield is a partial: only the C
+-- side knows whether a wait is pending, so no yielded value can pose as
+-- one. Written with tail calls so that it allocates nothing: a handler
+-- that ran out of memory leaves none until its coroutine is collected.
+local function settle(co, ok, first)
+  if ok and coroutine.status(co) == "suspended" and core.relay(co) then
+    return settle(co, coroutine.resume(co))
   end
   return ok, first
 end

@@ -1,5 +1,5 @@
-/* job.c - see job.h. */
-#include "worker/job.h"
+/* runner.c - see runner.h. */
+#include "worker/runner.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -8,7 +8,6 @@
 #include <time.h>
 
 #include "net/http.h"
-#include "lua/lcore.h"
 #include "base/rp.h"
 #include "worker/vm.h"
 
@@ -69,38 +68,49 @@ static void describe_error(lua_State *L, lua_State *co, char *err,
   lua_settop(L, top);
 }
 
-/* Serves one runtime yield of co, whose n yielded values are on its
- * stack. Returns 0, or -1 when the yield is not a runtime request. */
-static int serve_yield(lua_State *co, int n)
+int rp_runner_resume(struct rp_host *h, lua_State *co, lua_State *from,
+                     int nargs, int *nres, struct rp_wait *w)
 {
-  struct timespec ts;
-  lua_Number s;
-  if (n < 3 || lua_touserdata(co, -n) != &rp_core_yield_tag)
-    return -1;
-  if (n >= 4 && strcmp(lua_tostring(co, -n + 1), "http") == 0) {
-    struct rp_http *h = lua_touserdata(co, -n + 2);
-    int want_body = lua_toboolean(co, -n + 3);
-    lua_pop(co, n);
-    while (!rp_http_ready(h, want_body))
-      if (rp_http_step(h) != RP_OK)
-        return -1;
-    return 0;
-  }
-  if (strcmp(lua_tostring(co, -n + 1), "sleep") != 0)
-    return -1;
-  s = lua_tonumber(co, -n + 2);
-  lua_pop(co, n);
-  ts.tv_sec = (time_t)s;
-  ts.tv_nsec = (long)((s - (lua_Number)ts.tv_sec) * 1e9);
-  while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-    continue;
-  return 0;
+  int status;
+  *nres = 0;
+  rp_host_clear_wait(h);
+  status = lua_resume(co, from, nargs, nres);
+  if (status != LUA_YIELD)
+    return status;
+  if (rp_host_take_wait(h, co, w) != RP_WAIT_NONE && *nres == 0)
+    return LUA_YIELD;
+  lua_pop(co, *nres);
+  *nres = 0;
+  lua_pushliteral(co, RP_RUNNER_BAD_YIELD);
+  return LUA_ERRRUN;
 }
 
-int rp_job_call(lua_State *L, const char *module, const char *fn, int nargs,
-                const char *const *args, int *nres, char *err,
-                size_t errlen)
+/* Serves a wait by blocking until it is over. A transfer that cannot be
+ * driven ends with that error, which the binding reports when resumed. */
+static void serve(const struct rp_wait *w)
 {
+  struct timespec ts;
+  if (w->kind == RP_WAIT_SLEEP) {
+    ts.tv_sec = (time_t)w->seconds;
+    ts.tv_nsec = (long)((w->seconds - (double)ts.tv_sec) * 1e9);
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+      continue;
+    return;
+  }
+  while (!rp_http_ready(w->http, w->want_body))
+    if (rp_http_step(w->http) != RP_OK) {
+      snprintf(w->http->error, sizeof(w->http->error),
+               "the transfer could not be driven");
+      rp_http_finish(w->http, CURLE_FAILED_INIT);
+    }
+}
+
+int rp_runner_call(lua_State *L, const char *module, const char *fn,
+                   int nargs, const char *const *args, int *nres, char *err,
+                   size_t errlen)
+{
+  struct rp_host *h = rp_host_get(L);
+  struct rp_wait w;
   struct call c = { module, fn, nargs, args };
   int top = lua_gettop(L);
   lua_State *co;
@@ -115,15 +125,10 @@ int rp_job_call(lua_State *L, const char *module, const char *fn, int nargs,
     return RP_ELUA;
   }
   co = lua_tothread(L, -1);       /* L: ... msgh thread */
-  status = lua_resume(co, L, nargs, &n);
+  status = rp_runner_resume(h, co, L, nargs, &n, &w);
   while (status == LUA_YIELD) {
-    if (serve_yield(co, n) != 0) {
-      lua_pop(co, n);
-      lua_pushliteral(co, "coroutine.yield called outside a handler");
-      status = LUA_ERRRUN;
-      break;
-    }
-    status = lua_resume(co, L, 0, &n);
+    serve(&w);
+    status = rp_runner_resume(h, co, L, 0, &n, &w);
   }
   if (status != LUA_OK) {
     describe_error(L, co, err, errlen);
