@@ -51,10 +51,15 @@ WORKER_OBJ = $(WORKER_SRC:runtime/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/embedded.o
 TESTS = $(addprefix $(BUILD)/tests/,$(basename $(notdir $(TEST_SRC))))
 vpath test_%.c $(sort $(dir $(TEST_SRC)))
 
+# The job store behind the emulator and the local API server.
+JOBSTORE_SRC = runtime/server/jobstore.c runtime/server/jobstore_index.c \
+               runtime/server/jobstore_stream.c
+JOBSTORE_OBJ = $(JOBSTORE_SRC:runtime/%.c=$(BUILD)/obj/%.o)
+
 # The local API server (runtime/worker/api.h) serves the emulator's routes and
 # store; its page and OpenAPI document are compiled in.
 WORKER_SRC += runtime/worker/api.c runtime/server/emulator.c \
-              runtime/server/jobstore.c runtime/server/httpd.c
+              $(JOBSTORE_SRC) runtime/server/httpd.c
 WORKER_OBJ += $(BUILD)/obj/api_assets.o
 LIBS += -lmicrohttpd
 API_ASSETS = runtime/worker/api_page.html runtime/worker/api_openapi.json
@@ -213,7 +218,7 @@ build/fuzz/fuzz_bytes: spec/fuzz/fuzz_bytes.c runtime/base/bytes.c
 # The emulator's and the local API server's request handling, with
 # spec/fuzz/fuzz_api.c standing in for httpd.c and curl_stub.c for libcurl.
 build/fuzz/fuzz_api: spec/fuzz/fuzz_api.c spec/fuzz/curl_stub.c \
-                     runtime/server/emulator.c runtime/server/jobstore.c runtime/base/buf.c \
+                     runtime/server/emulator.c $(JOBSTORE_SRC) runtime/base/buf.c \
                      runtime/base/log.c runtime/net/netguard.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $^ -lpthread
@@ -269,7 +274,7 @@ clean:
 
 # bin/runpod-emulator: a local RunPod endpoint, both the client and the
 # worker API (docs/emulator.md). Plain C over libmicrohttpd and libcurl.
-EMU_SRC = runtime/server/jobstore.c runtime/server/httpd.c \
+EMU_SRC = $(JOBSTORE_SRC) runtime/server/httpd.c \
           runtime/server/emulator.c runtime/server/emulator_main.c
 EMU_OBJ = $(EMU_SRC:runtime/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/base/buf.o \
           $(BUILD)/obj/base/log.o $(BUILD)/obj/net/netguard.o \
@@ -286,10 +291,9 @@ $(EMULATOR): $(EMU_OBJ)
 
 # The pattern rule links $(CORE_OBJ) only; this test needs the store too.
 $(BUILD)/tests/test_jobstore: runtime/tests/server/test_jobstore.c $(CORE_OBJ) \
-                              $(BUILD)/obj/server/jobstore.o runtime/tests/check.h
+                              $(JOBSTORE_OBJ) runtime/tests/check.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(CORE_OBJ) $(BUILD)/obj/server/jobstore.o \
-	  $(LDFLAGS) $(LIBS)
+	$(CC) $(CFLAGS) -o $@ $< $(CORE_OBJ) $(JOBSTORE_OBJ) $(LDFLAGS) $(LIBS)
 
 # RunPod's JS SDK for spec/sdk/emulator.test.mjs (from the npm registry).
 sdk-deps:
