@@ -214,7 +214,8 @@ build/fuzz/fuzz_bytes: spec/fuzz/fuzz_bytes.c runtime/base/bytes.c
 # The emulator's and the local API server's request handling, with
 # spec/fuzz/fuzz_api.c standing in for httpd.c and curl_stub.c for libcurl.
 build/fuzz/fuzz_api: spec/fuzz/fuzz_api.c spec/fuzz/curl_stub.c \
-                     runtime/server/emulator.c runtime/server/jobstore.c runtime/base/buf.c \
+                     runtime/server/emulator.c runtime/server/jobstore.c \
+                     runtime/base/buf.c runtime/base/json.c runtime/base/bytes.c \
                      runtime/base/log.c runtime/net/netguard.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $^ -lpthread
