@@ -32,9 +32,10 @@ LDFLAGS = $(SAN)
 LIBS = $(LUA_LIBS) -lcurl -lcrypto -lm -lpthread -ldl
 
 # The module's C part and everything the binary shares with it.
-CORE_SRC = runtime/base/buf.c runtime/base/log.c runtime/base/alloc.c \
-           runtime/base/args.c runtime/lua/ljson.c runtime/lua/lcore.c \
-           runtime/base/ident.c runtime/net/wire.c runtime/net/req.c \
+CORE_SRC = runtime/base/buf.c runtime/base/json.c runtime/base/log.c \
+           runtime/base/alloc.c runtime/base/args.c runtime/lua/ljson.c \
+           runtime/lua/lcore.c runtime/base/ident.c runtime/net/wire.c \
+           runtime/net/req.c \
            runtime/net/http.c runtime/lua/lhttp.c runtime/base/bytes.c \
            runtime/lua/lbuffer.c runtime/base/files.c runtime/lua/lfiles.c \
            runtime/lua/lsys.c runtime/net/netguard.c runtime/net/download.c \
@@ -218,7 +219,8 @@ build/fuzz/fuzz_bytes: spec/fuzz/fuzz_bytes.c runtime/base/bytes.c
 # The emulator's and the local API server's request handling, with
 # spec/fuzz/fuzz_api.c standing in for httpd.c and curl_stub.c for libcurl.
 build/fuzz/fuzz_api: spec/fuzz/fuzz_api.c spec/fuzz/curl_stub.c \
-                     runtime/server/emulator.c $(JOBSTORE_SRC) runtime/base/buf.c \
+                     runtime/server/emulator.c $(JOBSTORE_SRC) \
+                     runtime/base/buf.c runtime/base/json.c runtime/base/bytes.c \
                      runtime/base/log.c runtime/net/netguard.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $^ -lpthread
@@ -277,6 +279,7 @@ clean:
 EMU_SRC = $(JOBSTORE_SRC) runtime/server/httpd.c \
           runtime/server/emulator.c runtime/server/emulator_main.c
 EMU_OBJ = $(EMU_SRC:runtime/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/base/buf.o \
+          $(BUILD)/obj/base/json.o \
           $(BUILD)/obj/base/log.o $(BUILD)/obj/net/netguard.o \
           $(BUILD)/obj/base/settings.o $(BUILD)/obj/base/alloc.o
 EMULATOR = $(BINDIR)/runpod-emulator

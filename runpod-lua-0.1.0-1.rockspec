@@ -49,7 +49,8 @@ build = {
     ["runpod.worker"] = "lua/runpod/worker.lua",
     ["runpod.core"] = {
       sources = {
-        "runtime/base/buf.c", "runtime/base/log.c", "runtime/base/alloc.c", "runtime/base/args.c",
+        "runtime/base/buf.c", "runtime/base/json.c", "runtime/base/log.c", "runtime/base/alloc.c",
+        "runtime/base/args.c",
         "runtime/lua/ljson.c", "runtime/lua/lcore.c", "runtime/base/ident.c", "runtime/net/wire.c",
         "runtime/net/req.c", "runtime/net/http.c", "runtime/lua/lhttp.c",
         "runtime/base/bytes.c", "runtime/lua/lbuffer.c", "runtime/base/files.c", "runtime/lua/lfiles.c",

@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <locale.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -17,6 +16,7 @@
 #include <curl/curl.h>
 
 #include "base/buf.h"
+#include "base/json.h"
 #include "server/httpd.h"
 #include "server/jobstore.h"
 #include "base/log.h"
@@ -82,324 +82,18 @@ struct rp_emulator {
   int wh_started;
 };
 
-/* ---- a validating JSON scanner over raw text ---- */
-
-struct span {
-  const char *p;
-  size_t n;
-};
-
-static const char *skip_ws(const char *p, const char *end)
-{
-  while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
-    p++;
-  return p;
-}
-
-static int hexval(char c)
-{
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
-/* p at '"': returns the byte after the closing quote, or NULL. */
-static const char *scan_string(const char *p, const char *end)
-{
-  p++;
-  while (p < end) {
-    unsigned char c = (unsigned char)*p;
-    if (c == '"')
-      return p + 1;
-    if (c < 0x20)
-      return NULL;
-    if (c == '\\') {
-      if (++p >= end)
-        return NULL;
-      if (*p == 'u') {
-        int i;
-        if (end - p < 5)
-          return NULL;
-        for (i = 1; i <= 4; i++)
-          if (hexval(p[i]) < 0)
-            return NULL;
-        p += 4;
-      } else if (!strchr("\"\\/bfnrt", *p)) {
-        return NULL;
-      }
-    }
-    p++;
-  }
-  return NULL;
-}
-
-static const char *scan_digits(const char *p, const char *end)
-{
-  const char *s = p;
-  while (p < end && *p >= '0' && *p <= '9')
-    p++;
-  return p > s ? p : NULL;
-}
-
-static const char *scan_number(const char *p, const char *end)
-{
-  if (p < end && *p == '-')
-    p++;
-  if (p < end && *p == '0')
-    p++;
-  else if (!(p = scan_digits(p, end)))
-    return NULL;
-  if (p < end && *p == '.' && !(p = scan_digits(p + 1, end)))
-    return NULL;
-  if (p < end && (*p == 'e' || *p == 'E')) {
-    p++;
-    if (p < end && (*p == '+' || *p == '-'))
-      p++;
-    if (!(p = scan_digits(p, end)))
-      return NULL;
-  }
-  return p;
-}
-
-#define MAX_DEPTH 1000
-
-/* Scans one JSON value at p (no leading space); returns its end or NULL. */
-static const char *scan_value(const char *p, const char *end, int depth)
-{
-  if (p >= end || depth > MAX_DEPTH)
-    return NULL;
-  switch (*p) {
-  case '"':
-    return scan_string(p, end);
-  case '{':
-  case '[': {
-    char close = *p == '{' ? '}' : ']';
-    int object = *p == '{';
-    p = skip_ws(p + 1, end);
-    if (p < end && *p == close)
-      return p + 1;
-    for (;;) {
-      if (object) {
-        if (p >= end || *p != '"' || !(p = scan_string(p, end)))
-          return NULL;
-        p = skip_ws(p, end);
-        if (p >= end || *p != ':')
-          return NULL;
-        p = skip_ws(p + 1, end);
-      }
-      if (!(p = scan_value(p, end, depth + 1)))
-        return NULL;
-      p = skip_ws(p, end);
-      if (p < end && *p == ',') {
-        p = skip_ws(p + 1, end);
-        continue;
-      }
-      if (p < end && *p == close)
-        return p + 1;
-      return NULL;
-    }
-  }
-  case 't':
-    return end - p >= 4 && memcmp(p, "true", 4) == 0 ? p + 4 : NULL;
-  case 'f':
-    return end - p >= 5 && memcmp(p, "false", 5) == 0 ? p + 5 : NULL;
-  case 'n':
-    return end - p >= 4 && memcmp(p, "null", 4) == 0 ? p + 4 : NULL;
-  default:
-    return scan_number(p, end);
-  }
-}
-
-/* Is [s, s+n) exactly one JSON value (surrounding space allowed)? */
-static int json_valid(const char *s, size_t n)
-{
-  const char *end = s + n;
-  const char *p = scan_value(skip_ws(s, end), end, 0);
-  return p && skip_ws(p, end) == end;
-}
-
-static void put_utf8(char *out, size_t cap, size_t *n, unsigned long cp)
-{
-  char tmp[4];
-  size_t k = 0;
-  size_t i;
-  if (cp < 0x80) {
-    tmp[k++] = (char)cp;
-  } else if (cp < 0x800) {
-    tmp[k++] = (char)(0xC0 | (cp >> 6));
-    tmp[k++] = (char)(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    tmp[k++] = (char)(0xE0 | (cp >> 12));
-    tmp[k++] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    tmp[k++] = (char)(0x80 | (cp & 0x3F));
-  } else {
-    tmp[k++] = (char)(0xF0 | (cp >> 18));
-    tmp[k++] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    tmp[k++] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    tmp[k++] = (char)(0x80 | (cp & 0x3F));
-  }
-  for (i = 0; i < k && *n + 1 < cap; i++)
-    out[(*n)++] = tmp[i];
-}
-
-/* Decodes the (valid) JSON string token s into out (NUL-terminated).
- * Returns 0, or -1 when it does not fit in cap bytes or holds a NUL. */
-static int decode_string(struct span s, char *out, size_t cap)
-{
-  const char *p = s.p + 1;
-  const char *end = s.p + s.n - 1;
-  size_t n = 0;
-  while (p < end) {
-    unsigned long cp;
-    if (n + 5 >= cap)
-      return -1;
-    if (*p != '\\') {
-      out[n++] = *p++;
-      continue;
-    }
-    p++;
-    switch (*p) {
-    case 'b': out[n++] = '\b'; break;
-    case 'f': out[n++] = '\f'; break;
-    case 'n': out[n++] = '\n'; break;
-    case 'r': out[n++] = '\r'; break;
-    case 't': out[n++] = '\t'; break;
-    case 'u':
-      cp = (unsigned long)(hexval(p[1]) << 12 | hexval(p[2]) << 8 |
-                           hexval(p[3]) << 4 | hexval(p[4]));
-      p += 4;
-      if (cp >= 0xD800 && cp < 0xDC00 && end - p >= 7 && p[1] == '\\' &&
-          p[2] == 'u') {
-        unsigned long lo = (unsigned long)(hexval(p[3]) << 12 |
-                                           hexval(p[4]) << 8 |
-                                           hexval(p[5]) << 4 | hexval(p[6]));
-        if (lo >= 0xDC00 && lo < 0xE000) {
-          cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-          p += 6;
-        }
-      }
-      if (cp == 0)
-        return -1;
-      if (cp >= 0xD800 && cp < 0xE000)
-        cp = 0xFFFD;
-      put_utf8(out, cap, &n, cp);
-      break;
-    default:
-      out[n++] = *p;       /* '"', '\\', '/' */
-      break;
-    }
-    p++;
-  }
-  out[n] = '\0';
-  return 0;
-}
-
-#define MAX_KEY 64
-
-/* Calls fn for each member of the JSON object text [s, s+n): decoded key
- * (longer keys are passed as ""), raw value span and the member's whole
- * span from key to value. Returns 0, or -1 when the text is not a valid
- * JSON object. fn returns 0 to go on. */
-typedef int (*member_fn)(void *ud, const char *key, struct span val,
-                         struct span member);
-
-static int each_member(const char *s, size_t n, member_fn fn, void *ud)
-{
-  const char *end = s + n;
-  const char *p = skip_ws(s, end);
-  if (!json_valid(s, n) || p >= end || *p != '{')
-    return -1;
-  p = skip_ws(p + 1, end);
-  while (p < end && *p == '"') {
-    char key[MAX_KEY];
-    struct span k;
-    struct span v;
-    struct span m;
-    k.p = p;
-    p = scan_string(p, end);
-    k.n = (size_t)(p - k.p);
-    if (decode_string(k, key, sizeof(key)) != 0)
-      key[0] = '\0';
-    p = skip_ws(skip_ws(p, end) + 1, end);     /* past ':' */
-    v.p = p;
-    p = scan_value(p, end, 1);
-    v.n = (size_t)(p - v.p);
-    m.p = k.p;
-    m.n = (size_t)(p - k.p);
-    if (fn(ud, key, v, m) != 0)
-      break;
-    p = skip_ws(p, end);
-    if (*p == ',')
-      p = skip_ws(p + 1, end);
-  }
-  return 0;
-}
-
-/* Finds member 'name' of an object: fills *val and returns 1, 0 when
- * absent, -1 when the text is not a JSON object. */
-struct find_ctx {
-  const char *name;
-  struct span val;
-  int found;
-};
-
-static int find_cb(void *ud, const char *key, struct span val, struct span m)
-{
-  struct find_ctx *f = ud;
-  (void)m;
-  if (strcmp(key, f->name) == 0) {
-    f->val = val;          /* duplicates: the last one wins, as in ljson */
-    f->found = 1;
-  }
-  return 0;
-}
-
-static int member(const char *s, size_t n, const char *name, struct span *val)
-{
-  struct find_ctx f = { name, { NULL, 0 }, 0 };
-  if (each_member(s, n, find_cb, &f) != 0)
-    return -1;
-  *val = f.val;
-  return f.found;
-}
-
-static int is_null(struct span v)
-{
-  return v.n == 4 && memcmp(v.p, "null", 4) == 0;
-}
-
 #define MAX_NUMBER_TEXT 64   /* longer number texts are refused */
 
-/* Reads the text [s, s+n) as a JSON number (the grammar above, then
- * strtod with '.' as the C locale's decimal point) whose value is whole
- * and within [0, max]. Returns 0 and *out, or -1: not a JSON number,
+/* Reads the text [s, s+n) as a JSON number (rp_json_number) whose value
+ * is whole and within [0, max]. Returns 0 and *out, or -1: not a JSON number,
  * negative, fractional, above max (HUGE_VAL: no limit), or longer than
  * MAX_NUMBER_TEXT. */
 static int whole_number(const char *s, size_t n, double max, double *out)
 {
-  const char *dp = localeconv()->decimal_point;
-  size_t dplen = dp && *dp ? strlen(dp) : 1;
-  char text[MAX_NUMBER_TEXT + 8];
-  size_t i;
-  size_t j = 0;
+  struct rp_json_span text = { s, n };
   double v;
-  if (n == 0 || n > MAX_NUMBER_TEXT || dplen > 8 ||
-      scan_number(s, s + n) != s + n)
+  if (n > MAX_NUMBER_TEXT || rp_json_number(text, &v) != RP_OK)
     return -1;
-  for (i = 0; i < n; i++) {
-    if (s[i] == '.' && dp && *dp) {
-      memcpy(text + j, dp, dplen);
-      j += dplen;
-    } else {
-      text[j++] = s[i];
-    }
-  }
-  text[j] = '\0';
-  v = strtod(text, NULL);
   /* NaN fails the first test; every double from 2^53 up is whole. */
   if (!(v >= 0 && v <= max) ||
       (v < 9007199254740992.0 && v != (double)(long long)v))
@@ -408,47 +102,21 @@ static int whole_number(const char *s, size_t n, double max, double *out)
   return 0;
 }
 
-/* ---- small helpers ---- */
-
-/* Appends s as a JSON string (bytes >= 0x80 copied as they are). */
-static int put_jstr(struct rp_buf *b, const char *s, size_t n)
+/* Whether s[0..n) is exactly a JSON number. */
+static int is_number(const char *s, size_t n)
 {
-  static const char hex[] = "0123456789abcdef";
-  size_t i;
-  size_t run = 0;
-  int rc = rp_buf_append(b, "\"", 1);
-  for (i = 0; i < n && rc == RP_OK; i++) {
-    unsigned char c = (unsigned char)s[i];
-    char esc[6];
-    if (c >= 0x20 && c != '"' && c != '\\')
-      continue;
-    rc = rp_buf_append(b, s + run, i - run);
-    run = i + 1;
-    esc[0] = '\\';
-    if (c == '"' || c == '\\') {
-      esc[1] = (char)c;
-      if (rc == RP_OK)
-        rc = rp_buf_append(b, esc, 2);
-    } else if (c == '\n' || c == '\t' || c == '\r') {
-      esc[1] = c == '\n' ? 'n' : c == '\t' ? 't' : 'r';
-      if (rc == RP_OK)
-        rc = rp_buf_append(b, esc, 2);
-    } else {
-      esc[1] = 'u';
-      esc[2] = '0';
-      esc[3] = '0';
-      esc[4] = hex[c >> 4];
-      esc[5] = hex[c & 15];
-      if (rc == RP_OK)
-        rc = rp_buf_append(b, esc, 6);
-    }
-  }
-  if (rc == RP_OK)
-    rc = rp_buf_append(b, s + run, n - run);
-  if (rc == RP_OK)
-    rc = rp_buf_append(b, "\"", 1);
-  return rc;
+  struct rp_json_span text = { s, n };
+  double v;
+  return rp_json_number(text, &v) == RP_OK;
 }
+
+/* Whether the value v is null. */
+static int is_null(struct rp_json_span v)
+{
+  return rp_json_kind(v) == RP_JSON_NULL;
+}
+
+/* ---- small helpers ---- */
 
 static void reply(struct rp_httpd_response *res, int status,
                   const char *json)
@@ -464,7 +132,7 @@ static void reply_error(struct rp_httpd_response *res, int status,
   res->status = status;
   rp_buf_clear(&res->body);
   rp_buf_puts(&res->body, "{\"error\":");
-  put_jstr(&res->body, msg, strlen(msg));
+  rp_json_put_string(&res->body, msg, strlen(msg));
   rp_buf_puts(&res->body, "}");
 }
 
@@ -496,9 +164,9 @@ static void reply_invalid(struct rp_httpd_response *res, const char *name,
       break;
   if (n == 0)
     kind = "empty";
-  else if (i < n && scan_number(v, v + n) == v + n)
+  else if (i < n && is_number(v, n))
     kind = "a number too long to repeat";
-  else if (i < n && !json_valid(v, n))
+  else if (i < n && !rp_json_valid(v, n))
     kind = "not a number";
   else if (i < n)
     kind = v[0] == '"' ? "a string" : v[0] == '{' ? "an object"
@@ -703,29 +371,29 @@ static void log_request(struct rp_emulator *e,
                        "\"ms\":%lld,\"method\":", wall_time(),
                        rp_jobstore_now_ms() - started);
   if (rc == RP_OK)
-    rc = put_jstr(&b, req->method, strlen(req->method));
+    rc = rp_json_put_string(&b, req->method, strlen(req->method));
   if (rc == RP_OK)
     rc = rp_buf_puts(&b, ",\"path\":");
   if (rc == RP_OK)
-    rc = put_jstr(&b, req->path, strlen(req->path));
+    rc = rp_json_put_string(&b, req->path, strlen(req->path));
   if (rc == RP_OK)
     rc = rp_buf_puts(&b, ",\"query\":");
   if (rc == RP_OK)
-    rc = put_jstr(&b, q.data ? q.data : "", q.len);
+    rc = rp_json_put_string(&b, q.data ? q.data : "", q.len);
   if (rc == RP_OK)
     rc = rp_buf_puts(&b, ",\"headers\":{");
   for (i = 0; i < 4 && rc == RP_OK; i++) {
     const char *v = rp_httpd_header(req, headers[i]);
     rc = rp_buf_printf(&b, "%s\"%s\":", i ? "," : "", headers[i]);
     if (rc == RP_OK && v)
-      rc = put_jstr(&b, v, strlen(v));
+      rc = rp_json_put_string(&b, v, strlen(v));
     else if (rc == RP_OK)
       rc = rp_buf_puts(&b, "null");
   }
   if (rc == RP_OK)
     rc = rp_buf_puts(&b, "},\"body\":");
   if (rc == RP_OK)
-    rc = put_jstr(&b, req->body, blen);
+    rc = rp_json_put_string(&b, req->body, blen);
   if (rc == RP_OK)
     rc = rp_buf_printf(&b, ",\"body_bytes\":%zu,\"status\":%d,"
                        "\"fault\":%s%s%s}",
@@ -874,9 +542,9 @@ static void log_refused(const struct webhook *w, const char *addr)
 {
   char host[256];
   char id[RP_JOBSTORE_MAX_ID];
-  struct span v;
-  if (member(w->body, w->len, "id", &v) != 1 || v.p[0] != '"' ||
-      decode_string(v, id, sizeof(id)) != 0)
+  struct rp_json_span v;
+  if (rp_json_member(w->body, w->len, "id", &v) != 1 ||
+      rp_json_string(v, id, sizeof(id)) != RP_OK)
     id[0] = '\0';
   url_host(w->url, host, sizeof(host));
   rp_log(RP_LOG_WARN, id[0] ? id : NULL, "webhook to %s not sent: %s is "
@@ -973,17 +641,17 @@ static void *webhook_thread(void *ud)
 
 struct run_ctx {
   struct rp_buf *extra;
-  struct span input;
+  struct rp_json_span input;
   int has_input;
-  struct span webhook;
+  struct rp_json_span webhook;
   int has_webhook;
-  struct span policy;
+  struct rp_json_span policy;
   int has_policy;
   int rc;
 };
 
-static int run_member(void *ud, const char *key, struct span val,
-                      struct span m)
+static int run_member(void *ud, const char *key, struct rp_json_span val,
+                      struct rp_json_span m)
 {
   struct run_ctx *c = ud;
   if (strcmp(key, "input") == 0) {
@@ -1012,14 +680,14 @@ static int run_member(void *ud, const char *key, struct span val,
 /* Reads policy member 'name' (ms, a whole JSON number in
  * [0, RP_EMU_MAX_POLICY_MS]; absent or null: 0) into *ms. Returns 1, or 0
  * after answering 400. */
-static int policy_ms(struct span policy, const char *name, long *ms,
+static int policy_ms(struct rp_json_span policy, const char *name, long *ms,
                      struct rp_httpd_response *res)
 {
   char field[64];
-  struct span v;
+  struct rp_json_span v;
   double x;
   *ms = 0;
-  if (member(policy.p, policy.n, name, &v) != 1 || is_null(v))
+  if (rp_json_member(policy.p, policy.n, name, &v) != 1 || is_null(v))
     return 1;
   if (whole_number(v.p, v.n, (double)RP_EMU_MAX_POLICY_MS, &x) == 0) {
     *ms = (long)x;
@@ -1034,11 +702,12 @@ static int policy_ms(struct span policy, const char *name, long *ms,
  * executionTimeout and ttl are milliseconds and whose lowPriority is a
  * boolean. Other members pass unchecked. Sets *timeout (0: none). Returns
  * 1, or 0 after answering 400. */
-static int policy_valid(struct span policy, long *timeout,
+static int policy_valid(struct rp_json_span policy, long *timeout,
                         struct rp_httpd_response *res)
 {
-  struct span v;
+  struct rp_json_span v;
   long ttl;
+  int low;
   if (is_null(policy))
     return 1;
   if (policy.p[0] != '{') {
@@ -1048,9 +717,8 @@ static int policy_valid(struct span policy, long *timeout,
   if (!policy_ms(policy, "executionTimeout", timeout, res) ||
       !policy_ms(policy, "ttl", &ttl, res))
     return 0;
-  if (member(policy.p, policy.n, "lowPriority", &v) == 1 && !is_null(v) &&
-      !(v.n == 4 && memcmp(v.p, "true", 4) == 0) &&
-      !(v.n == 5 && memcmp(v.p, "false", 5) == 0)) {
+  if (rp_json_member(policy.p, policy.n, "lowPriority", &v) == 1 &&
+      !is_null(v) && rp_json_bool(v, &low) != RP_OK) {
     reply_error(res, 400, "invalid policy.lowPriority (must be true or "
                 "false)");
     return 0;
@@ -1070,7 +738,7 @@ static int submit(struct rp_emulator *e, const struct rp_httpd_request *req,
   int rc;
   memset(&c, 0, sizeof(c));
   c.extra = &extra;
-  if (each_member(req->body, req->body_len, run_member, &c) != 0) {
+  if (rp_json_each_member(req->body, req->body_len, run_member, &c) != 0) {
     reply_error(res, 400, "invalid JSON body (an object is expected)");
     goto out;
   }
@@ -1078,8 +746,7 @@ static int submit(struct rp_emulator *e, const struct rp_httpd_request *req,
     reply_error(res, 400, "missing input");
     goto out;
   }
-  if (c.has_webhook && (c.webhook.p[0] != '"' ||
-                        decode_string(c.webhook, url, sizeof(url)) != 0 ||
+  if (c.has_webhook && (rp_json_string(c.webhook, url, sizeof(url)) != RP_OK ||
                         (strncmp(url, "http://", 7) != 0 &&
                          strncmp(url, "https://", 8) != 0))) {
     reply_error(res, 400, "webhook must be an http(s) URL string");
@@ -1235,19 +902,21 @@ static void record_ping(struct rp_emulator *e, const char *worker,
   if (rc == RP_OK)
     rc = rp_buf_printf(&b, "{\"time\":%.6f,\"worker\":", wall_time());
   if (rc == RP_OK)
-    rc = put_jstr(&b, worker, strlen(worker));
+    rc = rp_json_put_string(&b, worker, strlen(worker));
   if (rc == RP_OK)
     rc = rp_buf_puts(&b, ",\"query\":");
   if (rc == RP_OK)
-    rc = put_jstr(&b, q.data ? q.data : "", q.len);
+    rc = rp_json_put_string(&b, q.data ? q.data : "", q.len);
   if (rc == RP_OK)
     rc = rp_buf_puts(&b, ",\"job_id\":");
   if (rc == RP_OK)
-    rc = jobs ? put_jstr(&b, jobs, strlen(jobs)) : rp_buf_puts(&b, "null");
+    rc = jobs ? rp_json_put_string(&b, jobs, strlen(jobs))
+              : rp_buf_puts(&b, "null");
   if (rc == RP_OK)
     rc = rp_buf_puts(&b, ",\"runpod_version\":");
   if (rc == RP_OK)
-    rc = ver ? put_jstr(&b, ver, strlen(ver)) : rp_buf_puts(&b, "null");
+    rc = ver ? rp_json_put_string(&b, ver, strlen(ver))
+             : rp_buf_puts(&b, "null");
   if (rc == RP_OK)
     rc = rp_buf_puts(&b, "}");
   rp_buf_free(&q);
@@ -1266,10 +935,10 @@ static void job_done(struct rp_emulator *e, const struct rp_httpd_request *req,
                      struct rp_httpd_response *res, const char *worker,
                      const char *id)
 {
-  struct span out = { NULL, 0 };
-  struct span er = { NULL, 0 };
-  struct span st = { NULL, 0 };
-  int has_out = member(req->body, req->body_len, "output", &out);
+  struct rp_json_span out = { NULL, 0 };
+  struct rp_json_span er = { NULL, 0 };
+  struct rp_json_span st = { NULL, 0 };
+  int has_out = rp_json_member(req->body, req->body_len, "output", &out);
   int has_err;
   int progress = 0;
   const char *rid;
@@ -1278,9 +947,9 @@ static void job_done(struct rp_emulator *e, const struct rp_httpd_request *req,
     reply_error(res, 400, "invalid JSON body (an object is expected)");
     return;
   }
-  has_err = member(req->body, req->body_len, "error", &er) == 1 &&
+  has_err = rp_json_member(req->body, req->body_len, "error", &er) == 1 &&
             !is_null(er);
-  if (member(req->body, req->body_len, "status", &st) == 1 &&
+  if (rp_json_member(req->body, req->body_len, "status", &st) == 1 &&
       st.n == 13 && memcmp(st.p, "\"IN_PROGRESS\"", 13) == 0)
     progress = 1;
   /* A worker whose post timed out after it was stored posts it again with
@@ -1307,8 +976,8 @@ static void job_stream(struct rp_emulator *e,
                        struct rp_httpd_response *res, const char *worker,
                        const char *id)
 {
-  struct span out;
-  int has = member(req->body, req->body_len, "output", &out);
+  struct rp_json_span out;
+  int has = rp_json_member(req->body, req->body_len, "output", &out);
   int rc;
   if (has < 0) {
     reply_error(res, 400, "invalid JSON body (an object is expected)");
@@ -1471,8 +1140,8 @@ struct faults_ctx {
   char err[256];
 };
 
-static int faults_member(void *ud, const char *key, struct span val,
-                         struct span m)
+static int faults_member(void *ud, const char *key, struct rp_json_span val,
+                         struct rp_json_span m)
 {
   static const char *const holds[] = {
     "take_hold_ms", "stop_hold_ms", "stream_hold_ms", "requeue_after_ms"
@@ -1488,7 +1157,7 @@ static int faults_member(void *ud, const char *key, struct span val,
       c->faults[r] = (struct rp_emu_fault){ RP_FAULT_NONE, 1.0, 0, 0 };
       return 0;
     }
-    if (val.p[0] != '"' || decode_string(val, spec, sizeof(spec)) != 0) {
+    if (rp_json_string(val, spec, sizeof(spec)) != RP_OK) {
       snprintf(c->err, sizeof(c->err), "%s: a fault string or null", key);
       return 1;
     }
@@ -1527,7 +1196,8 @@ static void post_faults(struct rp_emulator *e,
   for (i = 0; i < 4; i++)
     c.holds[i] = -1;
   c.seed = -1;
-  if (each_member(req->body, req->body_len, faults_member, &c) != 0) {
+  if (rp_json_each_member(req->body, req->body_len, faults_member,
+                          &c) < 0) {
     reply_error(res, 400, "invalid JSON body (an object is expected)");
     return;
   }
@@ -1621,7 +1291,7 @@ static void sink_post(struct rp_emulator *e,
                       struct rp_httpd_response *res)
 {
   char *copy;
-  if (!json_valid(req->body, req->body_len)) {
+  if (!rp_json_valid(req->body, req->body_len)) {
     reply_error(res, 400, "invalid JSON body");
     return;
   }
@@ -1755,9 +1425,9 @@ static int view_ended(const struct rp_buf *view)
   static const char *const ended[] = {
     "\"COMPLETED\"", "\"FAILED\"", "\"CANCELLED\"", "\"TIMED_OUT\""
   };
-  struct span st;
+  struct rp_json_span st;
   size_t i;
-  if (member(view->data, view->len, "status", &st) != 1)
+  if (rp_json_member(view->data, view->len, "status", &st) != 1)
     return 0;
   for (i = 0; i < sizeof(ended) / sizeof(ended[0]); i++)
     if (st.n == strlen(ended[i]) && memcmp(st.p, ended[i], st.n) == 0)
@@ -1774,9 +1444,9 @@ static void realtime(struct rp_emulator *e, const struct rp_httpd_request *req,
 {
   struct rp_buf view = RP_BUF_INIT(RP_HTTPD_MAX_RESPONSE);
   char id[RP_JOBSTORE_ID_LEN + 1];
-  struct span out;
-  struct span er;
-  struct span st;
+  struct rp_json_span out;
+  struct rp_json_span er;
+  struct rp_json_span st;
   int has_out;
   int has_err;
   int rc;
@@ -1800,8 +1470,8 @@ static void realtime(struct rp_emulator *e, const struct rp_httpd_request *req,
       goto out;
     }
   }
-  has_out = member(view.data, view.len, "output", &out) == 1;
-  has_err = member(view.data, view.len, "error", &er) == 1;
+  has_out = rp_json_member(view.data, view.len, "output", &out) == 1;
+  has_err = rp_json_member(view.data, view.len, "error", &er) == 1;
   res->status = 200;
   rp_buf_clear(&res->body);
   rp_buf_puts(&res->body, "{");
@@ -1812,7 +1482,8 @@ static void realtime(struct rp_emulator *e, const struct rp_httpd_request *req,
   if (has_err) {
     rp_buf_puts(&res->body, has_out ? ",\"error\":" : "\"error\":");
     rp_buf_append(&res->body, er.p, er.n);
-  } else if (!has_out && member(view.data, view.len, "status", &st) == 1) {
+  } else if (!has_out &&
+             rp_json_member(view.data, view.len, "status", &st) == 1) {
     rp_buf_printf(&res->body, "\"error\":\"job %.*s\"", (int)(st.n - 2),
                   st.p + 1);
   }
