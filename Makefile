@@ -56,11 +56,15 @@ vpath test_%.c $(sort $(dir $(TEST_SRC)))
 JOBSTORE_SRC = runtime/server/jobstore.c runtime/server/jobstore_index.c \
                runtime/server/jobstore_stream.c
 JOBSTORE_OBJ = $(JOBSTORE_SRC:runtime/%.c=$(BUILD)/obj/%.o)
+# The emulator's request handling (runtime/server/emulator_int.h).
+EMULATOR_SRC = $(addprefix runtime/server/,emulator.c emu_client.c \
+               emu_worker.c emu_control.c emu_faults.c emu_log.c \
+               emu_webhook.c)
 
 # The local API server (runtime/worker/api.h) serves the emulator's routes and
 # store; its page and OpenAPI document are compiled in.
-WORKER_SRC += runtime/worker/api.c runtime/server/emulator.c \
-              $(JOBSTORE_SRC) runtime/server/httpd.c
+WORKER_SRC += runtime/worker/api.c $(EMULATOR_SRC) $(JOBSTORE_SRC) \
+              runtime/server/httpd.c
 WORKER_OBJ += $(BUILD)/obj/api_assets.o
 LIBS += -lmicrohttpd
 API_ASSETS = runtime/worker/api_page.html runtime/worker/api_openapi.json
@@ -219,7 +223,7 @@ build/fuzz/fuzz_bytes: spec/fuzz/fuzz_bytes.c runtime/base/bytes.c
 # The emulator's and the local API server's request handling, with
 # spec/fuzz/fuzz_api.c standing in for httpd.c and curl_stub.c for libcurl.
 build/fuzz/fuzz_api: spec/fuzz/fuzz_api.c spec/fuzz/curl_stub.c \
-                     runtime/server/emulator.c $(JOBSTORE_SRC) \
+                     $(EMULATOR_SRC) $(JOBSTORE_SRC) \
                      runtime/base/buf.c runtime/base/json.c runtime/base/bytes.c \
                      runtime/base/log.c runtime/net/netguard.c
 	@mkdir -p $(dir $@)
@@ -276,8 +280,8 @@ clean:
 
 # bin/runpod-emulator: a local RunPod endpoint, both the client and the
 # worker API (docs/emulator.md). Plain C over libmicrohttpd and libcurl.
-EMU_SRC = $(JOBSTORE_SRC) runtime/server/httpd.c \
-          runtime/server/emulator.c runtime/server/emulator_main.c
+EMU_SRC = $(JOBSTORE_SRC) runtime/server/httpd.c $(EMULATOR_SRC) \
+          runtime/server/emulator_main.c
 EMU_OBJ = $(EMU_SRC:runtime/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/base/buf.o \
           $(BUILD)/obj/base/json.o \
           $(BUILD)/obj/base/log.o $(BUILD)/obj/net/netguard.o \
