@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/json.h"
 #include "base/rp.h"
 
 #define WORKER_RECENT_MS 60000   /* health: a worker counts this long */
@@ -600,23 +601,16 @@ int rp_jobstore_counters(struct rp_jobstore *js, struct rp_buf *out)
     for (j = js->lists[i].head; j && rc == RP_OK; j = j->next) {
       rc = rp_buf_printf(out, "%s\"%s\":{\"status\":\"%s\",\"done\":%lu,"
                          "\"progress\":%lu,\"stream\":%lu,\"late\":%lu,"
-                         "\"retries\":%lu,\"worker\":\"",
+                         "\"retries\":%lu,\"worker\":",
                          first ? "" : ",", j->id,
                          rp_jobstore_status_name(j->status), j->done_posts,
                          j->progress_posts, j->stream_posts, j->late_posts,
                          j->retries);
-      /* Worker ids come from URLs: escape what JSON needs escaped. */
-      for (const char *p = j->worker; *p && rc == RP_OK; p++) {
-        unsigned char ch = (unsigned char)*p;
-        if (ch == '"' || ch == '\\')
-          rc = rp_buf_printf(out, "\\%c", ch);
-        else if (ch < 0x20)
-          rc = rp_buf_printf(out, "\\u%04x", ch);
-        else
-          rc = rp_buf_append(out, p, 1);
-      }
+      /* Worker ids come from URLs: any bytes. */
       if (rc == RP_OK)
-        rc = rp_buf_puts(out, "\"}");
+        rc = rp_json_put_string(out, j->worker, strlen(j->worker));
+      if (rc == RP_OK)
+        rc = rp_buf_puts(out, "}");
       first = 0;
     }
   }
