@@ -32,7 +32,8 @@ LDFLAGS = $(SAN)
 LIBS = $(LUA_LIBS) -lcurl -lcrypto -lm -lpthread -ldl
 
 # The module's C part and everything the binary shares with it.
-CORE_SRC = runtime/base/buf.c runtime/base/log.c runtime/base/alloc.c \
+CORE_SRC = runtime/base/buf.c runtime/base/json.c runtime/base/log.c \
+           runtime/base/alloc.c \
            runtime/base/args.c runtime/lua/ljson.c runtime/lua/lcore.c \
            runtime/lua/host.c \
            runtime/base/ident.c runtime/net/wire.c runtime/net/req.c \
@@ -56,10 +57,19 @@ WORKER_OBJ = $(WORKER_SRC:runtime/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/embedded.o
 TESTS = $(addprefix $(BUILD)/tests/,$(basename $(notdir $(TEST_SRC))))
 vpath test_%.c $(sort $(dir $(TEST_SRC)))
 
+# The job store behind the emulator and the local API server.
+JOBSTORE_SRC = runtime/server/jobstore.c runtime/server/jobstore_index.c \
+               runtime/server/jobstore_stream.c
+JOBSTORE_OBJ = $(JOBSTORE_SRC:runtime/%.c=$(BUILD)/obj/%.o)
+# The emulator's request handling (runtime/server/emulator_int.h).
+EMULATOR_SRC = $(addprefix runtime/server/,emulator.c emu_client.c \
+               emu_worker.c emu_control.c emu_faults.c emu_log.c \
+               emu_webhook.c)
+
 # The local API server (runtime/worker/api.h) serves the emulator's routes and
 # store; its page and OpenAPI document are compiled in.
-WORKER_SRC += runtime/worker/api.c runtime/server/emulator.c \
-              runtime/server/jobstore.c runtime/server/httpd.c
+WORKER_SRC += runtime/worker/api.c $(EMULATOR_SRC) $(JOBSTORE_SRC) \
+              runtime/server/httpd.c
 WORKER_OBJ += $(BUILD)/obj/api_assets.o
 LIBS += -lmicrohttpd
 API_ASSETS = runtime/worker/api_page.html runtime/worker/api_openapi.json
@@ -218,7 +228,8 @@ build/fuzz/fuzz_bytes: spec/fuzz/fuzz_bytes.c runtime/base/codec.c
 # The emulator's and the local API server's request handling, with
 # spec/fuzz/fuzz_api.c standing in for httpd.c and curl_stub.c for libcurl.
 build/fuzz/fuzz_api: spec/fuzz/fuzz_api.c spec/fuzz/curl_stub.c \
-                     runtime/server/emulator.c runtime/server/jobstore.c runtime/base/buf.c \
+                     $(EMULATOR_SRC) $(JOBSTORE_SRC) \
+                     runtime/base/buf.c runtime/base/json.c runtime/base/codec.c \
                      runtime/base/log.c runtime/net/netguard.c runtime/base/clock.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $^ -lpthread
@@ -275,9 +286,10 @@ clean:
 
 # bin/runpod-emulator: a local RunPod endpoint, both the client and the
 # worker API (docs/emulator.md). Plain C over libmicrohttpd and libcurl.
-EMU_SRC = runtime/server/jobstore.c runtime/server/httpd.c \
-          runtime/server/emulator.c runtime/server/emulator_main.c
+EMU_SRC = $(JOBSTORE_SRC) runtime/server/httpd.c $(EMULATOR_SRC) \
+          runtime/server/emulator_main.c
 EMU_OBJ = $(EMU_SRC:runtime/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/base/buf.o \
+          $(BUILD)/obj/base/json.o \
           $(BUILD)/obj/base/log.o $(BUILD)/obj/net/netguard.o \
           $(BUILD)/obj/base/settings.o $(BUILD)/obj/base/alloc.o \
           $(BUILD)/obj/base/clock.o
@@ -293,10 +305,9 @@ $(EMULATOR): $(EMU_OBJ)
 
 # The pattern rule links $(CORE_OBJ) only; this test needs the store too.
 $(BUILD)/tests/test_jobstore: runtime/tests/server/test_jobstore.c $(CORE_OBJ) \
-                              $(BUILD)/obj/server/jobstore.o runtime/tests/check.h
+                              $(JOBSTORE_OBJ) runtime/tests/check.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(CORE_OBJ) $(BUILD)/obj/server/jobstore.o \
-	  $(LDFLAGS) $(LIBS)
+	$(CC) $(CFLAGS) -o $@ $< $(CORE_OBJ) $(JOBSTORE_OBJ) $(LDFLAGS) $(LIBS)
 
 # The worker tests link their unit too.
 $(BUILD)/tests/test_outbox: runtime/tests/worker/test_outbox.c $(CORE_OBJ) \

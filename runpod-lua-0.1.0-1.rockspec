@@ -50,7 +50,7 @@ build = {
     ["runpod.internal.worker"] = "lua/runpod/internal/worker.lua",
     ["runpod.core"] = {
       sources = {
-        "runtime/base/buf.c", "runtime/base/log.c", "runtime/base/alloc.c", "runtime/base/args.c",
+        "runtime/base/buf.c", "runtime/base/json.c", "runtime/base/log.c", "runtime/base/alloc.c", "runtime/base/args.c",
         "runtime/lua/ljson.c", "runtime/lua/lcore.c", "runtime/lua/host.c", "runtime/base/ident.c",
         "runtime/net/wire.c",
         "runtime/net/req.c", "runtime/net/http.c", "runtime/lua/lhttp.c",

@@ -2,8 +2,9 @@
 # runtime/layers.sh: fails when a file under runtime/<layer>/ (or
 # runtime/tests/<layer>/) includes a header of a layer it may not use, a
 # system header its layer must not see, or when two units include each
-# other's headers. The exceptions are listed in runtime/layers.allow; a line
-# there that no longer matches an include fails too, so the list only shrinks.
+# other's headers (a private header <unit>_int.h counts as its unit). The
+# exceptions are listed in runtime/layers.allow; a line there that no longer
+# matches an include fails too, so the list only shrinks.
 # Usage: sh runtime/layers.sh   (`make layers`, run by `make test`)
 set -eu
 cd "$(dirname "$0")"
@@ -38,6 +39,7 @@ FNR == 1 {
   if (layer == "tests") { test = 1; layer = (n > 2) ? p[2] : "base" }
   unit = FILENAME
   sub(/\.[ch]$/, "", unit)
+  sub(/_int$/, "", unit)          # <unit>_int.h is private to <unit>
 }
 /^[ \t]*#[ \t]*include[ \t]*</ {
   if (test) next                  # a test may drive its unit through Lua
@@ -73,6 +75,7 @@ FNR == 1 {
   }
   hu = (h == "runpod.h") ? "include/runpod" : h
   sub(/\.[a-z]+$/, "", hu)
+  sub(/_int$/, "", hu)
   if (!test && hu != unit && !((unit SUBSEP hu) in edge)) edge[unit SUBSEP hu] = k
 }
 END {

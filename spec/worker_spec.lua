@@ -67,6 +67,22 @@ describe("runpod-worker", function()
       assert.matches("Test input is not valid JSON: invalid JSON at byte", r.stdout, 1, true)
     end)
 
+    it("logs valid error JSON when the runtime writes the result itself", function()
+      -- The runner cannot build the error result, so the C fallback does,
+      -- with the pod id and host name as they are.
+      local r = run({ "spec/fixtures/fallback_result.lua", "--test_input", '{"input": {}}' },
+        { env = { RUNPOD_POD_ID = 'pod"q\\b', RUNPOD_POD_HOSTNAME = 'host"x' } })
+      assert.are.equal(1, r.code)
+      local logged = proc.captured_errors(r.stdout, "local_test")
+      assert.are.equal(1, #logged, r.stdout)
+      local info = json.decode(logged[1])
+      assert.is_table(info, r.stdout)
+      assert.are.equal("TimeoutError", info.error_type)
+      assert.are.equal("the job's VM failed; see the worker log", info.error_message)
+      assert.are.equal('pod"q\\b', info.worker_id)
+      assert.are.equal('host"x', info.hostname)
+    end)
+
     it("hands every key of the job to the handler", function()
       local r = run { "spec/fixtures/keys.lua", "--test_input",
         '{"id": "job-7", "input": {"a": [1, 2]}, "webhook": "http://x", "batchId": 3}' }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "base/buf.h"
+#include "base/json.h"
 #include "base/rp.h"
 
 static const char *const level_names[] = {
@@ -71,37 +72,6 @@ int rp_log_enabled(int level)
   return log_level != RP_LOG_NOTSET && level >= log_level;
 }
 
-/* Appends s[0..n) as the inside of a JSON string. Control characters are
- * escaped; other bytes are copied (the log is read by people and by
- * RunPod's log collector, which takes UTF-8). */
-static void json_escape(struct rp_buf *b, const char *s, size_t n)
-{
-  static const char hex[] = "0123456789abcdef";
-  size_t i;
-  for (i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)s[i];
-    char esc[7];
-    if (c == '"' || c == '\\') {
-      esc[0] = '\\';
-      esc[1] = (char)c;
-      rp_buf_append(b, esc, 2);
-    } else if (c == '\n') {
-      rp_buf_append(b, "\\n", 2);
-    } else if (c == '\r') {
-      rp_buf_append(b, "\\r", 2);
-    } else if (c == '\t') {
-      rp_buf_append(b, "\\t", 2);
-    } else if (c < 0x20 || c == 0x7f) {
-      memcpy(esc, "\\u00", 4);
-      esc[4] = hex[c >> 4];
-      esc[5] = hex[c & 15];
-      rp_buf_append(b, esc, 6);
-    } else {
-      rp_buf_append(b, s + i, 1);
-    }
-  }
-}
-
 /* Appends the message, cut in the middle when it is too long. */
 static void add_message(struct rp_buf *b, const char *msg, size_t n,
                         int json)
@@ -110,7 +80,7 @@ static void add_message(struct rp_buf *b, const char *msg, size_t n,
   char note[64];
   if (n <= RP_LOG_MAX_MESSAGE) {
     if (json)
-      json_escape(b, msg, n);
+      rp_json_put_chars(b, msg, n);
     else
       rp_buf_append(b, msg, n);
     return;
@@ -118,9 +88,9 @@ static void add_message(struct rp_buf *b, const char *msg, size_t n,
   snprintf(note, sizeof(note), "\n...TRUNCATED %zu CHARACTERS...\n",
            n - RP_LOG_MAX_MESSAGE);
   if (json) {
-    json_escape(b, msg, half);
-    json_escape(b, note, strlen(note));
-    json_escape(b, msg + n - half, half);
+    rp_json_put_chars(b, msg, half);
+    rp_json_put_chars(b, note, strlen(note));
+    rp_json_put_chars(b, msg + n - half, half);
   } else {
     rp_buf_append(b, msg, half);
     rp_buf_puts(b, note);
@@ -152,9 +122,7 @@ void rp_log_write(int level, const char *job_id, const char *msg,
   if (log_json) {
     rp_buf_puts(&b, "{\"requestId\": ");
     if (job_id) {
-      rp_buf_puts(&b, "\"");
-      json_escape(&b, job_id, strlen(job_id));
-      rp_buf_puts(&b, "\"");
+      rp_json_put_string(&b, job_id, strlen(job_id));
     } else {
       rp_buf_puts(&b, "null");
     }

@@ -56,7 +56,7 @@
 #include <lua.h>
 #include <stddef.h>
 
-#define RP_JSON_MAX_DEPTH 1000  /* nesting limit, decode and encode */
+#include "base/json.h"      /* RP_JSON_MAX_DEPTH: the nesting limit */
 /* Registry name of the metatable that marks a table as a JSON array. */
 #define RP_JSON_ARRAY_MT "runpod.json.array"
 

@@ -10,6 +10,7 @@
 
 #include "base/buf.h"
 #include "base/clock.h"
+#include "base/json.h"
 #include "net/http.h"
 #include "base/ident.h"
 #include "worker/runner.h"
@@ -200,8 +201,16 @@ static char *error_result(struct rp_executor *e, const char *job_id,
   char err[256];
   char *body = NULL;
   char host[128];
-  struct rp_buf json = RP_BUF_INIT(4096);
-  struct rp_buf out = RP_BUF_INIT(8192);
+  static const char *const keys[] = {
+    "error_type", "error_message", "error_traceback", "hostname",
+    "worker_id", "runpod_version"
+  };
+  const char *vals[] = { NULL, NULL, "", NULL, NULL, RP_VERSION };
+  size_t i;
+  /* Values of at most 127 bytes, each escaped at most 6 times over, and
+   * then the whole escaped once more: well within the caps. */
+  struct rp_buf json = RP_BUF_INIT(16384);
+  struct rp_buf out = RP_BUF_INIT(65536);
   if (rp_vm_push_function(L, runner(e), "error_result", err, sizeof(err))
       == RP_OK) {
     lua_pushstring(L, type);
@@ -216,25 +225,26 @@ static char *error_result(struct rp_executor *e, const char *job_id,
     return body;
   }
   rp_hostname(host, sizeof(host));
-  for (char *p = host; *p; p++)
-    if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20)
-      *p = '_';
   /* The error JSON, as the log shows it; then the same text as a JSON
-   * string in the body (nothing in it but quotes needs escaping). */
-  rp_buf_printf(&json, "{\"error_type\":\"%s\",\"error_message\":\"%s\","
-                "\"error_traceback\":\"\",\"hostname\":\"%s\","
-                "\"worker_id\":\"%s\",\"runpod_version\":\"%s\"}", type,
-                message ? "the job's VM failed; see the worker log"
-                : "memory limit exceeded", host, rp_worker_id(), RP_VERSION);
+   * string in the body. Every value is escaped: a pod id or host name may
+   * hold any byte. */
+  vals[0] = type;
+  vals[1] = message ? "the job's VM failed; see the worker log"
+          : "memory limit exceeded";
+  vals[3] = host;
+  vals[4] = rp_worker_id();
+  for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+    rp_buf_puts(&json, i ? ",\"" : "{\"");
+    rp_buf_puts(&json, keys[i]);
+    rp_buf_puts(&json, "\":");
+    rp_json_put_string(&json, vals[i], strlen(vals[i]));
+  }
+  rp_buf_puts(&json, "}");
   rp_log(RP_LOG_ERROR, job_id, "Captured Handler Exception");
   rp_log(RP_LOG_ERROR, job_id, "%s", json.data ? json.data : "");
-  rp_buf_puts(&out, "{\"error\":\"");
-  for (size_t i = 0; i < json.len; i++) {
-    if (json.data[i] == '"')
-      rp_buf_puts(&out, "\\");
-    rp_buf_append(&out, &json.data[i], 1);
-  }
-  rp_buf_puts(&out, "\"}");
+  rp_buf_puts(&out, "{\"error\":");
+  rp_json_put_string(&out, json.data ? json.data : "", json.len);
+  rp_buf_puts(&out, "}");
   body = rp_buf_steal(&out, len);
   rp_buf_free(&json);
   return body;

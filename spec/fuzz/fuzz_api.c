@@ -28,6 +28,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/bytes.h"
 #include "server/emulator.h"
 #include "server/httpd.h"
 #include "base/rp.h"
@@ -132,17 +133,6 @@ int rp_httpd_query(const struct rp_httpd_request *req, struct rp_buf *out)
 
 /* ---- the request ---- */
 
-static int hexval(int c)
-{
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 /* A NUL-terminated, %XX-decoded copy of p[0..n) (a %00 ends it early,
  * as in libmicrohttpd's C strings). */
 static char *decoded(const char *p, size_t n, int plus)
@@ -152,9 +142,11 @@ static char *decoded(const char *p, size_t n, int plus)
   if (!s)
     abort();
   for (size_t i = 0; i < n; i++) {
-    if (p[i] == '%' && i + 2 < n && hexval(p[i + 1]) >= 0 &&
-        hexval(p[i + 2]) >= 0) {
-      s[o++] = (char)(hexval(p[i + 1]) * 16 + hexval(p[i + 2]));
+    unsigned char byte;
+    size_t bad;
+    if (p[i] == '%' && i + 2 < n &&
+        rp_hex_decode(p + i + 1, 2, &byte, &bad) == RP_OK) {
+      s[o++] = (char)byte;
       i += 2;
     } else {
       s[o++] = plus && p[i] == '+' ? ' ' : p[i];

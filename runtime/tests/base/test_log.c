@@ -61,6 +61,24 @@ static void json_lines(void)
   rp_log_set_json(0);
 }
 
+static void write_bytes(void)
+{
+  rp_log(RP_LOG_INFO, "j\xff", "\b\f\x7f caf\xc3\xa9 \xc3");
+}
+
+/* The log escapes as the JSON codec does: short forms for \b and \f, 0x7f
+ * as it is, and \ufffd for a byte that starts no valid UTF-8, so that
+ * every line is valid JSON. */
+static void json_escapes_as_the_codec(void)
+{
+  rp_log_set_level(RP_LOG_INFO);
+  rp_log_set_json(1);
+  CHECK_STR("{\"requestId\": \"j\\ufffd\", \"message\": "
+            "\"\\b\\f\x7f caf\xc3\xa9 \\ufffd\", \"level\": \"INFO\"}\n",
+            capture(write_bytes));
+  rp_log_set_json(0);
+}
+
 static void write_long(void)
 {
   static char msg[5000];
@@ -98,6 +116,7 @@ int main(void)
 {
   RUN(plain_lines);
   RUN(json_lines);
+  RUN(json_escapes_as_the_codec);
   RUN(truncation);
   RUN(levels);
   return check_summary();

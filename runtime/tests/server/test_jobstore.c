@@ -402,6 +402,22 @@ static void silent_worker_job_is_requeued(void)
   rp_jobstore_free(js);
 }
 
+/* Worker ids come from URLs: the counters escape them as every JSON
+ * string is escaped (base/json.h), bytes that are not UTF-8 included. */
+static void counters_escape_worker_ids(void)
+{
+  struct rp_jobstore *js = fresh(60000, 100, 0);
+  struct rp_buf b = RP_BUF_INIT(1 << 20);
+  char id[RP_JOBSTORE_ID_LEN + 1];
+  submit(js, "1", id);
+  CHECK_INT(1, rp_jobstore_take(js, "w\"\\\n\xff", 1, 0, 0, &b));
+  rp_buf_clear(&b);
+  CHECK_INT(RP_OK, rp_jobstore_counters(js, &b));
+  CHECK(has(b.data, "\"worker\":\"w\\\"\\\\\\n\\ufffd\"}"));
+  rp_buf_free(&b);
+  rp_jobstore_free(js);
+}
+
 static void execution_timeout_stops_job(void)
 {
   struct rp_jobstore *js = fresh(60000, 100, 0);
@@ -477,6 +493,7 @@ int main(void)
   RUN(purge_cancels_the_queue);
   RUN(retention_forgets_oldest);
   RUN(silent_worker_job_is_requeued);
+  RUN(counters_escape_worker_ids);
   RUN(execution_timeout_stops_job);
   RUN(view_waits_for_the_end);
   RUN(limits_are_enforced);

@@ -1,0 +1,536 @@
+/* json.c - see json.h. */
+#include "base/json.h"
+
+#include <locale.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/rp.h"
+
+/* Bytes inside JSON strings. 1: must be escaped (control characters, '"'
+ * and '\\'); 2: not ASCII; 0: copied as is. */
+const unsigned char rp_json_byte_class[256] = {
+  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,  /* 0x00 */
+  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,  /* 0x10 */
+  0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  /* 0x20: '"' */
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  /* 0x30 */
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  /* 0x40 */
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,  /* 0x50: '\\' */
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  /* 0x60 */
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  /* 0x70 */
+  2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,  /* 0x80 */
+  2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+  2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+  2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+  2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+  2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+  2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+  2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2   /* 0xf0 */
+};
+
+/* ---- writing ---- */
+
+/* The length of the valid UTF-8 sequence at p (*p >= 0x80), or 0 when
+ * p does not start one (overlong forms and surrogates are not valid). */
+static size_t utf8len(const unsigned char *p, const unsigned char *end)
+{
+  size_t left = (size_t)(end - p);
+  unsigned c = p[0];
+  unsigned lo = 0x80;
+  unsigned hi = 0xbf;
+  if (c >= 0xc2 && c <= 0xdf)
+    return left >= 2 && (p[1] & 0xc0) == 0x80 ? 2 : 0;
+  if (c >= 0xe0 && c <= 0xef) {
+    if (c == 0xe0)
+      lo = 0xa0;
+    else if (c == 0xed)
+      hi = 0x9f;
+    return left >= 3 && p[1] >= lo && p[1] <= hi &&
+      (p[2] & 0xc0) == 0x80 ? 3 : 0;
+  }
+  if (c >= 0xf0 && c <= 0xf4) {
+    if (c == 0xf0)
+      lo = 0x90;
+    else if (c == 0xf4)
+      hi = 0x8f;
+    return left >= 4 && p[1] >= lo && p[1] <= hi &&
+      (p[2] & 0xc0) == 0x80 && (p[3] & 0xc0) == 0x80 ? 4 : 0;
+  }
+  return 0;
+}
+
+/* The escape of byte c (rp_json_byte_class[c] != 0 and c not the start of
+ * valid UTF-8) into esc[6]; returns its length. */
+static size_t escape(unsigned char c, char *esc)
+{
+  static const char hex[] = "0123456789abcdef";
+  static const char shortform[32] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 'b', 't', 'n', 0, 'f', 'r', 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+  };
+  esc[0] = '\\';
+  if (c == '"' || c == '\\') {
+    esc[1] = (char)c;
+    return 2;
+  }
+  if (c >= 0x20) {
+    memcpy(esc, "\\ufffd", 6);          /* not the start of valid UTF-8 */
+    return 6;
+  }
+  if (shortform[c]) {
+    esc[1] = shortform[c];
+    return 2;
+  }
+  memcpy(esc, "\\u00", 4);
+  esc[4] = hex[c >> 4];
+  esc[5] = hex[c & 0xf];
+  return 6;
+}
+
+int rp_json_put_chars(struct rp_buf *b, const char *s, size_t n)
+{
+  const unsigned char *p = (const unsigned char *)s;
+  const unsigned char *end = p + n;
+  const unsigned char *run = p;
+  char esc[6];
+  size_t k;
+  int rc = RP_OK;
+  /* Runs of bytes that need no escaping are copied with one append. */
+  while (p < end) {
+    unsigned char c = *p;
+    if (rp_json_byte_class[c] == 0) {
+      p++;
+      continue;
+    }
+    if (rp_json_byte_class[c] == 2) {
+      k = utf8len(p, end);
+      if (k) {
+        p += k;
+        continue;
+      }
+    }
+    rc = rp_buf_append(b, run, (size_t)(p - run));
+    if (rc == RP_OK)
+      rc = rp_buf_append(b, esc, escape(c, esc));
+    if (rc != RP_OK)
+      return rc;
+    run = ++p;
+  }
+  return rp_buf_append(b, run, (size_t)(p - run));
+}
+
+int rp_json_put_string(struct rp_buf *b, const char *s, size_t n)
+{
+  int rc = rp_buf_append(b, "\"", 1);
+  if (rc == RP_OK)
+    rc = rp_json_put_chars(b, s, n);
+  if (rc == RP_OK)
+    rc = rp_buf_append(b, "\"", 1);
+  return rc;
+}
+
+/* ---- scanning ---- */
+
+static const char *skip_ws(const char *p, const char *end)
+{
+  while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+    p++;
+  return p;
+}
+
+static int hexval(char c)
+{
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+/* The 4 hex digits at p as a number, or -1. p has 4 bytes. */
+static long hex4(const char *p)
+{
+  long v = 0;
+  int i;
+  for (i = 0; i < 4; i++) {
+    int h = hexval(p[i]);
+    if (h < 0)
+      return -1;
+    v = v << 4 | h;
+  }
+  return v;
+}
+
+/* p at '"': returns the byte after the closing quote, or NULL. */
+static const char *scan_string(const char *p, const char *end)
+{
+  p++;
+  while (p < end) {
+    unsigned char c = (unsigned char)*p;
+    if (rp_json_byte_class[c] != 1) {
+      p++;
+      continue;
+    }
+    if (c == '"')
+      return p + 1;
+    if (c != '\\' || ++p >= end)
+      return NULL;                      /* a control byte, or cut short */
+    if (*p == 'u') {
+      if (end - p < 5 || hex4(p + 1) < 0)
+        return NULL;
+      p += 4;
+    } else if (!strchr("\"\\/bfnrt", *p)) {
+      return NULL;
+    }
+    p++;
+  }
+  return NULL;
+}
+
+static const char *scan_digits(const char *p, const char *end)
+{
+  const char *s = p;
+  while (p < end && *p >= '0' && *p <= '9')
+    p++;
+  return p > s ? p : NULL;
+}
+
+/* Returns the end of the JSON number at p, or NULL; *whole says whether
+ * it has neither fraction nor exponent. */
+static const char *scan_number(const char *p, const char *end, int *whole)
+{
+  *whole = 1;
+  if (p < end && *p == '-')
+    p++;
+  if (p < end && *p == '0')
+    p++;
+  else if (!(p = scan_digits(p, end)))
+    return NULL;
+  if (p < end && *p == '.') {
+    *whole = 0;
+    if (!(p = scan_digits(p + 1, end)))
+      return NULL;
+  }
+  if (p < end && (*p == 'e' || *p == 'E')) {
+    *whole = 0;
+    p++;
+    if (p < end && (*p == '+' || *p == '-'))
+      p++;
+    if (!(p = scan_digits(p, end)))
+      return NULL;
+  }
+  return p;
+}
+
+/* Scans one JSON value at p (no leading space) inside 'depth' open
+ * containers; returns its end or NULL. */
+static const char *scan_value(const char *p, const char *end, int depth)
+{
+  int whole;
+  if (p >= end)
+    return NULL;
+  switch (*p) {
+  case '"':
+    return scan_string(p, end);
+  case '{':
+  case '[': {
+    char close = *p == '{' ? '}' : ']';
+    int object = *p == '{';
+    if (depth >= RP_JSON_MAX_DEPTH)
+      return NULL;
+    p = skip_ws(p + 1, end);
+    if (p < end && *p == close)
+      return p + 1;
+    for (;;) {
+      if (object) {
+        if (p >= end || *p != '"' || !(p = scan_string(p, end)))
+          return NULL;
+        p = skip_ws(p, end);
+        if (p >= end || *p != ':')
+          return NULL;
+        p = skip_ws(p + 1, end);
+      }
+      if (!(p = scan_value(p, end, depth + 1)))
+        return NULL;
+      p = skip_ws(p, end);
+      if (p < end && *p == ',') {
+        p = skip_ws(p + 1, end);
+        continue;
+      }
+      if (p < end && *p == close)
+        return p + 1;
+      return NULL;
+    }
+  }
+  case 't':
+    return end - p >= 4 && memcmp(p, "true", 4) == 0 ? p + 4 : NULL;
+  case 'f':
+    return end - p >= 5 && memcmp(p, "false", 5) == 0 ? p + 5 : NULL;
+  case 'n':
+    return end - p >= 4 && memcmp(p, "null", 4) == 0 ? p + 4 : NULL;
+  default:
+    return scan_number(p, end, &whole);
+  }
+}
+
+int rp_json_valid(const char *s, size_t n)
+{
+  const char *end = s + n;
+  const char *p = scan_value(skip_ws(s, end), end, 0);
+  return p && skip_ws(p, end) == end;
+}
+
+enum rp_json_kind rp_json_kind(struct rp_json_span v)
+{
+  if (v.n == 0)
+    return RP_JSON_NONE;
+  switch (v.p[0]) {
+  case 'n':
+    return RP_JSON_NULL;
+  case 'f':
+    return RP_JSON_FALSE;
+  case 't':
+    return RP_JSON_TRUE;
+  case '"':
+    return RP_JSON_STRING;
+  case '[':
+    return RP_JSON_ARRAY;
+  case '{':
+    return RP_JSON_OBJECT;
+  default:
+    return v.p[0] == '-' || (v.p[0] >= '0' && v.p[0] <= '9')
+           ? RP_JSON_NUMBER : RP_JSON_NONE;
+  }
+}
+
+/* Walks the container text s[0..n) opening with 'open': checks it, then
+ * calls fn (object members) or efn (array elements) for each entry. */
+static int each(const char *s, size_t n, char open, rp_json_member_fn fn,
+                rp_json_element_fn efn, void *ud)
+{
+  const char *end = s + n;
+  const char *p = skip_ws(s, end);
+  if (p >= end || *p != open || !rp_json_valid(s, n))
+    return RP_EJSON;
+  p = skip_ws(p + 1, end);
+  while (p < end && *p != (open == '{' ? '}' : ']')) {
+    char key[RP_JSON_MAX_KEY];
+    struct rp_json_span k = { p, 0 };
+    struct rp_json_span v;
+    struct rp_json_span m;
+    int rc;
+    if (open == '{') {
+      p = scan_string(p, end);
+      k.n = (size_t)(p - k.p);
+      if (rp_json_string(k, key, sizeof(key)) != RP_OK)
+        key[0] = '\0';
+      p = skip_ws(skip_ws(p, end) + 1, end);     /* past ':' */
+    }
+    v.p = p;
+    p = scan_value(p, end, 1);
+    v.n = (size_t)(p - v.p);
+    m.p = k.p;
+    m.n = (size_t)(p - k.p);
+    rc = fn ? fn(ud, key, v, m) : efn(ud, v);
+    if (rc != 0)
+      return rc;
+    p = skip_ws(p, end);
+    if (*p == ',')
+      p = skip_ws(p + 1, end);
+  }
+  return 0;
+}
+
+int rp_json_each_member(const char *s, size_t n, rp_json_member_fn fn,
+                        void *ud)
+{
+  return each(s, n, '{', fn, NULL, ud);
+}
+
+int rp_json_each_element(const char *s, size_t n, rp_json_element_fn fn,
+                         void *ud)
+{
+  return each(s, n, '[', NULL, fn, ud);
+}
+
+struct find {
+  const char *name;
+  struct rp_json_span val;
+  int found;
+};
+
+static int find_cb(void *ud, const char *key, struct rp_json_span val,
+                   struct rp_json_span m)
+{
+  struct find *f = ud;
+  (void)m;
+  if (strcmp(key, f->name) == 0) {
+    f->val = val;          /* duplicates: the last one wins */
+    f->found = 1;
+  }
+  return 0;
+}
+
+int rp_json_member(const char *s, size_t n, const char *name,
+                   struct rp_json_span *val)
+{
+  struct find f = { name, { NULL, 0 }, 0 };
+  int rc = rp_json_each_member(s, n, find_cb, &f);
+  if (rc != 0)
+    return rc;
+  if (f.found)
+    *val = f.val;
+  return f.found;
+}
+
+/* Appends code point cp as UTF-8 at out + *n. */
+static void put_utf8(char *out, size_t *n, unsigned long cp)
+{
+  if (cp < 0x80) {
+    out[(*n)++] = (char)cp;
+  } else if (cp < 0x800) {
+    out[(*n)++] = (char)(0xc0 | cp >> 6);
+    out[(*n)++] = (char)(0x80 | (cp & 0x3f));
+  } else if (cp < 0x10000) {
+    out[(*n)++] = (char)(0xe0 | cp >> 12);
+    out[(*n)++] = (char)(0x80 | (cp >> 6 & 0x3f));
+    out[(*n)++] = (char)(0x80 | (cp & 0x3f));
+  } else {
+    out[(*n)++] = (char)(0xf0 | cp >> 18);
+    out[(*n)++] = (char)(0x80 | (cp >> 12 & 0x3f));
+    out[(*n)++] = (char)(0x80 | (cp >> 6 & 0x3f));
+    out[(*n)++] = (char)(0x80 | (cp & 0x3f));
+  }
+}
+
+int rp_json_string(struct rp_json_span v, char *out, size_t cap)
+{
+  const char *p = v.p + 1;
+  const char *end = v.p + v.n - 1;    /* the closing quote */
+  size_t n = 0;
+  if (v.n < 2 || v.p[0] != '"' || scan_string(v.p, v.p + v.n) != v.p + v.n)
+    return RP_EJSON;
+  while (p < end) {
+    char u[4];
+    size_t k = 1;
+    unsigned long cp;
+    if (*p != '\\') {
+      u[0] = *p;
+    } else {
+      switch (*++p) {
+      case 'b': u[0] = '\b'; break;
+      case 'f': u[0] = '\f'; break;
+      case 'n': u[0] = '\n'; break;
+      case 'r': u[0] = '\r'; break;
+      case 't': u[0] = '\t'; break;
+      case 'u':
+        cp = (unsigned long)hex4(p + 1);
+        p += 4;
+        if (cp >= 0xd800 && cp < 0xdc00 && end - p >= 7 && p[1] == '\\' &&
+            p[2] == 'u') {
+          unsigned long lo = (unsigned long)hex4(p + 3);
+          if (lo >= 0xdc00 && lo < 0xe000) {
+            cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+            p += 6;
+          }
+        }
+        if (cp == 0)
+          return RP_EJSON;
+        if (cp >= 0xd800 && cp < 0xe000)
+          cp = 0xfffd;                /* a lone surrogate */
+        k = 0;
+        put_utf8(u, &k, cp);
+        break;
+      default:
+        u[0] = *p;                    /* '"', '\\', '/' */
+        break;
+      }
+    }
+    p++;
+    if (cap - n <= k)                 /* and the NUL */
+      return RP_ETOOBIG;
+    memcpy(out + n, u, k);
+    n += k;
+  }
+  if (cap == 0)
+    return RP_ETOOBIG;
+  out[n] = '\0';
+  return RP_OK;
+}
+
+int rp_json_number(struct rp_json_span v, double *out)
+{
+  const char *dp = localeconv()->decimal_point;
+  size_t dplen = dp && *dp ? strlen(dp) : 0;
+  char small[80];
+  char *text = small;
+  size_t i;
+  size_t j = 0;
+  int whole;
+  if (v.n == 0 || scan_number(v.p, v.p + v.n, &whole) != v.p + v.n)
+    return RP_EJSON;
+  if (dplen == 0 || (dplen == 1 && *dp == '.')) {
+    dp = ".";
+    dplen = 1;
+  }
+  /* Each '.' may grow to the locale's decimal point; there is one. */
+  if (v.n + dplen + 1 > sizeof(small)) {
+    text = malloc(v.n + dplen + 1);
+    if (!text)
+      return RP_ENOMEM;
+  }
+  for (i = 0; i < v.n; i++) {
+    if (v.p[i] == '.') {
+      memcpy(text + j, dp, dplen);
+      j += dplen;
+    } else {
+      text[j++] = v.p[i];
+    }
+  }
+  text[j] = '\0';
+  *out = strtod(text, NULL);
+  if (text != small)
+    free(text);
+  return RP_OK;
+}
+
+int rp_json_integer(struct rp_json_span v, long long *out)
+{
+  const char *p = v.p;
+  const char *end = v.p + v.n;
+  unsigned long long u = 0;
+  unsigned long long limit;
+  int neg;
+  int whole;
+  if (v.n == 0 || scan_number(p, end, &whole) != end)
+    return RP_EJSON;
+  if (!whole)
+    return RP_EINVAL;
+  neg = *p == '-';
+  limit = neg ? (unsigned long long)INT64_MAX + 1 : INT64_MAX;
+  for (p += neg; p < end; p++) {
+    unsigned dig = (unsigned)(*p - '0');
+    if (u > (limit - dig) / 10)
+      return RP_EINVAL;
+    u = u * 10 + dig;
+  }
+  if (neg && u > 0)
+    *out = -(long long)(u - 1) - 1;
+  else
+    *out = (long long)u;
+  return RP_OK;
+}
+
+int rp_json_bool(struct rp_json_span v, int *out)
+{
+  if (v.n == 4 && memcmp(v.p, "true", 4) == 0)
+    *out = 1;
+  else if (v.n == 5 && memcmp(v.p, "false", 5) == 0)
+    *out = 0;
+  else
+    return RP_EJSON;
+  return RP_OK;
+}

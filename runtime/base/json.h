@@ -1,0 +1,125 @@
+/*
+ * json.h - JSON text without a Lua state: the one escaper that writes
+ * JSON strings from C, and a validating scanner that walks a document in
+ * place.
+ *
+ * The escaper is the codec's (lua/json.h): whatever C writes as a JSON
+ * string (results, log lines, the emulator's answers) is escaped the same
+ * way, and is always valid JSON whatever the bytes.
+ *
+ * The scanner reads raw JSON text and hands out borrowed slices of it
+ * (struct rp_json_span): a member's value, an array's element, each as
+ * the exact bytes of the document, so that nothing is decoded and
+ * re-encoded on the way through. It accepts the RFC 8259 grammar with the
+ * codec's nesting limit (RP_JSON_MAX_DEPTH containers). Two things the
+ * grammar allows and the codec refuses are valid here: numbers beyond the
+ * double range (1e400) and lone UTF-16 surrogates in \u escapes
+ * (rp_json_string decodes them to U+FFFD). Relies on buf.h and rp.h only.
+ */
+#ifndef RP_JSON_H
+#define RP_JSON_H
+
+#include <stddef.h>
+
+#include "base/buf.h"
+
+#define RP_JSON_MAX_DEPTH 1000  /* nesting limit, here and in the codec */
+#define RP_JSON_MAX_KEY 64      /* keys rp_json_each_member decodes */
+
+/* The class of each byte inside a JSON string: 1 must be escaped
+ * (control characters, '"' and '\\'), 2 is not ASCII, 0 is copied as is.
+ * For scanners that skip plain runs. */
+extern const unsigned char rp_json_byte_class[256];
+
+/* ---- writing ---- */
+
+/* Appends s[0..n) as a quoted JSON string: '"' and '\\' escaped, the
+ * control characters as \b \f \n \r \t or else \u00XX, valid UTF-8 copied
+ * as it is (0x7f included), and each byte that does not start a valid
+ * UTF-8 sequence (overlong forms and surrogates included) as \ufffd.
+ * Returns RP_OK, or RP_ETOOBIG / RP_ENOMEM from the buffer (b may then
+ * hold part of the string). */
+int rp_json_put_string(struct rp_buf *b, const char *s, size_t n);
+
+/* Same as rp_json_put_string without the surrounding quotes, for a string
+ * written in pieces. A piece that ends inside a UTF-8 sequence gets
+ * \ufffd for the bytes of it that it holds. */
+int rp_json_put_chars(struct rp_buf *b, const char *s, size_t n);
+
+/* ---- reading ---- */
+
+/* A slice of a JSON text; borrowed from the text it was found in. */
+struct rp_json_span {
+  const char *p;
+  size_t n;
+};
+
+/* What a value is, from its first byte (rp_json_kind). */
+enum rp_json_kind {
+  RP_JSON_NONE = 0,     /* empty, or no JSON value starts here */
+  RP_JSON_NULL,
+  RP_JSON_FALSE,
+  RP_JSON_TRUE,
+  RP_JSON_NUMBER,
+  RP_JSON_STRING,
+  RP_JSON_ARRAY,
+  RP_JSON_OBJECT
+};
+
+/* Whether s[0..n) is exactly one JSON value, white space around it
+ * allowed. */
+int rp_json_valid(const char *s, size_t n);
+
+/* The kind of the value v, read from its first byte only: meant for spans
+ * the functions below return, which are valid values. */
+enum rp_json_kind rp_json_kind(struct rp_json_span v);
+
+/* Calls fn for each member of the JSON object text s[0..n) (white space
+ * around it allowed), in document order, duplicates included, with the
+ * decoded key ("" when the key is RP_JSON_MAX_KEY bytes or longer or holds
+ * \u0000), the value and the whole member from the key's opening quote to
+ * the value's end. The key is borrowed for the call. fn returns 0 to go
+ * on; any other value stops the walk and is returned (use positive ones).
+ * Returns 0 when every member was seen, or RP_EJSON when the text is not a
+ * valid JSON object (then fn was not called). */
+typedef int (*rp_json_member_fn)(void *ud, const char *key,
+                                 struct rp_json_span val,
+                                 struct rp_json_span member);
+int rp_json_each_member(const char *s, size_t n, rp_json_member_fn fn,
+                        void *ud);
+
+/* Finds member 'name' of the JSON object text s[0..n); of duplicates the
+ * last one wins, as in the codec. Returns 1 with *val set, 0 when absent,
+ * or RP_EJSON when the text is not a valid JSON object. */
+int rp_json_member(const char *s, size_t n, const char *name,
+                   struct rp_json_span *val);
+
+/* Calls fn for each element of the JSON array text s[0..n), in order,
+ * with the same returns as rp_json_each_member. */
+typedef int (*rp_json_element_fn)(void *ud, struct rp_json_span el);
+int rp_json_each_element(const char *s, size_t n, rp_json_element_fn fn,
+                         void *ud);
+
+/* Decodes the JSON string value v into out (cap bytes), NUL-terminated:
+ * escapes, surrogate pairs to UTF-8, lone surrogates to U+FFFD. Returns
+ * RP_OK; RP_EJSON when v is not exactly one JSON string or holds \u0000
+ * (out could not carry it); RP_ETOOBIG when it does not fit. */
+int rp_json_string(struct rp_json_span v, char *out, size_t cap);
+
+/* Reads the JSON number v (exactly the grammar, no white space) with
+ * strtod, '.' read as the decimal point whatever the C locale; a number
+ * beyond the double range gives +-HUGE_VAL. Returns RP_OK, RP_EJSON when
+ * v is not a JSON number, or RP_ENOMEM. */
+int rp_json_number(struct rp_json_span v, double *out);
+
+/* Reads the JSON number v as the codec does an integer: no fraction, no
+ * exponent, within int64 ("-0" is 0). Returns RP_OK; RP_EINVAL for a
+ * number that is not such an integer (1.0, 1e2, 2^63); RP_EJSON when v is
+ * not a JSON number. */
+int rp_json_integer(struct rp_json_span v, long long *out);
+
+/* Reads the JSON boolean v. Returns RP_OK, or RP_EJSON when v is neither
+ * true nor false. */
+int rp_json_bool(struct rp_json_span v, int *out);
+
+#endif

@@ -1,0 +1,304 @@
+/* test_json_text.c - base/json: the escaper and the scanner. */
+#include <locale.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/buf.h"
+#include "base/json.h"
+#include "base/rp.h"
+#include "tests/check.h"
+
+static char out[512];
+
+/* The quoted escape of s[0..n), copied to out. */
+static const char *esc(const char *s, size_t n)
+{
+  struct rp_buf b = RP_BUF_INIT(4096);
+  int rc = rp_json_put_string(&b, s, n);
+  snprintf(out, sizeof(out), "%s", rc == RP_OK && b.data ? b.data : "(error)");
+  rp_buf_free(&b);
+  return out;
+}
+
+static struct rp_json_span span(const char *s)
+{
+  struct rp_json_span v = { s, strlen(s) };
+  return v;
+}
+
+static void escapes_like_the_codec(void)
+{
+  CHECK_STR("\"\"", esc("", 0));
+  CHECK_STR("\"plain text\"", esc("plain text", 10));
+  CHECK_STR("\"q\\\"b\\\\s/\"", esc("q\"b\\s/", 6));
+  /* The short forms, \u00XX for the other control bytes, 0x7f raw. */
+  CHECK_STR("\"\\u0001\\b\\t\\n\\u000b\\f\\r\\u001f\x7f\"",
+            esc("\x01\b\t\n\x0b\f\r\x1f\x7f", 9));
+  CHECK_STR("\"a\\u0000b\"", esc("a\0b", 3));
+}
+
+static void escapes_invalid_utf8(void)
+{
+  CHECK_STR("\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"",
+            esc("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 14));
+  CHECK_STR("\"a\\ufffdb\"", esc("a\xff" "b", 3));
+  CHECK_STR("\"\\ufffd\\ufffdA\"", esc("\xe2\x82" "A", 3));   /* cut */
+  CHECK_STR("\"\\ufffd\\ufffd\"", esc("\xc0\xaf", 2));        /* overlong */
+  CHECK_STR("\"\\ufffd\\ufffd\\ufffd\"", esc("\xed\xa0\x80", 3)); /* D800 */
+  CHECK_STR("\"\\ufffd\\ufffd\\ufffd\\ufffd\"", esc("\xf4\x90\x80\x80", 4));
+}
+
+static void puts_pieces_and_reports_the_cap(void)
+{
+  struct rp_buf b = RP_BUF_INIT(8);
+  CHECK_INT(RP_OK, rp_json_put_chars(&b, "a\"", 2));
+  CHECK_INT(RP_OK, rp_json_put_chars(&b, "b", 1));
+  CHECK_STR("a\\\"b", b.data);
+  CHECK_INT(RP_ETOOBIG, rp_json_put_string(&b, "0123456789", 10));
+  rp_buf_free(&b);
+}
+
+static void validates(void)
+{
+  static const char *const good[] = {
+    "0", "-0", "1.5e+10", "-12.25E-3", "\"\"", "true", "false", "null",
+    " [ ] ", "{}", "{\"a\":[1,{\"b\":null}],\"c\":\"\\u00e9\\n\"}",
+    "\"\\ud83d\\ude00\"", "\"\\ud800\"", "1e400", "\t\r\n[1 , 2]\n"
+  };
+  static const char *const bad[] = {
+    "", " ", "01", "-", "1.", ".5", "1e", "+1", "0x10", "tru", "nul",
+    "[1,]", "[,1]", "{\"a\"}", "{\"a\":}", "{a:1}", "{\"a\":1,}", "[1 2]",
+    "\"abc", "\"\\x\"", "\"\\u12g4\"", "\"\\u12\"", "\"a\nb\"", "1 2",
+    "[", "{", "]", "{\"a\":1}}", "NaN", "Infinity", "'a'"
+  };
+  size_t i;
+  for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+    if (!rp_json_valid(good[i], strlen(good[i]))) {
+      printf("  should be valid: %s\n", good[i]);
+      CHECK(0);
+    }
+  for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+    if (rp_json_valid(bad[i], strlen(bad[i]))) {
+      printf("  should be invalid: %s\n", bad[i]);
+      CHECK(0);
+    }
+  CHECK(!rp_json_valid("[1]\0", 4));                  /* a NUL after it */
+  CHECK(!rp_json_valid("\"a\0b\"", 5));               /* a raw NUL */
+}
+
+/* 'depth' nested arrays, the innermost holding 1. */
+static char *nested(int depth)
+{
+  char *s = malloc((size_t)depth * 2 + 2);
+  int i;
+  for (i = 0; i < depth; i++) {
+    s[i] = '[';
+    s[depth + 1 + i] = ']';
+  }
+  s[depth] = '1';
+  s[2 * depth + 1] = '\0';
+  return s;
+}
+
+static void limits_depth_as_the_codec(void)
+{
+  char *ok = nested(RP_JSON_MAX_DEPTH);
+  char *deep = nested(RP_JSON_MAX_DEPTH + 1);
+  CHECK(rp_json_valid(ok, strlen(ok)));
+  CHECK(!rp_json_valid(deep, strlen(deep)));
+  free(ok);
+  free(deep);
+}
+
+struct seen {
+  char keys[8][RP_JSON_MAX_KEY];
+  char vals[8][64];
+  int n;
+  int stop_at;
+};
+
+static int note_member(void *ud, const char *key, struct rp_json_span val,
+                       struct rp_json_span m)
+{
+  struct seen *s = ud;
+  (void)m;
+  snprintf(s->keys[s->n], sizeof(s->keys[0]), "%s", key);
+  snprintf(s->vals[s->n], sizeof(s->vals[0]), "%.*s", (int)val.n, val.p);
+  return ++s->n == s->stop_at ? 7 : 0;
+}
+
+static void walks_members(void)
+{
+  const char *doc = " { \"a\" : 1 , \"b\\u0062\":[true, {}],\"a\":\"x\" } ";
+  struct seen s;
+  struct rp_json_span v;
+  memset(&s, 0, sizeof(s));
+  CHECK_INT(0, rp_json_each_member(doc, strlen(doc), note_member, &s));
+  CHECK_INT(3, s.n);
+  CHECK_STR("a", s.keys[0]);
+  CHECK_STR("1", s.vals[0]);
+  CHECK_STR("bb", s.keys[1]);
+  CHECK_STR("[true, {}]", s.vals[1]);
+  CHECK_STR("\"x\"", s.vals[2]);
+  memset(&s, 0, sizeof(s));
+  s.stop_at = 2;
+  CHECK_INT(7, rp_json_each_member(doc, strlen(doc), note_member, &s));
+  CHECK_INT(2, s.n);
+  /* The last of duplicates wins, as in the codec. */
+  CHECK_INT(1, rp_json_member(doc, strlen(doc), "a", &v));
+  CHECK_INT(3, v.n);
+  CHECK(memcmp(v.p, "\"x\"", 3) == 0);
+  CHECK_INT(RP_JSON_STRING, rp_json_kind(v));
+  CHECK_INT(0, rp_json_member(doc, strlen(doc), "c", &v));
+  CHECK_INT(RP_EJSON, rp_json_member("[1]", 3, "a", &v));
+  CHECK_INT(RP_EJSON, rp_json_member("{\"a\":1", 6, "a", &v));
+  memset(&s, 0, sizeof(s));
+  CHECK_INT(RP_EJSON, rp_json_each_member("{\"a\":1,}", 8, note_member, &s));
+  CHECK_INT(0, s.n);                       /* nothing seen when invalid */
+  CHECK_INT(0, rp_json_each_member("{}", 2, note_member, &s));
+  CHECK_INT(0, s.n);
+}
+
+static void long_keys_are_empty(void)
+{
+  char doc[256];
+  char key[RP_JSON_MAX_KEY + 1];
+  struct seen s;
+  memset(key, 'k', sizeof(key) - 1);
+  key[sizeof(key) - 1] = '\0';
+  snprintf(doc, sizeof(doc), "{\"%s\":1,\"%.*s\":2,\"n\\u0000\":3}", key,
+           RP_JSON_MAX_KEY - 1, key);
+  memset(&s, 0, sizeof(s));
+  CHECK_INT(0, rp_json_each_member(doc, strlen(doc), note_member, &s));
+  CHECK_INT(3, s.n);
+  CHECK_STR("", s.keys[0]);
+  CHECK_INT(RP_JSON_MAX_KEY - 1, strlen(s.keys[1]));
+  CHECK_STR("", s.keys[2]);
+}
+
+static int note_element(void *ud, struct rp_json_span el)
+{
+  return note_member(ud, "", el, el);
+}
+
+static void walks_elements(void)
+{
+  const char *doc = "[ 1, \"two\" ,[3], {\"four\":4} ,null]";
+  struct seen s;
+  memset(&s, 0, sizeof(s));
+  CHECK_INT(0, rp_json_each_element(doc, strlen(doc), note_element, &s));
+  CHECK_INT(5, s.n);
+  CHECK_STR("1", s.vals[0]);
+  CHECK_STR("\"two\"", s.vals[1]);
+  CHECK_STR("[3]", s.vals[2]);
+  CHECK_STR("{\"four\":4}", s.vals[3]);
+  CHECK_STR("null", s.vals[4]);
+  CHECK_INT(0, rp_json_each_element("[]", 2, note_element, &s));
+  CHECK_INT(5, s.n);
+  CHECK_INT(RP_EJSON, rp_json_each_element("{}", 2, note_element, &s));
+  CHECK_INT(RP_EJSON, rp_json_each_element("[1,]", 4, note_element, &s));
+  CHECK_INT(5, s.n);
+}
+
+static void decodes_strings(void)
+{
+  char s[16];
+  CHECK_INT(RP_OK, rp_json_string(span("\"a\\\"\\\\\\/\\b\\f\\n\\r\\t\""), s,
+                                  sizeof(s)));
+  CHECK_STR("a\"\\/\b\f\n\r\t", s);
+  CHECK_INT(RP_OK, rp_json_string(span("\"\\u00e9\\u20AC\""), s, sizeof(s)));
+  CHECK_STR("\xc3\xa9\xe2\x82\xac", s);
+  /* A surrogate pair is one code point; a lone one is U+FFFD. */
+  CHECK_INT(RP_OK, rp_json_string(span("\"\\ud83d\\ude00\""), s, sizeof(s)));
+  CHECK_STR("\xf0\x9f\x98\x80", s);
+  CHECK_INT(RP_OK, rp_json_string(span("\"\\ud83dx\""), s, sizeof(s)));
+  CHECK_STR("\xef\xbf\xbdx", s);
+  CHECK_INT(RP_OK, rp_json_string(span("\"\\ude00\""), s, sizeof(s)));
+  CHECK_STR("\xef\xbf\xbd", s);
+  CHECK_INT(RP_OK, rp_json_string(span("\"\\ud83d\\u0041\""), s, sizeof(s)));
+  CHECK_STR("\xef\xbf\xbd" "A", s);
+  CHECK_INT(RP_EJSON, rp_json_string(span("\"a\\u0000\""), s, sizeof(s)));
+  CHECK_INT(RP_EJSON, rp_json_string(span("12"), s, sizeof(s)));
+  CHECK_INT(RP_EJSON, rp_json_string(span("\"a\" "), s, sizeof(s)));
+  CHECK_INT(RP_EJSON, rp_json_string(span("\"a"), s, sizeof(s)));
+  CHECK_INT(RP_EJSON, rp_json_string(span("\"\\q\""), s, sizeof(s)));
+  /* Exact fit: 3 bytes and the NUL in 4; 5 bytes do not fit. */
+  CHECK_INT(RP_OK, rp_json_string(span("\"abc\""), s, 4));
+  CHECK_STR("abc", s);
+  CHECK_INT(RP_ETOOBIG, rp_json_string(span("\"abcd\""), s, 4));
+  CHECK_INT(RP_ETOOBIG, rp_json_string(span("\"\\u20ac\""), s, 3));
+  CHECK_INT(RP_ETOOBIG, rp_json_string(span("\"\""), s, 0));
+}
+
+static void reads_numbers(void)
+{
+  double x = 0;
+  long long i = 0;
+  int b = -1;
+  CHECK_INT(RP_OK, rp_json_number(span("-12.5e1"), &x));
+  CHECK(x == -125.0);
+  CHECK_INT(RP_OK, rp_json_number(span("1e400"), &x));
+  CHECK(isinf(x));
+  CHECK_INT(RP_EJSON, rp_json_number(span(" 1"), &x));
+  CHECK_INT(RP_EJSON, rp_json_number(span("1 "), &x));
+  CHECK_INT(RP_EJSON, rp_json_number(span("0x1"), &x));
+  CHECK_INT(RP_EJSON, rp_json_number(span("\"1\""), &x));
+  CHECK_INT(RP_EJSON, rp_json_number(span(""), &x));
+  /* Longer than the stack copy. */
+  CHECK_INT(RP_OK, rp_json_number(span("0.000000000000000000000000000000"
+                                        "00000000000000000000000000000000"
+                                        "00000000000000000000000000000001"
+                                        "e94"), &x));
+  CHECK(x > 0.999 && x < 1.001);
+  CHECK_INT(RP_OK, rp_json_integer(span("9223372036854775807"), &i));
+  CHECK(i == 9223372036854775807LL);
+  CHECK_INT(RP_OK, rp_json_integer(span("-9223372036854775808"), &i));
+  CHECK(i == -9223372036854775807LL - 1);
+  CHECK_INT(RP_OK, rp_json_integer(span("-0"), &i));
+  CHECK_INT(0, i);
+  CHECK_INT(RP_EINVAL, rp_json_integer(span("9223372036854775808"), &i));
+  CHECK_INT(RP_EINVAL, rp_json_integer(span("1.0"), &i));
+  CHECK_INT(RP_EINVAL, rp_json_integer(span("1e2"), &i));
+  CHECK_INT(RP_EJSON, rp_json_integer(span("01"), &i));
+  CHECK_INT(RP_OK, rp_json_bool(span("true"), &b));
+  CHECK_INT(1, b);
+  CHECK_INT(RP_OK, rp_json_bool(span("false"), &b));
+  CHECK_INT(0, b);
+  CHECK_INT(RP_EJSON, rp_json_bool(span("null"), &b));
+  CHECK_INT(RP_JSON_NUMBER, rp_json_kind(span("-1")));
+  CHECK_INT(RP_JSON_NULL, rp_json_kind(span("null")));
+  CHECK_INT(RP_JSON_TRUE, rp_json_kind(span("true")));
+  CHECK_INT(RP_JSON_FALSE, rp_json_kind(span("false")));
+  CHECK_INT(RP_JSON_ARRAY, rp_json_kind(span("[]")));
+  CHECK_INT(RP_JSON_OBJECT, rp_json_kind(span("{}")));
+  CHECK_INT(RP_JSON_NONE, rp_json_kind(span("")));
+}
+
+/* A decimal comma in the C locale changes neither the text read nor the
+ * value (when such a locale is installed). */
+static void numbers_ignore_the_locale(void)
+{
+  double x = 0;
+  if (!setlocale(LC_NUMERIC, "de_DE.UTF-8"))
+    return;
+  CHECK_INT(RP_OK, rp_json_number(span("2.5"), &x));
+  CHECK(x == 2.5);
+  setlocale(LC_NUMERIC, "C");
+}
+
+int main(void)
+{
+  RUN(escapes_like_the_codec);
+  RUN(escapes_invalid_utf8);
+  RUN(puts_pieces_and_reports_the_cap);
+  RUN(validates);
+  RUN(limits_depth_as_the_codec);
+  RUN(walks_members);
+  RUN(long_keys_are_empty);
+  RUN(walks_elements);
+  RUN(decodes_strings);
+  RUN(reads_numbers);
+  RUN(numbers_ignore_the_locale);
+  return check_summary();
+}
