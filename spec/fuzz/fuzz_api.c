@@ -28,7 +28,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "base/bytes.h"
+#include "base/codec.h"
 #include "server/emulator.h"
 #include "server/httpd.h"
 #include "base/rp.h"
