@@ -26,27 +26,6 @@
  * which needs at most 8 (encode_value checks for them). */
 #define SNAPSHOT_RESERVE (8 * RP_JSON_MAX_DEPTH + 16)
 
-/* Bytes inside JSON strings. 1: must be escaped (control characters, '"'
- * and '\\'); 2: not ASCII; 0: copied as is. */
-static const unsigned char strclass[256] = {
-  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,  /* 0x00 */
-  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,  /* 0x10 */
-  0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  /* 0x20: '"' */
-  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  /* 0x30 */
-  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  /* 0x40 */
-  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,  /* 0x50: '\\' */
-  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  /* 0x60 */
-  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  /* 0x70 */
-  2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,  /* 0x80 */
-  2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
-  2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
-  2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
-  2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
-  2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
-  2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
-  2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2   /* 0xf0 */
-};
-
 /* The C locale's decimal point, which snprintf writes and strtod reads;
  * JSON always uses '.'. */
 struct decpoint {
@@ -284,7 +263,7 @@ static int parse_string(struct dec *d)
   const char *end = d->end;
   luaL_Buffer b;
   int rc;
-  while (p < end && strclass[(unsigned char)*p] != 1)
+  while (p < end && rp_json_byte_class[(unsigned char)*p] != 1)
     p++;
   if (p < end && *p == '"') {
     lua_pushlstring(d->L, run, (size_t)(p - run));
@@ -293,7 +272,7 @@ static int parse_string(struct dec *d)
   }
   luaL_buffinit(d->L, &b);
   for (;;) {
-    while (p < end && strclass[(unsigned char)*p] != 1)
+    while (p < end && rp_json_byte_class[(unsigned char)*p] != 1)
       p++;
     luaL_addlstring(&b, run, (size_t)(p - run));
     if (p == end)
@@ -728,101 +707,10 @@ static int put(struct enc *e, const char *s, size_t n)
   return rp_buf_append(e->b, s, n);
 }
 
-/* The length of the valid UTF-8 sequence at p (*p >= 0x80), or 0 when
- * p does not start one (overlong forms and surrogates are not valid). */
-static size_t utf8len(const unsigned char *p, const unsigned char *end)
-{
-  size_t left = (size_t)(end - p);
-  unsigned c = p[0];
-  unsigned lo = 0x80;
-  unsigned hi = 0xbf;
-  if (c >= 0xc2 && c <= 0xdf)
-    return left >= 2 && (p[1] & 0xc0) == 0x80 ? 2 : 0;
-  if (c >= 0xe0 && c <= 0xef) {
-    if (c == 0xe0)
-      lo = 0xa0;
-    else if (c == 0xed)
-      hi = 0x9f;
-    return left >= 3 && p[1] >= lo && p[1] <= hi &&
-      (p[2] & 0xc0) == 0x80 ? 3 : 0;
-  }
-  if (c >= 0xf0 && c <= 0xf4) {
-    if (c == 0xf0)
-      lo = 0x90;
-    else if (c == 0xf4)
-      hi = 0x8f;
-    return left >= 4 && p[1] >= lo && p[1] <= hi &&
-      (p[2] & 0xc0) == 0x80 && (p[3] & 0xc0) == 0x80 ? 4 : 0;
-  }
-  return 0;
-}
-
-/* Appends s[0..n) as a JSON string. Runs of bytes that need no escaping
- * are copied with one append each. */
+/* Appends s[0..n) as a JSON string, escaped as base/json escapes. */
 static int put_string(struct enc *e, const char *s, size_t n)
 {
-  static const char hex[] = "0123456789abcdef";
-  const unsigned char *p = (const unsigned char *)s;
-  const unsigned char *end = p + n;
-  const unsigned char *run = p;
-  char esc[6] = { '\\', 'u', '0', '0', 0, 0 };
-  size_t k;
-  int rc = put(e, "\"", 1);
-  while (rc == RP_OK && p < end) {
-    unsigned char c = *p;
-    if (strclass[c] == 0) {
-      p++;
-      continue;
-    }
-    if (strclass[c] == 2) {
-      k = utf8len(p, end);
-      if (k) {
-        p += k;
-        continue;
-      }
-    }
-    rc = put(e, (const char *)run, (size_t)(p - run));
-    if (rc != RP_OK)
-      break;
-    switch (c) {
-    case '"':
-      rc = put(e, "\\\"", 2);
-      break;
-    case '\\':
-      rc = put(e, "\\\\", 2);
-      break;
-    case '\b':
-      rc = put(e, "\\b", 2);
-      break;
-    case '\f':
-      rc = put(e, "\\f", 2);
-      break;
-    case '\n':
-      rc = put(e, "\\n", 2);
-      break;
-    case '\r':
-      rc = put(e, "\\r", 2);
-      break;
-    case '\t':
-      rc = put(e, "\\t", 2);
-      break;
-    default:
-      if (c < 0x20) {
-        esc[4] = hex[c >> 4];
-        esc[5] = hex[c & 0xf];
-        rc = put(e, esc, 6);
-      } else {
-        rc = put(e, "\\ufffd", 6);     /* not the start of valid UTF-8 */
-      }
-    }
-    p++;
-    run = p;
-  }
-  if (rc == RP_OK)
-    rc = put(e, (const char *)run, (size_t)(p - run));
-  if (rc == RP_OK)
-    rc = put(e, "\"", 1);
-  return rc;
+  return rp_json_put_string(e->b, s, n);
 }
 
 static int put_number(struct enc *e, int idx, int d)
