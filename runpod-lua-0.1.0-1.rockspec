@@ -49,9 +49,9 @@ build = {
     ["runpod.worker"] = "lua/runpod/worker.lua",
     ["runpod.core"] = {
       sources = {
-        "runtime/base/buf.c", "runtime/base/json.c", "runtime/base/log.c", "runtime/base/alloc.c",
-        "runtime/base/args.c",
-        "runtime/lua/ljson.c", "runtime/lua/lcore.c", "runtime/base/ident.c", "runtime/net/wire.c",
+        "runtime/base/buf.c", "runtime/base/json.c", "runtime/base/log.c",
+        "runtime/base/alloc.c", "runtime/base/args.c", "runtime/lua/ljson.c", "runtime/lua/json_decode.c", "runtime/lua/json_encode.c",
+        "runtime/lua/lcore.c", "runtime/base/ident.c", "runtime/net/wire.c",
         "runtime/net/req.c", "runtime/net/http.c", "runtime/lua/lhttp.c",
         "runtime/base/bytes.c", "runtime/lua/lbuffer.c", "runtime/base/files.c", "runtime/lua/lfiles.c",
         "runtime/lua/lsys.c", "runtime/net/netguard.c", "runtime/net/download.c",

@@ -3,6 +3,7 @@
 
 #include <locale.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -128,6 +129,65 @@ int rp_json_put_string(struct rp_buf *b, const char *s, size_t n)
   if (rc == RP_OK)
     rc = rp_buf_append(b, "\"", 1);
   return rc;
+}
+
+void rp_json_decpoint_get(struct rp_json_decpoint *dp)
+{
+  const char *p = localeconv()->decimal_point;
+  size_t n = p ? strlen(p) : 0;
+  if (n == 0 || n >= sizeof(dp->s)) {
+    p = ".";
+    n = 1;
+  }
+  memcpy(dp->s, p, n + 1);
+  dp->len = n;
+  dp->dot = n == 1 && p[0] == '.';
+}
+
+size_t rp_json_format_int(char *s, long long v)
+{
+  char tmp[24];
+  unsigned long long u = (unsigned long long)v;
+  size_t n = 0;
+  size_t i = 0;
+  if (v < 0)
+    u = 0ULL - u;
+  do {
+    tmp[n++] = (char)('0' + u % 10);
+    u /= 10;
+  } while (u);
+  if (v < 0)
+    s[i++] = '-';
+  while (n)
+    s[i++] = tmp[--n];
+  s[i] = '\0';
+  return i;
+}
+
+size_t rp_json_format_double(char *s, size_t size, double x,
+                             const struct rp_json_decpoint *dp)
+{
+  int prec;
+  size_t n;
+  char *p;
+  for (prec = 15; ; prec++) {
+    snprintf(s, size, "%.*g", prec, x);
+    if (prec == 17 || strtod(s, NULL) == x)
+      break;
+  }
+  if (!dp->dot) {
+    p = strstr(s, dp->s);
+    if (p) {
+      *p = '.';
+      memmove(p + 1, p + dp->len, strlen(p + dp->len) + 1);
+    }
+  }
+  n = strlen(s);
+  if (!strpbrk(s, ".eni")) {
+    memcpy(s + n, ".0", 3);
+    n += 2;
+  }
+  return n;
 }
 
 /* ---- scanning ---- */
@@ -463,8 +523,7 @@ int rp_json_string(struct rp_json_span v, char *out, size_t cap)
 
 int rp_json_number(struct rp_json_span v, double *out)
 {
-  const char *dp = localeconv()->decimal_point;
-  size_t dplen = dp && *dp ? strlen(dp) : 0;
+  struct rp_json_decpoint dp;
   char small[80];
   char *text = small;
   size_t i;
@@ -472,20 +531,17 @@ int rp_json_number(struct rp_json_span v, double *out)
   int whole;
   if (v.n == 0 || scan_number(v.p, v.p + v.n, &whole) != v.p + v.n)
     return RP_EJSON;
-  if (dplen == 0 || (dplen == 1 && *dp == '.')) {
-    dp = ".";
-    dplen = 1;
-  }
-  /* Each '.' may grow to the locale's decimal point; there is one. */
-  if (v.n + dplen + 1 > sizeof(small)) {
-    text = malloc(v.n + dplen + 1);
+  rp_json_decpoint_get(&dp);
+  /* There is at most one '.', which becomes the locale's decimal point. */
+  if (v.n + dp.len + 1 > sizeof(small)) {
+    text = malloc(v.n + dp.len + 1);
     if (!text)
       return RP_ENOMEM;
   }
   for (i = 0; i < v.n; i++) {
     if (v.p[i] == '.') {
-      memcpy(text + j, dp, dplen);
-      j += dplen;
+      memcpy(text + j, dp.s, dp.len);
+      j += dp.len;
     } else {
       text[j++] = v.p[i];
     }

@@ -46,6 +46,29 @@ int rp_json_put_string(struct rp_buf *b, const char *s, size_t n);
  * \ufffd for the bytes of it that it holds. */
 int rp_json_put_chars(struct rp_buf *b, const char *s, size_t n);
 
+/* The C locale's decimal point, which snprintf writes and strtod reads;
+ * JSON always uses '.'. */
+struct rp_json_decpoint {
+  char s[8];
+  size_t len;
+  int dot;       /* it is "." and needs no translation */
+};
+
+/* Reads the current C locale's decimal point into *dp ("." when it is
+ * empty or longer than 7 bytes). */
+void rp_json_decpoint_get(struct rp_json_decpoint *dp);
+
+/* Writes v in decimal into s (at least 21 bytes), NUL-terminated; returns
+ * the length. */
+size_t rp_json_format_int(char *s, long long v);
+
+/* Writes the finite x into s[size >= 48] as the shortest of %.15g, %.16g
+ * and %.17g that strtod reads back as x, with '.' as decimal point
+ * whatever the locale (dp: from rp_json_decpoint_get) and ".0" appended
+ * when it would read as an integer (5.0 -> "5.0"). Returns the length. */
+size_t rp_json_format_double(char *s, size_t size, double x,
+                             const struct rp_json_decpoint *dp);
+
 /* ---- reading ---- */
 
 /* A slice of a JSON text; borrowed from the text it was found in. */

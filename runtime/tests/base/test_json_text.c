@@ -275,15 +275,42 @@ static void reads_numbers(void)
   CHECK_INT(RP_JSON_NONE, rp_json_kind(span("")));
 }
 
+static void formats_numbers(void)
+{
+  struct rp_json_decpoint dp;
+  char s[48];
+  rp_json_decpoint_get(&dp);
+  CHECK_INT(20, rp_json_format_int(s, -9223372036854775807LL - 1));
+  CHECK_STR("-9223372036854775808", s);
+  rp_json_format_int(s, 0);
+  CHECK_STR("0", s);
+  CHECK_INT(3, rp_json_format_double(s, sizeof(s), 5.0, &dp));
+  CHECK_STR("5.0", s);
+  rp_json_format_double(s, sizeof(s), 0.1, &dp);
+  CHECK_STR("0.1", s);
+  rp_json_format_double(s, sizeof(s), 1.0 / 3, &dp);
+  CHECK_STR("0.3333333333333333", s);
+  rp_json_format_double(s, sizeof(s), 1e300, &dp);
+  CHECK_STR("1e+300", s);
+  rp_json_format_double(s, sizeof(s), -0.0, &dp);
+  CHECK_STR("-0.0", s);
+}
+
 /* A decimal comma in the C locale changes neither the text read nor the
  * value (when such a locale is installed). */
 static void numbers_ignore_the_locale(void)
 {
   double x = 0;
+  struct rp_json_decpoint dp;
+  char s[48];
   if (!setlocale(LC_NUMERIC, "de_DE.UTF-8"))
     return;
   CHECK_INT(RP_OK, rp_json_number(span("2.5"), &x));
   CHECK(x == 2.5);
+  rp_json_decpoint_get(&dp);
+  CHECK_STR(",", dp.s);
+  rp_json_format_double(s, sizeof(s), 2.5, &dp);
+  CHECK_STR("2.5", s);
   setlocale(LC_NUMERIC, "C");
 }
 
@@ -299,6 +326,7 @@ int main(void)
   RUN(walks_elements);
   RUN(decodes_strings);
   RUN(reads_numbers);
+  RUN(formats_numbers);
   RUN(numbers_ignore_the_locale);
   return check_summary();
 }
