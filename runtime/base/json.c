@@ -199,29 +199,71 @@ static const char *skip_ws(const char *p, const char *end)
   return p;
 }
 
-static int hexval(char c)
+int rp_json_unescape_char(char c)
 {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
+  switch (c) {
+  case '"':
+  case '\\':
+  case '/':
+    return c;
+  case 'b':
+    return '\b';
+  case 'f':
+    return '\f';
+  case 'n':
+    return '\n';
+  case 'r':
+    return '\r';
+  case 't':
+    return '\t';
+  default:
+    return -1;
+  }
 }
 
-/* The 4 hex digits at p as a number, or -1. p has 4 bytes. */
-static long hex4(const char *p)
+long rp_json_hex4(const char *p, const char *end)
 {
   long v = 0;
   int i;
+  if (end - p < 4)
+    return -1;
   for (i = 0; i < 4; i++) {
-    int h = hexval(p[i]);
-    if (h < 0)
+    char c = p[i];
+    v <<= 4;
+    if (c >= '0' && c <= '9')
+      v |= c - '0';
+    else if (c >= 'a' && c <= 'f')
+      v |= c - 'a' + 10;
+    else if (c >= 'A' && c <= 'F')
+      v |= c - 'A' + 10;
+    else
       return -1;
-    v = v << 4 | h;
   }
   return v;
+}
+
+size_t rp_json_utf8_encode(char *u, unsigned long cp)
+{
+  if (cp < 0x80) {
+    u[0] = (char)cp;
+    return 1;
+  }
+  if (cp < 0x800) {
+    u[0] = (char)(0xc0 | cp >> 6);
+    u[1] = (char)(0x80 | (cp & 0x3f));
+    return 2;
+  }
+  if (cp < 0x10000) {
+    u[0] = (char)(0xe0 | cp >> 12);
+    u[1] = (char)(0x80 | (cp >> 6 & 0x3f));
+    u[2] = (char)(0x80 | (cp & 0x3f));
+    return 3;
+  }
+  u[0] = (char)(0xf0 | cp >> 18);
+  u[1] = (char)(0x80 | (cp >> 12 & 0x3f));
+  u[2] = (char)(0x80 | (cp >> 6 & 0x3f));
+  u[3] = (char)(0x80 | (cp & 0x3f));
+  return 4;
 }
 
 /* p at '"': returns the byte after the closing quote, or NULL. */
@@ -239,10 +281,10 @@ static const char *scan_string(const char *p, const char *end)
     if (c != '\\' || ++p >= end)
       return NULL;                      /* a control byte, or cut short */
     if (*p == 'u') {
-      if (end - p < 5 || hex4(p + 1) < 0)
+      if (rp_json_hex4(p + 1, end) < 0)
         return NULL;
       p += 4;
-    } else if (!strchr("\"\\/bfnrt", *p)) {
+    } else if (rp_json_unescape_char(*p) < 0) {
       return NULL;
     }
     p++;
@@ -267,20 +309,18 @@ static const char *scan_number(const char *p, const char *end, int *whole)
     p++;
   if (p < end && *p == '0')
     p++;
-  else if (!(p = scan_digits(p, end)))
-    return NULL;
-  if (p < end && *p == '.') {
+  else
+    p = scan_digits(p, end);
+  if (p && p < end && *p == '.') {
     *whole = 0;
-    if (!(p = scan_digits(p + 1, end)))
-      return NULL;
+    p = scan_digits(p + 1, end);
   }
-  if (p < end && (*p == 'e' || *p == 'E')) {
+  if (p && p < end && (*p == 'e' || *p == 'E')) {
     *whole = 0;
     p++;
     if (p < end && (*p == '+' || *p == '-'))
       p++;
-    if (!(p = scan_digits(p, end)))
-      return NULL;
+    p = scan_digits(p, end);
   }
   return p;
 }
@@ -306,14 +346,18 @@ static const char *scan_value(const char *p, const char *end, int depth)
       return p + 1;
     for (;;) {
       if (object) {
-        if (p >= end || *p != '"' || !(p = scan_string(p, end)))
+        if (p >= end || *p != '"')
+          return NULL;
+        p = scan_string(p, end);
+        if (!p)
           return NULL;
         p = skip_ws(p, end);
         if (p >= end || *p != ':')
           return NULL;
         p = skip_ws(p + 1, end);
       }
-      if (!(p = scan_value(p, end, depth + 1)))
+      p = scan_value(p, end, depth + 1);
+      if (!p)
         return NULL;
       p = skip_ws(p, end);
       if (p < end && *p == ',') {
@@ -446,26 +490,6 @@ int rp_json_member(const char *s, size_t n, const char *name,
   return f.found;
 }
 
-/* Appends code point cp as UTF-8 at out + *n. */
-static void put_utf8(char *out, size_t *n, unsigned long cp)
-{
-  if (cp < 0x80) {
-    out[(*n)++] = (char)cp;
-  } else if (cp < 0x800) {
-    out[(*n)++] = (char)(0xc0 | cp >> 6);
-    out[(*n)++] = (char)(0x80 | (cp & 0x3f));
-  } else if (cp < 0x10000) {
-    out[(*n)++] = (char)(0xe0 | cp >> 12);
-    out[(*n)++] = (char)(0x80 | (cp >> 6 & 0x3f));
-    out[(*n)++] = (char)(0x80 | (cp & 0x3f));
-  } else {
-    out[(*n)++] = (char)(0xf0 | cp >> 18);
-    out[(*n)++] = (char)(0x80 | (cp >> 12 & 0x3f));
-    out[(*n)++] = (char)(0x80 | (cp >> 6 & 0x3f));
-    out[(*n)++] = (char)(0x80 | (cp & 0x3f));
-  }
-}
-
 int rp_json_string(struct rp_json_span v, char *out, size_t cap)
 {
   const char *p = v.p + 1;
@@ -479,35 +503,24 @@ int rp_json_string(struct rp_json_span v, char *out, size_t cap)
     unsigned long cp;
     if (*p != '\\') {
       u[0] = *p;
+    } else if (*++p != 'u') {
+      u[0] = (char)rp_json_unescape_char(*p);
     } else {
-      switch (*++p) {
-      case 'b': u[0] = '\b'; break;
-      case 'f': u[0] = '\f'; break;
-      case 'n': u[0] = '\n'; break;
-      case 'r': u[0] = '\r'; break;
-      case 't': u[0] = '\t'; break;
-      case 'u':
-        cp = (unsigned long)hex4(p + 1);
-        p += 4;
-        if (cp >= 0xd800 && cp < 0xdc00 && end - p >= 7 && p[1] == '\\' &&
-            p[2] == 'u') {
-          unsigned long lo = (unsigned long)hex4(p + 3);
-          if (lo >= 0xdc00 && lo < 0xe000) {
-            cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-            p += 6;
-          }
+      cp = (unsigned long)rp_json_hex4(p + 1, end);
+      p += 4;
+      if (cp >= 0xd800 && cp < 0xdc00 && end - p >= 7 && p[1] == '\\' &&
+          p[2] == 'u') {
+        unsigned long lo = (unsigned long)rp_json_hex4(p + 3, end);
+        if (lo >= 0xdc00 && lo < 0xe000) {
+          cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+          p += 6;
         }
-        if (cp == 0)
-          return RP_EJSON;
-        if (cp >= 0xd800 && cp < 0xe000)
-          cp = 0xfffd;                /* a lone surrogate */
-        k = 0;
-        put_utf8(u, &k, cp);
-        break;
-      default:
-        u[0] = *p;                    /* '"', '\\', '/' */
-        break;
       }
+      if (cp == 0)
+        return RP_EJSON;
+      if (cp >= 0xd800 && cp < 0xe000)
+        cp = 0xfffd;                  /* a lone surrogate */
+      k = rp_json_utf8_encode(u, cp);
     }
     p++;
     if (cap - n <= k)                 /* and the NUL */

@@ -123,6 +123,17 @@ typedef int (*rp_json_element_fn)(void *ud, struct rp_json_span el);
 int rp_json_each_element(const char *s, size_t n, rp_json_element_fn fn,
                          void *ud);
 
+/* Pieces of string decoding, shared with the codec: */
+/* The byte a one-character escape stands for (\" \\ \/ \b \f \n \r
+ * \t: c is the character after the backslash), or -1. */
+int rp_json_unescape_char(char c);
+/* The value of the 4 hex digits at p (end: the end of the text), or -1
+ * when there are fewer than 4 bytes or one is not a hex digit. */
+long rp_json_hex4(const char *p, const char *end);
+/* Writes code point cp (<= 0x10ffff) as UTF-8 into u[4]; returns the
+ * length. */
+size_t rp_json_utf8_encode(char *u, unsigned long cp);
+
 /* Decodes the JSON string value v into out (cap bytes), NUL-terminated:
  * escapes, surrogate pairs to UTF-8, lone surrogates to U+FFFD. Returns
  * RP_OK; RP_EJSON when v is not exactly one JSON string or holds \u0000

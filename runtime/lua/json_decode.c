@@ -59,55 +59,6 @@ static int enter(struct dec *d)
   return RP_OK;
 }
 
-/* Reads 4 hex digits at p into *out; returns 0 if there are none. */
-static int hex4(const char *p, const char *end, unsigned *out)
-{
-  unsigned v = 0;
-  int i;
-  if (end - p < 4)
-    return 0;
-  for (i = 0; i < 4; i++) {
-    char c = p[i];
-    v <<= 4;
-    if (c >= '0' && c <= '9')
-      v |= (unsigned)(c - '0');
-    else if (c >= 'a' && c <= 'f')
-      v |= (unsigned)(c - 'a' + 10);
-    else if (c >= 'A' && c <= 'F')
-      v |= (unsigned)(c - 'A' + 10);
-    else
-      return 0;
-  }
-  *out = v;
-  return 1;
-}
-
-/* Writes code point cp (not a surrogate, <= 0x10ffff) as UTF-8 into u[4];
- * returns the length. */
-static size_t utf8enc(char *u, unsigned cp)
-{
-  if (cp < 0x80) {
-    u[0] = (char)cp;
-    return 1;
-  }
-  if (cp < 0x800) {
-    u[0] = (char)(0xc0 | cp >> 6);
-    u[1] = (char)(0x80 | (cp & 0x3f));
-    return 2;
-  }
-  if (cp < 0x10000) {
-    u[0] = (char)(0xe0 | cp >> 12);
-    u[1] = (char)(0x80 | (cp >> 6 & 0x3f));
-    u[2] = (char)(0x80 | (cp & 0x3f));
-    return 3;
-  }
-  u[0] = (char)(0xf0 | cp >> 18);
-  u[1] = (char)(0x80 | (cp >> 12 & 0x3f));
-  u[2] = (char)(0x80 | (cp >> 6 & 0x3f));
-  u[3] = (char)(0x80 | (cp & 0x3f));
-  return 4;
-}
-
 /* Adds the escape at *pp (a backslash followed by at least one byte) to b
  * and moves *pp past it. A high surrogate must be followed by a \u low
  * surrogate; lone surrogates are errors. */
@@ -115,48 +66,33 @@ static int unescape(struct dec *d, luaL_Buffer *b, const char **pp)
 {
   const char *p = *pp;
   const char *q;
-  unsigned cp;
-  unsigned lo;
+  unsigned long cp;
+  long hi;
+  long lo;
   char u[4];
-  switch (p[1]) {
-  case '"':
-  case '\\':
-  case '/':
-    luaL_addchar(b, p[1]);
-    break;
-  case 'b':
-    luaL_addchar(b, '\b');
-    break;
-  case 'f':
-    luaL_addchar(b, '\f');
-    break;
-  case 'n':
-    luaL_addchar(b, '\n');
-    break;
-  case 'r':
-    luaL_addchar(b, '\r');
-    break;
-  case 't':
-    luaL_addchar(b, '\t');
-    break;
-  case 'u':
-    if (!hex4(p + 2, d->end, &cp) || (cp >= 0xdc00 && cp <= 0xdfff))
-      goto bad_u;
-    q = p + 6;                          /* hex4 saw 4 digits after \u */
-    if (cp >= 0xd800 && cp <= 0xdbff) {
-      if (d->end - q < 6 || q[0] != '\\' || q[1] != 'u' ||
-          !hex4(q + 2, d->end, &lo) || lo < 0xdc00 || lo > 0xdfff)
-        goto bad_u;
-      cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-      q += 6;
-    }
-    luaL_addlstring(b, u, utf8enc(u, cp));
-    *pp = q;
+  if (p[1] != 'u') {
+    int c = rp_json_unescape_char(p[1]);
+    if (c < 0)
+      return dfail(d, p, "invalid escape");
+    luaL_addchar(b, (char)c);
+    *pp = p + 2;
     return RP_OK;
-  default:
-    return dfail(d, p, "invalid escape");
   }
-  *pp = p + 2;
+  hi = rp_json_hex4(p + 2, d->end);
+  if (hi < 0 || (hi >= 0xdc00 && hi <= 0xdfff))
+    goto bad_u;
+  cp = (unsigned long)hi;
+  q = p + 6;                            /* 4 hex digits after \u */
+  if (cp >= 0xd800 && cp <= 0xdbff) {
+    lo = d->end - q >= 2 && q[0] == '\\' && q[1] == 'u'
+         ? rp_json_hex4(q + 2, d->end) : -1;
+    if (lo < 0xdc00 || lo > 0xdfff)
+      goto bad_u;
+    cp = 0x10000 + ((cp - 0xd800) << 10) + ((unsigned long)lo - 0xdc00);
+    q += 6;
+  }
+  luaL_addlstring(b, u, rp_json_utf8_encode(u, cp));
+  *pp = q;
   return RP_OK;
 bad_u:
   return rp_fail(RP_EJSON, d->err, d->errlen, "invalid \\u escape at byte %zu",
@@ -235,6 +171,16 @@ static int pushfloat(struct dec *d, const char *s, size_t n)
   return 0;
 }
 
+/* Steps over the digits at p, at least one; NULL when there is none. */
+static const char *digits(const char *p, const char *end)
+{
+  if (p == end || !isdigitc(*p))
+    return NULL;
+  while (p < end && isdigitc(*p))
+    p++;
+  return p;
+}
+
 /* Pushes the number at d->p: an integer when it has no fraction or
  * exponent and fits int64, else a float. */
 static int parse_number(struct dec *d)
@@ -242,43 +188,38 @@ static int parse_number(struct dec *d)
   const char *start = d->p;
   const char *p = start;
   const char *end = d->end;
+  const char *q;
   int neg = *p == '-';
   int isfloat = 0;
   unsigned long long u = 0;
   unsigned long long limit;
   if (neg)
     p++;
-  if (p == end || !isdigitc(*p))
+  q = digits(p, end);
+  if (!q)
     return dfail(d, p, "invalid number");
-  if (*p == '0') {
-    p++;
-    if (p < end && isdigitc(*p))
-      return dfail(d, p, "leading zero in number");
-  } else {
-    while (p < end && isdigitc(*p))
-      p++;
-  }
+  if (*p == '0' && q - p > 1)
+    return dfail(d, p + 1, "leading zero in number");
+  p = q;
   if (p < end && *p == '.') {
-    p++;
-    if (p == end || !isdigitc(*p))
-      return dfail(d, p, "invalid number");
-    while (p < end && isdigitc(*p))
-      p++;
+    q = digits(p + 1, end);
+    if (!q)
+      return dfail(d, p + 1, "invalid number");
+    p = q;
     isfloat = 1;
   }
   if (p < end && (*p == 'e' || *p == 'E')) {
     p++;
     if (p < end && (*p == '+' || *p == '-'))
       p++;
-    if (p == end || !isdigitc(*p))
+    q = digits(p, end);
+    if (!q)
       return dfail(d, p, "invalid number");
-    while (p < end && isdigitc(*p))
-      p++;
+    p = q;
     isfloat = 1;
   }
   d->p = p;
   if (!isfloat) {
-    const char *q;
     limit = neg ? (unsigned long long)INT64_MAX + 1 : INT64_MAX;
     for (q = start + neg; q < p; q++) {
       unsigned dig = (unsigned)(*q - '0');
@@ -311,6 +252,30 @@ static int parse_literal(struct dec *d, const char *word, size_t n)
   return RP_OK;
 }
 
+/* Steps out of the container whose closing byte is at d->p. */
+static int leave(struct dec *d)
+{
+  d->p++;
+  d->depth--;
+  return RP_OK;
+}
+
+/* After an entry of a container closed by 'close': returns 1 at the
+ * closing byte, 0 after stepping past a ',', or an error ('expected'
+ * when neither follows). */
+static int next_entry(struct dec *d, char close, const char *expected)
+{
+  skipws(d);
+  if (d->p == d->end)
+    return dfail(d, d->p, "unexpected end of input");
+  if (*d->p == close)
+    return 1;
+  if (*d->p != ',')
+    return dfail(d, d->p, expected);
+  d->p++;
+  return 0;
+}
+
 static int parse_array(struct dec *d)
 {
   lua_State *L = d->L;
@@ -322,28 +287,17 @@ static int parse_array(struct dec *d)
   lua_pushvalue(L, d->mt);
   lua_setmetatable(L, -2);
   skipws(d);
-  if (d->p < d->end && *d->p == ']') {
-    d->p++;
-    d->depth--;
-    return RP_OK;
-  }
+  if (d->p < d->end && *d->p == ']')
+    return leave(d);
   for (;;) {
     rc = parse_value(d);
     if (rc != RP_OK)
       return rc;
     lua_rawseti(L, -2, ++n);
-    skipws(d);
-    if (d->p == d->end)
-      return dfail(d, d->p, "unexpected end of input");
-    if (*d->p == ']')
-      break;
-    if (*d->p != ',')
-      return dfail(d, d->p, "expected ',' or ']'");
-    d->p++;
+    rc = next_entry(d, ']', "expected ',' or ']'");
+    if (rc != 0)
+      return rc > 0 ? leave(d) : rc;
   }
-  d->p++;
-  d->depth--;
-  return RP_OK;
 }
 
 static int parse_object(struct dec *d)
@@ -354,11 +308,8 @@ static int parse_object(struct dec *d)
     return rc;
   lua_createtable(L, 0, 0);
   skipws(d);
-  if (d->p < d->end && *d->p == '}') {
-    d->p++;
-    d->depth--;
-    return RP_OK;
-  }
+  if (d->p < d->end && *d->p == '}')
+    return leave(d);
   for (;;) {
     if (d->p == d->end)
       return dfail(d, d->p, "unexpected end of input");
@@ -377,19 +328,11 @@ static int parse_object(struct dec *d)
     if (rc != RP_OK)
       return rc;
     lua_rawset(L, -3);                  /* duplicate keys: the last wins */
-    skipws(d);
-    if (d->p == d->end)
-      return dfail(d, d->p, "unexpected end of input");
-    if (*d->p == '}')
-      break;
-    if (*d->p != ',')
-      return dfail(d, d->p, "expected ',' or '}'");
-    d->p++;
+    rc = next_entry(d, '}', "expected ',' or '}'");
+    if (rc != 0)
+      return rc > 0 ? leave(d) : rc;
     skipws(d);
   }
-  d->p++;
-  d->depth--;
-  return RP_OK;
 }
 
 /* Pushes the value starting at or after d->p (after whitespace). On

@@ -231,6 +231,28 @@ static void decodes_strings(void)
   CHECK_INT(RP_ETOOBIG, rp_json_string(span("\"\""), s, 0));
 }
 
+static void decodes_pieces(void)
+{
+  const char *h = "00e9G";
+  const char *mixed = "AbCd";
+  char u[4];
+  CHECK_INT('\n', rp_json_unescape_char('n'));
+  CHECK_INT('/', rp_json_unescape_char('/'));
+  CHECK_INT(-1, rp_json_unescape_char('u'));
+  CHECK_INT(-1, rp_json_unescape_char('x'));
+  CHECK_INT(0xe9, rp_json_hex4(h, h + 4));
+  CHECK_INT(-1, rp_json_hex4(h, h + 3));        /* cut short */
+  CHECK_INT(-1, rp_json_hex4(h + 1, h + 5));    /* 'G' */
+  CHECK_INT(0xabcd, rp_json_hex4(mixed, mixed + 4));
+  CHECK_INT(1, rp_json_utf8_encode(u, 0x41));
+  CHECK_INT(2, rp_json_utf8_encode(u, 0xe9));
+  CHECK(memcmp(u, "\xc3\xa9", 2) == 0);
+  CHECK_INT(3, rp_json_utf8_encode(u, 0x20ac));
+  CHECK(memcmp(u, "\xe2\x82\xac", 3) == 0);
+  CHECK_INT(4, rp_json_utf8_encode(u, 0x10ffff));
+  CHECK(memcmp(u, "\xf4\x8f\xbf\xbf", 4) == 0);
+}
+
 static void reads_numbers(void)
 {
   double x = 0;
@@ -325,6 +347,7 @@ int main(void)
   RUN(long_keys_are_empty);
   RUN(walks_elements);
   RUN(decodes_strings);
+  RUN(decodes_pieces);
   RUN(reads_numbers);
   RUN(formats_numbers);
   RUN(numbers_ignore_the_locale);
