@@ -34,7 +34,9 @@ LIBS = $(LUA_LIBS) -lcurl -lcrypto -lm -lpthread -ldl
 # The module's C part and everything the binary shares with it.
 CORE_SRC = runtime/base/buf.c runtime/base/json.c runtime/base/log.c \
            runtime/base/alloc.c \
-           runtime/base/args.c runtime/lua/ljson.c runtime/lua/lcore.c \
+           runtime/base/args.c runtime/lua/ljson.c \
+           runtime/lua/json_decode.c runtime/lua/json_encode.c \
+           runtime/lua/lcore.c \
            runtime/lua/host.c \
            runtime/base/ident.c runtime/net/wire.c runtime/net/req.c \
            runtime/net/http.c runtime/lua/lhttp.c runtime/base/codec.c \
@@ -213,7 +215,9 @@ FUZZ_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g -O1 \
   -fsanitize=fuzzer,address,undefined $(LUA_CFLAGS) -Iruntime -Iruntime/include
 FUZZ_TARGETS = json wire bytes api
 
-build/fuzz/fuzz_json: spec/fuzz/fuzz_json.c runtime/lua/ljson.c runtime/base/buf.c
+build/fuzz/fuzz_json: spec/fuzz/fuzz_json.c runtime/lua/json_decode.c \
+                      runtime/lua/json_encode.c runtime/base/json.c \
+                      runtime/base/buf.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $^ $(LUA_LIBS) -lm
 

@@ -3,6 +3,7 @@
 
 #include <locale.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -130,6 +131,65 @@ int rp_json_put_string(struct rp_buf *b, const char *s, size_t n)
   return rc;
 }
 
+void rp_json_decpoint_get(struct rp_json_decpoint *dp)
+{
+  const char *p = localeconv()->decimal_point;
+  size_t n = p ? strlen(p) : 0;
+  if (n == 0 || n >= sizeof(dp->s)) {
+    p = ".";
+    n = 1;
+  }
+  memcpy(dp->s, p, n + 1);
+  dp->len = n;
+  dp->dot = n == 1 && p[0] == '.';
+}
+
+size_t rp_json_format_int(char *s, long long v)
+{
+  char tmp[24];
+  unsigned long long u = (unsigned long long)v;
+  size_t n = 0;
+  size_t i = 0;
+  if (v < 0)
+    u = 0ULL - u;
+  do {
+    tmp[n++] = (char)('0' + u % 10);
+    u /= 10;
+  } while (u);
+  if (v < 0)
+    s[i++] = '-';
+  while (n)
+    s[i++] = tmp[--n];
+  s[i] = '\0';
+  return i;
+}
+
+size_t rp_json_format_double(char *s, size_t size, double x,
+                             const struct rp_json_decpoint *dp)
+{
+  int prec;
+  size_t n;
+  char *p;
+  for (prec = 15; ; prec++) {
+    snprintf(s, size, "%.*g", prec, x);
+    if (prec == 17 || strtod(s, NULL) == x)
+      break;
+  }
+  if (!dp->dot) {
+    p = strstr(s, dp->s);
+    if (p) {
+      *p = '.';
+      memmove(p + 1, p + dp->len, strlen(p + dp->len) + 1);
+    }
+  }
+  n = strlen(s);
+  if (!strpbrk(s, ".eni")) {
+    memcpy(s + n, ".0", 3);
+    n += 2;
+  }
+  return n;
+}
+
 /* ---- scanning ---- */
 
 static const char *skip_ws(const char *p, const char *end)
@@ -139,29 +199,71 @@ static const char *skip_ws(const char *p, const char *end)
   return p;
 }
 
-static int hexval(char c)
+int rp_json_unescape_char(char c)
 {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
+  switch (c) {
+  case '"':
+  case '\\':
+  case '/':
+    return c;
+  case 'b':
+    return '\b';
+  case 'f':
+    return '\f';
+  case 'n':
+    return '\n';
+  case 'r':
+    return '\r';
+  case 't':
+    return '\t';
+  default:
+    return -1;
+  }
 }
 
-/* The 4 hex digits at p as a number, or -1. p has 4 bytes. */
-static long hex4(const char *p)
+long rp_json_hex4(const char *p, const char *end)
 {
   long v = 0;
   int i;
+  if (end - p < 4)
+    return -1;
   for (i = 0; i < 4; i++) {
-    int h = hexval(p[i]);
-    if (h < 0)
+    char c = p[i];
+    v <<= 4;
+    if (c >= '0' && c <= '9')
+      v |= c - '0';
+    else if (c >= 'a' && c <= 'f')
+      v |= c - 'a' + 10;
+    else if (c >= 'A' && c <= 'F')
+      v |= c - 'A' + 10;
+    else
       return -1;
-    v = v << 4 | h;
   }
   return v;
+}
+
+size_t rp_json_utf8_encode(char *u, unsigned long cp)
+{
+  if (cp < 0x80) {
+    u[0] = (char)cp;
+    return 1;
+  }
+  if (cp < 0x800) {
+    u[0] = (char)(0xc0 | cp >> 6);
+    u[1] = (char)(0x80 | (cp & 0x3f));
+    return 2;
+  }
+  if (cp < 0x10000) {
+    u[0] = (char)(0xe0 | cp >> 12);
+    u[1] = (char)(0x80 | (cp >> 6 & 0x3f));
+    u[2] = (char)(0x80 | (cp & 0x3f));
+    return 3;
+  }
+  u[0] = (char)(0xf0 | cp >> 18);
+  u[1] = (char)(0x80 | (cp >> 12 & 0x3f));
+  u[2] = (char)(0x80 | (cp >> 6 & 0x3f));
+  u[3] = (char)(0x80 | (cp & 0x3f));
+  return 4;
 }
 
 /* p at '"': returns the byte after the closing quote, or NULL. */
@@ -179,10 +281,10 @@ static const char *scan_string(const char *p, const char *end)
     if (c != '\\' || ++p >= end)
       return NULL;                      /* a control byte, or cut short */
     if (*p == 'u') {
-      if (end - p < 5 || hex4(p + 1) < 0)
+      if (rp_json_hex4(p + 1, end) < 0)
         return NULL;
       p += 4;
-    } else if (!strchr("\"\\/bfnrt", *p)) {
+    } else if (rp_json_unescape_char(*p) < 0) {
       return NULL;
     }
     p++;
@@ -207,20 +309,18 @@ static const char *scan_number(const char *p, const char *end, int *whole)
     p++;
   if (p < end && *p == '0')
     p++;
-  else if (!(p = scan_digits(p, end)))
-    return NULL;
-  if (p < end && *p == '.') {
+  else
+    p = scan_digits(p, end);
+  if (p && p < end && *p == '.') {
     *whole = 0;
-    if (!(p = scan_digits(p + 1, end)))
-      return NULL;
+    p = scan_digits(p + 1, end);
   }
-  if (p < end && (*p == 'e' || *p == 'E')) {
+  if (p && p < end && (*p == 'e' || *p == 'E')) {
     *whole = 0;
     p++;
     if (p < end && (*p == '+' || *p == '-'))
       p++;
-    if (!(p = scan_digits(p, end)))
-      return NULL;
+    p = scan_digits(p, end);
   }
   return p;
 }
@@ -246,14 +346,18 @@ static const char *scan_value(const char *p, const char *end, int depth)
       return p + 1;
     for (;;) {
       if (object) {
-        if (p >= end || *p != '"' || !(p = scan_string(p, end)))
+        if (p >= end || *p != '"')
+          return NULL;
+        p = scan_string(p, end);
+        if (!p)
           return NULL;
         p = skip_ws(p, end);
         if (p >= end || *p != ':')
           return NULL;
         p = skip_ws(p + 1, end);
       }
-      if (!(p = scan_value(p, end, depth + 1)))
+      p = scan_value(p, end, depth + 1);
+      if (!p)
         return NULL;
       p = skip_ws(p, end);
       if (p < end && *p == ',') {
@@ -386,26 +490,6 @@ int rp_json_member(const char *s, size_t n, const char *name,
   return f.found;
 }
 
-/* Appends code point cp as UTF-8 at out + *n. */
-static void put_utf8(char *out, size_t *n, unsigned long cp)
-{
-  if (cp < 0x80) {
-    out[(*n)++] = (char)cp;
-  } else if (cp < 0x800) {
-    out[(*n)++] = (char)(0xc0 | cp >> 6);
-    out[(*n)++] = (char)(0x80 | (cp & 0x3f));
-  } else if (cp < 0x10000) {
-    out[(*n)++] = (char)(0xe0 | cp >> 12);
-    out[(*n)++] = (char)(0x80 | (cp >> 6 & 0x3f));
-    out[(*n)++] = (char)(0x80 | (cp & 0x3f));
-  } else {
-    out[(*n)++] = (char)(0xf0 | cp >> 18);
-    out[(*n)++] = (char)(0x80 | (cp >> 12 & 0x3f));
-    out[(*n)++] = (char)(0x80 | (cp >> 6 & 0x3f));
-    out[(*n)++] = (char)(0x80 | (cp & 0x3f));
-  }
-}
-
 int rp_json_string(struct rp_json_span v, char *out, size_t cap)
 {
   const char *p = v.p + 1;
@@ -419,35 +503,24 @@ int rp_json_string(struct rp_json_span v, char *out, size_t cap)
     unsigned long cp;
     if (*p != '\\') {
       u[0] = *p;
+    } else if (*++p != 'u') {
+      u[0] = (char)rp_json_unescape_char(*p);
     } else {
-      switch (*++p) {
-      case 'b': u[0] = '\b'; break;
-      case 'f': u[0] = '\f'; break;
-      case 'n': u[0] = '\n'; break;
-      case 'r': u[0] = '\r'; break;
-      case 't': u[0] = '\t'; break;
-      case 'u':
-        cp = (unsigned long)hex4(p + 1);
-        p += 4;
-        if (cp >= 0xd800 && cp < 0xdc00 && end - p >= 7 && p[1] == '\\' &&
-            p[2] == 'u') {
-          unsigned long lo = (unsigned long)hex4(p + 3);
-          if (lo >= 0xdc00 && lo < 0xe000) {
-            cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-            p += 6;
-          }
+      cp = (unsigned long)rp_json_hex4(p + 1, end);
+      p += 4;
+      if (cp >= 0xd800 && cp < 0xdc00 && end - p >= 7 && p[1] == '\\' &&
+          p[2] == 'u') {
+        unsigned long lo = (unsigned long)rp_json_hex4(p + 3, end);
+        if (lo >= 0xdc00 && lo < 0xe000) {
+          cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+          p += 6;
         }
-        if (cp == 0)
-          return RP_EJSON;
-        if (cp >= 0xd800 && cp < 0xe000)
-          cp = 0xfffd;                /* a lone surrogate */
-        k = 0;
-        put_utf8(u, &k, cp);
-        break;
-      default:
-        u[0] = *p;                    /* '"', '\\', '/' */
-        break;
       }
+      if (cp == 0)
+        return RP_EJSON;
+      if (cp >= 0xd800 && cp < 0xe000)
+        cp = 0xfffd;                  /* a lone surrogate */
+      k = rp_json_utf8_encode(u, cp);
     }
     p++;
     if (cap - n <= k)                 /* and the NUL */
@@ -463,8 +536,7 @@ int rp_json_string(struct rp_json_span v, char *out, size_t cap)
 
 int rp_json_number(struct rp_json_span v, double *out)
 {
-  const char *dp = localeconv()->decimal_point;
-  size_t dplen = dp && *dp ? strlen(dp) : 0;
+  struct rp_json_decpoint dp;
   char small[80];
   char *text = small;
   size_t i;
@@ -472,20 +544,17 @@ int rp_json_number(struct rp_json_span v, double *out)
   int whole;
   if (v.n == 0 || scan_number(v.p, v.p + v.n, &whole) != v.p + v.n)
     return RP_EJSON;
-  if (dplen == 0 || (dplen == 1 && *dp == '.')) {
-    dp = ".";
-    dplen = 1;
-  }
-  /* Each '.' may grow to the locale's decimal point; there is one. */
-  if (v.n + dplen + 1 > sizeof(small)) {
-    text = malloc(v.n + dplen + 1);
+  rp_json_decpoint_get(&dp);
+  /* There is at most one '.', which becomes the locale's decimal point. */
+  if (v.n + dp.len + 1 > sizeof(small)) {
+    text = malloc(v.n + dp.len + 1);
     if (!text)
       return RP_ENOMEM;
   }
   for (i = 0; i < v.n; i++) {
     if (v.p[i] == '.') {
-      memcpy(text + j, dp, dplen);
-      j += dplen;
+      memcpy(text + j, dp.s, dp.len);
+      j += dp.len;
     } else {
       text[j++] = v.p[i];
     }

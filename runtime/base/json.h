@@ -46,6 +46,29 @@ int rp_json_put_string(struct rp_buf *b, const char *s, size_t n);
  * \ufffd for the bytes of it that it holds. */
 int rp_json_put_chars(struct rp_buf *b, const char *s, size_t n);
 
+/* The C locale's decimal point, which snprintf writes and strtod reads;
+ * JSON always uses '.'. */
+struct rp_json_decpoint {
+  char s[8];
+  size_t len;
+  int dot;       /* it is "." and needs no translation */
+};
+
+/* Reads the current C locale's decimal point into *dp ("." when it is
+ * empty or longer than 7 bytes). */
+void rp_json_decpoint_get(struct rp_json_decpoint *dp);
+
+/* Writes v in decimal into s (at least 21 bytes), NUL-terminated; returns
+ * the length. */
+size_t rp_json_format_int(char *s, long long v);
+
+/* Writes the finite x into s[size >= 48] as the shortest of %.15g, %.16g
+ * and %.17g that strtod reads back as x, with '.' as decimal point
+ * whatever the locale (dp: from rp_json_decpoint_get) and ".0" appended
+ * when it would read as an integer (5.0 -> "5.0"). Returns the length. */
+size_t rp_json_format_double(char *s, size_t size, double x,
+                             const struct rp_json_decpoint *dp);
+
 /* ---- reading ---- */
 
 /* A slice of a JSON text; borrowed from the text it was found in. */
@@ -99,6 +122,17 @@ int rp_json_member(const char *s, size_t n, const char *name,
 typedef int (*rp_json_element_fn)(void *ud, struct rp_json_span el);
 int rp_json_each_element(const char *s, size_t n, rp_json_element_fn fn,
                          void *ud);
+
+/* Pieces of string decoding, shared with the codec: */
+/* The byte a one-character escape stands for (\" \\ \/ \b \f \n \r
+ * \t: c is the character after the backslash), or -1. */
+int rp_json_unescape_char(char c);
+/* The value of the 4 hex digits at p (end: the end of the text), or -1
+ * when there are fewer than 4 bytes or one is not a hex digit. */
+long rp_json_hex4(const char *p, const char *end);
+/* Writes code point cp (<= 0x10ffff) as UTF-8 into u[4]; returns the
+ * length. */
+size_t rp_json_utf8_encode(char *u, unsigned long cp);
 
 /* Decodes the JSON string value v into out (cap bytes), NUL-terminated:
  * escapes, surrogate pairs to UTF-8, lone surrogates to U+FFFD. Returns

@@ -1,108 +1,13 @@
 /*
- * ljson.h - JSON <-> Lua values, working directly on a lua_State.
- *
- * Our own codec rather than lua-cjson, for exact integers, [] kept apart
- * from {}, and encode errors that name the key path. Relies on buf.h for
- * the encoder's output buffer and on Lua 5.4 (64-bit integers).
- *
- * Mapping, decode:
- * - object -> table; duplicate keys: the last one wins.
- * - array -> table with the array metatable (RP_JSON_ARRAY_MT), so that
- *   [] encodes back as [].
- * - a number without fraction or exponent that fits int64 -> integer,
- *   exactly (-9223372036854775808 included); any other number -> float,
- *   rounded like strtod (so integers beyond int64 lose precision); a
- *   number beyond the double range (1e400) is an error, "number out of
- *   range", since no encoder could write it back. "-0" is the integer 0.
- * - null -> the null sentinel (rp_json_pushnull); true/false -> booleans.
- * - strings: all escapes, \u surrogate pairs -> UTF-8; \u0000 gives a NUL
- *   byte. Raw bytes >= 0x80 pass through unchecked (no UTF-8 validation).
- * The decoder itself allocates only through Lua.
- *
- * Mapping, encode:
- * - nil and the null sentinel -> null; booleans; integers in decimal.
- * - floats: the shortest of %.15g/%.16g/%.17g that reads back exactly,
- *   with ".0" added when it would look like an integer (5.0 -> 5.0);
- *   always '.' whatever the C locale. NaN and +-inf are errors.
- * - strings: '"', '\\' and control characters escaped (\b \f \n \r \t,
- *   others \u00XX); valid UTF-8 copied raw; each byte that does not start
- *   a valid UTF-8 sequence (overlong forms and surrogates included) becomes
- *   \ufffd, so the output is always valid JSON.
- * - tables, in this order:
- *   1. a __tojson metafield (tables and full userdata): it is called with
- *      the value and its result is encoded instead; a __tojson of that
- *      result is not called again (its contents' are). A __tojson may
- *      change any table: an object then gets the keys it had when the
- *      encoder reached it, less those removed before their turn (keys
- *      added meanwhile are left out); an array keeps the length it had;
- *   2. the array metatable, or a metatable whose __metatable field is the
- *      array metatable (json.empty_array) -> array of t[1..#t] (raw);
- *   3. empty -> {};
- *   4. keys exactly 1..n -> array;
- *   5. otherwise an object: string keys as is, integer keys in decimal,
- *      float keys in the float format above ({[1.5] = x} -> {"1.5": x}).
- *      Sparse integer keys ({[1] = a, [3] = b}) thus give an object with
- *      string keys. Member order is lua_next's order (unspecified).
- *      Other key types are errors.
- * - tables already on the path from the root (cycles) are errors; the same
- *   table in two branches is fine.
- * - functions, threads, full userdata without __tojson and light userdata
- *   other than null are errors.
- * Error paths read like Lua: output.items[3].fn, output["a b"], output[7].
+ * ljson.h - the runpod.json functions, over the codec of lua/json.h
+ * (included here for the codec's users).
  */
 #ifndef RP_LJSON_H
 #define RP_LJSON_H
 
 #include <lua.h>
-#include <stddef.h>
 
-#include "base/json.h"      /* RP_JSON_MAX_DEPTH: the nesting limit */
-/* Registry name of the metatable that marks a table as a JSON array. */
-#define RP_JSON_ARRAY_MT "runpod.json.array"
-
-/* Decodes the JSON text s[0..len) and pushes the Lua value. Returns RP_OK
- * [-0, +1], or RP_EJSON [-0, +0] with a message in err such as
- * "invalid JSON at byte 17: expected ',' or '}'", "invalid \u escape at
- * byte 3", "trailing characters at byte 4", "nesting deeper than 1000 at
- * byte 1000" or "invalid JSON: empty input" (byte offsets are 0-based).
- * 's' is borrowed for the call only. Raises only Lua memory errors. */
-int rp_json_decode(lua_State *L, const char *s, size_t len, char *err,
-                   size_t errlen);
-
-/* Encodes the value at stack index idx and pushes the JSON text as a Lua
- * string. 'what' names the root in messages (e.g. "output"); max is the
- * largest encoded size allowed, in bytes. Returns RP_OK [-0, +1], or
- * [-0, +0] with a message in err:
- * - RP_EJSON naming the key path: "cannot encode function at
- *   output.items[3].fn", "cannot encode NaN at output.score", "cannot encode
- *   table cycle at output.self", "cannot encode table key of type boolean at
- *   output", "nesting deeper than 1000 at output.a.a...a" (paths over ~200
- *   bytes are cut in the middle with "..."), "__tojson failed at output.x:
- *   <its error>";
- * - RP_ETOOBIG: "encoded output exceeds <max> bytes";
- * - RP_ENOMEM: malloc refused to grow the output buffer.
- * A value without __tojson is walked once, calling no Lua code; one with
- * a __tojson is walked again from the start once the first is found, each
- * __tojson then called once, under lua_pcall, and each object read through
- * a snapshot of its keys. The output buffer is held by a
- * userdata with __gc, so nothing leaks when a Lua memory error (the only
- * error raised) unwinds through here. */
-int rp_json_encode(lua_State *L, int idx, const char *what, size_t max,
-                   char *err, size_t errlen);
-
-/* rp_json_encode under lua_pcall, so that it never raises: a Lua memory
- * error returns RP_ENOMEM, "out of memory encoding <what>", and any other
- * error RP_ELUA, "cannot encode <what>: <message>". Same stack effect. */
-int rp_json_pencode(lua_State *L, int idx, const char *what, size_t max,
-                    char *err, size_t errlen);
-
-/* Pushes the JSON null sentinel: a light userdata holding NULL, equal to
- * lua-cjson's cjson.null. [-0, +1] */
-void rp_json_pushnull(lua_State *L);
-
-/* Pushes the array-marker metatable, creating it (in the registry under
- * RP_JSON_ARRAY_MT) on first use. [-0, +1] */
-void rp_json_pusharraymt(lua_State *L);
+#include "lua/json.h"
 
 /* Sets these fields in the table on top of the stack: [-0, +0]
  *   encode(value) -> string | nil, err    root named "value", 1 GiB cap

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lua/ljson.h"
+#include "lua/json.h"
 #include "base/rp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -231,6 +231,28 @@ static void decodes_strings(void)
   CHECK_INT(RP_ETOOBIG, rp_json_string(span("\"\""), s, 0));
 }
 
+static void decodes_pieces(void)
+{
+  const char *h = "00e9G";
+  const char *mixed = "AbCd";
+  char u[4];
+  CHECK_INT('\n', rp_json_unescape_char('n'));
+  CHECK_INT('/', rp_json_unescape_char('/'));
+  CHECK_INT(-1, rp_json_unescape_char('u'));
+  CHECK_INT(-1, rp_json_unescape_char('x'));
+  CHECK_INT(0xe9, rp_json_hex4(h, h + 4));
+  CHECK_INT(-1, rp_json_hex4(h, h + 3));        /* cut short */
+  CHECK_INT(-1, rp_json_hex4(h + 1, h + 5));    /* 'G' */
+  CHECK_INT(0xabcd, rp_json_hex4(mixed, mixed + 4));
+  CHECK_INT(1, rp_json_utf8_encode(u, 0x41));
+  CHECK_INT(2, rp_json_utf8_encode(u, 0xe9));
+  CHECK(memcmp(u, "\xc3\xa9", 2) == 0);
+  CHECK_INT(3, rp_json_utf8_encode(u, 0x20ac));
+  CHECK(memcmp(u, "\xe2\x82\xac", 3) == 0);
+  CHECK_INT(4, rp_json_utf8_encode(u, 0x10ffff));
+  CHECK(memcmp(u, "\xf4\x8f\xbf\xbf", 4) == 0);
+}
+
 static void reads_numbers(void)
 {
   double x = 0;
@@ -275,15 +297,42 @@ static void reads_numbers(void)
   CHECK_INT(RP_JSON_NONE, rp_json_kind(span("")));
 }
 
+static void formats_numbers(void)
+{
+  struct rp_json_decpoint dp;
+  char s[48];
+  rp_json_decpoint_get(&dp);
+  CHECK_INT(20, rp_json_format_int(s, -9223372036854775807LL - 1));
+  CHECK_STR("-9223372036854775808", s);
+  rp_json_format_int(s, 0);
+  CHECK_STR("0", s);
+  CHECK_INT(3, rp_json_format_double(s, sizeof(s), 5.0, &dp));
+  CHECK_STR("5.0", s);
+  rp_json_format_double(s, sizeof(s), 0.1, &dp);
+  CHECK_STR("0.1", s);
+  rp_json_format_double(s, sizeof(s), 1.0 / 3, &dp);
+  CHECK_STR("0.3333333333333333", s);
+  rp_json_format_double(s, sizeof(s), 1e300, &dp);
+  CHECK_STR("1e+300", s);
+  rp_json_format_double(s, sizeof(s), -0.0, &dp);
+  CHECK_STR("-0.0", s);
+}
+
 /* A decimal comma in the C locale changes neither the text read nor the
  * value (when such a locale is installed). */
 static void numbers_ignore_the_locale(void)
 {
   double x = 0;
+  struct rp_json_decpoint dp;
+  char s[48];
   if (!setlocale(LC_NUMERIC, "de_DE.UTF-8"))
     return;
   CHECK_INT(RP_OK, rp_json_number(span("2.5"), &x));
   CHECK(x == 2.5);
+  rp_json_decpoint_get(&dp);
+  CHECK_STR(",", dp.s);
+  rp_json_format_double(s, sizeof(s), 2.5, &dp);
+  CHECK_STR("2.5", s);
   setlocale(LC_NUMERIC, "C");
 }
 
@@ -298,7 +347,9 @@ int main(void)
   RUN(long_keys_are_empty);
   RUN(walks_elements);
   RUN(decodes_strings);
+  RUN(decodes_pieces);
   RUN(reads_numbers);
+  RUN(formats_numbers);
   RUN(numbers_ignore_the_locale);
   return check_summary();
 }
