@@ -239,4 +239,49 @@ describe("project docs", function()
     end
     assert.are.same({}, mentions)
   end)
+
+  -- docs/architecture.md names every file of runtime/ outside tests/ (by
+  -- its path under runtime/, or as a pair "x.c/.h"), and every runtime path
+  -- it names exists: the map stays true to the tree. Module names
+  -- (`runpod.http`) are not paths.
+  it("has an architecture map true to runtime/", function()
+    local doc = proc.read_file(proc.root .. "/docs/architecture.md")
+    local files = proc.output_lines("cd " .. proc.quote(proc.root)
+      .. " && git ls-files runtime | grep -v '^runtime/tests/' | sed 's#^runtime/##'")
+    assert.is_true(#files > 60, table.concat(files, " "))
+    local named = {}
+    for layer, body in doc:gmatch("### (%a+)/[^\n]*\n(.-)\n\n") do
+      for item in body:gmatch("`([%w_.,/ ]+)`") do
+        for name in item:gmatch("[%w_./]+") do
+          local base = name:match("^(.-)%.c/%.h$")
+          if base then
+            named[layer .. "/" .. base .. ".c"] = true
+            named[layer .. "/" .. base .. ".h"] = true
+          elseif name:find("%.%a+$") and not name:find("^runpod%.%a+$")
+              and not name:find("^tests/") then
+            named[(name:find("/") and name or layer .. "/" .. name)] = true
+          end
+        end
+      end
+    end
+    local missing, stale = {}, {}
+    for _, f in ipairs(files) do
+      if not named[f] and f ~= "layers.sh" and f ~= "layers.allow" then
+        missing[#missing + 1] = f
+      end
+    end
+    local have = {}
+    for _, f in ipairs(files) do
+      have[f] = true
+    end
+    for f in pairs(named) do
+      if not have[f] and not (f:match("%.c$") and have[f:gsub("%.c$", ".h")])
+          and not (f:match("%.h$") and have[f:gsub("%.h$", ".c")]) then
+        stale[#stale + 1] = f
+      end
+    end
+    table.sort(stale)
+    assert.are.same({}, missing)
+    assert.are.same({}, stale)
+  end)
 end)
