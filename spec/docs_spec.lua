@@ -264,10 +264,10 @@ describe("project docs", function()
         end
       end
     end
-    local missing, stale = {}, {}
+    local unnamed, stale = {}, {}
     for _, f in ipairs(files) do
       if not named[f] and f ~= "layers.sh" and f ~= "layers.allow" then
-        missing[#missing + 1] = f
+        unnamed[#unnamed + 1] = f
       end
     end
     local have = {}
@@ -281,7 +281,7 @@ describe("project docs", function()
       end
     end
     table.sort(stale)
-    assert.are.same({}, missing)
+    assert.are.same({}, unnamed)
     assert.are.same({}, stale)
   end)
 end)
