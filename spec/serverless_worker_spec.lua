@@ -378,6 +378,34 @@ describe("runpod-worker in serverless mode, lifecycle and faults", function()
     end
   end)
 
+  it("runs without stop polls, and loses no job, when the take URL has no /job-take/", function()
+    -- The emulator's batch route hands out jobs like the plain one; no
+    -- job-stop URL follows from it, and a stop poll sent to the take URL
+    -- would take jobs and drop them.
+    emu = helpers.start()
+    worker = helpers.worker(emu, "handlers/echo.lua", {
+      RUNPOD_WEBHOOK_GET_JOB = emu.url .. "/v2/ep/job-take-batch/$ID" })
+    assert.is_truthy(helpers.eventually(20, function()
+      return emu.stats().requests["job-take"] >= 1
+    end), worker.output())
+    local ids = {}
+    for i = 1, 8 do
+      ids[i] = emu.submit({ n = i })
+    end
+    local deadline = os.time() + 30
+    for i, id in ipairs(ids) do
+      local view = emu.wait_done(id, math.max(1, deadline - os.time()))
+      assert.are.equal("COMPLETED", view and view.status, worker.output())
+      assert.are.same({ echo = { n = i } }, view.output)
+    end
+    local out = worker.output()
+    local warn = "RUNPOD_WEBHOOK_GET_JOB has no /job-take/, so no job-stop URL follows from it"
+    local _, n = out:gsub(warn:gsub("%p", "%%%0"), "")
+    assert.are.equal(1, n, out)
+    assert.matches('"level": "WARN"', out:match("[^\n]*" .. warn:gsub("%p", "%%%0") .. "[^\n]*"),
+      1, true)
+  end)
+
   it("cuts a long poll the server never answers at once on SIGTERM", function()
     emu = helpers.start { "--fault", "job-take=delay,ms=600000" }
     worker = helpers.worker(emu, "handlers/echo.lua")
