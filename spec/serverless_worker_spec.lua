@@ -406,6 +406,36 @@ describe("runpod-worker in serverless mode, lifecycle and faults", function()
       1, true)
   end)
 
+  it("marks the log lines of a job taken with a batchId, as the Python SDK", function()
+    emu = helpers.start()
+    worker = helpers.worker(emu, "spec/fixtures/logger.lua")
+    local batched = assert(emu.json("POST", "/v2/ep/run", { input = {}, batchId = "b-7" })).id
+    local plain = emu.submit({})
+    assert.are.equal("COMPLETED", emu.wait_done(batched, 20).status, worker.output())
+    assert.are.equal("COMPLETED", emu.wait_done(plain, 20).status, worker.output())
+    local lines = {}
+    for line in worker.output():gmatch("[^\n]+") do
+      local v = json.decode(line)
+      if v and (v.requestId == batched or v.requestId == plain) then
+        lines[#lines + 1] = v
+      end
+    end
+    local function has(id, message)
+      for _, v in ipairs(lines) do
+        if v.requestId == id and v.message == message then
+          return true
+        end
+      end
+      return false
+    end
+    -- the runtime's lines of the run, and the handler's own
+    for _, m in ipairs { "Started.", "a info line", "Finished." } do
+      assert.is_true(has(batched, "[batchId=b-7] " .. m), m .. "\n" .. worker.output())
+      assert.is_true(has(plain, m), m .. "\n" .. worker.output())
+      assert.is_false(has(plain, "[batchId=b-7] " .. m))
+    end
+  end)
+
   it("cuts a long poll the server never answers at once on SIGTERM", function()
     emu = helpers.start { "--fault", "job-take=delay,ms=600000" }
     worker = helpers.worker(emu, "handlers/echo.lua")

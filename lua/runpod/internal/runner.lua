@@ -263,7 +263,8 @@ end
 --   refresh  whether the VM must be rebuilt before the next job
 --   failed   whether the job failed
 -- opts: return_aggregate_stream (bool), on_partial(partial, body) called
--- for each partial as it is produced, max_result_bytes.
+-- for each partial as it is produced, max_result_bytes, batch_id (marks the
+-- handler's log lines, see runpod.log).
 function runner.run(handler, job, opts)
   opts = opts or {}
   local id = job.id
@@ -275,6 +276,7 @@ function runner.run(handler, job, opts)
   log.info("Started.", id)
   core.memory_reset()
   local co = coroutine.create(handler)
+  log.set_batch(co, opts.batch_id)
   local ok, value = resume(co, job)
   while ok and coroutine.status(co) == "suspended" do
     local partial = value
@@ -346,13 +348,19 @@ function runner.run_text(job_text, mode)
     mode.received(job_text, id)
   end
   local handler = mode.handler and mode.handler(config) or config.handler
+  -- A batch's id marks every line of its jobs' runs, as in the Python
+  -- SDK: this thread's ("Started.", "Finished.") and the handler's.
+  local self = coroutine.running()
+  log.set_batch(self, job.batchId)
   local result, info = runner.run(handler, job, {
     return_aggregate_stream = config.return_aggregate_stream,
     on_partial = function(_, body)
       mode.partial(id, body)
     end,
+    batch_id = job.batchId,
   })
   mode.finished(id, result, info.body)
+  log.set_batch(self, nil)
   return info.body, info.stream, info.refresh or config.refresh_worker == true, info.failed
 end
 
