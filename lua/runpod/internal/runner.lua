@@ -20,6 +20,11 @@ local array_mt = json.array_mt
 local runner = {}
 
 local registered          -- the config of the last start() call
+-- When this module loaded (with runpod, before the script's own code) and
+-- the ms from then to the last start() call: the Python SDK's
+-- rp_debugger "ready_delay_ms", the script's set-up time.
+local loaded_at = core.monotonic()
+local ready_delay_ms
 local refresh_requested = false
 local debugger_on = false
 local fitness_checks = {}
@@ -27,6 +32,9 @@ local fitness_checks = {}
 -- set_config(config): what start() registered (nil to forget it).
 function runner.set_config(config)
   registered = config
+  if config then
+    ready_delay_ms = (core.monotonic() - loaded_at) * 1000
+  end
 end
 
 -- config() -> the config of the last start() call, or nil.
@@ -35,7 +43,8 @@ function runner.config()
 end
 
 -- set_debugger(on): --rp_debugger. When on, run() attaches the
--- runpod.debugger output (checkpoints, system info) to every table output;
+-- runpod.debugger output (checkpoints, system info, and ready_delay_ms once
+-- start() was called) to every table output;
 -- either way it clears the checkpoints after each job so none carry over.
 function runner.set_debugger(on)
   debugger_on = on and true or false
@@ -317,6 +326,10 @@ function runner.run(handler, job, opts)
   local debugger = package.loaded["runpod.debugger"]
   if debugger_on then
     require("runpod.debugger").collect(result)
+    local dbg = type(result.output) == "table" and result.output.rp_debugger
+    if type(dbg) == "table" and ready_delay_ms then
+      dbg.ready_delay_ms = ready_delay_ms
+    end
   elseif debugger then
     debugger.clear()
   end
