@@ -217,6 +217,15 @@ describe("runpod-worker --rp_serve_api", function()
       assert.are.equal("text/html; charset=utf-8", ct)
     end)
 
+    it("GET /docs redirects to the page, as the Python SDK's FastAPI server", function()
+      local out = shell("env -u LD_PRELOAD curl -s -m 10 -o /dev/null "
+        .. "-w '%{http_code} %{redirect_url}' " .. s.url .. "/docs")
+      assert.are.equal("307 " .. s.url .. "/", out)
+      out = shell("env -u LD_PRELOAD curl -s -m 10 -L " .. s.url .. "/docs")
+      assert.truthy(out:find("<textarea id=\"input\"", 1, true), out)
+      assert.are.equal(405, (s.call("POST", "/docs", "{}")))
+    end)
+
     it("GET /openapi.json is an OpenAPI 3.0 document naming every route", function()
       local code, body = s.call("GET", "/openapi.json")
       assert.are.equal(200, code)

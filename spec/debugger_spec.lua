@@ -181,6 +181,24 @@ describe("runpod.debugger", function()
       end
     end)
 
+    it("adds ready_delay_ms, the ms from loading runpod to start(), as Python", function()
+      local job = '{"id": "a", "input": {"n": 1}}'
+      for _, argv in ipairs {
+        { proc.worker, "spec/fixtures/slow_start.lua", "--rp_debugger", "--test_input", job },
+        { "lua5.4", "spec/fixtures/slow_start.lua", "--rp_debugger", "--test_input", job },
+      } do
+        local r = proc.run(argv)
+        assert.are.equal(0, r.code, r.stdout .. r.stderr)
+        local o = outputs(r)[1]
+        assert.are.equal(1, o.n)
+        -- the script spent 0.25 s before start(); the job itself took none
+        assert.is_number(o.rp_debugger.ready_delay_ms)
+        assert.is_true(o.rp_debugger.ready_delay_ms >= 250, r.stdout)
+      end
+      local r = proc.worker_run({ "spec/fixtures/slow_start.lua", "--test_input", job })
+      assert.are.same({ { n = 1 } }, outputs(r))
+    end)
+
     it("attaches nothing without the flag", function()
       local r = proc.worker_run({ "handlers/debugger.lua", "--test_input", two })
       assert.are.equal(0, r.code, r.stderr)

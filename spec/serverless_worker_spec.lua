@@ -378,6 +378,64 @@ describe("runpod-worker in serverless mode, lifecycle and faults", function()
     end
   end)
 
+  it("runs without stop polls, and loses no job, when the take URL has no /job-take/", function()
+    -- The emulator's batch route hands out jobs like the plain one; no
+    -- job-stop URL follows from it, and a stop poll sent to the take URL
+    -- would take jobs and drop them.
+    emu = helpers.start()
+    worker = helpers.worker(emu, "handlers/echo.lua", {
+      RUNPOD_WEBHOOK_GET_JOB = emu.url .. "/v2/ep/job-take-batch/$ID" })
+    assert.is_truthy(helpers.eventually(20, function()
+      return emu.stats().requests["job-take"] >= 1
+    end), worker.output())
+    local ids = {}
+    for i = 1, 8 do
+      ids[i] = emu.submit({ n = i })
+    end
+    local deadline = os.time() + 30
+    for i, id in ipairs(ids) do
+      local view = emu.wait_done(id, math.max(1, deadline - os.time()))
+      assert.are.equal("COMPLETED", view and view.status, worker.output())
+      assert.are.same({ echo = { n = i } }, view.output)
+    end
+    local out = worker.output()
+    local warn = "RUNPOD_WEBHOOK_GET_JOB has no /job-take/, so no job-stop URL follows from it"
+    local _, n = out:gsub(warn:gsub("%p", "%%%0"), "")
+    assert.are.equal(1, n, out)
+    assert.matches('"level": "WARN"', out:match("[^\n]*" .. warn:gsub("%p", "%%%0") .. "[^\n]*"),
+      1, true)
+  end)
+
+  it("marks the log lines of a job taken with a batchId, as the Python SDK", function()
+    emu = helpers.start()
+    worker = helpers.worker(emu, "spec/fixtures/logger.lua")
+    local batched = assert(emu.json("POST", "/v2/ep/run", { input = {}, batchId = "b-7" })).id
+    local plain = emu.submit({})
+    assert.are.equal("COMPLETED", emu.wait_done(batched, 20).status, worker.output())
+    assert.are.equal("COMPLETED", emu.wait_done(plain, 20).status, worker.output())
+    local lines = {}
+    for line in worker.output():gmatch("[^\n]+") do
+      local v = json.decode(line)
+      if v and (v.requestId == batched or v.requestId == plain) then
+        lines[#lines + 1] = v
+      end
+    end
+    local function has(id, message)
+      for _, v in ipairs(lines) do
+        if v.requestId == id and v.message == message then
+          return true
+        end
+      end
+      return false
+    end
+    -- the runtime's lines of the run, and the handler's own
+    for _, m in ipairs { "Started.", "a info line", "Finished." } do
+      assert.is_true(has(batched, "[batchId=b-7] " .. m), m .. "\n" .. worker.output())
+      assert.is_true(has(plain, m), m .. "\n" .. worker.output())
+      assert.is_false(has(plain, "[batchId=b-7] " .. m))
+    end
+  end)
+
   it("cuts a long poll the server never answers at once on SIGTERM", function()
     emu = helpers.start { "--fault", "job-take=delay,ms=600000" }
     worker = helpers.worker(emu, "handlers/echo.lua")

@@ -210,3 +210,27 @@ describe("mistyped flags", function()
       .. "handlers/echo%.lua %[flags%]\n", r.stderr)
   end)
 end)
+
+describe("RUNPOD_ENDPOINT_SECRET", function()
+  it("is the key when RUNPOD_AI_API_KEY is unset, and is never logged", function()
+    local emu = emulator.start()
+    local key = emu.env.RUNPOD_AI_API_KEY
+    local env = { RUNPOD_POD_ID = "worker-1", RUNPOD_LOG_LEVEL = "TRACE" }
+    for k, v in pairs(emu.env) do
+      env[k] = v
+    end
+    env.RUNPOD_AI_API_KEY = nil
+    env.RUNPOD_ENDPOINT_SECRET = key
+    local w = emulator.spawn({ proc.worker, ECHO }, env)
+    local ok, view = pcall(function()
+      return emu.wait_done(emu.submit({ x = 1 }), 20)
+    end)
+    local out = w.output()
+    emulator.stop(emu, w)
+    assert(ok, view)
+    assert.are.equal("test-key", key)
+    assert.are.equal("COMPLETED", view and view.status, out)
+    assert.are.same({ echo = { x = 1 } }, view.output)
+    assert.is_nil(out:find(key, 1, true), out)
+  end)
+end)

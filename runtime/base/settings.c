@@ -115,6 +115,10 @@ void rp_settings_read(struct rp_settings *s)
       v->size = 0;
     }
   }
+  /* RUNPOD_ENDPOINT_SECRET stands in for an unset RUNPOD_AI_API_KEY, so
+   * every user of the key (takes, posts, pings) sees one value. */
+  if (!s->ai_api_key.text && s->endpoint_secret.text)
+    s->ai_api_key = s->endpoint_secret;
   /* RUNPOD_DEBUG_LEVEL, then RUNPOD_DEBUG, are only fallbacks: with a
    * level given before them, their values do not matter. */
   if (s->log_level.text) {

@@ -29,7 +29,8 @@ enum rp_env_kind {
  * holds it (a level or a file descriptor for RP_ENV_LEVEL and
  * RP_ENV_STREAM, 0 or 1 for RP_ENV_SWITCH) and, for RP_ENV_SIZE, 'size'.
  * Otherwise 'number' is the default. 'bad' is 1 when the value was
- * present but invalid. */
+ * present but invalid. One fallback is resolved here: 'ai_api_key' holds
+ * RUNPOD_ENDPOINT_SECRET's value when RUNPOD_AI_API_KEY is unset. */
 struct rp_setting {
   const char *text;
   double number;

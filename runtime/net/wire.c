@@ -73,9 +73,15 @@ char *rp_wire_take_url(const char *tmpl, const char *worker_id,
   return add_param(url, "job_in_progress", in_progress ? "1" : "0");
 }
 
+int rp_wire_has_stop(const char *tmpl)
+{
+  return strstr(tmpl, "/job-take/") != NULL;
+}
+
 char *rp_wire_stop_url(const char *tmpl, const char *worker_id)
 {
-  char *url = substitute(tmpl, worker_id, worker_id);
+  char *url = rp_wire_has_stop(tmpl) ? substitute(tmpl, worker_id,
+                                                  worker_id) : NULL;
   char *stop = url ? rp_wire_replace(url, "/job-take/", "/job-stop/") : NULL;
   free(url);
   return stop;

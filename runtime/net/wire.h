@@ -22,7 +22,13 @@
 char *rp_wire_take_url(const char *tmpl, const char *worker_id,
                        int batch, int in_progress);
 
-/* job-stop: the job-take template with /job-take/ -> /job-stop/. */
+/* 1 when a job-stop URL can be derived from the job-take template (it
+ * holds "/job-take/"), else 0: then there is no job-stop poll, since the
+ * take URL polled in its place would hand out jobs that are lost. */
+int rp_wire_has_stop(const char *tmpl);
+
+/* job-stop: the job-take template with /job-take/ -> /job-stop/; NULL
+ * when rp_wire_has_stop(tmpl) is 0 or memory runs out. */
 char *rp_wire_stop_url(const char *tmpl, const char *worker_id);
 
 /* job-done (and progress): tmpl with $ID = job id, "isStream=true|false". */

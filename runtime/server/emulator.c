@@ -200,6 +200,19 @@ static void page(const struct rp_httpd_request *req,
   res->content_type = type;
 }
 
+/* GET /docs: 307 to the page, as the Python SDK's FastAPI server answers
+ * (its users know the docs under /docs). */
+static void docs(const struct rp_httpd_request *req,
+                 struct rp_httpd_response *res)
+{
+  if (!rp_emu_is(req->method, "GET") && !rp_emu_is(req->method, "HEAD")) {
+    rp_emu_reply_error(res, 405, "method not allowed (GET)");
+    return;
+  }
+  res->status = 307;
+  res->location = "/";
+}
+
 /* The public listener: pages, control, realtime, then the endpoint's
  * routes under /v2/{endpoint}/ (any endpoint and the root too with
  * client_root; worker routes only without private_workers). */
@@ -221,6 +234,8 @@ static void handle(void *ud, const struct rp_httpd_request *req,
   } else if (nseg == 1 && e->cfg.openapi_json &&
              strcmp(seg[0], "openapi.json") == 0) {
     page(req, res, e->cfg.openapi_json, "application/json");
+  } else if (nseg == 1 && e->cfg.page_html && strcmp(seg[0], "docs") == 0) {
+    docs(req, res);
   } else if (nseg > MAX_SEGS || nseg == 0) {
     rp_emu_reply_error(res, 404, "no such route");
   } else if (e->cfg.control && strcmp(seg[0], "_emulator") == 0) {

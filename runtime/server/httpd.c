@@ -165,6 +165,8 @@ static enum MHD_Result send_result(struct rp_httpd *h,
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
                             res->content_type ? res->content_type
                                               : "application/json");
+  if (res->location)
+    MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, res->location);
   ret = MHD_queue_response(c, (unsigned)res->status, r);
   MHD_destroy_response(r);
   return ret;
@@ -228,6 +230,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
   req.body_len = p->body.len;
   res.status = 500;
   res.content_type = NULL;
+  res.location = NULL;
   res.trickle_ms = 0;
   res.cut = 0;
   res.body = (struct rp_buf)RP_BUF_INIT(RP_HTTPD_MAX_RESPONSE);

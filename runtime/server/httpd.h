@@ -45,11 +45,13 @@ struct rp_httpd_request {
  * frees it. content_type is a static string (default application/json).
  * For fault tests: trickle_ms > 0 sends the body one byte every
  * trickle_ms (a slow peer; rp_httpd_stop cuts it short); cut > 0 announces
- * the whole body but closes the connection after its first cut bytes. */
+ * the whole body but closes the connection after its first cut bytes.
+ * location, a static string, is sent as the Location header (redirects). */
 struct rp_httpd_response {
   int status;
   struct rp_buf body;
   const char *content_type;
+  const char *location;
   long trickle_ms;
   size_t cut;
 };

@@ -16,6 +16,7 @@
 #include "base/ident.h"
 #include "base/log.h"
 #include "base/rp.h"
+#include "net/wire.h"
 #include "worker/exit.h"
 #include "worker/serverless_int.h"
 
@@ -178,7 +179,8 @@ static void maybe_take(struct state *s, double t, int running)
 /* Phase: the job-stop poll, while jobs may still be asked to stop. */
 static void maybe_poll_stops(struct state *s, double t, int running)
 {
-  if ((!s->shutting || running > 0) && !s->stop && t >= s->stop_at)
+  if (s->stop_poll && (!s->shutting || running > 0) && !s->stop &&
+      t >= s->stop_at)
     rp_take_start_stop_poll(s);
 }
 
@@ -217,7 +219,7 @@ static double next_wakeup(struct state *s, double t, int again)
   double next = again ? t : t + MAX_SLEEP_S;
   if (!s->take && s->take_at > t && s->take_at < next)
     next = s->take_at;
-  if (!s->stop && s->stop_at > t && s->stop_at < next)
+  if (s->stop_poll && !s->stop && s->stop_at > t && s->stop_at < next)
     next = s->stop_at;
   for (struct job *j = s->jobs; j; j = j->next)
     if (!j->inflight && j->head && j->retry_at < next)
@@ -350,6 +352,16 @@ int rp_serverless_run(const struct rp_vm_options *vm,
   }
   if (!s->stream_tmpl || !*s->stream_tmpl)
     s->stream_tmpl = s->done_tmpl;
+  /* Without /job-take/ in the take URL no job-stop URL follows from it:
+   * run without the stop poll (as the Python SDK always does) rather than
+   * refuse, so a worker behind a proxy that renames the path still runs
+   * its jobs; they just cannot be stopped early. */
+  s->stop_poll = s->take_tmpl && rp_wire_has_stop(s->take_tmpl);
+  if (!s->stop_poll)
+    rp_log(RP_LOG_WARN, NULL, "RUNPOD_WEBHOOK_GET_JOB has no /job-take/, "
+           "so no job-stop URL follows from it: jobs cannot be stopped "
+           "early (they still run to the end and their results are "
+           "posted)");
   s->concurrency = 1;
   s->grace = env->shutdown_grace.number;
   s->post_timeout = env->post_timeout.number;

@@ -72,6 +72,7 @@ struct state {
   struct rp_backoff take_backoff;
   struct rp_backoff empty_backoff;
   struct rp_req *stop;
+  int stop_poll;            /* 0: the take URL has no job-stop twin */
   double stop_at;
   double stop_sent;
   struct rp_backoff stop_backoff;

@@ -20,6 +20,11 @@ local array_mt = json.array_mt
 local runner = {}
 
 local registered          -- the config of the last start() call
+-- When this module loaded (with runpod, before the script's own code) and
+-- the ms from then to the last start() call: the Python SDK's
+-- rp_debugger "ready_delay_ms", the script's set-up time.
+local loaded_at = core.monotonic()
+local ready_delay_ms
 local refresh_requested = false
 local debugger_on = false
 local fitness_checks = {}
@@ -27,6 +32,9 @@ local fitness_checks = {}
 -- set_config(config): what start() registered (nil to forget it).
 function runner.set_config(config)
   registered = config
+  if config then
+    ready_delay_ms = (core.monotonic() - loaded_at) * 1000
+  end
 end
 
 -- config() -> the config of the last start() call, or nil.
@@ -35,7 +43,8 @@ function runner.config()
 end
 
 -- set_debugger(on): --rp_debugger. When on, run() attaches the
--- runpod.debugger output (checkpoints, system info) to every table output;
+-- runpod.debugger output (checkpoints, system info, and ready_delay_ms once
+-- start() was called) to every table output;
 -- either way it clears the checkpoints after each job so none carry over.
 function runner.set_debugger(on)
   debugger_on = on and true or false
@@ -263,7 +272,8 @@ end
 --   refresh  whether the VM must be rebuilt before the next job
 --   failed   whether the job failed
 -- opts: return_aggregate_stream (bool), on_partial(partial, body) called
--- for each partial as it is produced, max_result_bytes.
+-- for each partial as it is produced, max_result_bytes, batch_id (marks the
+-- handler's log lines, see runpod.log).
 function runner.run(handler, job, opts)
   opts = opts or {}
   local id = job.id
@@ -275,6 +285,7 @@ function runner.run(handler, job, opts)
   log.info("Started.", id)
   core.memory_reset()
   local co = coroutine.create(handler)
+  log.set_batch(co, opts.batch_id)
   local ok, value = resume(co, job)
   while ok and coroutine.status(co) == "suspended" do
     local partial = value
@@ -315,6 +326,10 @@ function runner.run(handler, job, opts)
   local debugger = package.loaded["runpod.debugger"]
   if debugger_on then
     require("runpod.debugger").collect(result)
+    local dbg = type(result.output) == "table" and result.output.rp_debugger
+    if type(dbg) == "table" and ready_delay_ms then
+      dbg.ready_delay_ms = ready_delay_ms
+    end
   elseif debugger then
     debugger.clear()
   end
@@ -346,13 +361,19 @@ function runner.run_text(job_text, mode)
     mode.received(job_text, id)
   end
   local handler = mode.handler and mode.handler(config) or config.handler
+  -- A batch's id marks every line of its jobs' runs, as in the Python
+  -- SDK: this thread's ("Started.", "Finished.") and the handler's.
+  local self = coroutine.running()
+  log.set_batch(self, job.batchId)
   local result, info = runner.run(handler, job, {
     return_aggregate_stream = config.return_aggregate_stream,
     on_partial = function(_, body)
       mode.partial(id, body)
     end,
+    batch_id = job.batchId,
   })
   mode.finished(id, result, info.body)
+  log.set_batch(self, nil)
   return info.body, info.stream, info.refresh or config.refresh_worker == true, info.failed
 end
 

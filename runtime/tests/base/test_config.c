@@ -165,6 +165,24 @@ static void settings_values(void)
   clear_env();
 }
 
+/* RUNPOD_ENDPOINT_SECRET is the key only when RUNPOD_AI_API_KEY is unset
+ * or empty. */
+static void settings_endpoint_secret(void)
+{
+  struct rp_settings s;
+  clear_env();
+  setenv("RUNPOD_ENDPOINT_SECRET", "secret", 1);
+  rp_settings_read(&s);
+  CHECK_STR("secret", s.ai_api_key.text);
+  setenv("RUNPOD_AI_API_KEY", "", 1);
+  rp_settings_read(&s);
+  CHECK_STR("secret", s.ai_api_key.text);
+  setenv("RUNPOD_AI_API_KEY", "k", 1);
+  rp_settings_read(&s);
+  CHECK_STR("k", s.ai_api_key.text);
+  clear_env();
+}
+
 static void settings_bad_numbers_warn_once(void)
 {
   struct rp_settings s;
@@ -307,6 +325,7 @@ int main(void)
   RUN(usage_lists_every_flag);
   RUN(settings_defaults);
   RUN(settings_values);
+  RUN(settings_endpoint_secret);
   RUN(settings_bad_numbers_warn_once);
   RUN(settings_fatal);
   RUN(settings_log);

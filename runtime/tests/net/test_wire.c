@@ -41,6 +41,10 @@ static void take_without_query(void)
 static void stop(void)
 {
   URL("http://h/v2/ep/job-stop/w1?gpu=x", rp_wire_stop_url(TAKE, "w1"));
+  /* No /job-take/: no stop URL, never the take URL itself. */
+  CHECK_INT(0, rp_wire_has_stop("http://h/v2/ep/take/$ID"));
+  CHECK(!rp_wire_stop_url("http://h/v2/ep/take/$ID", "w1"));
+  CHECK_INT(1, rp_wire_has_stop(TAKE));
 }
 
 static void done_and_stream(void)
