@@ -46,6 +46,7 @@ build = {
     ["runpod.upload"] = "lua/runpod/upload.lua",
     ["runpod.validator"] = "lua/runpod/validator.lua",
     ["runpod.internal.local_test"] = "lua/runpod/internal/local_test.lua",
+    ["runpod.internal.modes"] = "lua/runpod/internal/modes.lua",
     ["runpod.internal.runner"] = "lua/runpod/internal/runner.lua",
     ["runpod.internal.worker"] = "lua/runpod/internal/worker.lua",
     ["runpod.core"] = {

@@ -116,9 +116,9 @@ end
 
 -- local_test.run(job_text) and local_test.error_result(error_type,
 -- message, id) run a job and report one runpod-worker cut short (timeout,
--- ...) (runner.add_entry_points). Partials are logged as they come, and
+-- ...) (runpod.internal.modes). Partials are logged as they come, and
 -- each job's result at its end, cut short or not.
-runner.add_entry_points(local_test, {
+require("runpod.internal.modes").add_entry_points(local_test, {
   received = function(job_text, id)
     log.debug("Retrieved local job: " .. job_text, id)
   end,

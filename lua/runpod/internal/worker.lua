@@ -9,10 +9,10 @@ local runner = require "runpod.internal.runner"
 local worker = {}
 
 -- worker.run(job_text) and worker.error_result(error_type, message, id)
--- run a job and report one the runtime cut short (runner.add_entry_points).
+-- run a job and report one the runtime cut short (runpod.internal.modes).
 -- Partials and the final result leave through core.emit, in the order
 -- they are produced; the log says only how the job ended.
-runner.add_entry_points(worker, {
+require("runpod.internal.modes").add_entry_points(worker, {
   partial = function(id, body)
     core.emit("stream", id, body)
   end,

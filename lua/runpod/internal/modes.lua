@@ -1,0 +1,74 @@
+-- runpod.internal.modes: the functions runpod-worker calls by name for
+-- every job of a mode (runpod.internal.worker, runpod.internal.local_test),
+-- on top of the shared job runner (runpod.internal.runner). It is loaded
+-- with the first job a VM runs, not when the script calls start(), so a
+-- VM rebuild loads only what start() needs.
+local core = require "runpod.core"
+local log = require "runpod.log"
+local runner = require "runpod.internal.runner"
+
+local json = core.json
+
+local modes = {}
+
+-- run_text(job_text, mode) -> body, is_stream, refresh, failed
+-- Decodes one job and runs it with the registered handler: what
+-- runpod-worker calls for every job, in either mode. mode says where the
+-- job's output goes and how it is logged:
+--   partial(id, body)          a stream partial, as it is produced
+--   finished(id, result, body) how the job ended
+--   received(job_text, id)     optional: the job has arrived
+--   handler(config)            optional: the function to run, in place of
+--                              config.handler
+--   cut_short(id, result, body) optional: how a job the runtime cut short
+--                              ended (error_result)
+function modes.run_text(job_text, mode)
+  local config = assert(runner.config(), "no handler registered")
+  local job = assert(json.decode(job_text))
+  local id = job.id
+  if mode.received then
+    mode.received(job_text, id)
+  end
+  local handler = mode.handler and mode.handler(config) or config.handler
+  -- A batch's id marks every line of its jobs' runs, as in the Python
+  -- SDK: this thread's ("Started.", "Finished.") and the handler's.
+  local self = coroutine.running()
+  log.set_batch(self, job.batchId)
+  local result, info = runner.run(handler, job, {
+    return_aggregate_stream = config.return_aggregate_stream,
+    on_partial = function(_, body)
+      mode.partial(id, body)
+    end,
+    batch_id = job.batchId,
+  })
+  mode.finished(id, result, info.body)
+  log.set_batch(self, nil)
+  return info.body, info.stream, info.refresh or config.refresh_worker == true, info.failed
+end
+
+-- error_result(error_type, message, id, mode) -> body
+-- The result of a job the runtime had to cut short (timeout, memory cap,
+-- a failed runner), logged as it is posted (runtime_failure).
+function modes.error_result(error_type, message, id, mode)
+  local result = runner.runtime_failure(error_type, message, id)
+  local body = assert(core.encode(result, "result"))
+  if mode.cut_short then
+    mode.cut_short(id, result, body)
+  end
+  return body
+end
+
+-- add_entry_points(module, mode): the functions runpod-worker calls by
+-- name (executor.c) for every job of a mode, added to that mode's module:
+--   run(job_text) -> body, is_stream, refresh, failed     run_text()
+--   error_result(error_type, message, id) -> body         error_result()
+function modes.add_entry_points(module, mode)
+  function module.run(job_text)
+    return modes.run_text(job_text, mode)
+  end
+  function module.error_result(error_type, message, id)
+    return modes.error_result(error_type, message, id, mode)
+  end
+end
+
+return modes
