@@ -27,7 +27,9 @@ local function start(args, env)
   if (os.getenv("RP_SANITIZE") or "") ~= "" then
     parts[#parts + 1] = "ASAN_OPTIONS=detect_leaks=1"
   end
-  parts[#parts + 1] = "timeout -k 5 900 " .. quote(BIN) .. " --port 0"
+  -- SIGTERM to timeout is passed on; the emulator then has 30 s (ASan
+  -- checks leaks at exit, slow on a loaded machine) before SIGKILL.
+  parts[#parts + 1] = "timeout -k 30 900 " .. quote(BIN) .. " --port 0"
   for _, a in ipairs(args or {}) do
     parts[#parts + 1] = quote(a)
   end
