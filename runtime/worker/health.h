@@ -1,0 +1,34 @@
+/*
+ * health.h - the built-in fitness checks serverless mode runs before the
+ * first job, after the script's own checks, as the Python SDK does: free
+ * memory (MemAvailable of /proc/meminfo), free space of "/", and a TCP
+ * connection to a network target. Plain C: no Lua, no curl; each check
+ * logs one INFO line when it passes. Names and messages are the Python
+ * SDK's (check "_memory_check", reason "RuntimeError: Insufficient
+ * memory: ...").
+ */
+#ifndef RP_HEALTH_H
+#define RP_HEALTH_H
+
+#include <stddef.h>
+
+struct rp_health_options {
+  double min_memory_gb;       /* RUNPOD_MIN_MEMORY_GB */
+  double min_disk_percent;    /* RUNPOD_MIN_DISK_PERCENT */
+  double network_timeout;     /* RUNPOD_NETWORK_CHECK_TIMEOUT, seconds */
+  const char *network_target; /* RUNPOD_NETWORK_CHECK_HOST, "host:port" */
+  const char *meminfo;        /* NULL: /proc/meminfo */
+  const char *disk_path;      /* NULL: / */
+};
+
+/* The default network target, as the Python SDK. */
+#define RP_HEALTH_NETWORK_TARGET "8.8.8.8:53"
+
+/* Runs the checks in the Python SDK's order and stops at the first
+ * failure. Returns RP_OK, or RP_EIO with the failing check's name in
+ * check[0..checklen) and "RuntimeError: <message>" in
+ * reason[0..reasonlen). */
+int rp_health_run(const struct rp_health_options *o, char *check,
+                  size_t checklen, char *reason, size_t reasonlen);
+
+#endif

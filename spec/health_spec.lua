@@ -1,0 +1,152 @@
+-- The built-in fitness checks of serverless mode (memory, disk, network),
+-- run by the real bin/runpod-worker against the real bin/runpod-emulator.
+-- The network check is always pointed at 127.0.0.1: the emulator's own
+-- port (listening) or port 1 (closed); nothing leaves this machine.
+local helpers = require "helpers.emulator"
+
+local CLOSED = "127.0.0.1:1"
+
+local function pings(emu)
+  local found = {}
+  for _, e in ipairs(emu.log()) do
+    if e.path:find("/ping/") then
+      found[#found + 1] = e
+    end
+  end
+  return found
+end
+
+local function takes(emu)
+  local n = 0
+  for _, e in ipairs(emu.log()) do
+    if e.path:find("/job%-take") then
+      n = n + 1
+    end
+  end
+  return n
+end
+
+-- The query's parameters, form-decoded.
+local function params(query)
+  local p = {}
+  for k, v in query:gmatch("([^&=?]+)=([^&]*)") do
+    v = v:gsub("+", " "):gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end)
+    p[k] = v
+  end
+  return p
+end
+
+describe("built-in fitness checks", function()
+  local emu, worker
+
+  after_each(function()
+    if worker then worker.kill() end
+    if emu then emu.stop() end
+    worker, emu = nil, nil
+  end)
+
+  -- env: the checks' settings on top of passing ones.
+  local function start(env, handler)
+    emu = helpers.start()
+    local e = {
+      RUNPOD_SKIP_AUTO_SYSTEM_CHECKS = "",
+      RUNPOD_MIN_MEMORY_GB = "0",
+      RUNPOD_MIN_DISK_PERCENT = "0",
+      RUNPOD_NETWORK_CHECK_HOST = emu.url:match("//([^/]+)"),
+      RUNPOD_NETWORK_CHECK_TIMEOUT = "2",
+    }
+    for k, v in pairs(env or {}) do
+      e[k] = v
+    end
+    worker = helpers.worker(emu, handler or "handlers/echo.lua", e)
+    return worker
+  end
+
+  -- The worker exits 1 without taking a job, after one ERROR line naming
+  -- the check and one unhealthy ping; returns the output and that ping's
+  -- parameters.
+  local function fails(check)
+    assert.are.equal(1, worker.wait(20))
+    local out = worker.output()
+    local line = out:match("[^\n]*Fitness check failed: " .. check .. " |[^\n]*")
+    assert.is_truthy(line, out)
+    assert.matches("ERROR", line, 1, true)
+    local list = pings(emu)
+    assert.are.equal(1, #list)
+    assert.matches("/ping/worker%-1", list[1].path)
+    assert.are.equal(0, takes(emu))
+    return out, params(list[1].query), line
+  end
+
+  it("pass: the worker takes and finishes a job", function()
+    start()
+    local id = emu.submit({ hello = "fit" })
+    local view = emu.wait_done(id, 20)
+    assert.are.equal("COMPLETED", view.status)
+    local out = worker.output()
+    assert.matches("Memory check passed: [%d.]+GB available %(of [%d.]+GB total%)", out)
+    assert.matches("Disk space check passed: [%d.]+GB free %([%d.]+%% available%)", out)
+    assert.matches("Network connectivity passed: Connected to 127.0.0.1", out, 1, true)
+  end)
+
+  it("memory: too little MemAvailable fails _memory_check", function()
+    start({ RUNPOD_MIN_MEMORY_GB = "100000" })
+    local _, q, line = fails("_memory_check")
+    assert.matches("RuntimeError: Insufficient memory: %d+%.%d%dGB available, 100000%.0GB required",
+      line)
+    assert.are.equal("unhealthy", q.status)
+    assert.are.equal("_memory_check", q.check)
+    assert.matches("^RuntimeError: Insufficient memory: %d+%.%d%dGB available, "
+      .. "100000%.0GB required$", q.reason)
+    assert.matches("^%d+%.%d+%.%d+", q.runpod_version)
+  end)
+
+  it("disk: too little free space on / fails _disk_check", function()
+    start({ RUNPOD_MIN_DISK_PERCENT = "100" })
+    local _, q, line = fails("_disk_check")
+    assert.matches("RuntimeError: Insufficient disk space: [%d.]+GB free %([%d.]+%%%), "
+      .. "100%.0%% required", line)
+    assert.are.equal("_disk_check", q.check)
+    assert.matches("^RuntimeError: Insufficient disk space: ", q.reason)
+  end)
+
+  it("network: a refused connection fails _network_check", function()
+    start({ RUNPOD_NETWORK_CHECK_HOST = CLOSED })
+    local _, q, line = fails("_network_check")
+    assert.matches("RuntimeError: Network connectivity failed: Connection refused to 127.0.0.1:1",
+      line, 1, true)
+    assert.are.equal("_network_check", q.check)
+    assert.are.equal("RuntimeError: Network connectivity failed: Connection refused to 127.0.0.1:1",
+      q.reason)
+  end)
+
+  it("sends at most 256 characters of the reason", function()
+    local long = ("h"):rep(400) .. ":53"
+    start({ RUNPOD_NETWORK_CHECK_HOST = long })
+    local _, q = fails("_network_check")
+    assert.are.equal(256, #q.reason)
+    assert.matches("^RuntimeError: Network connectivity check failed: bad target", q.reason)
+  end)
+
+  it("runs the script's checks first", function()
+    start({ RUNPOD_MIN_MEMORY_GB = "100000" }, "spec/fixtures/unfit.lua")
+    assert.are.equal(1, worker.wait(20))
+    local out = worker.output()
+    assert.matches("no GPU found", out, 1, true)
+    assert.is_nil(out:find("_memory_check", 1, true))
+  end)
+
+  it("RUNPOD_SKIP_AUTO_SYSTEM_CHECKS=true skips them all", function()
+    start({ RUNPOD_SKIP_AUTO_SYSTEM_CHECKS = "true", RUNPOD_MIN_MEMORY_GB = "100000",
+            RUNPOD_MIN_DISK_PERCENT = "100", RUNPOD_NETWORK_CHECK_HOST = CLOSED })
+    local id = emu.submit({ hello = "skip" })
+    assert.are.equal("COMPLETED", emu.wait_done(id, 20).status)
+    assert.is_nil(worker.output():find("check failed", 1, true))
+  end)
+
+  it("the script's own checks still run when skipped", function()
+    start({ RUNPOD_SKIP_AUTO_SYSTEM_CHECKS = "true" }, "spec/fixtures/unfit.lua")
+    assert.are.equal(1, worker.wait(20))
+    assert.matches("no GPU found", worker.output(), 1, true)
+  end)
+end)
