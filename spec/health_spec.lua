@@ -1,8 +1,11 @@
 -- The built-in fitness checks of serverless mode (memory, disk, network),
 -- run by the real bin/runpod-worker against the real bin/runpod-emulator.
 -- The network check is always pointed at 127.0.0.1: the emulator's own
--- port (listening) or port 1 (closed); nothing leaves this machine.
+-- port (listening) or port 1 (closed); nothing leaves this machine. The
+-- GPU checks run against a fake libcuda.so.1 (spec/fixtures/fake_cuda.c,
+-- built here) and fake nvidia-smi and nvcc scripts.
 local helpers = require "helpers.emulator"
+local proc = require "helpers.proc"
 
 local CLOSED = "127.0.0.1:1"
 
@@ -148,5 +151,123 @@ describe("built-in fitness checks", function()
     start({ RUNPOD_SKIP_AUTO_SYSTEM_CHECKS = "true" }, "spec/fixtures/unfit.lua")
     assert.are.equal(1, worker.wait(20))
     assert.matches("no GPU found", worker.output(), 1, true)
+  end)
+
+  describe("GPU", function()
+    local dir
+
+    local function write(path, text)
+      local f = assert(io.open(path, "w"))
+      f:write(text)
+      f:close()
+      os.execute("chmod +x " .. proc.quote(path))
+    end
+
+    setup(function()
+      dir = proc.tmpdir()
+      os.execute("mkdir -p " .. proc.quote(dir .. "/bin") .. " " .. proc.quote(dir .. "/lib")
+        .. " " .. proc.quote(dir .. "/none"))
+      assert(os.execute("cc -shared -fPIC -o " .. proc.quote(dir .. "/lib/libcuda.so.1") .. " "
+        .. proc.quote(proc.root .. "/spec/fixtures/fake_cuda.c")))
+      write(dir .. "/bin/nvidia-smi", [[#!/bin/sh
+if [ "$1" = --list-gpus ]; then echo "GPU 0: Fake GPU"; exit 0; fi
+v=${FAKE_SMI_VERSION:+CUDA Version: $FAKE_SMI_VERSION}
+echo "| NVIDIA-SMI 535.104.05   Driver Version: 535.104.05   $v |"
+]])
+      write(dir .. "/bin/nvcc", [[#!/bin/sh
+[ -n "$FAKE_NVCC_VERSION" ] || exit 1
+echo "nvcc: NVIDIA (R) Cuda compiler driver"
+echo "Cuda compilation tools, release $FAKE_NVCC_VERSION, V$FAKE_NVCC_VERSION.1"
+]])
+    end)
+
+    teardown(function()
+      os.execute("rm -rf " .. proc.quote(dir))
+    end)
+
+    local function gpu(env)
+      local e = {
+        PATH = dir .. "/bin:" .. os.getenv("PATH"),
+        LD_LIBRARY_PATH = dir .. "/lib",
+        FAKE_SMI_VERSION = "12.2",
+      }
+      for k, v in pairs(env or {}) do
+        e[k] = v
+      end
+      return start(e)
+    end
+
+    local function completes()
+      local id = emu.submit({ hello = "gpu" })
+      assert.are.equal("COMPLETED", emu.wait_done(id, 20).status, worker.output())
+      return worker.output()
+    end
+
+    it("pass: nvidia-smi's CUDA version and every device initialise", function()
+      gpu({ FAKE_CUDA_DEVICES = "2" })
+      local out = completes()
+      assert.matches("CUDA version check passed: 12.2 (minimum: 11.8)", out, 1, true)
+      assert.matches("CUDA initialization passed: 2 device(s) initialized successfully", out,
+        1, true)
+    end)
+
+    it("takes nvcc's version before nvidia-smi's; too old fails _cuda_version_check", function()
+      gpu({ FAKE_NVCC_VERSION = "11.2" })
+      local _, q, line = fails("_cuda_version_check")
+      assert.matches("RuntimeError: CUDA version too old: 11.2 found, 11.8 required", line, 1,
+        true)
+      assert.are.equal("RuntimeError: CUDA version too old: 11.2 found, 11.8 required", q.reason)
+    end)
+
+    it("honours RUNPOD_MIN_CUDA_VERSION", function()
+      gpu({ RUNPOD_MIN_CUDA_VERSION = "12.4" })
+      local _, q = fails("_cuda_version_check")
+      assert.are.equal("RuntimeError: CUDA version too old: 12.2 found, 12.4 required", q.reason)
+    end)
+
+    it("an unknown CUDA version is a WARN, not a failure", function()
+      gpu({ FAKE_SMI_VERSION = "" })
+      local out = completes()
+      assert.matches("Could not determine CUDA version, skipping check", out, 1, true)
+    end)
+
+    it("a failing cuInit fails _cuda_init_check", function()
+      gpu({ FAKE_CUDA_FAIL = "init" })
+      local _, q = fails("_cuda_init_check")
+      assert.are.equal("RuntimeError: CUDA initialization failed: cuInit: no CUDA-capable device "
+        .. "is detected", q.reason)
+    end)
+
+    it("a failing allocation names the device", function()
+      gpu({ FAKE_CUDA_DEVICES = "2", FAKE_CUDA_FAIL = "alloc" })
+      local _, q = fails("_cuda_init_check")
+      assert.are.equal("RuntimeError: Failed to initialize GPU 0: cuMemAlloc: out of memory",
+        q.reason)
+    end)
+
+    it("no devices fails _cuda_init_check", function()
+      gpu({ FAKE_CUDA_DEVICES = "0" })
+      local _, q = fails("_cuda_init_check")
+      assert.matches("^RuntimeError: No CUDA devices available", q.reason)
+    end)
+
+    it("a driver that cannot load fails _cuda_init_check", function()
+      gpu({ LD_LIBRARY_PATH = dir .. "/none" })
+      local _, q = fails("_cuda_init_check")
+      assert.matches("^RuntimeError: CUDA initialization failed: cannot load libcuda%.so%.1",
+        q.reason)
+    end)
+
+    it("RUNPOD_SKIP_GPU_CHECK=true skips the GPU checks only", function()
+      gpu({ RUNPOD_SKIP_GPU_CHECK = "true", FAKE_CUDA_FAIL = "init", FAKE_NVCC_VERSION = "9.0" })
+      local out = completes()
+      assert.is_nil(out:find("CUDA", 1, true))
+      assert.matches("Memory check passed", out, 1, true)
+    end)
+
+    it("RUNPOD_SKIP_AUTO_SYSTEM_CHECKS=true skips them too", function()
+      gpu({ RUNPOD_SKIP_AUTO_SYSTEM_CHECKS = "true", FAKE_CUDA_FAIL = "init" })
+      completes()
+    end)
   end)
 end)

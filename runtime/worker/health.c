@@ -1,6 +1,8 @@
 /* health.c - see health.h. */
 #include "worker/health.h"
 
+#include <ctype.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -10,7 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <signal.h>
 #include <sys/statvfs.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "base/clock.h"
@@ -207,6 +211,238 @@ static int check_network(const struct rp_health_options *o, char *reason,
   return RP_OK;
 }
 
+
+/* How long nvidia-smi and nvcc may take, as the Python SDK. */
+#define TOOL_TIMEOUT 5.0
+#define TOOL_OUTPUT 65536
+
+/* Runs argv (found on PATH) with stdout into out (NUL-terminated, cut at
+ * outlen - 1 bytes) and stderr discarded, for at most TOOL_TIMEOUT
+ * seconds. Returns its exit status, or -1 when it could not run, was
+ * killed or timed out. */
+static int run_tool(char *const argv[], char *out, size_t outlen)
+{
+  int fds[2], status = -1;
+  size_t len = 0;
+  double deadline = rp_clock_now() + TOOL_TIMEOUT;
+  pid_t pid;
+  out[0] = '\0';
+  if (pipe(fds) != 0)
+    return -1;
+  pid = fork();
+  if (pid == 0) {
+    int null = open("/dev/null", O_RDWR);
+    dup2(fds[1], 1);
+    if (null >= 0)
+      dup2(null, 2);
+    close(fds[0]);
+    execvp(argv[0], argv);
+    _exit(127);
+  }
+  close(fds[1]);
+  if (pid < 0) {
+    close(fds[0]);
+    return -1;
+  }
+  for (;;) {
+    struct pollfd p = { .fd = fds[0], .events = POLLIN };
+    double left = deadline - rp_clock_now();
+    char tmp[4096];
+    ssize_t n;
+    int r = left > 0 ? poll(&p, 1, (int)(left * 1000) + 1) : 0;
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r <= 0) {
+      kill(pid, SIGKILL);
+      break;
+    }
+    n = read(fds[0], tmp, sizeof(tmp));
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      break;
+    if (len + 1 < outlen) {
+      size_t k = (size_t)n < outlen - 1 - len ? (size_t)n : outlen - 1 - len;
+      memcpy(out + len, tmp, k);
+      len += k;
+      out[len] = '\0';
+    }
+  }
+  close(fds[0]);
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+    continue;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* Whether a GPU is there: nvidia-smi runs and says "NVIDIA-SMI". */
+static int gpu_available(char *out, size_t outlen)
+{
+  char *argv[] = { "nvidia-smi", NULL };
+  return run_tool(argv, out, outlen) == 0 && strstr(out, "NVIDIA-SMI");
+}
+
+/* The first "X.Y" of s into *major, *minor. Returns 0 or -1. */
+static int parse_version(const char *s, int *major, int *minor)
+{
+  for (; s && *s; s++)
+    if (*s >= '0' && *s <= '9' && sscanf(s, "%d.%d", major, minor) == 2)
+      return 0;
+    else if (*s >= '0' && *s <= '9')
+      while (s[1] >= '0' && s[1] <= '9')
+        s++;
+  return -1;
+}
+
+/* The CUDA version line: nvcc's first line saying "release" or "version",
+ * else nvidia-smi's "CUDA Version: X.Y". Returns 0 or -1 (unknown). */
+static int cuda_version(char *buf, size_t len, int *major, int *minor)
+{
+  char *nvcc[] = { "nvcc", "--version", NULL };
+  char *smi[] = { "nvidia-smi", NULL };
+  if (run_tool(nvcc, buf, len) == 0) {
+    for (char *p = buf; *p; p++)
+      *p = (char)tolower((unsigned char)*p);
+    for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n"))
+      if (strstr(line, "release") || strstr(line, "version"))
+        return parse_version(line, major, minor);
+  }
+  if (run_tool(smi, buf, len) == 0) {
+    const char *v = strstr(buf, "CUDA Version:");
+    if (v)
+      return parse_version(v + strlen("CUDA Version:"), major, minor);
+    rp_log(RP_LOG_DEBUG, NULL, "nvidia-smi output found but couldn't parse "
+           "CUDA version");
+  }
+  return -1;
+}
+
+static int check_cuda_version(const struct rp_health_options *o,
+                              char *reason, size_t len)
+{
+  char *buf = malloc(TOOL_OUTPUT);
+  const char *want = o->min_cuda_version && *o->min_cuda_version
+                       ? o->min_cuda_version : RP_HEALTH_MIN_CUDA;
+  int major = 0, minor = 0, wmajor = 0, wminor = 0, rc = RP_OK;
+  if (!buf)
+    return fail(reason, len, "CUDA version check: out of memory");
+  if (cuda_version(buf, TOOL_OUTPUT, &major, &minor) != 0) {
+    rp_log(RP_LOG_WARN, NULL, "Could not determine CUDA version, skipping "
+           "check");
+    free(buf);
+    return RP_OK;
+  }
+  free(buf);
+  parse_version(want, &wmajor, &wminor);
+  if (major < wmajor || (major == wmajor && minor < wminor))
+    rc = fail(reason, len, "CUDA version too old: %d.%d found, %d.%d "
+              "required", major, minor, wmajor, wminor);
+  else
+    rp_log(RP_LOG_INFO, NULL, "CUDA version check passed: %d.%d (minimum: "
+           "%d.%d)", major, minor, wmajor, wminor);
+  return rc;
+}
+
+/* The part of the CUDA driver API the init check needs (cuda.h's types:
+ * CUresult is an int, CUdevice an int, CUcontext a pointer, CUdeviceptr
+ * an unsigned 64-bit integer on 64-bit hosts). */
+struct cuda {
+  void *lib;
+  int (*init)(unsigned int);
+  int (*count)(int *);
+  int (*get)(int *, int);
+  int (*ctx_create)(void **, unsigned int, int);
+  int (*ctx_destroy)(void *);
+  int (*mem_alloc)(unsigned long long *, size_t);
+  int (*mem_free)(unsigned long long);
+  int (*error_string)(int, const char **);
+};
+
+/* The words for a CUresult: cuGetErrorString's, else its number. */
+static const char *cu_error(const struct cuda *c, int r, char *buf,
+                            size_t len)
+{
+  const char *s = NULL;
+  if (c->error_string && c->error_string(r, &s) == 0 && s)
+    return s;
+  snprintf(buf, len, "CUDA error %d", r);
+  return buf;
+}
+
+static int load_cuda(struct cuda *c, char *reason, size_t len)
+{
+  memset(c, 0, sizeof(*c));
+  c->lib = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+  if (!c->lib)
+    return fail(reason, len, "CUDA initialization failed: cannot load "
+                "libcuda.so.1: %s", dlerror());
+  /* dlsym returns void *; POSIX guarantees function pointers fit */
+#define SYM(field, name) \
+  *(void **)(&c->field) = dlsym(c->lib, name)
+  SYM(init, "cuInit");
+  SYM(count, "cuDeviceGetCount");
+  SYM(get, "cuDeviceGet");
+  SYM(ctx_create, "cuCtxCreate_v2");
+  SYM(ctx_destroy, "cuCtxDestroy_v2");
+  SYM(mem_alloc, "cuMemAlloc_v2");
+  SYM(mem_free, "cuMemFree_v2");
+  SYM(error_string, "cuGetErrorString");
+#undef SYM
+  if (!c->init || !c->count || !c->get || !c->ctx_create ||
+      !c->ctx_destroy || !c->mem_alloc || !c->mem_free)
+    return fail(reason, len, "CUDA initialization failed: libcuda.so.1 "
+                "lacks the driver API");
+  return RP_OK;
+}
+
+/* Every device: a context and a 4 KiB allocation, as the Python SDK's
+ * torch.zeros(1024) on each device. */
+static int check_cuda_init(const struct rp_health_options *o, char *reason,
+                           size_t len)
+{
+  struct cuda c;
+  char eb[32];
+  int n = 0, r, rc = load_cuda(&c, reason, len);
+  (void)o;
+  if (rc == RP_OK && (r = c.init(0)) != 0)
+    rc = fail(reason, len, "CUDA initialization failed: cuInit: %s",
+              cu_error(&c, r, eb, sizeof(eb)));
+  if (rc == RP_OK && (r = c.count(&n)) != 0)
+    rc = fail(reason, len, "CUDA initialization failed: "
+              "cuDeviceGetCount: %s", cu_error(&c, r, eb, sizeof(eb)));
+  if (rc == RP_OK && n <= 0)
+    rc = fail(reason, len, "No CUDA devices available despite nvidia-smi "
+              "finding a GPU");
+  for (int i = 0; rc == RP_OK && i < n; i++) {
+    int dev = 0;
+    void *ctx = NULL;
+    unsigned long long mem = 0;
+    const char *step = "cuDeviceGet";
+    r = c.get(&dev, i);
+    if (r == 0) {
+      step = "cuCtxCreate";
+      r = c.ctx_create(&ctx, 0, dev);
+    }
+    if (r == 0) {
+      step = "cuMemAlloc";
+      r = c.mem_alloc(&mem, 4096);
+      if (r == 0) {
+        step = "cuMemFree";
+        r = c.mem_free(mem);
+      }
+      c.ctx_destroy(ctx);
+    }
+    if (r != 0)
+      rc = fail(reason, len, "Failed to initialize GPU %d: %s: %s", i, step,
+                cu_error(&c, r, eb, sizeof(eb)));
+  }
+  if (rc == RP_OK)
+    rp_log(RP_LOG_INFO, NULL, "CUDA initialization passed: %d device(s) "
+           "initialized successfully", n);
+  if (c.lib)
+    dlclose(c.lib);
+  return rc;
+}
+
 int rp_health_run(const struct rp_health_options *o, char *check,
                   size_t checklen, char *reason, size_t reasonlen)
 {
@@ -217,8 +453,22 @@ int rp_health_run(const struct rp_health_options *o, char *check,
     { "_memory_check", check_memory },
     { "_disk_check", check_disk },
     { "_network_check", check_network },
+    { "_cuda_version_check", check_cuda_version },
+    { "_cuda_init_check", check_cuda_init },
   };
-  for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
+  size_t n = 3;
+  char *out = NULL;
+  if (o->skip_gpu)
+    rp_log(RP_LOG_DEBUG, NULL, "GPU fitness checks disabled via environment "
+           "(RUNPOD_SKIP_GPU_CHECK)");
+  else if ((out = malloc(TOOL_OUTPUT)) != NULL &&
+           gpu_available(out, TOOL_OUTPUT))
+    n = sizeof(checks) / sizeof(checks[0]);
+  else
+    rp_log(RP_LOG_DEBUG, NULL, "No GPU detected, skipping GPU-specific "
+           "fitness checks");
+  free(out);
+  for (size_t i = 0; i < n; i++) {
     rp_log(RP_LOG_DEBUG, NULL, "Executing fitness check: %s",
            checks[i].name);
     if (checks[i].run(o, reason, reasonlen) != RP_OK) {

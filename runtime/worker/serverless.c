@@ -346,6 +346,8 @@ static int fitness(struct state *s, const struct rp_settings *env)
   h.min_disk_percent = env->min_disk_percent.number;
   h.network_timeout = env->network_check_timeout.number;
   h.network_target = env->network_check_host.text;
+  h.min_cuda_version = env->min_cuda_version.text;
+  h.skip_gpu = env->skip_gpu_check.number != 0;
   if (rp_health_run(&h, check, sizeof(check), err, sizeof(err)) == RP_OK)
     return 0;
   rp_log(RP_LOG_ERROR, NULL, "Fitness check failed: %s | %s", check, err);
