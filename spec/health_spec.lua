@@ -170,7 +170,7 @@ describe("built-in fitness checks", function()
       assert(os.execute("cc -shared -fPIC -o " .. proc.quote(dir .. "/lib/libcuda.so.1") .. " "
         .. proc.quote(proc.root .. "/spec/fixtures/fake_cuda.c")))
       write(dir .. "/bin/nvidia-smi", [[#!/bin/sh
-if [ "$1" = --list-gpus ]; then echo "GPU 0: Fake GPU"; exit 0; fi
+if [ "$1" = --list-gpus ]; then [ -n "$FAKE_SMI_NO_GPUS" ] || echo "GPU 0: Fake GPU"; exit 0; fi
 v=${FAKE_SMI_VERSION:+CUDA Version: $FAKE_SMI_VERSION}
 echo "| NVIDIA-SMI 535.104.05   Driver Version: 535.104.05   $v |"
 ]])
@@ -179,6 +179,19 @@ echo "| NVIDIA-SMI 535.104.05   Driver Version: 535.104.05   $v |"
 echo "nvcc: NVIDIA (R) Cuda compiler driver"
 echo "Cuda compilation tools, release $FAKE_NVCC_VERSION, V$FAKE_NVCC_VERSION.1"
 ]])
+      write(dir .. "/gpu_test_ok", [[#!/bin/sh
+echo "CUDA Driver Version: 12.2"
+echo "Found 2 GPUs:"
+echo "GPU 0 memory allocation test passed."
+echo "GPU 1 memory allocation test passed."
+]])
+      write(dir .. "/gpu_test_bad", [[#!/bin/sh
+echo "Found 2 GPUs:"
+echo "GPU 0: cudaMalloc failed: out of memory"
+echo "GPU 1: error 2"
+echo "GPU 1: cannot reset"
+]])
+      write(dir .. "/gpu_test_slow", "#!/bin/sh\nexec sleep 5\n")
     end)
 
     teardown(function()
@@ -209,6 +222,44 @@ echo "Cuda compilation tools, release $FAKE_NVCC_VERSION, V$FAKE_NVCC_VERSION.1"
       assert.matches("CUDA version check passed: 12.2 (minimum: 11.8)", out, 1, true)
       assert.matches("CUDA initialization passed: 2 device(s) initialized successfully", out,
         1, true)
+    end)
+
+    it("the GPU test falls back to nvidia-smi --list-gpus, first of the built-in checks",
+        function()
+      gpu({ FAKE_SMI_NO_GPUS = "1", RUNPOD_MIN_MEMORY_GB = "100000" })
+      local _, q = fails("_gpu_health_check")
+      assert.are.equal("RuntimeError: GPU health check failed (binary disabled/missing, "
+        .. "fallback failed): No GPUs detected by nvidia-smi", q.reason)
+    end)
+
+    it("runs RUNPOD_BINARY_GPU_TEST_PATH and passes on its verdict", function()
+      gpu({ FAKE_SMI_NO_GPUS = "1", RUNPOD_BINARY_GPU_TEST_PATH = dir .. "/gpu_test_ok" })
+      local out = completes()
+      assert.matches("GPU binary test passed: 2 GPU(s) healthy (CUDA 12.2)", out, 1, true)
+    end)
+
+    it("quotes at most RUNPOD_GPU_MAX_ERROR_MESSAGES lines of a failing GPU test", function()
+      gpu({ FAKE_SMI_NO_GPUS = "1", RUNPOD_BINARY_GPU_TEST_PATH = dir .. "/gpu_test_bad",
+            RUNPOD_GPU_MAX_ERROR_MESSAGES = "2" })
+      local _, q = fails("_gpu_health_check")
+      assert.are.equal("RuntimeError: GPU health check failed. Binary test: GPU memory "
+        .. "allocation test failed: GPU 0: cudaMalloc failed: out of memory; GPU 1: error 2. "
+        .. "Fallback test: No GPUs detected by nvidia-smi", q.reason)
+    end)
+
+    it("bounds the GPU test by RUNPOD_GPU_TEST_TIMEOUT", function()
+      gpu({ FAKE_SMI_NO_GPUS = "1", RUNPOD_BINARY_GPU_TEST_PATH = dir .. "/gpu_test_slow",
+            RUNPOD_GPU_TEST_TIMEOUT = "0.5" })
+      local _, q = fails("_gpu_health_check")
+      assert.matches("Binary test: GPU test binary timed out after 0.5s. Fallback test: No GPUs",
+        q.reason, 1, true)
+    end)
+
+    it("a failing GPU test with a GPU listed only warns, as the Python SDK", function()
+      gpu({ RUNPOD_BINARY_GPU_TEST_PATH = dir .. "/gpu_test_bad" })
+      local out = completes()
+      assert.matches("GPU binary check failed: GPU memory allocation test failed", out, 1, true)
+      assert.matches("GPU fallback check passed: 1 GPU(s) detected", out, 1, true)
     end)
 
     it("takes nvcc's version before nvidia-smi's; too old fails _cuda_version_check", function()

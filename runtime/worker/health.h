@@ -3,7 +3,8 @@
  * first job, after the script's own checks, as the Python SDK does: free
  * memory (MemAvailable of /proc/meminfo), free space of "/", and a TCP
  * connection to a network target; then, when `nvidia-smi` runs and says
- * "NVIDIA-SMI", the CUDA version (nvcc --version, else nvidia-smi's
+ * "NVIDIA-SMI", a GPU test (a test binary, else `nvidia-smi --list-gpus`)
+ * first, and last the CUDA version (nvcc --version, else nvidia-smi's
  * "CUDA Version:") and the initialisation of every device with a small
  * allocation, through the CUDA driver API loaded at run time
  * (dlopen("libcuda.so.1"): nothing CUDA at build time). Plain C: no Lua,
@@ -24,6 +25,9 @@ struct rp_health_options {
   const char *network_target; /* RUNPOD_NETWORK_CHECK_HOST, "host:port" */
   const char *min_cuda_version; /* RUNPOD_MIN_CUDA_VERSION, "11.8" */
   int skip_gpu;               /* RUNPOD_SKIP_GPU_CHECK */
+  const char *gpu_test_path;  /* RUNPOD_BINARY_GPU_TEST_PATH or NULL */
+  double gpu_test_timeout;    /* RUNPOD_GPU_TEST_TIMEOUT, seconds */
+  int gpu_max_errors;         /* RUNPOD_GPU_MAX_ERROR_MESSAGES */
   const char *meminfo;        /* NULL: /proc/meminfo */
   const char *disk_path;      /* NULL: / */
 };

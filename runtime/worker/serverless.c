@@ -348,6 +348,9 @@ static int fitness(struct state *s, const struct rp_settings *env)
   h.network_target = env->network_check_host.text;
   h.min_cuda_version = env->min_cuda_version.text;
   h.skip_gpu = env->skip_gpu_check.number != 0;
+  h.gpu_test_path = env->binary_gpu_test_path.text;
+  h.gpu_test_timeout = env->gpu_test_timeout.number;
+  h.gpu_max_errors = (int)env->gpu_max_error_messages.number;
   if (rp_health_run(&h, check, sizeof(check), err, sizeof(err)) == RP_OK)
     return 0;
   rp_log(RP_LOG_ERROR, NULL, "Fitness check failed: %s | %s", check, err);
