@@ -222,6 +222,8 @@ echo "GPU 1: cannot reset"
       assert.matches("CUDA version check passed: 12.2 (minimum: 11.8)", out, 1, true)
       assert.matches("CUDA initialization passed: 2 device(s) initialized successfully", out,
         1, true)
+      assert.matches("GPU compute benchmark passed: 64 MiB allocation and copy completed in", out,
+        1, true)
     end)
 
     it("the GPU test falls back to nvidia-smi --list-gpus, first of the built-in checks",
@@ -307,6 +309,20 @@ echo "GPU 1: cannot reset"
       local _, q = fails("_cuda_init_check")
       assert.matches("^RuntimeError: CUDA initialization failed: cannot load libcuda%.so%.1",
         q.reason)
+    end)
+
+    it("a benchmark slower than RUNPOD_GPU_BENCHMARK_TIMEOUT fails _benchmark_check", function()
+      -- each fake copy takes 300 ms, three times the limit
+      gpu({ FAKE_CUDA_COPY_MS = "300", RUNPOD_GPU_BENCHMARK_TIMEOUT = "0.1" })
+      local _, q = fails("_benchmark_check")
+      assert.matches("^RuntimeError: GPU compute too slow: 64 MiB allocation and copy took %d+ms "
+        .. "%(max: 100ms%)$", q.reason)
+    end)
+
+    it("a failing copy fails _benchmark_check", function()
+      gpu({ FAKE_CUDA_FAIL = "copy" })
+      local _, q = fails("_benchmark_check")
+      assert.are.equal("RuntimeError: GPU benchmark failed: cuMemcpyHtoD: out of memory", q.reason)
     end)
 
     it("RUNPOD_SKIP_GPU_CHECK=true skips the GPU checks only", function()

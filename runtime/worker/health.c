@@ -473,6 +473,8 @@ struct cuda {
   int (*mem_alloc)(unsigned long long *, size_t);
   int (*mem_free)(unsigned long long);
   int (*error_string)(int, const char **);
+  int (*copy_htod)(unsigned long long, const void *, size_t);
+  int (*sync)(void);
 };
 
 /* The words for a CUresult: cuGetErrorString's, else its number. */
@@ -504,6 +506,8 @@ static int load_cuda(struct cuda *c, char *reason, size_t len)
   SYM(mem_alloc, "cuMemAlloc_v2");
   SYM(mem_free, "cuMemFree_v2");
   SYM(error_string, "cuGetErrorString");
+  SYM(copy_htod, "cuMemcpyHtoD_v2");
+  SYM(sync, "cuCtxSynchronize");
 #undef SYM
   if (!c->init || !c->count || !c->get || !c->ctx_create ||
       !c->ctx_destroy || !c->mem_alloc || !c->mem_free)
@@ -561,6 +565,71 @@ static int check_cuda_init(const struct rp_health_options *o, char *reason,
   return rc;
 }
 
+/* The bytes the benchmark allocates on the GPU and copies there. */
+#define BENCH_BYTES ((size_t)64 << 20)
+
+/* Python times a matrix multiply through torch or CuPy; here device 0
+ * gets a context, a 64 MiB allocation and a host-to-device copy of it,
+ * which must end within RUNPOD_GPU_BENCHMARK_TIMEOUT seconds. */
+static int check_gpu_benchmark(const struct rp_health_options *o,
+                               char *reason, size_t len)
+{
+  struct cuda c;
+  char eb[32];
+  void *ctx = NULL, *host = NULL;
+  unsigned long long mem = 0;
+  const char *step = "cuInit";
+  double t0, ms, max_ms = o->gpu_benchmark_timeout * 1000;
+  int dev = 0, r, rc = load_cuda(&c, reason, len);
+  if (rc == RP_OK && (!c.copy_htod || !c.sync))
+    rc = fail(reason, len, "GPU benchmark failed: libcuda.so.1 lacks "
+              "cuMemcpyHtoD_v2");
+  if (rc == RP_OK && (host = calloc(1, BENCH_BYTES)) == NULL)
+    rc = fail(reason, len, "GPU benchmark failed: out of host memory");
+  if (rc != RP_OK)
+    goto done;
+  t0 = rp_clock_now();
+  r = c.init(0);
+  if (r == 0) {
+    step = "cuDeviceGet";
+    r = c.get(&dev, 0);
+  }
+  if (r == 0) {
+    step = "cuCtxCreate";
+    r = c.ctx_create(&ctx, 0, dev);
+  }
+  if (r == 0) {
+    step = "cuMemAlloc";
+    r = c.mem_alloc(&mem, BENCH_BYTES);
+    if (r == 0) {
+      step = "cuMemcpyHtoD";
+      r = c.copy_htod(mem, host, BENCH_BYTES);
+      if (r == 0) {
+        step = "cuCtxSynchronize";
+        r = c.sync();
+      }
+      c.mem_free(mem);
+    }
+    c.ctx_destroy(ctx);
+  }
+  ms = (rp_clock_now() - t0) * 1000;
+  if (r != 0)
+    rc = fail(reason, len, "GPU benchmark failed: %s: %s", step,
+              cu_error(&c, r, eb, sizeof(eb)));
+  else if (ms > max_ms)
+    rc = fail(reason, len, "GPU compute too slow: 64 MiB allocation and "
+              "copy took %.0fms (max: %.0fms)", ms, max_ms);
+  else
+    rp_log(RP_LOG_INFO, NULL, "GPU compute benchmark passed: 64 MiB "
+           "allocation and copy completed in %.0fms (%.0f MB/s)", ms,
+           ms > 0 ? BENCH_BYTES / 1e3 / ms : 0.0);
+done:
+  free(host);
+  if (c.lib)
+    dlclose(c.lib);
+  return rc;
+}
+
 int rp_health_run(const struct rp_health_options *o, char *check,
                   size_t checklen, char *reason, size_t reasonlen)
 {
@@ -577,6 +646,7 @@ int rp_health_run(const struct rp_health_options *o, char *check,
     { "_network_check", check_network, 0 },
     { "_cuda_version_check", check_cuda_version, 1 },
     { "_cuda_init_check", check_cuda_init, 1 },
+    { "_benchmark_check", check_gpu_benchmark, 1 },
   };
   int gpu = 0;
   char *out = NULL;

@@ -6,7 +6,8 @@
  * "NVIDIA-SMI", a GPU test (a test binary, else `nvidia-smi --list-gpus`)
  * first, and last the CUDA version (nvcc --version, else nvidia-smi's
  * "CUDA Version:") and the initialisation of every device with a small
- * allocation, through the CUDA driver API loaded at run time
+ * allocation, and a timed 64 MiB allocation and copy, through the CUDA
+ * driver API loaded at run time
  * (dlopen("libcuda.so.1"): nothing CUDA at build time). Plain C: no Lua,
  * no curl; each check
  * logs one INFO line when it passes. Names and messages are the Python
@@ -28,6 +29,7 @@ struct rp_health_options {
   const char *gpu_test_path;  /* RUNPOD_BINARY_GPU_TEST_PATH or NULL */
   double gpu_test_timeout;    /* RUNPOD_GPU_TEST_TIMEOUT, seconds */
   int gpu_max_errors;         /* RUNPOD_GPU_MAX_ERROR_MESSAGES */
+  double gpu_benchmark_timeout; /* RUNPOD_GPU_BENCHMARK_TIMEOUT, seconds */
   const char *meminfo;        /* NULL: /proc/meminfo */
   const char *disk_path;      /* NULL: / */
 };

@@ -351,6 +351,7 @@ static int fitness(struct state *s, const struct rp_settings *env)
   h.gpu_test_path = env->binary_gpu_test_path.text;
   h.gpu_test_timeout = env->gpu_test_timeout.number;
   h.gpu_max_errors = (int)env->gpu_max_error_messages.number;
+  h.gpu_benchmark_timeout = env->gpu_benchmark_timeout.number;
   if (rp_health_run(&h, check, sizeof(check), err, sizeof(err)) == RP_OK)
     return 0;
   rp_log(RP_LOG_ERROR, NULL, "Fitness check failed: %s | %s", check, err);
