@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
@@ -23,6 +24,8 @@
 #include "base/rp.h"
 
 #define GIB (1024.0 * 1024.0 * 1024.0)
+
+extern char **environ;
 
 /* Writes v as Python's repr() of a float does ("4.0", "99.999",
  * "100000.0", "1e+16"): the fewest digits that read back to v, in fixed
@@ -229,19 +232,23 @@ static int run_for(char *const argv[], double seconds, char *out,
   size_t len = 0;
   double deadline = rp_clock_now() + seconds;
   pid_t pid;
+  posix_spawn_file_actions_t fa;
   out[0] = '\0';
   if (pipe(fds) != 0)
     return -1;
-  pid = fork();
-  if (pid == 0) {
-    int null = open("/dev/null", O_RDWR);
-    dup2(fds[1], 1);
-    if (null >= 0)
-      dup2(null, 2);
+  /* posix_spawnp, not fork: executor threads may be running */
+  if (posix_spawn_file_actions_init(&fa) != 0) {
     close(fds[0]);
-    execvp(argv[0], argv);
-    _exit(127);
+    close(fds[1]);
+    return -1;
   }
+  posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addclose(&fa, fds[0]);
+  posix_spawn_file_actions_addclose(&fa, fds[1]);
+  if (posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ) != 0)
+    pid = -1;
+  posix_spawn_file_actions_destroy(&fa);
   close(fds[1]);
   if (pid < 0) {
     close(fds[0]);
