@@ -45,7 +45,7 @@ CORE_SRC = runtime/base/buf.c runtime/base/json.c runtime/base/log.c \
            runtime/net/sigv4.c runtime/base/settings.c runtime/base/clock.c
 WORKER_SRC = runtime/worker/vm.c runtime/worker/runner.c runtime/worker/local.c \
              runtime/worker/executor.c runtime/worker/outbox.c \
-             runtime/worker/heartbeat.c \
+             runtime/worker/heartbeat.c runtime/worker/health.c \
              runtime/worker/serverless.c runtime/worker/take.c \
              runtime/worker/post.c runtime/worker/exit.c \
              runtime/worker/main.c \

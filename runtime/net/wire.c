@@ -109,3 +109,63 @@ char *rp_wire_ping_url(const char *tmpl, const char *worker_id,
     url = add_param(url, "job_id", job_ids);
   return add_param(url, "runpod_version", version);
 }
+
+/* Appends s[0..n) form-encoded: unreserved bytes as they are, space as
+ * '+', everything else %XX. */
+static int put_encoded(struct rp_buf *b, const char *s, size_t n)
+{
+  static const char hex[] = "0123456789ABCDEF";
+  int rc = RP_OK;
+  for (size_t i = 0; i < n && rc == RP_OK; i++) {
+    unsigned char c = (unsigned char)s[i];
+    char esc[3] = { '%', hex[c >> 4], hex[c & 15] };
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+        (c >= '0' && c <= '9') || strchr("-._~", c))
+      rc = rp_buf_append(b, (const char *)&c, 1);
+    else if (c == ' ')
+      rc = rp_buf_append(b, "+", 1);
+    else
+      rc = rp_buf_append(b, esc, 3);
+  }
+  return rc;
+}
+
+/* The byte length of the first 'chars' UTF-8 characters of s. */
+static size_t utf8_prefix(const char *s, size_t chars)
+{
+  size_t i = 0;
+  while (s[i] && chars > 0) {
+    i++;
+    while (((unsigned char)s[i] & 0xC0) == 0x80)
+      i++;
+    chars--;
+  }
+  return i;
+}
+
+char *rp_wire_unhealthy_url(const char *tmpl, const char *worker_id,
+                            const char *check, const char *reason,
+                            const char *version)
+{
+  struct rp_buf b = RP_BUF_INIT(MAX_URL);
+  char *url = rp_wire_replace(tmpl, "$RUNPOD_POD_ID", worker_id);
+  int rc = url ? rp_buf_printf(&b, "%s%cstatus=unhealthy&check=", url,
+                               strchr(url, '?') ? '&' : '?')
+               : RP_ENOMEM;
+  free(url);
+  if (rc == RP_OK)
+    rc = put_encoded(&b, check, strlen(check));
+  if (rc == RP_OK)
+    rc = rp_buf_puts(&b, "&reason=");
+  if (rc == RP_OK)
+    rc = put_encoded(&b, reason, utf8_prefix(reason, 256));
+  if (rc == RP_OK)
+    rc = rp_buf_puts(&b, "&runpod_version=");
+  if (rc == RP_OK)
+    rc = put_encoded(&b, version, strlen(version));
+  if (rc != RP_OK) {
+    rp_buf_free(&b);
+    return NULL;
+  }
+  return rp_buf_steal(&b, NULL);
+}

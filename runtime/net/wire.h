@@ -45,6 +45,14 @@ char *rp_wire_stream_url(const char *tmpl, const char *job_id,
 char *rp_wire_ping_url(const char *tmpl, const char *worker_id,
                        const char *job_ids, const char *version);
 
+/* unhealthy report: tmpl with $RUNPOD_POD_ID, then "status=unhealthy",
+ * "check=<check>", "reason=<reason>" (its first 256 characters) and
+ * "runpod_version=<version>", each value form-encoded as the Python SDK's
+ * HTTP client does (space as '+'). */
+char *rp_wire_unhealthy_url(const char *tmpl, const char *worker_id,
+                            const char *check, const char *reason,
+                            const char *version);
+
 /* Replaces every occurrence of 'from' in s by 'to'. */
 char *rp_wire_replace(const char *s, const char *from, const char *to);
 

@@ -13,6 +13,9 @@
 #include "base/rp.h"
 #include "net/wire.h"
 
+/* How long the unhealthy report may delay the exit (as the Python SDK). */
+#define UNHEALTHY_TIMEOUT_MS 2000
+
 struct rp_heartbeat {
   char *tmpl;
   char *worker_id;
@@ -173,17 +176,26 @@ void rp_heartbeat_set_jobs(struct rp_heartbeat *h, const char *job_ids)
   pthread_mutex_unlock(&h->mu);
 }
 
-void rp_heartbeat_ping_once(const char *url_template, const char *worker_id,
-                            const char *api_key, const char *extra)
+void rp_heartbeat_report_unhealthy(const char *url_template,
+                                   const char *worker_id,
+                                   const char *api_key, const char *check,
+                                   const char *reason)
 {
   struct rp_heartbeat h;
+  char *url = rp_wire_unhealthy_url(url_template, worker_id, check, reason,
+                                    RP_VERSION);
+  CURLcode rc;
   memset(&h, 0, sizeof(h));
-  h.tmpl = (char *)url_template;
-  h.worker_id = (char *)worker_id;
   h.api_key = (char *)api_key;
-  h.interval_ms = 5000;
-  if (setup_handle(&h) == 0)
-    ping(&h, "", extra);
+  h.interval_ms = UNHEALTHY_TIMEOUT_MS / 2;   /* the timeout is twice it */
+  if (url && setup_handle(&h) == 0) {
+    curl_easy_setopt(h.easy, CURLOPT_URL, url);
+    rc = curl_easy_perform(h.easy);
+    if (rc != CURLE_OK)
+      rp_log(RP_LOG_DEBUG, NULL, "Unhealthy report failed: %s",
+             curl_easy_strerror(rc));
+  }
+  free(url);
   if (h.easy)
     curl_easy_cleanup(h.easy);
   curl_slist_free_all(h.headers);

@@ -20,10 +20,14 @@ struct rp_heartbeat *rp_heartbeat_start(const char *url_template,
 /* Sets the comma-separated ids of the jobs in flight ("" for none). */
 void rp_heartbeat_set_jobs(struct rp_heartbeat *h, const char *job_ids);
 
-/* Sends one ping, outside any heartbeat thread, with an extra query
- * parameter (e.g. "status=unhealthy"), and waits for it. */
-void rp_heartbeat_ping_once(const char *url_template, const char *worker_id,
-                            const char *api_key, const char *extra);
+/* Reports the worker unhealthy, as the Python SDK: one GET, outside any
+ * heartbeat thread, to the ping URL with "status=unhealthy", the failed
+ * check's name, the reason (its first 256 characters) and the version;
+ * 2 seconds at most; any failure is ignored. */
+void rp_heartbeat_report_unhealthy(const char *url_template,
+                                   const char *worker_id,
+                                   const char *api_key, const char *check,
+                                   const char *reason);
 
 /* Stops the thread, joins it and frees everything. Accepts NULL. */
 void rp_heartbeat_stop(struct rp_heartbeat *h);

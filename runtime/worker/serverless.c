@@ -18,6 +18,7 @@
 #include "base/rp.h"
 #include "net/wire.h"
 #include "worker/exit.h"
+#include "worker/health.h"
 #include "worker/serverless_int.h"
 
 /* The longest the loop sleeps with nothing due (it looks at the clock and
@@ -313,17 +314,50 @@ static int start_executors(struct state *s, const struct rp_vm_options *vm,
   return RP_OK;
 }
 
-/* Runs the fitness checks before the first take; a failure reports the
- * worker unhealthy on the ping URL. Returns 0 or -1. */
-static int fitness(struct state *s, const char *ping_tmpl, double limit)
+/* Reports a failed fitness check on the ping URL, when there is one. */
+static void report_unhealthy(struct state *s, const char *ping_tmpl,
+                             const char *check, const char *reason)
 {
-  char err[1024];
-  if (rp_executor_fitness(s->ex[0], limit, err, sizeof(err)) == RP_OK)
+  if (s->api_key && *s->api_key && ping_tmpl && *ping_tmpl &&
+      strcmp(ping_tmpl, "PING_NOT_SET") != 0)
+    rp_heartbeat_report_unhealthy(ping_tmpl, s->worker_id, s->api_key,
+                                  check, reason);
+}
+
+/* Runs the script's fitness checks, then the built-in ones (unless
+ * RUNPOD_SKIP_AUTO_SYSTEM_CHECKS), before the first take; a failure is
+ * logged and reported unhealthy on the ping URL. Returns 0 or -1. */
+static int fitness(struct state *s, const struct rp_settings *env)
+{
+  const char *ping_tmpl = env->webhook_ping.text;
+  struct rp_health_options h;
+  char err[1024], check[64];
+  if (rp_executor_fitness(s->ex[0], env->fitness_timeout.number, err,
+                          sizeof(err)) != RP_OK) {
+    rp_log(RP_LOG_ERROR, NULL, "%s", err);
+    report_unhealthy(s, ping_tmpl, "fitness_check", err);
+    return -1;
+  }
+  if (env->skip_auto_system_checks.number != 0) {
+    rp_log(RP_LOG_DEBUG, NULL, "System fitness checks disabled via "
+           "environment (RUNPOD_SKIP_AUTO_SYSTEM_CHECKS)");
     return 0;
-  rp_log(RP_LOG_ERROR, NULL, "%s", err);
-  if (s->api_key && *s->api_key && ping_tmpl && *ping_tmpl)
-    rp_heartbeat_ping_once(ping_tmpl, s->worker_id, s->api_key,
-                           "status=unhealthy");
+  }
+  memset(&h, 0, sizeof(h));
+  h.min_memory_gb = env->min_memory_gb.number;
+  h.min_disk_percent = env->min_disk_percent.number;
+  h.network_timeout = env->network_check_timeout.number;
+  h.network_target = env->network_check_host.text;
+  h.min_cuda_version = env->min_cuda_version.text;
+  h.skip_gpu = env->skip_gpu_check.number != 0;
+  h.gpu_test_path = env->binary_gpu_test_path.text;
+  h.gpu_test_timeout = env->gpu_test_timeout.number;
+  h.gpu_max_errors = (int)env->gpu_max_error_messages.number;
+  h.gpu_benchmark_timeout = env->gpu_benchmark_timeout.number;
+  if (rp_health_run(&h, check, sizeof(check), err, sizeof(err)) == RP_OK)
+    return 0;
+  rp_log(RP_LOG_ERROR, NULL, "Fitness check failed: %s | %s", check, err);
+  report_unhealthy(s, ping_tmpl, check, err);
   return -1;
 }
 
@@ -399,7 +433,7 @@ int rp_serverless_run(const struct rp_vm_options *vm,
     goto done;
   }
   interval = (long)env->ping_interval.number;
-  if (fitness(s, ping_tmpl, env->fitness_timeout.number) != 0) {
+  if (fitness(s, env) != 0) {
     rc = RP_EXIT_FAILED;
     goto done;
   }

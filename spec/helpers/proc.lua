@@ -43,7 +43,24 @@ local CLEARED = {
   "RUNPOD_DEBUG", "RUNPOD_POD_HOSTNAME", "RUNPOD_REALTIME_PORT", "RUNPOD_AI_API_KEY",
   "RUNPOD_ALLOW_PRIVATE_DOWNLOAD_URLS", "RUNPOD_DOWNLOAD_ALLOW_CIDRS", "RUNPOD_MAX_DOWNLOAD_BYTES",
   "BUCKET_ENDPOINT_URL", "BUCKET_ACCESS_KEY_ID", "BUCKET_SECRET_ACCESS_KEY",
+  "RUNPOD_SKIP_AUTO_SYSTEM_CHECKS", "RUNPOD_MIN_MEMORY_GB", "RUNPOD_MIN_DISK_PERCENT",
+  "RUNPOD_NETWORK_CHECK_HOST", "RUNPOD_NETWORK_CHECK_TIMEOUT",
 }
+
+-- with_checks_off(env) -> env, or a copy with RUNPOD_SKIP_AUTO_SYSTEM_CHECKS
+-- "true" when env selects serverless mode and does not set that switch: the
+-- worker's built-in fitness checks would otherwise try to reach 8.8.8.8.
+-- A spec that wants the checks sets the switch to "" (unset).
+function proc.with_checks_off(env)
+  if not env or not env.RUNPOD_WEBHOOK_GET_JOB or env.RUNPOD_SKIP_AUTO_SYSTEM_CHECKS then
+    return env
+  end
+  local copy = { RUNPOD_SKIP_AUTO_SYSTEM_CHECKS = "true" }
+  for k, v in pairs(env) do
+    copy[k] = v
+  end
+  return copy
+end
 
 -- run(argv, opts) -> { code = n, stdout = s, stderr = s }
 -- argv: list of arguments (argv[1] is the program); opts.env: extra
@@ -62,7 +79,7 @@ function proc.run(argv, opts)
       parts[#parts + 1] = "-u LD_PRELOAD ASAN_OPTIONS=detect_leaks=1"
     end
   end
-  for name, value in pairs(opts.env or {}) do
+  for name, value in pairs(proc.with_checks_off(opts.env) or {}) do
     parts[#parts + 1] = quote(name .. "=" .. value)
   end
   parts[#parts + 1] = "timeout " .. (opts.timeout or 60)
