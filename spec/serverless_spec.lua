@@ -66,9 +66,15 @@ describe("runpod.serverless", function()
       assert.are.equal('{"code":42}', res.error)
     end)
 
-    it("drops output for an empty table and for nil", function()
+    it("drops output for an empty table", function()
       assert.are.same({}, run_job(returning({}), job({})))
-      assert.are.same({}, run_job(returning(nil), job({})))
+    end)
+
+    it("posts a null output for nil, as Python's None", function()
+      assert.are.same({ output = json.null }, run_job(returning(nil), job({})))
+      local _, info = runner.run(returning(nil), job({}))
+      assert.are.equal('{"output":null}', info.body)
+      assert.is_false(info.failed)
     end)
 
     it("keeps an explicitly empty array as output", function()
@@ -193,6 +199,37 @@ describe("runpod.serverless", function()
         error("stream broke")
       end, job({}), { return_aggregate_stream = true })
       assert.matches("stream broke", assert(json.decode(res.error)).error_message)
+    end)
+
+    it("stops the stream and fails the job on a partial with an error", function()
+      local seen, resumed, closed = {}, false, false
+      local res, info = runner.run(function()
+        local _ <close> = setmetatable({}, { __close = function() closed = true end })
+        coroutine.yield({ i = 1 })
+        coroutine.yield({ error = "model crashed", i = 2 })
+        resumed = true
+        coroutine.yield({ i = 3 })
+      end, job({}), {
+        return_aggregate_stream = true,
+        on_partial = function(_, body) seen[#seen + 1] = body end,
+      })
+      assert.are.same({ '{"output":{"i":1}}' }, seen)
+      assert.are.same({ error = "model crashed" }, res)
+      assert.are.equal('{"error":"model crashed"}', info.body)
+      assert.is_true(info.failed)
+      assert.is_false(resumed)
+      assert.is_true(closed)
+    end)
+
+    it("encodes a partial's table error and ignores a falsy one", function()
+      local res = run_job(function() coroutine.yield({ error = { code = 3 } }) end, job({}))
+      assert.are.same({ error = '{"code":3}' }, res)
+      for _, e in ipairs { false, "", 0, json.null } do
+        res = run_job(function() coroutine.yield({ error = e, ok = 1 }) end, job({}),
+          { return_aggregate_stream = true })
+        assert.is_nil(res.error)
+        assert.are.equal(1, #res.output)
+      end
     end)
 
     it("fails the job on a partial that cannot be encoded", function()

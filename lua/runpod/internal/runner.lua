@@ -136,7 +136,7 @@ end
 -- Normalises a non-streaming handler's return value.
 local function normalise(value, info)
   if value == nil then
-    return {}
+    return { output = null } -- Python's None: {"output": null}
   end
   if type(value) ~= "table" or getmetatable(value) == array_mt then
     return { output = value }
@@ -189,6 +189,18 @@ function runner.runtime_failure(error_type, message, id)
   log.error("Captured Handler Exception", id)
   log.error(result.error, id)
   return result
+end
+
+-- A streamed partial's error, as Python: a table partial with a truthy
+-- "error" ends the stream and fails the job with it. Returns nil otherwise.
+local function partial_error(partial)
+  if type(partial) == "table" and getmetatable(partial) ~= array_mt then
+    local err = rawget(partial, "error")
+    if not falsy(err) then
+      return error_string(err)
+    end
+  end
+  return nil
 end
 
 -- The result of a handler that raised.
@@ -270,7 +282,7 @@ function runner.run(handler, job, opts)
   local max = opts.max_result_bytes or core.max_result_bytes
   local info = { stream = false, refresh = false }
   local partials = setmetatable({}, array_mt)
-  local result
+  local result, stream_error
 
   log.info("Started.", id)
   core.memory_reset()
@@ -282,6 +294,11 @@ function runner.run(handler, job, opts)
       partial = null
     end
     info.stream = true
+    stream_error = partial_error(partial)
+    if stream_error then
+      coroutine.close(co)    -- runs the handler's to-be-closed variables
+      break                  -- not posted; the job fails with it (as Python)
+    end
     local body, err = core.encode({ output = partial }, "partial")
     if not body then
       ok, value = false,
@@ -303,6 +320,9 @@ function runner.run(handler, job, opts)
     info.refresh = true      -- the handler's state may be half-built
   elseif not ok then
     result = failure(value, co, id)
+  elseif stream_error then
+    result = { error = stream_error }
+    log.error("Stream partial failed the job: " .. stream_error, id)
   elseif info.stream then
     result = { output = partials }
     -- A streaming handler's own return may still carry error/refresh_worker.
