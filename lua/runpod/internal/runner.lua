@@ -54,6 +54,24 @@ function runner.take_refresh()
   return requested
 end
 
+-- refresh_mode(config) -> "vm" | "pod" | nil, message
+-- What a refresh the handler asks for does: "vm" (the default) rebuilds
+-- the Lua VM in place; "pod" posts "stopPod": true with the result and the
+-- worker exits once what is in flight is delivered, so that the platform
+-- replaces the whole pod. RUNPOD_REFRESH_MODE overrides start's
+-- refresh_mode.
+function runner.refresh_mode(config)
+  local mode = os.getenv("RUNPOD_REFRESH_MODE")
+  local source = "RUNPOD_REFRESH_MODE"
+  if mode == nil or mode == "" then
+    mode, source = config and config.refresh_mode, "refresh_mode"
+  end
+  if mode == nil or mode == "vm" or mode == "pod" then
+    return mode or "vm"
+  end
+  return nil, ("%s must be \"vm\" or \"pod\", got %q"):format(source, tostring(mode))
+end
+
 -- add_fitness_check(fn): fn runs before the first job in serverless mode.
 function runner.add_fitness_check(fn)
   fitness_checks[#fitness_checks + 1] = fn
@@ -160,7 +178,7 @@ local function normalise(value, info)
     result.error = error_string(err)
   end
   if not falsy(refresh) then
-    info.refresh = true
+    info.refresh_asked = true
   end
   return result
 end
@@ -214,7 +232,7 @@ local function failure(err, co, id)
 end
 
 -- The keys a result may have, in the order its JSON lists them.
-local RESULT_KEYS = { "output", "error" }
+local RESULT_KEYS = { "output", "error", "stopPod" }
 
 -- encode_keys(result) -> body | nil, message
 -- Encodes each value once, under its own name, so that a message names the
@@ -234,18 +252,19 @@ local function encode_keys(result)
   return "{" .. table.concat(parts, ",") .. "}"
 end
 
--- Encodes the result; an unencodable one fails the job, naming the key.
+-- Encodes the result; an unencodable one fails the job, naming the key
+-- (and keeps its stopPod).
 local function encode_result(result, max)
   local body, err = encode_keys(result)
   if not body then
     local message = "handler result cannot be encoded as JSON: " .. err
-    result = { error = error_json("EncodeError", message, "") }
+    result = { error = error_json("EncodeError", message, ""), stopPod = result.stopPod }
     body = encode_keys(result)
   end
   if #body > max then
     local message = ("handler result is %d bytes encoded, over RunPod's limit of %d bytes; "
       .. "upload large outputs (runpod.upload) and return their URL"):format(#body, max)
-    result = { error = error_json("ResultTooLarge", message, "") }
+    result = { error = error_json("ResultTooLarge", message, ""), stopPod = result.stopPod }
     body = encode_keys(result)
   end
   return result, body
@@ -273,14 +292,18 @@ end
 --   body     the result encoded as JSON
 --   stream   whether the handler streamed (yielded partials)
 --   refresh  whether the VM must be rebuilt before the next job
+--   stop_pod whether the result carries "stopPod" (a refresh the handler
+--            asked for, with refresh_mode "pod")
 --   failed   whether the job failed
 -- opts: return_aggregate_stream (bool), on_partial(partial, body) called
--- for each partial as it is produced, max_result_bytes.
+-- for each partial as it is produced, max_result_bytes, refresh_worker
+-- (start's flag: every job asks for a refresh), refresh_mode ("vm", the
+-- default, or "pod").
 function runner.run(handler, job, opts)
   opts = opts or {}
   local id = job.id
   local max = opts.max_result_bytes or core.max_result_bytes
-  local info = { stream = false, refresh = false }
+  local info = { stream = false, refresh = false, stop_pod = false }
   local partials = setmetatable({}, array_mt)
   local result, stream_error
 
@@ -338,16 +361,25 @@ function runner.run(handler, job, opts)
   elseif debugger then
     debugger.clear()
   end
+  if runner.take_refresh() or opts.refresh_worker then
+    info.refresh_asked = true
+  end
+  if info.refresh_asked then
+    info.refresh = true
+    if opts.refresh_mode == "pod" then
+      info.stop_pod = true
+      result.stopPod = true  -- as Python's refresh_worker
+    end
+  end
+  info.refresh_asked = nil
   result, info.body = encode_result(result, max)
   info.failed = result.error ~= nil
-  if runner.take_refresh() then
-    info.refresh = true
-  end
   log.debug("run_job return: " .. info.body, id)
   return result, info
 end
 
 -- run_text(job_text, mode) -> body, is_stream, refresh, failed
+-- (refresh is "pod" when the result carries "stopPod")
 -- Decodes one job and runs it with the registered handler: what
 -- runpod-worker calls for every job, in either mode. mode says where the
 -- job's output goes and how it is logged:
@@ -368,12 +400,14 @@ function runner.run_text(job_text, mode)
   local handler = mode.handler and mode.handler(config) or config.handler
   local result, info = runner.run(handler, job, {
     return_aggregate_stream = config.return_aggregate_stream,
+    refresh_worker = config.refresh_worker == true,
+    refresh_mode = runner.refresh_mode(config),
     on_partial = function(_, body)
       mode.partial(id, body)
     end,
   })
   mode.finished(id, result, info.body)
-  return info.body, info.stream, info.refresh or config.refresh_worker == true, info.failed
+  return info.body, info.stream, info.stop_pod and "pod" or info.refresh, info.failed
 end
 
 -- error_result(error_type, message, id, mode) -> body
