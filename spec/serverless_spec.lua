@@ -66,9 +66,15 @@ describe("runpod.serverless", function()
       assert.are.equal('{"code":42}', res.error)
     end)
 
-    it("drops output for an empty table and for nil", function()
+    it("drops output for an empty table", function()
       assert.are.same({}, run_job(returning({}), job({})))
-      assert.are.same({}, run_job(returning(nil), job({})))
+    end)
+
+    it("posts a null output for nil, as Python's None", function()
+      assert.are.same({ output = json.null }, run_job(returning(nil), job({})))
+      local _, info = runner.run(returning(nil), job({}))
+      assert.are.equal('{"output":null}', info.body)
+      assert.is_false(info.failed)
     end)
 
     it("keeps an explicitly empty array as output", function()
@@ -195,6 +201,37 @@ describe("runpod.serverless", function()
       assert.matches("stream broke", assert(json.decode(res.error)).error_message)
     end)
 
+    it("stops the stream and fails the job on a partial with an error", function()
+      local seen, resumed, closed = {}, false, false
+      local res, info = runner.run(function()
+        local _ <close> = setmetatable({}, { __close = function() closed = true end })
+        coroutine.yield({ i = 1 })
+        coroutine.yield({ error = "model crashed", i = 2 })
+        resumed = true
+        coroutine.yield({ i = 3 })
+      end, job({}), {
+        return_aggregate_stream = true,
+        on_partial = function(_, body) seen[#seen + 1] = body end,
+      })
+      assert.are.same({ '{"output":{"i":1}}' }, seen)
+      assert.are.same({ error = "model crashed" }, res)
+      assert.are.equal('{"error":"model crashed"}', info.body)
+      assert.is_true(info.failed)
+      assert.is_false(resumed)
+      assert.is_true(closed)
+    end)
+
+    it("encodes a partial's table error and ignores a falsy one", function()
+      local res = run_job(function() coroutine.yield({ error = { code = 3 } }) end, job({}))
+      assert.are.same({ error = '{"code":3}' }, res)
+      for _, e in ipairs { false, "", 0, json.null } do
+        res = run_job(function() coroutine.yield({ error = e, ok = 1 }) end, job({}),
+          { return_aggregate_stream = true })
+        assert.is_nil(res.error)
+        assert.are.equal(1, #res.output)
+      end
+    end)
+
     it("fails the job on a partial that cannot be encoded", function()
       local res = run_job(function() coroutine.yield(print) end, job({}))
       assert.matches("stream partial 1 cannot be encoded as JSON: cannot encode function at "
@@ -211,6 +248,44 @@ describe("runpod.serverless", function()
       assert.is_true(info.refresh)
       _, info = runner.run(returning({ refresh_worker = false }), job({}))
       assert.is_false(info.refresh)
+    end)
+
+    it("adds stopPod for a refresh the handler asks for with refresh_mode pod", function()
+      local pod = { refresh_mode = "pod" }
+      local res, info = runner.run(returning({ x = 1, refresh_worker = true }), job({}), pod)
+      assert.are.same({ output = { x = 1 }, stopPod = true }, res)
+      assert.are.equal('{"output":{"x":1},"stopPod":true}', info.body)
+      assert.is_true(info.stop_pod)
+      res = runner.run(function()
+        runpod.serverless.refresh()
+        error("after refresh")
+      end, job({}), pod)
+      assert.is_true(res.stopPod)
+      assert.is_string(res.error)
+      res = runner.run(returning(1), job({}),
+        { refresh_mode = "pod", refresh_worker = true })
+      assert.are.same({ output = 1, stopPod = true }, res)
+      res = runner.run(function() coroutine.yield(1) return { refresh_worker = true } end,
+        job({}), pod)
+      assert.is_true(res.stopPod)
+      res, info = runner.run(returning(1), job({}), pod)
+      assert.are.same({ output = 1 }, res)
+      assert.is_false(info.stop_pod)
+      res, info = runner.run(returning({ refresh_worker = true }), job({}))
+      assert.are.same({}, res)
+      assert.is_false(info.stop_pod)
+      assert.is_true(info.refresh)
+    end)
+
+    it("checks refresh_mode in start's config", function()
+      assert.are.equal("vm", runner.refresh_mode({}))
+      assert.are.equal("pod", runner.refresh_mode({ refresh_mode = "pod" }))
+      assert.has_error(function()
+        runpod.serverless.start { handler = print, refresh_mode = "restart" }
+      end, 'refresh_mode must be "vm" or "pod", got "restart"')
+      assert.has_error(function()
+        runpod.serverless.start { handler = print, refresh_mode = true }
+      end, "'refresh_mode' must be a string, got boolean")
     end)
 
     it("reports runpod.serverless.refresh() even when the handler raises", function()

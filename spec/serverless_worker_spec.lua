@@ -118,6 +118,32 @@ describe("runpod-worker in serverless mode", function()
     assert.is_true(streams[4].seq < dones[1].seq)
   end)
 
+  it("stops a stream at a partial with an error and fails the job with it, as Python", function()
+    emu = helpers.start()
+    local id = emu.submit({ mode = "stream_error" })
+    worker = helpers.worker(emu, "spec/fixtures/python_results.lua")
+    local view = emu.wait_done(id, 20)
+    assert.are.equal("FAILED", view.status, worker.output())
+    assert.are.equal("model crashed", view.error)
+    local log = emu.log()
+    local streams = find(log, function(e) return e.path:find("/job%-stream/") end)
+    assert.are.equal(1, #streams)
+    assert.are.same({ output = { i = 1 } }, json.decode(streams[1].body))
+    local dones = find(log, function(e) return e.path:find("/job%-done/") end)
+    assert.are.equal(1, #dones)
+    assert.are.same({ error = "model crashed" }, json.decode(dones[1].body))
+  end)
+
+  it("posts {\"output\": null} for a handler that returns nil, as Python", function()
+    emu = helpers.start()
+    local id = emu.submit({ mode = "nil" })
+    worker = helpers.worker(emu, "spec/fixtures/python_results.lua")
+    assert.are.equal("COMPLETED", emu.wait_done(id, 20).status, worker.output())
+    local dones = find(emu.log(), function(e) return e.path:find("/job%-done/") end)
+    assert.are.equal(1, #dones)
+    assert.are.equal('{"output":null}', dones[1].body)
+  end)
+
   it("keeps progress updates and partials in order before the result", function()
     emu = helpers.start()
     local id = emu.submit({ seconds = 0.01, progress = true })
@@ -566,5 +592,57 @@ describe("runpod-worker in serverless mode, lifecycle and faults", function()
     -- refresh requests that meet in one drain share a rebuild
     local rebuilt = select(2, worker.output():gsub("VM rebuilt", ""))
     assert.is_true(rebuilt >= 2 and rebuilt <= 4, rebuilt .. " rebuilds")
+  end)
+
+  it("with refresh_mode pod posts stopPod, takes no more jobs, delivers the rest, exits 0",
+    function()
+      emu = helpers.start()
+      local slow = emu.submit({ seconds = 1 })
+      local refresher = emu.submit({ seconds = 0.2, refresh = true })
+      worker = helpers.worker(emu, "spec/fixtures/refresh_sleepy.lua",
+        { RUNPOD_REFRESH_MODE = "pod", RUNPOD_LOG_LEVEL = "DEBUG" })
+      assert.are.equal("COMPLETED", emu.wait_done(refresher, 20).status, worker.output())
+      assert.are.equal(0, worker.wait(20), worker.output())
+      assert.are.equal("COMPLETED", emu.wait_done(slow, 5).status, worker.output())
+      local log = emu.log()
+      local bodies, refresher_done = {}, nil
+      for _, e in ipairs(find(log, function(e) return e.path:find("/job%-done/") end)) do
+        local id = e.path:match("[^/]+$")
+        bodies[id] = json.decode(e.body)
+        if id == refresher then
+          refresher_done = e.seq
+        end
+      end
+      assert.are.same({ output = { ok = true }, stopPod = true }, bodies[refresher])
+      assert.are.same({ output = { ok = true } }, bodies[slow])
+      -- no job-take once the stopPod result was produced
+      for _, e in ipairs(find(log, function(e) return e.path:find("/job%-take/") end)) do
+        assert.is_true(e.seq < refresher_done, "a job-take after stopPod")
+      end
+      assert.matches("refresh_mode pod", worker.output(), 1, true)
+      -- the pod restarts: the VM is not rebuilt first
+      assert.is_nil(worker.output():find("VM rebuilt", 1, true))
+    end)
+
+  it("keeps the in-place VM rebuild as the default refresh, without stopPod", function()
+    emu = helpers.start()
+    local first = emu.submit({ seconds = 0.01, refresh = true })
+    worker = helpers.worker(emu, "spec/fixtures/refresh_sleepy.lua")
+    assert.are.equal("COMPLETED", emu.wait_done(first, 20).status, worker.output())
+    local second = emu.submit({ seconds = 0.01 })
+    assert.are.equal("COMPLETED", emu.wait_done(second, 20).status, worker.output())
+    for _, e in ipairs(find(emu.log(), function(e) return e.path:find("/job%-done/") end)) do
+      assert.is_nil(json.decode(e.body).stopPod)
+    end
+    assert.is_nil(worker.wait(0))
+  end)
+
+  it("refuses a refresh mode it does not know, at start", function()
+    emu = helpers.start()
+    worker = helpers.worker(emu, "spec/fixtures/refresh_sleepy.lua",
+      { RUNPOD_REFRESH_MODE = "container" })
+    assert.are.equal(7, worker.wait(20), worker.output())
+    assert.matches('RUNPOD_REFRESH_MODE must be \\"vm\\" or \\"pod\\", got \\"container\\"',
+      worker.output(), 1, true)
   end)
 end)

@@ -17,6 +17,7 @@ local loading = false     -- set while load() runs a script
 local KNOWN_KEYS = {
   handler = "function",
   refresh_worker = "boolean",
+  refresh_mode = "string",
   return_aggregate_stream = "boolean",
   concurrency_modifier = "function",
   max_memory = { "number", "string" },
@@ -46,6 +47,10 @@ local function check_config(config)
         return nil, ("'%s' must be a %s, got %s"):format(key, want, type(value))
       end
     end
+  end
+  local mode, err = runner.refresh_mode(config)
+  if not mode then
+    return nil, err
   end
   return true
 end

@@ -85,6 +85,14 @@ static void push_done(struct rp_executor *e, const char *job_id, char *body,
        .len = len, .is_stream = is_stream, .failed = failed });
 }
 
+/* Whether a runner's refresh value (run()'s third) is "pod": the result
+ * carries "stopPod" and the worker must stop after it (refresh_mode). */
+static int stop_pod(lua_State *co, int idx)
+{
+  return lua_type(co, idx) == LUA_TSTRING &&
+         strcmp(lua_tostring(co, idx), "pod") == 0;
+}
+
 static char *dup_bytes(const char *p, size_t n)
 {
   char *s = malloc(n + 1);
@@ -341,11 +349,18 @@ static void resume(struct rp_executor *e, struct slot *s, int nargs)
     int is_stream = lua_toboolean(co, -n + 1);
     int refresh = lua_toboolean(co, -n + 2);
     int failed = n >= 4 && lua_toboolean(co, -n + 3);
+    int pod = stop_pod(co, -n + 2);
     char *copy = body ? dup_bytes(body, len) : NULL;
     lua_pop(co, n);
-    push_done(e, s->id, copy, len, is_stream, failed);
+    push(e, s->id, &(struct rp_out){ .kind = RP_OUT_DONE, .body = copy,
+         .len = len, .is_stream = is_stream, .failed = failed,
+         .stop_pod = pod });
     free_slot(e, s);
-    after_job(e, refresh);
+    /* A pod refresh replaces the whole process: the jobs in flight end in
+     * this VM and no new one comes, so it is not rebuilt. */
+    after_job(e, refresh && !pod);
+    if (pod)
+      atomic_store(&e->accepting, 0);
     return;
   }
   {

@@ -56,6 +56,7 @@ void rp_outbox_push(struct rp_outbox *o, int executor, const char *job_id,
   m->len = what->len;
   m->is_stream = what->is_stream;
   m->failed = what->failed;
+  m->stop_pod = what->stop_pod;
   m->value = what->value;
   pthread_mutex_lock(&o->mu);
   if (o->tail)

@@ -31,6 +31,8 @@ struct rp_out {
   size_t len;
   int is_stream;      /* DONE: the handler streamed */
   int failed;         /* DONE: the result is a failed job's */
+  int stop_pod;       /* DONE: the result asks for "stopPod" (refresh_mode
+                         pod): the worker takes no more jobs and exits */
   int value;          /* CONCURRENCY */
   struct rp_out *next;
 };

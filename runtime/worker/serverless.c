@@ -78,6 +78,8 @@ static void handle_outbox(struct state *s)
           m->body = NULL;
         }
       }
+      if (m->stop_pod)
+        s->stop_pod = 1;
       break;
     case RP_OUT_CONCURRENCY:
       if (m->value != s->concurrency)
@@ -152,6 +154,8 @@ static int check_shutdown(struct state *s, double t)
   /* After the delivered jobs are gone, so that the count is true. */
   if (got_signal && !s->shutting)
     begin_shutdown(s, got_signal == SIGINT ? "SIGINT" : "SIGTERM");
+  if (s->stop_pod && !s->shutting)
+    begin_shutdown(s, "refresh_worker with refresh_mode pod (stopPod sent)");
   if (stuck(s)) {
     /* Its thread cannot be joined: leave without cleaning up. */
     _exit(1);

@@ -85,6 +85,7 @@ struct state {
   double t0;
   int first_take_logged;
   int shutting;
+  int stop_pod;              /* a result carried "stopPod": shut down */
   double shutdown_deadline;
   int exit_code;
 };

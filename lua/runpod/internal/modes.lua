@@ -12,6 +12,7 @@ local json = core.json
 local modes = {}
 
 -- run_text(job_text, mode) -> body, is_stream, refresh, failed
+-- (refresh is "pod" when the result carries "stopPod")
 -- Decodes one job and runs it with the registered handler: what
 -- runpod-worker calls for every job, in either mode. mode says where the
 -- job's output goes and how it is logged:
@@ -36,6 +37,8 @@ function modes.run_text(job_text, mode)
   log.set_batch(self, job.batchId)
   local result, info = runner.run(handler, job, {
     return_aggregate_stream = config.return_aggregate_stream,
+    refresh_worker = config.refresh_worker == true,
+    refresh_mode = runner.refresh_mode(config),
     on_partial = function(_, body)
       mode.partial(id, body)
     end,
@@ -43,7 +46,7 @@ function modes.run_text(job_text, mode)
   })
   mode.finished(id, result, info.body)
   log.set_batch(self, nil)
-  return info.body, info.stream, info.refresh or config.refresh_worker == true, info.failed
+  return info.body, info.stream, info.stop_pod and "pod" or info.refresh, info.failed
 end
 
 -- error_result(error_type, message, id, mode) -> body

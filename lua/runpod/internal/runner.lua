@@ -63,6 +63,24 @@ function runner.take_refresh()
   return requested
 end
 
+-- refresh_mode(config) -> "vm" | "pod" | nil, message
+-- What a refresh the handler asks for does: "vm" (the default) rebuilds
+-- the Lua VM in place; "pod" posts "stopPod": true with the result and the
+-- worker exits once what is in flight is delivered, so that the platform
+-- replaces the whole pod. RUNPOD_REFRESH_MODE overrides start's
+-- refresh_mode.
+function runner.refresh_mode(config)
+  local mode = os.getenv("RUNPOD_REFRESH_MODE")
+  local source = "RUNPOD_REFRESH_MODE"
+  if mode == nil or mode == "" then
+    mode, source = config and config.refresh_mode, "refresh_mode"
+  end
+  if mode == nil or mode == "vm" or mode == "pod" then
+    return mode or "vm"
+  end
+  return nil, ("%s must be \"vm\" or \"pod\", got %q"):format(source, tostring(mode))
+end
+
 -- add_fitness_check(fn): fn runs before the first job in serverless mode.
 function runner.add_fitness_check(fn)
   fitness_checks[#fitness_checks + 1] = fn
@@ -145,7 +163,7 @@ end
 -- Normalises a non-streaming handler's return value.
 local function normalise(value, info)
   if value == nil then
-    return {}
+    return { output = null } -- Python's None: {"output": null}
   end
   if type(value) ~= "table" or getmetatable(value) == array_mt then
     return { output = value }
@@ -169,7 +187,7 @@ local function normalise(value, info)
     result.error = error_string(err)
   end
   if not falsy(refresh) then
-    info.refresh = true
+    info.refresh_asked = true
   end
   return result
 end
@@ -200,6 +218,18 @@ function runner.runtime_failure(error_type, message, id)
   return result
 end
 
+-- A streamed partial's error, as Python: a table partial with a truthy
+-- "error" ends the stream and fails the job with it. Returns nil otherwise.
+local function partial_error(partial)
+  if type(partial) == "table" and getmetatable(partial) ~= array_mt then
+    local err = rawget(partial, "error")
+    if not falsy(err) then
+      return error_string(err)
+    end
+  end
+  return nil
+end
+
 -- The result of a handler that raised.
 local function failure(err, co, id)
   local message = error_message_of(err)
@@ -211,7 +241,7 @@ local function failure(err, co, id)
 end
 
 -- The keys a result may have, in the order its JSON lists them.
-local RESULT_KEYS = { "output", "error" }
+local RESULT_KEYS = { "output", "error", "stopPod" }
 
 -- encode_keys(result) -> body | nil, message
 -- Encodes each value once, under its own name, so that a message names the
@@ -231,18 +261,19 @@ local function encode_keys(result)
   return "{" .. table.concat(parts, ",") .. "}"
 end
 
--- Encodes the result; an unencodable one fails the job, naming the key.
+-- Encodes the result; an unencodable one fails the job, naming the key
+-- (and keeps its stopPod).
 local function encode_result(result, max)
   local body, err = encode_keys(result)
   if not body then
     local message = "handler result cannot be encoded as JSON: " .. err
-    result = { error = error_json("EncodeError", message, "") }
+    result = { error = error_json("EncodeError", message, ""), stopPod = result.stopPod }
     body = encode_keys(result)
   end
   if #body > max then
     local message = ("handler result is %d bytes encoded, over RunPod's limit of %d bytes; "
       .. "upload large outputs (runpod.upload) and return their URL"):format(#body, max)
-    result = { error = error_json("ResultTooLarge", message, "") }
+    result = { error = error_json("ResultTooLarge", message, ""), stopPod = result.stopPod }
     body = encode_keys(result)
   end
   return result, body
@@ -270,17 +301,20 @@ end
 --   body     the result encoded as JSON
 --   stream   whether the handler streamed (yielded partials)
 --   refresh  whether the VM must be rebuilt before the next job
+--   stop_pod whether the result carries "stopPod" (a refresh the handler
+--            asked for, with refresh_mode "pod")
 --   failed   whether the job failed
 -- opts: return_aggregate_stream (bool), on_partial(partial, body) called
 -- for each partial as it is produced, max_result_bytes, batch_id (marks the
--- handler's log lines, see runpod.log).
+-- handler's log lines, see runpod.log), refresh_worker (start's flag: every
+-- job asks for a refresh), refresh_mode ("vm", the default, or "pod").
 function runner.run(handler, job, opts)
   opts = opts or {}
   local id = job.id
   local max = opts.max_result_bytes or core.max_result_bytes
-  local info = { stream = false, refresh = false }
+  local info = { stream = false, refresh = false, stop_pod = false }
   local partials = setmetatable({}, array_mt)
-  local result
+  local result, stream_error
 
   log.info("Started.", id)
   core.memory_reset()
@@ -293,6 +327,11 @@ function runner.run(handler, job, opts)
       partial = null
     end
     info.stream = true
+    stream_error = partial_error(partial)
+    if stream_error then
+      coroutine.close(co)    -- runs the handler's to-be-closed variables
+      break                  -- not posted; the job fails with it (as Python)
+    end
     local body, err = core.encode({ output = partial }, "partial")
     if not body then
       ok, value = false,
@@ -314,6 +353,9 @@ function runner.run(handler, job, opts)
     info.refresh = true      -- the handler's state may be half-built
   elseif not ok then
     result = failure(value, co, id)
+  elseif stream_error then
+    result = { error = stream_error }
+    log.error("Stream partial failed the job: " .. stream_error, id)
   elseif info.stream then
     result = { output = partials }
     -- A streaming handler's own return may still carry error/refresh_worker.
@@ -333,11 +375,19 @@ function runner.run(handler, job, opts)
   elseif debugger then
     debugger.clear()
   end
+  if runner.take_refresh() or opts.refresh_worker then
+    info.refresh_asked = true
+  end
+  if info.refresh_asked then
+    info.refresh = true
+    if opts.refresh_mode == "pod" then
+      info.stop_pod = true
+      result.stopPod = true  -- as Python's refresh_worker
+    end
+  end
+  info.refresh_asked = nil
   result, info.body = encode_result(result, max)
   info.failed = result.error ~= nil
-  if runner.take_refresh() then
-    info.refresh = true
-  end
   log.debug("run_job return: " .. info.body, id)
   return result, info
 end
