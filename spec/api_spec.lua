@@ -473,6 +473,28 @@ describe("runpod-worker --rp_serve_api", function()
     end)
   end)
 
+  describe("RUNPOD_REALTIME_PORT as the Python SDK", function()
+    it("answers {\"output\": null} for a handler that returns nil", function()
+      local s = start("spec/fixtures/realtime_probe.lua", nil, {
+        RUNPOD_REALTIME_PORT = tostring(free_port()), RUNPOD_ENDPOINT_ID = "ep-4" })
+      finally(function() s.stop() end)
+      local code, text = s.call("POST", "/ep-4/realtime", '{"input": {"mode": "nil"}}')
+      assert.are.equal(200, code)
+      assert.are.equal('{"output":null}', text)
+      local v = s.json("POST", "/ep-4/realtime", { input = { mode = "key" } })
+      assert.are.same({ output = { key = "unset" } }, v)
+    end)
+
+    it("is off when 0 or empty", function()
+      for _, value in ipairs { "0", "" } do
+        local r = proc.worker_run({ "handlers/echo.lua", "--test_input", '{"input": 5}' },
+          { timeout = 20, env = { RUNPOD_REALTIME_PORT = value } })
+        assert.are.equal(0, r.code, r.stdout .. r.stderr)
+        assert.matches('Job result: {"output":{"echo":5}}', r.stdout .. r.stderr, 1, true)
+      end
+    end)
+  end)
+
   describe("life cycle", function()
     it("exits 0 on SIGTERM after finishing the job in flight", function()
       local s = start("spec/fixtures/sleepy.lua")

@@ -295,8 +295,10 @@ static int view_ended(const struct rp_buf *view)
 
 /* POST /{endpoint}/realtime: queues the body's job like /run, holds until
  * it ends and answers the normalised result, {"output":...} and/or
- * {"error":...}, with 200 (a job that ended with neither, e.g. cancelled,
- * answers {"error":"job <STATUS>"}). */
+ * {"error":...}, with 200, as the Python SDK's run_job() result: a job
+ * that completed with neither (the handler returned an empty table)
+ * answers {}; one that ended otherwise with neither (cancelled, timed
+ * out) answers {"error":"job <STATUS>"}. */
 void rp_emu_realtime(struct rp_emulator *e, const struct rp_httpd_request *req,
                      struct rp_httpd_response *res)
 {
@@ -341,7 +343,8 @@ void rp_emu_realtime(struct rp_emulator *e, const struct rp_httpd_request *req,
     rp_buf_puts(&res->body, has_out ? ",\"error\":" : "\"error\":");
     rp_buf_append(&res->body, er.p, er.n);
   } else if (!has_out &&
-             rp_json_member(view.data, view.len, "status", &st) == 1) {
+             rp_json_member(view.data, view.len, "status", &st) == 1 &&
+             !(st.n == 11 && memcmp(st.p, "\"COMPLETED\"", 11) == 0)) {
     rp_buf_printf(&res->body, "\"error\":\"job %.*s\"", (int)(st.n - 2),
                   st.p + 1);
   }

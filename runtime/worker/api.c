@@ -118,7 +118,10 @@ struct urls {
 
 /* Points the serverless job loop's settings at the private listener:
  * copies env into *out with the webhook URLs (in *u) and the key replaced.
- * Nobody is pinged. */
+ * RUNPOD_WEBHOOK_PING stays: the worker pings the platform as the Python
+ * SDK's API server does, with the environment's key (rp_api_run). The
+ * private key is never put in the environment, so a handler cannot see
+ * it. */
 static void point_worker(const struct rp_settings *env, int port,
                          const char *key, struct urls *u,
                          struct rp_settings *out)
@@ -134,7 +137,6 @@ static void point_worker(const struct rp_settings *env, int port,
   out->webhook_post_output.text = u->done;
   out->webhook_post_stream.text = u->stream;
   out->ai_api_key.text = key;
-  out->webhook_ping.text = NULL;
 }
 
 int rp_api_run(const struct rp_vm_options *vm, const struct rp_args *a,
@@ -208,7 +210,8 @@ int rp_api_run(const struct rp_vm_options *vm, const struct rp_args *a,
          "%d job%s at once%s)", w.host, rp_emulator_port(e), w.addr,
          w.concurrency, w.concurrency == 1 ? "" : "s", err);
   rc = rp_serverless_run(vm, &loop_env, &(struct rp_serverless_options){
-    .concurrency = w.concurrency });
+    .concurrency = w.concurrency, .api = 1,
+    .ping_key = env->ai_api_key.text });
   rp_emulator_stop(e);
   curl_global_cleanup();
   return rc;

@@ -186,7 +186,7 @@ int main(int argc, char **argv)
   o.memory_cap = env.max_memory.size;
 
   /* each mode returns its exit code (exit.h) */
-  if (a.serve_api || env.realtime_port.set)
+  if (a.serve_api || (env.realtime_port.set && env.realtime_port.number > 0))
     rc = rp_api_run(&o, &a, &env);
   else if (!a.test_input && env.webhook_get_job.text)
     rc = rp_serverless_run(&o, &env, NULL);

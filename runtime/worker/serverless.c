@@ -375,6 +375,8 @@ int rp_serverless_run(const struct rp_vm_options *vm,
   int rc;
   long interval;
   const char *ping_tmpl = env->webhook_ping.text;
+  int api = o && o->api;
+  const char *ping_key = api ? o->ping_key : env->ai_api_key.text;
 
   memset(s, 0, sizeof(*s));
   s->t0 = rp_clock_now();
@@ -437,13 +439,12 @@ int rp_serverless_run(const struct rp_vm_options *vm,
     goto done;
   }
   interval = (long)env->ping_interval.number;
-  if (fitness(s, env) != 0) {
+  if (!api && fitness(s, env) != 0) {
     rc = RP_EXIT_FAILED;
     goto done;
   }
-  if (s->api_key && *s->api_key && env->pod_id.text && ping_tmpl &&
-      *ping_tmpl)
-    s->heartbeat = rp_heartbeat_start(ping_tmpl, s->worker_id, s->api_key,
+  if (ping_key && *ping_key && env->pod_id.text && ping_tmpl && *ping_tmpl)
+    s->heartbeat = rp_heartbeat_start(ping_tmpl, s->worker_id, ping_key,
                                       interval);
   else
     rp_log(RP_LOG_DEBUG, NULL, "Not deployed on RunPod (no API key, pod id "

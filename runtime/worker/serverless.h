@@ -16,6 +16,10 @@
 
 struct rp_serverless_options {
   int concurrency;   /* jobs in flight; 0 = 1 or concurrency_modifier's */
+  int api;           /* API/realtime mode: the jobs come from the local
+                        server; no fitness checks (as the Python SDK) */
+  const char *ping_key; /* with api: the key pings carry (the job loop's
+                           own key is the local server's private one) */
 };
 
 /* Runs until SIGTERM/SIGINT (then finishes in-flight jobs within the grace

@@ -223,7 +223,7 @@ static void settings_fatal(void)
             "67108864 or 64M)", msg);
   CHECK_INT(RP_LOG_ERROR, rp_settings_problem(&s, 1, msg, sizeof(msg)));
   CHECK_STR("invalid RUNPOD_REALTIME_PORT '70000' (expected an integer in "
-            "1..65535)", msg);
+            "0..65535)", msg);
   CHECK(!s.realtime_port.set);
   CHECK_INT(RP_LOG_WARN, rp_settings_problem(&s, 2, msg, sizeof(msg)));
   CHECK_STR("ignoring RUNPOD_REAP_CHILDREN='maybe' (expected true or "
