@@ -59,10 +59,14 @@ base_seconds=0
 if [ ! -s "$dir/base.tar" ]; then
   t0=$(now)
   rm -f "$dir/base-part.tar"
+  # The base comes from Debian's mirror, outside this project: when it
+  # cannot be fetched (three tries), the image is not tested, and the
+  # reason says so.
   tries mmdebstrap --quiet --variant=minbase \
     --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr bookworm "$dir/base-part.tar" \
     "deb $mirror bookworm main" "deb $mirror bookworm-updates main" \
-    "deb ${mirror%/debian}/debian-security bookworm-security main" </dev/null >&2
+    "deb ${mirror%/debian}/debian-security bookworm-security main" </dev/null >&2 ||
+    skip "the Debian base could not be fetched from $mirror (mmdebstrap failed 3 times; its output is above)"
   mv "$dir/base-part.tar" "$dir/base.tar"
   base_seconds=$(since "$t0")
 fi
