@@ -48,7 +48,8 @@ describe("built-in fitness checks", function()
     worker, emu = nil, nil
   end)
 
-  -- env: the checks' settings on top of passing ones.
+  -- env: the checks' settings on top of passing ones; a function value
+  -- gets the emulator.
   local function start(env, handler)
     emu = helpers.start()
     local e = {
@@ -59,7 +60,7 @@ describe("built-in fitness checks", function()
       RUNPOD_NETWORK_CHECK_TIMEOUT = "2",
     }
     for k, v in pairs(env or {}) do
-      e[k] = v
+      e[k] = type(v) == "function" and v(emu) or v
     end
     worker = helpers.worker(emu, handler or "handlers/echo.lua", e)
     return worker
@@ -121,6 +122,69 @@ describe("built-in fitness checks", function()
     assert.are.equal("_network_check", q.check)
     assert.are.equal("RuntimeError: Network connectivity failed: Connection refused to 127.0.0.1:1",
       q.reason)
+  end)
+
+  it("network: resolves a host name within RUNPOD_NETWORK_CHECK_TIMEOUT", function()
+    start({ RUNPOD_NETWORK_CHECK_HOST = function(e)
+      return "localhost:" .. e.url:match(":(%d+)$")
+    end })
+    local id = emu.submit({ hello = "named" })
+    assert.are.equal("COMPLETED", emu.wait_done(id, 20).status)
+    assert.matches("Network connectivity passed: Connected to localhost", worker.output(), 1,
+      true)
+  end)
+
+  -- A name server that never answers, on 127.0.0.1 of a network namespace
+  -- of its own (with a mount namespace whose /etc/resolv.conf points at
+  -- it, 30 s per try): the lookup blocks until the check gives up.
+  it("network: a name lookup that hangs counts against the timeout", function()
+    local probe = proc.run({ "env", "-u", "LD_PRELOAD", "unshare", "-rnm", "sh", "-c",
+      "ip link set lo up && command -v python3" }, { timeout = 10 })
+    if probe.code ~= 0 then
+      pending("needs unprivileged user, network and mount namespaces, ip and python3: "
+        .. probe.stderr)
+      return
+    end
+    local dir = proc.tmpdir()
+    finally(function() os.execute("rm -rf " .. proc.quote(dir)) end)
+    proc.write_file(dir .. "/resolv.conf", "nameserver 127.0.0.1\noptions timeout:30 attempts:1\n")
+    -- python3 holds UDP 127.0.0.1:53 open and reads nothing (30 s at most).
+    local script = [[
+ip link set lo up && mount --bind "$1/resolv.conf" /etc/resolv.conf || exit 97
+python3 -c 'import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 53))
+open(sys.argv[1], "w").close()
+time.sleep(30)' "$1/bound" &
+py=$!
+i=0
+while [ ! -e "$1/bound" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+"$2" handlers/echo.lua
+rc=$?
+kill $py
+exit $rc
+]]
+    local env = {
+      RUNPOD_WEBHOOK_GET_JOB = "http://127.0.0.1:1/v2/ep/job-take/$ID",
+      RUNPOD_WEBHOOK_POST_OUTPUT = "http://127.0.0.1:1/v2/ep/job-done/$RUNPOD_POD_ID/$ID",
+      RUNPOD_POD_ID = "worker-1",
+      RUNPOD_SKIP_AUTO_SYSTEM_CHECKS = "",
+      RUNPOD_SKIP_GPU_CHECK = "true",
+      RUNPOD_MIN_MEMORY_GB = "0",
+      RUNPOD_MIN_DISK_PERCENT = "0",
+      RUNPOD_NETWORK_CHECK_HOST = "slow.example:53",
+      RUNPOD_NETWORK_CHECK_TIMEOUT = "1",
+    }
+    if (os.getenv("RP_SANITIZE") or "") ~= "" then
+      env.ASAN_OPTIONS = "detect_leaks=1"
+    end
+    -- Unbounded, the lookup would take 30 s: the run is cut at 20.
+    local r = proc.run({ "env", "-u", "LD_PRELOAD", "unshare", "-rnm", "sh", "-c", script, "sh",
+      dir, proc.worker_abs }, { env = env, timeout = 20 })
+    local out = r.stdout .. r.stderr
+    assert.are.equal(1, r.code, out)
+    assert.matches("Fitness check failed: _network_check | RuntimeError: Network connectivity "
+      .. "failed: Timeout connecting to slow.example:53 (1s)", out, 1, true)
   end)
 
   it("sends at most 256 characters of the reason", function()
