@@ -195,6 +195,23 @@ exit $rc
     assert.matches("^RuntimeError: Network connectivity check failed: bad target", q.reason)
   end)
 
+  it("names a failing script check as the Python SDK names it (func.__name__)", function()
+    start({}, "spec/fixtures/unfit.lua")
+    local _, q, line = fails("check_gpu")
+    assert.matches("Fitness check failed: check_gpu | LuaError: spec/fixtures/unfit.lua:6: "
+      .. "no GPU found", line, 1, true)
+    assert.are.equal("unhealthy", q.status)
+    assert.are.equal("check_gpu", q.check)
+    assert.are.equal("LuaError: spec/fixtures/unfit.lua:6: no GPU found", q.reason)
+  end)
+
+  it("names a check cut short by RUNPOD_FITNESS_TIMEOUT, with a TimeoutError", function()
+    start({ RUNPOD_FITNESS_TIMEOUT = "0.5" }, "spec/fixtures/slow_fitness.lua")
+    local _, q = fails("slow_fitness.lua:3")
+    assert.are.equal("slow_fitness.lua:3", q.check)
+    assert.are.equal("TimeoutError: timed out after 0.5 seconds", q.reason)
+  end)
+
   it("runs the script's checks first", function()
     start({ RUNPOD_MIN_MEMORY_GB = "100000" }, "spec/fixtures/unfit.lua")
     assert.are.equal(1, worker.wait(20))
