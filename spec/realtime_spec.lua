@@ -145,13 +145,18 @@ describe("runpod-worker in realtime mode (RUNPOD_REALTIME_PORT)", function()
       local v, code = w.json("POST", "/rt/realtime", { input = input })
       assert.are.equal(200, code)
       assert.are.same(answer, v)
-      -- The first job is still in flight: the server waits for it.
+      -- The first job is still in flight: the server waits for it, and
+      -- runs no new one meanwhile (the late request stays queued).
       assert.is_nil(w.process.wait(0))
+      local late = curl.background("POST", w.url .. "/rt/realtime",
+        json.encode({ input = { mode = "key" } }), { "Content-Type: application/json" }, 30)
       proc.write_file(flag, "")
       local wcode, wbody = waiting.wait()
       assert.are.equal(200, wcode)
       assert.are.same({ output = { waited = true } }, json.decode(wbody))
       assert.are.equal(0, w.process.wait(20), w.process.output())
+      local lcode = late.wait()
+      assert.are_not.equal(200, lcode)
       local out = w.process.output()
       assert.are.equal(2, started(w), out)
       assert.matches("refresh_mode pod", out, 1, true)
