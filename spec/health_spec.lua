@@ -212,6 +212,27 @@ exit $rc
     assert.are.equal("TimeoutError: timed out after 0.5 seconds", q.reason)
   end)
 
+  it("gives up an unhealthy report after 2 s and exits 1 all the same", function()
+    -- The emulator holds the report 30 s: the worker may not wait for it.
+    emu = helpers.start({ "--fault", "ping=delay,ms=30000" })
+    worker = helpers.worker(emu, "handlers/echo.lua", {
+      RUNPOD_SKIP_AUTO_SYSTEM_CHECKS = "", RUNPOD_MIN_MEMORY_GB = "100000",
+      RUNPOD_MIN_DISK_PERCENT = "0", RUNPOD_NETWORK_CHECK_HOST = CLOSED })
+    assert.are.equal(1, worker.wait(15), worker.output())
+    assert.matches("Fitness check failed: _memory_check", worker.output(), 1, true)
+    assert.are.equal(0, takes(emu))
+  end)
+
+  it("exits 1 when the unhealthy report is refused", function()
+    emu = helpers.start({ "--fault", "ping=500" })
+    worker = helpers.worker(emu, "handlers/echo.lua", {
+      RUNPOD_SKIP_AUTO_SYSTEM_CHECKS = "", RUNPOD_MIN_MEMORY_GB = "100000" })
+    assert.are.equal(1, worker.wait(20), worker.output())
+    local list = pings(emu)
+    assert.are.equal(1, #list)
+    assert.are.equal(500, list[1].status)
+  end)
+
   it("runs the script's checks first", function()
     start({ RUNPOD_MIN_MEMORY_GB = "100000" }, "spec/fixtures/unfit.lua")
     assert.are.equal(1, worker.wait(20))
