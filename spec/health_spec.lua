@@ -272,6 +272,7 @@ exit $rc
       assert(os.execute("cc -shared -fPIC -o " .. proc.quote(dir .. "/lib/libcuda.so.1") .. " "
         .. proc.quote(proc.root .. "/spec/fixtures/fake_cuda.c")))
       write(dir .. "/bin/nvidia-smi", [[#!/bin/sh
+[ -z "$FAKE_SMI_EXIT" ] || { echo "NVIDIA-SMI has failed"; exit "$FAKE_SMI_EXIT"; }
 if [ "$1" = --list-gpus ]; then [ -n "$FAKE_SMI_NO_GPUS" ] || echo "GPU 0: Fake GPU"; exit 0; fi
 v=${FAKE_SMI_VERSION:+CUDA Version: $FAKE_SMI_VERSION}
 echo "| NVIDIA-SMI 535.104.05   Driver Version: 535.104.05   $v |"
@@ -425,6 +426,14 @@ echo "GPU 1: cannot reset"
       gpu({ FAKE_CUDA_FAIL = "copy" })
       local _, q = fails("_benchmark_check")
       assert.are.equal("RuntimeError: GPU benchmark failed: cuMemcpyHtoD: out of memory", q.reason)
+    end)
+
+    it("runs no GPU check when nvidia-smi fails, as the Python SDK", function()
+      gpu({ FAKE_SMI_EXIT = "9", FAKE_CUDA_FAIL = "init", FAKE_NVCC_VERSION = "9.0" })
+      local out = completes()
+      assert.is_nil(out:find("CUDA", 1, true))
+      assert.is_nil(out:find("GPU", 1, true))
+      assert.matches("Network connectivity passed", out, 1, true)
     end)
 
     it("RUNPOD_SKIP_GPU_CHECK=true skips the GPU checks only", function()
