@@ -120,6 +120,38 @@ describe("runpod-worker in realtime mode (RUNPOD_REALTIME_PORT)", function()
     assert.is_nil(w.process.output():find("fitness check", 1, true))
   end)
 
+  it("names the job in progress in its pings, as the Python SDK", function()
+    local flag = os.tmpname()
+    os.remove(flag)
+    local w = start({ RUNPOD_ENDPOINT_ID = "rt", RUNPOD_POD_ID = "rt-2",
+      RUNPOD_AI_API_KEY = KEY, RUNPOD_WEBHOOK_PING = emu.env.RUNPOD_WEBHOOK_PING,
+      RUNPOD_PING_INTERVAL = "200" })
+    finally(function()
+      w.process.kill()
+      os.remove(flag)
+    end)
+    local waiting = curl.background("POST", w.url .. "/rt/realtime",
+      json.encode({ input = { mode = "wait", until_file = flag } }),
+      { "Content-Type: application/json" }, 30)
+    -- The job's id, from its "Started." line.
+    local id = helpers.eventually(10, function()
+      return w.process.output():match('"requestId": "([^"]+)", "message": "Started%."')
+    end)
+    local seen = id and helpers.eventually(15, function()
+      for _, e in ipairs(pings(emu, "rt-2")) do
+        if e.query:find("job_id=" .. id, 1, true) then
+          return e
+        end
+      end
+    end)
+    proc.write_file(flag, "")
+    local code, body = waiting.wait()
+    assert.is_truthy(seen, w.process.output())
+    assert.are.equal(KEY, seen.headers.Authorization)
+    assert.are.equal(200, code)
+    assert.are.same({ output = { waited = true } }, json.decode(body))
+  end)
+
   describe("with refresh_mode pod", function()
     -- Runs a job that waits in flight, then one asking for a refresh, and
     -- checks that the server answers both and then exits 0 without
