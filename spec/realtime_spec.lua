@@ -63,6 +63,23 @@ local function start(env)
   return start_on(curl.free_port(), env)
 end
 
+-- start_with_waiting_job(env) -> worker, request, release: a worker
+-- (killed when the test ends, whatever happens) running one realtime job
+-- that waits until release() is called; request.wait() -> its answer.
+local function start_with_waiting_job(env)
+  local flag = os.tmpname()
+  os.remove(flag)
+  local w = start(env)
+  finally(function()
+    w.process.kill()
+    os.remove(flag)
+  end)
+  local request = curl.background("POST", w.url .. "/rt/realtime",
+    json.encode({ input = { mode = "wait", until_file = flag } }),
+    { "Content-Type: application/json" }, 30)
+  return w, request, function() proc.write_file(flag, "") end
+end
+
 -- The pings the emulator saw from worker id.
 local function pings(emu, id)
   local list = {}
@@ -121,18 +138,9 @@ describe("runpod-worker in realtime mode (RUNPOD_REALTIME_PORT)", function()
   end)
 
   it("names the job in progress in its pings, as the Python SDK", function()
-    local flag = os.tmpname()
-    os.remove(flag)
-    local w = start({ RUNPOD_ENDPOINT_ID = "rt", RUNPOD_POD_ID = "rt-2",
-      RUNPOD_AI_API_KEY = KEY, RUNPOD_WEBHOOK_PING = emu.env.RUNPOD_WEBHOOK_PING,
-      RUNPOD_PING_INTERVAL = "200" })
-    finally(function()
-      w.process.kill()
-      os.remove(flag)
-    end)
-    local waiting = curl.background("POST", w.url .. "/rt/realtime",
-      json.encode({ input = { mode = "wait", until_file = flag } }),
-      { "Content-Type: application/json" }, 30)
+    local w, waiting, release = start_with_waiting_job({ RUNPOD_ENDPOINT_ID = "rt",
+      RUNPOD_POD_ID = "rt-2", RUNPOD_AI_API_KEY = KEY,
+      RUNPOD_WEBHOOK_PING = emu.env.RUNPOD_WEBHOOK_PING, RUNPOD_PING_INTERVAL = "200" })
     -- The job's id, from its "Started." line.
     local id = helpers.eventually(10, function()
       return w.process.output():match('"requestId": "([^"]+)", "message": "Started%."')
@@ -144,7 +152,7 @@ describe("runpod-worker in realtime mode (RUNPOD_REALTIME_PORT)", function()
         end
       end
     end)
-    proc.write_file(flag, "")
+    release()
     local code, body = waiting.wait()
     assert.is_truthy(seen, w.process.output())
     assert.are.equal(KEY, seen.headers.Authorization)
@@ -158,20 +166,11 @@ describe("runpod-worker in realtime mode (RUNPOD_REALTIME_PORT)", function()
     -- starting another job. env and input: how the refresh is asked for;
     -- answer: what that job answers.
     local function refreshes(env, input, answer)
-      local flag = os.tmpname()
-      os.remove(flag)
       local e = { RUNPOD_ENDPOINT_ID = "rt", RUNPOD_REALTIME_CONCURRENCY = "2" }
       for k, v in pairs(env) do
         e[k] = v
       end
-      local w = start(e)
-      finally(function()
-        w.process.kill()
-        os.remove(flag)
-      end)
-      local waiting = curl.background("POST", w.url .. "/rt/realtime",
-        json.encode({ input = { mode = "wait", until_file = flag } }),
-        { "Content-Type: application/json" }, 30)
+      local w, waiting, release = start_with_waiting_job(e)
       assert.is_truthy(helpers.eventually(10, function() return started(w) == 1 end),
         w.process.output())
       local v, code = w.json("POST", "/rt/realtime", { input = input })
@@ -182,7 +181,7 @@ describe("runpod-worker in realtime mode (RUNPOD_REALTIME_PORT)", function()
       assert.is_nil(w.process.wait(0))
       local late = curl.background("POST", w.url .. "/rt/realtime",
         json.encode({ input = { mode = "key" } }), { "Content-Type: application/json" }, 30)
-      proc.write_file(flag, "")
+      release()
       local wcode, wbody = waiting.wait()
       assert.are.equal(200, wcode)
       assert.are.same({ output = { waited = true } }, json.decode(wbody))
