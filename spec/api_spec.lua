@@ -26,21 +26,7 @@ local function listeners()
   return shell("ss -ltnpH 2>/dev/null")
 end
 
--- A port no TCP socket uses, below the kernel's ephemeral range (where
--- the client side of connections takes its ports). Racy only against other
--- processes picking the same port in the same instant; start() retries.
-local function free_port()
-  local used = shell("ss -tanH 2>/dev/null")
-  local low = tonumber(proc.read_file("/proc/sys/net/ipv4/ip_local_port_range"):match("%d+"))
-  low = math.max(low or 32768, 20100)
-  for _ = 1, 100 do
-    local port = math.random(20000, low - 1)
-    if not used:find(":" .. port .. " ", 1, true) then
-      return port
-    end
-  end
-  error("no free port")
-end
+local free_port = curl.free_port
 
 -- start(handler, args, env) -> server { url, port, process, call, json, stop }
 -- Waits until the job loop polls (health: workers.ready >= 1). Tries another

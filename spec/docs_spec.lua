@@ -125,6 +125,19 @@ describe("docs/configuration.md", function()
     assert.are.same({}, missing(c_env_names(), env))
   end)
 
+  it("gives every environment variable a default and a meaning", function()
+    local text = proc.read_file(proc.root .. "/docs/configuration.md")
+    local section = assert(text:match("\n## Settings\n(.-)\n## "))
+    local blank = {}
+    for row in section:gmatch("\n(| env |[^\n]*)") do
+      local name, default, meaning = row:match("^| env |%s*([^|]-)%s*|%s*([^|]-)%s*|%s*(.-)%s*|$")
+      if not name or default == "" or meaning == "" then
+        blank[#blank + 1] = name or row
+      end
+    end
+    assert.are.same({}, blank)
+  end)
+
   it("lists every environment variable lua/ reads", function()
     local _, env = documented()
     local names = lua_env_names()

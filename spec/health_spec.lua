@@ -48,7 +48,8 @@ describe("built-in fitness checks", function()
     worker, emu = nil, nil
   end)
 
-  -- env: the checks' settings on top of passing ones.
+  -- env: the checks' settings on top of passing ones; a function value
+  -- gets the emulator.
   local function start(env, handler)
     emu = helpers.start()
     local e = {
@@ -59,7 +60,7 @@ describe("built-in fitness checks", function()
       RUNPOD_NETWORK_CHECK_TIMEOUT = "2",
     }
     for k, v in pairs(env or {}) do
-      e[k] = v
+      e[k] = type(v) == "function" and v(emu) or v
     end
     worker = helpers.worker(emu, handler or "handlers/echo.lua", e)
     return worker
@@ -123,12 +124,113 @@ describe("built-in fitness checks", function()
       q.reason)
   end)
 
+  it("network: resolves a host name within RUNPOD_NETWORK_CHECK_TIMEOUT", function()
+    start({ RUNPOD_NETWORK_CHECK_HOST = function(e)
+      return "localhost:" .. e.url:match(":(%d+)$")
+    end })
+    local id = emu.submit({ hello = "named" })
+    assert.are.equal("COMPLETED", emu.wait_done(id, 20).status)
+    assert.matches("Network connectivity passed: Connected to localhost", worker.output(), 1,
+      true)
+  end)
+
+  -- A name server that never answers, on 127.0.0.1 of a network namespace
+  -- of its own (with a mount namespace whose /etc/resolv.conf points at
+  -- it, 30 s per try): the lookup blocks until the check gives up.
+  it("network: a name lookup that hangs counts against the timeout", function()
+    local probe = proc.run({ "env", "-u", "LD_PRELOAD", "unshare", "-rnm", "sh", "-c",
+      "ip link set lo up && command -v python3" }, { timeout = 10 })
+    if probe.code ~= 0 then
+      pending("needs unprivileged user, network and mount namespaces, ip and python3: "
+        .. probe.stderr)
+      return
+    end
+    local dir = proc.tmpdir()
+    finally(function() os.execute("rm -rf " .. proc.quote(dir)) end)
+    proc.write_file(dir .. "/resolv.conf", "nameserver 127.0.0.1\noptions timeout:30 attempts:1\n")
+    -- python3 holds UDP 127.0.0.1:53 open and reads nothing (30 s at most).
+    local script = [[
+ip link set lo up && mount --bind "$1/resolv.conf" /etc/resolv.conf || exit 97
+python3 -c 'import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 53))
+open(sys.argv[1], "w").close()
+time.sleep(30)' "$1/bound" &
+py=$!
+i=0
+while [ ! -e "$1/bound" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+"$2" handlers/echo.lua
+rc=$?
+kill $py
+exit $rc
+]]
+    local env = {
+      RUNPOD_WEBHOOK_GET_JOB = "http://127.0.0.1:1/v2/ep/job-take/$ID",
+      RUNPOD_WEBHOOK_POST_OUTPUT = "http://127.0.0.1:1/v2/ep/job-done/$RUNPOD_POD_ID/$ID",
+      RUNPOD_POD_ID = "worker-1",
+      RUNPOD_SKIP_AUTO_SYSTEM_CHECKS = "",
+      RUNPOD_SKIP_GPU_CHECK = "true",
+      RUNPOD_MIN_MEMORY_GB = "0",
+      RUNPOD_MIN_DISK_PERCENT = "0",
+      RUNPOD_NETWORK_CHECK_HOST = "slow.example:53",
+      RUNPOD_NETWORK_CHECK_TIMEOUT = "1",
+    }
+    if (os.getenv("RP_SANITIZE") or "") ~= "" then
+      env.ASAN_OPTIONS = "detect_leaks=1"
+    end
+    -- Unbounded, the lookup would take 30 s: the run is cut at 20.
+    local r = proc.run({ "env", "-u", "LD_PRELOAD", "unshare", "-rnm", "sh", "-c", script, "sh",
+      dir, proc.worker_abs }, { env = env, timeout = 20 })
+    local out = r.stdout .. r.stderr
+    assert.are.equal(1, r.code, out)
+    assert.matches("Fitness check failed: _network_check | RuntimeError: Network connectivity "
+      .. "failed: Timeout connecting to slow.example:53 (1s)", out, 1, true)
+  end)
+
   it("sends at most 256 characters of the reason", function()
     local long = ("h"):rep(400) .. ":53"
     start({ RUNPOD_NETWORK_CHECK_HOST = long })
     local _, q = fails("_network_check")
     assert.are.equal(256, #q.reason)
     assert.matches("^RuntimeError: Network connectivity check failed: bad target", q.reason)
+  end)
+
+  it("names a failing script check as the Python SDK names it (func.__name__)", function()
+    start({}, "spec/fixtures/unfit.lua")
+    local _, q, line = fails("check_gpu")
+    assert.matches("Fitness check failed: check_gpu | LuaError: spec/fixtures/unfit.lua:6: "
+      .. "no GPU found", line, 1, true)
+    assert.are.equal("unhealthy", q.status)
+    assert.are.equal("check_gpu", q.check)
+    assert.are.equal("LuaError: spec/fixtures/unfit.lua:6: no GPU found", q.reason)
+  end)
+
+  it("names a check cut short by RUNPOD_FITNESS_TIMEOUT, with a TimeoutError", function()
+    start({ RUNPOD_FITNESS_TIMEOUT = "0.5" }, "spec/fixtures/slow_fitness.lua")
+    local _, q = fails("slow_fitness.lua:3")
+    assert.are.equal("slow_fitness.lua:3", q.check)
+    assert.are.equal("TimeoutError: timed out after 0.5 seconds", q.reason)
+  end)
+
+  it("gives up an unhealthy report after 2 s and exits 1 all the same", function()
+    -- The emulator holds the report 30 s: the worker may not wait for it.
+    emu = helpers.start({ "--fault", "ping=delay,ms=30000" })
+    worker = helpers.worker(emu, "handlers/echo.lua", {
+      RUNPOD_SKIP_AUTO_SYSTEM_CHECKS = "", RUNPOD_MIN_MEMORY_GB = "100000",
+      RUNPOD_MIN_DISK_PERCENT = "0", RUNPOD_NETWORK_CHECK_HOST = CLOSED })
+    assert.are.equal(1, worker.wait(15), worker.output())
+    assert.matches("Fitness check failed: _memory_check", worker.output(), 1, true)
+    assert.are.equal(0, takes(emu))
+  end)
+
+  it("exits 1 when the unhealthy report is refused", function()
+    emu = helpers.start({ "--fault", "ping=500" })
+    worker = helpers.worker(emu, "handlers/echo.lua", {
+      RUNPOD_SKIP_AUTO_SYSTEM_CHECKS = "", RUNPOD_MIN_MEMORY_GB = "100000" })
+    assert.are.equal(1, worker.wait(20), worker.output())
+    local list = pings(emu)
+    assert.are.equal(1, #list)
+    assert.are.equal(500, list[1].status)
   end)
 
   it("runs the script's checks first", function()
@@ -170,6 +272,7 @@ describe("built-in fitness checks", function()
       assert(os.execute("cc -shared -fPIC -o " .. proc.quote(dir .. "/lib/libcuda.so.1") .. " "
         .. proc.quote(proc.root .. "/spec/fixtures/fake_cuda.c")))
       write(dir .. "/bin/nvidia-smi", [[#!/bin/sh
+[ -z "$FAKE_SMI_EXIT" ] || { echo "NVIDIA-SMI has failed"; exit "$FAKE_SMI_EXIT"; }
 if [ "$1" = --list-gpus ]; then [ -n "$FAKE_SMI_NO_GPUS" ] || echo "GPU 0: Fake GPU"; exit 0; fi
 v=${FAKE_SMI_VERSION:+CUDA Version: $FAKE_SMI_VERSION}
 echo "| NVIDIA-SMI 535.104.05   Driver Version: 535.104.05   $v |"
@@ -323,6 +426,14 @@ echo "GPU 1: cannot reset"
       gpu({ FAKE_CUDA_FAIL = "copy" })
       local _, q = fails("_benchmark_check")
       assert.are.equal("RuntimeError: GPU benchmark failed: cuMemcpyHtoD: out of memory", q.reason)
+    end)
+
+    it("runs no GPU check when nvidia-smi fails, as the Python SDK", function()
+      gpu({ FAKE_SMI_EXIT = "9", FAKE_CUDA_FAIL = "init", FAKE_NVCC_VERSION = "9.0" })
+      local out = completes()
+      assert.is_nil(out:find("CUDA", 1, true))
+      assert.is_nil(out:find("GPU", 1, true))
+      assert.matches("Network connectivity passed", out, 1, true)
     end)
 
     it("RUNPOD_SKIP_GPU_CHECK=true skips the GPU checks only", function()

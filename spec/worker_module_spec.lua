@@ -46,13 +46,86 @@ describe("runpod.internal.worker", function()
     end)
   end)
 
+  -- Fresh runpod modules, so that each test sees only its own checks.
+  local function fresh()
+    for name in pairs(package.loaded) do
+      if name:match("^runpod") and name ~= "runpod.core" then
+        package.loaded[name] = nil
+      end
+    end
+    return require("runpod").serverless, require("runpod.internal.worker")
+  end
+
   describe("fitness()", function()
-    it("reports the first failing check", function()
-      runpod.serverless.register_fitness_check(function() end)
-      runpod.serverless.register_fitness_check(function() error("disk full", 0) end)
-      local ok, err = worker.fitness()
-      assert.is_nil(ok)
-      assert.are.equal("fitness check 2 failed: disk full", err)
+    insulate("", function()
+      it("reports the first failing check as \"<error_type>: <message>\"", function()
+        local serverless, w = fresh()
+        serverless.register_fitness_check(function() end)
+        serverless.register_fitness_check(function() error("disk full", 0) end)
+        local ok, err = w.fitness()
+        assert.is_nil(ok)
+        assert.are.equal("LuaError: disk full", err)
+      end)
+    end)
+
+    insulate("", function()
+      it("takes the error_type of a table error", function()
+        local serverless, w = fresh()
+        serverless.register_fitness_check(function()
+          error({ error_type = "GPUError", message = "no device" })
+        end)
+        assert.are.same({ nil, "GPUError: no device" }, { w.fitness() })
+      end)
+    end)
+  end)
+
+  describe("fitness_failed()", function()
+    insulate("", function()
+      it("names a check by the caller's local variable, as Python's func.__name__", function()
+        local serverless, w = fresh()
+        local function check_disk() error("full") end
+        serverless.register_fitness_check(check_disk)
+        assert.is_nil(w.fitness())
+        assert.are.equal("check_disk", w.fitness_failed())
+      end)
+    end)
+
+    insulate("", function()
+      it("names a check held in a global by that global", function()
+        local serverless, w = fresh()
+        rawset(_G, "check_global_gpu", function() error("no GPU") end)
+        finally(function() rawset(_G, "check_global_gpu", nil) end)
+        serverless.register_fitness_check(rawget(_G, "check_global_gpu"))
+        assert.is_nil(w.fitness())
+        assert.are.equal("check_global_gpu", w.fitness_failed())
+      end)
+    end)
+
+    insulate("", function()
+      it("names an anonymous check by its file and line", function()
+        local serverless, w = fresh()
+        local line = debug.getinfo(1, "l").currentline + 1
+        serverless.register_fitness_check(function() error("no") end)
+        assert.is_nil(w.fitness())
+        assert.are.equal("worker_module_spec.lua:" .. line, w.fitness_failed())
+      end)
+    end)
+
+    insulate("", function()
+      it("takes a name given, and is nil when every check passed", function()
+        local serverless, w = fresh()
+        serverless.register_fitness_check(function() end, "models_present")
+        assert.is_true(w.fitness())
+        assert.is_nil(w.fitness_failed())
+        serverless.register_fitness_check(function() error("x") end, "gpu_ready")
+        assert.is_nil(w.fitness())
+        assert.are.equal("gpu_ready", w.fitness_failed())
+        assert.has_error(function() serverless.register_fitness_check(print, 5) end,
+          "bad argument #2 to 'register_fitness_check' (non-empty string expected, got number)")
+        assert.has_error(function() serverless.register_fitness_check(print, "") end,
+          "bad argument #2 to 'register_fitness_check' (non-empty string expected, got empty "
+          .. "string)")
+      end)
     end)
   end)
 end)

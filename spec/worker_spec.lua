@@ -171,6 +171,20 @@ describe("runpod-worker", function()
         output = { received = -1 } }, result(r.stdout))
     end)
 
+    it("prints Python's shapes: {\"output\": null} for nil, a stream stopped by an error",
+        function()
+      local r = run { "spec/fixtures/python_results.lua", "--test_input",
+        '{"input": {"mode": "nil"}}' }
+      assert.are.equal(0, r.code, r.stdout .. r.stderr)
+      assert.matches('Job result: {"output":null}\n', r.stdout, 1, true)
+      r = run { "spec/fixtures/python_results.lua", "--test_input",
+        '{"input": {"mode": "stream_error"}}' }
+      assert.are.equal(1, r.code, r.stdout .. r.stderr)
+      assert.matches('Stream partial: {"output":{"i":1}}', r.stdout, 1, true)
+      assert.is_nil(r.stdout:find('"i":3', 1, true))
+      assert.are.same({ error = "model crashed" }, result(r.stdout))
+    end)
+
     it("names the key of a result that cannot be encoded", function()
       local r = run { "spec/fixtures/unencodable.lua", "--test_input",
         '{"input": {"kind": "function"}}' }

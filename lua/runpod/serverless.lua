@@ -111,14 +111,41 @@ end
 -- The config of the last start() call (nil before it).
 serverless.config = runner.config
 
--- register_fitness_check(fn): fn runs once before the first job in
--- serverless mode; a check that raises makes the worker exit unhealthy.
-function serverless.register_fitness_check(fn)
+-- The name a check is known by, as Python's func.__name__: the caller's
+-- local variable or the global that holds fn, else "file:line" where fn
+-- is defined. level: the caller's stack level.
+local function check_name(fn, level)
+  for i = 1, 250 do
+    local name, value = debug.getlocal(level + 1, i)
+    if not name then
+      break
+    end
+    if rawequal(value, fn) and name:sub(1, 1) ~= "(" then
+      return name
+    end
+  end
+  for name, value in pairs(_G) do
+    if rawequal(value, fn) and type(name) == "string" then
+      return name
+    end
+  end
+  local info = debug.getinfo(fn, "S")
+  return info.short_src:match("[^/]*$") .. ":" .. info.linedefined
+end
+
+-- register_fitness_check(fn[, name]): fn runs once before the first job
+-- in serverless mode; a check that raises makes the worker exit unhealthy,
+-- reporting the check by name (default: check_name()).
+function serverless.register_fitness_check(fn, name)
   if type(fn) ~= "function" then
     error("bad argument #1 to 'register_fitness_check' (function expected, got "
       .. type(fn) .. ")", 2)
   end
-  runner.add_fitness_check(fn)
+  if name ~= nil and (type(name) ~= "string" or name == "") then
+    error("bad argument #2 to 'register_fitness_check' (non-empty string expected, got "
+      .. (type(name) == "string" and "empty string" or type(name)) .. ")", 2)
+  end
+  runner.add_fitness_check(fn, name or check_name(fn, 2))
 end
 
 -- progress_update(job, progress): reports progress of a running job. Under

@@ -765,10 +765,11 @@ void rp_executor_ask_concurrency(struct rp_executor *e, int current)
   curl_multi_wakeup(e->multi);
 }
 
-int rp_executor_fitness(struct rp_executor *e, double seconds, char *err,
-                        size_t errlen)
+int rp_executor_fitness(struct rp_executor *e, double seconds, char *check,
+                        size_t checklen, char *err, size_t errlen)
 {
   lua_State *L = e->vm.L;
+  char why[256];
   struct slot s;
   int n = 0;
   int rc;
@@ -784,13 +785,31 @@ int rp_executor_fitness(struct rp_executor *e, double seconds, char *err,
                       errlen);
   lua_sethook(L, NULL, 0, 0);
   e->current = NULL;
-  if (rc != RP_OK)
-    return rc;
-  if (n < 1 || !lua_toboolean(L, -n)) {
-    rc = rp_fail(RP_ELUA, err, errlen, "%s", n >= 2 && lua_isstring(L, -n + 1)
-                 ? lua_tostring(L, -n + 1) : "fitness check failed");
+  if (rc != RP_OK) {
+    /* Cut short (the time limit, a bad yield): "<type>: <message>", as a
+     * check's own error, with the traceback at DEBUG. */
+    rp_log(RP_LOG_DEBUG, NULL, "Traceback:\n%s", err);
+    err[strcspn(err, "\n")] = '\0';
+    snprintf(why, sizeof(why), "%s", err);
+    snprintf(err, errlen, "%s: %s", s.timed_out ? "TimeoutError" : "LuaError",
+             why);
+  } else {
+    if (n < 1 || !lua_toboolean(L, -n))
+      rc = rp_fail(RP_ELUA, err, errlen, "%s", n >= 2 &&
+                   lua_isstring(L, -n + 1) ? lua_tostring(L, -n + 1)
+                                           : "fitness check failed");
+    lua_pop(L, n);
   }
-  lua_pop(L, n);
+  if (rc == RP_OK)
+    return rc;
+  /* The check's name, also when the checks were cut short. */
+  snprintf(check, checklen, "fitness_check");
+  if (rp_runner_call(L, "runpod.internal.worker", "fitness_failed", 0, NULL,
+                     &n, why, sizeof(why)) == RP_OK) {
+    if (n >= 1 && lua_type(L, -n) == LUA_TSTRING)
+      snprintf(check, checklen, "%s", lua_tostring(L, -n));
+    lua_pop(L, n);
+  }
   return rc;
 }
 

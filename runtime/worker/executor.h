@@ -107,9 +107,9 @@ double rp_executor_setting(struct rp_executor *e, const struct rp_setting *env,
 /* Runs the registered fitness checks (runpod.internal.worker.fitness) in
  * the VM, for at most 'seconds' of Lua code (the jobs' hook enforces it).
  * Call before the first job. Returns RP_OK, or RP_ELUA with the failing
- * check's message in err. */
-int rp_executor_fitness(struct rp_executor *e, double seconds, char *err,
-                        size_t errlen);
+ * check's name in check (as registered) and its reason in err. */
+int rp_executor_fitness(struct rp_executor *e, double seconds, char *check,
+                        size_t checklen, char *err, size_t errlen);
 
 /* Lets the running jobs finish, then ends the thread and joins it. With
  * now set, drops the running jobs first (no results). */

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,6 +137,127 @@ static int split_target(const char *target, char *host, size_t hlen,
   return 0;
 }
 
+/* A name lookup on a thread of its own, so that the check's deadline
+ * bounds it: getaddrinfo() has no timeout of its own (the resolver's
+ * comes from resolv.conf, 5 s per try and server by default). The waiter
+ * may give up first; then the thread, still blocked in getaddrinfo(),
+ * frees the lookup when it ends: whoever is last frees it. */
+struct lookup {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int done;                  /* the thread has stored rc and res */
+  int abandoned;             /* the waiter left: the thread frees */
+  int rc;                    /* getaddrinfo()'s result */
+  struct addrinfo *res;
+  char host[256];
+  char port[16];
+};
+
+/* Frees l and the addresses it still holds. */
+static void lookup_free(struct lookup *l)
+{
+  if (l->res)
+    freeaddrinfo(l->res);
+  pthread_cond_destroy(&l->cv);
+  pthread_mutex_destroy(&l->mu);
+  free(l);
+}
+
+/* The TCP addresses of host:port (a numeric port); flags: extra
+ * ai_flags. Returns getaddrinfo()'s result. */
+static int tcp_addresses(const char *host, const char *port, int flags,
+                         struct addrinfo **res)
+{
+  struct addrinfo hints;
+  memset(&hints, 0, sizeof(hints));
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV | flags;
+  return getaddrinfo(host, port, &hints, res);
+}
+
+static void *lookup_main(void *arg)
+{
+  struct lookup *l = arg;
+  struct addrinfo *res = NULL;
+  int rc = tcp_addresses(l->host, l->port, 0, &res);
+  int abandoned;
+  pthread_mutex_lock(&l->mu);
+  l->rc = rc;
+  l->res = res;
+  l->done = 1;
+  abandoned = l->abandoned;
+  pthread_cond_signal(&l->cv);
+  pthread_mutex_unlock(&l->mu);
+  if (abandoned)
+    lookup_free(l);
+  return NULL;
+}
+
+/* Resolves host:port for a TCP connection before deadline (rp_clock_now()
+ * time). A numeric host is converted at once; a name is looked up on a
+ * detached thread with every signal blocked. Returns 0 with the addresses
+ * in *res (caller frees with freeaddrinfo()), ETIMEDOUT when the deadline
+ * passed first, or another errno value with a message in err. */
+static int resolve(const char *host, const char *port, double deadline,
+                   struct addrinfo **res, char *err, size_t errlen)
+{
+  struct lookup *l;
+  pthread_attr_t attr;
+  pthread_t t;
+  sigset_t all, old;
+  struct timespec at;
+  int rc = tcp_addresses(host, port, AI_NUMERICHOST, res);
+  int e = 0;
+  if (rc != EAI_NONAME) {
+    snprintf(err, errlen, "%s", rc ? gai_strerror(rc) : "");
+    return rc ? EINVAL : 0;
+  }
+  l = calloc(1, sizeof(*l));
+  if (l && pthread_mutex_init(&l->mu, NULL) != 0) {
+    free(l);
+    l = NULL;
+  }
+  if (l && rp_clock_cond_init(&l->cv) != 0) {
+    pthread_mutex_destroy(&l->mu);
+    free(l);
+    l = NULL;
+  }
+  if (!l) {
+    snprintf(err, errlen, "cannot start a lookup");
+    return EAGAIN;
+  }
+  snprintf(l->host, sizeof(l->host), "%s", host);
+  snprintf(l->port, sizeof(l->port), "%s", port);
+  sigfillset(&all);
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  e = pthread_create(&t, &attr, lookup_main, l);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  pthread_attr_destroy(&attr);
+  if (e != 0) {
+    lookup_free(l);
+    snprintf(err, errlen, "cannot start a lookup: %s", strerror(e));
+    return e;
+  }
+  rp_clock_deadline(&at, (long long)(deadline * 1000));
+  pthread_mutex_lock(&l->mu);
+  while (!l->done && e != ETIMEDOUT)
+    e = pthread_cond_timedwait(&l->cv, &l->mu, &at);
+  if (!l->done) {
+    l->abandoned = 1;        /* the thread frees it */
+    pthread_mutex_unlock(&l->mu);
+    return ETIMEDOUT;
+  }
+  pthread_mutex_unlock(&l->mu);
+  rc = l->rc;
+  *res = l->res;
+  l->res = NULL;
+  lookup_free(l);
+  snprintf(err, errlen, "%s", rc ? gai_strerror(rc) : "");
+  return rc ? EINVAL : 0;
+}
+
 /* One non-blocking connect to ai, bounded by deadline (rp_clock_now()
  * time). Returns 0 when connected, else an errno value (ETIMEDOUT). */
 static int try_connect(const struct addrinfo *ai, double deadline)
@@ -179,28 +301,27 @@ static int check_network(const struct rp_health_options *o, char *reason,
 {
   const char *target = o->network_target && *o->network_target
                          ? o->network_target : RP_HEALTH_NETWORK_TARGET;
-  char host[256], port[16], secs[32];
-  struct addrinfo hints, *res = NULL;
+  char host[256], port[16], secs[32], why[256];
+  struct addrinfo *res = NULL;
   double t0 = rp_clock_now();
   double deadline = t0 + o->network_timeout;
-  int e = ECONNREFUSED, g;
+  int e = ECONNREFUSED;
   snprintf(secs, sizeof(secs), "%g", o->network_timeout);
   if (split_target(target, host, sizeof(host), port, sizeof(port)) != 0)
     return fail(reason, len, "Network connectivity check failed: bad "
                 "target '%s' (want host:port)", target);
-  memset(&hints, 0, sizeof(hints));
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_NUMERICSERV;
-  g = getaddrinfo(host, port, &hints, &res);
-  if (g != 0)
-    return fail(reason, len, "Network connectivity check failed: %s",
-                gai_strerror(g));
+  /* One deadline for the lookup and the connection, as Python's
+   * asyncio.wait_for() around open_connection(). */
+  e = resolve(host, port, deadline, &res, why, sizeof(why));
+  if (e != 0 && e != ETIMEDOUT)
+    return fail(reason, len, "Network connectivity check failed: %s", why);
   for (const struct addrinfo *ai = res; ai; ai = ai->ai_next) {
     e = try_connect(ai, deadline);
     if (e == 0 || e == ETIMEDOUT)
       break;
   }
-  freeaddrinfo(res);
+  if (res)
+    freeaddrinfo(res);
   if (e == ETIMEDOUT)
     return fail(reason, len, "Network connectivity failed: Timeout "
                 "connecting to %s:%s (%ss)", host, port, secs);

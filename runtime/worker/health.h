@@ -22,7 +22,8 @@
 struct rp_health_options {
   double min_memory_gb;       /* RUNPOD_MIN_MEMORY_GB */
   double min_disk_percent;    /* RUNPOD_MIN_DISK_PERCENT */
-  double network_timeout;     /* RUNPOD_NETWORK_CHECK_TIMEOUT, seconds */
+  double network_timeout;     /* RUNPOD_NETWORK_CHECK_TIMEOUT, seconds for
+                                 the name lookup and the connection */
   const char *network_target; /* RUNPOD_NETWORK_CHECK_HOST, "host:port" */
   const char *min_cuda_version; /* RUNPOD_MIN_CUDA_VERSION, "11.8" */
   int skip_gpu;               /* RUNPOD_SKIP_GPU_CHECK */

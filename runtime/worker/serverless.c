@@ -336,10 +336,10 @@ static int fitness(struct state *s, const struct rp_settings *env)
   const char *ping_tmpl = env->webhook_ping.text;
   struct rp_health_options h;
   char err[1024], check[64];
-  if (rp_executor_fitness(s->ex[0], env->fitness_timeout.number, err,
-                          sizeof(err)) != RP_OK) {
-    rp_log(RP_LOG_ERROR, NULL, "%s", err);
-    report_unhealthy(s, ping_tmpl, "fitness_check", err);
+  if (rp_executor_fitness(s->ex[0], env->fitness_timeout.number, check,
+                          sizeof(check), err, sizeof(err)) != RP_OK) {
+    rp_log(RP_LOG_ERROR, NULL, "Fitness check failed: %s | %s", check, err);
+    report_unhealthy(s, ping_tmpl, check, err);
     return -1;
   }
   if (env->skip_auto_system_checks.number != 0) {

@@ -14,6 +14,23 @@ function curl.shell(cmd)
   return out
 end
 
+-- A port no TCP socket uses, below the kernel's ephemeral range (where
+-- the client side of connections takes its ports). Racy only against other
+-- processes picking the same port in the same instant: a caller retries
+-- with another when the server reports the port taken.
+function curl.free_port()
+  local used = curl.shell("ss -tanH 2>/dev/null")
+  local low = tonumber(proc.read_file("/proc/sys/net/ipv4/ip_local_port_range"):match("%d+"))
+  low = math.max(low or 32768, 20100)
+  for _ = 1, 100 do
+    local port = math.random(20000, low - 1)
+    if not used:find(":" .. port .. " ", 1, true) then
+      return port
+    end
+  end
+  error("no free port")
+end
+
 -- The command line for one request; the body goes through a temporary
 -- file, returned second so that the caller removes it after the run.
 local function command(method, url, body, headers, max_time)

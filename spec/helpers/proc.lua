@@ -46,6 +46,9 @@ local CLEARED = {
   "RUNPOD_SKIP_AUTO_SYSTEM_CHECKS", "RUNPOD_MIN_MEMORY_GB", "RUNPOD_MIN_DISK_PERCENT",
   "RUNPOD_NETWORK_CHECK_HOST", "RUNPOD_NETWORK_CHECK_TIMEOUT",
 }
+-- The variables every run here removes first, for specs that start
+-- processes another way.
+proc.cleared = CLEARED
 
 -- with_checks_off(env) -> env, or a copy with RUNPOD_SKIP_AUTO_SYSTEM_CHECKS
 -- "true" when env selects serverless mode and does not set that switch: the

@@ -81,20 +81,10 @@ function runner.refresh_mode(config)
   return nil, ("%s must be \"vm\" or \"pod\", got %q"):format(source, tostring(mode))
 end
 
--- add_fitness_check(fn): fn runs before the first job in serverless mode.
-function runner.add_fitness_check(fn)
-  fitness_checks[#fitness_checks + 1] = fn
-end
-
--- fitness() -> true | nil, message: runs every registered fitness check.
-function runner.fitness()
-  for i, check in ipairs(fitness_checks) do
-    local ok, err = pcall(check)
-    if not ok then
-      return nil, ("fitness check %d failed: %s"):format(i, tostring(err))
-    end
-  end
-  return true
+-- add_fitness_check(fn, name): fn runs before the first job in serverless
+-- mode; name is what a failure reports.
+function runner.add_fitness_check(fn, name)
+  fitness_checks[#fitness_checks + 1] = { fn = fn, name = name }
 end
 
 -- Python treats these as "no value" for the error and refresh_worker keys.
@@ -131,6 +121,29 @@ local function error_message_of(err)
     end
   end
   return tostring(err)
+end
+
+local fitness_running     -- the name of the check running or failed
+
+-- fitness() -> true | nil, reason: runs every registered fitness check in
+-- order; reason is "<error_type>: <message>" of the first that raised,
+-- as Python's, and fitness_failed() names it.
+function runner.fitness()
+  for _, check in ipairs(fitness_checks) do
+    fitness_running = check.name
+    local ok, err = pcall(check.fn)
+    if not ok then
+      return nil, error_type_of(err) .. ": " .. error_message_of(err)
+    end
+  end
+  fitness_running = nil
+  return true
+end
+
+-- fitness_failed() -> the name of the check that failed, or that was
+-- running when the checks were cut short (their time limit); nil if none.
+function runner.fitness_failed()
+  return fitness_running
 end
 
 -- The JSON string a failed job carries in "error" (docs/handlers.md),

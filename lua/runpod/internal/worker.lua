@@ -53,7 +53,9 @@ function worker.concurrency(current)
   return value
 end
 
--- fitness() -> true | nil, message: runs every registered fitness check.
+-- fitness() -> true | nil, reason: runs every registered fitness check;
+-- fitness_failed() -> the name of the one that failed (or ran too long).
 worker.fitness = runner.fitness
+worker.fitness_failed = runner.fitness_failed
 
 return worker
