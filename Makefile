@@ -41,7 +41,8 @@ CORE_SRC = runtime/base/buf.c runtime/base/json.c runtime/base/log.c \
            runtime/base/ident.c runtime/net/wire.c runtime/net/req.c \
            runtime/net/http.c runtime/lua/lhttp.c runtime/base/codec.c \
            runtime/lua/lbuffer.c runtime/base/files.c runtime/lua/lfiles.c \
-           runtime/lua/lsys.c runtime/net/netguard.c runtime/net/download.c \
+           runtime/lua/lsys.c runtime/lua/lproc.c runtime/base/proc.c \
+           runtime/net/netguard.c runtime/net/download.c \
            runtime/net/sigv4.c runtime/base/settings.c runtime/base/clock.c
 WORKER_SRC = runtime/worker/vm.c runtime/worker/runner.c runtime/worker/local.c \
              runtime/worker/executor.c runtime/worker/outbox.c \
