@@ -137,8 +137,16 @@ function proxy.handler(opts)
     return opts.fallback_model
   end
 
-  -- A transfer that failed: the backend's death explains it best.
+  -- A transfer that failed: the backend's death explains it best. Its
+  -- connections close as it exits, a moment before it is reaped, so a
+  -- failure gives the supervisor half a second to see the exit.
   local function failed(what)
+    for _ = 1, 10 do
+      if alive() == false or b == nil then
+        break
+      end
+      core.sleep(0.05)
+    end
     if not alive() then
       return proxy.error_output(dead_message .. " (" .. (b:exit_reason() or "exited") .. ")")
     end
