@@ -171,4 +171,15 @@ describe("runpod.backend under runpod-worker (handlers/vllm.lua)", function()
     assert.matches("[vllm] got SIGTERM", worker.output(), 1, true)
     assert.is_false(pid_alive(pid))
   end)
+
+  it("runs handlers/llama_cpp.lua in local test mode against its llama-server", function()
+    local r = proc.worker_run({ "handlers/llama_cpp.lua", "--test_input",
+      '{"input": {"openai_route": "/v1/completions", "openai_input": {"prompt": "a b c"}}}' },
+      { env = { LLAMA_SERVER = dir .. "/vllm", LLAMA_MODEL = "/models/x.gguf", LLAMA_PORT = port },
+        timeout = 60 })
+    assert.are.equal(0, r.code, r.stdout .. r.stderr)
+    local out = r.stdout .. r.stderr
+    assert.matches('"text":"3 words"', out, 1, true)
+    assert.matches("stopping backend 'llama-server'", out, 1, true)
+  end)
 end)

@@ -151,12 +151,17 @@ oom:
   return NULL;
 }
 
-/* Finds prog in PATH (or takes it as given when it has a '/'). Writes the
- * path into buf; returns 0, or an errno value. */
-static int resolve(const char *prog, char *buf, size_t len)
+/* Finds prog in the PATH of envp, the child's environment (or takes it as
+ * given when it has a '/'). Writes the path into buf; returns 0, or an
+ * errno value. */
+static int resolve(const char *prog, char *const *envp, char *buf,
+                   size_t len)
 {
-  const char *path = getenv("PATH");
+  const char *path = NULL;
   int found_eacces = 0;
+  for (size_t i = 0; envp[i]; i++)
+    if (strncmp(envp[i], "PATH=", 5) == 0)
+      path = envp[i] + 5;
   if (strchr(prog, '/')) {
     snprintf(buf, len, "%s", prog);
     return access(buf, X_OK) == 0 ? 0 : errno;
@@ -495,16 +500,19 @@ int rp_proc_spawn(const struct rp_proc_spec *spec, int *id, char *err,
   if (!spec->argv || !spec->argv[0] || !spec->name || !*spec->name)
     return rp_fail(RP_EINVAL, err, errlen, "a backend needs a name and a "
                    "program");
-  e = resolve(spec->argv[0], path, sizeof(path));
-  if (e != 0)
-    return rp_fail(RP_EINVAL, err, errlen, "cannot run %s: %s",
-                   spec->argv[0], strerror(e));
   argv = copy_list(spec->argv, 0);
   envp = build_env(spec);
   if (!argv || !envp) {
     free_argv(argv);
     free_argv(envp);
     return rp_fail(RP_ENOMEM, err, errlen, "out of memory");
+  }
+  e = resolve(spec->argv[0], envp, path, sizeof(path));
+  if (e != 0) {
+    free_argv(argv);
+    free_argv(envp);
+    return rp_fail(RP_EINVAL, err, errlen, "cannot run %s: %s",
+                   spec->argv[0], strerror(e));
   }
   pthread_mutex_lock(&mu);
   for (int i = 0; i < RP_PROC_MAX; i++)

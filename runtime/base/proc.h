@@ -43,7 +43,7 @@
 struct rp_proc_spec {
   const char *name;          /* log prefix and the key rp_proc_find takes */
   const char *const *argv;   /* NULL-terminated; argv[0] without a '/' is
-                                searched in PATH */
+                                searched in the child's PATH */
   const char *const *env;    /* NULL-terminated "NAME=value" entries added
                                 to (or replacing those of) the worker's
                                 environment; NULL for none */
