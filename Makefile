@@ -99,11 +99,11 @@ deps:
 
 # What the suites need on top: the Debian packages of
 # vendor/test-packages.txt and the npm packages (RunPod's JS SDK,
-# playwright-core, s3rver), each pinned by its package-lock.json and
+# playwright-core, s3rver, openai), each pinned by its package-lock.json and
 # installed again only when the lock is newer than the install. Without
 # npm, `make test` reports those suites skipped.
 .PHONY: test-deps test-packages image-deps
-test-deps: test-packages sdk-deps browser-deps s3-deps
+test-deps: test-packages sdk-deps browser-deps s3-deps openai-deps
 test-packages: deps
 	sh vendor/install-packages vendor/test-packages.txt
 
@@ -330,6 +330,11 @@ $(BUILD)/tests/test_exit: runtime/tests/worker/test_exit.c $(CORE_OBJ) \
 # RunPod's JS SDK for spec/sdk/emulator.test.mjs (from the npm registry).
 sdk-deps:
 	@$(call npm-ci,spec/sdk)
+
+# The official OpenAI client for spec/openai/ (from the npm registry).
+.PHONY: openai-deps
+openai-deps:
+	@$(call npm-ci,spec/openai)
 
 bench-emulator: $(EMULATOR)
 	bash bench/emulator.sh $(EMULATOR)
