@@ -179,9 +179,9 @@ static void wait_and_answer(struct rp_jobstore *js,
   struct rp_buf view = RP_BUF_INIT(RP_HTTPD_MAX_RESPONSE);
   struct rp_json_span st;
   int rc;
-  for (;;) {
+  for (int pass = 0;; pass++) {
     rp_buf_clear(&view);
-    rc = rp_jobstore_view(js, id, HOLD_MS, &view);
+    rc = rp_jobstore_view(js, id, pass ? HOLD_MS : 0, &view);
     if (rc != RP_OK) {
       reply_error(res, rc == RP_JOBSTORE_ENOENT ? 404 : 500, "worker_error",
                   rc == RP_JOBSTORE_ENOENT ? "job not found" : "out of memory");
@@ -235,10 +235,10 @@ static int put_partial(void *ud, struct rp_json_span el)
   return 0;
 }
 
-/* Fills s->out from the job: new partials, a failed job's error as a
- * "data:" event, or (with keep_alive) a comment. Returns -1 when the
- * server is shutting down. */
-static int refill(struct sse *s, int keep_alive)
+/* Fills s->out from the job, waiting up to hold ms: new partials, a
+ * failed job's error as a "data:" event, or (with keep_alive) a comment.
+ * Returns -1 when the server is shutting down. */
+static int refill(struct sse *s, long hold, int keep_alive)
 {
   struct rp_buf poll = RP_BUF_INIT(RP_JOBSTORE_MAX_STREAM_BYTES * 2u);
   struct rp_json_span st, list, err;
@@ -249,7 +249,7 @@ static int refill(struct sse *s, int keep_alive)
     rp_buf_free(&poll);
     return -1;
   }
-  rc = rp_jobstore_stream_read(s->js, s->id, HOLD_MS, &poll);
+  rc = rp_jobstore_stream_read(s->js, s->id, hold, &poll);
   if (rc != RP_OK ||
       rp_json_member(poll.data, poll.len, "status", &st) != 1) {
     s->ended = 1;
@@ -287,7 +287,7 @@ static long sse_read(void *ud, char *buf, size_t max)
   while (s->off >= s->out.len) {
     if (s->ended)
       return 0;
-    if (refill(s, 1) != 0)
+    if (refill(s, HOLD_MS, 1) != 0)
       return -1;
   }
   n = s->out.len - s->off;
@@ -393,9 +393,9 @@ void rp_openai_route(struct rp_jobstore *js, const char *bearer,
   /* The status goes out with the first bytes: hold until the first
    * partial, so that a job failing before it answers its own status (as
    * the OpenAI API does), not 200 and an error event. */
-  while (s->out.len == 0 && !s->ended) {
-    if (refill(s, 0) != 0 || (s->out.len == 0 && !s->ended &&
-                              rp_httpd_client_gone(req))) {
+  for (int pass = 0; s->out.len == 0 && !s->ended; pass++) {
+    if (refill(s, pass ? HOLD_MS : 0, 0) != 0 ||
+        (s->out.len == 0 && !s->ended && rp_httpd_client_gone(req))) {
       sse_free(s);                    /* cancels the job */
       res->status = 0;
       return;
