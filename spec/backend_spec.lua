@@ -112,6 +112,19 @@ describe("runpod.backend under runpod-worker (handlers/vllm.lua)", function()
     assert.are.equal("4 words", view.output[1].choices[1].text)
   end)
 
+  it("shares one backend between the VMs of two executor threads", function()
+    start_worker({ RUNPOD_WORKER_THREADS = "2" })
+    local ids = {}
+    for i = 1, 4 do
+      ids[i] = emu.submit({ prompt = "a b c" })
+    end
+    for _, id in ipairs(ids) do
+      assert.are.equal("COMPLETED", emu.wait_done(id, 30).status, worker.output())
+    end
+    local _, starts = worker.output():gsub("backend 'vllm' started", "")
+    assert.are.equal(1, starts)
+  end)
+
   it("streams the backend's raw SSE chunks as partials", function()
     start_worker()
     local id = emu.submit({ messages = { { role = "user", content = "alpha beta" } },

@@ -35,6 +35,14 @@ describe("runpod.proxy", function()
         { proxy.normalize({ messages = messages, stream = true }) })
     end)
 
+    it("reads the input as Python does: empty values are false", function()
+      assert.are.same({ "/v1/models", "GET" },
+        { proxy.normalize({ openai_route = "/v1/models", openai_input = {} }) })
+      assert.are.same({ "/health", "GET" }, { proxy.normalize({ route = "/health", body = {} }) })
+      assert.are.same({ "/v1/completions", "POST", { prompt = "", stream = false } },
+        { proxy.normalize({ prompt = "", stream = 0 }) })
+    end)
+
     it("names the shapes when none is given", function()
       assert.are.same({ nil, "Job input must contain one of: openai_input (+openai_route), "
         .. "route (+body), or prompt/messages." }, { proxy.normalize({ x = 1 }) })

@@ -39,8 +39,13 @@ function proxy.error_output(message)
   return { error = { message = message, type = "worker_error", code = json.null } }
 end
 
+-- Python's truth, as worker-vllm tests its input: None, False, 0, "" and
+-- empty lists and objects are false.
 local function truthy(v)
-  return v ~= nil and v ~= false and v ~= json.null
+  if v == nil or v == false or v == json.null or v == 0 or v == "" then
+    return false
+  end
+  return type(v) ~= "table" or next(v) ~= nil
 end
 
 -- normalize(input) -> route, method, body | nil, message
@@ -62,7 +67,13 @@ function proxy.normalize(input)
     return input.route, tostring(method):upper(), body
   end
   local messages, prompt = input.messages, input.prompt
-  if not truthy(messages) and not truthy(prompt) then
+  if messages == json.null then
+    messages = nil
+  end
+  if prompt == json.null then
+    prompt = nil
+  end
+  if messages == nil and prompt == nil then
     return nil, "Job input must contain one of: openai_input (+openai_route), "
       .. "route (+body), or prompt/messages."
   end
@@ -73,7 +84,7 @@ function proxy.normalize(input)
     end
   end
   body.stream = truthy(input.stream)
-  if truthy(messages) then
+  if messages ~= nil then
     body.messages = messages
     return DEFAULT_CHAT_ROUTE, "POST", body
   end
