@@ -41,7 +41,8 @@ CORE_SRC = runtime/base/buf.c runtime/base/json.c runtime/base/log.c \
            runtime/base/ident.c runtime/net/wire.c runtime/net/req.c \
            runtime/net/http.c runtime/lua/lhttp.c runtime/base/codec.c \
            runtime/lua/lbuffer.c runtime/base/files.c runtime/lua/lfiles.c \
-           runtime/lua/lsys.c runtime/net/netguard.c runtime/net/download.c \
+           runtime/lua/lsys.c runtime/lua/lproc.c runtime/base/proc.c \
+           runtime/net/netguard.c runtime/net/download.c \
            runtime/net/sigv4.c runtime/base/settings.c runtime/base/clock.c
 WORKER_SRC = runtime/worker/vm.c runtime/worker/runner.c runtime/worker/local.c \
              runtime/worker/executor.c runtime/worker/outbox.c \
@@ -66,7 +67,7 @@ JOBSTORE_OBJ = $(JOBSTORE_SRC:runtime/%.c=$(BUILD)/obj/%.o)
 # The emulator's request handling (runtime/server/emulator_int.h).
 EMULATOR_SRC = $(addprefix runtime/server/,emulator.c emu_client.c \
                emu_worker.c emu_control.c emu_faults.c emu_log.c \
-               emu_webhook.c)
+               emu_webhook.c openai.c)
 
 # The local API server (runtime/worker/api.h) serves the emulator's routes and
 # store; its page and OpenAPI document are compiled in.
@@ -98,11 +99,11 @@ deps:
 
 # What the suites need on top: the Debian packages of
 # vendor/test-packages.txt and the npm packages (RunPod's JS SDK,
-# playwright-core, s3rver), each pinned by its package-lock.json and
+# playwright-core, s3rver, openai), each pinned by its package-lock.json and
 # installed again only when the lock is newer than the install. Without
 # npm, `make test` reports those suites skipped.
 .PHONY: test-deps test-packages image-deps
-test-deps: test-packages sdk-deps browser-deps s3-deps
+test-deps: test-packages sdk-deps browser-deps s3-deps openai-deps
 test-packages: deps
 	sh vendor/install-packages vendor/test-packages.txt
 
@@ -207,6 +208,7 @@ $(BUILD)/bench/bare_client: bench/bare_client.c
 bench: all $(BENCH) $(FAKE_INFERENCE)
 	BUILD=$(BUILD) WORKER=$(WORKER) bash bench/run
 	BUILD=$(BUILD) WORKER=$(WORKER) bash bench/serverless.sh
+	BUILD=$(BUILD) WORKER=$(WORKER) bash bench/proxy.sh
 
 # libFuzzer targets (clang), each run FUZZ_SECONDS on its corpus in
 # spec/fuzz/<name>/; crashes are written to build/fuzz/.
@@ -329,6 +331,11 @@ $(BUILD)/tests/test_exit: runtime/tests/worker/test_exit.c $(CORE_OBJ) \
 # RunPod's JS SDK for spec/sdk/emulator.test.mjs (from the npm registry).
 sdk-deps:
 	@$(call npm-ci,spec/sdk)
+
+# The official OpenAI client for spec/openai/ (from the npm registry).
+.PHONY: openai-deps
+openai-deps:
+	@$(call npm-ci,spec/openai)
 
 bench-emulator: $(EMULATOR)
 	bash bench/emulator.sh $(EMULATOR)

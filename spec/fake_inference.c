@@ -7,7 +7,15 @@
  *   POST /echo                     200 JSON {"method","body","x_test"}
  *   POST /v1/chat/completions      OpenAI-style; with "stream": true an
  *                                  SSE stream of one chunk per word of the
- *                                  last message, 20 ms apart, then [DONE]
+ *                                  last message, FAKE_TOKEN_MS (20) ms
+ *                                  apart, then [DONE]; the word CRASH
+ *                                  makes the server exit 3 when it comes
+ *   POST /v1/completions           the same for the words of "prompt"
+ *                                  (chunks carry "text")
+ *       Both echo "model"; the model "missing" gets a 404 OpenAI error.
+ *   GET  /v1/models                {"object":"list","data":[{"id":
+ *                                  "fake-model",...}]}
+ *   GET  /health                   200 "ok" (after FAKE_READY_AFTER_MS)
  *   GET  /bytes[/ANY]?n=N[&chunked=1][&name=F]
  *                                  N bytes, byte i = i % 251; chunked: no
  *                                  Content-Length; name: Content-Disposition
@@ -45,7 +53,12 @@ struct sse {
   char words[64][64];
   int n;
   int next;
+  int chat;                 /* chat chunks carry delta.content, else text */
+  char model[64];
 };
+
+static int token_ms = 20;
+static struct timespec started;
 
 static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
@@ -54,12 +67,23 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
   (void)pos;
   if (s->next > s->n)
     return MHD_CONTENT_READER_END_OF_STREAM;
-  usleep(20000);
+  usleep((useconds_t)token_ms * 1000);
   if (s->next == s->n)
     len = snprintf(buf, max, "data: [DONE]\n\n");
+  else if (strcmp(s->words[s->next], "CRASH") == 0)
+    _exit(3);
+  else if (s->chat)
+    len = snprintf(buf, max, "data: {\"id\":\"chatcmpl-1\",\"object\":"
+                   "\"chat.completion.chunk\",\"created\":1,\"model\":"
+                   "\"%s\",\"choices\":[{\"index\":0,\"delta\":"
+                   "{\"content\":\"%s\"},\"finish_reason\":null}]}\n\n",
+                   s->model, s->words[s->next]);
   else
-    len = snprintf(buf, max, "data: {\"choices\":[{\"delta\":{\"content\":"
-                   "\"%s\"}}]}\n\n", s->words[s->next]);
+    len = snprintf(buf, max, "data: {\"id\":\"cmpl-1\",\"object\":"
+                   "\"text_completion\",\"created\":1,\"model\":\"%s\","
+                   "\"choices\":[{\"index\":0,\"text\":\"%s\","
+                   "\"finish_reason\":null}]}\n\n", s->model,
+                   s->words[s->next]);
   s->next++;
   return len;
 }
@@ -240,17 +264,41 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
     pthread_mutex_unlock(&flaky_lock);
     return (enum MHD_Result)reply(c, 200, "text/plain", out);
   }
-  if (strcmp(url, "/v1/chat/completions") == 0) {
-    /* The words of the last "content" string in the request. */
+  if (strcmp(url, "/health") == 0) {
+    const char *after = getenv("FAKE_READY_AFTER_MS");
+    struct timespec now;
+    long ms;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    ms = (now.tv_sec - started.tv_sec) * 1000 +
+         (now.tv_nsec - started.tv_nsec) / 1000000;
+    if (after && ms < atol(after))
+      return (enum MHD_Result)reply(c, 503, "text/plain", "loading");
+    return (enum MHD_Result)reply(c, 200, "text/plain", "ok");
+  }
+  if (strcmp(url, "/v1/models") == 0)
+    return (enum MHD_Result)reply(c, 200, "application/json",
+      "{\"object\":\"list\",\"data\":[{\"id\":\"fake-model\",\"object\":"
+      "\"model\",\"created\":1,\"owned_by\":\"fake\"}]}");
+  if (strcmp(url, "/v1/chat/completions") == 0 ||
+      strcmp(url, "/v1/completions") == 0) {
+    /* The words of the last "content" (chat) or of "prompt". */
     struct sse *s = calloc(1, sizeof(*s));
     const char *p = u->data ? u->data : "";
+    const char *key;
     const char *last = NULL;
+    const char *m;
     struct MHD_Response *r;
     int rc;
-    while ((p = strstr(p, "\"content\":\"")) != NULL) {
-      last = p + 11;
+    s->chat = strcmp(url, "/v1/chat/completions") == 0;
+    key = s->chat ? "\"content\":\"" : "\"prompt\":\"";
+    while ((p = strstr(p, key)) != NULL) {
+      last = p + strlen(key);
       p = last;
     }
+    m = strstr(u->data ? u->data : "", "\"model\":\"");
+    snprintf(s->model, sizeof(s->model), "%s", m ? m + 9 : "none");
+    if (strchr(s->model, '"'))
+      *strchr(s->model, '"') = '\0';
     while (last && *last && *last != '"' && s->n < 64) {
       int k = 0;
       while (*last == ' ')
@@ -260,9 +308,26 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
       if (k)
         s->n++;
     }
+    if (strcmp(s->model, "missing") == 0) {
+      free(s);
+      return (enum MHD_Result)reply(c, 404, "application/json",
+        "{\"error\":{\"message\":\"The model `missing` does not exist.\","
+        "\"type\":\"NotFoundError\",\"param\":null,\"code\":404}}");
+    }
     if (!strstr(u->data ? u->data : "", "\"stream\":true")) {
-      snprintf(out, sizeof(out), "{\"choices\":[{\"message\":{\"content\":"
-               "\"%d words\"}}]}", s->n);
+      if (s->chat)
+        snprintf(out, sizeof(out), "{\"id\":\"chatcmpl-1\",\"object\":"
+                 "\"chat.completion\",\"created\":1,\"model\":\"%s\","
+                 "\"choices\":[{\"index\":0,\"message\":{\"role\":"
+                 "\"assistant\",\"content\":\"%d words\"},\"finish_reason\":"
+                 "\"stop\"}],\"usage\":{\"prompt_tokens\":%d,"
+                 "\"completion_tokens\":2,\"total_tokens\":%d}}", s->model,
+                 s->n, s->n, s->n + 2);
+      else
+        snprintf(out, sizeof(out), "{\"id\":\"cmpl-1\",\"object\":"
+                 "\"text_completion\",\"created\":1,\"model\":\"%s\","
+                 "\"choices\":[{\"index\":0,\"text\":\"%d words\","
+                 "\"finish_reason\":\"stop\"}]}", s->model, s->n);
       free(s);
       return (enum MHD_Result)reply(c, 200, "application/json", out);
     }
@@ -301,6 +366,9 @@ int main(int argc, char **argv)
   struct MHD_Daemon *d;
   sigset_t set;
   int sig;
+  clock_gettime(CLOCK_MONOTONIC, &started);
+  if (getenv("FAKE_TOKEN_MS"))
+    token_ms = atoi(getenv("FAKE_TOKEN_MS"));
   memset(&addr, 0, sizeof(addr));
   addr.sin_family = AF_INET;
   addr.sin_port = htons((unsigned short)port);

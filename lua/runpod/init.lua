@@ -31,6 +31,8 @@ local on_demand = {
   cleanup = function() return require("runpod.files").cleanup end,
   download = function() return require("runpod.download").download end,
   upload = function() return require("runpod.upload").upload end,
+  backend = function() return require "runpod.backend" end,
+  proxy = function() return require "runpod.proxy" end,
 }
 
 setmetatable(runpod, {

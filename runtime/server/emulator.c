@@ -2,6 +2,7 @@
  * to the face that serves it, and the answers every face uses (the files
  * of the emulator: emulator_int.h). */
 #include "server/emulator_int.h"
+#include "server/openai.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -243,6 +244,8 @@ static void handle(void *ud, const struct rp_httpd_request *req,
   } else if (e->realtime && nseg == 2 && strcmp(seg[0], e->realtime) == 0 &&
              strcmp(seg[1], "realtime") == 0) {
     rp_emu_realtime(e, req, res);
+  } else if (e->cfg.client_root && strcmp(seg[0], "openai") == 0) {
+    rp_openai_route(e->js, e->bearer, req, res, seg, nseg);
   } else if (e->cfg.client_root && strcmp(seg[0], "v2") != 0) {
     rp_emu_client_route(e, req, res, seg, nseg);
   } else if (strcmp(seg[0], "v2") != 0 || nseg < 3) {
@@ -252,6 +255,8 @@ static void handle(void *ud, const struct rp_httpd_request *req,
   } else if (!e->cfg.private_workers &&
              (wr = worker_route_index(seg[2])) >= 0) {
     rp_emu_worker_route(e, req, res, wr, seg + 2, nseg - 2);
+  } else if (strcmp(seg[2], "openai") == 0) {
+    rp_openai_route(e->js, e->bearer, req, res, seg + 2, nseg - 2);
   } else {
     rp_emu_client_route(e, req, res, seg + 2, nseg - 2);
   }

@@ -14,6 +14,7 @@
  *   emu_faults.c   fault specs, and the faults injected on worker routes;
  *   emu_log.c      the request log, a ring of JSON lines;
  *   emu_webhook.c  webhook posts: one thread, libcurl, the netguard.
+ * emulator.c also dispatches the OpenAI routes to openai.c (openai.h).
  *
  * A route handler gets the request and fills in the response (its body
  * starts empty); 'e->mu' guards the members listed after it, the job store

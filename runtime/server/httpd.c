@@ -2,6 +2,7 @@
 #include "server/httpd.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -127,6 +128,31 @@ static void trickle_free(void *cls)
   free(t);
 }
 
+/* A body produced as it goes (rp_httpd_response.stream). */
+struct stream {
+  long (*fn)(void *ud, char *buf, size_t max);
+  void (*done)(void *ud);
+  void *ud;
+};
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+  struct stream *st = cls;
+  long n = st->fn(st->ud, buf, max);
+  (void)pos;
+  if (n < 0)
+    return MHD_CONTENT_READER_END_WITH_ERROR;
+  return n == 0 ? MHD_CONTENT_READER_END_OF_STREAM : (ssize_t)n;
+}
+
+static void stream_free(void *cls)
+{
+  struct stream *st = cls;
+  if (st->done)
+    st->done(st->ud);
+  free(st);
+}
+
 /* Sends what the callback produced; takes the body from res. */
 static enum MHD_Result send_result(struct rp_httpd *h,
                                    struct MHD_Connection *c,
@@ -141,7 +167,22 @@ static enum MHD_Result send_result(struct rp_httpd *h,
   data = rp_buf_steal(&res->body, &len);
   if (!data)
     return MHD_NO;
-  if ((res->trickle_ms > 0 || res->cut > 0) && len > 0) {
+  if (res->stream) {
+    struct stream *st = malloc(sizeof(*st));
+    if (st) {
+      *st = (struct stream){ res->stream, res->stream_free, res->stream_ud };
+      r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096,
+                                            stream_read, st, stream_free);
+      if (!r)
+        free(st);
+    }
+    if (!r && res->stream_free)
+      res->stream_free(res->stream_ud);
+    free(data);
+    if (!r)
+      return MHD_NO;
+    len = 1;                          /* has a body: send its type */
+  } else if ((res->trickle_ms > 0 || res->cut > 0) && len > 0) {
     struct trickle *t = malloc(sizeof(*t));
     if (t) {
       t->h = h;
@@ -233,11 +274,27 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
   res.location = NULL;
   res.trickle_ms = 0;
   res.cut = 0;
+  res.stream = NULL;
+  res.stream_free = NULL;
+  res.stream_ud = NULL;
   res.body = (struct rp_buf)RP_BUF_INIT(RP_HTTPD_MAX_RESPONSE);
   h->handler(h->ud, &req, &res);
   ret = send_result(h, c, &res);
   rp_buf_free(&res.body);
   return ret;
+}
+
+int rp_httpd_client_gone(const struct rp_httpd_request *req)
+{
+  const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+    req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+  char c;
+  ssize_t n;
+  if (!ci)
+    return 0;
+  n = recv(ci->connect_fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+                    errno != EINTR);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,

@@ -46,7 +46,12 @@ struct rp_httpd_request {
  * For fault tests: trickle_ms > 0 sends the body one byte every
  * trickle_ms (a slow peer; rp_httpd_stop cuts it short); cut > 0 announces
  * the whole body but closes the connection after its first cut bytes.
- * location, a static string, is sent as the Location header (redirects). */
+ * location, a static string, is sent as the Location header (redirects).
+ * stream, when set, produces the body as it goes (server-sent events; the
+ * buffer body is not sent): it is called on the connection's thread and
+ * returns how many bytes it wrote into buf (up to max; it may block), 0 at
+ * the end of the body, or -1 to cut the connection; stream_free(stream_ud)
+ * runs once when the response is over or the client went away. */
 struct rp_httpd_response {
   int status;
   struct rp_buf body;
@@ -54,6 +59,9 @@ struct rp_httpd_response {
   const char *location;
   long trickle_ms;
   size_t cut;
+  long (*stream)(void *ud, char *buf, size_t max);
+  void (*stream_free)(void *ud);
+  void *stream_ud;
 };
 
 typedef void (*rp_httpd_handler)(void *ud, const struct rp_httpd_request *req,
@@ -91,6 +99,10 @@ const char *rp_httpd_header(const struct rp_httpd_request *req,
 /* A query argument (decoded) or NULL; "" for a key without a value. */
 const char *rp_httpd_arg(const struct rp_httpd_request *req,
                          const char *name);
+
+/* Whether the client has closed its side of the connection (a blocked
+ * callback looks before it waits on). */
+int rp_httpd_client_gone(const struct rp_httpd_request *req);
 
 /* Appends the query string rebuilt from the decoded arguments, "a=1&b"
  * (values as decoded, not re-encoded). Returns RP_OK or out's error. */

@@ -294,6 +294,11 @@ static void cut_short(struct rp_executor *e, struct slot *s)
     push_done(e, s->id, body, len, 0, 1);
   }
   free_slot(e, s);
+  /* Nothing reaches the job's thread any more: a full collection runs the
+   * __gc of the HTTP transfers it held, so that its requests (a proxy's
+   * stream from its backend) end now, not when the VM is rebuilt. */
+  if (e->vm.L)
+    lua_gc(e->vm.L, LUA_GCCOLLECT, 0);
 }
 
 /* After a job ends: refresh_worker, or recycling by count or heap size. */

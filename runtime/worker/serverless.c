@@ -15,6 +15,7 @@
 #include "base/clock.h"
 #include "base/ident.h"
 #include "base/log.h"
+#include "base/proc.h"
 #include "base/rp.h"
 #include "net/wire.h"
 #include "worker/exit.h"
@@ -43,6 +44,23 @@ static void on_signal(int sig)
   if (signal_pipe[1] >= 0 && write(signal_pipe[1], "x", 1) < 0)
     (void)0;                  /* the pipe is full: it will be read anyway */
   errno = saved;
+}
+
+/* A backend (base/proc.h) that exited on its own: the worker cannot serve
+ * any more, so it stops taking jobs, reports itself unhealthy and exits 1
+ * once the jobs in flight (which fail at once) are delivered. */
+static volatile sig_atomic_t backend_died;
+static char backend_reason[192];
+
+static void on_backend_exit(void *ud, const char *name, const char *reason)
+{
+  (void)ud;
+  if (!backend_died)
+    snprintf(backend_reason, sizeof(backend_reason), "backend '%s' %s",
+             name, reason);
+  backend_died = 1;
+  if (signal_pipe[1] >= 0 && write(signal_pipe[1], "b", 1) < 0)
+    (void)0;
 }
 
 static void wake(void *ud)
@@ -147,6 +165,9 @@ static int stuck(struct state *s)
   return 0;
 }
 
+static void report_unhealthy(struct state *s, const char *ping_tmpl,
+                             const char *check, const char *reason);
+
 /* Phase: SIGTERM/SIGINT, a stuck job, the end of the grace period, the
  * idle time. Returns 1 when the loop is over. */
 static int check_shutdown(struct state *s, double t)
@@ -154,6 +175,12 @@ static int check_shutdown(struct state *s, double t)
   /* After the delivered jobs are gone, so that the count is true. */
   if (got_signal && !s->shutting)
     begin_shutdown(s, got_signal == SIGINT ? "SIGINT" : "SIGTERM");
+  if (backend_died && !s->shutting) {
+    rp_log(RP_LOG_ERROR, NULL, "%s; the worker is unhealthy", backend_reason);
+    report_unhealthy(s, s->ping_tmpl, "backend", backend_reason);
+    s->exit_code = RP_EXIT_FAILED;
+    begin_shutdown(s, "the backend exited");
+  }
   if (s->stop_pod && !s->shutting)
     begin_shutdown(s, "refresh_worker with refresh_mode pod (stopPod sent)");
   if (stuck(s)) {
@@ -432,6 +459,8 @@ int rp_serverless_run(const struct rp_vm_options *vm,
   sigaction(SIGTERM, &sa, NULL);
   sigaction(SIGINT, &sa, NULL);
   signal(SIGPIPE, SIG_IGN);
+  s->ping_tmpl = api ? NULL : ping_tmpl;
+  rp_proc_watch(on_backend_exit, NULL);
 
   rc = start_executors(s, vm, env);
   if (rc != RP_OK) {
@@ -475,6 +504,7 @@ done:
     rp_executor_free(s->ex[i]);
   if (s->out.wake)
     rp_outbox_destroy(&s->out);
+  rp_proc_watch(NULL, NULL);
   if (s->codec)
     lua_close(s->codec);
   if (s->multi)

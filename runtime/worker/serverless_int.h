@@ -55,6 +55,7 @@ struct state {
   const char *stream_tmpl;
   const char *api_key;
   const char *worker_id;
+  const char *ping_tmpl;     /* for an unhealthy report; NULL in api mode */
   CURLM *multi;
   lua_State *codec;          /* a bare state, for JSON only (take.c) */
   struct rp_outbox out;

@@ -113,6 +113,12 @@ const char *rp_httpd_arg(const struct rp_httpd_request *req,
   return NULL;
 }
 
+int rp_httpd_client_gone(const struct rp_httpd_request *req)
+{
+  (void)req;
+  return 1;                        /* an OpenAI route never holds */
+}
+
 int rp_httpd_query(const struct rp_httpd_request *req, struct rp_buf *out)
 {
   const struct MHD_Connection *c = req->conn;
@@ -210,8 +216,13 @@ static void serve(int s, const char *method, const char *path,
   res.content_type = NULL;
   res.trickle_ms = 0;
   res.cut = 0;
+  res.stream = NULL;
+  res.stream_free = NULL;
+  res.stream_ud = NULL;
   res.body = (struct rp_buf)RP_BUF_INIT(RP_HTTPD_MAX_RESPONSE);
   servers[s]->handler(servers[s]->ud, &req, &res);
+  if (res.stream_free)
+    res.stream_free(res.stream_ud);
   if (res.status != 0 && (res.status < 100 || res.status > 599))
     abort();
   if (res.status >= 400) {

@@ -1,0 +1,32 @@
+/*
+ * openai.h - RunPod's OpenAI routes, on the emulator and the local API
+ * server: /v2/{endpoint}/openai/v1/<path> (and /openai/v1/<path> where the
+ * client routes also answer at the root) become a job
+ * {"openai_route": "/v1/<path>", "openai_input": <body>} (no openai_input
+ * for a GET), as RunPod's platform sends it to OpenAI-compatible workers.
+ *
+ * Without "stream": true in the body the answer is the job's single output
+ * object (200, application/json); a failed job answers an OpenAI-style
+ * error {"error": {"message", "type", "param", "code"}} with the status its
+ * error names (docs/api.md). With it, the answer is text/event-stream and
+ * each string partial is written through as the handler yields it. A
+ * client that goes away cancels its job.
+ *
+ * The emulator dispatches to it (emulator.c); it relies on the job store
+ * and httpd's streamed responses only.
+ */
+#ifndef RP_OPENAI_H
+#define RP_OPENAI_H
+
+#include "server/httpd.h"
+#include "server/jobstore.h"
+
+/* Serves an OpenAI route with the jobs of js: seg[0] is "openai",
+ * seg[1..nseg) the rest of the path ("v1", "chat", "completions").
+ * bearer, when not NULL, is the "Bearer <key>" the client must send, as on
+ * the other client routes. May block until the job ends. */
+void rp_openai_route(struct rp_jobstore *js, const char *bearer,
+                     const struct rp_httpd_request *req,
+                     struct rp_httpd_response *res, char **seg, int nseg);
+
+#endif
