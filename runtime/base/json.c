@@ -326,8 +326,9 @@ static const char *scan_number(const char *p, const char *end, int *whole)
 }
 
 /* Scans one JSON value at p (no leading space) inside 'depth' open
- * containers; returns its end or NULL. */
-static const char *scan_value(const char *p, const char *end, int depth)
+ * containers, 'limit' containers at most; returns its end or NULL. */
+static const char *scan_value(const char *p, const char *end, int depth,
+                              int limit)
 {
   int whole;
   if (p >= end)
@@ -339,7 +340,7 @@ static const char *scan_value(const char *p, const char *end, int depth)
   case '[': {
     char close = *p == '{' ? '}' : ']';
     int object = *p == '{';
-    if (depth >= RP_JSON_MAX_DEPTH)
+    if (depth >= limit)
       return NULL;
     p = skip_ws(p + 1, end);
     if (p < end && *p == close)
@@ -356,7 +357,7 @@ static const char *scan_value(const char *p, const char *end, int depth)
           return NULL;
         p = skip_ws(p + 1, end);
       }
-      p = scan_value(p, end, depth + 1);
+      p = scan_value(p, end, depth + 1, limit);
       if (!p)
         return NULL;
       p = skip_ws(p, end);
@@ -383,8 +384,19 @@ static const char *scan_value(const char *p, const char *end, int depth)
 int rp_json_valid(const char *s, size_t n)
 {
   const char *end = s + n;
-  const char *p = scan_value(skip_ws(s, end), end, 0);
+  const char *p = scan_value(skip_ws(s, end), end, 0, RP_JSON_MAX_DEPTH);
   return p && skip_ws(p, end) == end;
+}
+
+size_t rp_json_scan(const char *s, size_t n, int depth)
+{
+  const char *p = scan_value(s, s + n, 0, depth);
+  return p ? (size_t)(p - s) : 0;
+}
+
+const char *rp_json_skip_ws(const char *s, const char *end)
+{
+  return skip_ws(s, end);
 }
 
 enum rp_json_kind rp_json_kind(struct rp_json_span v)
@@ -434,7 +446,7 @@ static int each(const char *s, size_t n, char open, rp_json_member_fn fn,
       p = skip_ws(skip_ws(p, end) + 1, end);     /* past ':' */
     }
     v.p = p;
-    p = scan_value(p, end, 1);
+    p = scan_value(p, end, 1, RP_JSON_MAX_DEPTH);
     v.n = (size_t)(p - v.p);
     m.p = k.p;
     m.n = (size_t)(p - k.p);
@@ -490,7 +502,10 @@ int rp_json_member(const char *s, size_t n, const char *name,
   return f.found;
 }
 
-int rp_json_string(struct rp_json_span v, char *out, size_t cap)
+/* Decodes the JSON string v into out[cap], NUL-terminated, its length in
+ * *len; \u0000 is RP_EJSON unless 'nul' is set. */
+static int decode_string(struct rp_json_span v, char *out, size_t cap,
+                         size_t *len, int nul)
 {
   const char *p = v.p + 1;
   const char *end = v.p + v.n - 1;    /* the closing quote */
@@ -516,7 +531,7 @@ int rp_json_string(struct rp_json_span v, char *out, size_t cap)
           p += 6;
         }
       }
-      if (cp == 0)
+      if (cp == 0 && !nul)
         return RP_EJSON;
       if (cp >= 0xd800 && cp < 0xe000)
         cp = 0xfffd;                  /* a lone surrogate */
@@ -531,6 +546,31 @@ int rp_json_string(struct rp_json_span v, char *out, size_t cap)
   if (cap == 0)
     return RP_ETOOBIG;
   out[n] = '\0';
+  *len = n;
+  return RP_OK;
+}
+
+int rp_json_string(struct rp_json_span v, char *out, size_t cap)
+{
+  size_t n;
+  return decode_string(v, out, cap, &n, 0);
+}
+
+int rp_json_string_dup(struct rp_json_span v, char **out, size_t *len)
+{
+  /* Decoding never lengthens: an escape of 6 bytes gives at most 3, a
+   * pair of 12 gives 4. */
+  char *s = malloc(v.n + 1);
+  int rc;
+  *out = NULL;
+  if (!s)
+    return RP_ENOMEM;
+  rc = decode_string(v, s, v.n + 1, len, 1);
+  if (rc != RP_OK) {
+    free(s);
+    return rc == RP_ETOOBIG ? RP_EJSON : rc;
+  }
+  *out = s;
   return RP_OK;
 }
 

@@ -65,9 +65,10 @@
 
 /* Decodes the JSON text s[0..len) and pushes the Lua value. Returns RP_OK
  * [-0, +1], or RP_EJSON [-0, +0] with a message in err such as
- * "invalid JSON at byte 17: expected ',' or '}'", "invalid \u escape at
- * byte 3", "trailing characters at byte 4", "nesting deeper than 1000 at
- * byte 1000" or "invalid JSON: empty input" (byte offsets are 0-based).
+ * "invalid JSON at byte 17: expected ',' or '}'", "lone UTF-16 surrogate
+ * \ud83d at byte 5", "invalid \u escape at byte 3", "trailing characters
+ * at byte 4", "nesting deeper than 1000 at byte 1000" or "invalid JSON:
+ * empty input" (byte offsets are 0-based).
  * 's' is borrowed for the call only. Raises only Lua memory errors. */
 int rp_json_decode(lua_State *L, const char *s, size_t len, char *err,
                    size_t errlen);

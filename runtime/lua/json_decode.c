@@ -61,7 +61,7 @@ static int enter(struct dec *d)
 
 /* Adds the escape at *pp (a backslash followed by at least one byte) to b
  * and moves *pp past it. A high surrogate must be followed by a \u low
- * surrogate; lone surrogates are errors. */
+ * surrogate; lone surrogates are errors ("lone UTF-16 surrogate"). */
 static int unescape(struct dec *d, luaL_Buffer *b, const char **pp)
 {
   const char *p = *pp;
@@ -95,6 +95,10 @@ static int unescape(struct dec *d, luaL_Buffer *b, const char **pp)
   *pp = q;
   return RP_OK;
 bad_u:
+  if (hi >= 0xd800 && hi <= 0xdfff)
+    return rp_fail(RP_EJSON, d->err, d->errlen, "lone UTF-16 surrogate "
+                   "\\u%04lx at byte %zu", (unsigned long)hi,
+                   (size_t)(p - d->s));
   return rp_fail(RP_EJSON, d->err, d->errlen, "invalid \\u escape at byte %zu",
                  (size_t)(p - d->s));
 }

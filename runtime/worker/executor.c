@@ -21,7 +21,8 @@
 #define HOOK_EVERY 1000
 
 struct slot {
-  char *id;
+  char *id;                /* id_len bytes (NUL-safe), then a NUL */
+  size_t id_len;
   int ref;                 /* registry reference of the job's thread */
   lua_State *co;
   double wake_at;          /* > 0 while waiting in runpod.sleep */
@@ -42,8 +43,10 @@ enum quit {
 };
 
 struct pending {           /* a job or a stop on its way in */
-  char *id;
+  char *id;                /* id_len bytes (NUL-safe), then a NUL */
+  size_t id_len;
   char *text;              /* NULL for a stop */
+  size_t len;
   struct pending *next;
 };
 
@@ -68,20 +71,21 @@ struct rp_executor {
   int needs_refresh;
 };
 
-/* Queues a message for job_id (NULL for none): rp_outbox_push() with this
- * executor's index. Takes ownership of what->body. */
-static void push(struct rp_executor *e, const char *job_id,
+/* Queues a message for the job id id[0..id_len) (NULL for none):
+ * rp_outbox_push() with this executor's index. Takes ownership of
+ * what->body. */
+static void push(struct rp_executor *e, const char *id, size_t id_len,
                  const struct rp_out *what)
 {
-  rp_outbox_push(e->cfg.out, e->cfg.index, job_id, what);
+  rp_outbox_push(e->cfg.out, e->cfg.index, id, id_len, what);
 }
 
 /* Queues the end of a job: its result, or none (body NULL) when it was
  * stopped. Takes ownership of body. */
-static void push_done(struct rp_executor *e, const char *job_id, char *body,
-                      size_t len, int is_stream, int failed)
+static void push_done(struct rp_executor *e, const char *id, size_t id_len,
+                      char *body, size_t len, int is_stream, int failed)
 {
-  push(e, job_id, &(struct rp_out){ .kind = RP_OUT_DONE, .body = body,
+  push(e, id, id_len, &(struct rp_out){ .kind = RP_OUT_DONE, .body = body,
        .len = len, .is_stream = is_stream, .failed = failed });
 }
 
@@ -110,9 +114,10 @@ static const char *runner(const struct rp_executor *e)
                            : "runpod.internal.worker";
 }
 
-/* rp_host.emit: a stream partial or a progress update. In local test
- * mode nobody is there to post it to, so it is logged, on the job's own
- * thread to keep it in order with the job's other lines. */
+/* rp_host.emit: a stream partial or a progress update, for the job being
+ * resumed (its id as the executor has it, whatever bytes it holds). In
+ * local test mode nobody is there to post it to, so it is logged, on the
+ * job's own thread to keep it in order with the job's other lines. */
 static void host_emit(void *ud, enum rp_emit kind, const char *job_id,
                       const char *body, size_t len)
 {
@@ -129,7 +134,9 @@ static void host_emit(void *ud, enum rp_emit kind, const char *job_id,
            "lost");
     return;
   }
-  push(e, job_id, &(struct rp_out){ .kind = kind == RP_EMIT_STREAM ?
+  push(e, e->current ? e->current->id : job_id,
+       e->current ? e->current->id_len : strlen(job_id),
+       &(struct rp_out){ .kind = kind == RP_EMIT_STREAM ?
        RP_OUT_STREAM : RP_OUT_PROGRESS, .body = copy, .len = len });
 }
 
@@ -178,10 +185,11 @@ static void hook(lua_State *L, lua_Debug *ar)
 }
 
 /* Protected set-up of a job: a new thread running the runner's run() with
- * the job text, anchored in the registry. [-0, +1]: the reference. */
+ * the job text and id, anchored in the registry. [-0, +1]: the
+ * reference. */
 static int setup(lua_State *L)
 {
-  const char *text = lua_touserdata(L, 1);
+  const struct pending *p = lua_touserdata(L, 1);
   const char *module = lua_touserdata(L, 2);
   lua_State *co;
   char err[512];
@@ -191,7 +199,8 @@ static int setup(lua_State *L)
   lua_sethook(co, hook, LUA_MASKCOUNT, HOOK_EVERY);
   lua_pushvalue(L, -2);
   lua_xmove(L, co, 1);
-  lua_pushstring(co, text);
+  lua_pushlstring(co, p->text, p->len);
+  lua_pushlstring(co, p->id, p->id_len);
   lua_pushinteger(L, luaL_ref(L, LUA_REGISTRYINDEX));
   return 1;
 }
@@ -202,7 +211,8 @@ static int setup(lua_State *L)
  * the VM cannot even do that (out of memory), a fixed text is logged and
  * returned the same way. Caller owns the result; free with free(). */
 static char *error_result(struct rp_executor *e, const char *job_id,
-                          const char *type, const char *message, size_t *len)
+                          size_t id_len, const char *type,
+                          const char *message, size_t *len)
 {
   lua_State *L = e->vm.L;
   int top = lua_gettop(L);
@@ -223,13 +233,13 @@ static char *error_result(struct rp_executor *e, const char *job_id,
       == RP_OK) {
     lua_pushstring(L, type);
     lua_pushstring(L, message);     /* NULL: nil */
-    lua_pushstring(L, job_id);
+    lua_pushlstring(L, job_id, id_len);
     if (lua_pcall(L, 3, 1, 0) == LUA_OK && lua_isstring(L, -1))
       body = dup_bytes(lua_tostring(L, -1), lua_rawlen(L, -1));
   }
   lua_settop(L, top);
   if (body) {
-    *len = strlen(body);
+    *len = strlen(body);          /* JSON text: no NUL byte in it */
     return body;
   }
   rp_hostname(host, sizeof(host));
@@ -286,12 +296,12 @@ static void cut_short(struct rp_executor *e, struct slot *s)
   e->needs_refresh = 1;
   if (atomic_load(&s->stop)) {
     rp_log(RP_LOG_INFO, s->id, "Stopped on request.");
-    push_done(e, s->id, NULL, 0, 0, 0);
+    push_done(e, s->id, s->id_len, NULL, 0, 0, 0);
   } else {
     snprintf(msg, sizeof(msg), "job timed out after %g seconds (timeout)",
              s->seconds);
-    body = error_result(e, s->id, "TimeoutError", msg, &len);
-    push_done(e, s->id, body, len, 0, 1);
+    body = error_result(e, s->id, s->id_len, "TimeoutError", msg, &len);
+    push_done(e, s->id, s->id_len, body, len, 0, 1);
   }
   free_slot(e, s);
 }
@@ -352,7 +362,8 @@ static void resume(struct rp_executor *e, struct slot *s, int nargs)
     int pod = stop_pod(co, -n + 2);
     char *copy = body ? dup_bytes(body, len) : NULL;
     lua_pop(co, n);
-    push(e, s->id, &(struct rp_out){ .kind = RP_OUT_DONE, .body = copy,
+    push(e, s->id, s->id_len, &(struct rp_out){ .kind = RP_OUT_DONE,
+         .body = copy,
          .len = len, .is_stream = is_stream, .failed = failed,
          .stop_pod = pod });
     free_slot(e, s);
@@ -379,9 +390,10 @@ static void resume(struct rp_executor *e, struct slot *s, int nargs)
       s->ref = LUA_NOREF;
       s->co = NULL;
     }
-    body = error_result(e, s->id, oom ? "MemoryError" : "RuntimeError",
+    body = error_result(e, s->id, s->id_len,
+                        oom ? "MemoryError" : "RuntimeError",
                         oom ? NULL : why, &len);
-    push_done(e, s->id, body, len, 0, 1);
+    push_done(e, s->id, s->id_len, body, len, 0, 1);
     free_slot(e, s);
     after_job(e, 1);
   }
@@ -392,14 +404,15 @@ static void start_job(struct rp_executor *e, struct pending *p)
   lua_State *L = e->vm.L;
   struct slot *s = calloc(1, sizeof(*s));
   int top = lua_gettop(L);
+  int rc;
   if (!s) {
     rp_log(RP_LOG_ERROR, p->id, "out of memory: job dropped");
     atomic_fetch_sub(&e->load, 1);
-    push_done(e, p->id, NULL, 0, 0, 0);
+    push_done(e, p->id, p->id_len, NULL, 0, 0, 0);
     return;
   }
   s->id = p->id;
-  p->id = NULL;
+  s->id_len = p->id_len;
   s->ref = LUA_NOREF;
   atomic_init(&s->stop, 0);
   s->seconds = e->cfg.timeout;
@@ -410,17 +423,19 @@ static void start_job(struct rp_executor *e, struct pending *p)
   e->slots = s;
   pthread_mutex_unlock(&e->mu);
   lua_pushcfunction(L, setup);
-  lua_pushlightuserdata(L, p->text);
+  lua_pushlightuserdata(L, p);
   lua_pushlightuserdata(L, (void *)runner(e));
-  if (lua_pcall(L, 2, 1, 0) != LUA_OK) {
+  rc = lua_pcall(L, 2, 1, 0);
+  p->id = NULL;               /* the slot's now */
+  if (rc != LUA_OK) {
     size_t len = 0;
     char *body;
     rp_log(RP_LOG_ERROR, s->id, "cannot start the job: %s",
            lua_tostring(L, -1));
     lua_settop(L, top);
-    body = error_result(e, s->id, "RuntimeError", "cannot start the job",
-                        &len);
-    push_done(e, s->id, body, len, 0, 1);
+    body = error_result(e, s->id, s->id_len, "RuntimeError",
+                        "cannot start the job", &len);
+    push_done(e, s->id, s->id_len, body, len, 0, 1);
     free_slot(e, s);
     after_job(e, 1);
     return;
@@ -430,7 +445,7 @@ static void start_job(struct rp_executor *e, struct pending *p)
   lua_rawgeti(L, LUA_REGISTRYINDEX, s->ref);
   s->co = lua_tothread(L, -1);
   lua_pop(L, 1);
-  resume(e, s, 1);
+  resume(e, s, 2);
 }
 
 static void ask_concurrency(struct rp_executor *e, int current)
@@ -446,7 +461,7 @@ static void ask_concurrency(struct rp_executor *e, int current)
       value = (int)lua_tointeger(L, -1);
   }
   lua_settop(L, top);
-  push(e, NULL, &(struct rp_out){ .kind = RP_OUT_CONCURRENCY,
+  push(e, NULL, 0, &(struct rp_out){ .kind = RP_OUT_CONCURRENCY,
        .value = value });
 }
 
@@ -456,7 +471,7 @@ static void refresh(struct rp_executor *e)
   double t0 = rp_clock_now();
   if (rp_vm_refresh(&e->vm, err, sizeof(err)) != RP_OK) {
     rp_log(RP_LOG_ERROR, NULL, "cannot rebuild the VM: %s", err);
-    push(e, NULL, &(struct rp_out){ .kind = RP_OUT_FATAL });
+    push(e, NULL, 0, &(struct rp_out){ .kind = RP_OUT_FATAL });
     e->quit = QUIT_DROP;
     return;
   }
@@ -521,6 +536,12 @@ static void serve_http(struct rp_executor *e)
   }
 }
 
+/* Whether the id id[0..len) is p's. */
+static int same_id(const char *id, size_t len, const struct pending *p)
+{
+  return len == p->id_len && memcmp(id, p->id, len) == 0;
+}
+
 /* Files incoming jobs (in arrival order) to the held list and applies
  * incoming stops; 'in' is newest first. */
 static void take_inbox(struct rp_executor *e, struct pending *in)
@@ -545,14 +566,14 @@ static void take_inbox(struct rp_executor *e, struct pending *in)
       continue;
     }
     for (struct slot *s = e->slots; s; s = s->next) {
-      if (strcmp(s->id, p->id) == 0 && (s->wake_at > 0 || s->http)) {
+      if (same_id(s->id, s->id_len, p) && (s->wake_at > 0 || s->http)) {
         cut_short(e, s);            /* waiting: ends now */
         after_job(e, 1);
         break;
       }
     }
     for (struct pending *h = e->held; h; h = h->next) {
-      if (strcmp(h->id, p->id) == 0) {
+      if (same_id(h->id, h->id_len, p)) {
         free(h->text);              /* not started: never will be */
         h->text = NULL;
       }
@@ -574,7 +595,7 @@ static void start_held(struct rp_executor *e)
       start_job(e, p);
     } else {
       rp_log(RP_LOG_INFO, p->id, "Stopped on request before it started.");
-      push_done(e, p->id, NULL, 0, 0, 0);
+      push_done(e, p->id, p->id_len, NULL, 0, 0, 0);
       atomic_fetch_sub(&e->load, 1);
     }
     free(p->id);
@@ -707,13 +728,16 @@ double rp_executor_setting(struct rp_executor *e, const struct rp_setting *env,
   return env->set ? env->number : rp_executor_config_number(e, key, dflt);
 }
 
-static int enqueue(struct rp_executor *e, const char *id, const char *text)
+static int enqueue(struct rp_executor *e, const char *id, size_t id_len,
+                   const char *text, size_t len)
 {
   struct pending *p = calloc(1, sizeof(*p));
   if (!p)
     return RP_ENOMEM;
-  p->id = strdup(id);
-  p->text = text ? strdup(text) : NULL;
+  p->id = dup_bytes(id, id_len);
+  p->id_len = id_len;
+  p->text = text ? dup_bytes(text, len) : NULL;
+  p->len = len;
   if (!p->id || (text && !p->text)) {
     free(p->id);
     free(p->text);
@@ -735,24 +759,25 @@ static int enqueue(struct rp_executor *e, const char *id, const char *text)
 }
 
 int rp_executor_submit(struct rp_executor *e, const char *job_id,
-                       const char *job_text)
+                       size_t id_len, const char *job_text, size_t len)
 {
   int rc;
   atomic_fetch_add(&e->load, 1);
-  rc = enqueue(e, job_id, job_text);
+  rc = enqueue(e, job_id, id_len, job_text, len);
   if (rc != RP_OK)
     atomic_fetch_sub(&e->load, 1);
   return rc;
 }
 
-void rp_executor_stop_job(struct rp_executor *e, const char *job_id)
+void rp_executor_stop_job(struct rp_executor *e, const char *job_id,
+                          size_t id_len)
 {
   pthread_mutex_lock(&e->mu);
   for (struct slot *s = e->slots; s; s = s->next)
-    if (strcmp(s->id, job_id) == 0)
+    if (s->id_len == id_len && memcmp(s->id, job_id, id_len) == 0)
       atomic_store(&s->stop, 1);    /* a running job: its hook sees it */
   pthread_mutex_unlock(&e->mu);
-  enqueue(e, job_id, NULL);         /* a waiting job: the thread ends it */
+  enqueue(e, job_id, id_len, NULL, 0);  /* a waiting job: the thread ends it */
 }
 
 void rp_executor_ask_concurrency(struct rp_executor *e, int current)

@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <lauxlib.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,7 +57,8 @@ static void handle_outbox(struct state *s)
   struct rp_out *m = rp_outbox_take(&s->out);
   while (m) {
     struct rp_out *next = m->next;
-    struct job *j = m->job_id ? rp_post_find_job(s, m->job_id) : NULL;
+    struct job *j = m->job_id ? rp_post_find_job(s, m->job_id,
+                                                 m->job_id_len) : NULL;
     m->next = NULL;
     switch (m->kind) {
     case RP_OUT_STREAM:
@@ -415,8 +415,7 @@ int rp_serverless_run(const struct rp_vm_options *vm,
   if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
     return RP_EXIT_FAILED;
   s->multi = curl_multi_init();
-  s->codec = luaL_newstate();
-  if (!s->multi || !s->codec || pipe(signal_pipe) != 0) {
+  if (!s->multi || pipe(signal_pipe) != 0) {
     rp_log(RP_LOG_ERROR, NULL, "cannot set up serverless mode");
     rc = RP_EXIT_FAILED;
     goto done;
@@ -475,8 +474,6 @@ done:
     rp_executor_free(s->ex[i]);
   if (s->out.wake)
     rp_outbox_destroy(&s->out);
-  if (s->codec)
-    lua_close(s->codec);
   if (s->multi)
     curl_multi_cleanup(s->multi);
   curl_global_cleanup();

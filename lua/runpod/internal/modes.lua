@@ -7,15 +7,16 @@ local core = require "runpod.core"
 local log = require "runpod.log"
 local runner = require "runpod.internal.runner"
 
-local json = core.json
-
 local modes = {}
 
--- run_text(job_text, mode) -> body, is_stream, refresh, failed
+-- run_text(job_text, mode, id) -> body, is_stream, refresh, failed
 -- (refresh is "pod" when the result carries "stopPod")
 -- Decodes one job and runs it with the registered handler: what
--- runpod-worker calls for every job, in either mode. mode says where the
--- job's output goes and how it is logged:
+-- runpod-worker calls for every job, in either mode. id is the job's id as
+-- the job server gave it (read from the text when nil). A text that
+-- cannot be decoded (runner.decode_job) fails the job with the decoder's
+-- message, so the job is answered and never stays in progress. mode says
+-- where the job's output goes and how it is logged:
 --   partial(id, body)          a stream partial, as it is produced
 --   finished(id, result, body) how the job ended
 --   received(job_text, id)     optional: the job has arrived
@@ -23,10 +24,14 @@ local modes = {}
 --                              config.handler
 --   cut_short(id, result, body) optional: how a job the runtime cut short
 --                              ended (error_result)
-function modes.run_text(job_text, mode)
+function modes.run_text(job_text, mode, id)
   local config = assert(runner.config(), "no handler registered")
-  local job = assert(json.decode(job_text))
-  local id = job.id
+  local job, error_type, message = runner.decode_job(job_text)
+  if not job then
+    local body = modes.error_result(error_type, message, id, mode)
+    return body, false, false, true
+  end
+  id = id or job.id
   if mode.received then
     mode.received(job_text, id)
   end
@@ -63,11 +68,11 @@ end
 
 -- add_entry_points(module, mode): the functions runpod-worker calls by
 -- name (executor.c) for every job of a mode, added to that mode's module:
---   run(job_text) -> body, is_stream, refresh, failed     run_text()
+--   run(job_text, id) -> body, is_stream, refresh, failed run_text()
 --   error_result(error_type, message, id) -> body         error_result()
 function modes.add_entry_points(module, mode)
-  function module.run(job_text)
-    return modes.run_text(job_text, mode)
+  function module.run(job_text, id)
+    return modes.run_text(job_text, mode, id)
   end
   function module.error_result(error_type, message, id)
     return modes.error_result(error_type, message, id, mode)

@@ -218,6 +218,23 @@ function runner.runtime_failure(error_type, message, id)
   return result
 end
 
+-- decode_job(job_text) -> job | nil, error_type, message
+-- Decodes a job as the job server sent it. A text the codec cannot decode
+-- (a lone surrogate such as "\ud83d", a number beyond the double range
+-- such as 1e400, nesting deeper than 1000, or not JSON at all) gives the
+-- error type "JSONDecodeError" and a message naming the decoder's reason,
+-- for the job's failed result.
+function runner.decode_job(job_text)
+  local job, err = json.decode(job_text)
+  if job == nil then
+    return nil, "JSONDecodeError", "the job cannot be decoded as JSON: " .. tostring(err)
+  end
+  if type(job) ~= "table" or getmetatable(job) == array_mt then
+    return nil, "JSONDecodeError", "the job is not a JSON object"
+  end
+  return job
+end
+
 -- A streamed partial's error, as Python: a table partial with a truthy
 -- "error" ends the stream and fails the job with it. Returns nil otherwise.
 local function partial_error(partial)
