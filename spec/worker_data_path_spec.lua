@@ -242,3 +242,45 @@ describe("runpod-worker's data path", function()
     assert.is_nil(worker.output():find("retrying in", 1, true), worker.output())
   end)
 end)
+
+describe("runpod-worker's ping", function()
+  local emu, worker
+
+  after_each(function()
+    helpers.stop(emu, worker)
+    emu, worker = nil, nil
+  end)
+
+  it("stops listing a job as soon as its result is delivered", function()
+    -- The emulator holds the job-take long poll, so nothing else wakes
+    -- the worker's loop after the result's post ends. Pings every 50 ms:
+    -- of those sent after the emulator stored the result, at most the one
+    -- already under way may still name the job.
+    emu = helpers.start()
+    worker = helpers.worker(emu, "handlers/echo.lua", { RUNPOD_PING_INTERVAL = "50" })
+    for round = 1, 3 do
+      local id = emu.submit({ round = round })
+      assert.are.equal("COMPLETED", emu.wait_done(id, 20).status, worker.output())
+      local done_seq
+      local pings
+      assert.truthy(helpers.eventually(20, function()
+        pings = {}
+        for _, e in ipairs(emu.log()) do
+          if e.path:find("/job%-done/") and e.path:find(id, 1, true) then
+            done_seq = e.seq
+          elseif done_seq and e.path:find("/ping/") then
+            pings[#pings + 1] = e
+          end
+        end
+        return #pings >= 8
+      end), worker.output())
+      local naming = 0
+      for _, e in ipairs(pings) do
+        if e.query:find(id, 1, true) then
+          naming = naming + 1
+        end
+      end
+      assert.is_true(naming <= 1, ("%d pings after the delivery of %s name it"):format(naming, id))
+    end
+  end)
+end)

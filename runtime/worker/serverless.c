@@ -190,7 +190,9 @@ static void maybe_poll_stops(struct state *s, double t, int running)
 }
 
 /* Phase: moves the transfers on and handles those that ended. Returns 1
- * when a poll ended (its follow-up may be due at once). */
+ * when any ended: a poll's follow-up may be due at once, and a delivered
+ * job leaves the ping's job list on the next pass, not up to MAX_SLEEP_S
+ * later. */
 static int drain_transfers(struct state *s)
 {
   int still;
@@ -205,8 +207,7 @@ static int drain_transfers(struct state *s)
     curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
     rp_req_finish(r, msg->data.result);
     curl_multi_remove_handle(s->multi, r->easy);
-    if (r->kind == TAKE || r->kind == STOP)
-      again = 1;
+    again = 1;
     if (r->kind == TAKE)
       rp_take_done(s, r);
     else if (r->kind == STOP)
@@ -217,7 +218,7 @@ static int drain_transfers(struct state *s)
   return again;
 }
 
-/* When the loop must look again at the latest: at once after a poll
+/* When the loop must look again at the latest: at once after a transfer
  * ended, else the next poll or post retry due, within MAX_SLEEP_S. */
 static double next_wakeup(struct state *s, double t, int again)
 {
