@@ -241,6 +241,41 @@ describe("runpod-worker's data path", function()
     assert.matches("job-url", line, 1, true)
     assert.is_nil(worker.output():find("retrying in", 1, true), worker.output())
   end)
+
+  it("keeps integers beyond int64 exact from the job to the result", function()
+    server = job_server({
+      '{"id":"big","input":{"seed":18446744073709551615,"neg":-9223372036854775809,'
+        .. '"max":9223372036854775807,"huge":123456789012345678901234567890}}',
+    })
+    worker = worker_for(server)
+    assert.truthy(helpers.eventually(30, function()
+      return #dones(server) >= 1
+    end), worker.output())
+    local body = dones(server)[1].body
+    assert.matches('"seed":18446744073709551615', body, 1, true)
+    assert.matches('"neg":-9223372036854775809', body, 1, true)
+    assert.matches('"max":9223372036854775807', body, 1, true)
+    assert.matches('"huge":123456789012345678901234567890', body, 1, true)
+  end)
+end)
+
+describe("runpod.json big integers", function()
+  it("decode integers beyond int64 exactly and encode them back verbatim", function()
+    local t = json.decode('{"seed":18446744073709551615,"neg":-9223372036854775809}')
+    assert.are.equal("18446744073709551615", tostring(t.seed))
+    assert.are.equal(18446744073709551615.0, tonumber(tostring(t.seed)))
+    assert.are.equal(18446744073709551615.0, t.seed + 0)
+    assert.are.equal("bigint", getmetatable(t.seed))
+    assert.are.equal("seed=18446744073709551615", "seed=" .. t.seed)
+    assert.is_true(t.seed == json.bigint("18446744073709551615"))
+    assert.is_true(t.neg < 0)
+    assert.are.equal('[18446744073709551615,-9223372036854775809]',
+      json.encode(json.array { t.seed, t.neg }))
+    assert.are.equal("9223372036854775807", json.encode(json.decode("9223372036854775807")))
+    assert.are.equal("integer", math.type(json.decode("9223372036854775807")))
+    assert.has_error(function() json.bigint("01") end)
+    assert.has_error(function() json.bigint("1.5") end)
+  end)
 end)
 
 describe("runpod-worker's ping", function()

@@ -12,9 +12,10 @@
  * - array -> table with the array metatable (RP_JSON_ARRAY_MT), so that
  *   [] encodes back as [].
  * - a number without fraction or exponent that fits int64 -> integer,
- *   exactly (-9223372036854775808 included); any other number -> float,
- *   rounded like strtod (so integers beyond int64 lose precision); a
- *   number beyond the double range (1e400) is an error, "number out of
+ *   exactly (-9223372036854775808 included); one that does not fit
+ *   (18446744073709551615, a uint64 seed) -> a big integer, exactly
+ *   (rp_json_pushbigint); any other number -> float, rounded like strtod;
+ *   a float beyond the double range (1e400) is an error, "number out of
  *   range", since no encoder could write it back. "-0" is the integer 0.
  * - null -> the null sentinel (rp_json_pushnull); true/false -> booleans.
  * - strings: all escapes, \u surrogate pairs -> UTF-8; \u0000 gives a NUL
@@ -22,7 +23,8 @@
  * The decoder itself allocates only through Lua.
  *
  * Mapping, encode:
- * - nil and the null sentinel -> null; booleans; integers in decimal.
+ * - nil and the null sentinel -> null; booleans; integers in decimal; a
+ *   big integer -> its digits, verbatim.
  * - floats: the shortest of %.15g/%.16g/%.17g that reads back exactly,
  *   with ".0" added when it would look like an integer (5.0 -> 5.0);
  *   always '.' whatever the C locale. NaN and +-inf are errors.
@@ -99,6 +101,17 @@ int rp_json_encode(lua_State *L, int idx, const char *what, size_t max,
  * error RP_ELUA, "cannot encode <what>: <message>". Same stack effect. */
 int rp_json_pencode(lua_State *L, int idx, const char *what, size_t max,
                     char *err, size_t errlen);
+
+/* Registry name of the metatable of big integers. */
+#define RP_JSON_BIGINT_MT "runpod.json.bigint"
+
+/* Pushes a big integer: a full userdata holding the decimal text s[0..n)
+ * (an optional '-', then digits, no leading zero; not checked here) that
+ * the encoder writes back verbatim. tostring() gives the text; arithmetic
+ * and comparisons (also with numbers) work on its nearest float; ==
+ * compares the text; '..' concatenates it. getmetatable() gives "bigint".
+ * [-0, +1] */
+void rp_json_pushbigint(lua_State *L, const char *s, size_t n);
 
 /* Pushes the JSON null sentinel: a light userdata holding NULL, equal to
  * lua-cjson's cjson.null. [-0, +1] */

@@ -501,8 +501,11 @@ static int encode_value(struct enc *e, int idx, int d, int hooks)
       return put(e, "null", 4);
     return rp_fail(RP_EJSON, e->err, e->errlen,
                    "cannot encode light userdata at %s", showpath(e, d));
-  case LUA_TTABLE:
   case LUA_TUSERDATA:
+    if (luaL_testudata(L, idx, RP_JSON_BIGINT_MT))
+      return put(e, lua_touserdata(L, idx), lua_rawlen(L, idx) - 1);
+    /* fall through */
+  case LUA_TTABLE:
     if (!lua_checkstack(L, 8))
       return rp_fail(RP_EJSON, e->err, e->errlen, "out of Lua stack at %s",
                      showpath(e, d));

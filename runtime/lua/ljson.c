@@ -53,6 +53,21 @@ static int json_encode(lua_State *L)
   return 1;
 }
 
+/* json.bigint(text): the big integer with this decimal text ('-'?, then
+ * digits without a leading zero), which encodes verbatim. */
+static int json_bigint(lua_State *L)
+{
+  size_t n;
+  const char *s = luaL_checklstring(L, 1, &n);
+  size_t i = s[0] == '-';
+  int ok = n > i && (s[i] != '0' || n == i + 1);
+  for (size_t k = i; ok && k < n; k++)
+    ok = s[k] >= '0' && s[k] <= '9';
+  luaL_argcheck(L, ok, 1, "a decimal integer expected");
+  rp_json_pushbigint(L, s, n);
+  return 1;
+}
+
 static int empty_newindex(lua_State *L)
 {
   return luaL_error(L, "cannot modify json.empty_array (it is read-only; "
@@ -75,6 +90,7 @@ static void pushemptyarray(lua_State *L)
 
 static const luaL_Reg json_functions[] = {
   {"array", json_array},
+  {"bigint", json_bigint},
   {"decode", json_decode},
   {"encode", json_encode},
   {NULL, NULL}

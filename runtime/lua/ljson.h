@@ -18,6 +18,8 @@
  *                 assigning to it raises; getmetatable() gives array_mt
  *   array([t])    sets array_mt on t (default: a new table), replacing any
  *                 unprotected metatable, and returns it
+ *   bigint(text)  the big integer with this decimal text (lua/json.h),
+ *                 which encodes verbatim; raises for any other text
  * Bad arguments raise as usual ("bad argument #1 to 'decode' (string
  * expected, got nil)"); invalid JSON or unencodable values return
  * nil, message, a memory error while encoding included (rp_json_pencode). */
