@@ -96,6 +96,23 @@ int rp_json_decode(lua_State *L, const char *s, size_t len, char *err,
 int rp_json_encode(lua_State *L, int idx, const char *what, size_t max,
                    char *err, size_t errlen);
 
+/* Registry name of the metatable of an encoded body: a userdata holding
+ * a struct rp_buf (base/buf.h) with the JSON text, allocated through the
+ * state's own allocator (lua_getallocf) so that it counts against the
+ * state's memory like a string; # gives its length, tostring() the text.
+ * Whoever takes it over (the executor, to post it without a copy) knows
+ * that allocator and takes the bytes off its count. */
+#define RP_JSON_BODY_MT "runpod.json.buffer"
+
+/* Encodes the fields keys[] (NULL-terminated) that the table at idx has
+ * (not nil), in that order, as one JSON object, each value named by its
+ * key in messages ("cannot encode function at output.f"): the body of a
+ * result, {"output": ..., "error": ...}, encoded once. Pushes the text as
+ * a RP_JSON_BODY_MT userdata, no Lua string made. Same returns and stack
+ * effect as rp_json_encode. */
+int rp_json_encode_fields(lua_State *L, int idx, const char *const *keys,
+                          size_t max, char *err, size_t errlen);
+
 /* rp_json_encode under lua_pcall, so that it never raises: a Lua memory
  * error returns RP_ENOMEM, "out of memory encoding <what>", and any other
  * error RP_ELUA, "cannot encode <what>: <message>". Same stack effect. */

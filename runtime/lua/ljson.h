@@ -25,4 +25,11 @@
  * nil, message, a memory error while encoding included (rp_json_pencode). */
 void rp_json_register(lua_State *L);
 
+/* lua_CFunction for runpod.core.encode_fields(t, keys, max[, buffer]) ->
+ * body | nil, message: rp_json_encode_fields of t's fields named in the
+ * array keys (at most 8), in that order, under lua_pcall so that it never
+ * raises. The body is a string, or with buffer set the RP_JSON_BODY_MT
+ * userdata itself, which runpod-worker posts without copying it. */
+int rp_json_lua_encode_fields(lua_State *L);
+
 #endif

@@ -3,6 +3,9 @@
 
 #include <errno.h>
 #include <lauxlib.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +14,7 @@
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/json.h"
+#include "lua/json.h"
 #include "net/http.h"
 #include "base/ident.h"
 #include "worker/runner.h"
@@ -19,10 +23,17 @@
 
 /* How often (in VM instructions) the hook looks for a stop or timeout. */
 #define HOOK_EVERY 1000
+/* A job whose input or result is this big is followed by a full garbage
+ * collection, and a malloc_trim once idle (release_memory). */
+#define BIG_JOB_BYTES ((size_t)1 << 20)
+/* How long an executor is idle after a big job before the allocator's
+ * free memory goes back to the system. */
+#define IDLE_TRIM_S 1.0
 
 struct slot {
   char *id;                /* id_len bytes (NUL-safe), then a NUL */
   size_t id_len;
+  size_t text_len;         /* the job's JSON text */
   int ref;                 /* registry reference of the job's thread */
   lua_State *co;
   double wake_at;          /* > 0 while waiting in runpod.sleep */
@@ -45,7 +56,9 @@ enum quit {
 struct pending {           /* a job or a stop on its way in */
   char *id;                /* id_len bytes (NUL-safe), then a NUL */
   size_t id_len;
-  char *text;              /* NULL for a stop */
+  char *text;              /* the block holding the job's JSON text at
+                              off, len bytes; NULL for a stop */
+  size_t off;
   size_t len;
   struct pending *next;
 };
@@ -69,6 +82,7 @@ struct rp_executor {
   atomic_int load;
   atomic_int accepting;
   int needs_refresh;
+  double trim_at;          /* thread only: when to trim (trim_idle), 0 */
 };
 
 /* Queues a message for the job id id[0..id_len) (NULL for none):
@@ -185,12 +199,18 @@ static void hook(lua_State *L, lua_Debug *ar)
 }
 
 /* Protected set-up of a job: a new thread running the runner's run() with
- * the job text and id, anchored in the registry. [-0, +1]: the
- * reference. */
+ * the job and its id, anchored in the registry. [-0, +1]: the reference.
+ * The job goes in as its text (local test mode, which logs it), or
+ * decoded here, straight from the bytes the job server sent, once: the
+ * decoded table, or nil and the decoder's message for run() to answer
+ * the job with. */
 static int setup(lua_State *L)
 {
   const struct pending *p = lua_touserdata(L, 1);
   const char *module = lua_touserdata(L, 2);
+  int decode = lua_toboolean(L, 3);
+  char msg[256];
+  int decoded = 0;
   lua_State *co;
   char err[512];
   if (rp_vm_push_function(L, module, "run", err, sizeof(err)) != RP_OK)
@@ -199,8 +219,20 @@ static int setup(lua_State *L)
   lua_sethook(co, hook, LUA_MASKCOUNT, HOOK_EVERY);
   lua_pushvalue(L, -2);
   lua_xmove(L, co, 1);
-  lua_pushlstring(co, p->text, p->len);
+  if (decode)
+    decoded = rp_json_decode(L, p->text + p->off, p->len, msg,
+                             sizeof(msg)) == RP_OK;
+  if (decoded)
+    lua_xmove(L, co, 1);
+  else if (decode)
+    lua_pushnil(co);
+  else
+    lua_pushlstring(co, p->text + p->off, p->len);
   lua_pushlstring(co, p->id, p->id_len);
+  if (decode && !decoded)
+    lua_pushstring(co, msg);
+  else
+    lua_pushnil(co);
   lua_pushinteger(L, luaL_ref(L, LUA_REGISTRYINDEX));
   return 1;
 }
@@ -320,6 +352,59 @@ static void after_job(struct rp_executor *e, int refresh)
     atomic_store(&e->accepting, 0);
 }
 
+/* The result body run() returned at idx, for the outbox (*len bytes):
+ * the encoder's buffer itself when it is one (no copy), else a copy of
+ * the string. NULL when memory runs out. The buffer was allocated through
+ * the VM's allocator, rp_alloc_fn, which is realloc and free with a
+ * count: its bytes leave the VM's count and are freed with free(). */
+static char *take_body(struct rp_executor *e, lua_State *co, int idx,
+                       size_t *len)
+{
+  struct rp_buf *b = luaL_testudata(co, idx, RP_JSON_BODY_MT);
+  const char *s;
+  if (b && b->data && b->alloc == (rp_buf_alloc)rp_alloc_fn &&
+      b->ud == &e->vm.alloc) {
+    char *data = b->data;
+    *len = b->len;
+    e->vm.alloc.used -= b->cap;
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+    return data;
+  }
+  s = lua_tolstring(co, idx, len);
+  return s ? dup_bytes(s, *len) : NULL;
+}
+
+/* After a job that moved BIG_JOB_BYTES or more: a full collection frees
+ * its input and output at once, and once the executor has been idle for
+ * IDLE_TRIM_S the allocator gives the free memory back to the system
+ * (trim_idle), so that the worker's RSS follows the jobs in flight and
+ * not the largest it ever ran. Not at once: memory given back is paid for
+ * again, page by page, by the next big job. */
+static void release_memory(struct rp_executor *e)
+{
+  lua_gc(e->vm.L, LUA_GCCOLLECT);
+  e->trim_at = rp_clock_now() + IDLE_TRIM_S;
+}
+
+/* Gives free memory back to the system once trim_at has passed with no
+ * job running; a job running postpones it. */
+static void trim_idle(struct rp_executor *e)
+{
+  double t = rp_clock_now();
+  if (e->trim_at <= 0 || t < e->trim_at)
+    return;
+  if (e->slots) {
+    e->trim_at = t + IDLE_TRIM_S;
+    return;
+  }
+  e->trim_at = 0;
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
+}
+
 /* Resumes a job's thread with nargs values on its stack and handles what
  * comes back: a sleep, the end of the job, or an error. */
 static void resume(struct rp_executor *e, struct slot *s, int nargs)
@@ -354,19 +439,25 @@ static void resume(struct rp_executor *e, struct slot *s, int nargs)
     return;
   }
   if (status == LUA_OK && n >= 3) {
-    size_t len;
-    const char *body = lua_tolstring(co, -n, &len);
+    size_t len = 0;
+    char *body = take_body(e, co, -n, &len);
     int is_stream = lua_toboolean(co, -n + 1);
     int refresh = lua_toboolean(co, -n + 2);
     int failed = n >= 4 && lua_toboolean(co, -n + 3);
     int pod = stop_pod(co, -n + 2);
-    char *copy = body ? dup_bytes(body, len) : NULL;
+    int big = len >= BIG_JOB_BYTES || s->text_len >= BIG_JOB_BYTES;
     lua_pop(co, n);
+    if (!body) {
+      rp_log(RP_LOG_ERROR, s->id, "out of memory: the result was lost");
+      body = error_result(e, s->id, s->id_len, "MemoryError", NULL, &len);
+      failed = 1;
+    }
     push(e, s->id, s->id_len, &(struct rp_out){ .kind = RP_OUT_DONE,
-         .body = copy,
-         .len = len, .is_stream = is_stream, .failed = failed,
-         .stop_pod = pod });
+         .body = body, .len = len, .is_stream = is_stream,
+         .failed = failed, .stop_pod = pod });
     free_slot(e, s);
+    if (big)
+      release_memory(e);
     /* A pod refresh replaces the whole process: the jobs in flight end in
      * this VM and no new one comes, so it is not rebuilt. */
     after_job(e, refresh && !pod);
@@ -413,6 +504,7 @@ static void start_job(struct rp_executor *e, struct pending *p)
   }
   s->id = p->id;
   s->id_len = p->id_len;
+  s->text_len = p->len;
   s->ref = LUA_NOREF;
   atomic_init(&s->stop, 0);
   s->seconds = e->cfg.timeout;
@@ -425,7 +517,8 @@ static void start_job(struct rp_executor *e, struct pending *p)
   lua_pushcfunction(L, setup);
   lua_pushlightuserdata(L, p);
   lua_pushlightuserdata(L, (void *)runner(e));
-  rc = lua_pcall(L, 2, 1, 0);
+  lua_pushboolean(L, !e->cfg.local_test);
+  rc = lua_pcall(L, 3, 1, 0);
   p->id = NULL;               /* the slot's now */
   if (rc != LUA_OK) {
     size_t len = 0;
@@ -445,7 +538,7 @@ static void start_job(struct rp_executor *e, struct pending *p)
   lua_rawgeti(L, LUA_REGISTRYINDEX, s->ref);
   s->co = lua_tothread(L, -1);
   lua_pop(L, 1);
-  resume(e, s, 2);
+  resume(e, s, 3);
 }
 
 static void ask_concurrency(struct rp_executor *e, int current)
@@ -485,7 +578,7 @@ static void refresh(struct rp_executor *e)
 /* The earliest time a waiting job needs attention, or 0 for none. */
 static double next_wake(struct rp_executor *e)
 {
-  double t = 0;
+  double t = e->slots ? 0 : e->trim_at;
   for (struct slot *s = e->slots; s; s = s->next) {
     double w = s->wake_at;
     if (s->deadline > 0 && (w <= 0 || s->deadline < w))
@@ -656,6 +749,7 @@ static void *thread_main(void *arg)
       refresh(e);
     if (e->quit != QUIT_DROP)
       start_held(e);
+    trim_idle(e);
     pthread_mutex_lock(&e->mu);
   }
   pthread_mutex_unlock(&e->mu);
@@ -728,23 +822,22 @@ double rp_executor_setting(struct rp_executor *e, const struct rp_setting *env,
   return env->set ? env->number : rp_executor_config_number(e, key, dflt);
 }
 
+/* Queues a job (block: the malloc'ed block holding its text at off, len
+ * bytes, owned from here on, also on failure) or a stop (block NULL). */
 static int enqueue(struct rp_executor *e, const char *id, size_t id_len,
-                   const char *text, size_t len)
+                   char *block, size_t off, size_t len)
 {
   struct pending *p = calloc(1, sizeof(*p));
-  if (!p)
-    return RP_ENOMEM;
-  p->id = dup_bytes(id, id_len);
-  p->id_len = id_len;
-  p->text = text ? dup_bytes(text, len) : NULL;
-  p->len = len;
-  if (!p->id || (text && !p->text)) {
-    free(p->id);
-    free(p->text);
-    free(p);
+  if (!p) {
+    free(block);
     return RP_ENOMEM;
   }
-  if (ensure_thread(e) != 0) {
+  p->id = dup_bytes(id, id_len);
+  p->id_len = id_len;
+  p->text = block;
+  p->off = off;
+  p->len = len;
+  if (!p->id || ensure_thread(e) != 0) {
     free(p->id);
     free(p->text);
     free(p);
@@ -758,15 +851,25 @@ static int enqueue(struct rp_executor *e, const char *id, size_t id_len,
   return RP_OK;
 }
 
-int rp_executor_submit(struct rp_executor *e, const char *job_id,
-                       size_t id_len, const char *job_text, size_t len)
+int rp_executor_submit_block(struct rp_executor *e, const char *job_id,
+                             size_t id_len, char *block, size_t off,
+                             size_t len)
 {
   int rc;
   atomic_fetch_add(&e->load, 1);
-  rc = enqueue(e, job_id, id_len, job_text, len);
+  rc = enqueue(e, job_id, id_len, block, off, len);
   if (rc != RP_OK)
     atomic_fetch_sub(&e->load, 1);
   return rc;
+}
+
+int rp_executor_submit(struct rp_executor *e, const char *job_id,
+                       size_t id_len, const char *job_text, size_t len)
+{
+  char *copy = dup_bytes(job_text, len);
+  if (!copy)
+    return RP_ENOMEM;
+  return rp_executor_submit_block(e, job_id, id_len, copy, 0, len);
 }
 
 void rp_executor_stop_job(struct rp_executor *e, const char *job_id,
@@ -777,7 +880,7 @@ void rp_executor_stop_job(struct rp_executor *e, const char *job_id,
     if (s->id_len == id_len && memcmp(s->id, job_id, id_len) == 0)
       atomic_store(&s->stop, 1);    /* a running job: its hook sees it */
   pthread_mutex_unlock(&e->mu);
-  enqueue(e, job_id, id_len, NULL, 0);  /* a waiting job: the thread ends it */
+  enqueue(e, job_id, id_len, NULL, 0, 0);  /* a waiting job: ended there */
 }
 
 void rp_executor_ask_concurrency(struct rp_executor *e, int current)

@@ -79,6 +79,13 @@ void rp_executor_set_recycle(struct rp_executor *e, unsigned long jobs,
 int rp_executor_submit(struct rp_executor *e, const char *job_id,
                        size_t id_len, const char *job_text, size_t len);
 
+/* The same, taking over the malloc'ed block that holds the job's text at
+ * block + off (len bytes) instead of copying it: the job-take answer's
+ * own buffer. The block is owned from here on, also on failure. */
+int rp_executor_submit_block(struct rp_executor *e, const char *job_id,
+                             size_t id_len, char *block, size_t off,
+                             size_t len);
+
 /* Asks that the job job_id[0..id_len) of this executor stop. A job busy
  * in Lua code stops at its next hook; a waiting one at once. No result is
  * posted for it. */

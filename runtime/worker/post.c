@@ -150,13 +150,18 @@ static void start_post(struct state *s, struct job *j)
   /* Every post of a job and every attempt of it carries the job id as
    * X-Request-ID, as the Python SDK sends it, with the same body: a repeat
    * after an ambiguous time-out is recognisably the same delivery. */
-  r = rp_req_new("POST", url, p->body, p->len, s->api_key, RP_CONTENT_FORM,
-                 j->id, (long)(s->post_timeout * 1000));
+  r = rp_req_new("POST", url, NULL, 0, s->api_key, RP_CONTENT_FORM, j->id,
+                 (long)(s->post_timeout * 1000));
   free(url);
   if (!r) {
     j->retry_at = rp_clock_now() + RETRY_BUILD_S;
     return;
   }
+  /* Sent from the post's own bytes, as the executor encoded them: the
+   * post outlives the request (drop_head and rp_post_remove_job free the
+   * request first). */
+  curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, p->body);
+  curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)p->len);
   if (p->first_try == 0)
     p->first_try = rp_clock_now();
   r->kind = POST;
@@ -212,14 +217,15 @@ void rp_post_done(struct rp_req *r)
   struct post *p = j->head;
   char what[CURL_ERROR_SIZE + 256];
   j->inflight = NULL;
-  answer(r, what, sizeof(what));
+  rp_req_describe(r, what, sizeof(what));
   if (r->result == CURLE_OK && r->status >= 200 && r->status < 300) {
     rp_backoff_reset(&j->backoff);
     if (p->kind == P_FINAL)
       rp_log(RP_LOG_DEBUG, j->id, "Results sent.");
   } else if (!transient(r)) {
     rp_log(RP_LOG_ERROR, j->id, "giving up on the %s: the job server's "
-           "answer is final, not retried (%s)", post_name(p->kind), what);
+           "answer is final, not retried (%s)", post_name(p->kind),
+           answer(r, what, sizeof(what)));
   } else if (rp_clock_now() - p->first_try < DELIVERY_DEADLINE_S) {
     double wait = rp_backoff_next(&j->backoff);
     rp_log(RP_LOG_WARN, j->id, "posting the %s failed (%s); retrying in "

@@ -67,6 +67,7 @@ struct state {
   struct rp_req *take;
   double take_at;
   double take_sent;
+  size_t take_hint;          /* the last job-take answer's size (take.c) */
   struct rp_backoff take_backoff;
   struct rp_backoff empty_backoff;
   struct rp_req *stop;

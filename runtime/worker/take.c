@@ -11,6 +11,9 @@
 #include "net/wire.h"
 #include "worker/serverless_int.h"
 
+/* The most of a job-take answer's size that the next take reserves room
+ * for ahead. */
+#define MAX_TAKE_HINT ((size_t)64 << 20)
 /* How long a job-take or job-stop long poll may be held by the server. */
 #define POLL_TIMEOUT_MS 90000L
 /* RunPod's answer to 429: wait this long before the next take. */
@@ -37,6 +40,8 @@ struct taken {
   int has_input;
   struct rp_json_span id;   /* the values of "id" and "input" */
   struct rp_json_span input;
+  char **block;             /* the malloc'ed block text lies in, for the
+                               executor to take over; NULL: copy text */
 };
 
 static void stop_job(struct state *s, const char *id, size_t id_len);
@@ -157,7 +162,10 @@ static void each_batch_job(struct state *s, const char *p, const char *end)
   }
 }
 
-int rp_take_jobs(struct state *s, const char *body, size_t len)
+/* rp_take_jobs; with block set, *block is the malloc'ed body, which a
+ * job that is the whole answer takes over (*block is NULL then). */
+static int take_jobs(struct state *s, const char *body, size_t len,
+                     char **block)
 {
   const char *end = body + len;
   const char *p = rp_json_skip_ws(body, end);
@@ -174,10 +182,16 @@ int rp_take_jobs(struct state *s, const char *body, size_t len)
   t.text = p;
   t.len = (size_t)(end - p);
   t.complete = n > 0 && rp_json_skip_ws(p + n, end) == end;
+  t.block = block;
   if (!t.complete && !t.has_id)
     return RP_EJSON;
   dispatch(s, &t);
   return RP_OK;
+}
+
+int rp_take_jobs(struct state *s, const char *body, size_t len)
+{
+  return take_jobs(s, body, len, NULL);
 }
 
 /* Asks each job of a job-stop body's "jobsToStop" to stop. */
@@ -232,18 +246,27 @@ struct rp_executor *rp_take_pick_executor(struct state *s, int *index,
   return best;
 }
 
-/* Submits the job (its JSON text) to the least loaded executor and
- * tracks it; a failure is logged and the job dropped. Takes ownership of
- * id. */
+/* Submits the job (its JSON text, or the block it lies in) to the least
+ * loaded executor and tracks it; a failure is logged and the job dropped.
+ * Takes ownership of id. */
 static void hand_to_executor(struct state *s, char *id, size_t id_len,
-                             const char *text, size_t len)
+                             const struct taken *t)
 {
   int index = 0;
   struct rp_executor *e = rp_take_pick_executor(s, &index, 1);
   struct job *j;
+  int rc = RP_ENOMEM;
   rp_log(RP_LOG_DEBUG, id, "Request ID added.");
   j = calloc(1, sizeof(*j));
-  if (!e || !j || rp_executor_submit(e, id, id_len, text, len) != RP_OK) {
+  if (e && j && t->block && *t->block) {
+    char *b = *t->block;
+    *t->block = NULL;               /* the executor's from here on */
+    rc = rp_executor_submit_block(e, id, id_len, b, (size_t)(t->text - b),
+                                  t->len);
+  } else if (e && j) {
+    rc = rp_executor_submit(e, id, id_len, t->text, t->len);
+  }
+  if (rc != RP_OK) {
     rp_log(RP_LOG_ERROR, id, "job-take: cannot start the job (%s)",
            e ? "out of memory" : "no executor free");
     free(id);
@@ -282,12 +305,15 @@ static void dispatch(struct state *s, const struct taken *t)
     free(id);
     return;
   }
-  hand_to_executor(s, id, id_len, t->text, t->len);
+  hand_to_executor(s, id, id_len, t);
 }
 
 void rp_take_done(struct state *s, struct rp_req *r)
 {
   char what[CURL_ERROR_SIZE + 32];
+  char *body;
+  size_t len;
+  int rc;
   double took = rp_clock_now() - s->take_sent;
   s->take = NULL;
   rp_req_describe(r, what, sizeof(what));
@@ -315,15 +341,19 @@ void rp_take_done(struct state *s, struct rp_req *r)
     rp_req_free(r);
     return;
   }
-  if (rp_take_jobs(s, r->resp.data, r->resp.len) != RP_OK) {
+  /* The answer's buffer itself goes to the executor of a lone job. */
+  s->take_hint = r->resp.len < MAX_TAKE_HINT ? r->resp.len : MAX_TAKE_HINT;
+  body = rp_buf_steal(&r->resp, &len);
+  rp_req_free(r);
+  rc = body ? take_jobs(s, body, len, &body) : RP_ENOMEM;
+  free(body);
+  if (rc != RP_OK) {
     rp_log(RP_LOG_ERROR, NULL, "job-take: the body is not JSON (no job "
            "object or batch array can be read in it); skipped");
     s->take_at = rp_clock_now() + rp_backoff_next(&s->empty_backoff);
-    rp_req_free(r);
     return;
   }
   rp_backoff_reset(&s->empty_backoff);
-  rp_req_free(r);
 }
 
 /* Sends a long poll to url (freed here; NULL when it could not be built)
@@ -353,6 +383,11 @@ void rp_take_start(struct state *s, int free_slots)
                                     s->njobs > 0),
                 TAKE, &s->take, &s->take_at, &s->take_sent) != 0)
     return;
+  /* Room for an answer the size of the last one, in one allocation (the
+   * memory the last one's job just gave back) rather than grown step by
+   * step into fresh pages. Only a hint: it may fail or be passed. */
+  if (s->take_hint > 0)
+    (void)rp_buf_reserve(&s->take->resp, s->take_hint);
   if (!s->first_take_logged) {
     s->first_take_logged = 1;
     rp_log(RP_LOG_INFO, NULL, "Ready: first job-take %.1f ms after start.",
