@@ -31,6 +31,12 @@
  * For scanners that skip plain runs. */
 extern const unsigned char rp_json_byte_class[256];
 
+/* The first byte at or after p (up to end) of class 1 (to be escaped: a
+ * control character, '"' or '\\'), or with ascii set of class 1 or 2 (not
+ * ASCII); end when there is none. Eight bytes at a time: the loop of every
+ * scanner that skips the plain bytes of a string. */
+const char *rp_json_skip_plain(const char *p, const char *end, int ascii);
+
 /* ---- writing ---- */
 
 /* Appends s[0..n) as a quoted JSON string: '"' and '\\' escaped, the

@@ -114,8 +114,7 @@ static int parse_string(struct dec *d)
   const char *end = d->end;
   luaL_Buffer b;
   int rc;
-  while (p < end && rp_json_byte_class[(unsigned char)*p] != 1)
-    p++;
+  p = rp_json_skip_plain(p, end, 0);
   if (p < end && *p == '"') {
     lua_pushlstring(d->L, run, (size_t)(p - run));
     d->p = p + 1;
@@ -123,8 +122,7 @@ static int parse_string(struct dec *d)
   }
   luaL_buffinit(d->L, &b);
   for (;;) {
-    while (p < end && rp_json_byte_class[(unsigned char)*p] != 1)
-      p++;
+    p = rp_json_skip_plain(p, end, 0);
     luaL_addlstring(&b, run, (size_t)(p - run));
     if (p == end)
       return dfail(d, open, "unterminated string");
