@@ -33,18 +33,6 @@ submit_big() { # submit_big N
   curl -s -X POST -H 'Content-Type: application/json' -H 'Authorization: Bearer bench-key' \
     --data-binary @"$tmp/job.json" "$base/_emulator/jobs?count=$1" >/dev/null
 }
-completed() {
-  curl -s -H 'Authorization: Bearer bench-key' "$base/v2/bench/health" |
-    sed 's/.*"completed":\([0-9]*\).*/\1/'
-}
-wait_completed() { # N: until the emulator counts N completed jobs (600 s max)
-  for _ in $(seq 60000); do
-    [ "$(completed)" -ge "$1" ] && return 0
-    sleep 0.01
-  done
-  echo "timed out waiting for $1 completed jobs" >&2
-  return 1
-}
 # cpu_ms PID: user + system CPU time of the process so far, in ms
 cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.0f", ($14 + $15) * 1000 / hz }' "/proc/$1/stat"; }
 hwm() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
