@@ -104,11 +104,16 @@ describe("runpod-worker's data path", function()
     assert.truthy(helpers.eventually(30, function()
       return #dones(server) >= #ids
     end), worker.output())
-    local got = {}
+    local got, request_ids = {}, {}
     for _, e in ipairs(dones(server)) do
       assert.is_nil(got[e.target], "posted twice: " .. e.target)
       got[e.target] = json.decode(e.body)
+      request_ids[e.target] = e.headers["X-Request-ID"]
     end
+    -- an id with a NUL byte is not cut short into another job's
+    assert.are.equal("n", request_ids[DONE .. "n?gpu=x&isStream=false"])
+    assert.are.equal("n%00ul", request_ids[DONE .. "n%00ul?gpu=x&isStream=false"])
+    assert.are.equal("n%00other", request_ids[DONE .. "n%00other?gpu=x&isStream=false"])
     for i, pair in ipairs(ids) do
       local target = DONE .. pair[2] .. "?gpu=x&isStream=false"
       assert.are.same({ output = { echo = { n = i } } }, got[target],

@@ -129,9 +129,21 @@ static void drop_head(struct job *j)
   free_posts(p);
 }
 
+/* The job's id percent-encoded (rp_wire_put_id) in *b, or NULL when
+ * memory runs out. */
+static const char *request_id(const struct job *j, struct rp_buf *b)
+{
+  if (rp_wire_put_id(b, j->id, j->id_len) != RP_OK ||
+      rp_buf_puts(b, "") != RP_OK)
+    return NULL;
+  return b->data;
+}
+
 static void start_post(struct state *s, struct job *j)
 {
   struct post *p = j->head;
+  struct rp_buf enc = RP_BUF_INIT(MAX_JOB_IDS_BYTES);
+  const char *rid;
   char *url;
   struct rp_req *r;
   if (p->kind == P_STREAM)
@@ -149,9 +161,13 @@ static void start_post(struct state *s, struct job *j)
   }
   /* Every post of a job and every attempt of it carries the job id as
    * X-Request-ID, as the Python SDK sends it, with the same body: a repeat
-   * after an ambiguous time-out is recognisably the same delivery. */
-  r = rp_req_new("POST", url, NULL, 0, s->api_key, RP_CONTENT_FORM, j->id,
-                 (long)(s->post_timeout * 1000));
+   * after an ambiguous time-out is recognisably the same delivery. An id
+   * with a NUL byte goes percent-encoded, as in its URL, so that it is not
+   * cut short into another job's. */
+  rid = memchr(j->id, '\0', j->id_len) ? request_id(j, &enc) : j->id;
+  r = rid ? rp_req_new("POST", url, NULL, 0, s->api_key, RP_CONTENT_FORM,
+                       rid, (long)(s->post_timeout * 1000)) : NULL;
+  rp_buf_free(&enc);
   free(url);
   if (!r) {
     j->retry_at = rp_clock_now() + RETRY_BUILD_S;
