@@ -3,7 +3,9 @@
  * plain libcurl client doing the same job-take + job-done exchange as
  * runpod-worker with concurrency 1, without Lua, and with one keep-alive
  * connection. Takes the RUNPOD_WEBHOOK_* variables from the environment,
- * runs until N jobs are done, prints jobs/s and its own peak RSS.
+ * runs until N jobs are done, prints jobs/s, its CPU time per job and its
+ * own peak RSS. A job body of any size is read (bench/data_path.sh sends
+ * 5 MB inputs); the result posted is {"output": <the job>}.
  *
  *   bare_client N
  */
@@ -15,16 +17,23 @@
 #include <time.h>
 
 struct body {
-  char data[65536];
+  char *data;
   size_t len;
+  size_t cap;
 };
 
 static size_t collect(char *p, size_t size, size_t n, void *ud)
 {
   struct body *b = ud;
   size_t k = size * n;
-  if (b->len + k >= sizeof(b->data))
-    return 0;
+  if (b->len + k + 1 > b->cap) {
+    size_t cap = (b->len + k + 1) * 2;
+    char *d = realloc(b->data, cap);
+    if (!d)
+      return 0;
+    b->data = d;
+    b->cap = cap;
+  }
   memcpy(b->data + b->len, p, k);
   b->len += k;
   b->data[b->len] = '\0';
@@ -64,8 +73,9 @@ int main(int argc, char **argv)
   long got = 0;
   char url[8192];
   char auth[512];
-  char result[70000];
-  struct body b;
+  char *result = NULL;
+  size_t result_cap = 0;
+  struct body b = { NULL, 0, 0 };
   struct curl_slist *h = NULL;
   struct rusage ru;
   CURL *c;
@@ -86,7 +96,6 @@ int main(int argc, char **argv)
     char id[128];
     const char *p;
     b.len = 0;
-    b.data[0] = '\0';
     fill(url, sizeof(url), take, "bare", "&job_in_progress=0");
     curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
     curl_easy_setopt(c, CURLOPT_URL, url);
@@ -95,10 +104,16 @@ int main(int argc, char **argv)
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     if (status != 200)
       continue;
-    p = strstr(b.data, "\"id\":\"");
+    p = b.data ? strstr(b.data, "\"id\":\"") : NULL;
     if (!p || sscanf(p + 6, "%127[^\"]", id) != 1)
       return 1;
-    snprintf(result, sizeof(result), "{\"output\":%s}", b.data);
+    if (b.len + 16 > result_cap) {
+      result_cap = b.len + 16;
+      result = realloc(result, result_cap);
+      if (!result)
+        return 1;
+    }
+    snprintf(result, result_cap, "{\"output\":%s}", b.data);
     fill(url, sizeof(url), done, id, "&isStream=false");
     b.len = 0;
     curl_easy_setopt(c, CURLOPT_URL, url);
@@ -108,8 +123,14 @@ int main(int argc, char **argv)
     got++;
   }
   getrusage(RUSAGE_SELF, &ru);
-  printf("bare_client jobs %ld seconds %.3f jobs_per_s %.0f maxrss_kib %ld\n",
-         got, now() - t0, (double)got / (now() - t0), ru.ru_maxrss);
+  printf("bare_client jobs %ld seconds %.3f jobs_per_s %.1f cpu_ms_per_job "
+         "%.2f maxrss_kib %ld\n", got, now() - t0,
+         (double)got / (now() - t0),
+         ((double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
+          ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) / 1e6)
+         * 1e3 / (double)got, ru.ru_maxrss);
+  free(result);
+  free(b.data);
   curl_slist_free_all(h);
   curl_easy_cleanup(c);
   curl_global_cleanup();

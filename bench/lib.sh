@@ -22,6 +22,23 @@ start_emulator() {
 }
 stop_emulator() { kill "$emu"; wait "$emu" 2>/dev/null || true; }
 
+# completed: the jobs the emulator of endpoint "bench" (key bench-key)
+# counts as completed.
+completed() {
+  curl -s -H 'Authorization: Bearer bench-key' "$base/v2/bench/health" |
+    sed 's/.*"completed":\([0-9]*\).*/\1/'
+}
+
+# wait_completed N: until the emulator counts N completed jobs (600 s max)
+wait_completed() {
+  for _ in $(seq 60000); do
+    [ "$(completed)" -ge "$1" ] && return 0
+    sleep 0.01
+  done
+  echo "timed out waiting for $1 completed jobs" >&2
+  return 1
+}
+
 rss() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 now() { date +%s.%N; }
 calc() { awk "BEGIN { printf \"%.${2:-0}f\", $1 }"; }

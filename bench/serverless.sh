@@ -28,20 +28,6 @@ submit() { # submit N [input-json]
   curl -s -X POST -H 'Content-Type: application/json' -H 'Authorization: Bearer bench-key' \
     --data "{\"input\": ${2:-{\"x\": 1\}}}" "$base/_emulator/jobs?count=$1" >/dev/null
 }
-completed() {
-  curl -s -H 'Authorization: Bearer bench-key' "$base/v2/bench/health" |
-    sed 's/.*"completed":\([0-9]*\).*/\1/'
-}
-
-# wait_completed N: until the emulator counts N completed jobs (600 s max)
-wait_completed() {
-  for _ in $(seq 60000); do
-    [ "$(completed)" -ge "$1" ] && return 0
-    sleep 0.01
-  done
-  echo "timed out waiting for $1 completed jobs" >&2
-  return 1
-}
 
 echo "== protocol limit vs runpod-worker (echo, concurrency 1, $JOBS jobs)"
 start_emulator bench bench-key

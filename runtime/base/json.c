@@ -2,6 +2,7 @@
 #include "base/json.h"
 
 #include <locale.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,34 @@ const unsigned char rp_json_byte_class[256] = {
   2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
   2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2   /* 0xf0 */
 };
+
+const char *rp_json_skip_plain(const char *p, const char *end, int ascii)
+{
+  const uint64_t ones = 0x0101010101010101u;
+  const uint64_t highs = 0x8080808080808080u;
+  /* Eight bytes at a time: a zero byte of x ^ ('"' * ones) is a quote;
+   * (v - ones) & ~v has the high bit of each zero byte of v set (and may
+   * set it after one: then the bytes are looked at one by one anyway). A
+   * byte below 0x20 has the high bit of (x - 0x20 * ones) & ~x set. */
+  while (end - p >= 8) {
+    uint64_t x;
+    uint64_t q;
+    uint64_t bs;
+    memcpy(&x, p, 8);
+    q = x ^ (ones * '"');
+    bs = x ^ (ones * '\\');
+    if ((((q - ones) & ~q) | ((bs - ones) & ~bs) |
+         ((x - ones * 0x20) & ~x) | (ascii ? x : 0)) & highs)
+      break;
+    p += 8;
+  }
+  while (p < end && rp_json_byte_class[(unsigned char)*p] == 0)
+    p++;
+  if (!ascii)
+    while (p < end && rp_json_byte_class[(unsigned char)*p] != 1)
+      p++;
+  return p;
+}
 
 /* ---- writing ---- */
 
@@ -97,13 +126,18 @@ int rp_json_put_chars(struct rp_buf *b, const char *s, size_t n)
   char esc[6];
   size_t k;
   int rc = RP_OK;
+  /* A long string makes room once for itself and a little more (what
+   * closes the document), not step by step. Only a hint. */
+  if (n > 4096)
+    (void)rp_buf_reserve(b, n + 64);
   /* Runs of bytes that need no escaping are copied with one append. */
   while (p < end) {
-    unsigned char c = *p;
-    if (rp_json_byte_class[c] == 0) {
-      p++;
-      continue;
-    }
+    unsigned char c;
+    p = (const unsigned char *)rp_json_skip_plain((const char *)p,
+                                                  (const char *)end, 1);
+    if (p == end)
+      break;
+    c = *p;
     if (rp_json_byte_class[c] == 2) {
       k = utf8len(p, end);
       if (k) {
@@ -164,30 +198,152 @@ size_t rp_json_format_int(char *s, long long v)
   return i;
 }
 
+/* Rounds the n digits d to 'prec' digits into r: half up, but half to
+ * even on an exact tie (a 5 and nothing but zeros after it, as printf
+ * rounds); *exp10, the decimal exponent of the first digit, grows by one
+ * on a carry out of it (9.99 -> 10.0). */
+static void round_digits(const char *d, int n, int prec, char *r,
+                         int *exp10)
+{
+  int i = prec - 1;
+  int tie = d[prec] == '5';
+  memcpy(r, d, (size_t)prec);
+  for (int k = prec + 1; tie && k < n; k++)
+    tie = d[k] == '0';
+  if (d[prec] < '5' || (tie && (r[prec - 1] - '0') % 2 == 0))
+    return;
+  while (i >= 0 && r[i] == '9')
+    r[i--] = '0';
+  if (i >= 0) {
+    r[i]++;
+  } else {
+    r[0] = '1';                     /* all nines: 10...0 */
+    (*exp10)++;
+  }
+}
+
+/* Writes digits d[0..n) (no trailing zero but a lone "0") times 10^exp10
+ * (the exponent of the first digit) as printf's %.{prec}g does, with '.'
+ * as the decimal point. Returns the length. */
+static size_t put_g(char *s, int neg, const char *d, int n, int exp10,
+                    int prec)
+{
+  char *w = s;
+  if (neg)
+    *w++ = '-';
+  if (exp10 < -4 || exp10 >= prec) {
+    *w++ = d[0];
+    if (n > 1) {
+      *w++ = '.';
+      memcpy(w, d + 1, (size_t)n - 1);
+      w += n - 1;
+    }
+    w += sprintf(w, "e%c%02d", exp10 < 0 ? '-' : '+',
+                 exp10 < 0 ? -exp10 : exp10);
+  } else if (exp10 >= 0) {
+    for (int i = 0; i <= exp10; i++)
+      *w++ = i < n ? d[i] : '0';
+    if (n > exp10 + 1) {
+      *w++ = '.';
+      memcpy(w, d + exp10 + 1, (size_t)(n - exp10 - 1));
+      w += n - exp10 - 1;
+    }
+  } else {
+    *w++ = '0';
+    *w++ = '.';
+    for (int i = -1; i > exp10; i--)
+      *w++ = '0';
+    memcpy(w, d, (size_t)n);
+    w += n;
+  }
+  *w = '\0';
+  return (size_t)(w - s);
+}
+
+/* Writes "[-]<k digits of r>e<e>" into c: a number strtod reads without
+ * a decimal point, whatever the locale. */
+static void put_candidate(char *c, int neg, const char *r, int k, int e)
+{
+  if (neg)
+    *c++ = '-';
+  memcpy(c, r, (size_t)k);
+  c += k;
+  *c++ = 'e';
+  c += rp_json_format_int(c, e);
+}
+
+/* The first 'want' significant digits of x, correctly rounded, into d,
+ * and the decimal exponent of the first into *exp10: 17, or 40 to round
+ * to fewer when the 17 end in what looks like a tie ("...5"). */
+static void digits_of(double x, char *d, int want, int *exp10)
+{
+  char text[80];
+  const char *p;
+  int n = 0;
+  snprintf(text, sizeof(text), "%.*e", want - 1, x);
+  for (p = text; *p && *p != 'e' && n < want; p++)
+    if (*p >= '0' && *p <= '9')
+      d[n++] = *p;
+  p = strchr(p, 'e');
+  *exp10 = p ? atoi(p + 1) : 0;
+}
+
 size_t rp_json_format_double(char *s, size_t size, double x,
                              const struct rp_json_decpoint *dp)
 {
-  int prec;
-  size_t n;
-  char *p;
-  for (prec = 15; ; prec++) {
-    snprintf(s, size, "%.*g", prec, x);
-    if (prec == 17 || strtod(s, NULL) == x)
-      break;
+  char d[41];
+  char more[41];
+  char cand[48];
+  int neg = signbit(x) != 0;
+  int exp10;
+  int prec = 17;
+  int n;
+  size_t len;
+  (void)dp;                 /* the text below never holds a decimal point */
+  if (x == 0) {
+    snprintf(s, size, "%s", neg ? "-0.0" : "0.0");
+    return strlen(s);
   }
-  if (!dp->dot) {
-    p = strstr(s, dp->s);
-    if (p) {
-      *p = '.';
-      memmove(p + 1, p + dp->len, strlen(p + dp->len) + 1);
+  /* The 17 significant digits, correctly rounded, with one printf; then
+   * the shortest of 15, 16 and 17 digits that strtod reads back as x. A
+   * tail that is a tie ("5", "50") at 17 digits may hide which way the
+   * exact value rounds: then 40 digits decide. */
+  digits_of(x, d, 17, &exp10);
+  for (int k = 15; k <= 16; k++) {
+    char r[17];
+    int e = exp10;
+    const char *src = d;
+    int n_src = 17;
+    if (d[k] == '5' && (k == 16 || d[16] == '0')) {
+      int e40;
+      digits_of(x, more, 40, &e40);
+      if (e40 == exp10) {
+        src = more;
+        n_src = 40;
+      }
+    }
+    round_digits(src, n_src, k, r, &e);
+    put_candidate(cand, neg, r, k, e - (k - 1));
+    if (strtod(cand, NULL) == x) {
+      memcpy(d, r, (size_t)k);
+      exp10 = e;
+      prec = k;
+      break;
     }
   }
-  n = strlen(s);
-  if (!strpbrk(s, ".eni")) {
-    memcpy(s + n, ".0", 3);
-    n += 2;
+  n = prec;
+  while (n > 1 && d[n - 1] == '0')
+    n--;
+  len = put_g(cand, neg, d, n, exp10, prec);
+  if (!memchr(cand, '.', len) && !memchr(cand, 'e', len)) {
+    memcpy(cand + len, ".0", 3);
+    len += 2;
   }
-  return n;
+  if (len >= size)
+    len = size - 1;
+  memcpy(s, cand, len);
+  s[len] = '\0';
+  return len;
 }
 
 /* ---- scanning ---- */
@@ -271,11 +427,11 @@ static const char *scan_string(const char *p, const char *end)
 {
   p++;
   while (p < end) {
-    unsigned char c = (unsigned char)*p;
-    if (rp_json_byte_class[c] != 1) {
-      p++;
-      continue;
-    }
+    unsigned char c;
+    p = rp_json_skip_plain(p, end, 0);
+    if (p == end)
+      break;
+    c = (unsigned char)*p;
     if (c == '"')
       return p + 1;
     if (c != '\\' || ++p >= end)
@@ -326,8 +482,9 @@ static const char *scan_number(const char *p, const char *end, int *whole)
 }
 
 /* Scans one JSON value at p (no leading space) inside 'depth' open
- * containers; returns its end or NULL. */
-static const char *scan_value(const char *p, const char *end, int depth)
+ * containers, 'limit' containers at most; returns its end or NULL. */
+static const char *scan_value(const char *p, const char *end, int depth,
+                              int limit)
 {
   int whole;
   if (p >= end)
@@ -339,7 +496,7 @@ static const char *scan_value(const char *p, const char *end, int depth)
   case '[': {
     char close = *p == '{' ? '}' : ']';
     int object = *p == '{';
-    if (depth >= RP_JSON_MAX_DEPTH)
+    if (depth >= limit)
       return NULL;
     p = skip_ws(p + 1, end);
     if (p < end && *p == close)
@@ -356,7 +513,7 @@ static const char *scan_value(const char *p, const char *end, int depth)
           return NULL;
         p = skip_ws(p + 1, end);
       }
-      p = scan_value(p, end, depth + 1);
+      p = scan_value(p, end, depth + 1, limit);
       if (!p)
         return NULL;
       p = skip_ws(p, end);
@@ -383,8 +540,19 @@ static const char *scan_value(const char *p, const char *end, int depth)
 int rp_json_valid(const char *s, size_t n)
 {
   const char *end = s + n;
-  const char *p = scan_value(skip_ws(s, end), end, 0);
+  const char *p = scan_value(skip_ws(s, end), end, 0, RP_JSON_MAX_DEPTH);
   return p && skip_ws(p, end) == end;
+}
+
+size_t rp_json_scan(const char *s, size_t n, int depth)
+{
+  const char *p = scan_value(s, s + n, 0, depth);
+  return p ? (size_t)(p - s) : 0;
+}
+
+const char *rp_json_skip_ws(const char *s, const char *end)
+{
+  return skip_ws(s, end);
 }
 
 enum rp_json_kind rp_json_kind(struct rp_json_span v)
@@ -434,7 +602,7 @@ static int each(const char *s, size_t n, char open, rp_json_member_fn fn,
       p = skip_ws(skip_ws(p, end) + 1, end);     /* past ':' */
     }
     v.p = p;
-    p = scan_value(p, end, 1);
+    p = scan_value(p, end, 1, RP_JSON_MAX_DEPTH);
     v.n = (size_t)(p - v.p);
     m.p = k.p;
     m.n = (size_t)(p - k.p);
@@ -490,7 +658,10 @@ int rp_json_member(const char *s, size_t n, const char *name,
   return f.found;
 }
 
-int rp_json_string(struct rp_json_span v, char *out, size_t cap)
+/* Decodes the JSON string v into out[cap], NUL-terminated, its length in
+ * *len; \u0000 is RP_EJSON unless 'nul' is set. */
+static int decode_string(struct rp_json_span v, char *out, size_t cap,
+                         size_t *len, int nul)
 {
   const char *p = v.p + 1;
   const char *end = v.p + v.n - 1;    /* the closing quote */
@@ -516,7 +687,7 @@ int rp_json_string(struct rp_json_span v, char *out, size_t cap)
           p += 6;
         }
       }
-      if (cp == 0)
+      if (cp == 0 && !nul)
         return RP_EJSON;
       if (cp >= 0xd800 && cp < 0xe000)
         cp = 0xfffd;                  /* a lone surrogate */
@@ -531,6 +702,31 @@ int rp_json_string(struct rp_json_span v, char *out, size_t cap)
   if (cap == 0)
     return RP_ETOOBIG;
   out[n] = '\0';
+  *len = n;
+  return RP_OK;
+}
+
+int rp_json_string(struct rp_json_span v, char *out, size_t cap)
+{
+  size_t n;
+  return decode_string(v, out, cap, &n, 0);
+}
+
+int rp_json_string_dup(struct rp_json_span v, char **out, size_t *len)
+{
+  /* Decoding never lengthens: an escape of 6 bytes gives at most 3, a
+   * pair of 12 gives 4. */
+  char *s = malloc(v.n + 1);
+  int rc;
+  *out = NULL;
+  if (!s)
+    return RP_ENOMEM;
+  rc = decode_string(v, s, v.n + 1, len, 1);
+  if (rc != RP_OK) {
+    free(s);
+    return rc == RP_ETOOBIG ? RP_EJSON : rc;
+  }
+  *out = s;
   return RP_OK;
 }
 

@@ -31,6 +31,12 @@
  * For scanners that skip plain runs. */
 extern const unsigned char rp_json_byte_class[256];
 
+/* The first byte at or after p (up to end) of class 1 (to be escaped: a
+ * control character, '"' or '\\'), or with ascii set of class 1 or 2 (not
+ * ASCII); end when there is none. Eight bytes at a time: the loop of every
+ * scanner that skips the plain bytes of a string. */
+const char *rp_json_skip_plain(const char *p, const char *end, int ascii);
+
 /* ---- writing ---- */
 
 /* Appends s[0..n) as a quoted JSON string: '"' and '\\' escaped, the
@@ -93,6 +99,17 @@ enum rp_json_kind {
  * allowed. */
 int rp_json_valid(const char *s, size_t n);
 
+/* The length of the one JSON value at the very start of s[0..n) (no
+ * white space before it), nesting at most 'depth' containers, or 0 when
+ * no valid value starts there. For a reader that walks a document itself
+ * and must find where each value ends even when it nests deeper than the
+ * codec allows. */
+size_t rp_json_scan(const char *s, size_t n, int depth);
+
+/* The first byte at or after s that is not JSON white space (end when
+ * none is left). */
+const char *rp_json_skip_ws(const char *s, const char *end);
+
 /* The kind of the value v, read from its first byte only: meant for spans
  * the functions below return, which are valid values. */
 enum rp_json_kind rp_json_kind(struct rp_json_span v);
@@ -139,6 +156,12 @@ size_t rp_json_utf8_encode(char *u, unsigned long cp);
  * RP_OK; RP_EJSON when v is not exactly one JSON string or holds \u0000
  * (out could not carry it); RP_ETOOBIG when it does not fit. */
 int rp_json_string(struct rp_json_span v, char *out, size_t cap);
+
+/* Decodes the JSON string value v as rp_json_string does, \u0000 kept
+ * as a NUL byte, into a malloc'ed buffer: *out (NUL-terminated, freed
+ * with free()) of *len bytes. Returns RP_OK, RP_EJSON when v is not
+ * exactly one JSON string, or RP_ENOMEM. */
+int rp_json_string_dup(struct rp_json_span v, char **out, size_t *len);
 
 /* Reads the JSON number v (exactly the grammar, no white space) with
  * strtod, '.' read as the decimal point whatever the C locale; a number

@@ -12,9 +12,10 @@
  * - array -> table with the array metatable (RP_JSON_ARRAY_MT), so that
  *   [] encodes back as [].
  * - a number without fraction or exponent that fits int64 -> integer,
- *   exactly (-9223372036854775808 included); any other number -> float,
- *   rounded like strtod (so integers beyond int64 lose precision); a
- *   number beyond the double range (1e400) is an error, "number out of
+ *   exactly (-9223372036854775808 included); one that does not fit
+ *   (18446744073709551615, a uint64 seed) -> a big integer, exactly
+ *   (rp_json_pushbigint); any other number -> float, rounded like strtod;
+ *   a float beyond the double range (1e400) is an error, "number out of
  *   range", since no encoder could write it back. "-0" is the integer 0.
  * - null -> the null sentinel (rp_json_pushnull); true/false -> booleans.
  * - strings: all escapes, \u surrogate pairs -> UTF-8; \u0000 gives a NUL
@@ -22,7 +23,8 @@
  * The decoder itself allocates only through Lua.
  *
  * Mapping, encode:
- * - nil and the null sentinel -> null; booleans; integers in decimal.
+ * - nil and the null sentinel -> null; booleans; integers in decimal; a
+ *   big integer -> its digits, verbatim.
  * - floats: the shortest of %.15g/%.16g/%.17g that reads back exactly,
  *   with ".0" added when it would look like an integer (5.0 -> 5.0);
  *   always '.' whatever the C locale. NaN and +-inf are errors.
@@ -65,9 +67,10 @@
 
 /* Decodes the JSON text s[0..len) and pushes the Lua value. Returns RP_OK
  * [-0, +1], or RP_EJSON [-0, +0] with a message in err such as
- * "invalid JSON at byte 17: expected ',' or '}'", "invalid \u escape at
- * byte 3", "trailing characters at byte 4", "nesting deeper than 1000 at
- * byte 1000" or "invalid JSON: empty input" (byte offsets are 0-based).
+ * "invalid JSON at byte 17: expected ',' or '}'", "lone UTF-16 surrogate
+ * \ud83d at byte 5", "invalid \u escape at byte 3", "trailing characters
+ * at byte 4", "nesting deeper than 1000 at byte 1000" or "invalid JSON:
+ * empty input" (byte offsets are 0-based).
  * 's' is borrowed for the call only. Raises only Lua memory errors. */
 int rp_json_decode(lua_State *L, const char *s, size_t len, char *err,
                    size_t errlen);
@@ -93,11 +96,39 @@ int rp_json_decode(lua_State *L, const char *s, size_t len, char *err,
 int rp_json_encode(lua_State *L, int idx, const char *what, size_t max,
                    char *err, size_t errlen);
 
+/* Registry name of the metatable of an encoded body: a userdata holding
+ * a struct rp_buf (base/buf.h) with the JSON text, allocated through the
+ * state's own allocator (lua_getallocf) so that it counts against the
+ * state's memory like a string; # gives its length, tostring() the text.
+ * Whoever takes it over (the executor, to post it without a copy) knows
+ * that allocator and takes the bytes off its count. */
+#define RP_JSON_BODY_MT "runpod.json.buffer"
+
+/* Encodes the fields keys[] (NULL-terminated) that the table at idx has
+ * (not nil), in that order, as one JSON object, each value named by its
+ * key in messages ("cannot encode function at output.f"): the body of a
+ * result, {"output": ..., "error": ...}, encoded once. Pushes the text as
+ * a RP_JSON_BODY_MT userdata, no Lua string made. Same returns and stack
+ * effect as rp_json_encode. */
+int rp_json_encode_fields(lua_State *L, int idx, const char *const *keys,
+                          size_t max, char *err, size_t errlen);
+
 /* rp_json_encode under lua_pcall, so that it never raises: a Lua memory
  * error returns RP_ENOMEM, "out of memory encoding <what>", and any other
  * error RP_ELUA, "cannot encode <what>: <message>". Same stack effect. */
 int rp_json_pencode(lua_State *L, int idx, const char *what, size_t max,
                     char *err, size_t errlen);
+
+/* Registry name of the metatable of big integers. */
+#define RP_JSON_BIGINT_MT "runpod.json.bigint"
+
+/* Pushes a big integer: a full userdata holding the decimal text s[0..n)
+ * (an optional '-', then digits, no leading zero; not checked here) that
+ * the encoder writes back verbatim. tostring() gives the text; arithmetic
+ * and comparisons (also with numbers) work on its nearest float; ==
+ * compares the text; '..' concatenates it. getmetatable() gives "bigint".
+ * [-0, +1] */
+void rp_json_pushbigint(lua_State *L, const char *s, size_t n);
 
 /* Pushes the JSON null sentinel: a light userdata holding NULL, equal to
  * lua-cjson's cjson.null. [-0, +1] */

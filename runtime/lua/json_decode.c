@@ -61,7 +61,7 @@ static int enter(struct dec *d)
 
 /* Adds the escape at *pp (a backslash followed by at least one byte) to b
  * and moves *pp past it. A high surrogate must be followed by a \u low
- * surrogate; lone surrogates are errors. */
+ * surrogate; lone surrogates are errors ("lone UTF-16 surrogate"). */
 static int unescape(struct dec *d, luaL_Buffer *b, const char **pp)
 {
   const char *p = *pp;
@@ -95,6 +95,10 @@ static int unescape(struct dec *d, luaL_Buffer *b, const char **pp)
   *pp = q;
   return RP_OK;
 bad_u:
+  if (hi >= 0xd800 && hi <= 0xdfff)
+    return rp_fail(RP_EJSON, d->err, d->errlen, "lone UTF-16 surrogate "
+                   "\\u%04lx at byte %zu", (unsigned long)hi,
+                   (size_t)(p - d->s));
   return rp_fail(RP_EJSON, d->err, d->errlen, "invalid \\u escape at byte %zu",
                  (size_t)(p - d->s));
 }
@@ -110,8 +114,7 @@ static int parse_string(struct dec *d)
   const char *end = d->end;
   luaL_Buffer b;
   int rc;
-  while (p < end && rp_json_byte_class[(unsigned char)*p] != 1)
-    p++;
+  p = rp_json_skip_plain(p, end, 0);
   if (p < end && *p == '"') {
     lua_pushlstring(d->L, run, (size_t)(p - run));
     d->p = p + 1;
@@ -119,8 +122,7 @@ static int parse_string(struct dec *d)
   }
   luaL_buffinit(d->L, &b);
   for (;;) {
-    while (p < end && rp_json_byte_class[(unsigned char)*p] != 1)
-      p++;
+    p = rp_json_skip_plain(p, end, 0);
     luaL_addlstring(&b, run, (size_t)(p - run));
     if (p == end)
       return dfail(d, open, "unterminated string");
@@ -182,7 +184,8 @@ static const char *digits(const char *p, const char *end)
 }
 
 /* Pushes the number at d->p: an integer when it has no fraction or
- * exponent and fits int64, else a float. */
+ * exponent and fits int64, a big integer when it has neither and does not
+ * fit, else a float. */
 static int parse_number(struct dec *d)
 {
   const char *start = d->p;
@@ -234,6 +237,11 @@ static int parse_number(struct dec *d)
         lua_pushinteger(d->L, (lua_Integer)u);
       return RP_OK;
     }
+  }
+  if (!isfloat) {
+    /* An integer beyond int64: kept exact, as its digits. */
+    rp_json_pushbigint(d->L, start, (size_t)(p - start));
+    return RP_OK;
   }
   if (pushfloat(d, start, (size_t)(p - start)) != 0)
     return dfail(d, start, "number out of range");
@@ -411,4 +419,122 @@ void rp_json_pushnull(lua_State *L)
 void rp_json_pusharraymt(lua_State *L)
 {
   luaL_newmetatable(L, RP_JSON_ARRAY_MT);
+}
+
+/* ---- big integers ----------------------------------------------------
+ * A full userdata holding the integer's decimal text (an optional '-',
+ * then digits), NUL-terminated: its length is lua_rawlen() - 1. */
+
+static const char *bigint_text(lua_State *L, int idx, size_t *n)
+{
+  const char *s = luaL_checkudata(L, idx, RP_JSON_BIGINT_MT);
+  *n = lua_rawlen(L, idx) - 1;
+  return s;
+}
+
+static int bigint_tostring(lua_State *L)
+{
+  size_t n;
+  const char *s = bigint_text(L, 1, &n);
+  lua_pushlstring(L, s, n);
+  return 1;
+}
+
+static int bigint_eq(lua_State *L)
+{
+  size_t n1;
+  size_t n2;
+  const char *a = bigint_text(L, 1, &n1);
+  const char *b = bigint_text(L, 2, &n2);
+  lua_pushboolean(L, n1 == n2 && memcmp(a, b, n1) == 0);
+  return 1;
+}
+
+/* Pushes the value at idx as a Lua number: a big integer as the nearest
+ * float (its text holds no '.', so the locale does not matter). */
+static void pushnumber(lua_State *L, int idx)
+{
+  if (luaL_testudata(L, idx, RP_JSON_BIGINT_MT)) {
+    size_t n;
+    lua_pushnumber(L, strtod(bigint_text(L, idx, &n), NULL));
+  } else {
+    lua_pushnumber(L, luaL_checknumber(L, idx));
+  }
+}
+
+/* Arithmetic and comparisons: on floats, the big integer's nearest one. */
+static int bigint_arith(lua_State *L, int op)
+{
+  pushnumber(L, 1);
+  if (op != LUA_OPUNM)
+    pushnumber(L, 2);
+  lua_arith(L, op);
+  return 1;
+}
+
+static int bigint_add(lua_State *L) { return bigint_arith(L, LUA_OPADD); }
+static int bigint_sub(lua_State *L) { return bigint_arith(L, LUA_OPSUB); }
+static int bigint_mul(lua_State *L) { return bigint_arith(L, LUA_OPMUL); }
+static int bigint_div(lua_State *L) { return bigint_arith(L, LUA_OPDIV); }
+static int bigint_mod(lua_State *L) { return bigint_arith(L, LUA_OPMOD); }
+static int bigint_pow(lua_State *L) { return bigint_arith(L, LUA_OPPOW); }
+static int bigint_idiv(lua_State *L) { return bigint_arith(L, LUA_OPIDIV); }
+static int bigint_unm(lua_State *L) { return bigint_arith(L, LUA_OPUNM); }
+
+static int bigint_compare(lua_State *L, int op)
+{
+  pushnumber(L, 1);
+  pushnumber(L, 2);
+  lua_pushboolean(L, lua_compare(L, -2, -1, op));
+  return 1;
+}
+
+static int bigint_lt(lua_State *L) { return bigint_compare(L, LUA_OPLT); }
+static int bigint_le(lua_State *L) { return bigint_compare(L, LUA_OPLE); }
+
+/* a .. b: the big integer's text in place of it. */
+static int bigint_concat(lua_State *L)
+{
+  for (int i = 1; i <= 2; i++) {
+    if (luaL_testudata(L, i, RP_JSON_BIGINT_MT)) {
+      lua_pushcfunction(L, bigint_tostring);
+      lua_pushvalue(L, i);
+      lua_call(L, 1, 1);
+    } else {
+      luaL_checkstring(L, i);
+      lua_pushvalue(L, i);
+    }
+  }
+  lua_concat(L, 2);
+  return 1;
+}
+
+static const luaL_Reg bigint_meta[] = {
+  {"__tostring", bigint_tostring},
+  {"__eq", bigint_eq},
+  {"__lt", bigint_lt},
+  {"__le", bigint_le},
+  {"__concat", bigint_concat},
+  {"__add", bigint_add},
+  {"__sub", bigint_sub},
+  {"__mul", bigint_mul},
+  {"__div", bigint_div},
+  {"__mod", bigint_mod},
+  {"__pow", bigint_pow},
+  {"__idiv", bigint_idiv},
+  {"__unm", bigint_unm},
+  {NULL, NULL}
+};
+
+void rp_json_pushbigint(lua_State *L, const char *s, size_t n)
+{
+  char *u = lua_newuserdatauv(L, n + 1, 0);
+  memcpy(u, s, n);
+  u[n] = '\0';
+  if (luaL_newmetatable(L, RP_JSON_BIGINT_MT)) {
+    luaL_setfuncs(L, bigint_meta, 0);
+    lua_pushliteral(L, "bigint");
+    lua_setfield(L, -2, "__metatable");
+  }
+  lua_setmetatable(L, -2);
 }

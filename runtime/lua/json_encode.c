@@ -11,7 +11,7 @@
 #include "base/json.h"
 #include "base/rp.h"
 
-#define BOX_MT "runpod.json.buffer"
+#define BOX_MT RP_JSON_BODY_MT
 #define SHOWN_PATH 200            /* longer paths are cut in the middle */
 #define SHOWN_KEY 40              /* longer keys are cut in paths */
 #define PATH_BUILD_MAX ((size_t)1 << 20)
@@ -61,6 +61,20 @@ static int box_gc(lua_State *L)
   return 0;
 }
 
+static int box_len(lua_State *L)
+{
+  struct rp_buf *b = lua_touserdata(L, 1);
+  lua_pushinteger(L, (lua_Integer)b->len);
+  return 1;
+}
+
+static int box_tostring(lua_State *L)
+{
+  struct rp_buf *b = lua_touserdata(L, 1);
+  lua_pushlstring(L, b->data ? b->data : "", b->len);
+  return 1;
+}
+
 /* Pushes a userdata holding an empty rp_buf capped at max; its __gc frees
  * the buffer, and freeing it earlier with rp_buf_free is fine. [-0, +1] */
 static struct rp_buf *newbox(lua_State *L, size_t max)
@@ -69,6 +83,10 @@ static struct rp_buf *newbox(lua_State *L, size_t max)
   if (luaL_newmetatable(L, BOX_MT)) {
     lua_pushcfunction(L, box_gc);
     lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, box_len);
+    lua_setfield(L, -2, "__len");
+    lua_pushcfunction(L, box_tostring);
+    lua_setfield(L, -2, "__tostring");
   }
   lua_pop(L, 1);
   b = lua_newuserdatauv(L, sizeof(*b), 0);
@@ -501,8 +519,11 @@ static int encode_value(struct enc *e, int idx, int d, int hooks)
       return put(e, "null", 4);
     return rp_fail(RP_EJSON, e->err, e->errlen,
                    "cannot encode light userdata at %s", showpath(e, d));
-  case LUA_TTABLE:
   case LUA_TUSERDATA:
+    if (luaL_testudata(L, idx, RP_JSON_BIGINT_MT))
+      return put(e, lua_touserdata(L, idx), lua_rawlen(L, idx) - 1);
+    /* fall through */
+  case LUA_TTABLE:
     if (!lua_checkstack(L, 8))
       return rp_fail(RP_EJSON, e->err, e->errlen, "out of Lua stack at %s",
                      showpath(e, d));
@@ -519,6 +540,53 @@ static int encode_value(struct enc *e, int idx, int d, int hooks)
                  lua_typename(L, t), showpath(e, d));
 }
 
+/* Sets up e to write into the box b, with the array metatable at stack
+ * index mt. */
+static void enc_init(struct enc *e, lua_State *L, struct rp_buf *b, int mt,
+                     char *err, size_t errlen)
+{
+  e->L = L;
+  e->b = b;
+  e->mt = mt;
+  e->what = "value";
+  e->err = err;
+  e->errlen = errlen;
+  e->hooks = 0;
+  rp_json_decpoint_get(&e->dp);
+}
+
+/* Appends the value at idx, named e->what, to the output: a first pass
+ * without hooks, and a second one with them from where it started when a
+ * __tojson is found (nothing has run yet then). top: the stack top to go
+ * back to. */
+static int encode_root(struct enc *e, int idx, int top)
+{
+  size_t mark = e->b->len;
+  int rc;
+  e->hooks = 0;
+  memset(e->seen, 0, sizeof(e->seen));
+  rc = encode_value(e, idx, 0, 1);
+  if (rc == RESTART) {
+    lua_settop(e->L, top);
+    rp_buf_set_len(e->b, mark);
+    memset(e->seen, 0, sizeof(e->seen));
+    e->hooks = 1;
+    rc = encode_value(e, idx, 0, 1);
+  }
+  return rc;
+}
+
+/* The message of a failed encoding whose code is rc. */
+static int encode_failed(struct enc *e, int rc, size_t max)
+{
+  if (rc == RP_ETOOBIG)
+    rp_fail(rc, e->err, e->errlen, "encoded %s exceeds %zu bytes", e->what,
+            max);
+  else if (rc == RP_ENOMEM)
+    rp_fail(rc, e->err, e->errlen, "out of memory encoding %s", e->what);
+  return rc;
+}
+
 int rp_json_encode(lua_State *L, int idx, const char *what, size_t max,
                    char *err, size_t errlen)
 {
@@ -529,25 +597,10 @@ int rp_json_encode(lua_State *L, int idx, const char *what, size_t max,
   if (!lua_checkstack(L, 8))
     return rp_fail(RP_EJSON, err, errlen, "out of Lua stack");
   rp_json_pusharraymt(L);
-  e.b = newbox(L, max);
   /* stack: base | array_mt | box */
-  e.L = L;
-  e.mt = base + 1;
+  enc_init(&e, L, newbox(L, max), base + 1, err, errlen);
   e.what = what ? what : "value";
-  e.err = err;
-  e.errlen = errlen;
-  e.hooks = 0;
-  rp_json_decpoint_get(&e.dp);
-  memset(e.seen, 0, sizeof(e.seen));
-  rc = encode_value(&e, idx, 0, 1);
-  if (rc == RESTART) {
-    /* A __tojson was found; nothing has run yet. */
-    lua_settop(L, base + 2);
-    rp_buf_clear(e.b);
-    memset(e.seen, 0, sizeof(e.seen));
-    e.hooks = 1;
-    rc = encode_value(&e, idx, 0, 1);
-  }
+  rc = encode_root(&e, idx, base + 2);
   if (rc == RP_OK)
     lua_pushlstring(L, e.b->data, e.b->len);
   rp_buf_free(e.b);
@@ -557,11 +610,54 @@ int rp_json_encode(lua_State *L, int idx, const char *what, size_t max,
     return RP_OK;
   }
   lua_settop(L, base);
-  if (rc == RP_ETOOBIG)
-    rp_fail(rc, err, errlen, "encoded %s exceeds %zu bytes", e.what, max);
-  else if (rc == RP_ENOMEM)
-    rp_fail(rc, err, errlen, "out of memory encoding %s", e.what);
-  return rc;
+  return encode_failed(&e, rc, max);
+}
+
+int rp_json_encode_fields(lua_State *L, int idx, const char *const *keys,
+                          size_t max, char *err, size_t errlen)
+{
+  struct enc e;
+  int base = lua_gettop(L);
+  int rc;
+  int first = 1;
+  idx = lua_absindex(L, idx);
+  if (!lua_checkstack(L, 10))
+    return rp_fail(RP_EJSON, err, errlen, "out of Lua stack");
+  rp_json_pusharraymt(L);
+  /* stack: base | array_mt | box */
+  enc_init(&e, L, newbox(L, max), base + 1, err, errlen);
+  /* The body is the state's, as a string would be: charged to its memory
+   * cap (runpod-worker's max_memory) through its allocator. */
+  {
+    void *ud;
+    lua_Alloc f = lua_getallocf(L, &ud);
+    rp_buf_init_alloc(e.b, max, (rp_buf_alloc)f, ud);
+  }
+  rc = put(&e, "{", 1);
+  for (size_t k = 0; keys[k] && rc == RP_OK; k++) {
+    if (lua_getfield(L, idx, keys[k]) != LUA_TNIL) {
+      if (!first)
+        rc = put(&e, ",", 1);
+      if (rc == RP_OK)
+        rc = put_string(&e, keys[k], strlen(keys[k]));
+      if (rc == RP_OK)
+        rc = put(&e, ":", 1);
+      e.what = keys[k];
+      if (rc == RP_OK)
+        rc = encode_root(&e, base + 3, base + 3);
+      first = 0;
+    }
+    lua_settop(L, base + 2);
+  }
+  if (rc == RP_OK)
+    rc = put(&e, "}", 1);
+  if (rc == RP_OK) {
+    lua_replace(L, base + 1);
+    return RP_OK;
+  }
+  rp_buf_free(e.b);
+  lua_settop(L, base);
+  return encode_failed(&e, rc, max);
 }
 
 /* What rp_json_pencode hands to encode_call. */

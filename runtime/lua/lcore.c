@@ -359,6 +359,7 @@ static int core_encode(lua_State *L)
 static const luaL_Reg core_functions[] = {
   {"emit", core_emit},
   {"encode", core_encode},
+  {"encode_fields", rp_json_lua_encode_fields},
   {"hostname", core_hostname},
   {"in_runtime", core_in_runtime},
   {"in_serverless", core_in_serverless},

@@ -49,7 +49,7 @@ static char *add_param(char *url, const char *name, const char *value)
   return rp_buf_steal(&b, NULL);
 }
 
-/* tmpl with $RUNPOD_POD_ID = worker id, then $ID = id. */
+/* tmpl with $RUNPOD_POD_ID = worker id, then $ID = id (as it is). */
 static char *substitute(const char *tmpl, const char *id,
                         const char *worker_id)
 {
@@ -57,6 +57,42 @@ static char *substitute(const char *tmpl, const char *id,
   char *b = a ? rp_wire_replace(a, "$ID", id) : NULL;
   free(a);
   return b;
+}
+
+int rp_wire_put_id(struct rp_buf *b, const char *id, size_t n)
+{
+  static const char hex[] = "0123456789ABCDEF";
+  size_t dots = 0;
+  int rc = RP_OK;
+  while (dots < n && id[dots] == '.')
+    dots++;
+  for (size_t i = 0; i < n && rc == RP_OK; i++) {
+    unsigned char c = (unsigned char)id[i];
+    char esc[3] = { '%', hex[c >> 4], hex[c & 15] };
+    /* '.' stays, except in an id of dots only: "." and ".." would be
+     * read as dot segments of the path. */
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+        (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '~' ||
+        (c == '.' && dots < n))
+      rc = rp_buf_append(b, (const char *)&c, 1);
+    else
+      rc = rp_buf_append(b, esc, 3);
+  }
+  return rc;
+}
+
+/* The job-done or job-stream URL: tmpl with $RUNPOD_POD_ID = worker id,
+ * then $ID = the id as one path segment, then "isStream=...". */
+static char *job_url(const char *tmpl, const char *id, size_t id_len,
+                     const char *worker_id, int is_stream)
+{
+  struct rp_buf seg = RP_BUF_INIT(MAX_URL);
+  char *url = NULL;
+  if (rp_wire_put_id(&seg, id, id_len) == RP_OK &&
+      rp_buf_puts(&seg, "") == RP_OK)
+    url = substitute(tmpl, seg.data, worker_id);
+  rp_buf_free(&seg);
+  return add_param(url, "isStream", is_stream ? "true" : "false");
 }
 
 char *rp_wire_take_url(const char *tmpl, const char *worker_id,
@@ -88,17 +124,15 @@ char *rp_wire_stop_url(const char *tmpl, const char *worker_id)
 }
 
 char *rp_wire_done_url(const char *tmpl, const char *job_id,
-                       const char *worker_id, int is_stream)
+                       size_t id_len, const char *worker_id, int is_stream)
 {
-  return add_param(substitute(tmpl, job_id, worker_id), "isStream",
-                   is_stream ? "true" : "false");
+  return job_url(tmpl, job_id, id_len, worker_id, is_stream);
 }
 
 char *rp_wire_stream_url(const char *tmpl, const char *job_id,
-                         const char *worker_id)
+                         size_t id_len, const char *worker_id)
 {
-  return add_param(substitute(tmpl, job_id, worker_id), "isStream",
-                   "false");
+  return job_url(tmpl, job_id, id_len, worker_id, 0);
 }
 
 char *rp_wire_ping_url(const char *tmpl, const char *worker_id,

@@ -17,6 +17,8 @@
 
 #include <stddef.h>
 
+#include "base/buf.h"
+
 /* job-take: tmpl with $ID = worker id, then "batch_size=N" when batch > 1
  * (and /job-take/ becomes /job-take-batch/), then "job_in_progress=0|1". */
 char *rp_wire_take_url(const char *tmpl, const char *worker_id,
@@ -31,17 +33,26 @@ int rp_wire_has_stop(const char *tmpl);
  * when rp_wire_has_stop(tmpl) is 0 or memory runs out. */
 char *rp_wire_stop_url(const char *tmpl, const char *worker_id);
 
-/* job-done (and progress): tmpl with $ID = job id, "isStream=true|false". */
-char *rp_wire_done_url(const char *tmpl, const char *job_id,
+/* Appends the job id id[0..n) (any bytes, NUL included) percent-encoded
+ * as exactly one URL path segment or query value: ALPHA, DIGIT, '-', '_',
+ * '~' and '.' as they are, every other byte as %XX, and every '.' of an id
+ * made of dots only ("." and ".." are no dot segments then). Ids are data,
+ * never URL syntax. Returns RP_OK, RP_ETOOBIG or RP_ENOMEM. */
+int rp_wire_put_id(struct rp_buf *b, const char *id, size_t n);
+
+/* job-done (and progress): tmpl with $ID = the job id job_id[0..id_len)
+ * as one path segment (rp_wire_put_id), "isStream=true|false". */
+char *rp_wire_done_url(const char *tmpl, const char *job_id, size_t id_len,
                        const char *worker_id, int is_stream);
 
-/* job-stream: tmpl with $ID = job id, "isStream=false" (what the Python SDK
- * sends for every partial). */
+/* job-stream: the same with "isStream=false" (what the Python SDK sends
+ * for every partial). */
 char *rp_wire_stream_url(const char *tmpl, const char *job_id,
-                         const char *worker_id);
+                         size_t id_len, const char *worker_id);
 
 /* ping: tmpl with $RUNPOD_POD_ID, then "job_id=<ids>" when job_ids is not
- * empty (ids comma-separated), then "runpod_version=<version>". */
+ * empty, then "runpod_version=<version>". job_ids is put in as it is: the
+ * ids each encoded with rp_wire_put_id, joined by ','. */
 char *rp_wire_ping_url(const char *tmpl, const char *worker_id,
                        const char *job_ids, const char *version);
 

@@ -3,6 +3,9 @@
 
 #include <errno.h>
 #include <lauxlib.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +14,7 @@
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/json.h"
+#include "lua/json.h"
 #include "net/http.h"
 #include "base/ident.h"
 #include "worker/runner.h"
@@ -19,9 +23,17 @@
 
 /* How often (in VM instructions) the hook looks for a stop or timeout. */
 #define HOOK_EVERY 1000
+/* A job whose input or result is this big is followed by a full garbage
+ * collection, and a malloc_trim once idle (release_memory). */
+#define BIG_JOB_BYTES ((size_t)1 << 20)
+/* How long an executor is idle after a big job before the allocator's
+ * free memory goes back to the system. */
+#define IDLE_TRIM_S 1.0
 
 struct slot {
-  char *id;
+  char *id;                /* id_len bytes (NUL-safe), then a NUL */
+  size_t id_len;
+  size_t text_len;         /* the job's JSON text */
   int ref;                 /* registry reference of the job's thread */
   lua_State *co;
   double wake_at;          /* > 0 while waiting in runpod.sleep */
@@ -42,8 +54,12 @@ enum quit {
 };
 
 struct pending {           /* a job or a stop on its way in */
-  char *id;
-  char *text;              /* NULL for a stop */
+  char *id;                /* id_len bytes (NUL-safe), then a NUL */
+  size_t id_len;
+  char *text;              /* the block holding the job's JSON text at
+                              off, len bytes; NULL for a stop */
+  size_t off;
+  size_t len;
   struct pending *next;
 };
 
@@ -66,22 +82,24 @@ struct rp_executor {
   atomic_int load;
   atomic_int accepting;
   int needs_refresh;
+  double trim_at;          /* thread only: when to trim (trim_idle), 0 */
 };
 
-/* Queues a message for job_id (NULL for none): rp_outbox_push() with this
- * executor's index. Takes ownership of what->body. */
-static void push(struct rp_executor *e, const char *job_id,
+/* Queues a message for the job id id[0..id_len) (NULL for none):
+ * rp_outbox_push() with this executor's index. Takes ownership of
+ * what->body. */
+static void push(struct rp_executor *e, const char *id, size_t id_len,
                  const struct rp_out *what)
 {
-  rp_outbox_push(e->cfg.out, e->cfg.index, job_id, what);
+  rp_outbox_push(e->cfg.out, e->cfg.index, id, id_len, what);
 }
 
 /* Queues the end of a job: its result, or none (body NULL) when it was
  * stopped. Takes ownership of body. */
-static void push_done(struct rp_executor *e, const char *job_id, char *body,
-                      size_t len, int is_stream, int failed)
+static void push_done(struct rp_executor *e, const char *id, size_t id_len,
+                      char *body, size_t len, int is_stream, int failed)
 {
-  push(e, job_id, &(struct rp_out){ .kind = RP_OUT_DONE, .body = body,
+  push(e, id, id_len, &(struct rp_out){ .kind = RP_OUT_DONE, .body = body,
        .len = len, .is_stream = is_stream, .failed = failed });
 }
 
@@ -110,9 +128,10 @@ static const char *runner(const struct rp_executor *e)
                            : "runpod.internal.worker";
 }
 
-/* rp_host.emit: a stream partial or a progress update. In local test
- * mode nobody is there to post it to, so it is logged, on the job's own
- * thread to keep it in order with the job's other lines. */
+/* rp_host.emit: a stream partial or a progress update, for the job being
+ * resumed (its id as the executor has it, whatever bytes it holds). In
+ * local test mode nobody is there to post it to, so it is logged, on the
+ * job's own thread to keep it in order with the job's other lines. */
 static void host_emit(void *ud, enum rp_emit kind, const char *job_id,
                       const char *body, size_t len)
 {
@@ -129,7 +148,9 @@ static void host_emit(void *ud, enum rp_emit kind, const char *job_id,
            "lost");
     return;
   }
-  push(e, job_id, &(struct rp_out){ .kind = kind == RP_EMIT_STREAM ?
+  push(e, e->current ? e->current->id : job_id,
+       e->current ? e->current->id_len : strlen(job_id),
+       &(struct rp_out){ .kind = kind == RP_EMIT_STREAM ?
        RP_OUT_STREAM : RP_OUT_PROGRESS, .body = copy, .len = len });
 }
 
@@ -178,11 +199,18 @@ static void hook(lua_State *L, lua_Debug *ar)
 }
 
 /* Protected set-up of a job: a new thread running the runner's run() with
- * the job text, anchored in the registry. [-0, +1]: the reference. */
+ * the job and its id, anchored in the registry. [-0, +1]: the reference.
+ * The job goes in as its text (local test mode, which logs it), or
+ * decoded here, straight from the bytes the job server sent, once: the
+ * decoded table, or nil and the decoder's message for run() to answer
+ * the job with. */
 static int setup(lua_State *L)
 {
-  const char *text = lua_touserdata(L, 1);
+  const struct pending *p = lua_touserdata(L, 1);
   const char *module = lua_touserdata(L, 2);
+  int decode = lua_toboolean(L, 3);
+  char msg[256];
+  int decoded = 0;
   lua_State *co;
   char err[512];
   if (rp_vm_push_function(L, module, "run", err, sizeof(err)) != RP_OK)
@@ -191,7 +219,20 @@ static int setup(lua_State *L)
   lua_sethook(co, hook, LUA_MASKCOUNT, HOOK_EVERY);
   lua_pushvalue(L, -2);
   lua_xmove(L, co, 1);
-  lua_pushstring(co, text);
+  if (decode)
+    decoded = rp_json_decode(L, p->text + p->off, p->len, msg,
+                             sizeof(msg)) == RP_OK;
+  if (decoded)
+    lua_xmove(L, co, 1);
+  else if (decode)
+    lua_pushnil(co);
+  else
+    lua_pushlstring(co, p->text + p->off, p->len);
+  lua_pushlstring(co, p->id, p->id_len);
+  if (decode && !decoded)
+    lua_pushstring(co, msg);
+  else
+    lua_pushnil(co);
   lua_pushinteger(L, luaL_ref(L, LUA_REGISTRYINDEX));
   return 1;
 }
@@ -202,7 +243,8 @@ static int setup(lua_State *L)
  * the VM cannot even do that (out of memory), a fixed text is logged and
  * returned the same way. Caller owns the result; free with free(). */
 static char *error_result(struct rp_executor *e, const char *job_id,
-                          const char *type, const char *message, size_t *len)
+                          size_t id_len, const char *type,
+                          const char *message, size_t *len)
 {
   lua_State *L = e->vm.L;
   int top = lua_gettop(L);
@@ -223,13 +265,13 @@ static char *error_result(struct rp_executor *e, const char *job_id,
       == RP_OK) {
     lua_pushstring(L, type);
     lua_pushstring(L, message);     /* NULL: nil */
-    lua_pushstring(L, job_id);
+    lua_pushlstring(L, job_id, id_len);
     if (lua_pcall(L, 3, 1, 0) == LUA_OK && lua_isstring(L, -1))
       body = dup_bytes(lua_tostring(L, -1), lua_rawlen(L, -1));
   }
   lua_settop(L, top);
   if (body) {
-    *len = strlen(body);
+    *len = strlen(body);          /* JSON text: no NUL byte in it */
     return body;
   }
   rp_hostname(host, sizeof(host));
@@ -286,12 +328,12 @@ static void cut_short(struct rp_executor *e, struct slot *s)
   e->needs_refresh = 1;
   if (atomic_load(&s->stop)) {
     rp_log(RP_LOG_INFO, s->id, "Stopped on request.");
-    push_done(e, s->id, NULL, 0, 0, 0);
+    push_done(e, s->id, s->id_len, NULL, 0, 0, 0);
   } else {
     snprintf(msg, sizeof(msg), "job timed out after %g seconds (timeout)",
              s->seconds);
-    body = error_result(e, s->id, "TimeoutError", msg, &len);
-    push_done(e, s->id, body, len, 0, 1);
+    body = error_result(e, s->id, s->id_len, "TimeoutError", msg, &len);
+    push_done(e, s->id, s->id_len, body, len, 0, 1);
   }
   free_slot(e, s);
   /* Nothing reaches the job's thread any more: a full collection runs the
@@ -313,6 +355,59 @@ static void after_job(struct rp_executor *e, int refresh)
     e->needs_refresh = 1;
   if (e->needs_refresh)
     atomic_store(&e->accepting, 0);
+}
+
+/* The result body run() returned at idx, for the outbox (*len bytes):
+ * the encoder's buffer itself when it is one (no copy), else a copy of
+ * the string. NULL when memory runs out. The buffer was allocated through
+ * the VM's allocator, rp_alloc_fn, which is realloc and free with a
+ * count: its bytes leave the VM's count and are freed with free(). */
+static char *take_body(struct rp_executor *e, lua_State *co, int idx,
+                       size_t *len)
+{
+  struct rp_buf *b = luaL_testudata(co, idx, RP_JSON_BODY_MT);
+  const char *s;
+  if (b && b->data && b->alloc == (rp_buf_alloc)rp_alloc_fn &&
+      b->ud == &e->vm.alloc) {
+    char *data = b->data;
+    *len = b->len;
+    e->vm.alloc.used -= b->cap;
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+    return data;
+  }
+  s = lua_tolstring(co, idx, len);
+  return s ? dup_bytes(s, *len) : NULL;
+}
+
+/* After a job that moved BIG_JOB_BYTES or more: a full collection frees
+ * its input and output at once, and once the executor has been idle for
+ * IDLE_TRIM_S the allocator gives the free memory back to the system
+ * (trim_idle), so that the worker's RSS follows the jobs in flight and
+ * not the largest it ever ran. Not at once: memory given back is paid for
+ * again, page by page, by the next big job. */
+static void release_memory(struct rp_executor *e)
+{
+  lua_gc(e->vm.L, LUA_GCCOLLECT);
+  e->trim_at = rp_clock_now() + IDLE_TRIM_S;
+}
+
+/* Gives free memory back to the system once trim_at has passed with no
+ * job running; a job running postpones it. */
+static void trim_idle(struct rp_executor *e)
+{
+  double t = rp_clock_now();
+  if (e->trim_at <= 0 || t < e->trim_at)
+    return;
+  if (e->slots) {
+    e->trim_at = t + IDLE_TRIM_S;
+    return;
+  }
+  e->trim_at = 0;
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
 }
 
 /* Resumes a job's thread with nargs values on its stack and handles what
@@ -349,18 +444,25 @@ static void resume(struct rp_executor *e, struct slot *s, int nargs)
     return;
   }
   if (status == LUA_OK && n >= 3) {
-    size_t len;
-    const char *body = lua_tolstring(co, -n, &len);
+    size_t len = 0;
+    char *body = take_body(e, co, -n, &len);
     int is_stream = lua_toboolean(co, -n + 1);
     int refresh = lua_toboolean(co, -n + 2);
     int failed = n >= 4 && lua_toboolean(co, -n + 3);
     int pod = stop_pod(co, -n + 2);
-    char *copy = body ? dup_bytes(body, len) : NULL;
+    int big = len >= BIG_JOB_BYTES || s->text_len >= BIG_JOB_BYTES;
     lua_pop(co, n);
-    push(e, s->id, &(struct rp_out){ .kind = RP_OUT_DONE, .body = copy,
-         .len = len, .is_stream = is_stream, .failed = failed,
-         .stop_pod = pod });
+    if (!body) {
+      rp_log(RP_LOG_ERROR, s->id, "out of memory: the result was lost");
+      body = error_result(e, s->id, s->id_len, "MemoryError", NULL, &len);
+      failed = 1;
+    }
+    push(e, s->id, s->id_len, &(struct rp_out){ .kind = RP_OUT_DONE,
+         .body = body, .len = len, .is_stream = is_stream,
+         .failed = failed, .stop_pod = pod });
     free_slot(e, s);
+    if (big)
+      release_memory(e);
     /* A pod refresh replaces the whole process: the jobs in flight end in
      * this VM and no new one comes, so it is not rebuilt. */
     after_job(e, refresh && !pod);
@@ -384,9 +486,10 @@ static void resume(struct rp_executor *e, struct slot *s, int nargs)
       s->ref = LUA_NOREF;
       s->co = NULL;
     }
-    body = error_result(e, s->id, oom ? "MemoryError" : "RuntimeError",
+    body = error_result(e, s->id, s->id_len,
+                        oom ? "MemoryError" : "RuntimeError",
                         oom ? NULL : why, &len);
-    push_done(e, s->id, body, len, 0, 1);
+    push_done(e, s->id, s->id_len, body, len, 0, 1);
     free_slot(e, s);
     after_job(e, 1);
   }
@@ -397,14 +500,16 @@ static void start_job(struct rp_executor *e, struct pending *p)
   lua_State *L = e->vm.L;
   struct slot *s = calloc(1, sizeof(*s));
   int top = lua_gettop(L);
+  int rc;
   if (!s) {
     rp_log(RP_LOG_ERROR, p->id, "out of memory: job dropped");
     atomic_fetch_sub(&e->load, 1);
-    push_done(e, p->id, NULL, 0, 0, 0);
+    push_done(e, p->id, p->id_len, NULL, 0, 0, 0);
     return;
   }
   s->id = p->id;
-  p->id = NULL;
+  s->id_len = p->id_len;
+  s->text_len = p->len;
   s->ref = LUA_NOREF;
   atomic_init(&s->stop, 0);
   s->seconds = e->cfg.timeout;
@@ -415,17 +520,20 @@ static void start_job(struct rp_executor *e, struct pending *p)
   e->slots = s;
   pthread_mutex_unlock(&e->mu);
   lua_pushcfunction(L, setup);
-  lua_pushlightuserdata(L, p->text);
+  lua_pushlightuserdata(L, p);
   lua_pushlightuserdata(L, (void *)runner(e));
-  if (lua_pcall(L, 2, 1, 0) != LUA_OK) {
+  lua_pushboolean(L, !e->cfg.local_test);
+  rc = lua_pcall(L, 3, 1, 0);
+  p->id = NULL;               /* the slot's now */
+  if (rc != LUA_OK) {
     size_t len = 0;
     char *body;
     rp_log(RP_LOG_ERROR, s->id, "cannot start the job: %s",
            lua_tostring(L, -1));
     lua_settop(L, top);
-    body = error_result(e, s->id, "RuntimeError", "cannot start the job",
-                        &len);
-    push_done(e, s->id, body, len, 0, 1);
+    body = error_result(e, s->id, s->id_len, "RuntimeError",
+                        "cannot start the job", &len);
+    push_done(e, s->id, s->id_len, body, len, 0, 1);
     free_slot(e, s);
     after_job(e, 1);
     return;
@@ -435,7 +543,7 @@ static void start_job(struct rp_executor *e, struct pending *p)
   lua_rawgeti(L, LUA_REGISTRYINDEX, s->ref);
   s->co = lua_tothread(L, -1);
   lua_pop(L, 1);
-  resume(e, s, 1);
+  resume(e, s, 3);
 }
 
 static void ask_concurrency(struct rp_executor *e, int current)
@@ -451,7 +559,7 @@ static void ask_concurrency(struct rp_executor *e, int current)
       value = (int)lua_tointeger(L, -1);
   }
   lua_settop(L, top);
-  push(e, NULL, &(struct rp_out){ .kind = RP_OUT_CONCURRENCY,
+  push(e, NULL, 0, &(struct rp_out){ .kind = RP_OUT_CONCURRENCY,
        .value = value });
 }
 
@@ -461,7 +569,7 @@ static void refresh(struct rp_executor *e)
   double t0 = rp_clock_now();
   if (rp_vm_refresh(&e->vm, err, sizeof(err)) != RP_OK) {
     rp_log(RP_LOG_ERROR, NULL, "cannot rebuild the VM: %s", err);
-    push(e, NULL, &(struct rp_out){ .kind = RP_OUT_FATAL });
+    push(e, NULL, 0, &(struct rp_out){ .kind = RP_OUT_FATAL });
     e->quit = QUIT_DROP;
     return;
   }
@@ -475,7 +583,7 @@ static void refresh(struct rp_executor *e)
 /* The earliest time a waiting job needs attention, or 0 for none. */
 static double next_wake(struct rp_executor *e)
 {
-  double t = 0;
+  double t = e->slots ? 0 : e->trim_at;
   for (struct slot *s = e->slots; s; s = s->next) {
     double w = s->wake_at;
     if (s->deadline > 0 && (w <= 0 || s->deadline < w))
@@ -526,6 +634,12 @@ static void serve_http(struct rp_executor *e)
   }
 }
 
+/* Whether the id id[0..len) is p's. */
+static int same_id(const char *id, size_t len, const struct pending *p)
+{
+  return len == p->id_len && memcmp(id, p->id, len) == 0;
+}
+
 /* Files incoming jobs (in arrival order) to the held list and applies
  * incoming stops; 'in' is newest first. */
 static void take_inbox(struct rp_executor *e, struct pending *in)
@@ -550,14 +664,14 @@ static void take_inbox(struct rp_executor *e, struct pending *in)
       continue;
     }
     for (struct slot *s = e->slots; s; s = s->next) {
-      if (strcmp(s->id, p->id) == 0 && (s->wake_at > 0 || s->http)) {
+      if (same_id(s->id, s->id_len, p) && (s->wake_at > 0 || s->http)) {
         cut_short(e, s);            /* waiting: ends now */
         after_job(e, 1);
         break;
       }
     }
     for (struct pending *h = e->held; h; h = h->next) {
-      if (strcmp(h->id, p->id) == 0) {
+      if (same_id(h->id, h->id_len, p)) {
         free(h->text);              /* not started: never will be */
         h->text = NULL;
       }
@@ -579,7 +693,7 @@ static void start_held(struct rp_executor *e)
       start_job(e, p);
     } else {
       rp_log(RP_LOG_INFO, p->id, "Stopped on request before it started.");
-      push_done(e, p->id, NULL, 0, 0, 0);
+      push_done(e, p->id, p->id_len, NULL, 0, 0, 0);
       atomic_fetch_sub(&e->load, 1);
     }
     free(p->id);
@@ -640,6 +754,7 @@ static void *thread_main(void *arg)
       refresh(e);
     if (e->quit != QUIT_DROP)
       start_held(e);
+    trim_idle(e);
     pthread_mutex_lock(&e->mu);
   }
   pthread_mutex_unlock(&e->mu);
@@ -712,20 +827,22 @@ double rp_executor_setting(struct rp_executor *e, const struct rp_setting *env,
   return env->set ? env->number : rp_executor_config_number(e, key, dflt);
 }
 
-static int enqueue(struct rp_executor *e, const char *id, const char *text)
+/* Queues a job (block: the malloc'ed block holding its text at off, len
+ * bytes, owned from here on, also on failure) or a stop (block NULL). */
+static int enqueue(struct rp_executor *e, const char *id, size_t id_len,
+                   char *block, size_t off, size_t len)
 {
   struct pending *p = calloc(1, sizeof(*p));
-  if (!p)
-    return RP_ENOMEM;
-  p->id = strdup(id);
-  p->text = text ? strdup(text) : NULL;
-  if (!p->id || (text && !p->text)) {
-    free(p->id);
-    free(p->text);
-    free(p);
+  if (!p) {
+    free(block);
     return RP_ENOMEM;
   }
-  if (ensure_thread(e) != 0) {
+  p->id = dup_bytes(id, id_len);
+  p->id_len = id_len;
+  p->text = block;
+  p->off = off;
+  p->len = len;
+  if (!p->id || ensure_thread(e) != 0) {
     free(p->id);
     free(p->text);
     free(p);
@@ -739,25 +856,36 @@ static int enqueue(struct rp_executor *e, const char *id, const char *text)
   return RP_OK;
 }
 
-int rp_executor_submit(struct rp_executor *e, const char *job_id,
-                       const char *job_text)
+int rp_executor_submit_block(struct rp_executor *e, const char *job_id,
+                             size_t id_len, char *block, size_t off,
+                             size_t len)
 {
   int rc;
   atomic_fetch_add(&e->load, 1);
-  rc = enqueue(e, job_id, job_text);
+  rc = enqueue(e, job_id, id_len, block, off, len);
   if (rc != RP_OK)
     atomic_fetch_sub(&e->load, 1);
   return rc;
 }
 
-void rp_executor_stop_job(struct rp_executor *e, const char *job_id)
+int rp_executor_submit(struct rp_executor *e, const char *job_id,
+                       size_t id_len, const char *job_text, size_t len)
+{
+  char *copy = dup_bytes(job_text, len);
+  if (!copy)
+    return RP_ENOMEM;
+  return rp_executor_submit_block(e, job_id, id_len, copy, 0, len);
+}
+
+void rp_executor_stop_job(struct rp_executor *e, const char *job_id,
+                          size_t id_len)
 {
   pthread_mutex_lock(&e->mu);
   for (struct slot *s = e->slots; s; s = s->next)
-    if (strcmp(s->id, job_id) == 0)
+    if (s->id_len == id_len && memcmp(s->id, job_id, id_len) == 0)
       atomic_store(&s->stop, 1);    /* a running job: its hook sees it */
   pthread_mutex_unlock(&e->mu);
-  enqueue(e, job_id, NULL);         /* a waiting job: the thread ends it */
+  enqueue(e, job_id, id_len, NULL, 0, 0);  /* a waiting job: ended there */
 }
 
 void rp_executor_ask_concurrency(struct rp_executor *e, int current)

@@ -72,14 +72,25 @@ void rp_executor_set_timeout(struct rp_executor *e, double seconds);
 void rp_executor_set_recycle(struct rp_executor *e, unsigned long jobs,
                              size_t heap);
 
-/* Queues a job (its JSON text, which must hold "id"); copies both strings.
+/* Queues a job: its id job_id[0..id_len) (any bytes, NUL too) and its
+ * JSON text job_text[0..len), as the job server sent it; copies both. The
+ * VM decodes the text once; a text it cannot decode gets a failed result.
  * Returns RP_OK or RP_ENOMEM. */
 int rp_executor_submit(struct rp_executor *e, const char *job_id,
-                       const char *job_text);
+                       size_t id_len, const char *job_text, size_t len);
 
-/* Asks that a job of this executor stop. A job busy in Lua code stops at
- * its next hook; a waiting one at once. No result is posted for it. */
-void rp_executor_stop_job(struct rp_executor *e, const char *job_id);
+/* The same, taking over the malloc'ed block that holds the job's text at
+ * block + off (len bytes) instead of copying it: the job-take answer's
+ * own buffer. The block is owned from here on, also on failure. */
+int rp_executor_submit_block(struct rp_executor *e, const char *job_id,
+                             size_t id_len, char *block, size_t off,
+                             size_t len);
+
+/* Asks that the job job_id[0..id_len) of this executor stop. A job busy
+ * in Lua code stops at its next hook; a waiting one at once. No result is
+ * posted for it. */
+void rp_executor_stop_job(struct rp_executor *e, const char *job_id,
+                          size_t id_len);
 
 /* Asks the executor to call concurrency_modifier(current); the answer
  * comes back as an RP_OUT_CONCURRENCY message. */

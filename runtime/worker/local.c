@@ -165,7 +165,7 @@ static void wait_job(struct rp_executor *e, struct rp_outbox *out,
              : "SIGTERM");
       signal(SIGINT, SIG_DFL);
       signal(SIGTERM, SIG_DFL);
-      rp_executor_stop_job(e, id);
+      rp_executor_stop_job(e, id, strlen(id));
       asked = 1;
     }
     poll(&(struct pollfd){ .fd = wake_pipe[0], .events = POLLIN }, 1, -1);
@@ -183,7 +183,8 @@ static int run_jobs(struct rp_executor *e, struct rp_outbox *out,
 {
   for (int i = 0; i < jobs->n; i++) {
     struct outcome o = { NULL, 0, 0 };
-    if (rp_executor_submit(e, ids->v[i], jobs->v[i]) != RP_OK) {
+    if (rp_executor_submit(e, ids->v[i], strlen(ids->v[i]), jobs->v[i],
+                           strlen(jobs->v[i])) != RP_OK) {
       rp_log(RP_LOG_ERROR, ids->v[i], "out of memory: job not run");
       return 1;
     }

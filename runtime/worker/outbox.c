@@ -34,14 +34,18 @@ void rp_outbox_destroy(struct rp_outbox *o)
 }
 
 void rp_outbox_push(struct rp_outbox *o, int executor, const char *job_id,
-                    const struct rp_out *what)
+                    size_t id_len, const struct rp_out *what)
 {
   struct rp_out *m = calloc(1, sizeof(*m));
   if (m && job_id) {
-    m->job_id = strdup(job_id);
+    m->job_id = malloc(id_len + 1);
     if (!m->job_id) {
       free(m);
       m = NULL;
+    } else {
+      memcpy(m->job_id, job_id, id_len);
+      m->job_id[id_len] = '\0';
+      m->job_id_len = id_len;
     }
   }
   if (!m) {

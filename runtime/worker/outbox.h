@@ -26,7 +26,8 @@ enum rp_out_kind {
 struct rp_out {
   enum rp_out_kind kind;
   int executor;
-  char *job_id;
+  char *job_id;       /* job_id_len bytes (NUL-safe), then a NUL */
+  size_t job_id_len;
   char *body;         /* JSON text (NULL for a stopped job) */
   size_t len;
   int is_stream;      /* DONE: the handler streamed */
@@ -53,12 +54,13 @@ void rp_outbox_init(struct rp_outbox *o, void (*wake)(void *), void *ud);
 /* Frees the messages nobody took. */
 void rp_outbox_destroy(struct rp_outbox *o);
 
-/* Queues a message from executor 'executor' for job_id (NULL for none)
- * with the kind and fields of 'what' (its job_id and next are ignored),
+/* Queues a message from executor 'executor' for the job id
+ * job_id[0..id_len) (NULL for none) with the kind and fields of 'what'
+ * (its job_id and next are ignored),
  * then wakes the taker. Takes ownership of what->body, also on failure:
  * when memory runs out the message is lost, which is logged. */
 void rp_outbox_push(struct rp_outbox *o, int executor, const char *job_id,
-                    const struct rp_out *what);
+                    size_t id_len, const struct rp_out *what);
 
 /* Takes all queued messages, oldest first (a list linked by next). The
  * caller owns them. */

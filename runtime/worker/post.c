@@ -2,12 +2,14 @@
  * serverless_int.h). A job's posts (stream partials, progress updates,
  * then its result) go one at a time, in order, each retried with backoff
  * until DELIVERY_DEADLINE_S passes. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "base/rp.h"
 #include "net/wire.h"
 #include "worker/serverless_int.h"
 
@@ -21,10 +23,10 @@ static const struct rp_backoff POST_BACKOFF = { 0.2, 10, 0 };
  * ping stays a sane size. */
 #define MAX_JOB_IDS_BYTES ((size_t)16 * 1024 * 1024)
 
-struct job *rp_post_find_job(struct state *s, const char *id)
+struct job *rp_post_find_job(struct state *s, const char *id, size_t len)
 {
   for (struct job *j = s->jobs; j; j = j->next)
-    if (strcmp(j->id, id) == 0)
+    if (j->id_len == len && memcmp(j->id, id, len) == 0)
       return j;
   return NULL;
 }
@@ -39,14 +41,18 @@ static void free_posts(struct post *p)
   }
 }
 
-/* Tells the heartbeat which jobs are in flight. */
+/* Tells the heartbeat which jobs are in flight: each id percent-encoded
+ * as one value of the ping's comma-separated job_id list. */
 static void publish_jobs(struct state *s)
 {
   struct rp_buf b = RP_BUF_INIT(MAX_JOB_IDS_BYTES);
   for (struct job *j = s->jobs; j; j = j->next) {
-    if (b.len)
-      rp_buf_puts(&b, ",");
-    rp_buf_puts(&b, j->id);
+    size_t mark = b.len;
+    if ((b.len && rp_buf_puts(&b, ",") != RP_OK) ||
+        rp_wire_put_id(&b, j->id, j->id_len) != RP_OK) {
+      if (b.data)
+        rp_buf_set_len(&b, mark);   /* left out: the list stays whole */
+    }
   }
   rp_heartbeat_set_jobs(s->heartbeat, b.data ? b.data : "");
   rp_buf_free(&b);
@@ -123,15 +129,29 @@ static void drop_head(struct job *j)
   free_posts(p);
 }
 
+/* The job's id percent-encoded (rp_wire_put_id) in *b, or NULL when
+ * memory runs out. */
+static const char *request_id(const struct job *j, struct rp_buf *b)
+{
+  if (rp_wire_put_id(b, j->id, j->id_len) != RP_OK ||
+      rp_buf_puts(b, "") != RP_OK)
+    return NULL;
+  return b->data;
+}
+
 static void start_post(struct state *s, struct job *j)
 {
   struct post *p = j->head;
+  struct rp_buf enc = RP_BUF_INIT(MAX_JOB_IDS_BYTES);
+  const char *rid;
   char *url;
   struct rp_req *r;
   if (p->kind == P_STREAM)
-    url = rp_wire_stream_url(s->stream_tmpl, j->id, s->worker_id);
+    url = rp_wire_stream_url(s->stream_tmpl, j->id, j->id_len,
+                             s->worker_id);
   else
-    url = rp_wire_done_url(s->done_tmpl, j->id, s->worker_id, p->is_stream);
+    url = rp_wire_done_url(s->done_tmpl, j->id, j->id_len, s->worker_id,
+                           p->is_stream);
   if (!url) {
     /* a job id that makes the URL pass 64 KiB: it can never be sent */
     rp_log(RP_LOG_ERROR, j->id, "giving up on the %s: its URL cannot be "
@@ -141,14 +161,23 @@ static void start_post(struct state *s, struct job *j)
   }
   /* Every post of a job and every attempt of it carries the job id as
    * X-Request-ID, as the Python SDK sends it, with the same body: a repeat
-   * after an ambiguous time-out is recognisably the same delivery. */
-  r = rp_req_new("POST", url, p->body, p->len, s->api_key, RP_CONTENT_FORM,
-                 j->id, (long)(s->post_timeout * 1000));
+   * after an ambiguous time-out is recognisably the same delivery. An id
+   * with a NUL byte goes percent-encoded, as in its URL, so that it is not
+   * cut short into another job's. */
+  rid = memchr(j->id, '\0', j->id_len) ? request_id(j, &enc) : j->id;
+  r = rid ? rp_req_new("POST", url, NULL, 0, s->api_key, RP_CONTENT_FORM,
+                       rid, (long)(s->post_timeout * 1000)) : NULL;
+  rp_buf_free(&enc);
   free(url);
   if (!r) {
     j->retry_at = rp_clock_now() + RETRY_BUILD_S;
     return;
   }
+  /* Sent from the post's own bytes, as the executor encoded them: the
+   * post outlives the request (drop_head and rp_post_remove_job free the
+   * request first). */
+  curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, p->body);
+  curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)p->len);
   if (p->first_try == 0)
     p->first_try = rp_clock_now();
   r->kind = POST;
@@ -168,21 +197,52 @@ void rp_post_advance(struct state *s, double t)
   }
 }
 
+/* Whether a failed post may succeed later: a transfer error (but for a
+ * URL curl refuses, which never will), 408, 429 or a 5xx. Anything else
+ * (a malformed URL, any other 4xx) is permanent and not retried. */
+static int transient(const struct rp_req *r)
+{
+  if (r->result != CURLE_OK)
+    return r->result != CURLE_URL_MALFORMAT &&
+           r->result != CURLE_UNSUPPORTED_PROTOCOL;
+  return r->status == 408 || r->status == 429 || r->status >= 500;
+}
+
+/* Describes the answer r got: the curl error, or the status and the start
+ * of the body (printable bytes only). */
+static const char *answer(struct rp_req *r, char *buf, size_t len)
+{
+  size_t n;
+  rp_req_describe(r, buf, len);
+  n = strlen(buf);
+  if (r->result == CURLE_OK && r->resp.len > 0 && n + 8 < len) {
+    size_t i;
+    n += (size_t)snprintf(buf + n, len - n, ": ");
+    for (i = 0; i < r->resp.len && i < 200 && n + 4 < len; i++) {
+      unsigned char c = (unsigned char)r->resp.data[i];
+      buf[n++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+    }
+    buf[n] = '\0';
+  }
+  return buf;
+}
+
 void rp_post_done(struct rp_req *r)
 {
   struct job *j = r->ctx;
   struct post *p = j->head;
-  char what[CURL_ERROR_SIZE + 32];
-  int transient = r->result != CURLE_OK || r->status == 408 ||
-                  r->status == 429 || r->status >= 500;
+  char what[CURL_ERROR_SIZE + 256];
   j->inflight = NULL;
   rp_req_describe(r, what, sizeof(what));
   if (r->result == CURLE_OK && r->status >= 200 && r->status < 300) {
     rp_backoff_reset(&j->backoff);
     if (p->kind == P_FINAL)
       rp_log(RP_LOG_DEBUG, j->id, "Results sent.");
-  } else if (transient &&
-             rp_clock_now() - p->first_try < DELIVERY_DEADLINE_S) {
+  } else if (!transient(r)) {
+    rp_log(RP_LOG_ERROR, j->id, "giving up on the %s: the job server's "
+           "answer is final, not retried (%s)", post_name(p->kind),
+           answer(r, what, sizeof(what)));
+  } else if (rp_clock_now() - p->first_try < DELIVERY_DEADLINE_S) {
     double wait = rp_backoff_next(&j->backoff);
     rp_log(RP_LOG_WARN, j->id, "posting the %s failed (%s); retrying in "
            "%.1f s", post_name(p->kind), what, wait);

@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <lauxlib.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,7 +75,8 @@ static void handle_outbox(struct state *s)
   struct rp_out *m = rp_outbox_take(&s->out);
   while (m) {
     struct rp_out *next = m->next;
-    struct job *j = m->job_id ? rp_post_find_job(s, m->job_id) : NULL;
+    struct job *j = m->job_id ? rp_post_find_job(s, m->job_id,
+                                                 m->job_id_len) : NULL;
     m->next = NULL;
     switch (m->kind) {
     case RP_OUT_STREAM:
@@ -217,7 +217,9 @@ static void maybe_poll_stops(struct state *s, double t, int running)
 }
 
 /* Phase: moves the transfers on and handles those that ended. Returns 1
- * when a poll ended (its follow-up may be due at once). */
+ * when any ended: a poll's follow-up may be due at once, and a delivered
+ * job leaves the ping's job list on the next pass, not up to MAX_SLEEP_S
+ * later. */
 static int drain_transfers(struct state *s)
 {
   int still;
@@ -232,8 +234,7 @@ static int drain_transfers(struct state *s)
     curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
     rp_req_finish(r, msg->data.result);
     curl_multi_remove_handle(s->multi, r->easy);
-    if (r->kind == TAKE || r->kind == STOP)
-      again = 1;
+    again = 1;
     if (r->kind == TAKE)
       rp_take_done(s, r);
     else if (r->kind == STOP)
@@ -244,7 +245,7 @@ static int drain_transfers(struct state *s)
   return again;
 }
 
-/* When the loop must look again at the latest: at once after a poll
+/* When the loop must look again at the latest: at once after a transfer
  * ended, else the next poll or post retry due, within MAX_SLEEP_S. */
 static double next_wakeup(struct state *s, double t, int again)
 {
@@ -442,8 +443,7 @@ int rp_serverless_run(const struct rp_vm_options *vm,
   if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
     return RP_EXIT_FAILED;
   s->multi = curl_multi_init();
-  s->codec = luaL_newstate();
-  if (!s->multi || !s->codec || pipe(signal_pipe) != 0) {
+  if (!s->multi || pipe(signal_pipe) != 0) {
     rp_log(RP_LOG_ERROR, NULL, "cannot set up serverless mode");
     rc = RP_EXIT_FAILED;
     goto done;
@@ -505,8 +505,6 @@ done:
   if (s->out.wake)
     rp_outbox_destroy(&s->out);
   rp_proc_watch(NULL, NULL);
-  if (s->codec)
-    lua_close(s->codec);
   if (s->multi)
     curl_multi_cleanup(s->multi);
   curl_global_cleanup();

@@ -11,8 +11,6 @@
 #ifndef RP_SERVERLESS_INT_H
 #define RP_SERVERLESS_INT_H
 
-#include <lua.h>
-
 #include "net/req.h"
 #include "worker/executor.h"
 #include "worker/heartbeat.h"
@@ -35,7 +33,8 @@ struct post {
 };
 
 struct job {
-  char *id;
+  char *id;                 /* id_len bytes (any, NUL too), then a NUL */
+  size_t id_len;
   int executor;
   int running;              /* until the executor reports the end */
   int finished;             /* the final result is queued (or not due) */
@@ -57,7 +56,6 @@ struct state {
   const char *worker_id;
   const char *ping_tmpl;     /* for an unhealthy report; NULL in api mode */
   CURLM *multi;
-  lua_State *codec;          /* a bare state, for JSON only (take.c) */
   struct rp_outbox out;
   struct rp_executor *ex[MAX_THREADS];
   int nex;
@@ -70,6 +68,7 @@ struct state {
   struct rp_req *take;
   double take_at;
   double take_sent;
+  size_t take_hint;          /* the last job-take answer's size (take.c) */
   struct rp_backoff take_backoff;
   struct rp_backoff empty_backoff;
   struct rp_req *stop;
@@ -100,6 +99,15 @@ int rp_take_running(struct state *s);
  * or with 'any' set, of all of them; its index in *index. NULL if none. */
 struct rp_executor *rp_take_pick_executor(struct state *s, int *index,
                                           int any);
+/* Hands the jobs of a job-take body body[0..len) (one JSON object, or
+ * an array of them: a batch) to the executors, each as its exact bytes,
+ * read with the plain-C scanner (nothing is decoded but the ids). An entry
+ * without a usable id (a non-empty string or an integer) is logged and
+ * skipped; a job with one that is not valid JSON goes on, for its VM to
+ * answer with a failed result. Returns RP_OK, or RP_EJSON when no job
+ * object or batch array can be read in the body. Any job source (the
+ * job-take poll, an in-process one) hands its jobs in here. */
+int rp_take_jobs(struct state *s, const char *body, size_t len);
 /* Sends a job-take for up to free_slots jobs. */
 void rp_take_start(struct state *s, int free_slots);
 /* Handles a finished job-take: its jobs go to the executors. Frees r. */
@@ -111,8 +119,8 @@ void rp_take_stop_done(struct state *s, struct rp_req *r);
 
 /* ---- post.c ---- */
 
-/* The job in flight with this id, or NULL. */
-struct job *rp_post_find_job(struct state *s, const char *id);
+/* The job in flight with the id id[0..len), or NULL. */
+struct job *rp_post_find_job(struct state *s, const char *id, size_t len);
 /* Adds j, a job just handed to executor 'executor' (calloc'ed, with its
  * id set), to the jobs in flight. Takes ownership of j. */
 void rp_post_track_job(struct state *s, struct job *j, int executor);

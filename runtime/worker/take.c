@@ -7,10 +7,13 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/rp.h"
-#include "lua/ljson.h"
+#include "base/json.h"
 #include "net/wire.h"
 #include "worker/serverless_int.h"
 
+/* The most of a job-take answer's size that the next take reserves room
+ * for ahead. */
+#define MAX_TAKE_HINT ((size_t)64 << 20)
 /* How long a job-take or job-stop long poll may be held by the server. */
 #define POLL_TIMEOUT_MS 90000L
 /* RunPod's answer to 429: wait this long before the next take. */
@@ -22,102 +25,194 @@
  * answers at once. */
 #define STOP_POLL_GAP_S 1.0
 
-/* What a taken job says about itself. */
-struct job_fields {
-  int is_table;             /* a JSON object (or array) */
-  const char *id;           /* a string, or an integer as text; NULL: none */
-  int input_absent;         /* no "input" */
-  int input_null;           /* "input" is null (or absent) */
-  char idbuf[32];
+/* How deep a taken job may nest as the orchestrator reads it: well past
+ * the codec's limit, so that the id of a job nested too deep is still
+ * found and the job answered (its VM reports the nesting). */
+#define TAKE_DEPTH (4 * RP_JSON_MAX_DEPTH)
+
+/* One job of a job-take body, as the scanner found it: nothing is
+ * decoded but its id. */
+struct taken {
+  const char *text;         /* the job's exact bytes */
+  size_t len;
+  int complete;             /* valid JSON (the scanner's grammar) */
+  int has_id;
+  int has_input;
+  struct rp_json_span id;   /* the values of "id" and "input" */
+  struct rp_json_span input;
+  char **block;             /* the malloc'ed block text lies in, for the
+                               executor to take over; NULL: copy text */
 };
 
-static void dispatch(struct state *s, const char *text);
-static void stop_job(struct state *s, const char *id);
+static void stop_job(struct state *s, const char *id, size_t id_len);
 
-/* ---- the job server's JSON: the only use of the codec state --------
- * A taken job is decoded here into a Lua value on s->codec's stack and
- * read from there; nothing else in serverless mode sees the state. */
+/* ---- reading the job server's JSON -----------------------------------
+ * With the plain-C scanner (base/json.h), in place: a job's bytes go to
+ * its executor as they came, and only its VM decodes them. */
 
-/* Decodes a job-take body and dispatches its job, or each job of a batch
- * (a JSON array). Returns RP_OK, or an error with the message in err. */
-static int each_taken_job(struct state *s, const char *body, size_t len,
-                          char *err, size_t errlen)
+/* Whether the JSON string key k decodes to name. */
+static int key_is(struct rp_json_span k, const char *name)
 {
-  lua_State *L = s->codec;
-  int base = lua_gettop(L);
-  if (rp_json_decode(L, body, len, err, errlen) != RP_OK)
-    return RP_EJSON;
-  if (lua_istable(L, -1) && lua_getmetatable(L, -1)) {
-    lua_pop(L, 1);            /* an array: a batch */
-    lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
-    for (lua_Integer i = 1; i <= n; i++) {
-      lua_rawgeti(L, base + 1, i);
-      dispatch(s, NULL);
-      lua_settop(L, base + 1);
+  char key[RP_JSON_MAX_KEY];
+  return rp_json_string(k, key, sizeof(key)) == RP_OK &&
+         strcmp(key, name) == 0;
+}
+
+/* Reads the job object at p (its '{') up to end: its "id" and "input",
+ * member by member, up to the first that is not valid JSON. Returns the
+ * object's length when all of it is valid, else 0 (t keeps what was
+ * read before). */
+static size_t read_job(const char *p, const char *end, struct taken *t)
+{
+  const char *q = rp_json_skip_ws(p + 1, end);
+  if (q < end && *q == '}')
+    return (size_t)(q + 1 - p);
+  for (;;) {
+    struct rp_json_span k;
+    struct rp_json_span v;
+    if (q >= end || *q != '"' || !(k.n = rp_json_scan(q, (size_t)(end - q),
+                                                       0)))
+      return 0;
+    k.p = q;
+    q = rp_json_skip_ws(q + k.n, end);
+    if (q >= end || *q != ':')
+      return 0;
+    v.p = rp_json_skip_ws(q + 1, end);
+    v.n = rp_json_scan(v.p, (size_t)(end - v.p), TAKE_DEPTH - 1);
+    if (!v.n)
+      return 0;
+    if (key_is(k, "id")) {          /* duplicates: the last one wins */
+      t->id = v;
+      t->has_id = 1;
+    } else if (key_is(k, "input")) {
+      t->input = v;
+      t->has_input = 1;
     }
-  } else {
-    dispatch(s, body);
+    q = rp_json_skip_ws(v.p + v.n, end);
+    if (q < end && *q == ',')
+      q = rp_json_skip_ws(q + 1, end);
+    else if (q < end && *q == '}')
+      return (size_t)(q + 1 - p);
+    else
+      return 0;
   }
-  lua_settop(L, base);
+}
+
+/* The job's id, malloc'ed (*id, *len bytes, NUL-safe): a non-empty string
+ * or an integer (in decimal). NULL when it has no usable one. */
+static char *job_id(const struct taken *t, size_t *len)
+{
+  char *id = NULL;
+  long long n;
+  *len = 0;
+  if (!t->has_id)
+    return NULL;
+  if (rp_json_kind(t->id) == RP_JSON_STRING) {
+    if (rp_json_string_dup(t->id, &id, len) == RP_OK && *len == 0) {
+      free(id);
+      id = NULL;
+    }
+  } else if (rp_json_integer(t->id, &n) == RP_OK && (id = malloc(24))) {
+    *len = rp_json_format_int(id, n);
+  }
+  return id;
+}
+
+/* Whether the job's input is absent or null. */
+static int no_input(const struct taken *t)
+{
+  return !t->has_input || rp_json_kind(t->input) == RP_JSON_NULL;
+}
+
+static void dispatch(struct state *s, const struct taken *t);
+
+/* Dispatches each job of the batch (a JSON array) at p..end. A job that
+ * is not valid JSON ends the walk: where the next one starts is unknown. */
+static void each_batch_job(struct state *s, const char *p, const char *end)
+{
+  const char *q = rp_json_skip_ws(p + 1, end);
+  if (q < end && *q == ']')
+    return;
+  while (q < end) {
+    struct taken t;
+    size_t n;
+    memset(&t, 0, sizeof(t));
+    t.text = q;
+    if (*q == '{') {
+      n = read_job(q, end, &t);
+      t.complete = n > 0;
+      t.len = n ? n : (size_t)(end - q);
+      dispatch(s, &t);
+    } else {
+      n = rp_json_scan(q, (size_t)(end - q), TAKE_DEPTH - 1);
+      rp_log(RP_LOG_ERROR, NULL, "job-take: a batch entry that is not a "
+             "JSON object was skipped");
+    }
+    if (!n) {
+      rp_log(RP_LOG_ERROR, NULL, "job-take: the batch is not valid JSON "
+             "from byte %zu; the jobs after that point were skipped",
+             (size_t)(q - p));
+      return;
+    }
+    q = rp_json_skip_ws(q + n, end);
+    if (q < end && *q == ',')
+      q = rp_json_skip_ws(q + 1, end);
+    else
+      return;                       /* ']' or the end */
+  }
+}
+
+/* rp_take_jobs; with block set, *block is the malloc'ed body, which a
+ * job that is the whole answer takes over (*block is NULL then). */
+static int take_jobs(struct state *s, const char *body, size_t len,
+                     char **block)
+{
+  const char *end = body + len;
+  const char *p = rp_json_skip_ws(body, end);
+  struct taken t;
+  size_t n;
+  if (p < end && *p == '[') {
+    each_batch_job(s, p, end);
+    return RP_OK;
+  }
+  if (p >= end || *p != '{')
+    return RP_EJSON;
+  memset(&t, 0, sizeof(t));
+  n = read_job(p, end, &t);
+  t.text = p;
+  t.len = (size_t)(end - p);
+  t.complete = n > 0 && rp_json_skip_ws(p + n, end) == end;
+  t.block = block;
+  if (!t.complete && !t.has_id)
+    return RP_EJSON;
+  dispatch(s, &t);
   return RP_OK;
 }
 
-/* Reads the fields of the job being dispatched. They stay valid until
- * each_taken_job() moves on. */
-static void read_fields(struct state *s, struct job_fields *f)
+int rp_take_jobs(struct state *s, const char *body, size_t len)
 {
-  lua_State *L = s->codec;
-  int top = lua_gettop(L);
-  memset(f, 0, sizeof(*f));
-  f->is_table = lua_istable(L, top);
-  if (!f->is_table)
-    return;
-  if (lua_getfield(L, top, "id") == LUA_TSTRING) {
-    f->id = lua_tostring(L, -1);
-  } else if (lua_isinteger(L, -1)) {
-    snprintf(f->idbuf, sizeof(f->idbuf), "%lld",
-             (long long)lua_tointeger(L, -1));
-    f->id = f->idbuf;
-  }
-  lua_getfield(L, top, "input");
-  f->input_absent = lua_isnil(L, -1);
-  f->input_null = f->input_absent || lua_islightuserdata(L, -1);
+  return take_jobs(s, body, len, NULL);
 }
 
-/* The JSON text of the job being dispatched, encoded again (a batch
- * element), or NULL after logging why not. Valid as read_fields()'. */
-static const char *encode_job(struct state *s, const char *id)
+/* Asks each job of a job-stop body's "jobsToStop" to stop. */
+static int stop_element(void *ud, struct rp_json_span el)
 {
-  lua_State *L = s->codec;
-  char err[256];
-  int at = lua_gettop(L) - 2;   /* under read_fields()' id and input */
-  if (rp_json_encode(L, at, "job", RP_MAX_RESPONSE_BYTES, err,
-                     sizeof(err)) != RP_OK) {
-    rp_log(RP_LOG_ERROR, id, "job-take: %s", err);
-    return NULL;
+  char *id;
+  size_t len;
+  if (rp_json_kind(el) == RP_JSON_STRING &&
+      rp_json_string_dup(el, &id, &len) == RP_OK) {
+    stop_job(ud, id, len);
+    free(id);
   }
-  return lua_tostring(L, -1);
+  return 0;
 }
 
-/* Decodes a job-stop body and asks each job of its jobsToStop to stop. */
 static void each_stop_id(struct state *s, const char *body, size_t len)
 {
-  lua_State *L = s->codec;
-  int base = lua_gettop(L);
-  char err[256];
-  if (rp_json_decode(L, body, len, err, sizeof(err)) != RP_OK)
-    return;
-  if (lua_istable(L, -1) &&
-      lua_getfield(L, -1, "jobsToStop") == LUA_TTABLE) {
-    lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
-    for (lua_Integer i = 1; i <= n; i++) {
-      lua_rawgeti(L, -1, i);
-      if (lua_isstring(L, -1))
-        stop_job(s, lua_tostring(L, -1));
-      lua_pop(L, 1);
-    }
-  }
-  lua_settop(L, base);
+  struct rp_json_span list;
+  if (rp_json_member(body, len, "jobsToStop", &list) == 1 &&
+      rp_json_kind(list) == RP_JSON_ARRAY)
+    rp_json_each_element(list.p, list.n, stop_element, s);
 }
 
 /* ---- taking jobs ---------------------------------------------------- */
@@ -151,68 +246,74 @@ struct rp_executor *rp_take_pick_executor(struct state *s, int *index,
   return best;
 }
 
-/* Whether the job may start: it has an id and an input, and is not in
- * flight already (each refusal logged). */
-static int check_job(struct state *s, const struct job_fields *f)
-{
-  if (!f->is_table) {
-    rp_log(RP_LOG_ERROR, NULL, "job-take: a job that is not a JSON object "
-           "was skipped");
-    return 0;
-  }
-  if (!f->id || f->input_null) {
-    rp_log(RP_LOG_ERROR, f->id, "Job has missing field(s): %s%s%s.",
-           f->id ? "" : "id", !f->id && f->input_absent ? ", " : "",
-           f->input_null ? "input" : "");
-    return 0;
-  }
-  if (rp_post_find_job(s, f->id)) {
-    rp_log(RP_LOG_WARN, f->id, "job-take: job already in flight; skipped");
-    return 0;
-  }
-  return 1;
-}
-
-/* Submits the job (its JSON text) to the least loaded executor and
- * tracks it; a failure is logged and the job dropped. */
-static void hand_to_executor(struct state *s, const char *id,
-                             const char *text)
+/* Submits the job (its JSON text, or the block it lies in) to the least
+ * loaded executor and tracks it; a failure is logged and the job dropped.
+ * Takes ownership of id. */
+static void hand_to_executor(struct state *s, char *id, size_t id_len,
+                             const struct taken *t)
 {
   int index = 0;
   struct rp_executor *e = rp_take_pick_executor(s, &index, 1);
   struct job *j;
+  int rc = RP_ENOMEM;
   rp_log(RP_LOG_DEBUG, id, "Request ID added.");
   j = calloc(1, sizeof(*j));
-  if (j)
-    j->id = strdup(id);
-  if (!e || !j || !j->id || rp_executor_submit(e, id, text) != RP_OK) {
+  if (e && j && t->block && *t->block) {
+    char *b = *t->block;
+    *t->block = NULL;               /* the executor's from here on */
+    rc = rp_executor_submit_block(e, id, id_len, b, (size_t)(t->text - b),
+                                  t->len);
+  } else if (e && j) {
+    rc = rp_executor_submit(e, id, id_len, t->text, t->len);
+  }
+  if (rc != RP_OK) {
     rp_log(RP_LOG_ERROR, id, "job-take: cannot start the job (%s)",
            e ? "out of memory" : "no executor free");
-    if (j)
-      free(j->id);
+    free(id);
     free(j);
     return;
   }
+  j->id = id;
+  j->id_len = id_len;
   rp_post_track_job(s, j, index);
 }
 
-/* Checks the job being decoded and hands it to an executor. text is its
- * JSON, or NULL to encode it again (a batch element). */
-static void dispatch(struct state *s, const char *text)
+/* Checks a taken job and hands it to an executor. A job with a usable id
+ * goes on even when it is not valid JSON or its VM cannot decode it: its
+ * VM answers it with a failed result, so it never stays in progress. */
+static void dispatch(struct state *s, const struct taken *t)
 {
-  struct job_fields f;
-  read_fields(s, &f);
-  if (!check_job(s, &f))
+  size_t id_len;
+  char *id = job_id(t, &id_len);
+  int missing_input = t->complete && no_input(t);
+  if (!id) {
+    if (t->complete)
+      rp_log(RP_LOG_ERROR, NULL, "Job has missing field(s): id%s.",
+             missing_input ? ", input" : "");
+    else
+      rp_log(RP_LOG_ERROR, NULL, "job-take: a job that is not valid JSON "
+             "and has no readable id was skipped");
     return;
-  if (!text && !(text = encode_job(s, f.id)))
+  }
+  if (missing_input) {
+    rp_log(RP_LOG_ERROR, id, "Job has missing field(s): input.");
+    free(id);
     return;
-  hand_to_executor(s, f.id, text);
+  }
+  if (rp_post_find_job(s, id, id_len)) {
+    rp_log(RP_LOG_WARN, id, "job-take: job already in flight; skipped");
+    free(id);
+    return;
+  }
+  hand_to_executor(s, id, id_len, t);
 }
 
 void rp_take_done(struct state *s, struct rp_req *r)
 {
   char what[CURL_ERROR_SIZE + 32];
-  char err[256];
+  char *body;
+  size_t len;
+  int rc;
   double took = rp_clock_now() - s->take_sent;
   s->take = NULL;
   rp_req_describe(r, what, sizeof(what));
@@ -240,16 +341,19 @@ void rp_take_done(struct state *s, struct rp_req *r)
     rp_req_free(r);
     return;
   }
-  if (each_taken_job(s, r->resp.data, r->resp.len, err, sizeof(err))
-      != RP_OK) {
-    rp_log(RP_LOG_ERROR, NULL, "job-take: the body is not JSON (%s); "
-           "skipped", err);
+  /* The answer's buffer itself goes to the executor of a lone job. */
+  s->take_hint = r->resp.len < MAX_TAKE_HINT ? r->resp.len : MAX_TAKE_HINT;
+  body = rp_buf_steal(&r->resp, &len);
+  rp_req_free(r);
+  rc = body ? take_jobs(s, body, len, &body) : RP_ENOMEM;
+  free(body);
+  if (rc != RP_OK) {
+    rp_log(RP_LOG_ERROR, NULL, "job-take: the body is not JSON (no job "
+           "object or batch array can be read in it); skipped");
     s->take_at = rp_clock_now() + rp_backoff_next(&s->empty_backoff);
-    rp_req_free(r);
     return;
   }
   rp_backoff_reset(&s->empty_backoff);
-  rp_req_free(r);
 }
 
 /* Sends a long poll to url (freed here; NULL when it could not be built)
@@ -279,6 +383,11 @@ void rp_take_start(struct state *s, int free_slots)
                                     s->njobs > 0),
                 TAKE, &s->take, &s->take_at, &s->take_sent) != 0)
     return;
+  /* Room for an answer the size of the last one, in one allocation (the
+   * memory the last one's job just gave back) rather than grown step by
+   * step into fresh pages. Only a hint: it may fail or be passed. */
+  if (s->take_hint > 0)
+    (void)rp_buf_reserve(&s->take->resp, s->take_hint);
   if (!s->first_take_logged) {
     s->first_take_logged = 1;
     rp_log(RP_LOG_INFO, NULL, "Ready: first job-take %.1f ms after start.",
@@ -291,13 +400,13 @@ void rp_take_start(struct state *s, int free_slots)
 
 /* ---- stopping jobs --------------------------------------------------- */
 
-static void stop_job(struct state *s, const char *id)
+static void stop_job(struct state *s, const char *id, size_t id_len)
 {
-  struct job *j = rp_post_find_job(s, id);
+  struct job *j = rp_post_find_job(s, id, id_len);
   if (j && j->running && !j->stop_asked) {
     rp_log(RP_LOG_INFO, j->id, "Stop requested.");
     j->stop_asked = rp_clock_now();
-    rp_executor_stop_job(s->ex[j->executor], j->id);
+    rp_executor_stop_job(s->ex[j->executor], j->id, j->id_len);
   }
 }
 

@@ -7,14 +7,17 @@ local core = require "runpod.core"
 local log = require "runpod.log"
 local runner = require "runpod.internal.runner"
 
-local json = core.json
-
 local modes = {}
 
--- run_text(job_text, mode) -> body, is_stream, refresh, failed
+-- run_text(job, mode, id, decode_error) -> body, is_stream, refresh, failed
 -- (refresh is "pod" when the result carries "stopPod")
--- Decodes one job and runs it with the registered handler: what
--- runpod-worker calls for every job, in either mode. mode says where the
+-- Runs one job with the registered handler: what runpod-worker calls for
+-- every job, in either mode. job is its JSON text, or the table
+-- runpod-worker decoded from the job server's bytes (nil with the
+-- decoder's message in decode_error when it could not). id is the job's
+-- id as the job server gave it (read from the job when nil). A job that
+-- cannot be decoded (runner.decode_job) fails with the decoder's message,
+-- so it is answered and never stays in progress. mode says where the
 -- job's output goes and how it is logged:
 --   partial(id, body)          a stream partial, as it is produced
 --   finished(id, result, body) how the job ended
@@ -23,10 +26,16 @@ local modes = {}
 --                              config.handler
 --   cut_short(id, result, body) optional: how a job the runtime cut short
 --                              ended (error_result)
-function modes.run_text(job_text, mode)
+--   body_buffer                optional: return the body as the encoder's
+--                              buffer, not a string (runner.run)
+function modes.run_text(job_text, mode, id, decode_error)
   local config = assert(runner.config(), "no handler registered")
-  local job = assert(json.decode(job_text))
-  local id = job.id
+  local job, error_type, message = runner.decode_job(job_text, decode_error)
+  if not job then
+    local body = modes.error_result(error_type, message, id, mode)
+    return body, false, false, true
+  end
+  id = id or job.id
   if mode.received then
     mode.received(job_text, id)
   end
@@ -43,6 +52,7 @@ function modes.run_text(job_text, mode)
       mode.partial(id, body)
     end,
     batch_id = job.batchId,
+    body_buffer = mode.body_buffer,
   })
   mode.finished(id, result, info.body)
   log.set_batch(self, nil)
@@ -63,11 +73,12 @@ end
 
 -- add_entry_points(module, mode): the functions runpod-worker calls by
 -- name (executor.c) for every job of a mode, added to that mode's module:
---   run(job_text) -> body, is_stream, refresh, failed     run_text()
+--   run(job, id, decode_error) -> body, is_stream, refresh, failed
+--                                                         run_text()
 --   error_result(error_type, message, id) -> body         error_result()
 function modes.add_entry_points(module, mode)
-  function module.run(job_text)
-    return modes.run_text(job_text, mode)
+  function module.run(job, id, decode_error)
+    return modes.run_text(job, mode, id, decode_error)
   end
   function module.error_result(error_type, message, id)
     return modes.error_result(error_type, message, id, mode)

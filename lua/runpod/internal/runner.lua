@@ -231,6 +231,27 @@ function runner.runtime_failure(error_type, message, id)
   return result
 end
 
+-- decode_job(job[, decode_error]) -> job | nil, error_type, message
+-- The job as a table: job itself, or decoded from its JSON text. A job
+-- the codec cannot decode (a lone surrogate such as "\ud83d", a number
+-- beyond the double range such as 1e400, nesting deeper than 1000, or not
+-- JSON at all; decode_error: the decoder's message when runpod-worker
+-- decoded it) gives the error type "JSONDecodeError" and a message naming
+-- the decoder's reason, for the job's failed result.
+function runner.decode_job(job, decode_error)
+  if type(job) == "string" then
+    job, decode_error = json.decode(job)
+  end
+  if job == nil then
+    return nil, "JSONDecodeError",
+      "the job cannot be decoded as JSON: " .. tostring(decode_error or "no job")
+  end
+  if type(job) ~= "table" or getmetatable(job) == array_mt then
+    return nil, "JSONDecodeError", "the job is not a JSON object"
+  end
+  return job
+end
+
 -- A streamed partial's error, as Python: a table partial with a truthy
 -- "error" ends the stream and fails the job with it. Returns nil otherwise.
 local function partial_error(partial)
@@ -255,39 +276,34 @@ end
 
 -- The keys a result may have, in the order its JSON lists them.
 local RESULT_KEYS = { "output", "error", "stopPod" }
+-- What a result's JSON may be at most before its size is checked against
+-- the result limit (core.encode's cap).
+local MAX_ENCODE = 1 << 30
 
--- encode_keys(result) -> body | nil, message
--- Encodes each value once, under its own name, so that a message names the
--- path from "output" (and a __tojson in the output runs once).
-local function encode_keys(result)
-  local parts = {}
-  for _, key in ipairs(RESULT_KEYS) do
-    local value = result[key]
-    if value ~= nil then
-      local text, err = core.encode(value, key)
-      if not text then
-        return nil, err
-      end
-      parts[#parts + 1] = '"' .. key .. '":' .. text
-    end
-  end
-  return "{" .. table.concat(parts, ",") .. "}"
+-- encode_keys(result, buffer) -> body | nil, message
+-- Encodes the result once, its keys in RESULT_KEYS' order, each value
+-- named by its key in a message (a __tojson in the output runs once). The
+-- body is a string, or with buffer set the encoder's own buffer (a
+-- userdata: #body is its length), which runpod-worker posts as it is.
+local function encode_keys(result, buffer)
+  return core.encode_fields(result, RESULT_KEYS, MAX_ENCODE, buffer)
 end
 
 -- Encodes the result; an unencodable one fails the job, naming the key
 -- (and keeps its stopPod).
-local function encode_result(result, max)
-  local body, err = encode_keys(result)
+local function encode_result(result, max, buffer)
+  local body, err = encode_keys(result, buffer)
   if not body then
     local message = "handler result cannot be encoded as JSON: " .. err
     result = { error = error_json("EncodeError", message, ""), stopPod = result.stopPod }
-    body = encode_keys(result)
+    body = encode_keys(result, buffer)
   end
   if #body > max then
     local message = ("handler result is %d bytes encoded, over RunPod's limit of %d bytes; "
       .. "upload large outputs (runpod.upload) and return their URL"):format(#body, max)
+    body = nil -- luacheck: ignore 311 (lets the GC free it before the next one is made)
     result = { error = error_json("ResultTooLarge", message, ""), stopPod = result.stopPod }
-    body = encode_keys(result)
+    body = encode_keys(result, buffer)
   end
   return result, body
 end
@@ -320,7 +336,9 @@ end
 -- opts: return_aggregate_stream (bool), on_partial(partial, body) called
 -- for each partial as it is produced, max_result_bytes, batch_id (marks the
 -- handler's log lines, see runpod.log), refresh_worker (start's flag: every
--- job asks for a refresh), refresh_mode ("vm", the default, or "pod").
+-- job asks for a refresh), refresh_mode ("vm", the default, or "pod"),
+-- body_buffer (info.body is the encoder's buffer, not a string: what
+-- runpod-worker posts without a copy).
 function runner.run(handler, job, opts)
   opts = opts or {}
   local id = job.id
@@ -399,9 +417,11 @@ function runner.run(handler, job, opts)
     end
   end
   info.refresh_asked = nil
-  result, info.body = encode_result(result, max)
+  result, info.body = encode_result(result, max, opts.body_buffer)
   info.failed = result.error ~= nil
-  log.debug("run_job return: " .. info.body, id)
+  if core.log_enabled("DEBUG") then
+    log.debug("run_job return: " .. tostring(info.body), id)
+  end
   return result, info
 end
 

@@ -13,6 +13,7 @@ local worker = {}
 -- Partials and the final result leave through core.emit, in the order
 -- they are produced; the log says only how the job ended.
 require("runpod.internal.modes").add_entry_points(worker, {
+  body_buffer = true,        -- posted from the encoder's buffer, no copy
   partial = function(id, body)
     core.emit("stream", id, body)
   end,

@@ -1,6 +1,7 @@
 /* test_json_text.c - base/json: the escaper and the scanner. */
 #include <locale.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -318,6 +319,61 @@ static void formats_numbers(void)
   CHECK_STR("-0.0", s);
 }
 
+/* The shortest of %.15g, %.16g and %.17g that reads back, as printf
+ * writes it: what rp_json_format_double must write, faster. */
+static void printf_shortest(char *s, size_t size, double x)
+{
+  size_t n;
+  for (int prec = 15; ; prec++) {
+    snprintf(s, size, "%.*g", prec, x);
+    if (prec == 17 || strtod(s, NULL) == x)
+      break;
+  }
+  n = strlen(s);
+  if (!strpbrk(s, ".e"))
+    memcpy(s + n, ".0", 3);
+}
+
+/* Random bit patterns, random fractions, exact decimal ties (x / 1000 of
+ * large integers), subnormals and the extremes: every one written exactly
+ * as printf's shortest round trip. */
+static void formats_doubles_as_printf_does(void)
+{
+  static const double fixed[] = {
+    5e-324, 2.2250738585072014e-308, 1.7976931348623157e308, 1e21, 1e-5,
+    1e-4, 0.001, 123456789012345678.0, 9007199254740993.0, 0.1 + 0.2,
+    -904169666483526.25, 1e15, 1e16, 1e17, 9.999999999999999e22
+  };
+  struct rp_json_decpoint dp;
+  uint64_t st = 88172645463325252u;
+  char want[64];
+  char got[64];
+  int bad = 0;
+  rp_json_decpoint_get(&dp);
+  for (long i = 0; i < 300000 + (long)(sizeof(fixed) / sizeof(fixed[0]));
+       i++) {
+    double x;
+    st ^= st << 13;
+    st ^= st >> 7;
+    st ^= st << 17;
+    if (i >= 300000)
+      x = fixed[i - 300000];
+    else if (i % 3 == 0)
+      memcpy(&x, &st, sizeof(x));
+    else if (i % 3 == 1)
+      x = (double)(st >> 11) / 9007199254740992.0 * 2 - 1;
+    else
+      x = (double)(int64_t)(st >> 20) / 1000.0;
+    if (!isfinite(x) || x == 0)
+      continue;
+    printf_shortest(want, sizeof(want), x);
+    rp_json_format_double(got, sizeof(got), x, &dp);
+    if (strcmp(want, got) != 0 && bad++ < 5)
+      printf("  %.17g: want %s, got %s\n", x, want, got);
+  }
+  CHECK_INT(0, bad);
+}
+
 /* A decimal comma in the C locale changes neither the text read nor the
  * value (when such a locale is installed). */
 static void numbers_ignore_the_locale(void)
@@ -350,6 +406,7 @@ int main(void)
   RUN(decodes_pieces);
   RUN(reads_numbers);
   RUN(formats_numbers);
+  RUN(formats_doubles_as_printf_does);
   RUN(numbers_ignore_the_locale);
   return check_summary();
 }

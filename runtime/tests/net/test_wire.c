@@ -50,13 +50,37 @@ static void stop(void)
 static void done_and_stream(void)
 {
   URL("http://h/v2/ep/job-done/w1/j1?gpu=x&isStream=false",
-      rp_wire_done_url(DONE, "j1", "w1", 0));
+      rp_wire_done_url(DONE, "j1", 2, "w1", 0));
   URL("http://h/v2/ep/job-done/w1/j1?gpu=x&isStream=true",
-      rp_wire_done_url(DONE, "j1", "w1", 1));
+      rp_wire_done_url(DONE, "j1", 2, "w1", 1));
   URL("http://h/v2/ep/job-done/w1/j1?gpu=x&isStream=false",
-      rp_wire_stream_url(DONE, "j1", "w1"));
+      rp_wire_stream_url(DONE, "j1", 2, "w1"));
   URL("http://h/done/j1?isStream=true",
-      rp_wire_done_url("http://h/done/$ID", "j1", "w1", 1));
+      rp_wire_done_url("http://h/done/$ID", "j1", 2, "w1", 1));
+}
+
+/* An id is one path segment whatever its bytes. */
+static void hostile_ids(void)
+{
+  static const struct { const char *id; size_t n; const char *want; } t[] = {
+    { "../../x", 7, "..%2F..%2Fx" },
+    { ".", 1, "%2E" },
+    { "..", 2, "%2E%2E" },
+    { "a.b", 3, "a.b" },
+    { "h#frag", 6, "h%23frag" },
+    { "a/b", 3, "a%2Fb" },
+    { "q?isStream=true&gpu=evil", 24, "q%3FisStream%3Dtrue%26gpu%3Devil" },
+    { "a b\r\n", 5, "a%20b%0D%0A" },
+    { "a\0b", 3, "a%00b" },
+    { "$ID%", 4, "%24ID%25" },
+    { "\xc3\xa9", 2, "%C3%A9" },
+  };
+  for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+    char want[256];
+    snprintf(want, sizeof(want), "http://h/v2/ep/job-done/w1/%s?gpu=x&"
+             "isStream=false", t[i].want);
+    URL(want, rp_wire_done_url(DONE, t[i].id, t[i].n, "w1", 0));
+  }
 }
 
 static void ping(void)
@@ -78,6 +102,7 @@ static void replace(void)
 int main(void)
 {
   RUN(take);
+  RUN(hostile_ids);
   RUN(take_without_query);
   RUN(stop);
   RUN(done_and_stream);

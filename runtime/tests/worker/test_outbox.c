@@ -28,12 +28,12 @@ static void keeps_order_and_fields(void)
   wakes = 0;
   rp_outbox_init(&o, count_wake, NULL);
   CHECK(rp_outbox_take(&o) == NULL);
-  rp_outbox_push(&o, 3, "job-1", &(struct rp_out){ .kind = RP_OUT_STREAM,
+  rp_outbox_push(&o, 3, "job-1", 5, &(struct rp_out){ .kind = RP_OUT_STREAM,
                  .body = text("{\"a\":1}"), .len = 7 });
-  rp_outbox_push(&o, 4, "job-1", &(struct rp_out){ .kind = RP_OUT_DONE,
+  rp_outbox_push(&o, 4, "job-1", 5, &(struct rp_out){ .kind = RP_OUT_DONE,
                  .body = text("{}"), .len = 2, .is_stream = 1,
                  .failed = 1 });
-  rp_outbox_push(&o, 0, NULL, &(struct rp_out){
+  rp_outbox_push(&o, 0, NULL, 0, &(struct rp_out){
                  .kind = RP_OUT_CONCURRENCY, .value = 7 });
   CHECK_INT(3, wakes);
   m = rp_outbox_take(&o);
@@ -59,7 +59,7 @@ static void destroy_frees_untaken(void)
 {
   struct rp_outbox o;
   rp_outbox_init(&o, count_wake, NULL);
-  rp_outbox_push(&o, 0, "job-2", &(struct rp_out){ .kind = RP_OUT_DONE,
+  rp_outbox_push(&o, 0, "job-2", 5, &(struct rp_out){ .kind = RP_OUT_DONE,
                  .body = text("{\"output\":1}"), .len = 12 });
   rp_outbox_destroy(&o);      /* valgrind/ASan: nothing leaks */
   rp_out_free(NULL);
@@ -72,7 +72,7 @@ static void *pusher(void *arg)
 {
   struct rp_outbox *o = arg;
   for (int i = 0; i < EACH; i++)
-    rp_outbox_push(o, i, "job", &(struct rp_out){ .kind = RP_OUT_PROGRESS,
+    rp_outbox_push(o, i, "job", 3, &(struct rp_out){ .kind = RP_OUT_PROGRESS,
                    .body = text("1"), .len = 1 });
   return NULL;
 }

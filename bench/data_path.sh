@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# bench/data_path.sh: a large job's bytes through serverless mode, against
+# the protocol's floor, in one run (bin/runpod-emulator on loopback):
+#  - bench/bare_client (job-take + job-done with plain libcurl, no Lua,
+#    posting {"output": <the job>}) and runpod-worker with the echo
+#    handler, concurrency 1, on BIG_JOBS jobs whose input holds a 5 MB
+#    string: jobs/s, CPU per job and peak RSS of each;
+#  - JSON encode of an embeddings document (600 x 768 floats):
+#    runpod.json.encode against Debian's python3 json.dumps, MB/s, on the
+#    very same document (bench/json_floats.lua writes it, both encode it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+WORKER=${WORKER:-bin/runpod-worker}
+EMULATOR=${EMULATOR:-bin/runpod-emulator}
+BIG_JOBS=${BIG_JOBS:-40}
+BIG_BYTES=${BIG_BYTES:-5000000}
+# The runpod module for bench/json_floats.lua: this tree's, unless set
+# (LUA_CPATH=<another build>/lib/?.so;; measures that build's codec).
+export LUA_PATH=${LUA_PATH:-"$PWD/lua/?.lua;$PWD/lua/?/init.lua;;"}
+export LUA_CPATH=${LUA_CPATH:-"$PWD/$BUILD/lib/?.so;;"}
+
+tmp=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$tmp"' EXIT
+
+. bench/lib.sh
+export RUNPOD_POD_ID=bench-worker
+
+python3 -c "import sys; sys.stdout.write('{\"image\": \"' + 'QUJD' * ($BIG_BYTES // 4) + '\"}')" \
+  >"$tmp/input.json"
+submit_big() { # submit_big N
+  { printf '{"input": '; cat "$tmp/input.json"; printf '}'; } >"$tmp/job.json"
+  curl -s -X POST -H 'Content-Type: application/json' -H 'Authorization: Bearer bench-key' \
+    --data-binary @"$tmp/job.json" "$base/_emulator/jobs?count=$1" >/dev/null
+}
+# cpu_ms PID: user + system CPU time of the process so far, in ms
+cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.0f", ($14 + $15) * 1000 / hz }' "/proc/$1/stat"; }
+hwm() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
+
+echo "== 5 MB echo: protocol floor vs runpod-worker (concurrency 1, $BIG_JOBS jobs of $BIG_BYTES bytes)"
+start_emulator bench bench-key
+submit_big "$BIG_JOBS"
+"$BUILD/bench/bare_client" "$BIG_JOBS"
+submit_big "$BIG_JOBS"
+RUNPOD_LOG_LEVEL=ERROR "$WORKER" handlers/echo.lua &
+w=$!
+sleep 0.3
+c0=$(cpu_ms $w)
+t0=$(now)
+wait_completed $((BIG_JOBS * 2))
+t1=$(now)
+c1=$(cpu_ms $w)
+peak=$(hwm $w)
+kill -TERM $w; wait $w || true
+echo "runpod_worker jobs $BIG_JOBS seconds $(calc "$t1 - $t0" 3) jobs_per_s $(calc "$BIG_JOBS / ($t1 - $t0)" 1)" \
+  "cpu_ms_per_job $(calc "($c1 - $c0) / $BIG_JOBS" 2) maxrss_kib $peak"
+stop_emulator
+
+echo "== JSON encode, 600 x 768 floats: runpod.json.encode vs python3 json.dumps"
+lua5.4 bench/json_floats.lua "$tmp/floats.json"
+python3 - "$tmp/floats.json" <<'PY'
+import json, sys, time
+doc = json.load(open(sys.argv[1]))
+n, best = 0, None
+for _ in range(5):
+    t0 = time.perf_counter()
+    s = json.dumps(doc)
+    dt = time.perf_counter() - t0
+    best = dt if best is None or dt < best else best
+print("python3_json_dumps bytes %d best_ms %.1f mb_per_s %.1f" % (len(s), best * 1e3, len(s) / best / 1e6))
+PY

@@ -1,0 +1,326 @@
+-- The worker's data path under hostile job-take bodies: ids that look like
+-- URL syntax, ids with NUL bytes, inputs the codec cannot decode, integers
+-- beyond int64, answers that are final. The real bin/runpod-worker takes
+-- jobs from spec/fixtures/job_server.lua on 127.0.0.1, which records the
+-- exact request targets it gets.
+local helpers = require "helpers.emulator"
+local proc = require "helpers.proc"
+local json = require("runpod").json
+
+-- Starts the job server with the take bodies given (served in turn);
+-- returns a handle with url, log() (the requests so far), kill().
+local function job_server(takes, opts)
+  local dir = proc.tmpdir()
+  for i, body in ipairs(takes) do
+    proc.write_file(dir .. "/take." .. i, body)
+  end
+  if opts and opts.done_status then
+    proc.write_file(dir .. "/done_status", tostring(opts.done_status))
+  end
+  local h, url = helpers.listening({ "lua5.4", "spec/fixtures/job_server.lua", dir },
+    "the job server")
+  local server = { url = url }
+  function server.log()
+    local entries = {}
+    for line in proc.read_file(dir .. "/log"):gmatch("[^\n]+") do
+      entries[#entries + 1] = assert(json.decode(line))
+    end
+    return entries
+  end
+  function server.kill()
+    h.kill()
+    os.execute("rm -rf " .. proc.quote(dir))
+  end
+  return server
+end
+
+local function worker_for(server, env)
+  local e = {
+    RUNPOD_WEBHOOK_GET_JOB = server.url .. "/v2/ep/job-take/$ID?gpu=x",
+    RUNPOD_WEBHOOK_POST_OUTPUT = server.url .. "/v2/ep/job-done/$RUNPOD_POD_ID/$ID?gpu=x",
+    RUNPOD_WEBHOOK_PING = server.url .. "/v2/ep/ping/$RUNPOD_POD_ID?gpu=x",
+    RUNPOD_AI_API_KEY = "test-key",
+    RUNPOD_PING_INTERVAL = "100",
+  }
+  for k, v in pairs(env or {}) do
+    e[k] = v
+  end
+  return helpers.worker({ env = e }, e.HANDLER or "handlers/echo.lua", e)
+end
+
+-- The job-done posts the server got, as { target, body } in order.
+local function dones(server)
+  local found = {}
+  for _, e in ipairs(server.log()) do
+    if e.method == "POST" and e.target:find("/job-done/", 1, true) then
+      found[#found + 1] = e
+    end
+  end
+  return found
+end
+
+local DONE = "/v2/ep/job-done/worker-1/"
+
+-- The error JSON a failed result carries, decoded.
+local function error_of(body)
+  local result = assert(json.decode(body))
+  return assert(json.decode(assert(result.error, body)))
+end
+
+describe("runpod-worker's data path", function()
+  local server, worker
+
+  after_each(function()
+    if worker then
+      worker.kill()
+    end
+    if server then
+      server.kill()
+    end
+    server, worker = nil, nil
+  end)
+
+  it("posts each job's result to its own id, percent-encoded as one path segment", function()
+    local ids = {
+      { "../../x", "..%2F..%2Fx" },
+      { ".", "%2E" },
+      { "..", "%2E%2E" },
+      { "h#frag", "h%23frag" },
+      { "a/b", "a%2Fb" },
+      { "q?isStream=true&gpu=evil", "q%3FisStream%3Dtrue%26gpu%3Devil" },
+      { "a b", "a%20b" },
+      { "c\r\nd", "c%0D%0Ad" },
+      { "n\0ul", "n%00ul" },
+      { "n", "n" },
+      { "n\0other", "n%00other" },
+      { "plain-id.1", "plain-id.1" },
+    }
+    local batch = {}
+    for i, pair in ipairs(ids) do
+      batch[i] = { id = pair[1], input = { n = i } }
+    end
+    server = job_server({ json.encode(setmetatable(batch, json.array_mt)) })
+    worker = worker_for(server)
+    assert.truthy(helpers.eventually(30, function()
+      return #dones(server) >= #ids
+    end), worker.output())
+    local got, request_ids = {}, {}
+    for _, e in ipairs(dones(server)) do
+      assert.is_nil(got[e.target], "posted twice: " .. e.target)
+      got[e.target] = json.decode(e.body)
+      request_ids[e.target] = e.headers["X-Request-ID"]
+    end
+    -- an id with a NUL byte is not cut short into another job's
+    assert.are.equal("n", request_ids[DONE .. "n?gpu=x&isStream=false"])
+    assert.are.equal("n%00ul", request_ids[DONE .. "n%00ul?gpu=x&isStream=false"])
+    assert.are.equal("n%00other", request_ids[DONE .. "n%00other?gpu=x&isStream=false"])
+    for i, pair in ipairs(ids) do
+      local target = DONE .. pair[2] .. "?gpu=x&isStream=false"
+      assert.are.same({ output = { echo = { n = i } } }, got[target],
+        target .. "\n" .. worker.output())
+    end
+    assert.are.equal(#ids, #dones(server))
+  end)
+
+  it("lists each in-flight id as one percent-encoded value of the ping's job_id", function()
+    local ids = { "amp&job_id=z", "c,d", "plain" }
+    local batch = {}
+    for i, id in ipairs(ids) do
+      batch[i] = { id = id, input = { seconds = 30 } }
+    end
+    server = job_server({ json.encode(setmetatable(batch, json.array_mt)) })
+    worker = worker_for(server, { HANDLER = "spec/fixtures/sleepy.lua", SLEEPY_CONCURRENCY = "3" })
+    local want = { ["amp%26job_id%3Dz"] = true, ["c%2Cd"] = true, plain = true }
+    local seen = helpers.eventually(30, function()
+      for _, e in ipairs(server.log()) do
+        local query = e.target:match("^/v2/ep/ping/worker%-1%?(.*)$")
+        if query and query:find("job_id=", 1, true) then
+          local values = {}
+          for param in query:gmatch("[^&]+") do
+            local name, value = param:match("^([^=]*)=(.*)$")
+            if name == "job_id" then
+              values[#values + 1] = value
+            end
+          end
+          assert.are.equal(1, #values, query)
+          local listed = {}
+          for v in values[1]:gmatch("[^,]+") do
+            listed[v] = true
+          end
+          if next(listed) and listed["c%2Cd"] and listed.plain and listed["amp%26job_id%3Dz"] then
+            return listed
+          end
+        end
+      end
+    end)
+    assert.are.same(want, seen, worker.output())
+  end)
+
+  it("logs and skips take entries without a usable id, and runs the others", function()
+    server = job_server({ '[{"input":1},{"id":"","input":2},{"id":true,"input":3},'
+      .. '{"id":1.5,"input":4},"text",{"id":"ok","input":5},{"id":42,"input":6}]' })
+    worker = worker_for(server)
+    assert.truthy(helpers.eventually(30, function()
+      return #dones(server) >= 2
+    end), worker.output())
+    local targets = {}
+    for _, e in ipairs(dones(server)) do
+      targets[#targets + 1] = e.target
+    end
+    table.sort(targets)
+    assert.are.same({ DONE .. "42?gpu=x&isStream=false", DONE .. "ok?gpu=x&isStream=false" },
+      targets)
+    local _, missing = worker.output():gsub("Job has missing field%(s%): id%.", "")
+    assert.are.equal(4, missing, worker.output())
+    assert.matches("a batch entry that is not a JSON object was skipped", worker.output(), 1, true)
+  end)
+
+  it("answers jobs whose input the codec cannot decode with a failed result", function()
+    local deep = ("["):rep(1000) .. ("]"):rep(1000)
+    local cases = {
+      { "surrogate", '{"s":"\\ud83d"}', "lone" },
+      { "huge", '{"x":1e400}', "out of range" },
+      { "deep", deep, "nesting deeper than 1000" },
+    }
+    local takes = {}
+    for i, c in ipairs(cases) do
+      takes[i] = ('{"id":"%s","input":%s}'):format(c[1], c[2])
+    end
+    -- and the id after an input nested far too deep for any decoder
+    takes[#takes + 1] = '{"id":"deeper","input":' .. ("["):rep(3000) .. ("]"):rep(3000) .. "}"
+    cases[#cases + 1] = { "deeper", nil, "nesting deeper than 1000" }
+    server = job_server(takes)
+    worker = worker_for(server)
+    assert.truthy(helpers.eventually(30, function()
+      return #dones(server) >= #cases
+    end), worker.output())
+    local by_target = {}
+    for _, e in ipairs(dones(server)) do
+      by_target[e.target] = e.body
+    end
+    for _, c in ipairs(cases) do
+      local body = by_target[DONE .. c[1] .. "?gpu=x&isStream=false"]
+      assert.is_string(body, c[1] .. "\n" .. worker.output())
+      local err = error_of(body)
+      assert.are.equal("JSONDecodeError", err.error_type, body)
+      assert.matches(c[3], err.error_message, 1, true)
+    end
+  end)
+
+  it("gives up at once, with one ERROR line, on an answer that is final", function()
+    server = job_server({ '{"id":"job-404","input":{}}' }, { done_status = 404 })
+    worker = worker_for(server)
+    local line = helpers.eventually(30, function()
+      return worker.output():match("[^\n]*giving up on the result[^\n]*")
+    end)
+    assert.is_string(line, worker.output())
+    assert.matches("ERROR", line, 1, true)
+    assert.matches("job-404", line, 1, true)
+    assert.matches("HTTP 404", line, 1, true)
+    -- the next take comes after the give-up: the result was not retried
+    assert.truthy(helpers.eventually(10, function()
+      local after = false
+      for _, e in ipairs(server.log()) do
+        if e.target:find("/job-done/", 1, true) then
+          after = true
+        elseif after and e.target:find("/job-take/", 1, true) then
+          return true
+        end
+      end
+    end))
+    assert.are.equal(1, #dones(server), worker.output())
+    local _, warnings = worker.output():gsub("retrying in", "")
+    assert.are.equal(0, warnings, worker.output())
+  end)
+
+  it("does not retry a post whose URL curl refuses", function()
+    server = job_server({ '{"id":"job-url","input":{}}' })
+    worker = worker_for(server, {
+      RUNPOD_WEBHOOK_POST_OUTPUT = server.url .. "/v2/ep/job done/$ID",
+    })
+    local line = helpers.eventually(30, function()
+      return worker.output():match("[^\n]*giving up on the result[^\n]*")
+    end)
+    assert.is_string(line, worker.output())
+    assert.matches("ERROR", line, 1, true)
+    assert.matches("job-url", line, 1, true)
+    assert.is_nil(worker.output():find("retrying in", 1, true), worker.output())
+  end)
+
+  it("keeps integers beyond int64 exact from the job to the result", function()
+    server = job_server({
+      '{"id":"big","input":{"seed":18446744073709551615,"neg":-9223372036854775809,'
+        .. '"max":9223372036854775807,"huge":123456789012345678901234567890}}',
+    })
+    worker = worker_for(server)
+    assert.truthy(helpers.eventually(30, function()
+      return #dones(server) >= 1
+    end), worker.output())
+    local body = dones(server)[1].body
+    assert.matches('"seed":18446744073709551615', body, 1, true)
+    assert.matches('"neg":-9223372036854775809', body, 1, true)
+    assert.matches('"max":9223372036854775807', body, 1, true)
+    assert.matches('"huge":123456789012345678901234567890', body, 1, true)
+  end)
+end)
+
+describe("runpod.json big integers", function()
+  it("decode integers beyond int64 exactly and encode them back verbatim", function()
+    local t = json.decode('{"seed":18446744073709551615,"neg":-9223372036854775809}')
+    assert.are.equal("18446744073709551615", tostring(t.seed))
+    assert.are.equal(18446744073709551615.0, tonumber(tostring(t.seed)))
+    assert.are.equal(18446744073709551615.0, t.seed + 0)
+    assert.are.equal("bigint", getmetatable(t.seed))
+    assert.are.equal("seed=18446744073709551615", "seed=" .. t.seed)
+    assert.is_true(t.seed == json.bigint("18446744073709551615"))
+    assert.is_true(t.neg < 0)
+    assert.are.equal('[18446744073709551615,-9223372036854775809]',
+      json.encode(json.array { t.seed, t.neg }))
+    assert.are.equal("9223372036854775807", json.encode(json.decode("9223372036854775807")))
+    assert.are.equal("integer", math.type(json.decode("9223372036854775807")))
+    assert.has_error(function() json.bigint("01") end)
+    assert.has_error(function() json.bigint("1.5") end)
+  end)
+end)
+
+describe("runpod-worker's ping", function()
+  local emu, worker
+
+  after_each(function()
+    helpers.stop(emu, worker)
+    emu, worker = nil, nil
+  end)
+
+  it("stops listing a job as soon as its result is delivered", function()
+    -- The emulator holds the job-take long poll, so nothing else wakes
+    -- the worker's loop after the result's post ends. Pings every 50 ms:
+    -- of those sent after the emulator stored the result, at most the one
+    -- already under way may still name the job.
+    emu = helpers.start()
+    worker = helpers.worker(emu, "handlers/echo.lua", { RUNPOD_PING_INTERVAL = "50" })
+    for round = 1, 3 do
+      local id = emu.submit({ round = round })
+      assert.are.equal("COMPLETED", emu.wait_done(id, 20).status, worker.output())
+      local done_seq
+      local pings
+      assert.truthy(helpers.eventually(20, function()
+        pings = {}
+        for _, e in ipairs(emu.log()) do
+          if e.path:find("/job%-done/") and e.path:find(id, 1, true) then
+            done_seq = e.seq
+          elseif done_seq and e.path:find("/ping/") then
+            pings[#pings + 1] = e
+          end
+        end
+        return #pings >= 8
+      end), worker.output())
+      local naming = 0
+      for _, e in ipairs(pings) do
+        if e.query:find(id, 1, true) then
+          naming = naming + 1
+        end
+      end
+      assert.is_true(naming <= 1, ("%d pings after the delivery of %s name it"):format(naming, id))
+    end
+  end)
+end)
