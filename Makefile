@@ -47,7 +47,8 @@ WORKER_SRC = runtime/worker/vm.c runtime/worker/runner.c runtime/worker/local.c 
              runtime/worker/executor.c runtime/worker/outbox.c \
              runtime/worker/heartbeat.c runtime/worker/health.c \
              runtime/worker/serverless.c runtime/worker/take.c \
-             runtime/worker/post.c runtime/worker/exit.c \
+             runtime/worker/post.c runtime/worker/inproc.c \
+             runtime/worker/exit.c \
              runtime/worker/main.c \
              runtime/worker/reaper.c runtime/base/settings_doc.c
 LUA_SRC = $(sort $(wildcard lua/runpod/*.lua))

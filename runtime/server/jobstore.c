@@ -99,6 +99,15 @@ static void finish(struct rp_jobstore *js, struct job *j,
 
 /* ---- upkeep ---- */
 
+/* Wakes the takers waiting on cv (cv_queue or cv_stop) and calls the
+ * notify hook. */
+static void news(struct rp_jobstore *js, pthread_cond_t *cv)
+{
+  pthread_cond_broadcast(cv);
+  if (js->notify_fn)
+    js->notify_fn(js->notify_ud);
+}
+
 static void upkeep(struct rp_jobstore *js, long long now, int force)
 {
   struct job *j;
@@ -112,7 +121,7 @@ static void upkeep(struct rp_jobstore *js, long long now, int force)
       finish(js, j, RP_JOB_TIMED_OUT, now);
       j->stop_pending = 1;
       js->stops_pending++;
-      pthread_cond_broadcast(&js->cv_stop);
+      news(js, &js->cv_stop);
     } else if (js->lim.requeue_after_ms > 0) {
       struct worker *w = rp_jobstore_worker_find(js, j->worker);
       long long seen = w ? w->seen : j->started;
@@ -126,7 +135,7 @@ static void upkeep(struct rp_jobstore *js, long long now, int force)
         j->retries++;
         js->retried++;
         rp_jobstore_list_push(js, ON_QUEUE, j, 1);
-        pthread_cond_broadcast(&js->cv_queue);
+        news(js, &js->cv_queue);
         pthread_cond_broadcast(&j->cv);
       }
     }
@@ -236,6 +245,15 @@ void rp_jobstore_set_final_hook(struct rp_jobstore *js,
   pthread_mutex_unlock(&js->mu);
 }
 
+void rp_jobstore_set_notify(struct rp_jobstore *js, rp_jobstore_notify_fn fn,
+                            void *ud)
+{
+  pthread_mutex_lock(&js->mu);
+  js->notify_fn = fn;
+  js->notify_ud = ud;
+  pthread_mutex_unlock(&js->mu);
+}
+
 void rp_jobstore_set_requeue(struct rp_jobstore *js, long ms)
 {
   pthread_mutex_lock(&js->mu);
@@ -332,6 +350,8 @@ int rp_jobstore_submit(struct rp_jobstore *js, const char *input,
   memcpy(id, j->id, RP_JOBSTORE_ID_LEN + 1);
   j = NULL;                          /* the store owns it now */
   pthread_cond_signal(&js->cv_queue);
+  if (js->notify_fn)
+    js->notify_fn(js->notify_ud);
 out:
   pthread_mutex_unlock(&js->mu);
   rp_buf_free(&take);
@@ -518,7 +538,7 @@ int rp_jobstore_cancel(struct rp_jobstore *js, const char *id,
     finish(js, j, RP_JOB_CANCELLED, now);
     j->stop_pending = 1;
     js->stops_pending++;
-    pthread_cond_broadcast(&js->cv_stop);
+    news(js, &js->cv_stop);
   } else if (j->status == RP_JOB_IN_QUEUE) {
     finish(js, j, RP_JOB_CANCELLED, now);
   }

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# bench/api_floor.sh [WORKER]: POST /runsync of the echo handler against
+# the same server's GET /health (its floor: the HTTP server alone), with
+# wrk -t1 -cCONNS (8), the server pinned to CPU 0 and wrk to CPU 1 when
+# there are two, SECS (5) seconds each, /health first. bench/RESULTS.md
+# records the figures.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+WORKER=${1:-bin/runpod-worker}
+CONNS=${CONNS:-8}
+SECS=${SECS:-5}
+PORT=${PORT:-$(( 20000 + RANDOM % 30000 ))}
+base=http://127.0.0.1:$PORT
+pin_server=() pin_load=()
+if [ "$(nproc)" -ge 2 ]; then
+  pin_server=(taskset -c 0) pin_load=(taskset -c 1)
+fi
+"${pin_server[@]}" "$WORKER" handlers/echo.lua --rp_serve_api \
+  --rp_api_port "$PORT" --rp_log_level WARN >/dev/null 2>&1 &
+pid=$!
+trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null' EXIT
+for _ in $(seq 100); do
+  curl -s "$base/health" | grep -q '"ready":1' && break
+  sleep 0.1
+done
+echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); load $(cut -d' ' -f1-3 /proc/loadavg)"
+rate() { awk '/^Requests\/sec/ {printf "%d", $2}'; }
+echo "== GET /health: wrk -t1 -c$CONNS -d${SECS}s"
+health=$("${pin_load[@]}" wrk -t1 -c"$CONNS" -d"${SECS}s" "$base/health" | tee /dev/stderr | rate)
+echo "== POST /runsync: wrk -t1 -c$CONNS -d${SECS}s -s bench/api_runsync.lua"
+runsync=$("${pin_load[@]}" wrk -t1 -c"$CONNS" -d"${SECS}s" -s bench/api_runsync.lua "$base" | tee /dev/stderr | rate)
+echo "health_rps $health runsync_rps $runsync share $(awk -v a="$runsync" -v b="$health" 'BEGIN {printf "%.1f%%", 100 * a / b}')"
