@@ -280,6 +280,41 @@ describe("runpod-worker --rp_serve_api", function()
           "{\"input\":1,\"webhook\":\"ftp://x\"}")
       end)
 
+      it("answers 400 up front to a job the worker could not decode", function()
+        -- The worker's JSON codec refuses these; queued, the job would never end.
+        expect(400, "invalid JSON body (lone UTF-16 surrogate in a \\u escape at byte 10)",
+          "POST", "/run", "{\"input\":\"\\ud83d\"}")
+        expect(400, "invalid JSON body (lone UTF-16 surrogate in a \\u escape at byte 15)",
+          "POST", "/runsync", "{\"input\":{\"a\":\"\\udc00x\"}}")
+        expect(400, "invalid JSON body (number out of range at byte 9)",
+          "POST", "/run", "{\"input\":1e400}")
+        expect(400, "invalid JSON body (number out of range at byte 9)",
+          "POST", "/v2/ep/run", "{\"input\":1" .. ("0"):rep(400) .. "}")
+        expect(400, "invalid JSON body (nesting deeper than 1000 at byte 1008)",
+          "POST", "/run", "{\"input\":" .. ("["):rep(1000) .. ("]"):rep(1000) .. "}")
+        -- What the codec reads still runs: a surrogate pair, 1e-400, 1000 levels.
+        local v = s.json("POST", "/runsync", { input = "\u{1F600}" })
+        assert.are.same({ echo = "\u{1F600}" }, v.output)
+        local code, body = s.call("POST", "/runsync", "{\"input\":[\"\\ud83d\\ude00\",1e-400]}")
+        assert.are.equal(200, code, body)
+        assert.are.same({ echo = { "\u{1F600}", 0 } }, json.decode(body).output)
+        code, body = s.call("POST", "/runsync", "{\"input\":" .. ("["):rep(990)
+          .. ("]"):rep(990) .. "}")
+        assert.are.equal(200, code, body)
+        assert.are.equal("COMPLETED", json.decode(body).status)
+      end)
+
+      it("ends a job FAILED when its result is too deep to store, never IN_PROGRESS", function()
+        -- 999 levels of input fit; echoed inside {"output":{"echo":...}} they do not.
+        local code, body = s.call("POST", "/runsync?wait=60000", "{\"input\":"
+          .. ("["):rep(999) .. ("]"):rep(999) .. "}")
+        assert.are.equal(200, code, body)
+        local v = json.decode(body)
+        assert.are.equal("FAILED", v.status, body)
+        assert.are.equal("the handler's result cannot be stored: nesting deeper than 1000 "
+          .. "at byte 1016", v.error)
+      end)
+
       it("answers 405 to a wrong method", function()
         expect(405, "method not allowed (POST)", "GET", "/run")
         expect(405, "method not allowed (POST)", "GET", "/v2/ep/runsync")

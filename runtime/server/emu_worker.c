@@ -118,14 +118,39 @@ static int job_stream(struct rp_emulator *e, const char *worker,
   return rc == RP_OK ? 200 : store_status(rc, msg);
 }
 
-int rp_emulator_deliver(struct rp_emulator *e, const char *worker,
-                        const char *id, int stream, const char *body,
-                        size_t len, const char **msg)
+/* Ends job id FAILED because its result body[0..len) cannot be read.
+ * Returns as rp_emulator_deliver(). */
+static int unreadable_result(struct rp_emulator *e, const char *worker,
+                             const char *id, const char *body, size_t len,
+                             const char **msg)
 {
+  struct rp_buf er = RP_BUF_INIT(1024);
+  char why[128];
+  char text[256];
+  int rc;
+  if (rp_json_check(body, len, why, sizeof(why)) == RP_OK)
+    snprintf(why, sizeof(why), "not a JSON object");
+  snprintf(text, sizeof(text), "the handler's result cannot be stored: %s",
+           why);
+  rc = rp_json_put_string(&er, text, strlen(text));
+  if (rc == RP_OK)
+    rc = rp_jobstore_done(e->js, worker, id, 0, NULL, 0, er.data, er.len);
+  rp_buf_free(&er);
+  return rc == RP_OK ? 200 : store_status(rc, msg);
+}
+
+int rp_emulator_deliver(struct rp_emulator *e, const char *worker,
+                        const char *id, enum rp_emu_post kind,
+                        const char *body, size_t len, const char **msg)
+{
+  int status;
   *msg = NULL;
-  if (stream)
+  if (kind == RP_EMU_POST_STREAM)
     return job_stream(e, worker, id, body, len, msg);
-  return job_done(e, worker, id, body, len, NULL, msg);
+  status = job_done(e, worker, id, body, len, NULL, msg);
+  if (status == 400 && kind == RP_EMU_POST_RESULT)
+    return unreadable_result(e, worker, id, body, len, msg);
+  return status;
 }
 
 /* POST job-done/{worker}/{id} and job-stream/{worker}/{id}. */

@@ -105,6 +105,10 @@ struct rp_emulator_config {
                                    worker is in this process and calls
                                    rp_emulator_take() and the rest below
                                    (default 0) */
+  int strict_input;             /* /run, /runsync, realtime: refuse (400)
+                                   a body the worker's JSON codec cannot
+                                   decode (rp_json_check, json.h); default
+                                   0: any JSON passes, as on RunPod */
   const char *page_html;        /* GET / answers this (text/html); NULL:
                                    404 */
   const char *openapi_json;     /* GET /openapi.json answers this */
@@ -163,14 +167,24 @@ int rp_emulator_take(struct rp_emulator *e, const char *worker,
 int rp_emulator_stops(struct rp_emulator *e, const char *worker,
                       struct rp_buf *out);
 
-/* job-done (stream 0) or job-stream (stream 1) of job id with the JSON
- * body[0..len). Returns the HTTP status the route would answer: 200, 400
- * (a body that is not an object, a stream without output), 404 (unknown
- * job), 413 or 500 (out of memory), with the error in *msg (a static
- * string) for anything but 200. */
+/* What a worker posts. */
+enum rp_emu_post {
+  RP_EMU_POST_RESULT,   /* job-done: the result */
+  RP_EMU_POST_PROGRESS, /* job-done with "status":"IN_PROGRESS" */
+  RP_EMU_POST_STREAM    /* job-stream: a partial */
+};
+
+/* job-done or job-stream of job id with the JSON body[0..len). Returns
+ * the HTTP status the route would answer: 200, 400 (a body that is not an
+ * object, a stream without output), 404 (unknown job), 413 or 500 (out of
+ * memory), with the error in *msg (a static string) for anything but 200.
+ * Unlike the route, a result whose body cannot be read (nested deeper
+ * than the scanner's limit, say) ends the job FAILED with an error naming
+ * the cause, and counts as delivered: no job stays IN_PROGRESS because of
+ * what its handler returned. */
 int rp_emulator_deliver(struct rp_emulator *e, const char *worker,
-                        const char *id, int stream, const char *body,
-                        size_t len, const char **msg);
+                        const char *id, enum rp_emu_post kind,
+                        const char *body, size_t len, const char **msg);
 
 /* Prints "listening on http://HOST:PORT" and the export lines a worker
  * needs, one per line, and flushes f. */

@@ -107,10 +107,14 @@ static int source_stops(void *ud, const char *worker, struct rp_buf *out)
 }
 
 static int source_deliver(void *ud, const char *worker, const char *id,
-                          int stream, const char *body, size_t len,
+                          int kind, const char *body, size_t len,
                           const char **msg)
 {
-  return rp_emulator_deliver(ud, worker, id, stream, body, len, msg);
+  return rp_emulator_deliver(ud, worker, id,
+                             kind == RP_SOURCE_STREAM ? RP_EMU_POST_STREAM
+                             : kind == RP_SOURCE_PROGRESS
+                             ? RP_EMU_POST_PROGRESS : RP_EMU_POST_RESULT,
+                             body, len, msg);
 }
 
 static void source_set_wake(void *ud, void (*wake)(void *), void *wake_ud)
@@ -143,6 +147,7 @@ int rp_api_run(const struct rp_vm_options *vm, const struct rp_args *a,
   cfg.control = 0;
   cfg.client_root = 1;
   cfg.in_process_worker = 1;
+  cfg.strict_input = 1;
   cfg.page_html = rp_api_page_html;
   cfg.openapi_json = rp_api_openapi_json;
   cfg.realtime = realtime;

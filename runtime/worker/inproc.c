@@ -103,8 +103,10 @@ static void deliver(struct state *s, struct job *j, double t)
     if (p->first_try == 0)
       p->first_try = t;
     r->status = s->source->deliver(s->source->ud, s->worker_id, j->id,
-                                   p->kind == P_STREAM, p->body, p->len,
-                                   &msg);
+                                   p->kind == P_STREAM ? RP_SOURCE_STREAM
+                                   : p->kind == P_PROGRESS
+                                   ? RP_SOURCE_PROGRESS : RP_SOURCE_RESULT,
+                                   p->body, p->len, &msg);
     if (msg)
       rp_buf_puts(&r->resp, msg);
     r->ctx = j;

@@ -23,6 +23,8 @@
  * thread; none may block. The texts are those of the worker API (docs/
  * emulator.md, "Worker API"): job-take objects, {"jobsToStop":[...]},
  * job-done and job-stream bodies. */
+enum { RP_SOURCE_RESULT, RP_SOURCE_PROGRESS, RP_SOURCE_STREAM };
+
 struct rp_job_source {
   void *ud;
   /* Appends the next queued job's job-take object to out. Returns 1, 0
@@ -31,10 +33,12 @@ struct rp_job_source {
   /* Appends {"jobsToStop":[ids]} to out when the worker's jobs must stop.
    * Returns how many, or an RP_E* error. */
   int (*stops)(void *ud, const char *worker, struct rp_buf *out);
-  /* Delivers a job-done (stream 0) or job-stream (stream 1) body of job
-   * id. Returns the HTTP status the worker API would answer (200 when
-   * delivered), with an error message in *msg otherwise. */
-  int (*deliver)(void *ud, const char *worker, const char *id, int stream,
+  /* Delivers a post of job id: its result (kind RP_SOURCE_RESULT), a
+   * progress update (RP_SOURCE_PROGRESS), both job-done bodies, or a
+   * job-stream body (RP_SOURCE_STREAM). Returns the HTTP status the
+   * worker API would answer (200 when delivered), with an error message
+   * in *msg otherwise. */
+  int (*deliver)(void *ud, const char *worker, const char *id, int kind,
                  const char *body, size_t len, const char **msg);
   /* Sets the function the source calls, from any thread and without
    * blocking, when a job is queued or one must stop. */

@@ -269,8 +269,9 @@ static void in_process(const char *method, const char *path,
   int rc;
   if (strcmp(method, "POST") == 0) {
     rc = rp_emulator_deliver(api, "w", id ? id + 1 : path,
-                             strstr(path, "job-stream") != NULL, body, blen,
-                             &msg);
+                             strstr(path, "job-stream") ? RP_EMU_POST_STREAM
+                             : strstr(path, "progress") ? RP_EMU_POST_PROGRESS
+                             : RP_EMU_POST_RESULT, body, blen, &msg);
     if (rc != 200 && (rc < 400 || rc > 599 || !msg))
       abort();
   } else if (strstr(path, "job-stop")) {
