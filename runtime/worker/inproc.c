@@ -22,11 +22,13 @@
  * counted as alive in /health. */
 #define IDLE_LOOK_S 1.0
 
+/* A wake while the flag is still set finds the loop awake already: it
+ * reads the flag in drain() before it sleeps again. */
 void rp_inproc_wake(void *ud)
 {
   struct state *s = ud;
-  atomic_store(&s->source_news, 1);
-  curl_multi_wakeup(s->multi);
+  if (!atomic_exchange(&s->source_news, 1))
+    curl_multi_wakeup(s->multi);
 }
 
 /* A request of kind 'kind' that "finished" with HTTP status 'status' and
