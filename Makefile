@@ -342,6 +342,7 @@ browser-deps:
 
 bench-api: $(WORKER)
 	bash bench/api.sh $(WORKER)
+	bash bench/api_floor.sh $(WORKER)
 
 # A long run (bench/soak.sh, not in CI): 100,000 jobs with refreshes and
 # failures; RSS, jobs/s and exactly-once delivery go to bench/RESULTS.md.
