@@ -12,19 +12,13 @@ WORKER=${1:-bin/runpod-worker}
 CONNS=${CONNS:-8}
 SECS=${SECS:-5}
 PORT=${PORT:-$(( 20000 + RANDOM % 30000 ))}
-base=http://127.0.0.1:$PORT
 pin_server=() pin_load=()
 if [ "$(nproc)" -ge 2 ]; then
   pin_server=(taskset -c 0) pin_load=(taskset -c 1)
 fi
-"${pin_server[@]}" "$WORKER" handlers/echo.lua --rp_serve_api \
-  --rp_api_port "$PORT" --rp_log_level WARN >/dev/null 2>&1 &
-pid=$!
-trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null' EXIT
-for _ in $(seq 100); do
-  curl -s "$base/health" | grep -q '"ready":1' && break
-  sleep 0.1
-done
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+start_api "${pin_server[@]}"
 echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); load $(cut -d' ' -f1-3 /proc/loadavg)"
 ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 hz=$(getconf CLK_TCK)
