@@ -475,6 +475,11 @@ describe("runpod-worker --rp_serve_api", function()
       code, text = s.call("POST", "/ep-1/realtime", "{\"nope\":1}")
       assert.are.equal(400, code)
       assert.are.same({ error = "missing input" }, json.decode(text))
+      -- Refused up front like /run: the request is not held forever.
+      code, text = s.call("POST", "/ep-1/realtime", "{\"input\":[\"\\udc00\"]}")
+      assert.are.equal(400, code, text)
+      assert.are.same({ error = "invalid JSON body (lone UTF-16 surrogate in a \\u escape "
+        .. "at byte 11)" }, json.decode(text))
       code = s.call("GET", "/ep-1/realtime")
       assert.are.equal(405, code)
       code = s.call("POST", "/other/realtime", "{\"input\":1}")
