@@ -48,7 +48,8 @@ WORKER_SRC = runtime/worker/vm.c runtime/worker/runner.c runtime/worker/local.c 
              runtime/worker/executor.c runtime/worker/outbox.c \
              runtime/worker/heartbeat.c runtime/worker/health.c \
              runtime/worker/serverless.c runtime/worker/take.c \
-             runtime/worker/post.c runtime/worker/exit.c \
+             runtime/worker/post.c runtime/worker/inproc.c \
+             runtime/worker/exit.c \
              runtime/worker/main.c \
              runtime/worker/reaper.c runtime/base/settings_doc.c
 LUA_SRC = $(sort $(wildcard lua/runpod/*.lua))
@@ -349,6 +350,7 @@ browser-deps:
 
 bench-api: $(WORKER)
 	bash bench/api.sh $(WORKER)
+	bash bench/api_floor.sh $(WORKER)
 
 # A long run (bench/soak.sh, not in CI): 100,000 jobs with refreshes and
 # failures; RSS, jobs/s and exactly-once delivery go to bench/RESULTS.md.

@@ -13,15 +13,9 @@ THREADS=${THREADS:-2}
 CONNS=${CONNS:-32}
 SECS=${SECS:-10}
 PORT=${PORT:-$(( 20000 + RANDOM % 30000 ))}
-base=http://127.0.0.1:$PORT
-"$WORKER" handlers/echo.lua --rp_serve_api --rp_api_port "$PORT" \
-  --rp_log_level WARN >/dev/null 2>&1 &
-pid=$!
-trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null' EXIT
-for _ in $(seq 100); do
-  curl -s "$base/health" | grep -q '"ready":1' && break
-  sleep 0.1
-done
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+start_api
 rss() { awk '/^VmRSS/ {print $2 " kB"}' "/proc/$pid/status"; }
 echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo "== idle RSS after start: $(rss)"

@@ -1,5 +1,6 @@
 # bench/lib.sh: helpers the serverless benchmarks source (bench/serverless.sh,
-# bench/soak.sh). Expects $EMULATOR and $tmp (a scratch directory).
+# bench/soak.sh; the emulator's expect $EMULATOR and $tmp, a scratch
+# directory) and the local API server's (bench/api.sh, bench/api_floor.sh).
 
 # start_emulator ENDPOINT KEY [FLAG...]: bin/runpod-emulator on a free
 # loopback port with its request log off; sets $emu (pid) and $base (its
@@ -42,3 +43,18 @@ wait_completed() {
 rss() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 now() { date +%s.%N; }
 calc() { awk "BEGIN { printf \"%.${2:-0}f\", $1 }"; }
+
+# start_api [PREFIX...]: $WORKER handlers/echo.lua --rp_serve_api on $PORT,
+# logging at WARN, run under PREFIX (taskset, say); sets $pid and $base,
+# stops the server on exit, and waits until /health reports it ready.
+start_api() {
+  base=http://127.0.0.1:$PORT
+  "$@" "$WORKER" handlers/echo.lua --rp_serve_api --rp_api_port "$PORT" \
+    --rp_log_level WARN >/dev/null 2>&1 &
+  pid=$!
+  trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null' EXIT
+  for _ in $(seq 100); do
+    curl -s "$base/health" | grep -q '"ready":1' && break
+    sleep 0.1
+  done
+}

@@ -236,20 +236,18 @@ describe("runpod-worker --rp_serve_api", function()
       end
     end)
 
-    it("keeps the private worker listener on 127.0.0.1 behind a key", function()
-      local private
+    it("runs its jobs in process: the public port is its only listener", function()
+      -- The job loop takes jobs from the store and delivers results into it
+      -- by calls: no second listener, no job-take or job-done over loopback.
+      assert.are.same({ echo = 7 }, s.json("POST", "/runsync", { input = 7 }).output)
+      local ports = {}
       for line in listeners():gmatch("[^\n]+") do
-        local addr, port = line:match("%s([%d%.]+):(%d+)%s.*pid=" .. s.process.pid .. ",")
-        if port and tonumber(port) ~= s.port then
-          assert.are.equal("127.0.0.1", addr)
-          private = port
+        local port = line:match("%s[%d%.]+:(%d+)%s.*pid=" .. s.process.pid .. ",")
+        if port then
+          ports[#ports + 1] = tonumber(port)
         end
       end
-      assert.truthy(private, listeners())
-      local code = http("GET", "http://127.0.0.1:" .. private .. "/v2/local/job-take/w?gpu=x")
-      assert.are.equal(401, code)
-      code = http("POST", "http://127.0.0.1:" .. private .. "/run", "{\"input\":1}")
-      assert.are.equal(404, code)
+      assert.are.same({ s.port }, ports, listeners())
     end)
 
     describe("bad requests", function()
@@ -266,6 +264,41 @@ describe("runpod-worker --rp_serve_api", function()
         expect(400, "missing input", "POST", "/v2/ep/run", "{}")
         expect(400, "webhook must be an http(s) URL string", "POST", "/run",
           "{\"input\":1,\"webhook\":\"ftp://x\"}")
+      end)
+
+      it("answers 400 up front to a job the worker could not decode", function()
+        -- The worker's JSON codec refuses these; queued, the job would never end.
+        expect(400, "invalid JSON body (lone UTF-16 surrogate in a \\u escape at byte 10)",
+          "POST", "/run", "{\"input\":\"\\ud83d\"}")
+        expect(400, "invalid JSON body (lone UTF-16 surrogate in a \\u escape at byte 15)",
+          "POST", "/runsync", "{\"input\":{\"a\":\"\\udc00x\"}}")
+        expect(400, "invalid JSON body (number out of range at byte 9)",
+          "POST", "/run", "{\"input\":1e400}")
+        expect(400, "invalid JSON body (number out of range at byte 9)",
+          "POST", "/v2/ep/run", "{\"input\":1" .. ("0"):rep(400) .. "}")
+        expect(400, "invalid JSON body (nesting deeper than 1000 at byte 1008)",
+          "POST", "/run", "{\"input\":" .. ("["):rep(1000) .. ("]"):rep(1000) .. "}")
+        -- What the codec reads still runs: a surrogate pair, 1e-400, 1000 levels.
+        local v = s.json("POST", "/runsync", { input = "\u{1F600}" })
+        assert.are.same({ echo = "\u{1F600}" }, v.output)
+        local code, body = s.call("POST", "/runsync", "{\"input\":[\"\\ud83d\\ude00\",1e-400]}")
+        assert.are.equal(200, code, body)
+        assert.are.same({ echo = { "\u{1F600}", 0 } }, json.decode(body).output)
+        code, body = s.call("POST", "/runsync", "{\"input\":" .. ("["):rep(990)
+          .. ("]"):rep(990) .. "}")
+        assert.are.equal(200, code, body)
+        assert.are.equal("COMPLETED", json.decode(body).status)
+      end)
+
+      it("ends a job FAILED when its result is too deep to store, never IN_PROGRESS", function()
+        -- 999 levels of input fit; echoed inside {"output":{"echo":...}} they do not.
+        local code, body = s.call("POST", "/runsync?wait=60000", "{\"input\":"
+          .. ("["):rep(999) .. ("]"):rep(999) .. "}")
+        assert.are.equal(200, code, body)
+        local v = json.decode(body)
+        assert.are.equal("FAILED", v.status, body)
+        assert.are.equal("the handler's result cannot be stored: nesting deeper than 1000 "
+          .. "at byte 1016", v.error)
       end)
 
       it("answers 405 to a wrong method", function()
@@ -428,6 +461,11 @@ describe("runpod-worker --rp_serve_api", function()
       code, text = s.call("POST", "/ep-1/realtime", "{\"nope\":1}")
       assert.are.equal(400, code)
       assert.are.same({ error = "missing input" }, json.decode(text))
+      -- Refused up front like /run: the request is not held forever.
+      code, text = s.call("POST", "/ep-1/realtime", "{\"input\":[\"\\udc00\"]}")
+      assert.are.equal(400, code, text)
+      assert.are.same({ error = "invalid JSON body (lone UTF-16 surrogate in a \\u escape "
+        .. "at byte 11)" }, json.decode(text))
       code = s.call("GET", "/ep-1/realtime")
       assert.are.equal(405, code)
       code = s.call("POST", "/other/realtime", "{\"input\":1}")

@@ -422,8 +422,48 @@ size_t rp_json_utf8_encode(char *u, unsigned long cp)
   return 4;
 }
 
-/* p at '"': returns the byte after the closing quote, or NULL. */
-static const char *scan_string(const char *p, const char *end)
+long rp_json_u_escape(const char *p, const char *end, const char **next)
+{
+  long hi = rp_json_hex4(p + 2, end);
+  long lo;
+  const char *q = p + 6;                /* past \uXXXX */
+  if (hi < 0 || (hi >= 0xdc00 && hi <= 0xdfff))
+    return -1;
+  if (hi >= 0xd800 && hi <= 0xdbff) {
+    lo = end - q >= 2 && q[0] == '\\' && q[1] == 'u'
+         ? rp_json_hex4(q + 2, end) : -1;
+    if (lo < 0xdc00 || lo > 0xdfff)
+      return -1;
+    *next = q + 6;
+    return 0x10000 + ((hi - 0xd800) << 10) + (lo - 0xdc00);
+  }
+  *next = q;
+  return hi;
+}
+
+_Static_assert(RP_JSON_MAX_DEPTH == 1000, "the refusal below names it");
+
+/* A strict scan (rp_json_check): the first refusal of a rule the codec
+ * keeps and the grammar does not, and where. NULL: a plain scan. */
+struct strict {
+  const char *why;
+  const char *at;
+};
+
+/* Records a refusal; returns NULL for the scanner to pass up. */
+static const char *refuse(struct strict *st, const char *at, const char *why)
+{
+  if (st && !st->why) {
+    st->why = why;
+    st->at = at;
+  }
+  return NULL;
+}
+
+/* p at '"': returns the byte after the closing quote, or NULL. Strict:
+ * a \u escape must not be a lone surrogate. */
+static const char *scan_string(const char *p, const char *end,
+                               struct strict *st)
 {
   p++;
   while (p < end) {
@@ -439,7 +479,14 @@ static const char *scan_string(const char *p, const char *end)
     if (*p == 'u') {
       if (rp_json_hex4(p + 1, end) < 0)
         return NULL;
-      p += 4;
+      if (st) {
+        const char *next;
+        if (rp_json_u_escape(p - 1, end, &next) < 0)
+          return refuse(st, p - 1, "lone UTF-16 surrogate in a \\u escape");
+        p = next - 1;
+      } else {
+        p += 4;
+      }
     } else if (rp_json_unescape_char(*p) < 0) {
       return NULL;
     }
@@ -481,23 +528,39 @@ static const char *scan_number(const char *p, const char *end, int *whole)
   return p;
 }
 
-/* Scans one JSON value at p (no leading space) inside 'depth' open
- * containers, 'limit' containers at most; returns its end or NULL. */
-static const char *scan_value(const char *p, const char *end, int depth,
-                              int limit)
+/* Strict: whether the number s[0..n) is one the codec reads. An integer
+ * (no fraction, no exponent) always is: beyond int64 the codec keeps its
+ * digits. Any other number goes through strtod, as in the codec, which
+ * overflows to infinity past the double range (1e400; 1e-400 reads as 0
+ * and passes). */
+static int number_fits(const char *s, size_t n, int whole)
 {
+  struct rp_json_span v = { s, n };
+  double x;
+  if (whole)
+    return 1;
+  return rp_json_number(v, &x) == RP_OK && !isinf(x);
+}
+
+/* Scans one JSON value at p (no leading space) inside 'depth' open
+ * containers, 'limit' containers at most; returns its end or NULL. st:
+ * see struct strict. */
+static const char *scan_value(const char *p, const char *end, int depth,
+                              int limit, struct strict *st)
+{
+  const char *q;
   int whole;
   if (p >= end)
     return NULL;
   switch (*p) {
   case '"':
-    return scan_string(p, end);
+    return scan_string(p, end, st);
   case '{':
   case '[': {
     char close = *p == '{' ? '}' : ']';
     int object = *p == '{';
     if (depth >= limit)
-      return NULL;
+      return refuse(st, p, "nesting deeper than 1000");
     p = skip_ws(p + 1, end);
     if (p < end && *p == close)
       return p + 1;
@@ -505,7 +568,7 @@ static const char *scan_value(const char *p, const char *end, int depth,
       if (object) {
         if (p >= end || *p != '"')
           return NULL;
-        p = scan_string(p, end);
+        p = scan_string(p, end, st);
         if (!p)
           return NULL;
         p = skip_ws(p, end);
@@ -513,7 +576,7 @@ static const char *scan_value(const char *p, const char *end, int depth,
           return NULL;
         p = skip_ws(p + 1, end);
       }
-      p = scan_value(p, end, depth + 1, limit);
+      p = scan_value(p, end, depth + 1, limit, st);
       if (!p)
         return NULL;
       p = skip_ws(p, end);
@@ -533,26 +596,44 @@ static const char *scan_value(const char *p, const char *end, int depth,
   case 'n':
     return end - p >= 4 && memcmp(p, "null", 4) == 0 ? p + 4 : NULL;
   default:
-    return scan_number(p, end, &whole);
+    q = scan_number(p, end, &whole);
+    if (q && st && !number_fits(p, (size_t)(q - p), whole))
+      return refuse(st, p, "number out of range");
+    return q;
   }
 }
 
 int rp_json_valid(const char *s, size_t n)
 {
   const char *end = s + n;
-  const char *p = scan_value(skip_ws(s, end), end, 0, RP_JSON_MAX_DEPTH);
+  const char *p = scan_value(skip_ws(s, end), end, 0, RP_JSON_MAX_DEPTH,
+                             NULL);
   return p && skip_ws(p, end) == end;
 }
 
 size_t rp_json_scan(const char *s, size_t n, int depth)
 {
-  const char *p = scan_value(s, s + n, 0, depth);
+  const char *p = scan_value(s, s + n, 0, depth, NULL);
   return p ? (size_t)(p - s) : 0;
 }
 
 const char *rp_json_skip_ws(const char *s, const char *end)
 {
   return skip_ws(s, end);
+}
+
+int rp_json_check(const char *s, size_t n, char *err, size_t errlen)
+{
+  struct strict st = { NULL, NULL };
+  const char *end = s + n;
+  const char *p = scan_value(skip_ws(s, end), end, 0, RP_JSON_MAX_DEPTH,
+                             &st);
+  if (p && skip_ws(p, end) == end)
+    return RP_OK;
+  if (st.why)
+    return rp_fail(RP_EINVAL, err, errlen, "%s at byte %zu", st.why,
+                   (size_t)(st.at - s));
+  return rp_fail(RP_EJSON, err, errlen, "not valid JSON");
 }
 
 enum rp_json_kind rp_json_kind(struct rp_json_span v)
@@ -595,14 +676,14 @@ static int each(const char *s, size_t n, char open, rp_json_member_fn fn,
     struct rp_json_span m;
     int rc;
     if (open == '{') {
-      p = scan_string(p, end);
+      p = scan_string(p, end, NULL);
       k.n = (size_t)(p - k.p);
       if (rp_json_string(k, key, sizeof(key)) != RP_OK)
         key[0] = '\0';
       p = skip_ws(skip_ws(p, end) + 1, end);     /* past ':' */
     }
     v.p = p;
-    p = scan_value(p, end, 1, RP_JSON_MAX_DEPTH);
+    p = scan_value(p, end, 1, RP_JSON_MAX_DEPTH, NULL);
     v.n = (size_t)(p - v.p);
     m.p = k.p;
     m.n = (size_t)(p - k.p);
@@ -666,7 +747,7 @@ static int decode_string(struct rp_json_span v, char *out, size_t cap,
   const char *p = v.p + 1;
   const char *end = v.p + v.n - 1;    /* the closing quote */
   size_t n = 0;
-  if (v.n < 2 || v.p[0] != '"' || scan_string(v.p, v.p + v.n) != v.p + v.n)
+  if (v.n < 2 || v.p[0] != '"' || scan_string(v.p, v.p + v.n, NULL) != v.p + v.n)
     return RP_EJSON;
   while (p < end) {
     char u[4];

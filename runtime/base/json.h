@@ -14,7 +14,9 @@
  * codec's nesting limit (RP_JSON_MAX_DEPTH containers). Two things the
  * grammar allows and the codec refuses are valid here: numbers beyond the
  * double range (1e400) and lone UTF-16 surrogates in \u escapes
- * (rp_json_string decodes them to U+FFFD). Relies on buf.h and rp.h only.
+ * (rp_json_string decodes them to U+FFFD). rp_json_check() is the same
+ * scan with the codec's rules: whatever it accepts, the codec decodes.
+ * Relies on buf.h and rp.h only.
  */
 #ifndef RP_JSON_H
 #define RP_JSON_H
@@ -110,6 +112,17 @@ size_t rp_json_scan(const char *s, size_t n, int depth);
  * none is left). */
 const char *rp_json_skip_ws(const char *s, const char *end);
 
+/* Whether the codec (lua/json.h) decodes s[0..n): one JSON value (as
+ * rp_json_valid) that also keeps the rules the scanner relaxes: no lone
+ * UTF-16 surrogate in a \u escape (rp_json_u_escape) and no number that
+ * overflows a double. The local API server checks a job with it before
+ * queueing it, so that the worker can always decode what it takes.
+ * Returns RP_OK; RP_EINVAL for JSON the codec refuses, with the refusal
+ * in err, e.g. "number out of range at byte 9" (nesting past
+ * RP_JSON_MAX_DEPTH included); RP_EJSON for text that is not JSON ("not
+ * valid JSON"). */
+int rp_json_check(const char *s, size_t n, char *err, size_t errlen);
+
 /* The kind of the value v, read from its first byte only: meant for spans
  * the functions below return, which are valid values. */
 enum rp_json_kind rp_json_kind(struct rp_json_span v);
@@ -147,6 +160,11 @@ int rp_json_unescape_char(char c);
 /* The value of the 4 hex digits at p (end: the end of the text), or -1
  * when there are fewer than 4 bytes or one is not a hex digit. */
 long rp_json_hex4(const char *p, const char *end);
+/* Reads the \u escape at p (its backslash; end: the end of the text) as
+ * the codec does: a high surrogate must be followed by a \u low surrogate,
+ * the pair giving one code point; a lone surrogate is refused. Returns the
+ * code point with *next past the escape (or the pair), or -1. */
+long rp_json_u_escape(const char *p, const char *end, const char **next);
 /* Writes code point cp (<= 0x10ffff) as UTF-8 into u[4]; returns the
  * length. */
 size_t rp_json_utf8_encode(char *u, unsigned long cp);

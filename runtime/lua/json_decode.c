@@ -65,10 +65,7 @@ static int enter(struct dec *d)
 static int unescape(struct dec *d, luaL_Buffer *b, const char **pp)
 {
   const char *p = *pp;
-  const char *q;
-  unsigned long cp;
-  long hi;
-  long lo;
+  long cp;
   char u[4];
   if (p[1] != 'u') {
     int c = rp_json_unescape_char(p[1]);
@@ -78,29 +75,20 @@ static int unescape(struct dec *d, luaL_Buffer *b, const char **pp)
     *pp = p + 2;
     return RP_OK;
   }
-  hi = rp_json_hex4(p + 2, d->end);
-  if (hi < 0 || (hi >= 0xdc00 && hi <= 0xdfff))
-    goto bad_u;
-  cp = (unsigned long)hi;
-  q = p + 6;                            /* 4 hex digits after \u */
-  if (cp >= 0xd800 && cp <= 0xdbff) {
-    lo = d->end - q >= 2 && q[0] == '\\' && q[1] == 'u'
-         ? rp_json_hex4(q + 2, d->end) : -1;
-    if (lo < 0xdc00 || lo > 0xdfff)
-      goto bad_u;
-    cp = 0x10000 + ((cp - 0xd800) << 10) + ((unsigned long)lo - 0xdc00);
-    q += 6;
+  /* The same rule as rp_json_check's, which the local API server applies
+   * before it queues a job. */
+  cp = rp_json_u_escape(p, d->end, pp);
+  if (cp < 0) {
+    long hi = rp_json_hex4(p + 2, d->end);
+    if (hi >= 0xd800 && hi <= 0xdfff)
+      return rp_fail(RP_EJSON, d->err, d->errlen, "lone UTF-16 surrogate "
+                     "\\u%04lx at byte %zu", (unsigned long)hi,
+                     (size_t)(p - d->s));
+    return rp_fail(RP_EJSON, d->err, d->errlen, "invalid \\u escape at byte "
+                   "%zu", (size_t)(p - d->s));
   }
-  luaL_addlstring(b, u, rp_json_utf8_encode(u, cp));
-  *pp = q;
+  luaL_addlstring(b, u, rp_json_utf8_encode(u, (unsigned long)cp));
   return RP_OK;
-bad_u:
-  if (hi >= 0xd800 && hi <= 0xdfff)
-    return rp_fail(RP_EJSON, d->err, d->errlen, "lone UTF-16 surrogate "
-                   "\\u%04lx at byte %zu", (unsigned long)hi,
-                   (size_t)(p - d->s));
-  return rp_fail(RP_EJSON, d->err, d->errlen, "invalid \\u escape at byte %zu",
-                 (size_t)(p - d->s));
 }
 
 /* Pushes the string whose opening quote is at d->p. A string without

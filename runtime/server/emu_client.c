@@ -107,10 +107,19 @@ int rp_emu_submit(struct rp_emulator *e, const struct rp_httpd_request *req,
   struct rp_buf extra = RP_BUF_INIT(SIZE_MAX / 2);
   struct run_ctx c;
   char url[RP_EMU_MAX_URL];
+  char err[128];
   long timeout = 0;
   int rc;
   memset(&c, 0, sizeof(c));
   c.extra = &extra;
+  /* The worker decodes the job-take object, which nests exactly as the
+   * body: a body the codec refuses would leave its job IN_PROGRESS. */
+  if (e->cfg.strict_input &&
+      rp_json_check(req->body, req->body_len, err, sizeof(err)) == RP_EINVAL) {
+    snprintf(url, sizeof(url), "invalid JSON body (%s)", err);
+    rp_emu_reply_error(res, 400, url);
+    goto out;
+  }
   if (rp_json_each_member(req->body, req->body_len, run_member, &c) != 0) {
     rp_emu_reply_error(res, 400, "invalid JSON body (an object is expected)");
     goto out;

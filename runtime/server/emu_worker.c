@@ -53,68 +53,121 @@ static void record_ping(struct rp_emulator *e, const char *worker,
   pthread_mutex_unlock(&e->mu);
 }
 
-static void job_done(struct rp_emulator *e, const struct rp_httpd_request *req,
-                     struct rp_httpd_response *res, const char *worker,
-                     const char *id)
+/* The status and message of a job store error, as rp_emu_reply_store()
+ * answers it. */
+static int store_status(int rc, const char **msg)
+{
+  if (rc == RP_JOBSTORE_ENOENT) {
+    *msg = "job not found";
+    return 404;
+  }
+  *msg = rc == RP_ETOOBIG ? "too large" : "out of memory";
+  return rc == RP_ETOOBIG ? 413 : 500;
+}
+
+/* A job-done body: ends the job (or updates its progress). request_id is
+ * the X-Request-ID of an HTTP post (NULL: none). Returns as
+ * rp_emulator_deliver(). */
+static int job_done(struct rp_emulator *e, const char *worker,
+                    const char *id, const char *body, size_t len,
+                    const char *request_id, const char **msg)
 {
   struct rp_json_span out = { NULL, 0 };
   struct rp_json_span er = { NULL, 0 };
   struct rp_json_span st = { NULL, 0 };
-  int has_out = rp_json_member(req->body, req->body_len, "output", &out);
+  int has_out = rp_json_member(body, len, "output", &out);
   int has_err;
   int progress = 0;
-  const char *rid;
   int rc;
   if (has_out < 0) {
-    rp_emu_reply_error(res, 400, "invalid JSON body (an object is expected)");
-    return;
+    *msg = "invalid JSON body (an object is expected)";
+    return 400;
   }
-  has_err = rp_json_member(req->body, req->body_len, "error", &er) == 1 &&
+  has_err = rp_json_member(body, len, "error", &er) == 1 &&
             !rp_emu_is_null(er);
-  if (rp_json_member(req->body, req->body_len, "status", &st) == 1 &&
+  if (rp_json_member(body, len, "status", &st) == 1 &&
       st.n == 13 && memcmp(st.p, "\"IN_PROGRESS\"", 13) == 0)
     progress = 1;
   /* A worker whose post timed out after it was stored posts it again with
    * the same X-Request-ID (the job id): the same delivery, not a late one. */
-  rid = rp_httpd_header(req, "X-Request-ID");
-  if (!progress && rid && strcmp(rid, id) == 0 &&
+  if (!progress && request_id && strcmp(request_id, id) == 0 &&
       rp_jobstore_is_result(e->js, id, has_out ? out.p : NULL, out.n,
-                            has_err ? er.p : NULL, er.n)) {
-    rp_emu_reply(res, 200, "{}");
-    return;
-  }
+                            has_err ? er.p : NULL, er.n))
+    return 200;
   rc = rp_jobstore_done(e->js, worker, id, progress,
                         has_out ? out.p : NULL, out.n,
                         has_err ? er.p : NULL, er.n);
-  if (rc != RP_OK) {
-    rp_emu_reply_store(res, rc);
-    return;
-  }
-  rp_emu_reply(res, 200, "{}");
+  return rc == RP_OK ? 200 : store_status(rc, msg);
 }
 
-static void job_stream(struct rp_emulator *e,
-                       const struct rp_httpd_request *req,
-                       struct rp_httpd_response *res, const char *worker,
-                       const char *id)
+/* A job-stream body: one more chunk of the job's stream. Returns as
+ * rp_emulator_deliver(). */
+static int job_stream(struct rp_emulator *e, const char *worker,
+                      const char *id, const char *body, size_t len,
+                      const char **msg)
 {
   struct rp_json_span out;
-  int has = rp_json_member(req->body, req->body_len, "output", &out);
+  int has = rp_json_member(body, len, "output", &out);
   int rc;
-  if (has < 0) {
-    rp_emu_reply_error(res, 400, "invalid JSON body (an object is expected)");
-    return;
-  }
-  if (has == 0) {
-    rp_emu_reply_error(res, 400, "missing output");
-    return;
+  if (has <= 0) {
+    *msg = has < 0 ? "invalid JSON body (an object is expected)"
+                   : "missing output";
+    return 400;
   }
   rc = rp_jobstore_stream_append(e->js, worker, id, out.p, out.n);
-  if (rc != RP_OK) {
-    rp_emu_reply_store(res, rc);
-    return;
-  }
-  rp_emu_reply(res, 200, "{}");
+  return rc == RP_OK ? 200 : store_status(rc, msg);
+}
+
+/* Ends job id FAILED because its result body[0..len) cannot be read.
+ * Returns as rp_emulator_deliver(). */
+static int unreadable_result(struct rp_emulator *e, const char *worker,
+                             const char *id, const char *body, size_t len,
+                             const char **msg)
+{
+  struct rp_buf er = RP_BUF_INIT(1024);
+  char why[128];
+  char text[256];
+  int rc;
+  if (rp_json_check(body, len, why, sizeof(why)) == RP_OK)
+    snprintf(why, sizeof(why), "not a JSON object");
+  snprintf(text, sizeof(text), "the handler's result cannot be stored: %s",
+           why);
+  rc = rp_json_put_string(&er, text, strlen(text));
+  if (rc == RP_OK)
+    rc = rp_jobstore_done(e->js, worker, id, 0, NULL, 0, er.data, er.len);
+  rp_buf_free(&er);
+  return rc == RP_OK ? 200 : store_status(rc, msg);
+}
+
+int rp_emulator_deliver(struct rp_emulator *e, const char *worker,
+                        const char *id, enum rp_emu_post kind,
+                        const char *body, size_t len, const char **msg)
+{
+  int status;
+  *msg = NULL;
+  if (kind == RP_EMU_POST_STREAM)
+    return job_stream(e, worker, id, body, len, msg);
+  status = job_done(e, worker, id, body, len, NULL, msg);
+  if (status == 400 && kind == RP_EMU_POST_RESULT)
+    return unreadable_result(e, worker, id, body, len, msg);
+  return status;
+}
+
+/* POST job-done/{worker}/{id} and job-stream/{worker}/{id}. */
+static void post_route(struct rp_emulator *e,
+                       const struct rp_httpd_request *req,
+                       struct rp_httpd_response *res, int stream,
+                       const char *worker, const char *id)
+{
+  const char *msg = NULL;
+  int status = stream
+    ? job_stream(e, worker, id, req->body, req->body_len, &msg)
+    : job_done(e, worker, id, req->body, req->body_len,
+               rp_httpd_header(req, "X-Request-ID"), &msg);
+  if (status == 200)
+    rp_emu_reply(res, 200, "{}");
+  else
+    rp_emu_reply_error(res, status, msg);
 }
 
 /* Checks a worker request's shape, key and method: job-done and
@@ -125,7 +178,7 @@ static int worker_allowed(struct rp_emulator *e,
                           struct rp_httpd_response *res, int route, int nseg)
 {
   const char *auth = rp_httpd_header(req, "Authorization");
-  const char *key = e->worker_key ? e->worker_key : e->api_key;
+  const char *key = e->api_key;
   int post = route == RP_EMU_JOB_DONE || route == RP_EMU_JOB_STREAM;
   if (nseg != (post ? 3 : 2)) {
     rp_emu_reply_error(res, 404, "no such route");
@@ -195,10 +248,8 @@ static void serve(struct rp_emulator *e, const struct rp_httpd_request *req,
     take(e, req, res, seg[0], seg[1]);
     break;
   case RP_EMU_JOB_DONE:
-    job_done(e, req, res, seg[1], seg[2]);
-    break;
   case RP_EMU_JOB_STREAM:
-    job_stream(e, req, res, seg[1], seg[2]);
+    post_route(e, req, res, route == RP_EMU_JOB_STREAM, seg[1], seg[2]);
     break;
   case RP_EMU_PING:
     rp_jobstore_touch(e->js, seg[1]);
@@ -225,4 +276,31 @@ void rp_emu_worker_route(struct rp_emulator *e,
       !rp_emu_apply_fault(e, route, res, &fault))
     serve(e, req, res, route, seg);
   rp_emu_log_request(e, req, res, fault, started);
+}
+
+/* ---- the worker API in process ---- */
+
+void rp_emulator_set_wake(struct rp_emulator *e, rp_emulator_wake_fn fn,
+                          void *ud)
+{
+  rp_jobstore_set_notify(e->js, fn, ud);
+}
+
+int rp_emulator_take(struct rp_emulator *e, const char *worker,
+                     struct rp_buf *out)
+{
+  return rp_jobstore_take(e->js, worker, 1, 0, 0, out);
+}
+
+int rp_emulator_stops(struct rp_emulator *e, const char *worker,
+                      struct rp_buf *out)
+{
+  size_t mark = out->len;
+  int rc = rp_buf_puts(out, "{\"jobsToStop\":");
+  int n = rc == RP_OK ? rp_jobstore_stops(e->js, worker, 0, out) : rc;
+  if (n > 0)
+    rc = rp_buf_puts(out, "}");
+  if ((n <= 0 || rc != RP_OK) && out->data)
+    rp_buf_set_len(out, mark);
+  return rc != RP_OK ? rc : n;
 }

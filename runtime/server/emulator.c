@@ -214,9 +214,9 @@ static void docs(const struct rp_httpd_request *req,
   res->location = "/";
 }
 
-/* The public listener: pages, control, realtime, then the endpoint's
- * routes under /v2/{endpoint}/ (any endpoint and the root too with
- * client_root; worker routes only without private_workers). */
+/* The listener: pages, control, realtime, then the endpoint's routes
+ * under /v2/{endpoint}/ (any endpoint and the root too with client_root;
+ * worker routes only without in_process_worker). */
 static void handle(void *ud, const struct rp_httpd_request *req,
                    struct rp_httpd_response *res)
 {
@@ -252,7 +252,7 @@ static void handle(void *ud, const struct rp_httpd_request *req,
     rp_emu_reply_error(res, 404, "no such route");
   } else if (!e->cfg.client_root && strcmp(seg[1], e->endpoint) != 0) {
     rp_emu_reply_error(res, 404, "no such endpoint");
-  } else if (!e->cfg.private_workers &&
+  } else if (!e->cfg.in_process_worker &&
              (wr = worker_route_index(seg[2])) >= 0) {
     rp_emu_worker_route(e, req, res, wr, seg + 2, nseg - 2);
   } else if (strcmp(seg[2], "openai") == 0) {
@@ -260,30 +260,6 @@ static void handle(void *ud, const struct rp_httpd_request *req,
   } else {
     rp_emu_client_route(e, req, res, seg + 2, nseg - 2);
   }
-  free(path);
-}
-
-/* The private listener (private_workers): the worker routes only. */
-static void handle_private(void *ud, const struct rp_httpd_request *req,
-                           struct rp_httpd_response *res)
-{
-  struct rp_emulator *e = ud;
-  char *seg[MAX_SEGS];
-  char *path = strdup(req->path);
-  int nseg;
-  int wr = -1;
-  if (!path) {
-    rp_emu_reply_error(res, 500, "out of memory");
-    return;
-  }
-  nseg = split_path(path, seg);
-  if (nseg >= 3 && nseg <= MAX_SEGS && strcmp(seg[0], "v2") == 0 &&
-      strcmp(seg[1], e->endpoint) == 0)
-    wr = worker_route_index(seg[2]);
-  if (wr >= 0)
-    rp_emu_worker_route(e, req, res, wr, seg + 2, nseg - 2);
-  else
-    rp_emu_reply_error(res, 404, "no such route");
   free(path);
 }
 
@@ -329,11 +305,6 @@ static int copy_config(struct rp_emulator *e,
     if (!e->api_key || !e->bearer)
       return RP_ENOMEM;
   }
-  if (cfg->private_workers && cfg->worker_key && *cfg->worker_key) {
-    e->worker_key = strdup(cfg->worker_key);
-    if (!e->worker_key)
-      return RP_ENOMEM;
-  }
   if (cfg->realtime && *cfg->realtime) {
     e->realtime = strdup(cfg->realtime);
     if (!e->realtime)
@@ -344,15 +315,13 @@ static int copy_config(struct rp_emulator *e,
   e->cfg.host = e->host;
   e->cfg.endpoint = e->endpoint;
   e->cfg.api_key = e->api_key;
-  e->cfg.worker_key = e->worker_key;
   e->cfg.realtime = e->realtime;
   return RP_OK;
 }
 
-/* Starts the public listener and, with private_workers, the worker
- * routes' own on 127.0.0.1 (ephemeral port). Returns RP_OK or httpd's
- * error, with a message in err. */
-static int listen_all(struct rp_emulator *e,
+/* Starts the listener. Returns RP_OK or httpd's error, with a message in
+ * err. */
+static int start_listener(struct rp_emulator *e,
                       const struct rp_emulator_config *cfg, char *err,
                       size_t errlen)
 {
@@ -369,18 +338,7 @@ static int listen_all(struct rp_emulator *e,
   if (rc != RP_OK)
     return rc;
   e->port = rp_httpd_port(e->httpd);
-  e->worker_port = e->port;
-  if (!cfg->private_workers)
-    return RP_OK;
-  hc.host = "127.0.0.1";
-  hc.port = 0;
-  hc.max_body = 0;
-  hc.timeout_s = 0;
-  hc.handler = handle_private;
-  rc = rp_httpd_start(&hc, &e->private_httpd, err, errlen);
-  if (rc == RP_OK)
-    e->worker_port = rp_httpd_port(e->private_httpd);
-  return rc;
+  return RP_OK;
 }
 
 int rp_emulator_start(const struct rp_emulator_config *cfg,
@@ -418,7 +376,7 @@ int rp_emulator_start(const struct rp_emulator_config *cfg,
   rc = rp_emu_webhooks_start(e);
   if (rc != RP_OK)
     goto fail;
-  rc = listen_all(e, cfg, err, errlen);
+  rc = start_listener(e, cfg, err, errlen);
   if (rc != RP_OK) {
     rp_emulator_stop(e);
     return rc;
@@ -433,11 +391,6 @@ fail:
 int rp_emulator_port(const struct rp_emulator *e)
 {
   return e->port;
-}
-
-int rp_emulator_worker_port(const struct rp_emulator *e)
-{
-  return e->worker_port;
 }
 
 void rp_emulator_print_env(const struct rp_emulator *e, FILE *f)
@@ -472,7 +425,6 @@ void rp_emulator_stop(struct rp_emulator *e)
     rp_jobstore_close(e->js);
   rp_emu_webhooks_stop(e);
   rp_httpd_stop(e->httpd);
-  rp_httpd_stop(e->private_httpd);
   if (e->js) {
     pthread_mutex_destroy(&e->mu);
     pthread_mutex_destroy(&e->wh_mu);
@@ -491,7 +443,6 @@ void rp_emulator_stop(struct rp_emulator *e)
   free(e->endpoint);
   free(e->api_key);
   free(e->bearer);
-  free(e->worker_key);
   free(e->realtime);
   free(e);
 }

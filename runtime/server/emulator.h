@@ -30,6 +30,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "base/buf.h"
+
 #define RP_EMU_MAX_WAIT_MS 300000     /* longest runsync/status-sync hold */
 #define RP_EMU_DEFAULT_WAIT_MS 90000  /* runsync/status-sync without ?wait */
 #define RP_EMU_LOG_MAX 20000          /* request log lines kept (default) */
@@ -99,9 +101,14 @@ struct rp_emulator_config {
   int control;                  /* serve /_emulator/ (default 1) */
   int client_root;              /* client routes also at the root, and
                                    under /v2/{any endpoint id}/ */
-  int private_workers;          /* worker routes only on a second listener
-                                   on 127.0.0.1, ephemeral port (default 0) */
-  const char *worker_key;       /* that listener's 'Authorization: KEY' */
+  int in_process_worker;        /* no worker routes over HTTP: the one
+                                   worker is in this process and calls
+                                   rp_emulator_take() and the rest below
+                                   (default 0) */
+  int strict_input;             /* /run, /runsync, realtime: refuse (400)
+                                   a body the worker's JSON codec cannot
+                                   decode (rp_json_check, json.h); default
+                                   0: any JSON passes, as on RunPod */
   const char *page_html;        /* GET / answers this (text/html); NULL:
                                    404 */
   const char *openapi_json;     /* GET /openapi.json answers this */
@@ -136,9 +143,48 @@ int rp_emulator_start(const struct rp_emulator_config *cfg,
 /* The bound port. */
 int rp_emulator_port(const struct rp_emulator *e);
 
-/* The port of the worker routes: the private listener's with
- * private_workers, else the same as rp_emulator_port. */
-int rp_emulator_worker_port(const struct rp_emulator *e);
+/* ---- the worker API in process (in_process_worker) ----
+ * What the worker routes do, without HTTP and without waiting: for a job
+ * loop in this process (the local API server, worker/api.h). Thread-safe;
+ * 'worker' is the worker's id, as in the routes' paths. */
+
+/* Called, from any thread, when a job is queued or a running job must
+ * stop: the worker should take or poll again. Must not block. */
+typedef void (*rp_emulator_wake_fn)(void *ud);
+
+/* Sets the wake hook (NULL: none). */
+void rp_emulator_set_wake(struct rp_emulator *e, rp_emulator_wake_fn fn,
+                          void *ud);
+
+/* job-take without holding: appends the next queued job's job-take
+ * object to out. Returns 1, 0 when none is queued, or an RP_E* error. */
+int rp_emulator_take(struct rp_emulator *e, const char *worker,
+                     struct rp_buf *out);
+
+/* job-stop without holding: appends {"jobsToStop":[ids]} to out when jobs
+ * of the worker were cancelled or timed out since the last call. Returns
+ * how many, or an RP_E* error. */
+int rp_emulator_stops(struct rp_emulator *e, const char *worker,
+                      struct rp_buf *out);
+
+/* What a worker posts. */
+enum rp_emu_post {
+  RP_EMU_POST_RESULT,   /* job-done: the result */
+  RP_EMU_POST_PROGRESS, /* job-done with "status":"IN_PROGRESS" */
+  RP_EMU_POST_STREAM    /* job-stream: a partial */
+};
+
+/* job-done or job-stream of job id with the JSON body[0..len). Returns
+ * the HTTP status the route would answer: 200, 400 (a body that is not an
+ * object, a stream without output), 404 (unknown job), 413 or 500 (out of
+ * memory), with the error in *msg (a static string) for anything but 200.
+ * Unlike the route, a result whose body cannot be read (nested deeper
+ * than the scanner's limit, say) ends the job FAILED with an error naming
+ * the cause, and counts as delivered: no job stays IN_PROGRESS because of
+ * what its handler returned. */
+int rp_emulator_deliver(struct rp_emulator *e, const char *worker,
+                        const char *id, enum rp_emu_post kind,
+                        const char *body, size_t len, const char **msg);
 
 /* Prints "listening on http://HOST:PORT" and the export lines a worker
  * needs, one per line, and flushes f. */

@@ -42,13 +42,10 @@ struct rp_emulator {
   char *endpoint;
   char *api_key;
   char *bearer;                    /* "Bearer <key>" */
-  char *worker_key;                /* private listener's key, or NULL */
   char *realtime;                  /* endpoint id of /{id}/realtime */
   struct rp_jobstore *js;
   struct rp_httpd *httpd;
-  struct rp_httpd *private_httpd;  /* worker routes (private_workers) */
   int port;
-  int worker_port;
 
   pthread_mutex_t mu;              /* everything below */
   long take_hold_ms, stop_hold_ms, stream_hold_ms;

@@ -76,9 +76,10 @@ static int put_view(const struct job *j, long long now, struct rp_buf *out)
 }
 
 /* Ends job j with status st (it must not have ended yet), moving it to the
- * finished list, waking its waiters and calling the webhook hook. */
-static void finish(struct rp_jobstore *js, struct job *j,
-                   enum rp_job_status st, long long now)
+ * finished list and calling the webhook hook; waking its waiters is left
+ * to the caller (finish, or wake_unlocked). */
+static void end_job(struct rp_jobstore *js, struct job *j,
+                    enum rp_job_status st, long long now)
 {
   rp_jobstore_list_remove(js, j);
   j->status = st;
@@ -88,7 +89,6 @@ static void finish(struct rp_jobstore *js, struct job *j,
     js->completed++;
   else if (st == RP_JOB_FAILED || st == RP_JOB_TIMED_OUT)
     js->failed++;
-  pthread_cond_broadcast(&j->cv);
   if (j->webhook && js->final_fn) {
     struct rp_buf view = RP_BUF_INIT(SIZE_MAX / 2);
     if (put_view(j, now, &view) == RP_OK)
@@ -97,7 +97,38 @@ static void finish(struct rp_jobstore *js, struct job *j,
   }
 }
 
+/* end_job, waking j's waiters. */
+static void finish(struct rp_jobstore *js, struct job *j,
+                   enum rp_job_status st, long long now)
+{
+  end_job(js, j, st, now);
+  pthread_cond_broadcast(&j->cv);
+}
+
+/* Wakes the waiters of job j, which the caller pinned (j->waiters++)
+ * before it unlocked the store: a waiter woken under the lock would only
+ * block on it again (on one core, two more context switches per job).
+ * Unpins j, freeing it when it was forgotten meanwhile. */
+static void wake_unlocked(struct rp_jobstore *js, struct job *j)
+{
+  pthread_cond_broadcast(&j->cv);
+  pthread_mutex_lock(&js->mu);
+  j->waiters--;
+  if (j->removed && j->waiters == 0)
+    rp_jobstore_job_free(j);
+  pthread_mutex_unlock(&js->mu);
+}
+
 /* ---- upkeep ---- */
+
+/* Wakes the takers waiting on cv (cv_queue or cv_stop) and calls the
+ * notify hook. */
+static void news(struct rp_jobstore *js, pthread_cond_t *cv)
+{
+  pthread_cond_broadcast(cv);
+  if (js->notify_fn)
+    js->notify_fn(js->notify_ud);
+}
 
 static void upkeep(struct rp_jobstore *js, long long now, int force)
 {
@@ -112,7 +143,7 @@ static void upkeep(struct rp_jobstore *js, long long now, int force)
       finish(js, j, RP_JOB_TIMED_OUT, now);
       j->stop_pending = 1;
       js->stops_pending++;
-      pthread_cond_broadcast(&js->cv_stop);
+      news(js, &js->cv_stop);
     } else if (js->lim.requeue_after_ms > 0) {
       struct worker *w = rp_jobstore_worker_find(js, j->worker);
       long long seen = w ? w->seen : j->started;
@@ -126,7 +157,7 @@ static void upkeep(struct rp_jobstore *js, long long now, int force)
         j->retries++;
         js->retried++;
         rp_jobstore_list_push(js, ON_QUEUE, j, 1);
-        pthread_cond_broadcast(&js->cv_queue);
+        news(js, &js->cv_queue);
         pthread_cond_broadcast(&j->cv);
       }
     }
@@ -236,6 +267,15 @@ void rp_jobstore_set_final_hook(struct rp_jobstore *js,
   pthread_mutex_unlock(&js->mu);
 }
 
+void rp_jobstore_set_notify(struct rp_jobstore *js, rp_jobstore_notify_fn fn,
+                            void *ud)
+{
+  pthread_mutex_lock(&js->mu);
+  js->notify_fn = fn;
+  js->notify_ud = ud;
+  pthread_mutex_unlock(&js->mu);
+}
+
 void rp_jobstore_set_requeue(struct rp_jobstore *js, long ms)
 {
   pthread_mutex_lock(&js->mu);
@@ -332,6 +372,8 @@ int rp_jobstore_submit(struct rp_jobstore *js, const char *input,
   memcpy(id, j->id, RP_JOBSTORE_ID_LEN + 1);
   j = NULL;                          /* the store owns it now */
   pthread_cond_signal(&js->cv_queue);
+  if (js->notify_fn)
+    js->notify_fn(js->notify_ud);
 out:
   pthread_mutex_unlock(&js->mu);
   rp_buf_free(&take);
@@ -382,7 +424,8 @@ int rp_jobstore_take(struct rp_jobstore *js, const char *worker, size_t max,
     if (n > 0)
       rp_buf_append(out, ",", 1);
     rp_buf_append(out, j->take, j->take_len);
-    pthread_cond_broadcast(&j->cv);
+    /* No broadcast on j->cv: its waiters (views, stream reads) wait for
+     * the end or a chunk, and a wake here would only put them back. */
   }
   if (as_array)
     rp_buf_append(out, "]", 1);
@@ -417,6 +460,7 @@ int rp_jobstore_done(struct rp_jobstore *js, const char *worker,
 {
   long long now = rp_jobstore_lock(js);
   struct job *j;
+  struct job *woken = NULL;
   int rc = RP_OK;
   rp_jobstore_seen(js, worker, now);
   j = rp_jobstore_find(js, id);
@@ -448,9 +492,15 @@ int rp_jobstore_done(struct rp_jobstore *js, const char *worker,
   }
   if (!j->started)
     j->started = now;
-  finish(js, j, error ? RP_JOB_FAILED : RP_JOB_COMPLETED, now);
+  end_job(js, j, error ? RP_JOB_FAILED : RP_JOB_COMPLETED, now);
+  if (j->waiters > 0) {
+    j->waiters++;
+    woken = j;
+  }
 out:
   pthread_mutex_unlock(&js->mu);
+  if (woken)
+    wake_unlocked(js, woken);
   return rc;
 }
 
@@ -518,7 +568,7 @@ int rp_jobstore_cancel(struct rp_jobstore *js, const char *id,
     finish(js, j, RP_JOB_CANCELLED, now);
     j->stop_pending = 1;
     js->stops_pending++;
-    pthread_cond_broadcast(&js->cv_stop);
+    news(js, &js->cv_stop);
   } else if (j->status == RP_JOB_IN_QUEUE) {
     finish(js, j, RP_JOB_CANCELLED, now);
   }

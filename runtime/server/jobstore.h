@@ -74,6 +74,12 @@ struct rp_jobstore_health {
 typedef void (*rp_jobstore_final_fn)(void *ud, const char *url,
                                      const char *view, size_t len);
 
+/* Called, under the store's lock, when a job is queued or re-queued and
+ * when a running job must stop (cancelled or timed out): a hint for a
+ * taker that does not wait inside the store (rp_jobstore_take with
+ * wait_ms 0) to look again. Must not block nor call back into the store. */
+typedef void (*rp_jobstore_notify_fn)(void *ud);
+
 struct rp_jobstore;
 
 /* The status's name, e.g. "IN_QUEUE". */
@@ -90,6 +96,10 @@ int rp_jobstore_new(const struct rp_jobstore_limits *lim,
 /* Sets the hook called when a job that has a webhook ends. */
 void rp_jobstore_set_final_hook(struct rp_jobstore *js,
                                 rp_jobstore_final_fn fn, void *ud);
+
+/* Sets the hook called when there is news for a taker (NULL: none). */
+void rp_jobstore_set_notify(struct rp_jobstore *js, rp_jobstore_notify_fn fn,
+                            void *ud);
 
 /* Wakes every waiter; afterwards waits return at once. Thread-safe. */
 void rp_jobstore_close(struct rp_jobstore *js);

@@ -86,6 +86,8 @@ struct rp_jobstore {
   uint64_t rng;
   rp_jobstore_final_fn final_fn;
   void *final_ud;
+  rp_jobstore_notify_fn notify_fn;
+  void *notify_ud;
 };
 
 /* 1 once job j has ended (COMPLETED, FAILED, CANCELLED, TIMED_OUT). */

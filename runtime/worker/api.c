@@ -16,15 +16,13 @@
 
 #include <curl/curl.h>
 
-#include "base/codec.h"
-#include "server/emulator.h"
-#include "base/files.h"
 #include "base/log.h"
+#include "server/emulator.h"
 #include "base/rp.h"
 #include "worker/serverless.h"
 #include "worker/exit.h"
 
-#define ENDPOINT "local"     /* the private listener's endpoint id */
+#define ENDPOINT "local"     /* the endpoint id of the /v2/ routes */
 
 /* Where and how the server runs, from the flags or the environment. */
 struct where {
@@ -96,47 +94,32 @@ static int probe_port(const char *addr, int port, char *err, size_t errlen)
   return rc;
 }
 
-/* Writes 32 random hex digits and a NUL into key. Returns RP_OK, or an
- * error with the message in err. */
-static int random_key(char key[33], char *err, size_t errlen)
+/* The job store as the job loop's source (serverless.h): the emulator's
+ * worker API in process. */
+static int source_take(void *ud, const char *worker, struct rp_buf *out)
 {
-  unsigned char raw[16];
-  int rc = rp_files_random(raw, sizeof(raw), err, errlen);
-  if (rc != RP_OK)
-    return rc;
-  rp_hex_encode(raw, sizeof(raw), key);
-  key[32] = '\0';
-  return RP_OK;
+  return rp_emulator_take(ud, worker, out);
 }
 
-/* The job loop's URLs on the private listener. */
-struct urls {
-  char take[128];
-  char done[128];
-  char stream[128];
-};
-
-/* Points the serverless job loop's settings at the private listener:
- * copies env into *out with the webhook URLs (in *u) and the key replaced.
- * RUNPOD_WEBHOOK_PING stays: the worker pings the platform as the Python
- * SDK's API server does, with the environment's key (rp_api_run). The
- * private key is never put in the environment, so a handler cannot see
- * it. */
-static void point_worker(const struct rp_settings *env, int port,
-                         const char *key, struct urls *u,
-                         struct rp_settings *out)
+static int source_stops(void *ud, const char *worker, struct rp_buf *out)
 {
-  *out = *env;
-  snprintf(u->take, sizeof(u->take), "http://127.0.0.1:%d/v2/" ENDPOINT
-           "/job-take/$ID?gpu=local", port);
-  snprintf(u->done, sizeof(u->done), "http://127.0.0.1:%d/v2/" ENDPOINT
-           "/job-done/$RUNPOD_POD_ID/$ID?gpu=local", port);
-  snprintf(u->stream, sizeof(u->stream), "http://127.0.0.1:%d/v2/"
-           ENDPOINT "/job-stream/$RUNPOD_POD_ID/$ID?gpu=local", port);
-  out->webhook_get_job.text = u->take;
-  out->webhook_post_output.text = u->done;
-  out->webhook_post_stream.text = u->stream;
-  out->ai_api_key.text = key;
+  return rp_emulator_stops(ud, worker, out);
+}
+
+static int source_deliver(void *ud, const char *worker, const char *id,
+                          int kind, const char *body, size_t len,
+                          const char **msg)
+{
+  return rp_emulator_deliver(ud, worker, id,
+                             kind == RP_SOURCE_STREAM ? RP_EMU_POST_STREAM
+                             : kind == RP_SOURCE_PROGRESS
+                             ? RP_EMU_POST_PROGRESS : RP_EMU_POST_RESULT,
+                             body, len, msg);
+}
+
+static void source_set_wake(void *ud, void (*wake)(void *), void *wake_ud)
+{
+  rp_emulator_set_wake(ud, wake, wake_ud);
 }
 
 int rp_api_run(const struct rp_vm_options *vm, const struct rp_args *a,
@@ -144,12 +127,10 @@ int rp_api_run(const struct rp_vm_options *vm, const struct rp_args *a,
 {
   struct rp_emulator_config cfg;
   struct rp_emulator *e = NULL;
-  struct rp_settings loop_env;
-  struct urls urls;
+  struct rp_job_source source;
   struct where w;
   sigset_t block;
   sigset_t old;
-  char key[33];
   char err[512];
   const char *realtime = env->endpoint_id.text;
   int rc;
@@ -157,10 +138,6 @@ int rp_api_run(const struct rp_vm_options *vm, const struct rp_args *a,
   memset(&w, 0, sizeof(w));
   if (configure(a, env, &w) != 0)
     return RP_EXIT_USAGE;
-  if (random_key(key, err, sizeof(err)) != RP_OK) {
-    rp_log(RP_LOG_ERROR, NULL, "%s", err);
-    return RP_EXIT_FAILED;
-  }
   rp_emulator_default_config(&cfg);
   cfg.host = w.addr;
   cfg.port = w.port;
@@ -169,8 +146,8 @@ int rp_api_run(const struct rp_vm_options *vm, const struct rp_args *a,
   cfg.log_max = 0;
   cfg.control = 0;
   cfg.client_root = 1;
-  cfg.private_workers = 1;
-  cfg.worker_key = key;
+  cfg.in_process_worker = 1;
+  cfg.strict_input = 1;
   cfg.page_html = rp_api_page_html;
   cfg.openapi_json = rp_api_openapi_json;
   cfg.realtime = realtime;
@@ -200,7 +177,8 @@ int rp_api_run(const struct rp_vm_options *vm, const struct rp_args *a,
     curl_global_cleanup();
     return rc == RP_ENOMEM ? RP_EXIT_FAILED : RP_EXIT_USAGE;
   }
-  point_worker(env, rp_emulator_worker_port(e), key, &urls, &loop_env);
+  source = (struct rp_job_source){ e, source_take, source_stops,
+                                   source_deliver, source_set_wake };
   if (cfg.realtime)
     snprintf(err, sizeof(err), "; realtime: POST /%s/realtime",
              cfg.realtime);
@@ -209,9 +187,9 @@ int rp_api_run(const struct rp_vm_options *vm, const struct rp_args *a,
   rp_log(RP_LOG_INFO, NULL, "Local API server on http://%s:%d/ (%s; "
          "%d job%s at once%s)", w.host, rp_emulator_port(e), w.addr,
          w.concurrency, w.concurrency == 1 ? "" : "s", err);
-  rc = rp_serverless_run(vm, &loop_env, &(struct rp_serverless_options){
+  rc = rp_serverless_run(vm, env, &(struct rp_serverless_options){
     .concurrency = w.concurrency, .api = 1,
-    .ping_key = env->ai_api_key.text });
+    .ping_key = env->ai_api_key.text, .source = &source });
   rp_emulator_stop(e);
   curl_global_cleanup();
   return rc;

@@ -8,10 +8,10 @@
  * page to submit and watch a job), GET /openapi.json and, when
  * RUNPOD_ENDPOINT_ID is set, POST /{endpoint id}/realtime. The routes and
  * the job store are the emulator's (emulator.h). The jobs run on this
- * process's own serverless job loop (serverless.h): the emulator's worker
- * routes listen on a second, private listener on 127.0.0.1 with an
- * ephemeral port and a random key, and the job loop's webhook URLs are
- * pointed at it. docs/api.md describes routes, flags and limits.
+ * process's own serverless job loop (serverless.h), which takes them from
+ * the store and delivers their results into it by calls (the emulator's
+ * worker API in process, struct rp_job_source): no worker route is served
+ * over HTTP. docs/api.md describes routes, flags and limits.
  */
 #ifndef RP_API_H
 #define RP_API_H

@@ -205,7 +205,7 @@ static void maybe_take(struct state *s, double t, int running)
   int index;
   if (!s->shutting && !s->take && t >= s->take_at && s->have_concurrency &&
       running < s->concurrency && rp_take_pick_executor(s, &index, 0))
-    rp_take_start(s, s->concurrency - running);
+    s->tp->take(s, s->concurrency - running);
 }
 
 /* Phase: the job-stop poll, while jobs may still be asked to stop. */
@@ -213,13 +213,13 @@ static void maybe_poll_stops(struct state *s, double t, int running)
 {
   if (s->stop_poll && (!s->shutting || running > 0) && !s->stop &&
       t >= s->stop_at)
-    rp_take_start_stop_poll(s);
+    s->tp->poll_stops(s);
 }
 
-/* Phase: moves the transfers on and handles those that ended. Returns 1
- * when any ended: a poll's follow-up may be due at once, and a delivered
- * job leaves the ping's job list on the next pass, not up to MAX_SLEEP_S
- * later. */
+/* Phase (HTTP): moves the transfers on and handles those that ended.
+ * Returns 1 when any ended: a poll's follow-up may be due at once, and a
+ * delivered job leaves the ping's job list on the next pass, not up to
+ * MAX_SLEEP_S later. */
 static int drain_transfers(struct state *s)
 {
   int still;
@@ -283,15 +283,20 @@ static void loop(struct state *s)
     int running;
     handle_outbox(s);               /* executor messages -> post queues */
     t = rp_clock_now();
-    rp_post_advance(s, t);          /* due posts start, delivered jobs go */
+    s->tp->advance(s, t);           /* due posts start, delivered jobs go */
     if (check_shutdown(s, t))
       break;
     running = rp_take_running(s);
     maybe_take(s, t, running);
     maybe_poll_stops(s, t, running);
-    wait_for_events(s, next_wakeup(s, t, drain_transfers(s)));
+    wait_for_events(s, next_wakeup(s, t, s->tp->drain(s)));
   }
 }
+
+/* The job server over HTTP: take.c and post.c on the multi handle. */
+static const struct transport http_transport = {
+  rp_take_start, rp_take_start_stop_poll, rp_post_advance, drain_transfers
+};
 
 /* Builds executor 0, whose VM gives start's config (timeout, threads,
  * recycling; a variable set in the environment wins), then the other
@@ -413,7 +418,11 @@ int rp_serverless_run(const struct rp_vm_options *vm,
   s->stream_tmpl = env->webhook_post_stream.text;
   s->api_key = env->ai_api_key.text;
   s->worker_id = rp_worker_id();
-  if (!s->done_tmpl || !*s->done_tmpl) {
+  s->tp = &http_transport;
+  if (o && o->source) {
+    s->tp = &rp_inproc_transport;
+    s->source = o->source;
+  } else if (!s->done_tmpl || !*s->done_tmpl) {
     rp_log(RP_LOG_ERROR, NULL, "RUNPOD_WEBHOOK_POST_OUTPUT is not set; "
            "serverless mode needs it");
     return RP_EXIT_FAILED;
@@ -424,7 +433,8 @@ int rp_serverless_run(const struct rp_vm_options *vm,
    * run without the stop poll (as the Python SDK always does) rather than
    * refuse, so a worker behind a proxy that renames the path still runs
    * its jobs; they just cannot be stopped early. */
-  s->stop_poll = s->take_tmpl && rp_wire_has_stop(s->take_tmpl);
+  s->stop_poll = s->source || (s->take_tmpl &&
+                                rp_wire_has_stop(s->take_tmpl));
   if (!s->stop_poll)
     rp_log(RP_LOG_WARN, NULL, "RUNPOD_WEBHOOK_GET_JOB has no /job-take/, "
            "so no job-stop URL follows from it: jobs cannot be stopped "
@@ -453,6 +463,8 @@ int rp_serverless_run(const struct rp_vm_options *vm,
   curl_multi_setopt(s->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
                    MAX_HOST_CONNECTIONS);
   rp_outbox_init(&s->out, wake, s);
+  if (s->source)
+    s->source->set_wake(s->source->ud, rp_inproc_wake, s);
   memset(&sa, 0, sizeof(sa));
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
@@ -493,6 +505,8 @@ int rp_serverless_run(const struct rp_vm_options *vm,
   loop(s);
   rc = s->exit_code;
 done:
+  if (s->source)
+    s->source->set_wake(s->source->ud, NULL, NULL);
   if (s->take)
     cancel(s, &s->take);
   if (s->stop)

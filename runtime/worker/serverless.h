@@ -11,15 +11,47 @@
 #ifndef RP_SERVERLESS_H
 #define RP_SERVERLESS_H
 
+#include <stddef.h>
+
+#include "base/buf.h"
 #include "base/settings.h"
 #include "worker/vm.h"
+
+/* A job server in this process (the local API server's job store,
+ * api.h), in place of the job server's HTTP API: the loop takes jobs,
+ * polls stops and delivers each post through these calls, on its own
+ * thread; none may block. The texts are those of the worker API (docs/
+ * emulator.md, "Worker API"): job-take objects, {"jobsToStop":[...]},
+ * job-done and job-stream bodies. */
+enum { RP_SOURCE_RESULT, RP_SOURCE_PROGRESS, RP_SOURCE_STREAM };
+
+struct rp_job_source {
+  void *ud;
+  /* Appends the next queued job's job-take object to out. Returns 1, 0
+   * when there is none, or an RP_E* error. */
+  int (*take)(void *ud, const char *worker, struct rp_buf *out);
+  /* Appends {"jobsToStop":[ids]} to out when the worker's jobs must stop.
+   * Returns how many, or an RP_E* error. */
+  int (*stops)(void *ud, const char *worker, struct rp_buf *out);
+  /* Delivers a post of job id: its result (kind RP_SOURCE_RESULT), a
+   * progress update (RP_SOURCE_PROGRESS), both job-done bodies, or a
+   * job-stream body (RP_SOURCE_STREAM). Returns the HTTP status the
+   * worker API would answer (200 when delivered), with an error message
+   * in *msg otherwise. */
+  int (*deliver)(void *ud, const char *worker, const char *id, int kind,
+                 const char *body, size_t len, const char **msg);
+  /* Sets the function the source calls, from any thread and without
+   * blocking, when a job is queued or one must stop. */
+  void (*set_wake)(void *ud, void (*wake)(void *), void *wake_ud);
+};
 
 struct rp_serverless_options {
   int concurrency;   /* jobs in flight; 0 = 1 or concurrency_modifier's */
   int api;           /* API/realtime mode: the jobs come from the local
                         server; no fitness checks (as the Python SDK) */
-  const char *ping_key; /* with api: the key pings carry (the job loop's
-                           own key is the local server's private one) */
+  const char *ping_key; /* with api: the key pings carry */
+  const struct rp_job_source *source; /* NULL: the job server over HTTP
+                           (the RUNPOD_WEBHOOK_* URLs) */
 };
 
 /* Runs until SIGTERM/SIGINT (then finishes in-flight jobs within the grace

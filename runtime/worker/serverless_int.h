@@ -3,17 +3,23 @@
  * post.c): the loop's state, the jobs in flight and their post queues.
  *
  * Everything here runs on the orchestrator thread, the one that called
- * rp_serverless_run(); the executors reach it only through the outbox.
+ * rp_serverless_run(); the executors reach it only through the outbox,
+ * a job source in this process only through source_news.
  *   serverless.c  the loop, its phases, signals and the life cycle
  *   take.c        job-take and job-stop polls, handing jobs to executors
  *   post.c        the jobs in flight and their ordered post queues
+ *   inproc.c      the transport to a job source in this process (the
+ *                 local API server's store) instead of HTTP
  */
 #ifndef RP_SERVERLESS_INT_H
 #define RP_SERVERLESS_INT_H
 
+#include <stdatomic.h>
+
 #include "net/req.h"
 #include "worker/executor.h"
 #include "worker/heartbeat.h"
+#include "worker/serverless.h"
 
 #define MAX_THREADS 256
 /* When a request cannot be built (out of memory), the next try waits
@@ -48,7 +54,28 @@ struct job {
   struct job *next;
 };
 
+struct state;
+
+/* Where jobs come from and posts go, chosen at start: the job server over
+ * HTTP on the multi handle (take.c, post.c), or a job source in this
+ * process (inproc.c). The loop calls each at its phase. */
+struct transport {
+  /* Asks for up to free_slots jobs; those taken go to rp_take_done(). */
+  void (*take)(struct state *s, int free_slots);
+  /* Asks which jobs must stop; the answer goes to rp_take_stop_done(). */
+  void (*poll_stops)(struct state *s);
+  /* At time t: sends each job's next post when due, drops the jobs whose
+   * result was delivered. */
+  void (*advance)(struct state *s, double t);
+  /* Handles what has finished; returns 1 when the next take or stop poll
+   * may be due at once. */
+  int (*drain)(struct state *s);
+};
+
 struct state {
+  const struct transport *tp;
+  const struct rp_job_source *source;  /* inproc.c's, else NULL */
+  atomic_int source_news;    /* the source woke the loop (inproc.c) */
   const char *take_tmpl;
   const char *done_tmpl;
   const char *stream_tmpl;
@@ -134,5 +161,12 @@ void rp_post_queue(struct job *j, enum post_kind kind, char *body,
 void rp_post_advance(struct state *s, double t);
 /* Handles a finished post: the next one of the job, or a retry. Frees r. */
 void rp_post_done(struct rp_req *r);
+
+/* ---- inproc.c ---- */
+
+/* The transport to s->source. */
+extern const struct transport rp_inproc_transport;
+/* The source's wake function (set_wake); ud is the state. Any thread. */
+void rp_inproc_wake(void *ud);
 
 #endif

@@ -7,10 +7,14 @@
  * libmicrohttpd is bypassed: this file is the httpd.h unit. Its
  * rp_httpd_start() keeps the route callback, and each input is parsed
  * here into one request and handed to that callback on this thread, the
- * way httpd.c does after collecting a body. Three servers are started:
- * the emulator binary's defaults (with the control API), the local API
- * server's public listener (api.c's config, an API key) and its private
- * worker listener. Input: one selector byte (which server), then
+ * way httpd.c does after collecting a body. Two servers are started:
+ * the emulator binary's defaults (with the control API) and the local API
+ * server (api.c's config, an API key); a third selector drives the local
+ * API server's worker API in process (rp_emulator_take, _stops and
+ * _deliver, as its job loop calls them: a GET path naming job-stop polls
+ * the stops, another GET takes a job, a POST delivers the body to the
+ * path's last segment as job id, a stream when the path names
+ * job-stream). Input: one selector byte (which server), then
  *   METHOD SP PATH[?QUERY] LF (NAME: VALUE LF)* LF BODY
  * with %XX decoded in the path and the query like libmicrohttpd does.
  *
@@ -29,6 +33,7 @@
 #include <strings.h>
 
 #include "base/codec.h"
+#include "base/json.h"
 #include "server/emulator.h"
 #include "server/httpd.h"
 #include "base/rp.h"
@@ -36,7 +41,6 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define API_KEY "sekret-api-key"
-#define WORKER_KEY "sekret-worker-key"
 #define MAX_FIELDS 64
 #define MAX_INPUT 16384
 
@@ -57,8 +61,9 @@ struct MHD_Connection {
   char *avalue[MAX_FIELDS];        /* NULL: a key without '=' */
 };
 
-static struct rp_httpd *servers[3];
+static struct rp_httpd *servers[2];
 static int nservers;
+static struct rp_emulator *api;    /* the local API server's */
 
 int rp_httpd_start(const struct rp_httpd_config *cfg, struct rp_httpd **out,
                    char *err, size_t errlen)
@@ -66,7 +71,7 @@ int rp_httpd_start(const struct rp_httpd_config *cfg, struct rp_httpd **out,
   struct rp_httpd *h = calloc(1, sizeof(*h));
   (void)err;
   (void)errlen;
-  if (!h || nservers == 3)
+  if (!h || nservers == 2)
     abort();
   h->handler = cfg->handler;
   h->ud = cfg->ud;
@@ -258,12 +263,38 @@ static void setup(void)
   cfg.log_max = 0;
   cfg.control = 0;
   cfg.client_root = 1;
-  cfg.private_workers = 1;
-  cfg.worker_key = WORKER_KEY;
+  cfg.in_process_worker = 1;
   cfg.page_html = "<html></html>";
   cfg.openapi_json = "{}";
-  if (rp_emulator_start(&cfg, &e, err, sizeof(err)) != RP_OK)
+  if (rp_emulator_start(&cfg, &api, err, sizeof(err)) != RP_OK)
     abort();
+}
+
+/* The local API server's worker API in process (see the top). */
+static void in_process(const char *method, const char *path,
+                       const char *body, size_t blen)
+{
+  struct rp_buf out = RP_BUF_INIT(RP_HTTPD_MAX_RESPONSE);
+  const char *id = strrchr(path, '/');
+  const char *msg = NULL;
+  int rc;
+  if (strcmp(method, "POST") == 0) {
+    rc = rp_emulator_deliver(api, "w", id ? id + 1 : path,
+                             strstr(path, "job-stream") ? RP_EMU_POST_STREAM
+                             : strstr(path, "progress") ? RP_EMU_POST_PROGRESS
+                             : RP_EMU_POST_RESULT, body, blen, &msg);
+    if (rc != 200 && (rc < 400 || rc > 599 || !msg))
+      abort();
+  } else if (strstr(path, "job-stop")) {
+    rc = rp_emulator_stops(api, "w", &out);
+    if (rc < 0 || (rc > 0 && !rp_json_valid(out.data, out.len)))
+      abort();
+  } else {
+    rc = rp_emulator_take(api, "w", &out);
+    if (rc < 0 || (rc > 0 && !rp_json_valid(out.data, out.len)))
+      abort();
+  }
+  rp_buf_free(&out);
 }
 
 static void purge(void)
@@ -296,7 +327,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     setup();
   if (++runs % 256 == 0)
     purge();
-  s = data[0] % 3;
+  s = data[0] % 3;         /* 2: in process */
   memset(&c, 0, sizeof(c));
   nl = memchr(p, '\n', (size_t)(end - p));
   if (!nl)
@@ -329,7 +360,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   if (p < end)
     p++;                           /* the empty line */
   body = copy(p, (size_t)(end - p));
-  if (!strstr(path, "faults"))
+  if (s == 2)
+    in_process(method, path, body, (size_t)(end - p));
+  else if (!strstr(path, "faults"))
     serve(s, method, path, &c, body, (size_t)(end - p));
   free(body);
   free(path);
