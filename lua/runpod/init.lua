@@ -31,6 +31,7 @@ local on_demand = {
   cleanup = function() return require("runpod.files").cleanup end,
   download = function() return require("runpod.download").download end,
   upload = function() return require("runpod.upload").upload end,
+  volume_cache = function() return require("runpod.volume_cache").new end,
 }
 
 setmetatable(runpod, {

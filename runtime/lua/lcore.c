@@ -24,6 +24,7 @@
 #include "lua/lbuffer.h"
 #include "lua/lfiles.h"
 #include "lua/lsys.h"
+#include "lua/lvolcache.h"
 #include "lua/ljson.h"
 #include "lua/lhttp.h"
 #include "lua/host.h"
@@ -418,5 +419,6 @@ int luaopen_runpod_core(lua_State *L)
   rp_lbuffer_register(L);
   rp_lfiles_register(L);
   rp_lsys_register(L);
+  rp_lvolcache_register(L);
   return 1;
 }
