@@ -139,6 +139,47 @@ describe("runpod.download", function()
       assert.are.same({}, files_in(folder("j5")))
     end)
 
+    it("ends a download that stops sending after stall_timeout seconds", function()
+      -- The server sends 1000 bytes, then nothing for 30 s with the
+      -- connection open; without a whole-transfer cap only the stall ends it.
+      local out = download_in("j5s", ("{ %q }"):format(base .. "/stall?n=1000"),
+        "{ stall_timeout = 1, tries = 1 }", ALLOW)
+      assert.matches("too slow", out[1].err)
+      assert.are.same({}, files_in(folder("j5s")))
+    end)
+
+    it("lets a slow but steady download run past stall_timeout", function()
+      -- 3000 bytes at 100 bytes every 0.1 s: about 3 s, never stalled.
+      local out = download_in("j5t", ("{ %q }"):format(base .. "/trickle?n=3000&ms=100"),
+        "{ stall_timeout = 1, tries = 1 }", ALLOW)
+      assert.is_nil(out[1].err)
+      assert.are.equal(pattern(3000), proc.read_file(out[1].path))
+    end)
+
+    it("caps the whole transfer only when timeout is given", function()
+      local out = download_in("j5u", ("{ %q }"):format(base .. "/trickle?n=3000&ms=100"),
+        "{ timeout = 1, tries = 1 }", ALLOW)
+      assert.matches("timed out", out[1].err)
+    end)
+
+    it("fetches the URLs of one call in parallel", function()
+      -- Each request is answered only once both have arrived (else 504
+      -- after 30 s): one after the other cannot pass.
+      local url = base .. "/barrier?key=par&n=2"
+      local out = download_in("j5p", ("{ %q, %q }"):format(url, url), "{ tries = 1 }", ALLOW)
+      assert.is_nil(out[1].err)
+      assert.is_nil(out[2].err)
+      assert.are.equal("met", proc.read_file(out[1].path))
+      assert.are.equal("met", proc.read_file(out[2].path))
+    end)
+
+    it("keeps to opts.parallel transfers at a time", function()
+      local url = base .. "/barrier?key=par1&n=2"
+      local out = download_in("j5q", ("{ %q, %q }"):format(url, url),
+        "{ tries = 1, parallel = 1, stall_timeout = 1 }", ALLOW)
+      assert.is_truthy(out[1].err)
+    end)
+
     it("enforces RUNPOD_MAX_DOWNLOAD_BYTES with and without Content-Length", function()
       local urls = ("{ %q, %q, %q }"):format(base .. "/bytes?n=5000",
         base .. "/bytes?n=5000&chunked=1", base .. "/bytes?n=1000&chunked=1")

@@ -75,6 +75,37 @@ static ssize_t bytes_read(void *cls, uint64_t pos, char *buf, size_t max)
   return (ssize_t)i;
 }
 
+/* /stall: the first n bytes of /bytes, then nothing for up to 30 s with
+ * the connection open (a server that stops sending), then the end. */
+static ssize_t stall_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+  uint64_t n = *(uint64_t *)cls;
+  if (pos >= n) {
+    for (int i = 0; i < 300; i++)
+      usleep(100 * 1000);
+    return MHD_CONTENT_READER_END_OF_STREAM;
+  }
+  return bytes_read(cls, pos, buf, max);
+}
+
+/* /trickle: ms milliseconds between 100-byte pieces, n bytes in all. */
+struct trickle {
+  uint64_t n;
+  int ms;
+};
+
+static ssize_t trickle_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+  struct trickle *t = cls;
+  size_t i;
+  if (pos >= t->n)
+    return MHD_CONTENT_READER_END_OF_STREAM;
+  usleep((useconds_t)t->ms * 1000);
+  for (i = 0; i < max && i < 100 && pos + i < t->n; i++)
+    buf[i] = (char)((pos + i) % 251);
+  return (ssize_t)i;
+}
+
 static pthread_mutex_t flaky_lock = PTHREAD_MUTEX_INITIALIZER;
 static char flaky_keys[64][32];
 static int flaky_counts[64];
@@ -201,6 +232,23 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
       snprintf(out, sizeof(out), "attachment; filename=\"%.1000s\"", name);
       MHD_add_response_header(r, "Content-Disposition", out);
     }
+    rc = MHD_queue_response(c, 200, r);
+    MHD_destroy_response(r);
+    return (enum MHD_Result)rc;
+  }
+  if (strcmp(url, "/stall") == 0 || strcmp(url, "/trickle") == 0) {
+    const char *n = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "n");
+    const char *ms = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
+                                                 "ms");
+    struct trickle *t = malloc(sizeof(*t));
+    struct MHD_Response *r;
+    int rc;
+    t->n = n ? strtoull(n, NULL, 10) : 0;
+    t->ms = ms ? atoi(ms) : 100;
+    r = MHD_create_response_from_callback(
+      MHD_SIZE_UNKNOWN, 65536, url[1] == 's' ? stall_read : trickle_read, t,
+      free);
+    MHD_add_response_header(r, "Content-Type", "application/octet-stream");
     rc = MHD_queue_response(c, 200, r);
     MHD_destroy_response(r);
     return (enum MHD_Result)rc;

@@ -14,8 +14,10 @@
 -- Guarded (download.h, netguard.h): http and https only, at most 5
 -- redirects, connections only to public addresses (checked on the address
 -- actually connected to, every redirect hop included), no proxy, at most
--- RUNPOD_MAX_DOWNLOAD_BYTES bytes. Inside runpod-worker the transfer yields
--- the job's coroutine like runpod.http; under plain lua5.4 it blocks.
+-- RUNPOD_MAX_DOWNLOAD_BYTES bytes. The URLs of one call are fetched in
+-- parallel (opts.parallel at a time), each on a thread of the C part;
+-- inside runpod-worker the job's coroutine yields while it waits, under
+-- plain lua5.4 the call blocks.
 local core = require "runpod.core"
 local log = require "runpod.log"
 
@@ -23,6 +25,8 @@ local download = {}
 
 download.DEFAULT_MAX_BYTES = 5 * 1024 * 1024 * 1024   -- 5 GiB, as Python's
 download.MAX_EXTENSION = 16
+download.DEFAULT_STALL_TIMEOUT = 30                   -- seconds without progress
+download.DEFAULT_PARALLEL = 4
 
 local function truthy(s)
   s = (s or ""):lower():match("^%s*(.-)%s*$")
@@ -92,37 +96,83 @@ local function uuid4()
   return id
 end
 
--- One URL with retries: returns path | nil, message.
-local function fetch(url, dir, o, job_id)
-  local name = uuid4()
-  local part = dir .. "/" .. name .. ".part"
-  local status, headers, err
-  for attempt = 1, o.tries do
-    local retry
-    status, headers, retry = core.http_download(url, part, o.timeout, o.connect_timeout,
-      o.max_bytes, o.allow_private, o.allow_cidrs)
-    if status then
-      break
-    end
-    err = headers
-    if not retry or attempt == o.tries then
-      return nil, err
-    end
-    log.warn(("download %s: %s; trying again (%d of %d)"):format(url, err, attempt + 1, o.tries),
-      job_id)
-    core.sleep(o.backoff * 2 ^ (attempt - 1))
-  end
+-- Renames the finished part file after the name the response gives:
+-- path | nil, message.
+local function finish(t, headers)
   local ext = download.extension(disposition_name(headers["content-disposition"]))
   if ext == "" then
-    ext = download.extension(url_path(url))
+    ext = download.extension(url_path(t.url))
   end
-  local final = dir .. "/" .. name .. ext
-  local ok, rerr = os.rename(part, final)
+  local final = t.dir .. "/" .. t.name .. ext
+  local ok, rerr = os.rename(t.part, final)
   if not ok then
-    os.remove(part)
+    os.remove(t.part)
     return nil, rerr
   end
   return final
+end
+
+-- Starts (or restarts) the transfer of task t: true | false (t.err set).
+local function start(t, o)
+  local dl, err = core.http_download(t.url, t.part, o.timeout, o.connect_timeout,
+    o.max_bytes, o.allow_private, o.allow_cidrs, o.stall_timeout, o.low_speed_limit)
+  t.dl = dl
+  t.err = err
+  return dl ~= nil
+end
+
+-- Fetches every task, at most o.parallel at a time, with retries. Each
+-- transfer runs on a thread of the C part; between polls core.sleep
+-- yields the job's coroutine inside runpod-worker (plain lua5.4 blocks).
+local function fetch_all(tasks, o, job_id)
+  local queue, active = {}, {}
+  for i = #tasks, 1, -1 do
+    queue[#queue + 1] = tasks[i]
+  end
+  local pause = 0.002
+  while #queue > 0 or #active > 0 do
+    local now = core.monotonic()
+    -- start what the bound allows and whose back-off has passed
+    for i = #queue, 1, -1 do
+      if #active >= o.parallel then
+        break
+      end
+      local t = queue[i]
+      if (t.not_before or 0) <= now then
+        table.remove(queue, i)
+        t.attempt = (t.attempt or 0) + 1
+        if start(t, o) then
+          active[#active + 1] = t
+        end
+      end
+    end
+    local progressed = false
+    for i = #active, 1, -1 do
+      local t = active[i]
+      local status, headers, retry = t.dl:poll()
+      if status ~= nil or headers ~= nil then
+        progressed = true
+        table.remove(active, i)
+        t.dl = nil
+        if status then
+          t.path, t.err = finish(t, headers)
+        elseif retry and t.attempt < o.tries then
+          log.warn(("download %s: %s; trying again (%d of %d)"):format(t.url, headers,
+            t.attempt + 1, o.tries), job_id)
+          t.not_before = core.monotonic() + o.backoff * 2 ^ (t.attempt - 1)
+          queue[#queue + 1] = t
+        else
+          t.err = headers
+        end
+      end
+    end
+    if progressed then
+      pause = 0.002
+    elseif #queue > 0 or #active > 0 then
+      core.sleep(pause)
+      pause = math.min(pause * 2, 0.05)
+    end
+  end
 end
 
 local function number_opt(opts, key, default, fname)
@@ -139,9 +189,12 @@ end
 -- download(job_id, url_or_urls[, opts]) -> paths, errors
 -- paths and errors are lists as long as the URLs: paths[i] is the file's
 -- absolute path or nil; errors[i] is nil or "<url>: <message>". opts:
--- timeout (seconds, whole transfer, default 300), connect_timeout (10),
--- tries (3, on connection errors, time-outs, HTTP 5xx/429), backoff (0.5 s,
--- doubled each try), max_bytes (default RUNPOD_MAX_DOWNLOAD_BYTES or 5 GiB).
+-- stall_timeout (seconds below low_speed_limit bytes/s that end a transfer,
+-- default 30; 0 = never), low_speed_limit (1), connect_timeout (10),
+-- timeout (the whole transfer, default 0 = no cap), parallel (transfers
+-- at once, default 4), tries (3, on connection errors, time-outs, HTTP
+-- 5xx/429), backoff (0.5 s, doubled each try), max_bytes (default
+-- RUNPOD_MAX_DOWNLOAD_BYTES or 5 GiB).
 -- Raises on bad arguments and when the folder cannot be created.
 function download.download(job_id, urls, opts)
   local id, why = download.check_job_id(job_id)
@@ -159,7 +212,11 @@ function download.download(job_id, urls, opts)
   end
   opts = opts or {}
   local o = {
-    timeout = number_opt(opts, "timeout", 300, "download"),
+    timeout = number_opt(opts, "timeout", 0, "download"),
+    stall_timeout = number_opt(opts, "stall_timeout", download.DEFAULT_STALL_TIMEOUT, "download"),
+    low_speed_limit = math.floor(number_opt(opts, "low_speed_limit", 1, "download")),
+    parallel = math.max(1, math.floor(number_opt(opts, "parallel", download.DEFAULT_PARALLEL,
+      "download"))),
     connect_timeout = number_opt(opts, "connect_timeout", 10, "download"),
     tries = math.max(1, math.floor(number_opt(opts, "tries", 3, "download"))),
     backoff = number_opt(opts, "backoff", 0.5, "download"),
@@ -175,17 +232,23 @@ function download.download(job_id, urls, opts)
   end
   local paths, errors = {}, {}
   local n = #urls
+  local tasks = {}
   for i = 1, n do
     local url = urls[i]
     if type(url) ~= "string" then
       errors[i] = ("%s: not a URL"):format(tostring(url))
     else
-      local path, ferr = fetch(url, dir, o, id)
-      paths[i] = path
-      if not path then
-        errors[i] = url .. ": " .. ferr
-        log.error("failed to download " .. errors[i], id)
-      end
+      local name = uuid4()
+      tasks[#tasks + 1] = { i = i, url = url, dir = dir, name = name,
+        part = dir .. "/" .. name .. ".part" }
+    end
+  end
+  fetch_all(tasks, o, id)
+  for _, t in ipairs(tasks) do
+    paths[t.i] = t.path
+    if not t.path then
+      errors[t.i] = t.url .. ": " .. tostring(t.err)
+      log.error("failed to download " .. errors[t.i], id)
     end
   end
   return setmetatable(paths, { __len = function() return n end }), errors

@@ -115,25 +115,6 @@ static char *join3(const char *a, const char *b, const char *c)
   return s;
 }
 
-/* Whether rel is a plain relative path: non-empty, no leading or trailing
- * '/', no empty, "." or ".." component. */
-static int rel_ok(const char *rel)
-{
-  const char *p = rel;
-  if (!*rel)
-    return 0;
-  for (;;) {
-    const char *slash = strchr(p, '/');
-    size_t n = slash ? (size_t)(slash - p) : strlen(p);
-    if (n == 0 || n > NAME_MAX || (n == 1 && p[0] == '.') ||
-        (n == 2 && p[0] == '.' && p[1] == '.'))
-      return 0;
-    if (!slash)
-      return 1;
-    p = slash + 1;
-  }
-}
-
 /* Lexically normalises the absolute path s in place: no "//", ".", "..",
  * no trailing '/' (except for "/" itself). */
 static void normalise(char *s)
@@ -214,44 +195,6 @@ static char *resolve(const char *dir)
   free(tail);
   free(abs);
   return out;
-}
-
-/* Opens directory rel[0..n) beneath dirfd one component at a time with
- * O_NOFOLLOW, creating missing ones when mk. n == 0 duplicates dirfd.
- * Returns a descriptor or -1 (errno set). */
-static int open_beneath(int dirfd, const char *rel, size_t n, int mk)
-{
-  int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  size_t i = 0;
-  while (fd >= 0 && i < n) {
-    char name[NAME_MAX + 1];
-    size_t j = i;
-    int next;
-    while (j < n && rel[j] != '/')
-      j++;
-    if (j - i > NAME_MAX) {
-      close(fd);
-      errno = ENAMETOOLONG;
-      return -1;
-    }
-    memcpy(name, rel + i, j - i);
-    name[j - i] = '\0';
-    if (mk && mkdirat(fd, name, 0755) != 0 && errno != EEXIST) {
-      int e = errno;
-      close(fd);
-      errno = e;
-      return -1;
-    }
-    next = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    {
-      int e = errno;
-      close(fd);
-      errno = e;
-    }
-    fd = next;
-    i = j + 1;
-  }
-  return fd;
 }
 
 /* Splits rel into its directory part length and its last component. */
@@ -448,7 +391,8 @@ static int dest_of(const struct rp_volcache *vc, const char *path,
   for (size_t i = 0; i < vc->ndirs; i++) {
     const char *d = vc->dirs[i];
     size_t n = strcmp(d, "/") == 0 ? 0 : strlen(d);
-    if (strncmp(path, d, n) == 0 && path[n] == '/' && rel_ok(path + n + 1)) {
+    if (strncmp(path, d, n) == 0 && path[n] == '/' &&
+        rp_files_plain_rel(path + n + 1)) {
       *rel = path + n + 1;
       return (int)i;
     }
@@ -472,7 +416,7 @@ static int open_dest_parent(const struct rp_volcache *vc, int i,
   if (root < 0)
     return -1;
   base_of(rel, &dirlen);
-  fd = open_beneath(root, rel, dirlen, 1);
+  fd = rp_files_open_beneath(root, rel, dirlen, 1);
   {
     int e = errno;
     close(root);
@@ -743,7 +687,7 @@ static int open_dst_parent(const struct copy_job *j, const char *dst,
     *name = base_of(rel, &dirlen);
     if (root < 0)
       return -1;
-    fd = open_beneath(root, rel, dirlen, 1);
+    fd = rp_files_open_beneath(root, rel, dirlen, 1);
     {
       int e = errno;
       close(root);
@@ -779,7 +723,7 @@ static int open_src(const struct copy_job *j, const char *src)
     free(bigdir);
     if (root < 0)
       return -1;
-    dir = open_beneath(root, rel, dirlen, 0);
+    dir = rp_files_open_beneath(root, rel, dirlen, 0);
     close(root);
     if (dir < 0)
       return -1;
@@ -902,7 +846,7 @@ static long extract_small(const struct rp_volcache *vc)
     la_int64_t got = 0;
     if (archive_entry_filetype(ae) != AE_IFREG ||
         archive_entry_hardlink(ae) || !name || name[0] == '/' ||
-        !rel_ok(name))
+        !rp_files_plain_rel(name))
       continue;
     abs = join3("/", name, "");
     i = abs ? dest_of(vc, abs, &rel) : -1;
