@@ -63,6 +63,7 @@ build = {
         "runtime/lua/lsys.c", "runtime/net/netguard.c", "runtime/net/download.c",
         "runtime/net/sigv4.c", "runtime/base/settings.c", "runtime/base/clock.c",
         "runtime/base/volcache.c", "runtime/lua/lvolcache.c",
+        "runtime/base/unzip.c", "runtime/lua/larchive.c",
       },
       defines = { "_POSIX_C_SOURCE=200809L", "_DEFAULT_SOURCE" },
       incdirs = { "runtime", "runtime/include", "$(CURL_INCDIR)", "$(CRYPTO_INCDIR)",

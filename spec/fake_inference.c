@@ -25,7 +25,9 @@
  *   fake_inference [PORT]   (0 = ephemeral)
  */
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <microhttpd.h>
+#include <sys/stat.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -249,6 +251,31 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
       MHD_SIZE_UNKNOWN, 65536, url[1] == 's' ? stall_read : trickle_read, t,
       free);
     MHD_add_response_header(r, "Content-Type", "application/octet-stream");
+    rc = MHD_queue_response(c, 200, r);
+    MHD_destroy_response(r);
+    return (enum MHD_Result)rc;
+  }
+  if (strcmp(url, "/file") == 0) {
+    /* the file at ?path= (a spec's own fixture), with ?name= as the
+     * Content-Disposition file name */
+    const char *path = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
+                                                   "path");
+    const char *name = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
+                                                   "name");
+    int fd = path ? open(path, O_RDONLY) : -1;
+    struct stat st;
+    struct MHD_Response *r;
+    int rc;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+      if (fd >= 0)
+        close(fd);
+      return (enum MHD_Result)reply(c, 404, "text/plain", "no such file");
+    }
+    r = MHD_create_response_from_fd((uint64_t)st.st_size, fd);
+    if (name) {
+      snprintf(out, sizeof(out), "attachment; filename=\"%.1000s\"", name);
+      MHD_add_response_header(r, "Content-Disposition", out);
+    }
     rc = MHD_queue_response(c, 200, r);
     MHD_destroy_response(r);
     return (enum MHD_Result)rc;

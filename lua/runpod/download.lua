@@ -104,6 +104,7 @@ local function finish(t, headers)
     ext = download.extension(url_path(t.url))
   end
   local final = t.dir .. "/" .. t.name .. ext
+  t.headers = headers
   local ok, rerr = os.rename(t.part, final)
   if not ok then
     os.remove(t.part)
@@ -252,6 +253,67 @@ function download.download(job_id, urls, opts)
     end
   end
   return setmetatable(paths, { __len = function() return n end }), errors
+end
+
+-- file(url[, opts]) -> { file_path, type, original_name, extracted_path }
+-- | nil, message. Python's rp_download.file: downloads url into job_files/
+-- (under the current directory) as <uuid>.<type>, type being the
+-- extension of the Content-Disposition name, else of the URL's file name;
+-- a "zip" is extracted into job_files/<uuid>/ (extracted_path), guarded
+-- (unzip.h): entries that would leave the folder fail it, links are
+-- skipped, and opts.max_unzip_bytes (10 GiB), opts.max_unzip_ratio (200)
+-- and opts.max_unzip_entries (100000) cap it. The other opts are
+-- download()'s.
+function download.file(url, opts)
+  if type(url) ~= "string" then
+    error(("bad argument #1 to 'file' (string expected, got %s)"):format(type(url)), 2)
+  end
+  if opts ~= nil and type(opts) ~= "table" then
+    error(("bad argument #2 to 'file' (table expected, got %s)"):format(type(opts)), 2)
+  end
+  opts = opts or {}
+  local o = {
+    timeout = number_opt(opts, "timeout", 0, "file"),
+    stall_timeout = number_opt(opts, "stall_timeout", download.DEFAULT_STALL_TIMEOUT, "file"),
+    low_speed_limit = math.floor(number_opt(opts, "low_speed_limit", 1, "file")),
+    connect_timeout = number_opt(opts, "connect_timeout", 10, "file"),
+    tries = math.max(1, math.floor(number_opt(opts, "tries", 3, "file"))),
+    backoff = number_opt(opts, "backoff", 0.5, "file"),
+    parallel = 1,
+    max_bytes = math.tointeger(opts.max_bytes) or max_bytes(),
+    allow_private = truthy(os.getenv("RUNPOD_ALLOW_PRIVATE_DOWNLOAD_URLS")),
+    allow_cidrs = os.getenv("RUNPOD_DOWNLOAD_ALLOW_CIDRS"),
+  }
+  local dir = assert(core.cwd()) .. "/job_files"
+  local ok, err = core.make_dirs(dir)
+  if not ok then
+    error("file: " .. err, 2)
+  end
+  local name = uuid4()
+  local t = { url = url, dir = dir, name = name, part = dir .. "/" .. name .. ".part" }
+  fetch_all({ t }, o)
+  if not t.path then
+    return nil, url .. ": " .. tostring(t.err)
+  end
+  local original = disposition_name(t.headers["content-disposition"])
+  if not original or original == "" then
+    original = url_path(url):match("([^/]*)$")
+  end
+  local result = {
+    file_path = t.path,
+    type = (download.extension(t.path):sub(2)),
+    original_name = original,
+  }
+  if result.type == "zip" then
+    local into = dir .. "/" .. name
+    local n, uerr = core.unzip(t.path, into, math.tointeger(opts.max_unzip_bytes),
+      opts.max_unzip_ratio, math.tointeger(opts.max_unzip_entries))
+    if not n then
+      return nil, url .. ": unzip: " .. uerr
+    end
+    result.extracted_path = into
+  end
+  return result
 end
 
 return download

@@ -30,6 +30,7 @@ local on_demand = {
   debugger = function() return require "runpod.debugger" end,
   cleanup = function() return require("runpod.files").cleanup end,
   download = function() return require("runpod.download").download end,
+  file = function() return require("runpod.download").file end,
   upload = function() return require("runpod.upload").upload end,
   volume_cache = function() return require("runpod.volume_cache").new end,
 }

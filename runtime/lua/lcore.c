@@ -25,6 +25,7 @@
 #include "lua/lfiles.h"
 #include "lua/lsys.h"
 #include "lua/lvolcache.h"
+#include "lua/larchive.h"
 #include "lua/ljson.h"
 #include "lua/lhttp.h"
 #include "lua/host.h"
@@ -420,5 +421,6 @@ int luaopen_runpod_core(lua_State *L)
   rp_lfiles_register(L);
   rp_lsys_register(L);
   rp_lvolcache_register(L);
+  rp_larchive_register(L);
   return 1;
 }
