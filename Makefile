@@ -44,7 +44,8 @@ CORE_SRC = runtime/base/buf.c runtime/base/json.c runtime/base/log.c \
            runtime/lua/lsys.c runtime/net/netguard.c runtime/net/download.c \
            runtime/net/sigv4.c runtime/base/settings.c runtime/base/clock.c \
            runtime/base/volcache.c runtime/lua/lvolcache.c \
-           runtime/base/unzip.c runtime/lua/larchive.c
+           runtime/base/unzip.c runtime/lua/larchive.c \
+           runtime/net/s3part.c runtime/lua/ls3.c
 WORKER_SRC = runtime/worker/vm.c runtime/worker/runner.c runtime/worker/local.c \
              runtime/worker/executor.c runtime/worker/outbox.c \
              runtime/worker/heartbeat.c runtime/worker/health.c \

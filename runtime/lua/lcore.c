@@ -26,6 +26,7 @@
 #include "lua/lsys.h"
 #include "lua/lvolcache.h"
 #include "lua/larchive.h"
+#include "lua/ls3.h"
 #include "lua/ljson.h"
 #include "lua/lhttp.h"
 #include "lua/host.h"
@@ -422,5 +423,6 @@ int luaopen_runpod_core(lua_State *L)
   rp_lsys_register(L);
   rp_lvolcache_register(L);
   rp_larchive_register(L);
+  rp_ls3_register(L);
   return 1;
 }
