@@ -164,6 +164,24 @@ static int barrier_met(const char *k, int n)
   return met;
 }
 
+/* Queues r as a 200 with type and, when name is set, a Content-Disposition
+ * naming it; destroys r. */
+static int send_200(struct MHD_Connection *c, struct MHD_Response *r,
+                    const char *type, const char *name)
+{
+  char cd[1100];
+  int rc;
+  if (type)
+    MHD_add_response_header(r, "Content-Type", type);
+  if (name) {
+    snprintf(cd, sizeof(cd), "attachment; filename=\"%.1000s\"", name);
+    MHD_add_response_header(r, "Content-Disposition", cd);
+  }
+  rc = MHD_queue_response(c, 200, r);
+  MHD_destroy_response(r);
+  return rc;
+}
+
 static int reply(struct MHD_Connection *c, unsigned status, const char *type,
                  const char *body)
 {
@@ -224,36 +242,21 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
     const char *name = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
                                                    "name");
     uint64_t *len = malloc(sizeof(*len));
-    struct MHD_Response *r;
-    int rc;
     *len = n ? strtoull(n, NULL, 10) : 0;
-    r = MHD_create_response_from_callback(ch ? MHD_SIZE_UNKNOWN : *len,
-                                          65536, bytes_read, len, free);
-    MHD_add_response_header(r, "Content-Type", "application/octet-stream");
-    if (name) {
-      snprintf(out, sizeof(out), "attachment; filename=\"%.1000s\"", name);
-      MHD_add_response_header(r, "Content-Disposition", out);
-    }
-    rc = MHD_queue_response(c, 200, r);
-    MHD_destroy_response(r);
-    return (enum MHD_Result)rc;
+    return (enum MHD_Result)send_200(c, MHD_create_response_from_callback(
+      ch ? MHD_SIZE_UNKNOWN : *len, 65536, bytes_read, len, free),
+      "application/octet-stream", name);
   }
   if (strcmp(url, "/stall") == 0 || strcmp(url, "/trickle") == 0) {
     const char *n = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "n");
     const char *ms = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
                                                  "ms");
     struct trickle *t = malloc(sizeof(*t));
-    struct MHD_Response *r;
-    int rc;
     t->n = n ? strtoull(n, NULL, 10) : 0;
     t->ms = ms ? atoi(ms) : 100;
-    r = MHD_create_response_from_callback(
+    return (enum MHD_Result)send_200(c, MHD_create_response_from_callback(
       MHD_SIZE_UNKNOWN, 65536, url[1] == 's' ? stall_read : trickle_read, t,
-      free);
-    MHD_add_response_header(r, "Content-Type", "application/octet-stream");
-    rc = MHD_queue_response(c, 200, r);
-    MHD_destroy_response(r);
-    return (enum MHD_Result)rc;
+      free), "application/octet-stream", NULL);
   }
   if (strcmp(url, "/file") == 0) {
     /* the file at ?path= (a spec's own fixture), with ?name= as the
@@ -264,21 +267,13 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
                                                    "name");
     int fd = path ? open(path, O_RDONLY) : -1;
     struct stat st;
-    struct MHD_Response *r;
-    int rc;
     if (fd < 0 || fstat(fd, &st) != 0) {
       if (fd >= 0)
         close(fd);
       return (enum MHD_Result)reply(c, 404, "text/plain", "no such file");
     }
-    r = MHD_create_response_from_fd((uint64_t)st.st_size, fd);
-    if (name) {
-      snprintf(out, sizeof(out), "attachment; filename=\"%.1000s\"", name);
-      MHD_add_response_header(r, "Content-Disposition", out);
-    }
-    rc = MHD_queue_response(c, 200, r);
-    MHD_destroy_response(r);
-    return (enum MHD_Result)rc;
+    return (enum MHD_Result)send_200(c, MHD_create_response_from_fd(
+      (uint64_t)st.st_size, fd), NULL, name);
   }
   if (strcmp(url, "/redirect") == 0) {
     const char *to = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,

@@ -176,15 +176,35 @@ local function fetch_all(tasks, o, job_id)
   end
 end
 
+-- opts[key], a number >= 0, or default; raises blaming the caller of the
+-- caller of transfer_opts.
 local function number_opt(opts, key, default, fname)
   local v = opts[key]
   if v == nil then
     return default
   end
   if type(v) ~= "number" or v < 0 then
-    error(("bad argument #3 to '%s' (%s must be a number >= 0)"):format(fname, key), 3)
+    error(("bad argument #%d to '%s' (%s must be a number >= 0)"):format(
+      fname == "file" and 2 or 3, fname, key), 4)
   end
   return v
+end
+
+-- The transfer settings of download()'s and file()'s opts.
+local function transfer_opts(opts, fname)
+  return {
+    timeout = number_opt(opts, "timeout", 0, fname),
+    stall_timeout = number_opt(opts, "stall_timeout", download.DEFAULT_STALL_TIMEOUT, fname),
+    low_speed_limit = math.floor(number_opt(opts, "low_speed_limit", 1, fname)),
+    parallel = math.max(1, math.floor(number_opt(opts, "parallel", download.DEFAULT_PARALLEL,
+      fname))),
+    connect_timeout = number_opt(opts, "connect_timeout", 10, fname),
+    tries = math.max(1, math.floor(number_opt(opts, "tries", 3, fname))),
+    backoff = number_opt(opts, "backoff", 0.5, fname),
+    max_bytes = math.tointeger(opts.max_bytes) or max_bytes(),
+    allow_private = truthy(os.getenv("RUNPOD_ALLOW_PRIVATE_DOWNLOAD_URLS")),
+    allow_cidrs = os.getenv("RUNPOD_DOWNLOAD_ALLOW_CIDRS"),
+  }
 end
 
 -- download(job_id, url_or_urls[, opts]) -> paths, errors
@@ -211,20 +231,7 @@ function download.download(job_id, urls, opts)
   if opts ~= nil and type(opts) ~= "table" then
     error(("bad argument #3 to 'download' (table expected, got %s)"):format(type(opts)), 2)
   end
-  opts = opts or {}
-  local o = {
-    timeout = number_opt(opts, "timeout", 0, "download"),
-    stall_timeout = number_opt(opts, "stall_timeout", download.DEFAULT_STALL_TIMEOUT, "download"),
-    low_speed_limit = math.floor(number_opt(opts, "low_speed_limit", 1, "download")),
-    parallel = math.max(1, math.floor(number_opt(opts, "parallel", download.DEFAULT_PARALLEL,
-      "download"))),
-    connect_timeout = number_opt(opts, "connect_timeout", 10, "download"),
-    tries = math.max(1, math.floor(number_opt(opts, "tries", 3, "download"))),
-    backoff = number_opt(opts, "backoff", 0.5, "download"),
-    max_bytes = math.tointeger(opts.max_bytes) or max_bytes(),
-    allow_private = truthy(os.getenv("RUNPOD_ALLOW_PRIVATE_DOWNLOAD_URLS")),
-    allow_cidrs = os.getenv("RUNPOD_DOWNLOAD_ALLOW_CIDRS"),
-  }
+  local o = transfer_opts(opts or {}, "download")
   local cwd = assert(core.cwd())
   local dir = cwd .. "/jobs/" .. id .. "/downloaded_files"
   local ok, err = core.make_dirs(dir)
@@ -271,19 +278,8 @@ function download.file(url, opts)
   if opts ~= nil and type(opts) ~= "table" then
     error(("bad argument #2 to 'file' (table expected, got %s)"):format(type(opts)), 2)
   end
-  opts = opts or {}
-  local o = {
-    timeout = number_opt(opts, "timeout", 0, "file"),
-    stall_timeout = number_opt(opts, "stall_timeout", download.DEFAULT_STALL_TIMEOUT, "file"),
-    low_speed_limit = math.floor(number_opt(opts, "low_speed_limit", 1, "file")),
-    connect_timeout = number_opt(opts, "connect_timeout", 10, "file"),
-    tries = math.max(1, math.floor(number_opt(opts, "tries", 3, "file"))),
-    backoff = number_opt(opts, "backoff", 0.5, "file"),
-    parallel = 1,
-    max_bytes = math.tointeger(opts.max_bytes) or max_bytes(),
-    allow_private = truthy(os.getenv("RUNPOD_ALLOW_PRIVATE_DOWNLOAD_URLS")),
-    allow_cidrs = os.getenv("RUNPOD_DOWNLOAD_ALLOW_CIDRS"),
-  }
+  local o = transfer_opts(opts or {}, "file")
+  o.parallel = 1
   local dir = assert(core.cwd()) .. "/job_files"
   local ok, err = core.make_dirs(dir)
   if not ok then

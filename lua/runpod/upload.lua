@@ -66,6 +66,14 @@ local function read_all(path)
   return data
 end
 
+-- The bytes of a runpod.buffer or of the file at a path: data | nil, message.
+local function source_bytes(source, is_buffer)
+  if is_buffer then
+    return source:tostring()
+  end
+  return read_all(source)
+end
+
 -- The S3 error code and message of an XML error body, when there is one.
 local function s3_error(body)
   local code = body:match("<Code>(.-)</Code>")
@@ -334,14 +342,9 @@ local function put_object(c, source, is_buffer, bucket, key, headers)
       return multipart(c, url, source, size, headers)
     end
   end
-  local data, err
-  if is_buffer then
-    data = source:tostring()
-  else
-    data, err = read_all(source)
-    if not data then
-      return nil, err
-    end
+  local data, err = source_bytes(source, is_buffer)
+  if not data then
+    return nil, err
   end
   local status, body = s3_request(c, "PUT", url, headers, data)
   if not status then
@@ -392,14 +395,9 @@ function upload.upload(job_id, source, opts)
   local headers = extra_headers(opts.extra_args, "upload")
   local c = connection(opts, id)
   if not c then
-    local data, err
-    if is_buffer then
-      data = source:tostring()
-    else
-      data, err = read_all(source)
-      if not data then
-        return nil, err
-      end
+    local data, err = source_bytes(source, is_buffer)
+    if not data then
+      return nil, err
     end
     return save_locally(name, data, id)
   end

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -298,8 +299,19 @@ static int copy_fd(int srcfd, const struct stat *st, int dirfd,
   struct tmpfile t;
   struct timespec times[2] = { st->st_atim, st->st_mtim };
   int ok = 1;
+  off_t left = st->st_size;
   if (tmpfile_open(&t, dirfd, name) != 0)
     return -1;
+  /* In the kernel first (no copy through user space); a file system that
+   * cannot (EINVAL, ENOSYS) falls back to read and write. */
+  while (left > 0) {
+    ssize_t n = sendfile(t.fd, srcfd, NULL, (size_t)left);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      break;
+    left -= n;
+  }
   for (;;) {
     ssize_t r = read(srcfd, buf, COPY_CHUNK);
     if (r < 0 && errno == EINTR)
