@@ -278,7 +278,8 @@ function download.file(url, opts)
   if opts ~= nil and type(opts) ~= "table" then
     error(("bad argument #2 to 'file' (table expected, got %s)"):format(type(opts)), 2)
   end
-  local o = transfer_opts(opts or {}, "file")
+  opts = opts or {}
+  local o = transfer_opts(opts, "file")
   o.parallel = 1
   local dir = assert(core.cwd()) .. "/job_files"
   local ok, err = core.make_dirs(dir)

@@ -89,6 +89,13 @@ static int entry_cmp(const void *a, const void *b)
                 ((const struct entry *)b)->path);
 }
 
+/* Sorts by path (qsort wants a non-NULL array even when empty). */
+static void entries_sort(struct entries *e)
+{
+  if (e->n)
+    qsort(e->v, e->n, sizeof(*e->v), entry_cmp);
+}
+
 static const struct entry *entries_find(const struct entries *e,
                                         const char *path)
 {
@@ -1153,9 +1160,9 @@ static int sync_mirror(struct rp_volcache *vc, long *count, char *err,
     rc = rp_fail(rc, err, errlen, "out of memory");
     goto done;
   }
-  qsort(small.v, small.n, sizeof(*small.v), entry_cmp);
-  qsort(big.v, big.n, sizeof(*big.v), entry_cmp);
-  qsort(psmall.v, psmall.n, sizeof(*psmall.v), entry_cmp);
+  entries_sort(&small);
+  entries_sort(&big);
+  entries_sort(&psmall);
   rc = rp_files_make_dirs(vc->root, err, errlen);
   if (rc != RP_OK)
     goto done;
