@@ -361,6 +361,22 @@ print("ok" if a.st_size == b.st_size and abs(a.st_mtime - b.st_mtime) < 2 else "
       assert.is_false(exists(cache .. "/stolen"))
     end)
 
+    it("does not hang on a FIFO planted as small.tar or a big file", function()
+      sh("mkdir -p " .. q(root() .. "/big" .. cache) .. " && mkfifo " .. q(root() .. "/small.tar")
+        .. " " .. q(root() .. "/big" .. cache .. "/w.bin"))
+      proc.write_file(root() .. "/manifest.json", ('{"version": 1, "threshold": 262144, '
+        .. '"small": [{"path": "%s/s.txt", "size": 1, "mtime": 1.0}], '
+        .. '"big": [{"path": "%s/w.bin", "size": 300000, "mtime": 1.0}]}'):format(cache, cache))
+      -- in a child with a time limit: a blocking open would hang it
+      local r = lua_child(([[
+local runpod = require "runpod"
+io.write("hydrated ", runpod.volume_cache{ dirs = { %q }, namespace = "ep1",
+  volume_path = %q, best_effort = false }:hydrate())
+]]):format(cache, vol), { timeout = 20 })
+      assert.are.equal(0, r.code, r.stderr)
+      assert.are.equal("hydrated 0", r.stdout:match("[^\n]*$"))
+    end)
+
     it("never writes outside the folders for hostile tar members", function()
       if not HAVE_PYTHON then
         pending("needs python3")

@@ -242,6 +242,25 @@ static int write_all(int fd, const char *p, size_t n)
   return 0;
 }
 
+/* Opens a file to read only when it is a regular file: O_NONBLOCK so a
+ * FIFO or device planted in a mirror cannot block the open, which is then
+ * refused (EINVAL); 'flags' adds to O_RDONLY (O_NOFOLLOW). Returns a
+ * blocking descriptor or -1 with errno set. */
+static int open_regular(int dirfd, const char *path, int flags)
+{
+  struct stat st;
+  int fd = openat(dirfd, path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | flags);
+  if (fd < 0)
+    return -1;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+      fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0) {
+    close(fd);
+    errno = EINVAL;
+    return -1;
+  }
+  return fd;
+}
+
 /* The file mode kept on a copy: permission bits without setuid, setgid,
  * sticky and group/other write (as tarfile's data filter), owner rw. */
 static mode_t safe_mode(mode_t m)
@@ -461,7 +480,7 @@ static int satisfied(int dirfd, const char *name, long long size,
 /* Reads the whole of path (at most max bytes) into b. */
 static int read_file(const char *path, struct rp_buf *b)
 {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  int fd = open_regular(AT_FDCWD, path, 0);
   char chunk[65536];
   int rc = RP_OK;
   if (fd < 0)
@@ -746,11 +765,11 @@ static int open_src(const struct copy_job *j, const char *src)
     close(root);
     if (dir < 0)
       return -1;
-    fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    fd = open_regular(dir, name, O_NOFOLLOW);
     close(dir);
     return fd;
   }
-  return open(src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  return open_regular(AT_FDCWD, src, O_NOFOLLOW);
 }
 
 /* One pair: copies when the destination is missing, of another size, or
@@ -846,11 +865,13 @@ static long extract_small(const struct rp_volcache *vc)
   struct archive_entry *ae;
   long extracted = 0;
   char *buf = malloc(COPY_CHUNK);
-  int r;
+  int tarfd = -1;
+  int r = ARCHIVE_EOF;
   if (!path || !a || !buf)
     goto done;
   archive_read_support_format_tar(a);
-  if (archive_read_open_filename(a, path, 65536) != ARCHIVE_OK)
+  tarfd = open_regular(AT_FDCWD, path, 0);
+  if (tarfd < 0 || archive_read_open_fd(a, tarfd, 65536) != ARCHIVE_OK)
     goto done;
   while ((r = archive_read_next_header(a, &ae)) == ARCHIVE_OK ||
          r == ARCHIVE_WARN) {
@@ -924,6 +945,8 @@ done:
            extracted);
   if (a)
     archive_read_free(a);
+  if (tarfd >= 0)
+    close(tarfd);
   free(buf);
   free(path);
   return extracted;
@@ -933,7 +956,7 @@ done:
 static int pack_one(struct archive *a, struct archive_entry *ae,
                     const char *path, char *buf, char *err, size_t errlen)
 {
-  int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  int fd = open_regular(AT_FDCWD, path, O_NOFOLLOW);
   struct stat st;
   long long left;
   if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
