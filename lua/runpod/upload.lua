@@ -27,6 +27,7 @@ upload.MULTIPART_THRESHOLD = 16 * 1024 * 1024
 upload.PART_SIZE = 8 * 1024 * 1024
 upload.MIN_PART_SIZE = 5 * 1024 * 1024    -- S3's smallest part but the last
 upload.PARALLEL = 4
+upload.MAX_PARTS = 10000                  -- S3's limit per upload
 
 local CONTENT_TYPES = {
   png = "image/png", jpg = "image/jpeg", jpeg = "image/jpeg", gif = "image/gif",
@@ -182,6 +183,8 @@ end
 -- Waits for the part uploads of 'parts', at most c.parallel at a time,
 -- with retries: true | nil, message. etags[i] is filled in.
 local function put_parts(c, base, path, size, etags)
+  -- S3 takes at most 10,000 parts: larger files get larger parts.
+  c.part_size = math.max(c.part_size, (size + upload.MAX_PARTS - 1) // upload.MAX_PARTS)
   local n = math.ceil(size / c.part_size)
   local queue, active = {}, {}
   for i = n, 1, -1 do
