@@ -95,14 +95,17 @@ describe("runpod.upload", function()
     return tonumber(text:match("^HTTP/[%d.]+ (%d+)")), text:lower()
   end
 
-  -- How many multipart uploads of bucket still hold parts (spec/s3/server.js).
-  local function open_uploads(bucket)
+  -- A count spec/s3/server.js answers as plain text at path.
+  local function server_count(path)
     local p = assert(io.popen(("env -u LD_PRELOAD curl -s --max-time 10 %s"):format(
-      proc.quote(endpoint .. "/" .. bucket .. "?uploads"))))
+      proc.quote(endpoint .. path))))
     local n = tonumber(p:read("a"))
     p:close()
     return n
   end
+  -- UploadPart requests seen; multipart uploads of bucket still holding parts.
+  local function parts_seen() return server_count("/_parts") end
+  local function open_uploads(bucket) return server_count("/" .. bucket .. "?uploads") end
 
   describe("multipart upload", function()
     local SMALL = { multipart_threshold = 5 * 1024 * 1024, part_size = 5 * 1024 * 1024 }
@@ -110,7 +113,9 @@ describe("runpod.upload", function()
     s3_it("sends a file above the threshold in parts, read back whole", function()
       local bytes = random_bytes(5 * 1024 * 1024) .. random_bytes(3 * 1024 * 1024) .. "end"
       proc.write_file(dir .. "/big.bin", bytes)
+      local before = parts_seen()
       local url = assert(runpod.upload("job-m1", dir .. "/big.bin", with(SMALL)))
+      assert.are.equal(before + 2, parts_seen())
       local status, body = fetch(url)
       assert.are.equal(200, status)
       assert.are.equal(#bytes, #body)

@@ -84,13 +84,23 @@ async function verifySigV4(ctx, next) {
 // the GET /bucket?uploads listing; these stand in for both, on its own
 // file store: an upload's parts live in <bucket>/<...uploads>/<ID>/ until
 // it is completed or aborted. The listing answers the number of uploads
-// still holding parts, as plain text, for the specs.
+// still holding parts, as plain text, for the specs; GET /_parts the number
+// of UploadPart requests seen.
 const fs = require('fs');
 const path = require('path');
 function uploadsDir(ctx, bucket) {
   return ctx.app.context.store.getResourcePath(bucket, undefined, 'uploads');
 }
+let partsSeen = 0; // UploadPart requests, answered at GET /_parts
 async function multipartExtras(ctx, next) {
+  if (ctx.method === 'GET' && ctx.path === '/_parts') {
+    ctx.type = 'text/plain';
+    ctx.body = String(partsSeen);
+    return;
+  }
+  if (ctx.method === 'PUT' && ctx.query.partNumber !== undefined) {
+    partsSeen += 1;
+  }
   const m = ctx.path.match(/^\/([^/]+)(\/.*)?$/);
   if (m && ctx.method === 'DELETE' && m[2] && ctx.query.uploadId !== undefined) {
     const dir = path.join(uploadsDir(ctx, m[1]), path.basename(ctx.query.uploadId));
