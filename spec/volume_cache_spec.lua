@@ -270,8 +270,9 @@ os.makedirs(cache + "/sub", exist_ok=True)
 open(cache + "/a.txt", "w").write("alpha")
 open(cache + "/sub/b.txt", "w").write("beta" * 10)
 open(cache + "/sub/big.bin", "wb").write(os.urandom(300000))
+open(cache + "/caf\u00e9.txt", "w").write("utf-8 name")
 os.makedirs(root, exist_ok=True)
-small = [cache + "/a.txt", cache + "/sub/b.txt"]
+small = [cache + "/a.txt", cache + "/sub/b.txt", cache + "/caf\u00e9.txt"]
 big = [cache + "/sub/big.bin"]
 with tarfile.open(root + "/small.tar.tmp", "w") as tf:
     for f in small:
@@ -289,8 +290,8 @@ os.replace(root + "/manifest.json.tmp", root + "/manifest.json")
 shutil.copytree(cache, cache + ".orig", copy_function=shutil.copy2)
 shutil.rmtree(cache)
 ]=], cache, root())
-      assert.are.equal(3, new():hydrate())
-      for _, f in ipairs { "a.txt", "sub/b.txt", "sub/big.bin" } do
+      assert.are.equal(4, new():hydrate())
+      for _, f in ipairs { "a.txt", "sub/b.txt", "sub/big.bin", "caf\195\169.txt" } do
         assert.are.equal(read(cache .. ".orig/" .. f), read(cache .. "/" .. f), f)
       end
       -- and Python sees our restored files as current (no copy needed)

@@ -875,7 +875,11 @@ static long extract_small(const struct rp_volcache *vc)
     goto done;
   while ((r = archive_read_next_header(a, &ae)) == ARCHIVE_OK ||
          r == ARCHIVE_WARN) {
-    const char *name = archive_entry_pathname(ae);
+    /* A pax header's UTF-8 name as UTF-8 bytes, whatever the locale;
+     * else the raw bytes of the header (GNU tar, ustar). */
+    const char *name = archive_entry_pathname_utf8(ae)
+                     ? archive_entry_pathname_utf8(ae)
+                     : archive_entry_pathname(ae);
     char *abs = NULL;
     const char *rel, *base;
     struct tmpfile t;
@@ -974,7 +978,8 @@ static int pack_one(struct archive *a, struct archive_entry *ae,
   archive_entry_set_mtime(ae, st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
   archive_entry_set_uid(ae, st.st_uid);
   archive_entry_set_gid(ae, st.st_gid);
-  if (archive_write_header(a, ae) != ARCHIVE_OK) {
+  /* ARCHIVE_WARN: written, e.g. a name kept as raw bytes. */
+  if (archive_write_header(a, ae) < ARCHIVE_WARN) {
     snprintf(err, errlen, "%s: %s", path, archive_error_string(a));
     close(fd);
     return -1;
@@ -1017,6 +1022,9 @@ static int pack_small(const struct rp_volcache *vc, int rootfd,
     goto done;
   }
   archive_write_set_format_pax_restricted(a);
+  /* Names are bytes (Python's surrogateescape): stored as they are, with
+   * a pax hdrcharset=BINARY record when they are not ASCII. */
+  archive_write_set_options(a, "hdrcharset=BINARY");
   if (archive_write_open_fd(a, t.fd) != ARCHIVE_OK) {
     snprintf(err, errlen, "%s", archive_error_string(a));
     goto done;
