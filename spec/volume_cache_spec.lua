@@ -16,14 +16,11 @@ local function exists(path)
   return os.execute("test -e " .. q(path) .. " -o -L " .. q(path)) == true
 end
 
+-- The file's bytes, or nil when there is no file.
 local function read(path)
-  local f = io.open(path, "rb")
-  if not f then
-    return nil
+  if exists(path) then
+    return proc.read_file(path)
   end
-  local s = f:read("a")
-  f:close()
-  return s
 end
 
 local HAVE_PYTHON = os.execute("command -v python3 >/dev/null 2>&1") == true

@@ -555,19 +555,14 @@ static int read_manifest(const struct rp_volcache *vc, struct entries *small,
            "manifest; the mirror counts as absent", path);
     goto done;
   }
-  c.e = small;
-  if (rp_json_member(b.data, b.len, "small", &list) == 1 &&
-      rp_json_kind(list) == RP_JSON_ARRAY &&
-      rp_json_each_element(list.p, list.n, parse_entry, &c) > 0) {
-    rc = RP_ENOMEM;
-    goto done;
-  }
-  c.e = big;
-  if (rp_json_member(b.data, b.len, "big", &list) == 1 &&
-      rp_json_kind(list) == RP_JSON_ARRAY &&
-      rp_json_each_element(list.p, list.n, parse_entry, &c) > 0) {
-    rc = RP_ENOMEM;
-    goto done;
+  for (int i = 0; i < 2; i++) {
+    c.e = i == 0 ? small : big;
+    if (rp_json_member(b.data, b.len, i == 0 ? "small" : "big", &list) == 1
+        && rp_json_kind(list) == RP_JSON_ARRAY &&
+        rp_json_each_element(list.p, list.n, parse_entry, &c) > 0) {
+      rc = RP_ENOMEM;
+      goto done;
+    }
   }
   if (c.bad)
     rp_log(RP_LOG_WARN, NULL, "VolumeCache: %s: %d malformed entr%s "
