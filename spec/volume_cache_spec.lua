@@ -87,7 +87,7 @@ describe("runpod.volume_cache", function()
 
   describe("construction", function()
     it("rejects a namespace that is not one safe path component", function()
-      for _, ns in ipairs { "a/b", "..", ".", "/abs", "a\\b" } do
+      for _, ns in ipairs { "a/b", "..", ".", "/abs", "a\\b", "a\0b" } do
         assert.has_error(function() new { namespace = ns } end,
           ("bad argument #1 to 'volume_cache' (namespace must be a single safe path "
           .. "component, got %q)"):format(ns))

@@ -27,6 +27,7 @@ download.DEFAULT_MAX_BYTES = 5 * 1024 * 1024 * 1024   -- 5 GiB, as Python's
 download.MAX_EXTENSION = 16
 download.DEFAULT_STALL_TIMEOUT = 30                   -- seconds without progress
 download.DEFAULT_PARALLEL = 4
+download.MAX_PARALLEL = 32                            -- threads per call, at most
 
 local function truthy(s)
   s = (s or ""):lower():match("^%s*(.-)%s*$")
@@ -196,8 +197,8 @@ local function transfer_opts(opts, fname)
     timeout = number_opt(opts, "timeout", 0, fname),
     stall_timeout = number_opt(opts, "stall_timeout", download.DEFAULT_STALL_TIMEOUT, fname),
     low_speed_limit = math.floor(number_opt(opts, "low_speed_limit", 1, fname)),
-    parallel = math.max(1, math.floor(number_opt(opts, "parallel", download.DEFAULT_PARALLEL,
-      fname))),
+    parallel = math.min(download.MAX_PARALLEL, math.max(1, math.floor(number_opt(opts,
+      "parallel", download.DEFAULT_PARALLEL, fname)))),
     connect_timeout = number_opt(opts, "connect_timeout", 10, fname),
     tries = math.max(1, math.floor(number_opt(opts, "tries", 3, fname))),
     backoff = number_opt(opts, "backoff", 0.5, fname),

@@ -315,7 +315,7 @@ local function connection(opts, job_id)
     timeout = opts.timeout or 300, stall_timeout = opts.stall_timeout or 60,
     part_size = part_size,
     threshold = math.tointeger(opts.multipart_threshold) or upload.MULTIPART_THRESHOLD,
-    parallel = math.max(1, math.tointeger(opts.parallel) or upload.PARALLEL),
+    parallel = math.min(32, math.max(1, math.tointeger(opts.parallel) or upload.PARALLEL)),
     tries = math.max(1, math.tointeger(opts.tries) or 3), job_id = job_id,
   }
 end

@@ -26,7 +26,7 @@ volume_cache.DEFAULT_VOLUME_PATH = "/runpod-volume"
 local Cache = {}
 
 local function check_namespace(ns)
-  if ns ~= "" and (ns:sub(1, 1) == "/" or ns:find("[/\\]") or ns == "." or ns == "..") then
+  if ns ~= "" and (ns:sub(1, 1) == "/" or ns:find("[/\\%z]") or ns == "." or ns == "..") then
     error(("bad argument #1 to 'volume_cache' (namespace must be a single safe path "
       .. "component, got %q)"):format(ns), 3)
   end
@@ -138,9 +138,9 @@ function volume_cache.new(opts)
       .. "got %s)"):format(type(dirs)), 2)
   end
   for i = 1, #dirs do
-    if type(dirs[i]) ~= "string" or dirs[i] == "" then
-      error(("bad argument #1 to 'volume_cache' (dirs[%d] must be a non-empty string)"):format(
-        i), 2)
+    if type(dirs[i]) ~= "string" or dirs[i] == "" or dirs[i]:find("%z") then
+      error(("bad argument #1 to 'volume_cache' (dirs[%d] must be a non-empty string "
+        .. "without NUL)"):format(i), 2)
     end
   end
   local ns = opts.namespace
@@ -152,8 +152,9 @@ function volume_cache.new(opts)
   end
   check_namespace(ns)
   local volume_path = opts.volume_path or volume_cache.DEFAULT_VOLUME_PATH
-  if type(volume_path) ~= "string" or volume_path == "" then
-    error("bad argument #1 to 'volume_cache' (volume_path must be a non-empty string)", 2)
+  if type(volume_path) ~= "string" or volume_path == "" or volume_path:find("%z") then
+    error("bad argument #1 to 'volume_cache' (volume_path must be a non-empty string "
+      .. "without NUL)", 2)
   end
   local workers = opts.max_workers
   if workers ~= nil and (math.type(workers) ~= "integer" or workers < 1 or workers > 1024) then
