@@ -853,6 +853,39 @@ static void copy_parallel(struct copy_job *j)
  * lack (Python's _extract_small). Member names must be plain relative
  * paths landing strictly inside a configured folder; links, devices,
  * directories and every other name are skipped. */
+/* The last parent directory extract_small opened: tar members come
+ * sorted by directory, so most reuse it instead of walking again. */
+struct parent_cache {
+  int fd;                    /* borrowed by callers; -1 = none */
+  int i;                     /* the folder index */
+  char dir[PATH_MAX];        /* rel's directory part */
+  size_t len;
+};
+
+/* The parent directory of folder-relative rel beneath folder i, from the
+ * cache or opened (open_dest_parent); -1 with errno. Borrowed. */
+static int cached_parent(const struct rp_volcache *vc, struct parent_cache *pc,
+                         int i, const char *rel)
+{
+  size_t dirlen;
+  base_of(rel, &dirlen);
+  if (pc->fd >= 0 && pc->i == i && pc->len == dirlen &&
+      memcmp(pc->dir, rel, dirlen) == 0)
+    return pc->fd;
+  if (pc->fd >= 0)
+    close(pc->fd);
+  pc->fd = -1;
+  if (dirlen >= sizeof(pc->dir)) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  pc->fd = open_dest_parent(vc, i, rel);
+  pc->i = i;
+  pc->len = dirlen;
+  memcpy(pc->dir, rel, dirlen);
+  return pc->fd;
+}
+
 static long extract_small(const struct rp_volcache *vc)
 {
   char *path = join3(vc->root, "/", SMALL_TAR);
@@ -862,6 +895,7 @@ static long extract_small(const struct rp_volcache *vc)
   char *buf = malloc(COPY_CHUNK);
   int tarfd = -1;
   int r = ARCHIVE_EOF;
+  struct parent_cache pc = { -1, -1, "", 0 };
   if (!path || !a || !buf)
     goto done;
   archive_read_support_format_tar(a);
@@ -895,7 +929,7 @@ static long extract_small(const struct rp_volcache *vc)
       free(abs);
       continue;
     }
-    dirfd = open_dest_parent(vc, i, rel);
+    dirfd = cached_parent(vc, &pc, i, rel);
     base = base_of(rel, &dirlen);
     if (dirfd < 0) {
       rp_log(RP_LOG_DEBUG, NULL, "VolumeCache: skip member %s: %s", name,
@@ -907,12 +941,10 @@ static long extract_small(const struct rp_volcache *vc)
     times[0].tv_nsec = times[1].tv_nsec = archive_entry_mtime_nsec(ae);
     if (satisfied(dirfd, base, size,
                   (double)times[1].tv_sec + times[1].tv_nsec * 1e-9)) {
-      close(dirfd);
       free(abs);
       continue;
     }
     if (tmpfile_open(&t, dirfd, base) != 0) {
-      close(dirfd);
       free(abs);
       continue;
     }
@@ -932,7 +964,6 @@ static long extract_small(const struct rp_volcache *vc)
       extracted++;
     else
       rp_log(RP_LOG_DEBUG, NULL, "VolumeCache: skip extract %s", name);
-    close(dirfd);
     free(abs);
   }
   if (r != ARCHIVE_EOF)
@@ -946,6 +977,8 @@ done:
     archive_read_free(a);
   if (tarfd >= 0)
     close(tarfd);
+  if (pc.fd >= 0)
+    close(pc.fd);
   free(buf);
   free(path);
   return extracted;
