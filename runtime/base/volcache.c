@@ -767,6 +767,18 @@ static int open_src(const struct copy_job *j, const char *src)
   return open_regular(AT_FDCWD, src, O_NOFOLLOW);
 }
 
+/* Frees the job's destination list (n entries) and results. */
+static void copy_job_free(struct copy_job *j, size_t n)
+{
+  if (j->dsts)
+    for (size_t i = 0; i < n; i++)
+      free(j->dsts[i]);
+  free(j->dsts);
+  free(j->result);
+  j->dsts = NULL;
+  j->result = NULL;
+}
+
 /* One pair: copies when the destination is missing, of another size, or
  * older than the source by more than the tolerance (Python's _needs_copy).
  * Returns 0 failed (or source gone), 1 copied, 2 already current. */
@@ -1138,11 +1150,7 @@ static int hydrate(struct rp_volcache *vc, long *count, char *err,
   *count = restored;
   rc = RP_OK;
 done:
-  if (j.dsts)
-    for (size_t i = 0; i < big.n; i++)
-      free(j.dsts[i]);
-  free(j.dsts);
-  free(j.result);
+  copy_job_free(&j, big.n);
   entries_free(&small);
   entries_free(&big);
   return rc;
@@ -1297,10 +1305,7 @@ static int sync_mirror(struct rp_volcache *vc, long *count, char *err,
       free(big.v[i].path);
       big.v[i].path = NULL;
     }
-    for (size_t i = 0; i < big.n; i++)
-      free(j.dsts[i]);
-    free(j.dsts);
-    j.dsts = NULL;
+    copy_job_free(&j, big.n);
     big.n = kept;
   }
   rc = write_manifest(vc->root, rootfd, &small, &big, err, errlen);
@@ -1309,11 +1314,7 @@ static int sync_mirror(struct rp_volcache *vc, long *count, char *err,
            transferred, vc->root);
   *count = transferred;
 done:
-  if (j.dsts)
-    for (size_t i = 0; i < big.n; i++)
-      free(j.dsts[i]);
-  free(j.dsts);
-  free(j.result);
+  copy_job_free(&j, big.n);
   if (rootfd >= 0)
     close(rootfd);
   entries_free(&small);
