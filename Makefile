@@ -29,7 +29,7 @@ CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARN) \
          $(OPT) $(SAN) -fPIC $(LUA_CFLAGS) -Iruntime -Iruntime/include \
          -DRP_LUA_DIR='"$(LUADIR)"' -DRP_LUA_CDIR='"$(LUACDIR)"'
 LDFLAGS = $(SAN)
-LIBS = $(LUA_LIBS) -lcurl -lcrypto -lm -lpthread -ldl
+LIBS = $(LUA_LIBS) -lcurl -lcrypto -larchive -lm -lpthread -ldl
 
 # The module's C part and everything the binary shares with it.
 CORE_SRC = runtime/base/buf.c runtime/base/json.c runtime/base/log.c \
@@ -43,7 +43,10 @@ CORE_SRC = runtime/base/buf.c runtime/base/json.c runtime/base/log.c \
            runtime/lua/lbuffer.c runtime/base/files.c runtime/lua/lfiles.c \
            runtime/lua/lsys.c runtime/lua/lproc.c runtime/base/proc.c \
            runtime/net/netguard.c runtime/net/download.c \
-           runtime/net/sigv4.c runtime/base/settings.c runtime/base/clock.c
+           runtime/net/sigv4.c runtime/base/settings.c runtime/base/clock.c \
+           runtime/base/volcache.c runtime/lua/lvolcache.c \
+           runtime/base/unzip.c runtime/lua/larchive.c \
+           runtime/net/s3part.c runtime/lua/ls3.c
 WORKER_SRC = runtime/worker/vm.c runtime/worker/runner.c runtime/worker/local.c \
              runtime/worker/executor.c runtime/worker/outbox.c \
              runtime/worker/heartbeat.c runtime/worker/health.c \
@@ -149,10 +152,11 @@ $(WORKER): $(CORE_OBJ) $(WORKER_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 # A Lua C module: the Lua API comes from the host (lua5.4 or the binary),
-# so liblua is not linked in.
+# so liblua is not linked in. -z nodelete: runpod.volume_cache's threads
+# and exit hook outlive lua_close, which would otherwise unload it.
 $(MODULE): $(CORE_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -shared -o $@ $^ -lcurl -lcrypto -lm -lpthread
+	$(CC) $(LDFLAGS) -shared -Wl,-z,nodelete -o $@ $^ -lcurl -lcrypto -larchive -lm -lpthread
 
 # The example C extension module of handlers/ext_buffer.lua, built the way
 # a user builds theirs: Lua 5.4 headers and runpod.h only, nothing linked,

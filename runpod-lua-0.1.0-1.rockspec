@@ -2,7 +2,8 @@
 --   luarocks --lua-version=5.4 make runpod-lua-0.1.0-1.rockspec
 -- On Debian the curl and OpenSSL libraries live in multiarch folders; add
 --   CURL_INCDIR=/usr/include/$(gcc -print-multiarch) \
---   CURL_LIBDIR=/usr/lib/$(gcc -print-multiarch) CRYPTO_LIBDIR=<the same>
+--   CURL_LIBDIR=/usr/lib/$(gcc -print-multiarch) CRYPTO_LIBDIR=<the same> \
+--   ARCHIVE_LIBDIR=<the same>
 -- installs require "runpod" (lua/runpod/*.lua) and its C part runpod.core
 -- (the CORE_SRC list of the Makefile; needs libcurl's headers). The
 -- runpod-worker binary is built and installed with `make install` instead.
@@ -21,7 +22,7 @@ description = {
     The runpod module of runpod-lua: runpod.serverless (a drop-in for the
     Python SDK's serverless worker), runpod.json, runpod.http, runpod.buffer,
     runpod.base64, runpod.hex, runpod.validate, runpod.debugger,
-    runpod.cleanup, runpod.download and runpod.upload. Under plain Lua, network calls block; bin/runpod-worker
+    runpod.cleanup, runpod.download, runpod.upload and runpod.volume_cache. Under plain Lua, network calls block; bin/runpod-worker
     runs the same scripts with the full runtime.
   ]],
   license = "MIT",
@@ -32,6 +33,7 @@ dependencies = {
 external_dependencies = {
   CURL = { header = "curl/curl.h", library = "curl" },
   CRYPTO = { header = "openssl/hmac.h", library = "crypto" },
+  ARCHIVE = { header = "archive.h", library = "archive" },
 }
 build = {
   type = "builtin",
@@ -43,10 +45,12 @@ build = {
     ["runpod.files"] = "lua/runpod/files.lua",
     ["runpod.http"] = "lua/runpod/http.lua",
     ["runpod.log"] = "lua/runpod/log.lua",
+    ["runpod.model_cache"] = "lua/runpod/model_cache.lua",
     ["runpod.proxy"] = "lua/runpod/proxy.lua",
     ["runpod.serverless"] = "lua/runpod/serverless.lua",
     ["runpod.upload"] = "lua/runpod/upload.lua",
     ["runpod.validator"] = "lua/runpod/validator.lua",
+    ["runpod.volume_cache"] = "lua/runpod/volume_cache.lua",
     ["runpod.internal.local_test"] = "lua/runpod/internal/local_test.lua",
     ["runpod.internal.modes"] = "lua/runpod/internal/modes.lua",
     ["runpod.internal.runner"] = "lua/runpod/internal/runner.lua",
@@ -62,11 +66,15 @@ build = {
         "runtime/lua/lsys.c", "runtime/lua/lproc.c", "runtime/base/proc.c",
         "runtime/net/netguard.c", "runtime/net/download.c",
         "runtime/net/sigv4.c", "runtime/base/settings.c", "runtime/base/clock.c",
+        "runtime/base/volcache.c", "runtime/lua/lvolcache.c",
+        "runtime/base/unzip.c", "runtime/lua/larchive.c",
+        "runtime/net/s3part.c", "runtime/lua/ls3.c",
       },
       defines = { "_POSIX_C_SOURCE=200809L", "_DEFAULT_SOURCE" },
-      incdirs = { "runtime", "runtime/include", "$(CURL_INCDIR)", "$(CRYPTO_INCDIR)" },
-      libdirs = { "$(CURL_LIBDIR)", "$(CRYPTO_LIBDIR)" },
-      libraries = { "curl", "crypto", "m", "pthread" },
+      incdirs = { "runtime", "runtime/include", "$(CURL_INCDIR)", "$(CRYPTO_INCDIR)",
+                  "$(ARCHIVE_INCDIR)" },
+      libdirs = { "$(CURL_LIBDIR)", "$(CRYPTO_LIBDIR)", "$(ARCHIVE_LIBDIR)" },
+      libraries = { "curl", "crypto", "archive", "m", "pthread" },
     },
   },
   copy_directories = { "docs" },

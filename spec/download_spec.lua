@@ -139,6 +139,47 @@ describe("runpod.download", function()
       assert.are.same({}, files_in(folder("j5")))
     end)
 
+    it("ends a download that stops sending after stall_timeout seconds", function()
+      -- The server sends 1000 bytes, then nothing for 30 s with the
+      -- connection open; without a whole-transfer cap only the stall ends it.
+      local out = download_in("j5s", ("{ %q }"):format(base .. "/stall?n=1000"),
+        "{ stall_timeout = 1, tries = 1 }", ALLOW)
+      assert.matches("too slow", out[1].err)
+      assert.are.same({}, files_in(folder("j5s")))
+    end)
+
+    it("lets a slow but steady download run past stall_timeout", function()
+      -- 3000 bytes at 100 bytes every 0.1 s: about 3 s, never stalled.
+      local out = download_in("j5t", ("{ %q }"):format(base .. "/trickle?n=3000&ms=100"),
+        "{ stall_timeout = 1, tries = 1 }", ALLOW)
+      assert.is_nil(out[1].err)
+      assert.are.equal(pattern(3000), proc.read_file(out[1].path))
+    end)
+
+    it("caps the whole transfer only when timeout is given", function()
+      local out = download_in("j5u", ("{ %q }"):format(base .. "/trickle?n=3000&ms=100"),
+        "{ timeout = 1, tries = 1 }", ALLOW)
+      assert.matches("timed out", out[1].err)
+    end)
+
+    it("fetches the URLs of one call in parallel", function()
+      -- Each request is answered only once both have arrived (else 504
+      -- after 30 s): one after the other cannot pass.
+      local url = base .. "/barrier?key=par&n=2"
+      local out = download_in("j5p", ("{ %q, %q }"):format(url, url), "{ tries = 1 }", ALLOW)
+      assert.is_nil(out[1].err)
+      assert.is_nil(out[2].err)
+      assert.are.equal("met", proc.read_file(out[1].path))
+      assert.are.equal("met", proc.read_file(out[2].path))
+    end)
+
+    it("keeps to opts.parallel transfers at a time", function()
+      local url = base .. "/barrier?key=par1&n=2"
+      local out = download_in("j5q", ("{ %q, %q }"):format(url, url),
+        "{ tries = 1, parallel = 1, stall_timeout = 1 }", ALLOW)
+      assert.is_truthy(out[1].err)
+    end)
+
     it("enforces RUNPOD_MAX_DOWNLOAD_BYTES with and without Content-Length", function()
       local urls = ("{ %q, %q, %q }"):format(base .. "/bytes?n=5000",
         base .. "/bytes?n=5000&chunked=1", base .. "/bytes?n=1000&chunked=1")
@@ -234,6 +275,127 @@ describe("runpod.download", function()
         { RUNPOD_DOWNLOAD_ALLOW_CIDRS = "127.0.0.1/40" })
       assert.are.equal(base .. "/bytes?n=5: RUNPOD_DOWNLOAD_ALLOW_CIDRS: invalid address "
         .. "range '127.0.0.1/40'", out[1].err)
+    end)
+  end)
+
+  describe("file()", function()
+    local HAVE_PYTHON = os.execute("command -v python3 >/dev/null 2>&1") == true
+
+    -- Writes a zip with python3's zipfile: entries is Python source for a
+    -- list of (name, data[, external_attr]).
+    local function make_zip(path, entries)
+      local r = proc.run({ "python3", "-c", ([[
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:
+    for e in %s:
+        zi = zipfile.ZipInfo(e[0])
+        zi.compress_type = zipfile.ZIP_DEFLATED
+        if len(e) > 2:
+            zi.external_attr = e[2]
+        z.writestr(zi, e[1])
+]]):format(entries), path })
+      assert.are.equal(0, r.code, r.stderr)
+    end
+
+    -- Runs runpod.file(url, opts) in a child lua5.4 in dir; returns the
+    -- result table's fields as a string and the error.
+    local function file_in(url, opts)
+      local code = ([[
+        local runpod = require "runpod"
+        local r, err = runpod.file(%q, %s)
+        if r then
+          io.write("R:", r.type, "|", r.original_name, "|", tostring(r.extracted_path), "|",
+            r.file_path, "\n")
+        else
+          io.write("E:", err, "\n")
+        end]]):format(url, opts or "nil")
+      local e = { RUNPOD_ALLOW_PRIVATE_DOWNLOAD_URLS = "true" }
+      for k, v in pairs(LUA_ENV) do
+        e[k] = v
+      end
+      local r = proc.lua_run({ "-e", code }, { cwd = dir, env = e, timeout = 60 })
+      assert.are.equal(0, r.code, r.stderr)
+      local kind, rest = r.stdout:match("([RE]):([^\n]*)\n?$")
+      return kind == "R" and rest or nil, kind == "E" and rest or nil
+    end
+
+    local function serve(path, name)
+      return base .. "/file?path=" .. path .. (name and ("&name=" .. name) or "")
+    end
+
+    it("downloads a file named by Content-Disposition and does not extract it", function()
+      proc.write_file(dir .. "/src.txt", "hello")
+      local r = assert(file_in(serve(dir .. "/src.txt", "notes.txt")))
+      local typ, orig, extracted, path = r:match("^(.-)|(.-)|(.-)|(.*)$")
+      assert.are.equal("txt", typ)
+      assert.are.equal("notes.txt", orig)
+      assert.are.equal("nil", extracted)
+      assert.matches("/job_files/[%x-]+%.txt$", path)
+      assert.are.equal("hello", proc.read_file(path))
+    end)
+
+    it("extracts a zip into job_files/<uuid>/", function()
+      if not HAVE_PYTHON then
+        pending("needs python3")
+        return
+      end
+      make_zip(dir .. "/in.zip", '[("a.txt", "alpha"), ("sub/", ""), ("sub/b.txt", "beta")]')
+      local r = assert(file_in(serve(dir .. "/in.zip", "inputs.zip")))
+      local typ, orig, extracted = r:match("^(.-)|(.-)|(.-)|")
+      assert.are.equal("zip", typ)
+      assert.are.equal("inputs.zip", orig)
+      assert.matches("/job_files/[%x-]+$", extracted)
+      assert.are.equal("alpha", proc.read_file(extracted .. "/a.txt"))
+      assert.are.equal("beta", proc.read_file(extracted .. "/sub/b.txt"))
+    end)
+
+    it("refuses zip entries that leave the folder, and writes nothing outside", function()
+      if not HAVE_PYTHON then
+        pending("needs python3")
+        return
+      end
+      for i, bad in ipairs { "../escape.txt", "/tmp/abs-escape-i15v.txt", "a/../../x.txt" } do
+        make_zip(dir .. "/bad.zip", ('[("ok.txt", "ok"), (%q, "evil")]'):format(bad))
+        local r, err = file_in(serve(dir .. "/bad.zip", "bad" .. i .. ".zip"))
+        assert.is_nil(r)
+        assert.matches("would leave the folder", err)
+      end
+      assert.is_false(os.execute("test -e " .. proc.quote(dir .. "/escape.txt")) == true)
+      assert.is_false(os.execute("test -e /tmp/abs-escape-i15v.txt") == true)
+      assert.is_false(os.execute("test -e " .. proc.quote(dir .. "/x.txt")) == true)
+      -- the half-extracted folders are gone; the downloaded archives stay
+      assert.are.equal(0, #proc.output_lines("find " .. proc.quote(dir .. "/job_files")
+        .. " -mindepth 1 -type d"))
+    end)
+
+    it("never creates symbolic links from a zip", function()
+      if not HAVE_PYTHON then
+        pending("needs python3")
+        return
+      end
+      -- external_attr 0o120777 << 16 marks a symbolic link to /etc/passwd
+      make_zip(dir .. "/link.zip", '[("link", "/etc/passwd", 0o120777 << 16), ("f.txt", "x")]')
+      local r = assert(file_in(serve(dir .. "/link.zip", "link.zip")))
+      local extracted = r:match("^.-|.-|(.-)|")
+      assert.is_false(os.execute("test -L " .. proc.quote(extracted .. "/link")) == true)
+      assert.are.equal("x", proc.read_file(extracted .. "/f.txt"))
+    end)
+
+    it("stops a zip bomb by the expansion ratio and by the size cap", function()
+      if not HAVE_PYTHON then
+        pending("needs python3")
+        return
+      end
+      make_zip(dir .. "/bomb.zip", '[("zeros.bin", "\\0" * (64 * 1024 * 1024))]')
+      local r, err = file_in(serve(dir .. "/bomb.zip", "bomb.zip"))
+      assert.is_nil(r)
+      assert.matches("zip bomb", err)
+      make_zip(dir .. "/big.zip", '[("big.bin", bytes(range(256)) * 8192)]')
+      r, err = file_in(serve(dir .. "/big.zip", "big.zip"), "{ max_unzip_bytes = 1000000 }")
+      assert.is_nil(r)
+      assert.matches("more than 1000000 bytes", err)
+      assert.are.equal(0, #proc.output_lines("find " .. proc.quote(dir .. "/job_files")
+        .. " -mindepth 1 -type d"))
     end)
   end)
 

@@ -33,7 +33,9 @@
  *   fake_inference [PORT]   (0 = ephemeral)
  */
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <microhttpd.h>
+#include <sys/stat.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -99,6 +101,37 @@ static ssize_t bytes_read(void *cls, uint64_t pos, char *buf, size_t max)
   return (ssize_t)i;
 }
 
+/* /stall: the first n bytes of /bytes, then nothing for up to 30 s with
+ * the connection open (a server that stops sending), then the end. */
+static ssize_t stall_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+  uint64_t n = *(uint64_t *)cls;
+  if (pos >= n) {
+    for (int i = 0; i < 300; i++)
+      usleep(100 * 1000);
+    return MHD_CONTENT_READER_END_OF_STREAM;
+  }
+  return bytes_read(cls, pos, buf, max);
+}
+
+/* /trickle: ms milliseconds between 100-byte pieces, n bytes in all. */
+struct trickle {
+  uint64_t n;
+  int ms;
+};
+
+static ssize_t trickle_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+  struct trickle *t = cls;
+  size_t i;
+  if (pos >= t->n)
+    return MHD_CONTENT_READER_END_OF_STREAM;
+  usleep((useconds_t)t->ms * 1000);
+  for (i = 0; i < max && i < 100 && pos + i < t->n; i++)
+    buf[i] = (char)((pos + i) % 251);
+  return (ssize_t)i;
+}
+
 static pthread_mutex_t flaky_lock = PTHREAD_MUTEX_INITIALIZER;
 static char flaky_keys[64][32];
 static int flaky_counts[64];
@@ -153,6 +186,24 @@ static int barrier_met(const char *k, int n)
     met = flaky_counts[i] >= n;
   pthread_mutex_unlock(&flaky_lock);
   return met;
+}
+
+/* Queues r as a 200 with type and, when name is set, a Content-Disposition
+ * naming it; destroys r. */
+static int send_200(struct MHD_Connection *c, struct MHD_Response *r,
+                    const char *type, const char *name)
+{
+  char cd[1100];
+  int rc;
+  if (type)
+    MHD_add_response_header(r, "Content-Type", type);
+  if (name) {
+    snprintf(cd, sizeof(cd), "attachment; filename=\"%.1000s\"", name);
+    MHD_add_response_header(r, "Content-Disposition", cd);
+  }
+  rc = MHD_queue_response(c, 200, r);
+  MHD_destroy_response(r);
+  return rc;
 }
 
 static int reply(struct MHD_Connection *c, unsigned status, const char *type,
@@ -215,19 +266,38 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
     const char *name = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
                                                    "name");
     uint64_t *len = malloc(sizeof(*len));
-    struct MHD_Response *r;
-    int rc;
     *len = n ? strtoull(n, NULL, 10) : 0;
-    r = MHD_create_response_from_callback(ch ? MHD_SIZE_UNKNOWN : *len,
-                                          65536, bytes_read, len, free);
-    MHD_add_response_header(r, "Content-Type", "application/octet-stream");
-    if (name) {
-      snprintf(out, sizeof(out), "attachment; filename=\"%.1000s\"", name);
-      MHD_add_response_header(r, "Content-Disposition", out);
+    return (enum MHD_Result)send_200(c, MHD_create_response_from_callback(
+      ch ? MHD_SIZE_UNKNOWN : *len, 65536, bytes_read, len, free),
+      "application/octet-stream", name);
+  }
+  if (strcmp(url, "/stall") == 0 || strcmp(url, "/trickle") == 0) {
+    const char *n = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "n");
+    const char *ms = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
+                                                 "ms");
+    struct trickle *t = malloc(sizeof(*t));
+    t->n = n ? strtoull(n, NULL, 10) : 0;
+    t->ms = ms ? atoi(ms) : 100;
+    return (enum MHD_Result)send_200(c, MHD_create_response_from_callback(
+      MHD_SIZE_UNKNOWN, 65536, url[1] == 's' ? stall_read : trickle_read, t,
+      free), "application/octet-stream", NULL);
+  }
+  if (strcmp(url, "/file") == 0) {
+    /* the file at ?path= (a spec's own fixture), with ?name= as the
+     * Content-Disposition file name */
+    const char *path = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
+                                                   "path");
+    const char *name = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
+                                                   "name");
+    int fd = path ? open(path, O_RDONLY) : -1;
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+      if (fd >= 0)
+        close(fd);
+      return (enum MHD_Result)reply(c, 404, "text/plain", "no such file");
     }
-    rc = MHD_queue_response(c, 200, r);
-    MHD_destroy_response(r);
-    return (enum MHD_Result)rc;
+    return (enum MHD_Result)send_200(c, MHD_create_response_from_fd(
+      (uint64_t)st.st_size, fd), NULL, name);
   }
   if (strcmp(url, "/redirect") == 0) {
     const char *to = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,

@@ -12,7 +12,8 @@ local have_s3rver = os.execute("test -d " .. proc.quote(proc.root .. "/spec/s3/n
   .. " && command -v node >/dev/null") == true
 
 local function start_s3(dir)
-  return helpers.listening({ "node", proc.root .. "/spec/s3/server.js", dir, "outputs" },
+  return helpers.listening({ "node", proc.root .. "/spec/s3/server.js", dir, "outputs",
+    "outputs.localhost" },
     "s3rver")
 end
 
@@ -84,6 +85,122 @@ describe("runpod.upload", function()
       pending(name .. " (run 'make s3-deps' first)")
     end
   end
+
+  -- GETs url with curl and returns the status and the response headers.
+  local function head_of(url)
+    local p = assert(io.popen(("env -u LD_PRELOAD timeout 20 curl -s --max-time 10 -D - "
+      .. "-o /dev/null %s"):format(proc.quote(url))))
+    local text = p:read("a")
+    p:close()
+    return tonumber(text:match("^HTTP/[%d.]+ (%d+)")), text:lower()
+  end
+
+  -- A count spec/s3/server.js answers as plain text at path.
+  local function server_count(path)
+    local p = assert(io.popen(("env -u LD_PRELOAD curl -s --max-time 10 %s"):format(
+      proc.quote(endpoint .. path))))
+    local n = tonumber(p:read("a"))
+    p:close()
+    return n
+  end
+  -- UploadPart requests seen; multipart uploads of bucket still holding parts.
+  local function parts_seen() return server_count("/_parts") end
+  local function open_uploads(bucket) return server_count("/" .. bucket .. "?uploads") end
+
+  describe("multipart upload", function()
+    local SMALL = { multipart_threshold = 5 * 1024 * 1024, part_size = 5 * 1024 * 1024 }
+
+    s3_it("sends a file above the threshold in parts, read back whole", function()
+      local bytes = random_bytes(5 * 1024 * 1024) .. random_bytes(3 * 1024 * 1024) .. "end"
+      proc.write_file(dir .. "/big.bin", bytes)
+      local before = parts_seen()
+      local url = assert(runpod.upload("job-m1", dir .. "/big.bin", with(SMALL)))
+      assert.are.equal(before + 2, parts_seen())
+      local status, body = fetch(url)
+      assert.are.equal(200, status)
+      assert.are.equal(#bytes, #body)
+      assert.are.equal(bytes, body)
+      assert.are.equal(0, open_uploads("outputs"))
+    end)
+
+    s3_it("aborts the upload when a part fails, leaving no parts behind", function()
+      proc.write_file(dir .. "/fail-part.bin", random_bytes(11 * 1024 * 1024))
+      local url, err = runpod.upload("job-m2", dir .. "/fail-part.bin", with {
+        multipart_threshold = SMALL.multipart_threshold, part_size = SMALL.part_size,
+        name = "fail-part.bin" })
+      assert.is_nil(url)
+      assert.matches("HTTP 400: InvalidRequest: part 2 refused by the test server", err)
+      assert.are.equal(0, open_uploads("outputs"))
+      -- and nothing was assembled under the key
+      local status = fetch(endpoint .. "/outputs/job-m2/fail-part.bin")
+      assert.are_not.equal(200, status)
+    end)
+
+    s3_it("sends extra_args as headers the object keeps", function()
+      proc.write_file(dir .. "/meta.bin", random_bytes(6 * 1024 * 1024))
+      local url = assert(runpod.upload("job-m3", dir .. "/meta.bin", with {
+        multipart_threshold = SMALL.multipart_threshold, part_size = SMALL.part_size,
+        extra_args = { ContentType = "application/x-model", CacheControl = "max-age=60",
+          Metadata = { revision = "abc123" } } }))
+      local status, head = head_of(url)
+      assert.are.equal(200, status)
+      assert.matches("content%-type: application/x%-model", head)
+      assert.matches("cache%-control: max%-age=60", head)
+      assert.matches("x%-amz%-meta%-revision: abc123", head)
+    end)
+
+    s3_it("addresses the bucket by host name with addressing_style = \"virtual\"", function()
+      -- outputs.localhost reaches 127.0.0.1; s3rver takes the host as the bucket
+      local port = endpoint:match(":(%d+)$")
+      local url = assert(runpod.upload("job-m4", runpod.buffer.new():append("vhost"), with {
+        endpoint = "http://localhost:" .. port, addressing_style = "virtual", name = "v.txt" }))
+      assert.matches("^http://outputs%.localhost:" .. port .. "/job%-m4/v%.txt%?X%-Amz", url)
+      local status, body = fetch(url)
+      assert.are.equal(200, status)
+      assert.are.equal("vhost", body)
+    end)
+
+    s3_it("refuses a part size below S3's 5 MiB and unknown extra_args", function()
+      assert.has_error(function()
+        runpod.upload("job-m5", runpod.buffer.new():append("x"), with { part_size = 1000 })
+      end, "bad argument #3 to 'upload' (part_size must be at least 5242880)")
+      assert.has_error(function()
+        runpod.upload("job-m5", runpod.buffer.new():append("x"),
+          with { extra_args = { Foo = "x" } })
+      end, "bad argument #3 to 'upload' (unsupported extra_args key \"Foo\" or value)")
+    end)
+  end)
+
+  describe("upload_files() and bucket_upload()", function()
+    s3_it("uploads several files in one call", function()
+      proc.write_file(dir .. "/a.txt", "A")
+      proc.write_file(dir .. "/b.txt", "B")
+      local urls, errs = runpod.upload_files("job-f1", { dir .. "/a.txt", dir .. "/missing",
+        dir .. "/b.txt" }, creds)
+      assert.are.equal(3, #urls)
+      assert.are.equal("A", select(2, fetch(urls[1])))
+      assert.is_nil(urls[2])
+      assert.matches("missing", errs[2])
+      assert.are.equal("B", select(2, fetch(urls[3])))
+    end)
+
+    s3_it("puts files at <job_id>/<path> and returns plain object URLs, as Python", function()
+      proc.write_file(dir .. "/c.txt", "C")
+      local urls = runpod.bucket_upload("job-f2", { "c.txt" }, { endpointUrl = endpoint,
+        accessId = "S3RVER", accessSecret = "S3RVER", bucketName = "outputs" })
+      -- relative to the current directory, like Python's open()
+      assert.is_nil(urls[1])
+      local r = proc.lua_run({ "-e", ([[
+        local runpod = require "runpod"
+        local urls, errs = runpod.bucket_upload("job-f2", { "c.txt" }, { endpointUrl = %q,
+          accessId = "S3RVER", accessSecret = "S3RVER", bucketName = "outputs" })
+        io.write(tostring(urls[1]), "|", tostring(errs[1]))]]):format(endpoint) },
+        { cwd = dir, env = { LUA_PATH = proc.root .. "/lua/?.lua;" .. proc.root
+          .. "/lua/?/init.lua", LUA_CPATH = os.getenv("LUA_CPATH")
+          or (proc.root .. "/" .. build .. "/lib/?.so;;") } })
+      assert.are.equal(endpoint .. "/outputs/job-f2/c.txt|nil", r.stdout:match("[^\n]*$"))
+    end)
+  end)
 
   describe("upload()", function()
     s3_it("puts a file and returns a presigned URL that fetches it back", function()

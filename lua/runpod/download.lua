@@ -14,8 +14,10 @@
 -- Guarded (download.h, netguard.h): http and https only, at most 5
 -- redirects, connections only to public addresses (checked on the address
 -- actually connected to, every redirect hop included), no proxy, at most
--- RUNPOD_MAX_DOWNLOAD_BYTES bytes. Inside runpod-worker the transfer yields
--- the job's coroutine like runpod.http; under plain lua5.4 it blocks.
+-- RUNPOD_MAX_DOWNLOAD_BYTES bytes. The URLs of one call are fetched in
+-- parallel (opts.parallel at a time), each on a thread of the C part;
+-- inside runpod-worker the job's coroutine yields while it waits, under
+-- plain lua5.4 the call blocks.
 local core = require "runpod.core"
 local log = require "runpod.log"
 
@@ -23,6 +25,9 @@ local download = {}
 
 download.DEFAULT_MAX_BYTES = 5 * 1024 * 1024 * 1024   -- 5 GiB, as Python's
 download.MAX_EXTENSION = 16
+download.DEFAULT_STALL_TIMEOUT = 30                   -- seconds without progress
+download.DEFAULT_PARALLEL = 4
+download.MAX_PARALLEL = 32                            -- threads per call, at most
 
 local function truthy(s)
   s = (s or ""):lower():match("^%s*(.-)%s*$")
@@ -92,56 +97,126 @@ local function uuid4()
   return id
 end
 
--- One URL with retries: returns path | nil, message.
-local function fetch(url, dir, o, job_id)
-  local name = uuid4()
-  local part = dir .. "/" .. name .. ".part"
-  local status, headers, err
-  for attempt = 1, o.tries do
-    local retry
-    status, headers, retry = core.http_download(url, part, o.timeout, o.connect_timeout,
-      o.max_bytes, o.allow_private, o.allow_cidrs)
-    if status then
-      break
-    end
-    err = headers
-    if not retry or attempt == o.tries then
-      return nil, err
-    end
-    log.warn(("download %s: %s; trying again (%d of %d)"):format(url, err, attempt + 1, o.tries),
-      job_id)
-    core.sleep(o.backoff * 2 ^ (attempt - 1))
-  end
+-- Renames the finished part file after the name the response gives:
+-- path | nil, message.
+local function finish(t, headers)
   local ext = download.extension(disposition_name(headers["content-disposition"]))
   if ext == "" then
-    ext = download.extension(url_path(url))
+    ext = download.extension(url_path(t.url))
   end
-  local final = dir .. "/" .. name .. ext
-  local ok, rerr = os.rename(part, final)
+  local final = t.dir .. "/" .. t.name .. ext
+  t.headers = headers
+  local ok, rerr = os.rename(t.part, final)
   if not ok then
-    os.remove(part)
+    os.remove(t.part)
     return nil, rerr
   end
   return final
 end
 
+-- Starts (or restarts) the transfer of task t: true | false (t.err set).
+local function start(t, o)
+  local dl, err = core.http_download(t.url, t.part, o.timeout, o.connect_timeout,
+    o.max_bytes, o.allow_private, o.allow_cidrs, o.stall_timeout, o.low_speed_limit)
+  t.dl = dl
+  t.err = err
+  return dl ~= nil
+end
+
+-- Fetches every task, at most o.parallel at a time, with retries. Each
+-- transfer runs on a thread of the C part; between polls core.sleep
+-- yields the job's coroutine inside runpod-worker (plain lua5.4 blocks).
+local function fetch_all(tasks, o, job_id)
+  local queue, active = {}, {}
+  for i = #tasks, 1, -1 do
+    queue[#queue + 1] = tasks[i]
+  end
+  local pause = 0.002
+  while #queue > 0 or #active > 0 do
+    local now = core.monotonic()
+    -- start what the bound allows and whose back-off has passed
+    for i = #queue, 1, -1 do
+      if #active >= o.parallel then
+        break
+      end
+      local t = queue[i]
+      if (t.not_before or 0) <= now then
+        table.remove(queue, i)
+        t.attempt = (t.attempt or 0) + 1
+        if start(t, o) then
+          active[#active + 1] = t
+        end
+      end
+    end
+    local progressed = false
+    for i = #active, 1, -1 do
+      local t = active[i]
+      local status, headers, retry = t.dl:poll()
+      if status ~= nil or headers ~= nil then
+        progressed = true
+        table.remove(active, i)
+        t.dl = nil
+        if status then
+          t.path, t.err = finish(t, headers)
+        elseif retry and t.attempt < o.tries then
+          log.warn(("download %s: %s; trying again (%d of %d)"):format(t.url, headers,
+            t.attempt + 1, o.tries), job_id)
+          t.not_before = core.monotonic() + o.backoff * 2 ^ (t.attempt - 1)
+          queue[#queue + 1] = t
+        else
+          t.err = headers
+        end
+      end
+    end
+    if progressed then
+      pause = 0.002
+    elseif #queue > 0 or #active > 0 then
+      core.sleep(pause)
+      pause = math.min(pause * 2, 0.05)
+    end
+  end
+end
+
+-- opts[key], a number >= 0, or default; raises blaming the caller of the
+-- caller of transfer_opts.
 local function number_opt(opts, key, default, fname)
   local v = opts[key]
   if v == nil then
     return default
   end
   if type(v) ~= "number" or v < 0 then
-    error(("bad argument #3 to '%s' (%s must be a number >= 0)"):format(fname, key), 3)
+    error(("bad argument #%d to '%s' (%s must be a number >= 0)"):format(
+      fname == "file" and 2 or 3, fname, key), 4)
   end
   return v
+end
+
+-- The transfer settings of download()'s and file()'s opts.
+local function transfer_opts(opts, fname)
+  return {
+    timeout = number_opt(opts, "timeout", 0, fname),
+    stall_timeout = number_opt(opts, "stall_timeout", download.DEFAULT_STALL_TIMEOUT, fname),
+    low_speed_limit = math.floor(number_opt(opts, "low_speed_limit", 1, fname)),
+    parallel = math.min(download.MAX_PARALLEL, math.max(1, math.floor(number_opt(opts,
+      "parallel", download.DEFAULT_PARALLEL, fname)))),
+    connect_timeout = number_opt(opts, "connect_timeout", 10, fname),
+    tries = math.max(1, math.floor(number_opt(opts, "tries", 3, fname))),
+    backoff = number_opt(opts, "backoff", 0.5, fname),
+    max_bytes = math.tointeger(opts.max_bytes) or max_bytes(),
+    allow_private = truthy(os.getenv("RUNPOD_ALLOW_PRIVATE_DOWNLOAD_URLS")),
+    allow_cidrs = os.getenv("RUNPOD_DOWNLOAD_ALLOW_CIDRS"),
+  }
 end
 
 -- download(job_id, url_or_urls[, opts]) -> paths, errors
 -- paths and errors are lists as long as the URLs: paths[i] is the file's
 -- absolute path or nil; errors[i] is nil or "<url>: <message>". opts:
--- timeout (seconds, whole transfer, default 300), connect_timeout (10),
--- tries (3, on connection errors, time-outs, HTTP 5xx/429), backoff (0.5 s,
--- doubled each try), max_bytes (default RUNPOD_MAX_DOWNLOAD_BYTES or 5 GiB).
+-- stall_timeout (seconds below low_speed_limit bytes/s that end a transfer,
+-- default 30; 0 = never), low_speed_limit (1), connect_timeout (10),
+-- timeout (the whole transfer, default 0 = no cap), parallel (transfers
+-- at once, default 4), tries (3, on connection errors, time-outs, HTTP
+-- 5xx/429), backoff (0.5 s, doubled each try), max_bytes (default
+-- RUNPOD_MAX_DOWNLOAD_BYTES or 5 GiB).
 -- Raises on bad arguments and when the folder cannot be created.
 function download.download(job_id, urls, opts)
   local id, why = download.check_job_id(job_id)
@@ -157,16 +232,7 @@ function download.download(job_id, urls, opts)
   if opts ~= nil and type(opts) ~= "table" then
     error(("bad argument #3 to 'download' (table expected, got %s)"):format(type(opts)), 2)
   end
-  opts = opts or {}
-  local o = {
-    timeout = number_opt(opts, "timeout", 300, "download"),
-    connect_timeout = number_opt(opts, "connect_timeout", 10, "download"),
-    tries = math.max(1, math.floor(number_opt(opts, "tries", 3, "download"))),
-    backoff = number_opt(opts, "backoff", 0.5, "download"),
-    max_bytes = math.tointeger(opts.max_bytes) or max_bytes(),
-    allow_private = truthy(os.getenv("RUNPOD_ALLOW_PRIVATE_DOWNLOAD_URLS")),
-    allow_cidrs = os.getenv("RUNPOD_DOWNLOAD_ALLOW_CIDRS"),
-  }
+  local o = transfer_opts(opts or {}, "download")
   local cwd = assert(core.cwd())
   local dir = cwd .. "/jobs/" .. id .. "/downloaded_files"
   local ok, err = core.make_dirs(dir)
@@ -175,20 +241,77 @@ function download.download(job_id, urls, opts)
   end
   local paths, errors = {}, {}
   local n = #urls
+  local tasks = {}
   for i = 1, n do
     local url = urls[i]
     if type(url) ~= "string" then
       errors[i] = ("%s: not a URL"):format(tostring(url))
     else
-      local path, ferr = fetch(url, dir, o, id)
-      paths[i] = path
-      if not path then
-        errors[i] = url .. ": " .. ferr
-        log.error("failed to download " .. errors[i], id)
-      end
+      local name = uuid4()
+      tasks[#tasks + 1] = { i = i, url = url, dir = dir, name = name,
+        part = dir .. "/" .. name .. ".part" }
+    end
+  end
+  fetch_all(tasks, o, id)
+  for _, t in ipairs(tasks) do
+    paths[t.i] = t.path
+    if not t.path then
+      errors[t.i] = t.url .. ": " .. tostring(t.err)
+      log.error("failed to download " .. errors[t.i], id)
     end
   end
   return setmetatable(paths, { __len = function() return n end }), errors
+end
+
+-- file(url[, opts]) -> { file_path, type, original_name, extracted_path }
+-- | nil, message. Python's rp_download.file: downloads url into job_files/
+-- (under the current directory) as <uuid>.<type>, type being the
+-- extension of the Content-Disposition name, else of the URL's file name;
+-- a "zip" is extracted into job_files/<uuid>/ (extracted_path), guarded
+-- (unzip.h): entries that would leave the folder fail it, links are
+-- skipped, and opts.max_unzip_bytes (10 GiB), opts.max_unzip_ratio (200)
+-- and opts.max_unzip_entries (100000) cap it. The other opts are
+-- download()'s.
+function download.file(url, opts)
+  if type(url) ~= "string" then
+    error(("bad argument #1 to 'file' (string expected, got %s)"):format(type(url)), 2)
+  end
+  if opts ~= nil and type(opts) ~= "table" then
+    error(("bad argument #2 to 'file' (table expected, got %s)"):format(type(opts)), 2)
+  end
+  opts = opts or {}
+  local o = transfer_opts(opts, "file")
+  o.parallel = 1
+  local dir = assert(core.cwd()) .. "/job_files"
+  local ok, err = core.make_dirs(dir)
+  if not ok then
+    error("file: " .. err, 2)
+  end
+  local name = uuid4()
+  local t = { url = url, dir = dir, name = name, part = dir .. "/" .. name .. ".part" }
+  fetch_all({ t }, o)
+  if not t.path then
+    return nil, url .. ": " .. tostring(t.err)
+  end
+  local original = disposition_name(t.headers["content-disposition"])
+  if not original or original == "" then
+    original = url_path(url):match("([^/]*)$")
+  end
+  local result = {
+    file_path = t.path,
+    type = (download.extension(t.path):sub(2)),
+    original_name = original,
+  }
+  if result.type == "zip" then
+    local into = dir .. "/" .. name
+    local n, uerr = core.unzip(t.path, into, math.tointeger(opts.max_unzip_bytes),
+      opts.max_unzip_ratio, math.tointeger(opts.max_unzip_entries))
+    if not n then
+      return nil, url .. ": unzip: " .. uerr
+    end
+    result.extracted_path = into
+  end
+  return result
 end
 
 return download

@@ -30,9 +30,14 @@ local on_demand = {
   debugger = function() return require "runpod.debugger" end,
   cleanup = function() return require("runpod.files").cleanup end,
   download = function() return require("runpod.download").download end,
+  file = function() return require("runpod.download").file end,
   upload = function() return require("runpod.upload").upload end,
   backend = function() return require "runpod.backend" end,
   proxy = function() return require "runpod.proxy" end,
+  upload_files = function() return require("runpod.upload").files end,
+  bucket_upload = function() return require("runpod.upload").bucket_upload end,
+  model_cache_path = function() return require("runpod.model_cache").path end,
+  volume_cache = function() return require("runpod.volume_cache").new end,
 }
 
 setmetatable(runpod, {

@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
@@ -167,4 +168,54 @@ int rp_files_random(unsigned char *buf, size_t n, char *err, size_t errlen)
     off += (size_t)got;
   }
   return RP_OK;
+}
+
+int rp_files_plain_rel(const char *rel)
+{
+  const char *p = rel;
+  if (!*rel)
+    return 0;
+  for (;;) {
+    const char *slash = strchr(p, '/');
+    size_t n = slash ? (size_t)(slash - p) : strlen(p);
+    if (n == 0 || n > NAME_MAX || (n == 1 && p[0] == '.') ||
+        (n == 2 && p[0] == '.' && p[1] == '.'))
+      return 0;
+    if (!slash)
+      return 1;
+    p = slash + 1;
+  }
+}
+
+int rp_files_open_beneath(int dirfd, const char *rel, size_t n, int mk)
+{
+  int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  size_t i = 0;
+  while (fd >= 0 && i < n) {
+    char name[NAME_MAX + 1];
+    size_t j = i;
+    int next, e;
+    while (j < n && rel[j] != '/')
+      j++;
+    if (j - i > NAME_MAX) {
+      close(fd);
+      errno = ENAMETOOLONG;
+      return -1;
+    }
+    memcpy(name, rel + i, j - i);
+    name[j - i] = '\0';
+    if (mk && mkdirat(fd, name, 0755) != 0 && errno != EEXIST) {
+      e = errno;
+      close(fd);
+      errno = e;
+      return -1;
+    }
+    next = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    e = errno;
+    close(fd);
+    errno = e;
+    fd = next;
+    i = j + 1;
+  }
+  return fd;
 }

@@ -31,6 +31,17 @@ int rp_files_make_dirs(const char *path, char *err, size_t errlen);
 /* The current directory into buf. Returns RP_OK or RP_EIO. */
 int rp_files_cwd(char *buf, size_t len, char *err, size_t errlen);
 
+/* Whether rel is a plain relative path: non-empty, no leading or trailing
+ * '/', no empty, "." or ".." component, no component over NAME_MAX. */
+int rp_files_plain_rel(const char *rel);
+
+/* Opens the directory rel[0..n) beneath dirfd one component at a time,
+ * each with O_NOFOLLOW, so no symbolic link anywhere leads outside dirfd;
+ * with mk set, missing directories are created (mode 0755). n == 0 opens
+ * dirfd itself again. Returns a descriptor (the caller closes it) or -1
+ * with errno set. */
+int rp_files_open_beneath(int dirfd, const char *rel, size_t n, int mk);
+
 /* n bytes from the kernel's random source. Returns RP_OK or RP_EIO. */
 int rp_files_random(unsigned char *buf, size_t n, char *err, size_t errlen);
 

@@ -25,6 +25,9 @@
 #include "lua/lfiles.h"
 #include "lua/lsys.h"
 #include "lua/lproc.h"
+#include "lua/lvolcache.h"
+#include "lua/larchive.h"
+#include "lua/ls3.h"
 #include "lua/ljson.h"
 #include "lua/lhttp.h"
 #include "lua/host.h"
@@ -421,5 +424,8 @@ int luaopen_runpod_core(lua_State *L)
   rp_lfiles_register(L);
   rp_lsys_register(L);
   rp_lproc_register(L);
+  rp_lvolcache_register(L);
+  rp_larchive_register(L);
+  rp_ls3_register(L);
   return 1;
 }

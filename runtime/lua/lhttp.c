@@ -6,8 +6,11 @@
  *   http_read(handle) -> next body bytes, or nil at the end; raises when
  *     the transfer failed mid-way
  *   http_download(url, path, timeout, connect_timeout, max_bytes,
- *                 allow_private, allow_cidrs)
- *     -> status, headers, bytes | nil, message, retry (download.h)
+ *                 allow_private, allow_cidrs, stall, low_speed)
+ *     -> download | nil, message, false (download.h); the transfer runs
+ *     on a thread of its own, so one job can run several at once
+ *   download:poll() -> nil while it runs, then
+ *     status, headers, bytes | nil, message, retry
  *   s3_presign(endpoint, bucket, key, region, access_key, secret_key,
  *              expires[, now]) -> url | nil, message (sigv4.h)
  *   sha256_hex(s) -> hex digest
@@ -251,16 +254,19 @@ static int download_close(lua_State *L)
   return 0;
 }
 
-/* The continuation of http_download: the handle is at index 8. */
-static int download_k(lua_State *L, int status, lua_KContext ctx)
+/* download:poll() -> nil | status, headers, bytes | nil, message, retry */
+static int download_poll(lua_State *L)
 {
-  struct dlhandle *u = lua_touserdata(L, 8);
+  struct dlhandle *u = luaL_checkudata(L, 1, RP_DOWNLOAD_MT);
   struct rp_download *d = u->d;
   char err[512];
   int retry = 0;
-  (void)status;
-  (void)ctx;
-  rp_host_wait_end(L);
+  if (!d)
+    return luaL_error(L, "attempt to use a finished download");
+  if (!rp_download_finished(d)) {
+    lua_pushnil(L);
+    return 1;
+  }
   if (rp_download_end(d, &retry, err, sizeof(err)) != RP_OK) {
     rp_download_free(d);
     u->d = NULL;
@@ -286,6 +292,8 @@ static int core_http_download(lua_State *L)
   lua_Integer max_bytes = luaL_checkinteger(L, 5);
   int allow_all = lua_toboolean(L, 6);
   const char *cidrs = luaL_optstring(L, 7, NULL);
+  lua_Number stall = luaL_optnumber(L, 8, 0);
+  lua_Integer low_speed = luaL_optinteger(L, 9, 1);
   struct rp_download_opts o;
   struct rp_netguard g;
   struct dlhandle *u;
@@ -295,8 +303,11 @@ static int core_http_download(lua_State *L)
   luaL_argcheck(L, connect >= 0 && connect <= 86400, 4,
                 "must be seconds from 0 to 86400");
   luaL_argcheck(L, max_bytes > 0, 5, "must be > 0");
-  lua_settop(L, 7);
-  u = lua_newuserdatauv(L, sizeof(*u), 0);  /* index 8 */
+  luaL_argcheck(L, stall >= 0 && stall <= 86400, 8,
+                "must be seconds from 0 to 86400");
+  luaL_argcheck(L, low_speed >= 0, 9, "must be >= 0");
+  lua_settop(L, 9);
+  u = lua_newuserdatauv(L, sizeof(*u), 0);  /* index 10 */
   u->d = NULL;
   luaL_setmetatable(L, RP_DOWNLOAD_MT);
   if (rp_netguard_init(&g, allow_all, cidrs, err, sizeof(err)) != RP_OK) {
@@ -307,15 +318,21 @@ static int core_http_download(lua_State *L)
   }
   o.timeout_ms = (long)(timeout * 1000);
   o.connect_timeout_ms = (long)(connect * 1000);
+  /* libcurl counts the stall in whole seconds; round a fraction up. */
+  o.stall_s = (long)stall + (stall > (lua_Number)(long)stall);
+  o.low_speed = (long)low_speed;
   o.max_bytes = (long long)max_bytes;
   o.guard = &g;
-  if (rp_download_new(&u->d, url, path, &o, err, sizeof(err)) != RP_OK) {
+  if (rp_download_new(&u->d, url, path, &o, err, sizeof(err)) != RP_OK ||
+      rp_download_spawn(u->d, err, sizeof(err)) != RP_OK) {
+    rp_download_free(u->d);
+    u->d = NULL;
     luaL_pushfail(L);
     lua_pushstring(L, err);
     lua_pushboolean(L, 0);
     return 3;
   }
-  return wait_then(L, u->d->h, 0, 0, download_k);
+  return 1;
 }
 
 static int core_s3_presign(lua_State *L)
@@ -367,6 +384,11 @@ static const luaL_Reg handle_meta[] = {
   {NULL, NULL}
 };
 
+static const luaL_Reg download_methods[] = {
+  {"poll", download_poll},
+  {NULL, NULL}
+};
+
 static const luaL_Reg download_meta[] = {
   {"__close", download_close},
   {"__gc", download_close},
@@ -380,6 +402,8 @@ void rp_lhttp_register(lua_State *L)
   lua_pop(L, 1);
   luaL_newmetatable(L, RP_DOWNLOAD_MT);
   luaL_setfuncs(L, download_meta, 0);
+  luaL_newlib(L, download_methods);
+  lua_setfield(L, -2, "__index");
   lua_pop(L, 1);
   luaL_setfuncs(L, http_functions, 0);
 }

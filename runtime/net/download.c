@@ -9,6 +9,18 @@
 
 #include "base/rp.h"
 
+/* CURLOPT_XFERINFOFUNCTION: stops the transfer once d->abort is set. */
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow,
+                       curl_off_t ultotal, curl_off_t ulnow)
+{
+  struct rp_download *d = ud;
+  (void)dltotal;
+  (void)dlnow;
+  (void)ultotal;
+  (void)ulnow;
+  return atomic_load(&d->abort) ? 1 : 0;
+}
+
 int rp_download_new(struct rp_download **out, const char *url,
                     const char *path, const struct rp_download_opts *o,
                     char *err, size_t errlen)
@@ -19,6 +31,8 @@ int rp_download_new(struct rp_download **out, const char *url,
   if (!d)
     return rp_fail(RP_ENOMEM, err, errlen, "out of memory");
   d->fd = -1;
+  atomic_init(&d->finished, 0);
+  atomic_init(&d->abort, 0);
   d->path = strdup(path);
   if (!d->path) {
     free(d);
@@ -40,6 +54,16 @@ int rp_download_new(struct rp_download **out, const char *url,
     return rc;
   }
   rp_http_sink(d->h, d->fd, (curl_off_t)o->max_bytes);
+  /* No whole-transfer cap by default: a healthy multi-GB download takes
+   * as long as it takes; a stalled one ends after stall_s seconds below
+   * low_speed bytes a second. */
+  if (o->stall_s > 0 && o->low_speed > 0) {
+    curl_easy_setopt(d->h->easy, CURLOPT_LOW_SPEED_LIMIT, o->low_speed);
+    curl_easy_setopt(d->h->easy, CURLOPT_LOW_SPEED_TIME, o->stall_s);
+  }
+  curl_easy_setopt(d->h->easy, CURLOPT_XFERINFOFUNCTION, on_progress);
+  curl_easy_setopt(d->h->easy, CURLOPT_XFERINFODATA, d);
+  curl_easy_setopt(d->h->easy, CURLOPT_NOPROGRESS, 0L);
   if (rp_http_guard(d->h, o->guard, o->connect_timeout_ms,
                     RP_DOWNLOAD_MAX_REDIRECTS) != RP_OK) {
     rp_download_free(d);
@@ -97,10 +121,50 @@ static int judge(struct rp_download *d, int *retry, char *err, size_t errlen)
   return RP_OK;
 }
 
+static void *download_thread(void *arg)
+{
+  struct rp_download *d = arg;
+  while (!d->h->done)
+    if (rp_http_step(d->h) != RP_OK) {
+      rp_http_finish(d->h, CURLE_FAILED_INIT);
+      break;
+    }
+  atomic_store(&d->finished, 1);
+  return NULL;
+}
+
+int rp_download_spawn(struct rp_download *d, char *err, size_t errlen)
+{
+  int e = pthread_create(&d->thread, NULL, download_thread, d);
+  if (e != 0)
+    return rp_fail(RP_EIO, err, errlen, "cannot start a thread: %s",
+                   strerror(e));
+  d->spawned = 1;
+  return RP_OK;
+}
+
+int rp_download_finished(struct rp_download *d)
+{
+  return !d->spawned || atomic_load(&d->finished);
+}
+
+/* Waits for a spawned thread (asking it to stop first when 'stop'). */
+static void join(struct rp_download *d, int stop)
+{
+  if (!d->spawned)
+    return;
+  if (stop)
+    atomic_store(&d->abort, 1);
+  pthread_join(d->thread, NULL);
+  d->spawned = 0;
+}
+
 int rp_download_end(struct rp_download *d, int *retry, char *err,
                     size_t errlen)
 {
-  int rc = judge(d, retry, err, errlen);
+  int rc;
+  join(d, 0);
+  rc = judge(d, retry, err, errlen);
   int fd = d->fd;
   d->fd = -1;
   /* close() can be the first to report a full disk (NFS, quotas). */
@@ -117,6 +181,7 @@ void rp_download_free(struct rp_download *d)
 {
   if (!d)
     return;
+  join(d, 1);
   rp_http_free(d->h);            /* detach before the fd goes */
   if (d->fd >= 0)
     close(d->fd);

@@ -80,6 +80,59 @@ async function verifySigV4(ctx, next) {
   await next();
 }
 
+// s3rver lacks AbortMultipartUpload (DELETE /bucket/key?uploadId=ID) and
+// the GET /bucket?uploads listing; these stand in for both, on its own
+// file store: an upload's parts live in <bucket>/<...uploads>/<ID>/ until
+// it is completed or aborted. The listing answers the number of uploads
+// still holding parts, as plain text, for the specs; GET /_parts the number
+// of UploadPart requests seen.
+const fs = require('fs');
+const path = require('path');
+function uploadsDir(ctx, bucket) {
+  return ctx.app.context.store.getResourcePath(bucket, undefined, 'uploads');
+}
+let partsSeen = 0; // UploadPart requests, answered at GET /_parts
+async function multipartExtras(ctx, next) {
+  if (ctx.method === 'GET' && ctx.path === '/_parts') {
+    ctx.type = 'text/plain';
+    ctx.body = String(partsSeen);
+    return;
+  }
+  if (ctx.method === 'PUT' && ctx.query.partNumber !== undefined) {
+    partsSeen += 1;
+  }
+  const m = ctx.path.match(/^\/([^/]+)(\/.*)?$/);
+  if (m && ctx.method === 'DELETE' && m[2] && ctx.query.uploadId !== undefined) {
+    const dir = path.join(uploadsDir(ctx, m[1]), path.basename(ctx.query.uploadId));
+    if (!fs.existsSync(dir)) {
+      ctx.status = 404;
+      ctx.type = 'application/xml';
+      ctx.body = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>NoSuchUpload</Code>' +
+        '<Message>The specified upload does not exist.</Message></Error>';
+      return;
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+    ctx.status = 204;
+    return;
+  }
+  // A fault for the specs: part 2 of a key holding "fail-part" is refused.
+  if (m && ctx.method === 'PUT' && m[2] && m[2].includes('fail-part') &&
+      ctx.query.uploadId !== undefined && ctx.query.partNumber === '2') {
+    ctx.status = 400;
+    ctx.type = 'application/xml';
+    ctx.body = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InvalidRequest</Code>' +
+      '<Message>part 2 refused by the test server</Message></Error>';
+    return;
+  }
+  if (m && ctx.method === 'GET' && !m[2] && ctx.query.uploads !== undefined) {
+    const dir = uploadsDir(ctx, m[1]);
+    ctx.type = 'text/plain';
+    ctx.body = String(fs.existsSync(dir) ? fs.readdirSync(dir).length : 0);
+    return;
+  }
+  await next();
+}
+
 const [dir, ...buckets] = process.argv.slice(2);
 const server = new S3rver({
   address: '127.0.0.1',
@@ -88,6 +141,7 @@ const server = new S3rver({
   directory: dir,
   configureBuckets: buckets.map((name) => ({ name })),
 });
+server.middleware.unshift(multipartExtras);
 server.middleware.unshift(verifySigV4);
 server.run().then(
   (info) => console.log(`listening on ${info.port}`),
