@@ -275,7 +275,7 @@ describe("runpod-worker --rp_serve_api", function()
         expect(400, "invalid JSON body (number out of range at byte 9)",
           "POST", "/run", "{\"input\":1e400}")
         expect(400, "invalid JSON body (number out of range at byte 9)",
-          "POST", "/v2/ep/run", "{\"input\":1" .. ("0"):rep(400) .. "}")
+          "POST", "/v2/ep/run", "{\"input\":1" .. ("0"):rep(400) .. ".5}")
         expect(400, "invalid JSON body (nesting deeper than 1000 at byte 1008)",
           "POST", "/run", "{\"input\":" .. ("["):rep(1000) .. ("]"):rep(1000) .. "}")
         -- What the codec reads still runs: a surrogate pair, 1e-400, 1000 levels.
@@ -284,6 +284,11 @@ describe("runpod-worker --rp_serve_api", function()
         local code, body = s.call("POST", "/runsync", "{\"input\":[\"\\ud83d\\ude00\",1e-400]}")
         assert.are.equal(200, code, body)
         assert.are.same({ echo = { "\u{1F600}", 0 } }, json.decode(body).output)
+        -- An integer of any length is kept exact, digit for digit.
+        local big = "1" .. ("0"):rep(400)
+        code, body = s.call("POST", "/runsync", "{\"input\":" .. big .. "}")
+        assert.are.equal(200, code, body)
+        assert.truthy(body:find("\"echo\":" .. big .. "}", 1, true), body)
         code, body = s.call("POST", "/runsync", "{\"input\":" .. ("["):rep(990)
           .. ("]"):rep(990) .. "}")
         assert.are.equal(200, code, body)

@@ -290,10 +290,18 @@ local function encode_keys(result, buffer)
 end
 
 -- Encodes the result; an unencodable one fails the job, naming the key
--- (and keeps its stopPod).
-local function encode_result(result, max, buffer)
+-- (and keeps its stopPod). One whose encoding passes the VM's memory cap
+-- fails it with the MemoryError a handler that passed it gets, and asks
+-- for a fresh VM (the third value).
+local function encode_result(result, max, buffer, id)
   local body, err = encode_keys(result, buffer)
-  if not body then
+  local _, _, exceeded = core.memory()
+  if not body and exceeded then
+    local stop_pod = result.stopPod
+    result = runner.runtime_failure("MemoryError", nil, id)
+    result.stopPod = stop_pod
+    return result, encode_keys(result, buffer), true
+  elseif not body then
     local message = "handler result cannot be encoded as JSON: " .. err
     result = { error = error_json("EncodeError", message, ""), stopPod = result.stopPod }
     body = encode_keys(result, buffer)
@@ -417,7 +425,11 @@ function runner.run(handler, job, opts)
     end
   end
   info.refresh_asked = nil
-  result, info.body = encode_result(result, max, opts.body_buffer)
+  local fresh_vm
+  result, info.body, fresh_vm = encode_result(result, max, opts.body_buffer, id)
+  if fresh_vm then
+    info.refresh = true      -- as after a handler that passed the cap
+  end
   info.failed = result.error ~= nil
   if core.log_enabled("DEBUG") then
     log.debug("run_job return: " .. tostring(info.body), id)

@@ -89,16 +89,20 @@ static void test_numbers(void)
   agree_text("-1e400", 0);
   agree_text("1.8e308", 0);
   agree_text("[1, 2e999]", 0);
-  /* Integers past int64 read as doubles: 308 digits fit, 309 do not. */
-  memset(big, '9', 308);
-  big[308] = '\0';
-  agree_text(big, 1);
+  /* Integers past int64 are kept exact, whatever their length; with a
+   * fraction they read as doubles: 308 digits fit, 309 do not. */
   memset(big, '9', 309);
   big[309] = '\0';
-  agree_text(big, 0);
+  agree_text(big, 1);
   memset(big, '0', 400);
   big[0] = '1';
   big[400] = '\0';
+  agree_text(big, 1);
+  memset(big, '9', 308);
+  strcpy(big + 308, ".5");
+  agree_text(big, 1);
+  memset(big, '9', 309);
+  strcpy(big + 309, ".5");
   agree_text(big, 0);
   /* Exponents around the edge of the double range. */
   for (int e = 300; e <= 320; e++) {
