@@ -112,10 +112,12 @@ describe("runpod-worker local test mode", function()
       assert.are.equal(1, r.code, r.stdout)
       local list = results(r.stdout)
       assert.are.equal(2, #list, r.stdout)
+      -- The result is encoded once, its buffer charged to the cap: as in
+      -- every mode (json_spec), the encoder's refusal fails the job.
       local info = assert(json.decode(list[1].error))
-      assert.are.equal("MemoryError", info.error_type)
-      assert.are.equal("memory limit exceeded: the handler's Lua heap reached its cap of "
-        .. "8388608 bytes (max_memory / RUNPOD_MAX_MEMORY)", info.error_message)
+      assert.are.equal("EncodeError", info.error_type)
+      assert.are.equal("handler result cannot be encoded as JSON: out of memory encoding output",
+        info.error_message)
       assert.are.same({ list[1].error }, proc.captured_errors(r.stdout, "big"))
       assert.are.same({ output = "xxx" }, list[2])
     end)

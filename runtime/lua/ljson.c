@@ -4,6 +4,7 @@
 
 #include <lauxlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "base/buf.h"
 #include "base/rp.h"
@@ -68,6 +69,34 @@ static int json_bigint(lua_State *L)
   luaL_argcheck(L, ok, 1, "a decimal integer expected");
   rp_json_pushbigint(L, s, n);
   return 1;
+}
+
+/* tonumber(v [, base]) in place of Lua's (upvalue 1): the same, except
+ * that a big integer gives its nearest float, as its arithmetic does. */
+static int json_tonumber(lua_State *L)
+{
+  if (lua_gettop(L) == 1 && luaL_testudata(L, 1, RP_JSON_BIGINT_MT)) {
+    lua_pushnumber(L, strtod(lua_touserdata(L, 1), NULL));
+    return 1;
+  }
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+  return lua_gettop(L);
+}
+
+/* Makes the global tonumber read big integers, once per state: a handler
+ * reads a decoded seed with tonumber(seed) as it would any number. */
+static void wrap_tonumber(lua_State *L)
+{
+  lua_getglobal(L, "tonumber");
+  if (lua_tocfunction(L, -1) != json_tonumber &&
+      lua_type(L, -1) == LUA_TFUNCTION) {
+    lua_pushcclosure(L, json_tonumber, 1);
+    lua_setglobal(L, "tonumber");
+  } else {
+    lua_pop(L, 1);
+  }
 }
 
 /* What encode_fields hands to fields_call. */
@@ -169,4 +198,5 @@ void rp_json_register(lua_State *L)
   lua_setfield(L, -2, "array_mt");
   pushemptyarray(L);
   lua_setfield(L, -2, "empty_array");
+  wrap_tonumber(L);
 }

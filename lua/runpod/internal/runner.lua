@@ -289,21 +289,16 @@ local function encode_keys(result, buffer)
   return core.encode_fields(result, RESULT_KEYS, MAX_ENCODE, buffer)
 end
 
--- Encodes the result; an unencodable one fails the job, naming the key
--- (and keeps its stopPod). One whose encoding passes the VM's memory cap
--- fails it with the MemoryError a handler that passed it gets, and asks
--- for a fresh VM (the third value).
+-- Encodes the result; an unencodable one fails the job with EncodeError,
+-- naming the key (and keeps its stopPod). The error is logged as a
+-- handler's is, the same text as posted.
 local function encode_result(result, max, buffer, id)
   local body, err = encode_keys(result, buffer)
-  local _, _, exceeded = core.memory()
-  if not body and exceeded then
-    local stop_pod = result.stopPod
-    result = runner.runtime_failure("MemoryError", nil, id)
-    result.stopPod = stop_pod
-    return result, encode_keys(result, buffer), true
-  elseif not body then
+  if not body then
     local message = "handler result cannot be encoded as JSON: " .. err
     result = { error = error_json("EncodeError", message, ""), stopPod = result.stopPod }
+    log.error("Captured Handler Exception", id)
+    log.error(result.error, id)
     body = encode_keys(result, buffer)
   end
   if #body > max then
@@ -425,11 +420,7 @@ function runner.run(handler, job, opts)
     end
   end
   info.refresh_asked = nil
-  local fresh_vm
-  result, info.body, fresh_vm = encode_result(result, max, opts.body_buffer, id)
-  if fresh_vm then
-    info.refresh = true      -- as after a handler that passed the cap
-  end
+  result, info.body = encode_result(result, max, opts.body_buffer, id)
   info.failed = result.error ~= nil
   if core.log_enabled("DEBUG") then
     log.debug("run_job return: " .. tostring(info.body), id)
