@@ -18,7 +18,12 @@ M.sleep = sleep
 -- collecting stdout+stderr and, once it ends, the exit code.
 local function spawn(argv, env)
   local dir = proc.tmpdir()
-  local parts = { "env", "-u", "LD_PRELOAD" }
+  -- Under the sanitizers, plain lua5.4 loads the instrumented module and
+  -- keeps spec/run's preload; everything else runs without it.
+  local parts = { "env" }
+  if argv[1] ~= "lua5.4" then
+    parts[#parts + 1] = "-u LD_PRELOAD"
+  end
   for name, value in pairs(proc.with_checks_off(env) or {}) do
     parts[#parts + 1] = proc.quote(name .. "=" .. value)
   end
