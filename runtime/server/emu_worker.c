@@ -12,6 +12,34 @@
 #include "base/json.h"
 #include "base/rp.h"
 
+/* Appends the ping's job_id list as a JSON array: the raw value split at
+ * ',' and each item decoded (an id may hold a ',' as "%2C"). */
+static int put_ping_ids(struct rp_buf *b, const struct rp_httpd_request *req)
+{
+  const char *raw;
+  size_t len;
+  char *copy;
+  size_t i = 0;
+  int rc;
+  if (!rp_httpd_raw_arg(req, "job_id", &raw, &len))
+    return rp_buf_puts(b, "null");
+  copy = strndup(raw, len);
+  if (!copy)
+    return RP_ENOMEM;
+  rc = rp_buf_puts(b, "[");
+  while (rc == RP_OK && len > 0 && i <= len) {
+    size_t n = strcspn(copy + i, ",");
+    if (i > 0)
+      rc = rp_buf_puts(b, ",");
+    if (rc == RP_OK)
+      rc = rp_json_put_string(b, copy + i,
+                              rp_httpd_unescape(copy + i, n, 1));
+    i += n + 1;
+  }
+  free(copy);
+  return rc == RP_OK ? rp_buf_puts(b, "]") : rc;
+}
+
 static void record_ping(struct rp_emulator *e, const char *worker,
                         const struct rp_httpd_request *req)
 {
@@ -34,6 +62,10 @@ static void record_ping(struct rp_emulator *e, const char *worker,
   if (rc == RP_OK)
     rc = jobs ? rp_json_put_string(&b, jobs, strlen(jobs))
               : rp_buf_puts(&b, "null");
+  if (rc == RP_OK)
+    rc = rp_buf_puts(&b, ",\"job_ids\":");
+  if (rc == RP_OK)
+    rc = put_ping_ids(&b, req);
   if (rc == RP_OK)
     rc = rp_buf_puts(&b, ",\"runpod_version\":");
   if (rc == RP_OK)
