@@ -122,6 +122,27 @@ describe("runpod-worker's data path", function()
     assert.are.equal(#ids, #dones(server))
   end)
 
+  it("writes a job id or message with line breaks as one escaped log line", function()
+    local id = "j\r\nINFO   | forged\27[2J"
+    server = job_server({ json.encode({ id = id, input = { msg = "m\nERROR  | forged too" } }) })
+    worker = worker_for(server, { HANDLER = "spec/fixtures/log_input.lua" })
+    assert.truthy(helpers.eventually(30, function()
+      return #dones(server) >= 1
+    end), worker.output())
+    assert.truthy(helpers.eventually(10, function()
+      return worker.output():find("Finished", 1, true)
+    end), worker.output())
+    local out = worker.output()
+    for line in out:gmatch("[^\n]+") do
+      assert.is_nil(line:find("^%a+ *| forged"), "forged line: " .. line .. "\n" .. out)
+      assert.is_nil(line:find("\r", 1, true), "a raw CR: " .. line)
+      assert.is_nil(line:find("\27", 1, true), "a raw ESC: " .. line)
+    end
+    local escaped = "j\\r\\nINFO   | forged\\x1b[2J | "
+    assert.truthy(out:find("INFO   | " .. escaped .. "m\\nERROR  | forged too\n", 1, true), out)
+    assert.truthy(out:find(escaped .. "Finished", 1, true), out)
+  end)
+
   it("lists each in-flight id as one percent-encoded value of the ping's job_id", function()
     local ids = { "amp&job_id=z", "c,d", "plain" }
     local batch = {}
