@@ -656,7 +656,8 @@ describe("runpod-emulator", function()
       for _, id in ipairs({ "a/b", "..", ".", "../../x", "a%b", "a b", "q?isStream=true",
         "h#frag", "a,b", "a&b=c", "%2F" }) do
         local seg = id_segment(id)
-        local code, body = worker("POST", "/job-done/w1/" .. seg .. "?isStream=false", '{"output": 1}')
+        local code, body = worker("POST", "/job-done/w1/" .. seg .. "?isStream=false",
+          '{"output": 1}')
         assert.are.same({ 404, { error = "job not found" } }, { code, json.decode(body) }, seg)
         code, body = client("GET", "/status/" .. seg)
         assert.are.same({ 404, { error = "job not found" } }, { code, json.decode(body) }, seg)
