@@ -17,6 +17,9 @@ local function job_server(takes, opts)
   if opts and opts.done_status then
     proc.write_file(dir .. "/done_status", tostring(opts.done_status))
   end
+  if opts and opts.progress_status then
+    proc.write_file(dir .. "/progress_status", tostring(opts.progress_status))
+  end
   local h, url = helpers.listening({ "lua5.4", "spec/fixtures/job_server.lua", dir },
     "the job server")
   local server = { url = url }
@@ -142,6 +145,37 @@ describe("runpod-worker's data path", function()
     assert.truthy(out:find("INFO   | " .. escaped .. "m\\nERROR  | forged too\n", 1, true), out)
     assert.truthy(out:find(escaped .. "Finished", 1, true), out)
   end)
+
+  -- As the Python SDK (three attempts, then an ERROR line), a refused
+  -- progress update is given up, never retried for long: the result
+  -- queued behind it still goes, at once.
+  for _, case in ipairs({ { 503, 3 }, { 400, 1 } }) do
+    local status, attempts = case[1], case[2]
+    it(("gives up a progress update answered %d after %d attempt(s) and delivers the result")
+      :format(status, attempts), function()
+      server = job_server({ '{"id":"p1","input":{"steps":2}}' }, { progress_status = status })
+      worker = worker_for(server, { HANDLER = "spec/fixtures/progress.lua" })
+      local function posts()
+        local progress, final = 0, {}
+        for _, e in ipairs(dones(server)) do
+          if e.body:find('"IN_PROGRESS"', 1, true) then
+            progress = progress + 1
+          else
+            final[#final + 1] = e.body
+          end
+        end
+        return progress, final
+      end
+      assert.truthy(helpers.eventually(30, function()
+        return #select(2, posts()) >= 1
+      end), worker.output())
+      local progress, final = posts()
+      assert.are.same({ { output = { done = 2 } } }, { json.decode(final[1]) })
+      assert.are.equal(attempts * 2, progress, worker.output())
+      local _, given_up = worker.output():gsub("ERROR  | p1 | giving up on the progress", "")
+      assert.are.equal(2, given_up, worker.output())
+    end)
+  end
 
   it("lists each in-flight id as one percent-encoded value of the ping's job_id", function()
     local ids = { "amp&job_id=z", "c,d", "plain" }
