@@ -379,3 +379,33 @@ describe("runpod-worker's ping", function()
     end
   end)
 end)
+
+describe("runpod-worker's results against the emulator over HTTP", function()
+  local emu, worker
+
+  after_each(function()
+    helpers.stop(emu, worker)
+    emu, worker = nil, nil
+  end)
+
+  -- The body {"output": ...} is one level more than the output: a result
+  -- the job store could not read (past 1000 levels) fails the job in the
+  -- worker, with the reason, instead of a post the store refuses (which
+  -- left the job IN_PROGRESS).
+  it("fails a result whose body would nest past 1000 levels, and sends the deepest that fits", function()
+    emu = helpers.start({ "--take-hold-ms", "200" })
+    worker = helpers.worker(emu, "spec/fixtures/deep_result.lua")
+    local fits = emu.submit({ depth = 999 })
+    local deep = emu.submit({ depth = 1000 })
+    local ok = emu.wait_done(fits, 30)
+    local view = emu.wait_done(deep, 30)
+    assert.are.equal("COMPLETED", ok.status, worker.output())
+    local depth, v = 0, ok.output
+    while type(v) == "table" do
+      depth, v = depth + 1, v[1]
+    end
+    assert.are.equal(999, depth)
+    assert.are.equal("FAILED", view.status, worker.output())
+    assert.matches("nesting deeper than 1000 at output", view.error, 1, true)
+  end)
+end)
