@@ -392,7 +392,7 @@ describe("runpod-worker's results against the emulator over HTTP", function()
   -- the job store could not read (past 1000 levels) fails the job in the
   -- worker, with the reason, instead of a post the store refuses (which
   -- left the job IN_PROGRESS).
-  it("fails a result whose body would nest past 1000 levels, sends the deepest that fits", function()
+  it("fails a result whose body would nest past 1000 levels, sends the deepest one", function()
     emu = helpers.start({ "--take-hold-ms", "200" })
     worker = helpers.worker(emu, "spec/fixtures/deep_result.lua")
     local fits = emu.submit({ depth = 999 })
