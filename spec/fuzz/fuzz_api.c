@@ -180,29 +180,6 @@ int rp_httpd_query(const struct rp_httpd_request *req, struct rp_buf *out)
 
 /* ---- the request ---- */
 
-/* A NUL-terminated, %XX-decoded copy of p[0..n) (a %00 ends it early,
- * as in libmicrohttpd's C strings). */
-static char *decoded(const char *p, size_t n, int plus)
-{
-  char *s = malloc(n + 1);
-  size_t o = 0;
-  if (!s)
-    abort();
-  for (size_t i = 0; i < n; i++) {
-    unsigned char byte;
-    size_t bad;
-    if (p[i] == '%' && i + 2 < n &&
-        rp_hex_decode(p + i + 1, 2, &byte, &bad) == RP_OK) {
-      s[o++] = (char)byte;
-      i += 2;
-    } else {
-      s[o++] = plus && p[i] == '+' ? ' ' : p[i];
-    }
-  }
-  s[o] = '\0';
-  return s;
-}
-
 static char *copy(const char *p, size_t n)
 {
   char *s = malloc(n + 1);
@@ -210,6 +187,15 @@ static char *copy(const char *p, size_t n)
     abort();
   memcpy(s, p, n);
   s[n] = '\0';
+  return s;
+}
+
+/* A NUL-terminated, %XX-decoded copy of p[0..n) (a %00 ends it early,
+ * as in libmicrohttpd's C strings). */
+static char *decoded(const char *p, size_t n, int plus)
+{
+  char *s = copy(p, n);
+  s[rp_httpd_unescape(s, n, plus)] = '\0';
   return s;
 }
 
