@@ -640,6 +640,11 @@ describe("runpod-emulator", function()
       local id = submit()
       take()
       assert.are.equal(400, (worker("POST", "/job-done/w1/" .. id, '{"output": ')))
+      -- a body past the nesting limit is refused naming the reason
+      local code, body = worker("POST", "/job-done/w1/" .. id,
+        '{"output": ' .. ("["):rep(1000) .. ("]"):rep(1000) .. "}")
+      assert.are.equal(400, code)
+      assert.matches("nesting deeper than 1000", json.decode(body).error, 1, true)
       worker("POST", "/job-done/w1/" .. id, '{"output": 1}')
     end)
 

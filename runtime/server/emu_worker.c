@@ -4,6 +4,7 @@
 #include "server/emulator_int.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -192,10 +193,19 @@ static void post_route(struct rp_emulator *e,
                        const char *worker, const char *id)
 {
   const char *msg = NULL;
+  char why[128];
+  char text[192];
   int status = stream
     ? job_stream(e, worker, id, req->body, req->body_len, &msg)
     : job_done(e, worker, id, req->body, req->body_len,
                rp_httpd_header(req, "X-Request-ID"), &msg);
+  /* Says why a body is not JSON the store reads (nesting past 1000, ...)
+   * rather than only that it is not an object. */
+  if (status == 400 &&
+      rp_json_check(req->body, req->body_len, why, sizeof(why)) != RP_OK) {
+    snprintf(text, sizeof(text), "invalid JSON body (%s)", why);
+    msg = text;
+  }
   if (status == 200)
     rp_emu_reply(res, 200, "{}");
   else
