@@ -341,7 +341,7 @@ json.dump(out, sys.stdout)
       local st, body = raw(port, "GET " .. path .. " HTTP/1.1\r\nHost: x\r\n\r\n")
       assert.are.same({ 404, { error = "no such route" } }, { st, json.decode(body) }, path)
     end
-    local paths = { "/v2/x/../health", "/health%zz", "//health", "/v2//x/health",
+    local paths = { "/v2/x/../health", "/health%zz", "/health#x", "//health", "/v2//x/health",
       "/health%00/x", "/./health", "/health/." }
     local requests = {}
     for i, path in ipairs(paths) do

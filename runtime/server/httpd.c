@@ -48,15 +48,16 @@ static int hexval(char c)
 }
 
 /* Is the raw path a trick: not starting with '/', an empty segment
- * ("//"), a "." or ".." segment, a '%' not followed by two hex digits, or
- * %00 (which would cut a decoded segment short)? A trailing "/" is
+ * ("//"), a "." or ".." segment, a raw '#' (a fragment is never sent: the
+ * client meant "%23"), a '%' not followed by two hex digits, or %00
+ * (which would cut a decoded segment short)? A trailing "/" is
  * allowed. No route has such a segment, and answering 400 keeps one path
  * from having two spellings. Escaped dots ("%2E%2E") are data: a segment
  * is decoded only after the path is split (rp_httpd_unescape). */
 static int bad_path(const char *url)
 {
   const char *p = url;
-  if (*p != '/')
+  if (*p != '/' || strchr(p, '#'))
     return 1;
   while (*p == '/') {
     const char *seg = ++p;
@@ -96,14 +97,13 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 {
   struct rp_httpd *h = cls;
   struct pending *p = calloc(1, sizeof(*p));
-  size_t n = strcspn(uri, "?#");
+  size_t n = strcspn(uri, "?");
   (void)c;
   if (!p)
     return NULL;
   p->body.max = h->max_body;
   p->path = strndup(uri, n);
-  p->query = uri[n] == '?' ? strndup(uri + n + 1, strcspn(uri + n + 1, "#"))
-                           : strdup("");
+  p->query = strdup(uri[n] == '?' ? uri + n + 1 : "");
   return p;
 }
 

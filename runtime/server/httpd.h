@@ -7,7 +7,8 @@
  * as sent: it splits it at '/' and decodes each segment itself
  * (rp_httpd_unescape), so that "a%2Fb" is one segment "a/b" and "%2E%2E"
  * a segment "..", never a dot segment. A path trick - an empty ("//"),
- * "." or ".." raw segment, a '%' without two hex digits after it, or %00 -
+ * "." or ".." raw segment, a raw '#', a '%' without two hex digits after
+ * it, or %00 -
  * gets 400 {"error":"invalid path"} without reaching the callback; header
  * bytes are capped by libmicrohttpd (431 past its per-connection memory
  * limit, 32 KiB by default). The server runs one thread per
