@@ -640,7 +640,57 @@ describe("runpod-emulator", function()
       local id = submit()
       take()
       assert.are.equal(400, (worker("POST", "/job-done/w1/" .. id, '{"output": ')))
+      -- a body past the nesting limit is refused naming the reason
+      local code, body = worker("POST", "/job-done/w1/" .. id,
+        '{"output": ' .. ("["):rep(1000) .. ("]"):rep(1000) .. "}")
+      assert.are.equal(400, code)
+      assert.matches("nesting deeper than 1000", json.decode(body).error, 1, true)
       worker("POST", "/job-done/w1/" .. id, '{"output": 1}')
+    end)
+
+    -- An id as the worker puts it in a path: one segment, every byte but
+    -- the unreserved ones escaped, and an id of dots only escaped whole.
+    local function id_segment(id)
+      local dots = id:match("^%.+$") ~= nil
+      return (id:gsub("[^%w%-_~.]", function(c)
+        return ("%%%02X"):format(c:byte())
+      end):gsub("%.", dots and "%%2E" or "."))
+    end
+
+    it("routes on the raw path: an escaped id is one segment, whatever it holds", function()
+      for _, id in ipairs({ "a/b", "..", ".", "../../x", "a%b", "a b", "q?isStream=true",
+        "h#frag", "a,b", "a&b=c", "%2F" }) do
+        local seg = id_segment(id)
+        local code, body = worker("POST", "/job-done/w1/" .. seg .. "?isStream=false",
+          '{"output": 1}')
+        assert.are.same({ 404, { error = "job not found" } }, { code, json.decode(body) }, seg)
+        code, body = client("GET", "/status/" .. seg)
+        assert.are.same({ 404, { error = "job not found" } }, { code, json.decode(body) }, seg)
+      end
+      -- A real id with every byte escaped is the same job.
+      local id = submit()
+      take()
+      local all = id:gsub(".", function(c)
+        return ("%%%02x"):format(c:byte())
+      end)
+      assert.are.equal(200, (worker("POST", "/job-done/w1/" .. all .. "?isStream=false",
+        '{"output": "escaped"}')))
+      assert.are.same({ "COMPLETED", "escaped" }, { status(all).status, status(id).output })
+    end)
+
+    it("answers 400 to a malformed escape or %00 in the path", function()
+      for _, route in ipairs({ "/job-done/w1/a%zz", "/job-done/w1/a%2", "/job-done/w1/a%00b",
+        "/status/%0" }) do
+        local code, body = worker("POST", route, '{"output": 1}')
+        assert.are.same({ 400, { error = "invalid path" } }, { code, json.decode(body) }, route)
+      end
+    end)
+
+    it("decodes each id of a ping's job_id list on its own", function()
+      assert.are.equal(200, (worker("GET", "/ping/pinger?job_id=a%2Cb,c%25d,e+f%20g,%2E%2E&gpu=x")))
+      assert.are.same({ "a,b", "c%d", "e f g", ".." }, stats().last_ping.job_ids)
+      worker("GET", "/ping/pinger?gpu=x")
+      assert.are.equal(json.null, stats().last_ping.job_ids)
     end)
 
     it("records pings", function()

@@ -331,12 +331,18 @@ json.dump(out, sys.stdout)
     error("local API server did not start")
   end
 
-  it("answers 400 to /../, %2e%2e, double slashes and %00 in the path", function()
+  it("answers 400 to /../, double slashes and %00 in the path; %2e%2e is data", function()
     local port = start("api-key-secret")
     local status = raw(port, "GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
     assert.are.equal(200, status)
-    local paths = { "/v2/x/../health", "/v2/x/%2e%2e/health", "/%2E%2E/health",
-      "//health", "/v2//x/health", "/health%00/x", "/./health", "/health/." }
+    -- An escaped dot segment is decoded after the path is split: a
+    -- segment named "..", which no route has, never a step up.
+    for _, path in ipairs({ "/v2/x/%2e%2e/health", "/%2E%2E/health" }) do
+      local st, body = raw(port, "GET " .. path .. " HTTP/1.1\r\nHost: x\r\n\r\n")
+      assert.are.same({ 404, { error = "no such route" } }, { st, json.decode(body) }, path)
+    end
+    local paths = { "/v2/x/../health", "/health%zz", "/health#x", "//health", "/v2//x/health",
+      "/health%00/x", "/./health", "/health/." }
     local requests = {}
     for i, path in ipairs(paths) do
       requests[i] = "GET " .. path .. " HTTP/1.1\r\nHost: x\r\n\r\n"

@@ -17,6 +17,9 @@ local function job_server(takes, opts)
   if opts and opts.done_status then
     proc.write_file(dir .. "/done_status", tostring(opts.done_status))
   end
+  if opts and opts.progress_status then
+    proc.write_file(dir .. "/progress_status", tostring(opts.progress_status))
+  end
   local h, url = helpers.listening({ "lua5.4", "spec/fixtures/job_server.lua", dir },
     "the job server")
   local server = { url = url }
@@ -121,6 +124,58 @@ describe("runpod-worker's data path", function()
     end
     assert.are.equal(#ids, #dones(server))
   end)
+
+  it("writes a job id or message with line breaks as one escaped log line", function()
+    local id = "j\r\nINFO   | forged\27[2J"
+    server = job_server({ json.encode({ id = id, input = { msg = "m\nERROR  | forged too" } }) })
+    worker = worker_for(server, { HANDLER = "spec/fixtures/log_input.lua" })
+    assert.truthy(helpers.eventually(30, function()
+      return #dones(server) >= 1
+    end), worker.output())
+    assert.truthy(helpers.eventually(10, function()
+      return worker.output():find("Finished", 1, true)
+    end), worker.output())
+    local out = worker.output()
+    for line in out:gmatch("[^\n]+") do
+      assert.is_nil(line:find("^%a+ *| forged"), "forged line: " .. line .. "\n" .. out)
+      assert.is_nil(line:find("\r", 1, true), "a raw CR: " .. line)
+      assert.is_nil(line:find("\27", 1, true), "a raw ESC: " .. line)
+    end
+    local escaped = "j\\r\\nINFO   | forged\\x1b[2J | "
+    assert.truthy(out:find("INFO   | " .. escaped .. "m\\nERROR  | forged too\n", 1, true), out)
+    assert.truthy(out:find(escaped .. "Finished", 1, true), out)
+  end)
+
+  -- As the Python SDK (three attempts, then an ERROR line), a refused
+  -- progress update is given up, never retried for long: the result
+  -- queued behind it still goes, at once.
+  for _, case in ipairs({ { 503, 3 }, { 400, 1 } }) do
+    local status, attempts = case[1], case[2]
+    it(("gives up a progress update answered %d after %d attempt(s) and delivers the result")
+      :format(status, attempts), function()
+      server = job_server({ '{"id":"p1","input":{"steps":2}}' }, { progress_status = status })
+      worker = worker_for(server, { HANDLER = "spec/fixtures/progress.lua" })
+      local function posts()
+        local progress, final = 0, {}
+        for _, e in ipairs(dones(server)) do
+          if e.body:find('"IN_PROGRESS"', 1, true) then
+            progress = progress + 1
+          else
+            final[#final + 1] = e.body
+          end
+        end
+        return progress, final
+      end
+      assert.truthy(helpers.eventually(30, function()
+        return #select(2, posts()) >= 1
+      end), worker.output())
+      local progress, final = posts()
+      assert.are.same({ { output = { done = 2 } } }, { json.decode(final[1]) })
+      assert.are.equal(attempts * 2, progress, worker.output())
+      local _, given_up = worker.output():gsub("ERROR  | p1 | giving up on the progress", "")
+      assert.are.equal(2, given_up, worker.output())
+    end)
+  end
 
   it("lists each in-flight id as one percent-encoded value of the ping's job_id", function()
     local ids = { "amp&job_id=z", "c,d", "plain" }
@@ -330,5 +385,35 @@ describe("runpod-worker's ping", function()
       end
       assert.is_true(naming <= 1, ("%d pings after the delivery of %s name it"):format(naming, id))
     end
+  end)
+end)
+
+describe("runpod-worker's results against the emulator over HTTP", function()
+  local emu, worker
+
+  after_each(function()
+    helpers.stop(emu, worker)
+    emu, worker = nil, nil
+  end)
+
+  -- The body {"output": ...} is one level more than the output: a result
+  -- the job store could not read (past 1000 levels) fails the job in the
+  -- worker, with the reason, instead of a post the store refuses (which
+  -- left the job IN_PROGRESS).
+  it("fails a result whose body would nest past 1000 levels, sends the deepest one", function()
+    emu = helpers.start({ "--take-hold-ms", "200" })
+    worker = helpers.worker(emu, "spec/fixtures/deep_result.lua")
+    local fits = emu.submit({ depth = 999 })
+    local deep = emu.submit({ depth = 1000 })
+    local ok = emu.wait_done(fits, 30)
+    local view = emu.wait_done(deep, 30)
+    assert.are.equal("COMPLETED", ok.status, worker.output())
+    local depth, v = 0, ok.output
+    while type(v) == "table" do
+      depth, v = depth + 1, v[1]
+    end
+    assert.are.equal(999, depth)
+    assert.are.equal("FAILED", view.status, worker.output())
+    assert.matches("nesting deeper than 1000 at output", view.error, 1, true)
   end)
 end)

@@ -90,6 +90,12 @@ static size_t utf8len(const unsigned char *p, const unsigned char *end)
   return 0;
 }
 
+size_t rp_json_utf8_len(const char *p, const char *end)
+{
+  return (unsigned char)*p < 0x80 ? 1
+    : utf8len((const unsigned char *)p, (const unsigned char *)end);
+}
+
 /* The escape of byte c (rp_json_byte_class[c] != 0 and c not the start of
  * valid UTF-8) into esc[6]; returns its length. */
 static size_t escape(unsigned char c, char *esc)

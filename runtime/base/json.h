@@ -165,6 +165,11 @@ long rp_json_hex4(const char *p, const char *end);
  * the pair giving one code point; a lone surrogate is refused. Returns the
  * code point with *next past the escape (or the pair), or -1. */
 long rp_json_u_escape(const char *p, const char *end, const char **next);
+/* The length of the valid UTF-8 sequence at p (p < end): 1 for ASCII,
+ * 0 when p does not start one (overlong forms and surrogates are not
+ * valid, nor a sequence cut by end). */
+size_t rp_json_utf8_len(const char *p, const char *end);
+
 /* Writes code point cp (<= 0x10ffff) as UTF-8 into u[4]; returns the
  * length. */
 size_t rp_json_utf8_encode(char *u, unsigned long cp);

@@ -72,6 +72,52 @@ int rp_log_enabled(int level)
   return log_level != RP_LOG_NOTSET && level >= log_level;
 }
 
+/* Appends s[0..n) for a plain line, which it can never end or break:
+ * \n and \r as such escapes, the other control characters (C0 but tab,
+ * DEL, and C1 as \u0080..\u009f) as \xNN or \u00NN, and each byte that
+ * does not start valid UTF-8 as \xNN. A job id or message holding
+ * "\r\nINFO | x" therefore cannot forge a record. */
+static void put_text(struct rp_buf *b, const char *s, size_t n)
+{
+  static const char hex[] = "0123456789abcdef";
+  const char *end = s + n;
+  const char *run = s;
+  while (s < end) {
+    unsigned char c = (unsigned char)*s;
+    size_t k = rp_json_utf8_len(s, end);
+    char esc[6] = { '\\', 'x', hex[c >> 4], hex[c & 15], 0, 0 };
+    size_t elen = 4;
+    if ((k == 1 && c >= 0x20 && c != 0x7f) || c == '\t' ||
+        (k > 1 && !(c == 0xc2 && (unsigned char)s[1] < 0xa0))) {
+      s += k;
+      continue;
+    }
+    if (c == '\n' || c == '\r') {
+      esc[1] = c == '\n' ? 'n' : 'r';
+      elen = 2;
+    } else if (k == 2) {             /* C1: U+0080..U+009F */
+      c = (unsigned char)s[1];
+      memcpy(esc + 1, "u00", 3);
+      esc[4] = hex[c >> 4];
+      esc[5] = hex[c & 15];
+      elen = 6;
+    }
+    rp_buf_append(b, run, (size_t)(s - run));
+    rp_buf_append(b, esc, elen);
+    s += k ? k : 1;
+    run = s;
+  }
+  rp_buf_append(b, run, (size_t)(s - run));
+}
+
+static void put_part(struct rp_buf *b, const char *s, size_t n, int json)
+{
+  if (json)
+    rp_json_put_chars(b, s, n);
+  else
+    put_text(b, s, n);
+}
+
 /* Appends the message, cut in the middle when it is too long. */
 static void add_message(struct rp_buf *b, const char *msg, size_t n,
                         int json)
@@ -79,23 +125,14 @@ static void add_message(struct rp_buf *b, const char *msg, size_t n,
   const size_t half = RP_LOG_MAX_MESSAGE / 2;
   char note[64];
   if (n <= RP_LOG_MAX_MESSAGE) {
-    if (json)
-      rp_json_put_chars(b, msg, n);
-    else
-      rp_buf_append(b, msg, n);
+    put_part(b, msg, n, json);
     return;
   }
   snprintf(note, sizeof(note), "\n...TRUNCATED %zu CHARACTERS...\n",
            n - RP_LOG_MAX_MESSAGE);
-  if (json) {
-    rp_json_put_chars(b, msg, half);
-    rp_json_put_chars(b, note, strlen(note));
-    rp_json_put_chars(b, msg + n - half, half);
-  } else {
-    rp_buf_append(b, msg, half);
-    rp_buf_puts(b, note);
-    rp_buf_append(b, msg + n - half, half);
-  }
+  put_part(b, msg, half, json);
+  put_part(b, note, strlen(note), json);
+  put_part(b, msg + n - half, half, json);
 }
 
 static void write_all(int fd, const char *p, size_t n)
@@ -131,8 +168,10 @@ void rp_log_write(int level, const char *job_id, const char *msg,
     rp_buf_printf(&b, "\", \"level\": \"%s\"}\n", name);
   } else {
     rp_buf_printf(&b, "%-7s| ", name);
-    if (job_id)
-      rp_buf_printf(&b, "%s | ", job_id);
+    if (job_id) {
+      put_text(&b, job_id, strlen(job_id));
+      rp_buf_puts(&b, " | ");
+    }
     add_message(&b, msg, msglen, 0);
     rp_buf_puts(&b, "\n");
   }

@@ -6,7 +6,11 @@
  * when RUNPOD_ENDPOINT_ID is set, one JSON object per line:
  * {"requestId": "job-1", "message": "...", "level": "INFO"}.
  * Messages longer than RP_LOG_MAX_MESSAGE bytes are cut in the middle with
- * a note saying how much was left out. Each record is written with a single
+ * a note saying how much was left out. A record is always one line: in
+ * plain lines the job id and message have line breaks, other control
+ * characters (but tab) and invalid UTF-8 escaped (\n, \r, \xNN, \u00NN
+ * for C1), so that no id or message can forge a record; JSON lines escape
+ * as JSON does. Each record is written with a single
  * write(2), so records from concurrent threads never interleave.
  *
  * The settings are process-wide: set them once at start-up, before threads

@@ -41,6 +41,11 @@ struct enc {
    * a snapshot of its keys, since a __tojson may change any table on the
    * path (lua_next then raises or repeats and skips keys). */
   int hooks;
+  /* The containers around the root in the document: 1 for a field of
+   * rp_json_encode_fields (its object), 0 otherwise. The limit counts
+   * them, so that no document passes RP_JSON_MAX_DEPTH, the depth a
+   * reader (the codec, the job store) accepts. */
+  int outer;
   struct seg path[RP_JSON_MAX_DEPTH];
   /* The tables on the path from the root, for cycle detection: open
    * addressing with linear probing. Tables leave in the reverse order
@@ -462,7 +467,7 @@ static int encode_table(struct enc *e, int idx, int d, int isarray)
   lua_Integer i;
   size_t slot;
   int rc;
-  if (d >= RP_JSON_MAX_DEPTH)
+  if (d + e->outer >= RP_JSON_MAX_DEPTH)
     return rp_fail(RP_EJSON, e->err, e->errlen, "nesting deeper than %d at %s",
                    RP_JSON_MAX_DEPTH, showpath(e, d));
   if (!see(e, lua_topointer(L, idx), &slot))
@@ -552,6 +557,7 @@ static void enc_init(struct enc *e, lua_State *L, struct rp_buf *b, int mt,
   e->err = err;
   e->errlen = errlen;
   e->hooks = 0;
+  e->outer = 0;
   rp_json_decpoint_get(&e->dp);
 }
 
@@ -634,6 +640,7 @@ int rp_json_encode_fields(lua_State *L, int idx, const char *const *keys,
     rp_buf_init_alloc(e.b, max, (rp_buf_alloc)f, ud);
   }
   rc = put(&e, "{", 1);
+  e.outer = 1;
   for (size_t k = 0; keys[k] && rc == RP_OK; k++) {
     if (lua_getfield(L, idx, keys[k]) != LUA_TNIL) {
       if (!first)

@@ -4,6 +4,7 @@
 #include "server/emulator_int.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +12,34 @@
 #include "base/buf.h"
 #include "base/json.h"
 #include "base/rp.h"
+
+/* Appends the ping's job_id list as a JSON array: the raw value split at
+ * ',' and each item decoded (an id may hold a ',' as "%2C"). */
+static int put_ping_ids(struct rp_buf *b, const struct rp_httpd_request *req)
+{
+  const char *raw;
+  size_t len;
+  char *copy;
+  size_t i = 0;
+  int rc;
+  if (!rp_httpd_raw_arg(req, "job_id", &raw, &len))
+    return rp_buf_puts(b, "null");
+  copy = strndup(raw, len);
+  if (!copy)
+    return RP_ENOMEM;
+  rc = rp_buf_puts(b, "[");
+  while (rc == RP_OK && len > 0 && i <= len) {
+    size_t n = strcspn(copy + i, ",");
+    if (i > 0)
+      rc = rp_buf_puts(b, ",");
+    if (rc == RP_OK)
+      rc = rp_json_put_string(b, copy + i,
+                              rp_httpd_unescape(copy + i, n, 1));
+    i += n + 1;
+  }
+  free(copy);
+  return rc == RP_OK ? rp_buf_puts(b, "]") : rc;
+}
 
 static void record_ping(struct rp_emulator *e, const char *worker,
                         const struct rp_httpd_request *req)
@@ -34,6 +63,10 @@ static void record_ping(struct rp_emulator *e, const char *worker,
   if (rc == RP_OK)
     rc = jobs ? rp_json_put_string(&b, jobs, strlen(jobs))
               : rp_buf_puts(&b, "null");
+  if (rc == RP_OK)
+    rc = rp_buf_puts(&b, ",\"job_ids\":");
+  if (rc == RP_OK)
+    rc = put_ping_ids(&b, req);
   if (rc == RP_OK)
     rc = rp_buf_puts(&b, ",\"runpod_version\":");
   if (rc == RP_OK)
@@ -160,10 +193,19 @@ static void post_route(struct rp_emulator *e,
                        const char *worker, const char *id)
 {
   const char *msg = NULL;
+  char why[128];
+  char text[192];
   int status = stream
     ? job_stream(e, worker, id, req->body, req->body_len, &msg)
     : job_done(e, worker, id, req->body, req->body_len,
                rp_httpd_header(req, "X-Request-ID"), &msg);
+  /* Says why a body is not JSON the store reads (nesting past 1000, ...)
+   * rather than only that it is not an object. */
+  if (status == 400 &&
+      rp_json_check(req->body, req->body_len, why, sizeof(why)) != RP_OK) {
+    snprintf(text, sizeof(text), "invalid JSON body (%s)", why);
+    msg = text;
+  }
   if (status == 200)
     rp_emu_reply(res, 200, "{}");
   else

@@ -172,8 +172,9 @@ static int worker_route_index(const char *r)
   return -1;
 }
 
-/* Splits path into at most MAX_SEGS segments of the (modified) copy.
- * Returns the count, or MAX_SEGS + 1 when there are more. */
+/* Splits the raw path into at most MAX_SEGS segments of the (modified)
+ * copy, each percent-decoded after the split: "job-done/w/a%2Fb" has the
+ * id "a/b". Returns the count, or MAX_SEGS + 1 when there are more. */
 static int split_path(char *path, char **seg)
 {
   char *save = NULL;
@@ -183,6 +184,7 @@ static int split_path(char *path, char **seg)
        tok = strtok_r(NULL, "/", &save)) {
     if (nseg == MAX_SEGS)
       return MAX_SEGS + 1;
+    tok[rp_httpd_unescape(tok, strlen(tok), 0)] = '\0';
     seg[nseg++] = tok;
   }
   return nseg;

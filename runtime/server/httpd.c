@@ -27,6 +27,8 @@ struct rp_httpd {
  * on_request) to on_completed. */
 struct pending {
   struct rp_buf body;
+  char *path;          /* the raw path, as sent (not decoded) */
+  char *query;         /* the raw query after '?', "" when none */
   int too_big;
   int bad_path;        /* a path trick: answered 400 */
   int started;         /* on_request has seen the request */
@@ -37,13 +39,25 @@ static const char too_big_body[] =
 static const char bad_path_body[] =
   "{\"error\":\"invalid path\"}";
 
-/* Is the decoded path a trick: an empty segment ("//"), a "." or ".."
- * segment? A trailing "/" is allowed. No route has such a segment, and
- * answering 400 keeps one path from having two spellings. */
+static int hexval(char c)
+{
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  c = (char)(c | 0x20);
+  return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Is the raw path a trick: not starting with '/', an empty segment
+ * ("//"), a "." or ".." segment, a raw '#' (a fragment is never sent: the
+ * client meant "%23"), a '%' not followed by two hex digits, or %00
+ * (which would cut a decoded segment short)? A trailing "/" is
+ * allowed. No route has such a segment, and answering 400 keeps one path
+ * from having two spellings. Escaped dots ("%2E%2E") are data: a segment
+ * is decoded only after the path is split (rp_httpd_unescape). */
 static int bad_path(const char *url)
 {
   const char *p = url;
-  if (*p != '/')
+  if (*p != '/' || strchr(p, '#'))
     return 1;
   while (*p == '/') {
     const char *seg = ++p;
@@ -53,24 +67,43 @@ static int bad_path(const char *url)
       return 1;
     p = seg + n;
   }
+  for (p = url; (p = strchr(p, '%')); p += 3)
+    if (hexval(p[1]) < 0 || hexval(p[2]) < 0 || (p[1] == '0' && p[2] == '0'))
+      return 1;
   return 0;
 }
 
-/* Sees the raw request target before libmicrohttpd decodes it: a %00 in
- * the path would cut the decoded C string short ("/run%00/x" would read
- * as "/run"). Its result becomes the request's *con_cls. */
+size_t rp_httpd_unescape(char *s, size_t n, int plus)
+{
+  size_t i;
+  size_t o = 0;
+  for (i = 0; i < n; i++) {
+    if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 &&
+        hexval(s[i + 2]) >= 0) {
+      s[o++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+      i += 2;
+    } else {
+      s[o++] = plus && s[i] == '+' ? ' ' : s[i];
+    }
+  }
+  return o;
+}
+
+/* Sees the raw request target before libmicrohttpd decodes it; keeps a
+ * copy of its path and query, which the callback routes on (a decoded
+ * path would read "a%2Fb" as two segments and "%00" would cut it short).
+ * Its result becomes the request's *con_cls. */
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 {
   struct rp_httpd *h = cls;
   struct pending *p = calloc(1, sizeof(*p));
   size_t n = strcspn(uri, "?");
-  const char *z;
   (void)c;
   if (!p)
     return NULL;
   p->body.max = h->max_body;
-  for (z = uri; (z = strstr(z, "%00")) && (size_t)(z - uri) < n; z++)
-    p->bad_path = 1;
+  p->path = strndup(uri, n);
+  p->query = strdup(uri[n] == '?' ? uri + n + 1 : "");
   return p;
 }
 
@@ -225,6 +258,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
   struct rp_httpd_response res;
   enum MHD_Result ret;
   (void)version;
+  (void)url;                          /* decoded: p->path is routed on */
   if (!p || !p->started) {
     const char *cl;
     if (!p)
@@ -234,7 +268,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
     p->body.max = h->max_body;
     p->started = 1;
     *con_cls = p;
-    if (p->bad_path || bad_path(url)) {
+    if (!p->path || !p->query)
+      return MHD_NO;                  /* out of memory in on_uri */
+    if (bad_path(p->path)) {
       /* Answer before reading any body; MHD then closes the connection. */
       p->bad_path = 1;
       return send_static(c, 400, bad_path_body);
@@ -266,7 +302,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
     return send_static(c, 413, too_big_body);
   req.conn = c;
   req.method = method;
-  req.path = url;
+  req.path = p->path;
+  req.query = p->query;
   req.body = p->body.data ? p->body.data : "";
   req.body_len = p->body.len;
   res.status = 500;
@@ -282,6 +319,26 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
   ret = send_result(h, c, &res);
   rp_buf_free(&res.body);
   return ret;
+}
+
+int rp_httpd_raw_arg(const struct rp_httpd_request *req, const char *name,
+                     const char **value, size_t *len)
+{
+  const char *p = req->query;
+  size_t nl = strlen(name);
+  while (*p) {
+    size_t n = strcspn(p, "&");
+    size_t k = strcspn(p, "=&");
+    if (k == nl && memcmp(p, name, nl) == 0) {
+      *value = p + (k < n ? k + 1 : k);
+      *len = k < n ? n - k - 1 : 0;
+      return 1;
+    }
+    p += n;
+    if (*p == '&')
+      p++;
+  }
+  return 0;
 }
 
 int rp_httpd_client_gone(const struct rp_httpd_request *req)
@@ -306,6 +363,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
   (void)toe;
   if (p) {
     rp_buf_free(&p->body);
+    free(p->path);
+    free(p->query);
     free(p);
   }
   *con_cls = NULL;

@@ -3,9 +3,13 @@
  *
  * One route callback sees every request once its body has been collected
  * (up to a named cap: past it the client gets 413 with a JSON error body
- * and the callback is not called). A path trick - %00 in the raw path,
- * an empty ("//"), "." or ".." segment after decoding - gets 400
- * {"error":"invalid path"} without reaching the callback either; header
+ * and the callback is not called). The callback routes on the raw path,
+ * as sent: it splits it at '/' and decodes each segment itself
+ * (rp_httpd_unescape), so that "a%2Fb" is one segment "a/b" and "%2E%2E"
+ * a segment "..", never a dot segment. A path trick - an empty ("//"),
+ * "." or ".." raw segment, a raw '#', a '%' without two hex digits after
+ * it, or %00 -
+ * gets 400 {"error":"invalid path"} without reaching the callback; header
  * bytes are capped by libmicrohttpd (431 past its per-connection memory
  * limit, 32 KiB by default). The server runs one thread per
  * connection (MHD_USE_THREAD_PER_CONNECTION with poll()), so a callback may
@@ -35,7 +39,9 @@ struct MHD_Connection;
 struct rp_httpd_request {
   struct MHD_Connection *conn;  /* for rp_httpd_header()/rp_httpd_arg() */
   const char *method;           /* "GET", "POST", ... */
-  const char *path;             /* URL path, without the query */
+  const char *path;             /* URL path as sent (not decoded), without
+                                   the query; checked as above */
+  const char *query;            /* raw query after '?' ("" when none) */
   const char *body;             /* NUL-terminated; "" when none */
   size_t body_len;
 };
@@ -99,6 +105,17 @@ const char *rp_httpd_header(const struct rp_httpd_request *req,
 /* A query argument (decoded) or NULL; "" for a key without a value. */
 const char *rp_httpd_arg(const struct rp_httpd_request *req,
                          const char *name);
+
+/* The raw (undecoded) value of query argument name: 1 with *value and
+ * *len (not terminated) set, or 0 when there is none. For a list whose
+ * items are decoded one by one ("job_id=a%2Cb,c" is "a,b" and "c"). */
+int rp_httpd_raw_arg(const struct rp_httpd_request *req, const char *name,
+                     const char **value, size_t *len);
+
+/* Decodes s[0..n) in place: %XX escapes, and '+' as a space when plus
+ * (a query value). Returns the decoded length (<= n); a '%' without two
+ * hex digits stays as it is. */
+size_t rp_httpd_unescape(char *s, size_t n, int plus);
 
 /* Whether the client has closed its side of the connection (a blocked
  * callback looks before it waits on). */

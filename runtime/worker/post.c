@@ -1,7 +1,8 @@
 /* post.c - the jobs in flight and their ordered post queues (see
  * serverless_int.h). A job's posts (stream partials, progress updates,
  * then its result) go one at a time, in order, each retried with backoff
- * until DELIVERY_DEADLINE_S passes. */
+ * until DELIVERY_DEADLINE_S passes; a progress update only
+ * PROGRESS_ATTEMPTS times, so that the result behind it is not held up. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,9 @@
 
 /* How long a result is retried before it is given up (logged as ERROR). */
 #define DELIVERY_DEADLINE_S 600.0
+/* The attempts at a progress update, as the Python SDK makes them: it is
+ * advisory, and the job's result waits behind it in the queue. */
+#define PROGRESS_ATTEMPTS 3
 /* The retries of one job's posts. */
 static const struct rp_backoff POST_BACKOFF = { 0.2, 10, 0 };
 /* The most the list of in-flight job ids (joined by commas) handed to the
@@ -180,6 +184,7 @@ static void start_post(struct state *s, struct job *j)
   curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)p->len);
   if (p->first_try == 0)
     p->first_try = rp_clock_now();
+  p->attempts++;
   r->kind = POST;
   r->ctx = j;
   j->inflight = r;
@@ -242,6 +247,9 @@ void rp_post_done(struct rp_req *r)
     rp_log(RP_LOG_ERROR, j->id, "giving up on the %s: the job server's "
            "answer is final, not retried (%s)", post_name(p->kind),
            answer(r, what, sizeof(what)));
+  } else if (p->kind == P_PROGRESS && p->attempts >= PROGRESS_ATTEMPTS) {
+    rp_log(RP_LOG_ERROR, j->id, "giving up on the progress after %d "
+           "attempts: %s", p->attempts, what);
   } else if (rp_clock_now() - p->first_try < DELIVERY_DEADLINE_S) {
     double wait = rp_backoff_next(&j->backoff);
     rp_log(RP_LOG_WARN, j->id, "posting the %s failed (%s); retrying in "

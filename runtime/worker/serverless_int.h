@@ -35,6 +35,7 @@ struct post {
   size_t len;
   int is_stream;
   double first_try;         /* 0 until the first attempt */
+  int attempts;             /* made so far */
   struct post *next;
 };
 

@@ -16,7 +16,8 @@
  * path's last segment as job id, a stream when the path names
  * job-stream). Input: one selector byte (which server), then
  *   METHOD SP PATH[?QUERY] LF (NAME: VALUE LF)* LF BODY
- * with %XX decoded in the path and the query like libmicrohttpd does.
+ * with the path handed over raw (the route decodes its segments, as with
+ * httpd.c) and %XX decoded in the query like libmicrohttpd does.
  *
  * Holds are not fuzzed (this thread would block): the long polls are
  * configured to 0 ms, ?wait= always reads as 0 (also when absent), ?count= (bulk submit) is
@@ -59,6 +60,7 @@ struct MHD_Connection {
   int nargs;
   char *akey[MAX_FIELDS];
   char *avalue[MAX_FIELDS];        /* NULL: a key without '=' */
+  char *query;                     /* raw, "" when none */
 };
 
 static struct rp_httpd *servers[2];
@@ -118,6 +120,40 @@ const char *rp_httpd_arg(const struct rp_httpd_request *req,
   return NULL;
 }
 
+int rp_httpd_raw_arg(const struct rp_httpd_request *req, const char *name,
+                     const char **value, size_t *len)
+{
+  size_t nl = strlen(name);
+  for (const char *p = req->query; *p;) {
+    size_t n = strcspn(p, "&");
+    size_t k = strcspn(p, "=&");
+    if (k == nl && memcmp(p, name, nl) == 0) {
+      *value = p + (k < n ? k + 1 : k);
+      *len = k < n ? n - k - 1 : 0;
+      return 1;
+    }
+    p += n + (p[n] == '&');
+  }
+  return 0;
+}
+
+size_t rp_httpd_unescape(char *s, size_t n, int plus)
+{
+  size_t o = 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char byte;
+    size_t bad;
+    if (s[i] == '%' && i + 2 < n &&
+        rp_hex_decode(s + i + 1, 2, &byte, &bad) == RP_OK) {
+      s[o++] = (char)byte;
+      i += 2;
+    } else {
+      s[o++] = plus && s[i] == '+' ? ' ' : s[i];
+    }
+  }
+  return o;
+}
+
 int rp_httpd_client_gone(const struct rp_httpd_request *req)
 {
   (void)req;
@@ -144,29 +180,6 @@ int rp_httpd_query(const struct rp_httpd_request *req, struct rp_buf *out)
 
 /* ---- the request ---- */
 
-/* A NUL-terminated, %XX-decoded copy of p[0..n) (a %00 ends it early,
- * as in libmicrohttpd's C strings). */
-static char *decoded(const char *p, size_t n, int plus)
-{
-  char *s = malloc(n + 1);
-  size_t o = 0;
-  if (!s)
-    abort();
-  for (size_t i = 0; i < n; i++) {
-    unsigned char byte;
-    size_t bad;
-    if (p[i] == '%' && i + 2 < n &&
-        rp_hex_decode(p + i + 1, 2, &byte, &bad) == RP_OK) {
-      s[o++] = (char)byte;
-      i += 2;
-    } else {
-      s[o++] = plus && p[i] == '+' ? ' ' : p[i];
-    }
-  }
-  s[o] = '\0';
-  return s;
-}
-
 static char *copy(const char *p, size_t n)
 {
   char *s = malloc(n + 1);
@@ -174,6 +187,15 @@ static char *copy(const char *p, size_t n)
     abort();
   memcpy(s, p, n);
   s[n] = '\0';
+  return s;
+}
+
+/* A NUL-terminated, %XX-decoded copy of p[0..n) (a %00 ends it early,
+ * as in libmicrohttpd's C strings). */
+static char *decoded(const char *p, size_t n, int plus)
+{
+  char *s = copy(p, n);
+  s[rp_httpd_unescape(s, n, plus)] = '\0';
   return s;
 }
 
@@ -204,6 +226,7 @@ static void free_conn(struct MHD_Connection *c)
     free(c->akey[i]);
     free(c->avalue[i]);
   }
+  free(c->query);
 }
 
 /* Runs one request on server s and checks the answer. */
@@ -215,6 +238,7 @@ static void serve(int s, const char *method, const char *path,
   req.conn = c;
   req.method = method;
   req.path = path;
+  req.query = c->query ? c->query : "";
   req.body = body;
   req.body_len = blen;
   res.status = 500;
@@ -337,9 +361,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     return 0;
   method = copy(p, (size_t)(sp - p));
   q = memchr(sp + 1, '?', (size_t)(nl - sp - 1));
-  path = decoded(sp + 1, (size_t)((q ? q : nl) - sp - 1), 0);
-  if (q)
+  path = copy(sp + 1, (size_t)((q ? q : nl) - sp - 1));
+  if (q) {
     parse_query(&c, q + 1, (size_t)(nl - q - 1));
+    c.query = copy(q + 1, (size_t)(nl - q - 1));
+  }
   p = nl < end ? nl + 1 : end;
   while (p < end && *p != '\n') {
     const char *colon;

@@ -92,9 +92,27 @@ static void truncation(void)
   const char *out;
   rp_log_set_level(RP_LOG_INFO);
   out = capture(write_long);
-  CHECK_INT(9 + 2048 + 32 + 2048 + 1, strlen(out));
-  CHECK(strstr(out, "a\n...TRUNCATED 904 CHARACTERS...\nb") != NULL);
+  CHECK_INT(9 + 2048 + 34 + 2048 + 1, strlen(out));
+  CHECK(strstr(out, "a\\n...TRUNCATED 904 CHARACTERS...\\nb") != NULL);
   CHECK(strncmp(out, "INFO   | aaaa", 13) == 0);
+}
+
+static void write_forged(void)
+{
+  rp_log(RP_LOG_INFO, "j\r\nERROR  | forged", "a\nINFO   | b\r\x1b[2J\t"
+         "\x7f\xc2\x85\xc2\xa0\xff caf\xc3\xa9 \\n");
+}
+
+/* A plain record is one line whatever its id and message hold: line
+ * breaks, terminal escapes, DEL, C1 controls and invalid UTF-8 are
+ * escaped; tab and valid UTF-8 (U+00A0 too) stay. */
+static void plain_escapes(void)
+{
+  rp_log_set_level(RP_LOG_INFO);
+  rp_log_set_json(0);
+  CHECK_STR("INFO   | j\\r\\nERROR  | forged | a\\nINFO   | b\\r\\x1b[2J\t"
+            "\\x7f\\u0085\xc2\xa0\\xff caf\xc3\xa9 \\n\n",
+            capture(write_forged));
 }
 
 static void levels(void)
@@ -118,6 +136,7 @@ int main(void)
   RUN(json_lines);
   RUN(json_escapes_as_the_codec);
   RUN(truncation);
+  RUN(plain_escapes);
   RUN(levels);
   return check_summary();
 }
