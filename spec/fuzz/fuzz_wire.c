@@ -34,8 +34,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   char *urls[6];
   urls[0] = rp_wire_take_url(tmpl, worker, 1 + (int)(size % 5), size & 1);
   urls[1] = rp_wire_stop_url(tmpl, worker);
-  urls[2] = rp_wire_done_url(tmpl, id, worker, size & 2);
-  urls[3] = rp_wire_stream_url(tmpl, id, worker);
+  urls[2] = rp_wire_done_url(tmpl, id, strlen(id), worker, size & 2);
+  urls[3] = rp_wire_stream_url(tmpl, id, strlen(id), worker);
   urls[4] = rp_wire_ping_url(tmpl, worker, id, "0.1.0");
   urls[5] = rp_wire_replace(tmpl, id, worker);
   /* NULL is a valid answer (a URL past 64 KiB); a crash or leak is not. */
