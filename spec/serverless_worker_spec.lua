@@ -207,6 +207,36 @@ describe("runpod-worker in serverless mode", function()
     assert.are.equal(0, done_posts(emu, busy))
   end)
 
+  it("stops a waiting job without pausing the others or the intake", function()
+    -- Three jobs wait in one VM; the one stopped ends at its wait, and a
+    -- new job is taken and done while the other two still wait for the
+    -- file (they cannot end before the spec creates it).
+    emu = helpers.start()
+    local gate = os.tmpname()
+    os.remove(gate)
+    finally(function() os.remove(gate) end)
+    local stopped = emu.submit({ seconds = 0.01, until_file = gate .. ".never" })
+    local waiting = { emu.submit({ seconds = 0.01, until_file = gate }),
+      emu.submit({ seconds = 0.01, until_file = gate }) }
+    worker = helpers.worker(emu, "spec/fixtures/sleepy.lua", { SLEEPY_CONCURRENCY = "3" })
+    assert.is_truthy(helpers.eventually(20, function()
+      return running(emu, { stopped, waiting[1], waiting[2] }) == 3
+    end), worker.output())
+    emu.json("POST", "/v2/ep/cancel/" .. stopped)
+    local later = emu.submit({ seconds = 0.01 })
+    assert.is_truthy(helpers.eventually(20, function()
+      return emu.json("GET", "/v2/ep/status/" .. later).status == "COMPLETED"
+    end), worker.output())
+    assert.are.equal(2, running(emu, waiting))
+    proc.write_file(gate, "")
+    for _, id in ipairs(waiting) do
+      assert.are.equal("COMPLETED", emu.wait_done(id, 20).status, worker.output())
+      assert.are.equal(1, done_posts(emu, id))
+    end
+    assert.are.equal(0, done_posts(emu, stopped))
+    assert.matches("Stopped on request.", worker.output(), 1, true)
+  end)
+
   it("fails a job that passes its timeout and tells the handler its budget", function()
     emu = helpers.start()
     local slow = emu.submit({})
