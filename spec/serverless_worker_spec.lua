@@ -38,6 +38,15 @@ local function running(emu, ids)
   return n
 end
 
+-- A path for a file the spec creates to let jobs end (removed at the end
+-- of the test), and a running emulator in emu's place.
+local function gate_and_emulator()
+  local gate = os.tmpname()
+  os.remove(gate)
+  finally(function() os.remove(gate) end)
+  return gate, helpers.start()
+end
+
 -- How many job-done posts (results, not progress) the emulator counted.
 local function done_posts(emu, id)
   local job = emu.stats().jobs[id]
@@ -211,10 +220,8 @@ describe("runpod-worker in serverless mode", function()
     -- Three jobs wait in one VM; the one stopped ends at its wait, and a
     -- new job is taken and done while the other two still wait for the
     -- file (they cannot end before the spec creates it).
-    emu = helpers.start()
-    local gate = os.tmpname()
-    os.remove(gate)
-    finally(function() os.remove(gate) end)
+    local gate
+    gate, emu = gate_and_emulator()
     local stopped = emu.submit({ seconds = 0.01, until_file = gate .. ".never" })
     local waiting = { emu.submit({ seconds = 0.01, until_file = gate }),
       emu.submit({ seconds = 0.01, until_file = gate }) }
@@ -256,10 +263,8 @@ describe("runpod-worker in serverless mode", function()
     -- Each job waits in its handler until the spec creates a file: all 32
     -- handlers waiting at the same time proves they run at once, whatever
     -- the machine's speed.
-    emu = helpers.start()
-    local gate = os.tmpname()
-    os.remove(gate)
-    finally(function() os.remove(gate) end)
+    local gate
+    gate, emu = gate_and_emulator()
     local ids = {}
     for i = 1, 32 do
       ids[i] = emu.submit({ seconds = 0.01, until_file = gate })
@@ -286,10 +291,8 @@ describe("runpod-worker in serverless mode", function()
   it("finishes and delivers every in-flight job on SIGTERM, then exits 0", function()
     -- The jobs cannot end before the spec creates the file, so all 8 are
     -- in flight when SIGTERM arrives.
-    emu = helpers.start()
-    local gate = os.tmpname()
-    os.remove(gate)
-    finally(function() os.remove(gate) end)
+    local gate
+    gate, emu = gate_and_emulator()
     local ids = {}
     for i = 1, 8 do
       ids[i] = emu.submit({ seconds = 0.01, until_file = gate })
@@ -312,10 +315,8 @@ describe("runpod-worker in serverless mode", function()
   end)
 
   it("still stops a job cancelled after SIGTERM, and delivers the others", function()
-    emu = helpers.start()
-    local gate = os.tmpname()
-    os.remove(gate)
-    finally(function() os.remove(gate) end)
+    local gate
+    gate, emu = gate_and_emulator()
     -- long waits for a file that never comes: only a stop ends it.
     local long = emu.submit({ seconds = 0.01, until_file = gate .. ".never" })
     local short = emu.submit({ seconds = 0.01, until_file = gate })
