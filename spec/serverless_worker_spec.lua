@@ -259,6 +259,22 @@ describe("runpod-worker in serverless mode", function()
     assert.is_true(view.output.left_at_start > 0 and view.output.left_at_start <= 0.5)
   end)
 
+  it("fails a job that times out while it waits, keeping the VM", function()
+    -- The job sleeps past its timeout: it ends at that wait with a
+    -- TimeoutError and the next job runs in the same VM (no rebuild).
+    emu = helpers.start()
+    local slow = emu.submit({ seconds = 30 })
+    worker = helpers.worker(emu, "spec/fixtures/sleepy.lua",
+      { RUNPOD_JOB_TIMEOUT = "0.5", RUNPOD_LOG_LEVEL = "DEBUG" })
+    local view = emu.wait_done(slow, 20)
+    assert.are.equal("FAILED", view.status, worker.output())
+    assert.are.equal("job timed out after 0.5 seconds (timeout)",
+      json.decode(view.error).error_message)
+    local quick = emu.submit({ seconds = 0.01 })
+    assert.are.equal("COMPLETED", emu.wait_done(quick, 20).status, worker.output())
+    assert.is_nil(worker.output():find("VM rebuilt", 1, true), worker.output())
+  end)
+
   it("runs many sleeping jobs at once in one VM, taking them in batches", function()
     -- Each job waits in its handler until the spec creates a file: all 32
     -- handlers waiting at the same time proves they run at once, whatever
