@@ -139,7 +139,8 @@ describe("runpod-worker --rp_serve_api", function()
       assert.truthy(lines:find("127.0.0.1:" .. s.port .. " ", 1, true), lines)
       assert.falsy(lines:find("0.0.0.0:" .. s.port .. " ", 1, true), lines)
       assert.truthy(s.process.output():find("Local API server on http://localhost:" .. s.port
-        .. "/ (127.0.0.1; 1 job at once)", 1, true), s.process.output())
+        .. "/ (127.0.0.1; jobs at once: the script's concurrency)", 1, true),
+        s.process.output())
     end)
 
     for _, prefix in ipairs({ "", "/v2/ep", "/v2/any-endpoint" }) do
@@ -410,6 +411,58 @@ describe("runpod-worker --rp_serve_api", function()
       assert.are.equal("IN_PROGRESS", s.json("GET", "/status/" .. a.id).status)
       assert.truthy(s.process.output():find("2 jobs at once", 1, true))
       assert.are.equal(2, s.json("GET", "/health").jobs.inProgress)
+    end)
+
+    -- Both jobs of a script whose concurrency_modifier says 2 wait for
+    -- the file at the same time: they run together, whatever the speed.
+    -- The jobs end once the file exists, also when a check fails: the
+    -- server then stops at once.
+    local function runs_modifier_jobs_together(s)
+      local gate = os.tmpname()
+      os.remove(gate)
+      finally(function()
+        proc.write_file(gate, "")
+        s.stop()
+        os.remove(gate)
+      end)
+      local a = s.json("POST", "/run", { input = { seconds = 0.01, until_file = gate } })
+      local b = s.json("POST", "/run", { input = { seconds = 0.01, until_file = gate } })
+      for _, id in ipairs({ a.id, b.id }) do
+        assert.are.equal("IN_PROGRESS", wait_status(s, "", id, "IN_PROGRESS", 20).status,
+          s.process.output())
+      end
+      assert.are.equal(2, s.json("GET", "/health").jobs.inProgress)
+      proc.write_file(gate, "")
+      for _, id in ipairs({ a.id, b.id }) do
+        assert.are.equal("COMPLETED", wait_status(s, "", id, "terminal", 20).status)
+      end
+    end
+
+    it("runs as many jobs at once as the script's concurrency_modifier says", function()
+      local s = start("spec/fixtures/sleepy.lua", nil, { SLEEPY_CONCURRENCY = "2" })
+      runs_modifier_jobs_together(s)
+      assert.truthy(s.process.output():find("jobs at once: the script's concurrency", 1, true))
+    end)
+
+    it("runs as many as the concurrency_modifier says in realtime mode too", function()
+      local s = start("spec/fixtures/sleepy.lua", nil, { SLEEPY_CONCURRENCY = "2",
+        RUNPOD_REALTIME_PORT = tostring(free_port()) })
+      runs_modifier_jobs_together(s)
+    end)
+
+    it("lets --rp_api_concurrency override the concurrency_modifier", function()
+      local s = start("spec/fixtures/sleepy.lua", { "--rp_api_concurrency", "1" },
+        { SLEEPY_CONCURRENCY = "2" })
+      finally(function() s.stop() end)
+      local a = s.json("POST", "/run", { input = { seconds = 30 } })
+      assert.are.equal("IN_PROGRESS", wait_status(s, "", a.id, "IN_PROGRESS", 20).status)
+      local b = s.json("POST", "/run", { input = { seconds = 0.01 } })
+      -- b stays queued while a runs: ten status polls in a row see it wait.
+      for _ = 1, 10 do
+        assert.are.equal("IN_QUEUE", s.json("GET", "/status/" .. b.id).status)
+      end
+      assert.truthy(s.process.output():find("1 job at once", 1, true))
+      s.json("POST", "/cancel/" .. a.id)
     end)
 
     it("streams a streaming handler's partials through /stream", function()

@@ -38,6 +38,15 @@ local function running(emu, ids)
   return n
 end
 
+-- A path for a file the spec creates to let jobs end (removed at the end
+-- of the test), and a running emulator in emu's place.
+local function gate_and_emulator()
+  local gate = os.tmpname()
+  os.remove(gate)
+  finally(function() os.remove(gate) end)
+  return gate, helpers.start()
+end
+
 -- How many job-done posts (results, not progress) the emulator counted.
 local function done_posts(emu, id)
   local job = emu.stats().jobs[id]
@@ -207,6 +216,34 @@ describe("runpod-worker in serverless mode", function()
     assert.are.equal(0, done_posts(emu, busy))
   end)
 
+  it("stops a waiting job without pausing the others or the intake", function()
+    -- Three jobs wait in one VM; the one stopped ends at its wait, and a
+    -- new job is taken and done while the other two still wait for the
+    -- file (they cannot end before the spec creates it).
+    local gate
+    gate, emu = gate_and_emulator()
+    local stopped = emu.submit({ seconds = 0.01, until_file = gate .. ".never" })
+    local waiting = { emu.submit({ seconds = 0.01, until_file = gate }),
+      emu.submit({ seconds = 0.01, until_file = gate }) }
+    worker = helpers.worker(emu, "spec/fixtures/sleepy.lua", { SLEEPY_CONCURRENCY = "3" })
+    assert.is_truthy(helpers.eventually(20, function()
+      return running(emu, { stopped, waiting[1], waiting[2] }) == 3
+    end), worker.output())
+    emu.json("POST", "/v2/ep/cancel/" .. stopped)
+    local later = emu.submit({ seconds = 0.01 })
+    assert.is_truthy(helpers.eventually(20, function()
+      return emu.json("GET", "/v2/ep/status/" .. later).status == "COMPLETED"
+    end), worker.output())
+    assert.are.equal(2, running(emu, waiting))
+    proc.write_file(gate, "")
+    for _, id in ipairs(waiting) do
+      assert.are.equal("COMPLETED", emu.wait_done(id, 20).status, worker.output())
+      assert.are.equal(1, done_posts(emu, id))
+    end
+    assert.are.equal(0, done_posts(emu, stopped))
+    assert.matches("Stopped on request.", worker.output(), 1, true)
+  end)
+
   it("fails a job that passes its timeout and tells the handler its budget", function()
     emu = helpers.start()
     local slow = emu.submit({})
@@ -222,14 +259,28 @@ describe("runpod-worker in serverless mode", function()
     assert.is_true(view.output.left_at_start > 0 and view.output.left_at_start <= 0.5)
   end)
 
+  it("fails a job that times out while it waits, keeping the VM", function()
+    -- The job sleeps past its timeout: it ends at that wait with a
+    -- TimeoutError and the next job runs in the same VM (no rebuild).
+    emu = helpers.start()
+    local slow = emu.submit({ seconds = 30 })
+    worker = helpers.worker(emu, "spec/fixtures/sleepy.lua",
+      { RUNPOD_JOB_TIMEOUT = "0.5", RUNPOD_LOG_LEVEL = "DEBUG" })
+    local view = emu.wait_done(slow, 20)
+    assert.are.equal("FAILED", view.status, worker.output())
+    assert.are.equal("job timed out after 0.5 seconds (timeout)",
+      json.decode(view.error).error_message)
+    local quick = emu.submit({ seconds = 0.01 })
+    assert.are.equal("COMPLETED", emu.wait_done(quick, 20).status, worker.output())
+    assert.is_nil(worker.output():find("VM rebuilt", 1, true), worker.output())
+  end)
+
   it("runs many sleeping jobs at once in one VM, taking them in batches", function()
     -- Each job waits in its handler until the spec creates a file: all 32
     -- handlers waiting at the same time proves they run at once, whatever
     -- the machine's speed.
-    emu = helpers.start()
-    local gate = os.tmpname()
-    os.remove(gate)
-    finally(function() os.remove(gate) end)
+    local gate
+    gate, emu = gate_and_emulator()
     local ids = {}
     for i = 1, 32 do
       ids[i] = emu.submit({ seconds = 0.01, until_file = gate })
@@ -256,10 +307,8 @@ describe("runpod-worker in serverless mode", function()
   it("finishes and delivers every in-flight job on SIGTERM, then exits 0", function()
     -- The jobs cannot end before the spec creates the file, so all 8 are
     -- in flight when SIGTERM arrives.
-    emu = helpers.start()
-    local gate = os.tmpname()
-    os.remove(gate)
-    finally(function() os.remove(gate) end)
+    local gate
+    gate, emu = gate_and_emulator()
     local ids = {}
     for i = 1, 8 do
       ids[i] = emu.submit({ seconds = 0.01, until_file = gate })
@@ -282,10 +331,8 @@ describe("runpod-worker in serverless mode", function()
   end)
 
   it("still stops a job cancelled after SIGTERM, and delivers the others", function()
-    emu = helpers.start()
-    local gate = os.tmpname()
-    os.remove(gate)
-    finally(function() os.remove(gate) end)
+    local gate
+    gate, emu = gate_and_emulator()
     -- long waits for a file that never comes: only a stop ends it.
     local long = emu.submit({ seconds = 0.01, until_file = gate .. ".never" })
     local short = emu.submit({ seconds = 0.01, until_file = gate })

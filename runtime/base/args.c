@@ -73,7 +73,6 @@ int rp_args_parse(struct rp_args *a, int argc, char **argv, char **rest,
   memset(a, 0, sizeof(*a));
   a->api_host = "localhost";
   a->api_port = 8000;
-  a->api_concurrency = 1;
   for (i = 0; i < argc; i++) {
     const char *value = NULL;
     const struct rp_flag_info *f = lookup(argv[i], &value);

@@ -19,7 +19,7 @@ struct rp_args {
   const char *log_stream;    /* --rp_log_stream stdout|stderr, or NULL */
   const char *api_host;      /* --rp_api_host, default "localhost" */
   int api_port;              /* --rp_api_port, default 8000 */
-  int api_concurrency;       /* --rp_api_concurrency, default 1 */
+  int api_concurrency;       /* --rp_api_concurrency; 0: not given */
   int serve_api;             /* --rp_serve_api given */
   int debugger;              /* --rp_debugger given */
   int help;                  /* --help or -h */

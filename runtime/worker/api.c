@@ -29,13 +29,17 @@ struct where {
   const char *host;          /* as given */
   char addr[INET_ADDRSTRLEN];
   int port;
-  int concurrency;
+  int concurrency;           /* 0: the script's concurrency_modifier */
   unsigned timeout_s;
 };
 
 /* Fills w from the flags (--rp_serve_api) or from RUNPOD_REALTIME_PORT
  * and RUNPOD_REALTIME_CONCURRENCY; resolves the host to an IPv4 address.
- * Returns 0, or -1 after logging why. */
+ * A concurrency given overrides the script's concurrency_modifier; none
+ * given leaves it in charge, as in serverless mode (the Python SDK's
+ * server runs an async handler's jobs together whatever it says: its
+ * --rp_api_concurrency counts server processes, not jobs). Returns 0, or
+ * -1 after logging why. */
 static int configure(const struct rp_args *a, const struct rp_settings *env,
                      struct where *w)
 {
@@ -48,7 +52,8 @@ static int configure(const struct rp_args *a, const struct rp_settings *env,
   if (!a->serve_api) {
     w->host = "0.0.0.0";
     w->port = (int)env->realtime_port.number;
-    w->concurrency = (int)env->realtime_concurrency.number;
+    w->concurrency = env->realtime_concurrency.set ?
+                     (int)env->realtime_concurrency.number : 0;
   }
   w->timeout_s = (unsigned)env->api_idle_timeout.number;
   memset(&hints, 0, sizeof(hints));
@@ -132,6 +137,7 @@ int rp_api_run(const struct rp_vm_options *vm, const struct rp_args *a,
   sigset_t block;
   sigset_t old;
   char err[512];
+  char jobs[80];
   const char *realtime = env->endpoint_id.text;
   int rc;
 
@@ -184,9 +190,13 @@ int rp_api_run(const struct rp_vm_options *vm, const struct rp_args *a,
              cfg.realtime);
   else
     err[0] = '\0';
-  rp_log(RP_LOG_INFO, NULL, "Local API server on http://%s:%d/ (%s; "
-         "%d job%s at once%s)", w.host, rp_emulator_port(e), w.addr,
-         w.concurrency, w.concurrency == 1 ? "" : "s", err);
+  if (w.concurrency > 0)
+    snprintf(jobs, sizeof(jobs), "%d job%s at once", w.concurrency,
+             w.concurrency == 1 ? "" : "s");
+  else
+    snprintf(jobs, sizeof(jobs), "jobs at once: the script's concurrency");
+  rp_log(RP_LOG_INFO, NULL, "Local API server on http://%s:%d/ (%s; %s%s)",
+         w.host, rp_emulator_port(e), w.addr, jobs, err);
   rc = rp_serverless_run(vm, env, &(struct rp_serverless_options){
     .concurrency = w.concurrency, .api = 1,
     .ping_key = env->ai_api_key.text, .source = &source });

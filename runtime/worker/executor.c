@@ -23,6 +23,12 @@
 
 /* How often (in VM instructions) the hook looks for a stop or timeout. */
 #define HOOK_EVERY 1000
+/* How long a stopped or timed-out job may go on running Lua before the
+ * hook cuts it there (and the VM is rebuilt after it): one that reaches a
+ * runtime wait first is ended at that wait instead, and the VM kept. */
+#define CUT_GRACE_S 0.1
+/* How long the to-be-closed variables of a job ended at its wait may run. */
+#define CLOSE_LIMIT_S 5.0
 /* A job whose input or result is this big is followed by a full garbage
  * collection, and a malloc_trim once idle (release_memory). */
 #define BIG_JOB_BYTES ((size_t)1 << 20)
@@ -41,6 +47,8 @@ struct slot {
   double seconds;          /* that timeout */
   atomic_int stop;         /* set by rp_executor_stop_job */
   int timed_out;
+  int cut;                 /* the hook cut it mid-Lua: rebuild the VM */
+  double resumed_at;       /* when it was last resumed */
   struct rp_http *http;    /* the request it waits on, or NULL */
   int want_body;
   struct slot *next;
@@ -180,22 +188,33 @@ static int cut(lua_State *L, struct slot *s, const char *msg)
 }
 
 /* The instruction-count hook of every job thread (and of the fitness
- * checks): raises in a job that was asked to stop or ran out of time. */
+ * checks): raises in a job that was asked to stop or ran out of time and
+ * has gone on running Lua for CUT_GRACE_S since it was resumed. A job
+ * that reaches a runtime wait first is ended there by the thread
+ * (end_waiting), where the VM's state is consistent. */
 static void hook(lua_State *L, lua_Debug *ar)
 {
   struct rp_executor *e = *(struct rp_executor **)lua_getextraspace(L);
   struct slot *s = e ? e->current : NULL;
+  char msg[64];
   (void)ar;
   if (!s)
     return;
-  if (atomic_load(&s->stop))
-    cut(L, s, "job stopped on request");
-  if (s->deadline > 0 && (s->timed_out || rp_clock_now() > s->deadline)) {
-    char msg[64];
-    s->timed_out = 1;
-    snprintf(msg, sizeof(msg), "timed out after %g seconds", s->seconds);
-    cut(L, s, msg);
+  if (!s->cut) {
+    int stop = atomic_load(&s->stop);
+    double now;
+    if (!stop && s->deadline <= 0)
+      return;
+    now = rp_clock_now();
+    if ((!stop && now <= s->deadline) || now - s->resumed_at < CUT_GRACE_S)
+      return;
+    s->cut = 1;
+    s->timed_out = !stop;
   }
+  if (!s->timed_out)
+    cut(L, s, "job stopped on request");
+  snprintf(msg, sizeof(msg), "timed out after %g seconds", s->seconds);
+  cut(L, s, msg);
 }
 
 /* Protected set-up of a job: a new thread running the runner's run() with
@@ -319,13 +338,15 @@ static void free_slot(struct rp_executor *e, struct slot *s)
 }
 
 /* Ends a job that will not run on: stopped (nothing is posted) or timed
- * out (a TimeoutError result). Either way the VM is rebuilt afterwards. */
+ * out (a TimeoutError result). The VM is rebuilt afterwards when the job
+ * was cut mid-Lua (s->cut), its state then being anyone's guess. */
 static void cut_short(struct rp_executor *e, struct slot *s)
 {
   char msg[160];
   size_t len = 0;
   char *body;
-  e->needs_refresh = 1;
+  if (s->cut)
+    e->needs_refresh = 1;
   if (atomic_load(&s->stop)) {
     rp_log(RP_LOG_INFO, s->id, "Stopped on request.");
     push_done(e, s->id, s->id_len, NULL, 0, 0, 0);
@@ -355,6 +376,46 @@ static void after_job(struct rp_executor *e, int refresh)
     e->needs_refresh = 1;
   if (e->needs_refresh)
     atomic_store(&e->accepting, 0);
+}
+
+/* Closes the thread of a job waiting at a runtime wait (HTTP, sleep),
+ * running its to-be-closed variables: the runner closes the handler's
+ * coroutine, whose open responses close their transfers. They run for at
+ * most CLOSE_LIMIT_S under the hook. Returns whether they all ran to
+ * their end, which leaves the VM as consistent as the wait did. */
+static int close_thread(struct rp_executor *e, struct slot *s)
+{
+  struct slot guard;
+  int status;
+  memset(&guard, 0, sizeof(guard));
+  atomic_init(&guard.stop, 0);
+  guard.seconds = CLOSE_LIMIT_S;
+  guard.deadline = rp_clock_now() + CLOSE_LIMIT_S;
+  s->http = NULL;
+  s->wake_at = 0;
+  e->current = &guard;
+#if LUA_VERSION_RELEASE_NUM >= 50406
+  status = lua_closethread(s->co, e->vm.L);
+#else
+  status = lua_resetthread(s->co);
+#endif
+  e->current = NULL;
+  if (status != LUA_OK)
+    rp_log(RP_LOG_ERROR, s->id, "closing the stopped job failed: %s",
+           lua_isstring(s->co, -1) ? lua_tostring(s->co, -1) : "?");
+  return status == LUA_OK && !guard.cut;
+}
+
+/* Ends a job, waiting at a runtime wait, that will not run on: stopped or
+ * out of time. The VM is kept, so that the other jobs in it go on and new
+ * ones are taken at once; rebuilt only if closing the job failed. */
+static void end_waiting(struct rp_executor *e, struct slot *s)
+{
+  if (!close_thread(e, s))
+    s->cut = 1;
+  s->timed_out = !atomic_load(&s->stop);
+  cut_short(e, s);
+  after_job(e, 0);
 }
 
 /* The result body run() returned at idx, for the outbox (*len bytes):
@@ -419,6 +480,7 @@ static void resume(struct rp_executor *e, struct slot *s, int nargs)
   int n = 0;
   int status;
   e->current = s;
+  s->resumed_at = rp_clock_now();
   status = rp_runner_resume(&e->vm.host, co, e->vm.L, nargs, &n, &w);
   e->current = NULL;
   if (status == LUA_YIELD && w.kind == RP_WAIT_HTTP) {
@@ -438,9 +500,10 @@ static void resume(struct rp_executor *e, struct slot *s, int nargs)
   if (atomic_load(&s->stop) || s->timed_out) {
     /* Cut short, however the runner ended (it may have caught the hook's
      * error as a handler error and finished normally). */
+    int rebuild = s->cut;
     lua_pop(co, status == LUA_OK ? n : 0);
     cut_short(e, s);
-    after_job(e, 1);
+    after_job(e, rebuild);
     return;
   }
   if (status == LUA_OK && n >= 3) {
@@ -665,8 +728,7 @@ static void take_inbox(struct rp_executor *e, struct pending *in)
     }
     for (struct slot *s = e->slots; s; s = s->next) {
       if (same_id(s->id, s->id_len, p) && (s->wake_at > 0 || s->http)) {
-        cut_short(e, s);            /* waiting: ends now */
-        after_job(e, 1);
+        end_waiting(e, s);          /* waiting: ends now */
         break;
       }
     }
@@ -742,9 +804,7 @@ static void *thread_main(void *arg)
     for (struct slot *s = e->slots, *next; s; s = next) {
       next = s->next;
       if (s->deadline > 0 && t >= s->deadline) {
-        s->timed_out = 1;
-        cut_short(e, s);
-        after_job(e, 1);
+        end_waiting(e, s);          /* out of time while it waited */
       } else if (s->wake_at > 0 && t >= s->wake_at) {
         s->wake_at = 0;
         resume(e, s, 0);

@@ -4,8 +4,10 @@
  * progress update, final result, concurrency answer or fatal condition, in
  * the order each executor produced them.
  *
- * Any thread may push; one thread takes. A push wakes the taker through
- * the callback given at init.
+ * Any thread may push; one thread takes, all that is queued at once. A
+ * push onto an empty queue wakes the taker through the callback given at
+ * init, which must stay pending until the taker looks (a pipe, a curl
+ * wakeup): a push onto a queue not taken yet needs no wake of its own.
  */
 #ifndef RP_OUTBOX_H
 #define RP_OUTBOX_H
@@ -57,7 +59,7 @@ void rp_outbox_destroy(struct rp_outbox *o);
 /* Queues a message from executor 'executor' for the job id
  * job_id[0..id_len) (NULL for none) with the kind and fields of 'what'
  * (its job_id and next are ignored),
- * then wakes the taker. Takes ownership of what->body, also on failure:
+ * then wakes the taker if the queue was empty. Takes ownership of what->body, also on failure:
  * when memory runs out the message is lost, which is logged. */
 void rp_outbox_push(struct rp_outbox *o, int executor, const char *job_id,
                     size_t id_len, const struct rp_out *what);

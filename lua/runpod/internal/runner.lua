@@ -353,6 +353,15 @@ function runner.run(handler, job, opts)
   log.info("Started.", id)
   core.memory_reset()
   local co = coroutine.create(handler)
+  -- runpod-worker closes this thread when the job is stopped or runs out
+  -- of time while it waits (HTTP, sleep): the handler's coroutine is
+  -- closed with it, so that its to-be-closed variables run (a response
+  -- being read closes its transfer) and the VM stays usable.
+  local _ <close> = setmetatable({}, { __close = function()
+    if co and coroutine.status(co) == "suspended" then
+      coroutine.close(co)
+    end
+  end })
   log.set_batch(co, opts.batch_id)
   local ok, value = resume(co, job)
   while ok and coroutine.status(co) == "suspended" do

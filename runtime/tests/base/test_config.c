@@ -22,7 +22,7 @@ static void defaults(void)
   CHECK_INT(0, parse(&a, NULL, 0, rest, err));
   CHECK_STR("localhost", a.api_host);
   CHECK_INT(8000, a.api_port);
-  CHECK_INT(1, a.api_concurrency);
+  CHECK_INT(0, a.api_concurrency);
   CHECK(!a.test_input && !a.serve_api && !a.debugger);
   CHECK_INT(0, a.nrest);
 }

@@ -35,7 +35,7 @@ static void keeps_order_and_fields(void)
                  .failed = 1 });
   rp_outbox_push(&o, 0, NULL, 0, &(struct rp_out){
                  .kind = RP_OUT_CONCURRENCY, .value = 7 });
-  CHECK_INT(3, wakes);
+  CHECK_INT(1, wakes);          /* the first push; the taker takes all */
   m = rp_outbox_take(&o);
   CHECK(m != NULL);
   CHECK_INT(RP_OUT_STREAM, m->kind);
@@ -52,6 +52,11 @@ static void keeps_order_and_fields(void)
   CHECK(m->next->next->next == NULL);
   CHECK(rp_outbox_take(&o) == NULL);
   rp_out_free(m);
+  /* taken: the next push onto the empty queue wakes the taker again */
+  rp_outbox_push(&o, 0, NULL, 0, &(struct rp_out){
+                 .kind = RP_OUT_CONCURRENCY, .value = 1 });
+  CHECK_INT(2, wakes);
+  rp_out_free(rp_outbox_take(&o));
   rp_outbox_destroy(&o);
 }
 
@@ -103,7 +108,7 @@ static void pushers_keep_their_order(void)
     last = m->executor;
   }
   CHECK_INT(PUSHERS * EACH, n);
-  CHECK_INT(PUSHERS * EACH, wakes);
+  CHECK_INT(1, wakes);          /* nothing was taken in between */
   CHECK(ordered);
   rp_out_free(all);
   rp_outbox_destroy(&o);
