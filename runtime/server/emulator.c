@@ -81,6 +81,8 @@ void rp_emu_reply_store(struct rp_httpd_response *res, int rc)
 }
 
 #define MAX_ECHO 24          /* longest number text an error repeats */
+/* How long the local API server, stopping, lets answers in progress go out. */
+#define DRAIN_MS 5000
 
 /* Answers 400 "invalid NAME VALUE (must be RULE)". The value [v, v+n) is
  * repeated only when it is short and made of number characters (JSON
@@ -425,6 +427,11 @@ void rp_emulator_stop(struct rp_emulator *e)
    * connection threads and the webhook thread can be joined. */
   if (e->js)
     rp_jobstore_close(e->js);
+  /* The local API server: the answers of jobs that just ended (a pod
+   * refresh, SIGTERM) and the 503s of requests still queued go out
+   * before the connections close. */
+  if (e->cfg.in_process_worker)
+    rp_httpd_drain(e->httpd, DRAIN_MS);
   rp_emu_webhooks_stop(e);
   rp_httpd_stop(e->httpd);
   if (e->js) {

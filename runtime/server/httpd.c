@@ -12,6 +12,7 @@
 
 #include <microhttpd.h>
 
+#include "base/clock.h"
 #include "base/rp.h"
 
 struct rp_httpd {
@@ -21,6 +22,7 @@ struct rp_httpd {
   rp_httpd_handler handler;
   void *ud;
   atomic_int stopping;     /* set by rp_httpd_stop: end trickles */
+  atomic_int open;         /* requests begun and not yet completed */
 };
 
 /* Per-request state, from the URI callback (or the first call of
@@ -101,6 +103,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
   (void)c;
   if (!p)
     return NULL;
+  atomic_fetch_add(&h->open, 1);
   p->body.max = h->max_body;
   p->path = strndup(uri, n);
   p->query = strdup(uri[n] == '?' ? uri + n + 1 : "");
@@ -357,11 +360,12 @@ int rp_httpd_client_gone(const struct rp_httpd_request *req)
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
+  struct rp_httpd *h = cls;
   struct pending *p = *con_cls;
-  (void)cls;
   (void)c;
   (void)toe;
   if (p) {
+    atomic_fetch_sub(&h->open, 1);
     rp_buf_free(&p->body);
     free(p->path);
     free(p->query);
@@ -402,7 +406,7 @@ int rp_httpd_start(const struct rp_httpd_config *cfg, struct rp_httpd **out,
     (unsigned)(cfg->max_conns ? cfg->max_conns : RP_HTTPD_MAX_CONNECTIONS),
     MHD_OPTION_THREAD_STACK_SIZE, (size_t)RP_HTTPD_STACK_BYTES,
     MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
-    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+    MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
     MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
     MHD_OPTION_END);
   if (!h->d) {
@@ -419,6 +423,14 @@ int rp_httpd_start(const struct rp_httpd_config *cfg, struct rp_httpd **out,
 int rp_httpd_port(const struct rp_httpd *h)
 {
   return h->port;
+}
+
+void rp_httpd_drain(struct rp_httpd *h, long max_ms)
+{
+  struct timespec step = { 0, 5 * 1000 * 1000 };
+  double until = rp_clock_now() + (double)max_ms / 1000.0;
+  while (h && atomic_load(&h->open) > 0 && rp_clock_now() < until)
+    nanosleep(&step, NULL);
 }
 
 void rp_httpd_stop(struct rp_httpd *h)

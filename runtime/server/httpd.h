@@ -92,6 +92,11 @@ int rp_httpd_start(const struct rp_httpd_config *cfg, struct rp_httpd **out,
 /* The port actually bound. */
 int rp_httpd_port(const struct rp_httpd *h);
 
+/* Waits, at most max_ms, until no request is being answered: a callback
+ * woken to answer (a job that just ended) gets its answer out before
+ * rp_httpd_stop closes the connections. Accepts NULL. */
+void rp_httpd_drain(struct rp_httpd *h, long max_ms);
+
 /* Stops accepting, closes every connection, waits for the connection
  * threads (callbacks blocked in long polls must be woken first) and frees
  * the server. Accepts NULL. */
