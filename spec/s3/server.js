@@ -112,6 +112,10 @@ async function multipartExtras(ctx, next) {
       return;
     }
     fs.rmSync(dir, { recursive: true, force: true });
+    // A part whose request the client stopped may still be written after
+    // the abort (S3 documents the same: abort again once parts in progress
+    // end); the stand-in clears such late parts itself.
+    setTimeout(() => fs.rmSync(dir, { recursive: true, force: true }), 500);
     ctx.status = 204;
     return;
   }
@@ -150,6 +154,11 @@ server.run().then(
     process.exit(1);
   },
 );
+// A request the client stops mid-body (a multipart upload aborting its
+// parts) can make s3rver fail a write it no longer awaits: the stand-in
+// logs it and goes on serving the specs that follow.
+process.on('uncaughtException', (err) => console.error('s3 stand-in:', err));
+process.on('unhandledRejection', (err) => console.error('s3 stand-in:', err));
 const stop = () => server.close().finally(() => process.exit(0));
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);
