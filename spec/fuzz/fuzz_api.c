@@ -88,6 +88,12 @@ int rp_httpd_port(const struct rp_httpd *h)
   return h->port;
 }
 
+void rp_httpd_drain(struct rp_httpd *h, long max_ms)
+{
+  (void)h;
+  (void)max_ms;
+}
+
 void rp_httpd_stop(struct rp_httpd *h)
 {
   (void)h;                         /* the servers live for the process */
