@@ -194,7 +194,8 @@ check:
 	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" \
 	  RP_SANITIZE=1 test
 
-BENCH = $(BUILD)/bench/refresh $(BUILD)/bench/bare $(BUILD)/bench/bare_client
+BENCH = $(BUILD)/bench/refresh $(BUILD)/bench/bare $(BUILD)/bench/bare_client \
+        $(BUILD)/bench/stream_client
 
 $(BUILD)/bench/refresh: bench/refresh.c $(CORE_OBJ) $(filter-out %/main.o,$(WORKER_OBJ))
 	@mkdir -p $(dir $@)
@@ -207,6 +208,11 @@ $(BUILD)/bench/bare: bench/bare.c Makefile
 
 # The protocol's loopback limit: job-take + job-done with libcurl alone.
 $(BUILD)/bench/bare_client: bench/bare_client.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) -lcurl
+
+# Streaming chat completions, timed (bench/proxy.sh).
+$(BUILD)/bench/stream_client: bench/stream_client.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) -lcurl
 

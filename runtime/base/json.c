@@ -294,15 +294,140 @@ static void digits_of(double x, char *d, int want, int *exp10)
   *exp10 = p ? atoi(p + 1) : 0;
 }
 
+/* 17 digits by printf, then the shortest of 15, 16 and 17 digits that
+ * strtod reads back as x (> 0): the digits into d, their number into
+ * *prec, the exponent of the first into *exp10. A tail that is a tie
+ * ("5", "50") at 17 digits may hide which way the exact value rounds:
+ * then 40 digits decide. */
+static void shortest_by_printf(double x, char *d, int *prec, int *exp10)
+{
+  char more[41];
+  char cand[48];
+  *prec = 17;
+  digits_of(x, d, 17, exp10);
+  for (int k = 15; k <= 16; k++) {
+    char r[17];
+    int e = *exp10;
+    const char *src = d;
+    int n_src = 17;
+    if (d[k] == '5' && (k == 16 || d[16] == '0')) {
+      int e40;
+      digits_of(x, more, 40, &e40);
+      if (e40 == *exp10) {
+        src = more;
+        n_src = 40;
+      }
+    }
+    round_digits(src, n_src, k, r, &e);
+    put_candidate(cand, 0, r, k, e - (k - 1));
+    if (strtod(cand, NULL) == x) {
+      memcpy(d, r, (size_t)k);
+      *exp10 = e;
+      *prec = k;
+      return;
+    }
+  }
+}
+
+__extension__ typedef unsigned __int128 rp_u128;
+
+static const uint64_t pow10_u64[20] = {
+  1u, 10u, 100u, 1000u, 10000u, 100000u, 1000000u, 10000000u, 100000000u,
+  1000000000u, 10000000000u, 100000000000u, 1000000000000u,
+  10000000000000u, 100000000000000u, 1000000000000000u,
+  10000000000000000u, 100000000000000000u, 1000000000000000000u,
+  10000000000000000000u
+};
+
+/* The same digits as shortest_by_printf, by exact integer arithmetic,
+ * for x (> 0) in [2^-16, 2^53): x = m * 2^-s is scaled by 10^q into
+ * S = m * 10^q / 2^s in [10^16, 10^17), held as its integer part and
+ * the remainder over 2^s; each product below fits in 128 bits there.
+ * Rounding to k digits and the round-trip test (does the candidate fall
+ * between x's midpoints with its neighbours, as strtod decides) are then
+ * comparisons of integers. Returns 0, leaving the work to printf,
+ * outside that range and on an exact tie when rounding to k digits. */
+static int shortest_exact(double x, char *d, int *prec, int *exp10)
+{
+  uint64_t bits;
+  uint64_t m;
+  uint64_t i17;
+  int biased;
+  int s;
+  int q;
+  rp_u128 p = 0;
+  rp_u128 n = 0;
+  rp_u128 rem;
+  rp_u128 hi;
+  rp_u128 lo;
+  memcpy(&bits, &x, sizeof(bits));
+  biased = (int)((bits >> 52) & 0x7ff);
+  if (biased == 0 || biased == 0x7ff)
+    return 0;                            /* subnormal, infinite, NaN */
+  m = (bits & ((UINT64_C(1) << 52) - 1)) | (UINT64_C(1) << 52);
+  s = 1075 - biased;                     /* x = m * 2^-s */
+  if (s < 1 || s > 68)
+    return 0;
+  /* floor(log10(x)) is floor(log10(2) * (52 - s)) or one more. */
+  q = 16 - (int)floor((52 - s) * 0.30102999566398120);
+  for (int tries = 0; ; tries++) {
+    if (q < 0 || q > 21 || tries == 3)
+      return 0;
+    p = q <= 19 ? pow10_u64[q] : (rp_u128)pow10_u64[19] * pow10_u64[q - 19];
+    n = (rp_u128)m * p;
+    if ((n >> s) < pow10_u64[16])
+      q++;
+    else if ((n >> s) >= pow10_u64[17])
+      q--;
+    else
+      break;
+  }
+  i17 = (uint64_t)(n >> s);
+  rem = n & (((rp_u128)1 << s) - 1);
+  /* x's midpoints with its neighbours, in units of S / 2^(s+2); the one
+   * below is nearer when m is a power of two. */
+  hi = (rp_u128)(4 * m + 2) * p;
+  lo = (rp_u128)(4 * m - (m == UINT64_C(1) << 52 ? 1 : 2)) * p;
+  for (int k = 15; k <= 17; k++) {
+    uint64_t t = pow10_u64[17 - k];
+    uint64_t c = i17 / t;
+    /* The part of S below the k-th digit against half that digit's
+     * unit, both times 2^(s+1). */
+    rp_u128 below = (((rp_u128)(i17 % t) << s) + rem) << 1;
+    rp_u128 half = (rp_u128)t << s;
+    rp_u128 cs;
+    int e = 16 - q;
+    if (below == half)
+      return 0;                          /* a tie: printf decides */
+    if (below > half)
+      c++;
+    cs = ((rp_u128)c * t) << (s + 2);
+    if (k < 17 && !(cs > lo && cs < hi) &&
+        !((cs == lo || cs == hi) && m % 2 == 0))
+      continue;                          /* strtod would not give x */
+    if (c == pow10_u64[k]) {             /* 9.99 -> 10.0 */
+      c /= 10;
+      e++;
+    }
+    for (int j = k - 1; j >= 0; j--) {
+      d[j] = (char)('0' + c % 10);
+      c /= 10;
+    }
+    *prec = k;
+    *exp10 = e;
+    return 1;
+  }
+  return 0;
+}
+
 size_t rp_json_format_double(char *s, size_t size, double x,
                              const struct rp_json_decpoint *dp)
 {
   char d[41];
-  char more[41];
   char cand[48];
   int neg = signbit(x) != 0;
   int exp10;
-  int prec = 17;
+  int prec;
   int n;
   size_t len;
   (void)dp;                 /* the text below never holds a decimal point */
@@ -310,33 +435,8 @@ size_t rp_json_format_double(char *s, size_t size, double x,
     snprintf(s, size, "%s", neg ? "-0.0" : "0.0");
     return strlen(s);
   }
-  /* The 17 significant digits, correctly rounded, with one printf; then
-   * the shortest of 15, 16 and 17 digits that strtod reads back as x. A
-   * tail that is a tie ("5", "50") at 17 digits may hide which way the
-   * exact value rounds: then 40 digits decide. */
-  digits_of(x, d, 17, &exp10);
-  for (int k = 15; k <= 16; k++) {
-    char r[17];
-    int e = exp10;
-    const char *src = d;
-    int n_src = 17;
-    if (d[k] == '5' && (k == 16 || d[16] == '0')) {
-      int e40;
-      digits_of(x, more, 40, &e40);
-      if (e40 == exp10) {
-        src = more;
-        n_src = 40;
-      }
-    }
-    round_digits(src, n_src, k, r, &e);
-    put_candidate(cand, neg, r, k, e - (k - 1));
-    if (strtod(cand, NULL) == x) {
-      memcpy(d, r, (size_t)k);
-      exp10 = e;
-      prec = k;
-      break;
-    }
-  }
+  if (!shortest_exact(fabs(x), d, &prec, &exp10))
+    shortest_by_printf(fabs(x), d, &prec, &exp10);
   n = prec;
   while (n > 1 && d[n - 1] == '0')
     n--;

@@ -374,6 +374,52 @@ static void formats_doubles_as_printf_does(void)
   CHECK_INT(0, bad);
 }
 
+/* Where the exact path (1e-5 to 2^53) meets its edges: powers of two
+ * (the neighbour below is nearer), powers of ten and their neighbours,
+ * and short decimals of every length, which must come out short. */
+static void formats_edges_as_printf_does(void)
+{
+  struct rp_json_decpoint dp;
+  uint64_t st = 2463534242u;
+  char want[64];
+  char got[64];
+  char text[64];
+  int bad = 0;
+  int n = 0;
+  double xs[3];
+  rp_json_decpoint_get(&dp);
+  for (int i = 0; i < 40000; i++) {
+    double base;
+    st ^= st << 13;
+    st ^= st >> 7;
+    st ^= st << 17;
+    if (i < 80)
+      base = ldexp(1.0, i - 20);
+    else if (i < 110)
+      base = pow(10.0, i - 80 - 8);
+    else {
+      /* 1 to 17 significant digits, exponent -7 to 16 */
+      int digits = 1 + (int)(st % 17);
+      snprintf(text, sizeof(text), "%.*e", digits - 1,
+               (double)(st >> 12) / 4503599627370496.0 * 9 + 1);
+      snprintf(text + strlen(text) - 4, 8, "e%d", (int)((st >> 40) % 24) - 7);
+      base = strtod(text, NULL);
+    }
+    xs[0] = base;
+    xs[1] = nextafter(base, 0);
+    xs[2] = nextafter(base, INFINITY);
+    for (int j = 0; j < 3; j++) {
+      printf_shortest(want, sizeof(want), xs[j]);
+      rp_json_format_double(got, sizeof(got), xs[j], &dp);
+      n++;
+      if (strcmp(want, got) != 0 && bad++ < 5)
+        printf("  %.17g: want %s, got %s\n", xs[j], want, got);
+    }
+  }
+  CHECK_INT(120000, n);
+  CHECK_INT(0, bad);
+}
+
 /* A decimal comma in the C locale changes neither the text read nor the
  * value (when such a locale is installed). */
 static void numbers_ignore_the_locale(void)
@@ -407,6 +453,7 @@ int main(void)
   RUN(reads_numbers);
   RUN(formats_numbers);
   RUN(formats_doubles_as_printf_does);
+  RUN(formats_edges_as_printf_does);
   RUN(numbers_ignore_the_locale);
   return check_summary();
 }
