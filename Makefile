@@ -195,7 +195,7 @@ check:
 	  RP_SANITIZE=1 test
 
 BENCH = $(BUILD)/bench/refresh $(BUILD)/bench/bare $(BUILD)/bench/bare_client \
-        $(BUILD)/bench/stream_client
+        $(BUILD)/bench/stream_client $(BUILD)/bench/tcp_relay
 
 $(BUILD)/bench/refresh: bench/refresh.c $(CORE_OBJ) $(filter-out %/main.o,$(WORKER_OBJ))
 	@mkdir -p $(dir $@)
@@ -215,6 +215,11 @@ $(BUILD)/bench/bare_client: bench/bare_client.c
 $(BUILD)/bench/stream_client: bench/stream_client.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) -lcurl
+
+# The cheapest proxy there is, for scale (bench/proxy.sh).
+$(BUILD)/bench/tcp_relay: bench/tcp_relay.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS)
 
 bench: all $(BENCH) $(FAKE_INFERENCE)
 	BUILD=$(BUILD) WORKER=$(WORKER) bash bench/run
