@@ -51,6 +51,8 @@ struct slot {
   double resumed_at;       /* when it was last resumed */
   struct rp_http *http;    /* the request it waits on, or NULL */
   int want_body;
+  int queued;              /* a post went through the outbox: the rest
+                              follow it there (deliver_direct) */
   struct slot *next;
 };
 
@@ -102,13 +104,45 @@ static void push(struct rp_executor *e, const char *id, size_t id_len,
   rp_outbox_push(e->cfg.out, e->cfg.index, id, id_len, what);
 }
 
-/* Queues the end of a job: its result, or none (body NULL) when it was
- * stopped. Takes ownership of body. */
-static void push_done(struct rp_executor *e, const char *id, size_t id_len,
-                      char *body, size_t len, int is_stream, int failed)
+/* With a job server in this process (rp_direct): delivers a post of job
+ * s there now, from this thread, in the order the job produces them,
+ * unless one of its posts had to go through the outbox before (then the
+ * rest follow it, for the job loop to deliver and retry in order).
+ * Returns 1 when it was delivered, 0 when it must be pushed. */
+static int deliver_direct(struct rp_executor *e, struct slot *s,
+                          enum rp_out_kind kind, const char *body, size_t len)
 {
-  push(e, id, id_len, &(struct rp_out){ .kind = RP_OUT_DONE, .body = body,
-       .len = len, .is_stream = is_stream, .failed = failed });
+  const struct rp_direct *d = e->cfg.out->direct;
+  int status;
+  if (!d || !s || !s->id || s->queued)
+    return 0;
+  status = d->deliver(d->ud, kind, s->id, s->id_len, body, len);
+  if (status >= 200 && status < 300)
+    return 1;
+  s->queued = 1;
+  return 0;
+}
+
+/* Queues the end of job s (what: its result, or none when body is NULL:
+ * stopped). A result delivered directly (deliver_direct) leaves only the
+ * end for the job loop, which frees the job's place. Takes ownership of
+ * what.body. */
+static void push_done(struct rp_executor *e, struct slot *s,
+                      struct rp_out what)
+{
+  what.kind = RP_OUT_DONE;
+  if (what.body && deliver_direct(e, s, RP_OUT_DONE, what.body, what.len)) {
+    free(what.body);
+    what.body = NULL;
+    what.len = 0;
+  }
+  push(e, s->id, s->id_len, &what);
+}
+
+/* Queues the end of a job that never had a slot (no result). */
+static void push_dropped(struct rp_executor *e, const char *id, size_t len)
+{
+  push(e, id, len, &(struct rp_out){ .kind = RP_OUT_DONE });
 }
 
 /* Whether a runner's refresh value (run()'s third) is "pod": the result
@@ -144,22 +178,28 @@ static void host_emit(void *ud, enum rp_emit kind, const char *job_id,
                       const char *body, size_t len)
 {
   struct rp_executor *e = ud;
+  struct slot *s = e->current;
+  enum rp_out_kind out = kind == RP_EMIT_STREAM ? RP_OUT_STREAM
+                                                : RP_OUT_PROGRESS;
   char *copy;
   if (e->cfg.local_test) {
     rp_log(RP_LOG_INFO, job_id, "%s: %.*s", kind == RP_EMIT_STREAM ?
            "Stream partial" : "Progress update", (int)len, body);
     return;
   }
+  if (e->cfg.out->direct && s && s->id && !s->queued &&
+      atomic_load(&s->stop))
+    return;       /* asked to stop: nothing more of it is delivered */
+  if (deliver_direct(e, s, out, body, len))
+    return;
   copy = dup_bytes(body, len);
   if (!copy) {
     rp_log(RP_LOG_ERROR, job_id, "out of memory: a stream partial was "
            "lost");
     return;
   }
-  push(e, e->current ? e->current->id : job_id,
-       e->current ? e->current->id_len : strlen(job_id),
-       &(struct rp_out){ .kind = kind == RP_EMIT_STREAM ?
-       RP_OUT_STREAM : RP_OUT_PROGRESS, .body = copy, .len = len });
+  push(e, s ? s->id : job_id, s ? s->id_len : strlen(job_id),
+       &(struct rp_out){ .kind = out, .body = copy, .len = len });
 }
 
 static double host_time_remaining(void *ud)
@@ -349,12 +389,13 @@ static void cut_short(struct rp_executor *e, struct slot *s)
     e->needs_refresh = 1;
   if (atomic_load(&s->stop)) {
     rp_log(RP_LOG_INFO, s->id, "Stopped on request.");
-    push_done(e, s->id, s->id_len, NULL, 0, 0, 0);
+    push_done(e, s, (struct rp_out){ .body = NULL });
   } else {
     snprintf(msg, sizeof(msg), "job timed out after %g seconds (timeout)",
              s->seconds);
     body = error_result(e, s->id, s->id_len, "TimeoutError", msg, &len);
-    push_done(e, s->id, s->id_len, body, len, 0, 1);
+    push_done(e, s, (struct rp_out){ .body = body, .len = len,
+              .failed = 1 });
   }
   free_slot(e, s);
   /* Nothing reaches the job's thread any more: a full collection runs the
@@ -520,9 +561,8 @@ static void resume(struct rp_executor *e, struct slot *s, int nargs)
       body = error_result(e, s->id, s->id_len, "MemoryError", NULL, &len);
       failed = 1;
     }
-    push(e, s->id, s->id_len, &(struct rp_out){ .kind = RP_OUT_DONE,
-         .body = body, .len = len, .is_stream = is_stream,
-         .failed = failed, .stop_pod = pod });
+    push_done(e, s, (struct rp_out){ .body = body, .len = len,
+              .is_stream = is_stream, .failed = failed, .stop_pod = pod });
     free_slot(e, s);
     if (big)
       release_memory(e);
@@ -552,7 +592,8 @@ static void resume(struct rp_executor *e, struct slot *s, int nargs)
     body = error_result(e, s->id, s->id_len,
                         oom ? "MemoryError" : "RuntimeError",
                         oom ? NULL : why, &len);
-    push_done(e, s->id, s->id_len, body, len, 0, 1);
+    push_done(e, s, (struct rp_out){ .body = body, .len = len,
+              .failed = 1 });
     free_slot(e, s);
     after_job(e, 1);
   }
@@ -567,7 +608,7 @@ static void start_job(struct rp_executor *e, struct pending *p)
   if (!s) {
     rp_log(RP_LOG_ERROR, p->id, "out of memory: job dropped");
     atomic_fetch_sub(&e->load, 1);
-    push_done(e, p->id, p->id_len, NULL, 0, 0, 0);
+    push_dropped(e, p->id, p->id_len);
     return;
   }
   s->id = p->id;
@@ -596,7 +637,8 @@ static void start_job(struct rp_executor *e, struct pending *p)
     lua_settop(L, top);
     body = error_result(e, s->id, s->id_len, "RuntimeError",
                         "cannot start the job", &len);
-    push_done(e, s->id, s->id_len, body, len, 0, 1);
+    push_done(e, s, (struct rp_out){ .body = body, .len = len,
+              .failed = 1 });
     free_slot(e, s);
     after_job(e, 1);
     return;
@@ -755,7 +797,7 @@ static void start_held(struct rp_executor *e)
       start_job(e, p);
     } else {
       rp_log(RP_LOG_INFO, p->id, "Stopped on request before it started.");
-      push_done(e, p->id, p->id_len, NULL, 0, 0, 0);
+      push_dropped(e, p->id, p->id_len);
       atomic_fetch_sub(&e->load, 1);
     }
     free(p->id);

@@ -31,6 +31,23 @@ void rp_inproc_wake(void *ud)
     curl_multi_wakeup(s->multi);
 }
 
+/* Called by the executors, on their threads: the source's deliver is
+ * theirs to call as much as the loop's (it takes its own lock), and
+ * worker_id and source do not change while they run. A post that is not
+ * delivered (an error status) is pushed to the outbox by the executor
+ * and goes through deliver() below, with its retries. */
+int rp_inproc_deliver(void *ud, enum rp_out_kind kind, const char *id,
+                      size_t id_len, const char *body, size_t len)
+{
+  struct state *s = ud;
+  const char *msg = NULL;
+  (void)id_len;                 /* the source's ids are its own: no NUL */
+  return s->source->deliver(s->source->ud, s->worker_id, id,
+                            kind == RP_OUT_STREAM ? RP_SOURCE_STREAM
+                            : kind == RP_OUT_PROGRESS ? RP_SOURCE_PROGRESS
+                            : RP_SOURCE_RESULT, body, len, &msg);
+}
+
 /* A request of kind 'kind' that "finished" with HTTP status 'status' and
  * an empty body, for the handlers of HTTP answers; NULL when memory runs
  * out. Free with rp_req_free(). */

@@ -24,6 +24,7 @@ void rp_outbox_init(struct rp_outbox *o, void (*wake)(void *), void *ud)
   o->tail = NULL;
   o->wake = wake;
   o->wake_ud = ud;
+  o->direct = NULL;
 }
 
 void rp_outbox_destroy(struct rp_outbox *o)

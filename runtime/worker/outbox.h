@@ -8,6 +8,12 @@
  * push onto an empty queue wakes the taker through the callback given at
  * init, which must stay pending until the taker looks (a pipe, a curl
  * wakeup): a push onto a queue not taken yet needs no wake of its own.
+ *
+ * With a job server in this process (API and realtime mode), the
+ * executors deliver a job's partials and result to it themselves, on
+ * their own thread (struct rp_direct), and the queue carries only the
+ * end of each job (RP_OUT_DONE without a body), the posts that must be
+ * retried, and the messages that are not posts.
  */
 #ifndef RP_OUTBOX_H
 #define RP_OUTBOX_H
@@ -18,7 +24,8 @@
 enum rp_out_kind {
   RP_OUT_STREAM,      /* a stream partial: post {"output": partial} */
   RP_OUT_PROGRESS,    /* a progress update for the job-done URL */
-  RP_OUT_DONE,        /* the final result (body) or a stop (no body) */
+  RP_OUT_DONE,        /* the end of a job: its result (body), or none
+                         (stopped, or delivered by rp_direct) */
   RP_OUT_CONCURRENCY, /* the concurrency_modifier's answer (value) */
   RP_OUT_FATAL        /* the VM cannot be rebuilt: the worker must exit */
 };
@@ -43,6 +50,18 @@ struct rp_out {
 /* Frees m and every message linked after it. Accepts NULL. */
 void rp_out_free(struct rp_out *m);
 
+/* A job server in this process that the executors deliver to directly. */
+struct rp_direct {
+  void *ud;
+  /* Delivers a post of job id[0..id_len): a stream partial
+   * (RP_OUT_STREAM), a progress update (RP_OUT_PROGRESS) or the result
+   * (RP_OUT_DONE), body[0..len) as the job server's worker API takes it
+   * (borrowed). Returns the HTTP status that API would answer: 2xx when
+   * delivered. Any thread; never blocks. */
+  int (*deliver)(void *ud, enum rp_out_kind kind, const char *id,
+                 size_t id_len, const char *body, size_t len);
+};
+
 /* The queue every executor writes and the orchestrator drains. */
 struct rp_outbox {
   pthread_mutex_t mu;
@@ -50,6 +69,7 @@ struct rp_outbox {
   struct rp_out *tail;
   void (*wake)(void *ud);   /* called after each push, any thread */
   void *wake_ud;
+  const struct rp_direct *direct;  /* NULL (the default): none */
 };
 
 void rp_outbox_init(struct rp_outbox *o, void (*wake)(void *), void *ud);

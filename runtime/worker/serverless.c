@@ -463,8 +463,11 @@ int rp_serverless_run(const struct rp_vm_options *vm,
   curl_multi_setopt(s->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
                    MAX_HOST_CONNECTIONS);
   rp_outbox_init(&s->out, wake, s);
-  if (s->source)
+  if (s->source) {
     s->source->set_wake(s->source->ud, rp_inproc_wake, s);
+    s->direct = (struct rp_direct){ s, rp_inproc_deliver };
+    s->out.direct = &s->direct;
+  }
   memset(&sa, 0, sizeof(sa));
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);

@@ -4,7 +4,10 @@
  *
  * Everything here runs on the orchestrator thread, the one that called
  * rp_serverless_run(); the executors reach it only through the outbox,
- * a job source in this process only through source_news.
+ * a job source in this process only through source_news. With such a
+ * source the executors deliver the jobs' partials and results to it
+ * themselves (rp_inproc_deliver, struct rp_direct), and the loop learns
+ * only that a job ended.
  *   serverless.c  the loop, its phases, signals and the life cycle
  *   take.c        job-take and job-stop polls, handing jobs to executors
  *   post.c        the jobs in flight and their ordered post queues
@@ -76,6 +79,7 @@ struct transport {
 struct state {
   const struct transport *tp;
   const struct rp_job_source *source;  /* inproc.c's, else NULL */
+  struct rp_direct direct;   /* the executors' way to it (inproc.c) */
   atomic_int source_news;    /* the source woke the loop (inproc.c) */
   const char *take_tmpl;
   const char *done_tmpl;
@@ -169,5 +173,9 @@ void rp_post_done(struct rp_req *r);
 extern const struct transport rp_inproc_transport;
 /* The source's wake function (set_wake); ud is the state. Any thread. */
 void rp_inproc_wake(void *ud);
+/* rp_direct.deliver to s->source (ud is the state): what the executors
+ * call, on their own threads, to deliver a job's partials and result. */
+int rp_inproc_deliver(void *ud, enum rp_out_kind kind, const char *id,
+                      size_t id_len, const char *body, size_t len);
 
 #endif
