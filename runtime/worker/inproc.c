@@ -23,10 +23,14 @@
 #define IDLE_LOOK_S 1.0
 
 /* A wake while the flag is still set finds the loop awake already: it
- * reads the flag in drain() before it sleeps again. */
-void rp_inproc_wake(void *ud)
+ * reads the flag in drain() before it sleeps again. A queued job does
+ * not wake a loop that has no room for it (want_jobs clear): the end of
+ * one of its jobs wakes it, and it takes then. */
+void rp_inproc_wake(void *ud, int stop)
 {
   struct state *s = ud;
+  if (!stop && !atomic_load(&s->want_jobs))
+    return;
   if (!atomic_exchange(&s->source_news, 1))
     curl_multi_wakeup(s->multi);
 }
@@ -73,6 +77,9 @@ static void take(struct state *s, int free_slots)
     rp_log(RP_LOG_INFO, NULL, "Ready: first job-take %.1f ms after start.",
            (rp_clock_now() - s->t0) * 1e3);
   }
+  /* Before the source is asked: a job queued after its answer wakes the
+   * loop. */
+  atomic_store(&s->want_jobs, 1);
   while (got < free_slots) {
     struct rp_req *r = answered(TAKE, 200);
     int n = r ? s->source->take(s->source->ud, s->worker_id, &r->resp)
@@ -91,6 +98,8 @@ static void take(struct state *s, int free_slots)
   }
   if (got < free_slots)
     s->take_at = rp_clock_now() + IDLE_LOOK_S;
+  else
+    atomic_store(&s->want_jobs, 0);   /* full: take_at is due already */
 }
 
 static void poll_stops(struct state *s)

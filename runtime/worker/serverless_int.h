@@ -81,6 +81,7 @@ struct state {
   const struct rp_job_source *source;  /* inproc.c's, else NULL */
   struct rp_direct direct;   /* the executors' way to it (inproc.c) */
   atomic_int source_news;    /* the source woke the loop (inproc.c) */
+  atomic_int want_jobs;      /* a queued job may wake it (inproc.c) */
   const char *take_tmpl;
   const char *done_tmpl;
   const char *stream_tmpl;
@@ -172,7 +173,7 @@ void rp_post_done(struct rp_req *r);
 /* The transport to s->source. */
 extern const struct transport rp_inproc_transport;
 /* The source's wake function (set_wake); ud is the state. Any thread. */
-void rp_inproc_wake(void *ud);
+void rp_inproc_wake(void *ud, int stop);
 /* rp_direct.deliver to s->source (ud is the state): what the executors
  * call, on their own threads, to deliver a job's partials and result. */
 int rp_inproc_deliver(void *ud, enum rp_out_kind kind, const char *id,
