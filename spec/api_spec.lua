@@ -192,6 +192,20 @@ describe("runpod-worker --rp_serve_api", function()
       end)
     end
 
+    -- Jobs queued behind a running one are taken by the executor as the
+    -- one before ends; each still gets its own result, exactly once.
+    it("answers each of 40 jobs queued at once with its own result", function()
+      local ids = {}
+      for i = 1, 40 do
+        ids[i] = s.json("POST", "/run", { input = { n = i } }).id
+      end
+      for i, id in ipairs(ids) do
+        local v = s.json("GET", "/status-sync/" .. id .. "?wait=20000")
+        assert.are.equal("COMPLETED", v.status)
+        assert.are.same({ echo = { n = i } }, v.output)
+      end
+    end)
+
     it("GET / serves the self-contained page", function()
       local code, body = s.call("GET", "/")
       assert.are.equal(200, code)
@@ -450,6 +464,24 @@ describe("runpod-worker --rp_serve_api", function()
       runs_modifier_jobs_together(s)
     end)
 
+    -- B is queued behind A; the executor takes it itself as A ends, before
+    -- the job loop hears of it; cancelling B must still stop it, and free
+    -- the one place for C.
+    it("stops a job the executor took as the one before it ended", function()
+      local s = start("spec/fixtures/sleepy.lua")
+      finally(function() s.stop() end)
+      local a = s.json("POST", "/run", { input = { seconds = 0.3 } })
+      local b = s.json("POST", "/run", { input = { seconds = 30 } })
+      assert.are.equal("IN_PROGRESS", wait_status(s, "", b.id, "IN_PROGRESS", 20).status)
+      assert.are.equal("COMPLETED", s.json("GET", "/status/" .. a.id).status)
+      assert.are.same({ id = b.id, status = "CANCELLED" }, s.json("POST", "/cancel/" .. b.id))
+      local c = s.json("POST", "/runsync?wait=20000", { input = { seconds = 0.01 } })
+      assert.are.equal("COMPLETED", c.status)
+      assert.truthy(emulator.eventually(10, function()
+        return s.process.output():find(b.id .. " | Stopped on request", 1, true)
+      end, 0.05), s.process.output())
+    end)
+
     it("lets --rp_api_concurrency override the concurrency_modifier", function()
       local s = start("spec/fixtures/sleepy.lua", { "--rp_api_concurrency", "1" },
         { SLEEPY_CONCURRENCY = "2" })
@@ -660,6 +692,23 @@ describe("runpod-worker --rp_serve_api", function()
       assert.are.equal(200, code)
       assert.are.equal("COMPLETED", json.decode(body).status)
       assert.is_nil(out:find("Sanitizer", 1, true), out)
+    end)
+
+    it("on SIGTERM finishes the job in flight and starts none of those queued", function()
+      local s = start("spec/fixtures/sleepy.lua")
+      local held = background("POST", s.url .. "/runsync?wait=20000",
+        json.encode({ input = { seconds = 1 } }))
+      local deadline = os.time() + 5
+      while s.json("GET", "/health").jobs.inProgress < 1 and os.time() < deadline do
+        sleep(0.05)
+      end
+      local queued = s.json("POST", "/run", { input = { seconds = 0.01 } })
+      assert.are.equal("IN_QUEUE", s.json("GET", "/status/" .. queued.id).status)
+      local rc, out = s.stop()
+      assert.are.equal(0, rc, out)
+      assert.matches("finishing 1 in flight", out, 1, true)
+      assert.are.equal("COMPLETED", json.decode(select(2, held.wait())).status)
+      assert.is_nil(out:find(queued.id, 1, true), out)
     end)
 
     it("counts only unfinished jobs when SIGTERM comes", function()

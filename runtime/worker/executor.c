@@ -73,6 +73,15 @@ struct pending {           /* a job or a stop on its way in */
   struct pending *next;
 };
 
+/* A job whose result went straight to the job server (rp_direct), its
+ * end not yet told to the job loop: hand_off() tells it, once it knows
+ * whether a queued job takes the job's place. */
+struct ended {
+  char *id;                /* id_len bytes (NUL-safe), then a NUL */
+  size_t id_len;
+  struct ended *next;
+};
+
 struct rp_executor {
   struct rp_executor_config cfg;
   struct rp_host host;
@@ -85,6 +94,7 @@ struct rp_executor {
   struct pending *inbox;   /* under mu, newest first */
   struct pending *held;    /* thread only: jobs waiting for the rebuild */
   struct pending *held_tail;
+  struct ended *ended;     /* thread only, newest first */
   int ask_concurrency;     /* under mu: the value to ask about, 0 = none */
   enum quit quit;          /* under mu */
   struct slot *slots;      /* changed by the thread only, under mu */
@@ -94,6 +104,16 @@ struct rp_executor {
   int needs_refresh;
   double trim_at;          /* thread only: when to trim (trim_idle), 0 */
 };
+
+static char *dup_bytes(const char *p, size_t n)
+{
+  char *s = malloc(n + 1);
+  if (s) {
+    memcpy(s, p, n);
+    s[n] = '\0';
+  }
+  return s;
+}
 
 /* Queues a message for the job id id[0..id_len) (NULL for none):
  * rp_outbox_push() with this executor's index. Takes ownership of
@@ -125,18 +145,32 @@ static int deliver_direct(struct rp_executor *e, struct slot *s,
 
 /* Queues the end of job s (what: its result, or none when body is NULL:
  * stopped). A result delivered directly (deliver_direct) leaves only the
- * end for the job loop, which frees the job's place. Takes ownership of
- * what.body. */
+ * end for the job loop, which frees the job's place; when the loop lets
+ * executors take the next job in that place (rp_direct.handoff), that end
+ * waits for hand_off(). Takes ownership of what.body. */
 static void push_done(struct rp_executor *e, struct slot *s,
                       struct rp_out what)
 {
+  struct ended *x;
   what.kind = RP_OUT_DONE;
-  if (what.body && deliver_direct(e, s, RP_OUT_DONE, what.body, what.len)) {
-    free(what.body);
-    what.body = NULL;
-    what.len = 0;
+  if (!what.body || !deliver_direct(e, s, RP_OUT_DONE, what.body, what.len)) {
+    push(e, s->id, s->id_len, &what);
+    return;
   }
-  push(e, s->id, s->id_len, &what);
+  free(what.body);
+  x = what.stop_pod || !atomic_load(&e->cfg.out->direct->handoff) ? NULL
+      : calloc(1, sizeof(*x));
+  if (x)
+    x->id = dup_bytes(s->id, s->id_len);
+  if (!x || !x->id) {
+    free(x);
+    push(e, s->id, s->id_len, &(struct rp_out){ .kind = RP_OUT_DONE,
+         .stop_pod = what.stop_pod });
+    return;
+  }
+  x->id_len = s->id_len;
+  x->next = e->ended;
+  e->ended = x;
 }
 
 /* Queues the end of a job that never had a slot (no result). */
@@ -151,16 +185,6 @@ static int stop_pod(lua_State *co, int idx)
 {
   return lua_type(co, idx) == LUA_TSTRING &&
          strcmp(lua_tostring(co, idx), "pod") == 0;
-}
-
-static char *dup_bytes(const char *p, size_t n)
-{
-  char *s = malloc(n + 1);
-  if (s) {
-    memcpy(s, p, n);
-    s[n] = '\0';
-  }
-  return s;
 }
 
 /* The Lua module whose run() and error_result() the jobs go through. */
@@ -809,13 +833,80 @@ static void start_held(struct rp_executor *e)
 /* Whether the thread has something to do right now (under mu). */
 static int ready(struct rp_executor *e, double wake)
 {
-  if (e->inbox || e->ask_concurrency || (wake > 0 && wake <= rp_clock_now()) ||
+  if (e->inbox || e->ask_concurrency || e->ended ||
+      (wake > 0 && wake <= rp_clock_now()) ||
       (e->needs_refresh && !e->slots) || (e->held && !e->needs_refresh))
     return 1;
   for (struct slot *s = e->slots; s; s = s->next)
     if (s->http && rp_http_ready(s->http, s->want_body))
       return 1;          /* bytes that arrived while the job was running */
   return 0;
+}
+
+/* Takes the next queued job from rp_direct in the place of one that
+ * ended and files it with the held jobs, to start on the thread's next
+ * pass, after the stops that came meanwhile (one may be for it: the job
+ * loop forwards a stop for a job it does not know yet to every
+ * executor). Tells the job loop (RP_OUT_TAKEN) ahead of the end of the
+ * job it replaces, so that the loop never counts a place free that is
+ * not. Returns 1 when a job was taken. */
+static int take_next(struct rp_executor *e, int lazy)
+{
+  struct rp_direct *d = e->cfg.out->direct;
+  struct pending *p = NULL;
+  char *text = NULL;
+  char *id = NULL;
+  size_t len = 0;
+  size_t id_len = 0;
+  if (d->take(d->ud, &text, &len, &id, &id_len) != 1)
+    return 0;
+  if (id)
+    p = calloc(1, sizeof(*p));
+  if (!p) {
+    /* Not one to start as it is: the job loop checks and dispatches it
+     * as a job-take answer, now. */
+    free(id);
+    push(e, NULL, 0, &(struct rp_out){ .kind = RP_OUT_TAKEN, .body = text,
+         .len = len });
+    return 1;
+  }
+  p->id = id;
+  p->id_len = id_len;
+  p->text = text;
+  p->len = len;
+  atomic_fetch_add(&e->load, 1);
+  if (e->held_tail)
+    e->held_tail->next = p;
+  else
+    e->held = p;
+  e->held_tail = p;
+  push(e, id, id_len, &(struct rp_out){ .kind = RP_OUT_TAKEN,
+       .lazy = lazy });
+  return 1;
+}
+
+/* Tells the job loop of the jobs that ended with their results delivered
+ * directly (push_done), each after taking the next queued job in its
+ * place when the loop allows it and this executor takes jobs: then
+ * neither message wakes the loop (handoff 2), and a steady stream of
+ * jobs runs with no thread hop through it. */
+static void hand_off(struct rp_executor *e)
+{
+  int run;
+  pthread_mutex_lock(&e->mu);
+  run = e->quit == RUN;
+  pthread_mutex_unlock(&e->mu);
+  while (e->ended) {
+    struct ended *x = e->ended;
+    int mode = atomic_load(&e->cfg.out->direct->handoff);
+    int took = run && mode && atomic_load(&e->accepting) &&
+               !e->needs_refresh && take_next(e, mode == 2);
+    e->ended = x->next;
+    push(e, x->id, x->id_len, &(struct rp_out){ .kind = RP_OUT_DONE,
+         .lazy = took && mode == 2 });
+    free(x->id);
+    free(x);
+  }
 }
 
 static void *thread_main(void *arg)
@@ -827,7 +918,7 @@ static void *thread_main(void *arg)
     int ask;
     double t;
     if (e->quit == QUIT_DROP || (e->quit == QUIT_FINISH && !e->slots &&
-                                 !e->inbox && !e->held))
+                                 !e->inbox && !e->held && !e->ended))
       break;
     t = next_wake(e);
     if (!ready(e, t))
@@ -856,6 +947,7 @@ static void *thread_main(void *arg)
       refresh(e);
     if (e->quit != QUIT_DROP)
       start_held(e);
+    hand_off(e);
     trim_idle(e);
     pthread_mutex_lock(&e->mu);
   }
@@ -1117,6 +1209,12 @@ void rp_executor_free(struct rp_executor *e)
     free(p->id);
     free(p->text);
     free(p);
+  }
+  while (e->ended) {
+    struct ended *x = e->ended;
+    e->ended = x->next;
+    free(x->id);
+    free(x);
   }
   rp_vm_close(&e->vm);          /* frees requests, detaching them */
   if (e->multi)

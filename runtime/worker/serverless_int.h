@@ -124,6 +124,11 @@ struct state {
 };
 
 
+/* ---- serverless.c ---- */
+
+/* Handles the executors' messages queued so far. */
+void rp_serverless_handle_outbox(struct state *s);
+
 /* ---- take.c ---- */
 
 /* Jobs whose executor has not reported their end. */
@@ -178,5 +183,9 @@ void rp_inproc_wake(void *ud, int stop);
  * call, on their own threads, to deliver a job's partials and result. */
 int rp_inproc_deliver(void *ud, enum rp_out_kind kind, const char *id,
                       size_t id_len, const char *body, size_t len);
+/* rp_direct.take from s->source (ud is the state): what an executor
+ * calls to take the next job in the place of one that ended. */
+int rp_inproc_take(void *ud, char **text, size_t *len, char **id,
+                   size_t *id_len);
 
 #endif
