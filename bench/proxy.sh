@@ -5,7 +5,10 @@
 # API server (OpenAI route -> handlers/vllm.lua with VLLM_BASE_URL ->
 # runpod.proxy -> the same backend). Prints time to first token p50/p99 of
 # both and the difference, tokens/s of both, the worker's and the backend's
-# CPU time per job, and the worker's RSS. Needs node (bench/proxy_client.mjs).
+# CPU time per job, and the worker's RSS; with perf installed, also the
+# worker's context switches per token, counted over CS_SECS (3) seconds
+# from one second into its run (the threads of the connections open then).
+# Needs node (bench/proxy_client.mjs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -15,7 +18,8 @@ CONC=${CONC:-30}
 ROUNDS=${ROUNDS:-10}
 WORDS=${WORDS:-64}
 TOKEN_MS=${TOKEN_MS:-10}
-export CONC ROUNDS WORDS TOKEN_MS
+CS_SECS=${CS_SECS:-3}
+export CONC ROUNDS WORDS TOKEN_MS CS_SECS
 
 if ! command -v node >/dev/null; then
   echo "proxy: node not found, skipped"
@@ -52,9 +56,15 @@ node bench/proxy_client.mjs "$backend/v1/chat/completions" "$CONC" "$ROUNDS" "$W
   >"$tmp/direct.json"
 f1=$(cpu "$fake")
 w0=$(cpu "$worker")
+if command -v perf >/dev/null; then
+  (sleep 1; perf stat -x, -e context-switches -p "$worker" -- sleep "$CS_SECS" 2>&1 >/dev/null |
+     awk -F, '/context-switches/ {print $1}' >"$tmp/cs") &
+  counter=$!
+fi
 node bench/proxy_client.mjs "http://127.0.0.1:$port/openai/v1/chat/completions" "$CONC" \
   "$ROUNDS" "$WORDS" >"$tmp/worker.json"
 w1=$(cpu "$worker")
+if [ -n "${counter:-}" ]; then wait "$counter"; fi
 f2=$(cpu "$fake")
 rss=$(kib "$worker" VmRSS)
 hwm=$(kib "$worker" VmHWM)
@@ -71,6 +81,9 @@ console.log(`added_ttft_ms p50 ${(pct(w.ttft, 50) - pct(d.ttft, 50)).toFixed(2)}
 const td = d.tokens / d.seconds, tw = w.tokens / w.seconds;
 console.log(`tokens_per_s direct ${td.toFixed(0)} worker ${tw.toFixed(0)} ratio ${(tw / td * 100).toFixed(1)}%`);
 console.log(`cpu_ms_per_job backend ${(fd / jobs * 1000).toFixed(2)} (direct) ${(fw / jobs * 1000).toFixed(2)} (through the worker); worker ${(ww / jobs * 1000).toFixed(2)} = ${(ww / fw * 100).toFixed(1)}% of the backend`);
+const cs = Number(process.argv[6]);
+if (cs > 0) console.log(`worker_context_switches_per_token ${(cs / (tw * Number(process.env.CS_SECS))).toFixed(2)}`);
 ' "$tmp/direct.json" "$tmp/worker.json" "$(awk "BEGIN {print $f1 - $f0}")" \
-  "$(awk "BEGIN {print $f2 - $f1}")" "$(awk "BEGIN {print $w1 - $w0}")"
+  "$(awk "BEGIN {print $f2 - $f1}")" "$(awk "BEGIN {print $w1 - $w0}")" \
+  "$(cat "$tmp/cs" 2>/dev/null || echo -1)"
 echo "worker_rss_kib $rss peak_kib $hwm"

@@ -192,6 +192,20 @@ describe("runpod-worker --rp_serve_api", function()
       end)
     end
 
+    -- Jobs queued behind a running one are taken by the executor as the
+    -- one before ends; each still gets its own result, exactly once.
+    it("answers each of 40 jobs queued at once with its own result", function()
+      local ids = {}
+      for i = 1, 40 do
+        ids[i] = s.json("POST", "/run", { input = { n = i } }).id
+      end
+      for i, id in ipairs(ids) do
+        local v = s.json("GET", "/status-sync/" .. id .. "?wait=20000")
+        assert.are.equal("COMPLETED", v.status)
+        assert.are.same({ echo = { n = i } }, v.output)
+      end
+    end)
+
     it("GET / serves the self-contained page", function()
       local code, body = s.call("GET", "/")
       assert.are.equal(200, code)
@@ -450,6 +464,24 @@ describe("runpod-worker --rp_serve_api", function()
       runs_modifier_jobs_together(s)
     end)
 
+    -- B is queued behind A; the executor takes it itself as A ends, before
+    -- the job loop hears of it; cancelling B must still stop it, and free
+    -- the one place for C.
+    it("stops a job the executor took as the one before it ended", function()
+      local s = start("spec/fixtures/sleepy.lua")
+      finally(function() s.stop() end)
+      local a = s.json("POST", "/run", { input = { seconds = 0.3 } })
+      local b = s.json("POST", "/run", { input = { seconds = 30 } })
+      assert.are.equal("IN_PROGRESS", wait_status(s, "", b.id, "IN_PROGRESS", 20).status)
+      assert.are.equal("COMPLETED", s.json("GET", "/status/" .. a.id).status)
+      assert.are.same({ id = b.id, status = "CANCELLED" }, s.json("POST", "/cancel/" .. b.id))
+      local c = s.json("POST", "/runsync?wait=20000", { input = { seconds = 0.01 } })
+      assert.are.equal("COMPLETED", c.status)
+      assert.truthy(emulator.eventually(10, function()
+        return s.process.output():find(b.id .. " | Stopped on request", 1, true)
+      end, 0.05), s.process.output())
+    end)
+
     it("lets --rp_api_concurrency override the concurrency_modifier", function()
       local s = start("spec/fixtures/sleepy.lua", { "--rp_api_concurrency", "1" },
         { SLEEPY_CONCURRENCY = "2" })
@@ -480,6 +512,71 @@ describe("runpod-worker --rp_serve_api", function()
       assert.are.same({ 1, 2, 3, 4, 5 }, got)
       local done = s.json("GET", "/status/" .. v.id)
       assert.are.same({ 1, 2, 3, 4, 5 }, done.output)
+    end)
+
+    -- The executors file partials and results in the store themselves:
+    -- each job's partials arrive whole and in order, all of them before
+    -- its end, with many jobs streaming at once.
+    it("keeps each job's partials in order, before its end, with 12 jobs streaming at once",
+      function()
+        local s = start("spec/fixtures/sleeper.lua", { "--rp_api_concurrency", "6" })
+        finally(function() s.stop() end)
+        local want, ids, got, open = {}, {}, {}, 0
+        for i = 1, 30 do
+          want[i] = i
+        end
+        for j = 1, 12 do
+          ids[j] = s.json("POST", "/run", { input = { n = 30 } }).id
+          got[j] = {}
+          open = open + 1
+        end
+        local deadline = os.time() + 60
+        while open > 0 and os.time() <= deadline do
+          for j, id in ipairs(ids) do
+            if got[j] ~= false then
+              local st = s.json("GET", "/stream/" .. id)
+              for _, c in ipairs(st.stream) do
+                got[j][#got[j] + 1] = c.output
+              end
+              if TERMINAL[st.status] then
+                assert.are.equal("COMPLETED", st.status)
+                assert.are.same(want, got[j])
+                got[j] = false
+                open = open - 1
+              end
+            end
+          end
+        end
+        assert.are.equal(0, open)
+        for _, id in ipairs(ids) do
+          assert.are.same(want, s.json("GET", "/status/" .. id).output)
+        end
+      end)
+
+    it("delivers no partial of a cancelled job after the cancel, and runs the next job", function()
+      local s = start("spec/fixtures/sleeper.lua")
+      finally(function() s.stop() end)
+      local v = s.json("POST", "/run", { input = { n = 100000 } })
+      local seen = 0
+      local deadline = os.time() + 20
+      repeat
+        seen = seen + #s.json("GET", "/stream/" .. v.id).stream
+      until seen >= 3 or os.time() > deadline
+      assert.is_true(seen >= 3)
+      assert.are.same({ id = v.id, status = "CANCELLED" }, s.json("POST", "/cancel/" .. v.id))
+      -- What was filed before the cancel may still be read once; nothing
+      -- more comes, though the handler yields every 10 ms until it stops.
+      local st = s.json("GET", "/stream/" .. v.id)
+      assert.are.equal("CANCELLED", st.status)
+      for _ = 1, 5 do
+        sleep(0.05)
+        st = s.json("GET", "/stream/" .. v.id)
+        assert.are.equal("CANCELLED", st.status)
+        assert.are.equal(0, #st.stream)
+      end
+      local d = s.json("POST", "/runsync?wait=20000", { input = { n = 2 } })
+      assert.are.equal("COMPLETED", d.status)
+      assert.are.same({ 1, 2 }, d.output)
     end)
 
     it("reports a failing handler's error", function()
@@ -580,7 +677,7 @@ describe("runpod-worker --rp_serve_api", function()
   end)
 
   describe("life cycle", function()
-    it("exits 0 on SIGTERM after finishing the job in flight", function()
+    it("exits 0 on SIGTERM after finishing the job in flight, starting none queued", function()
       local s = start("spec/fixtures/sleepy.lua")
       local held = background("POST", s.url .. "/runsync?wait=20000",
         json.encode({ input = { seconds = 1 } }))
@@ -588,12 +685,16 @@ describe("runpod-worker --rp_serve_api", function()
       while s.json("GET", "/health").jobs.inProgress < 1 and os.time() < deadline do
         sleep(0.05)
       end
+      local queued = s.json("POST", "/run", { input = { seconds = 0.01 } })
+      assert.are.equal("IN_QUEUE", s.json("GET", "/status/" .. queued.id).status)
       local rc, out = s.stop()
       assert.are.equal(0, rc, out)
       assert.matches("finishing 1 in flight", out, 1, true)
       local code, body = held.wait()
       assert.are.equal(200, code)
       assert.are.equal("COMPLETED", json.decode(body).status)
+      -- The executor that ran it takes no job in its place once stopping.
+      assert.is_nil(out:find(queued.id, 1, true), out)
       assert.is_nil(out:find("Sanitizer", 1, true), out)
     end)
 

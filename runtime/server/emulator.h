@@ -148,9 +148,10 @@ int rp_emulator_port(const struct rp_emulator *e);
  * loop in this process (the local API server, worker/api.h). Thread-safe;
  * 'worker' is the worker's id, as in the routes' paths. */
 
-/* Called, from any thread, when a job is queued or a running job must
- * stop: the worker should take or poll again. Must not block. */
-typedef void (*rp_emulator_wake_fn)(void *ud);
+/* Called, from any thread, when a job is queued (stop 0) or a running job
+ * must stop (stop 1): the worker should take or poll again. Must not
+ * block. */
+typedef void (*rp_emulator_wake_fn)(void *ud, int stop);
 
 /* Sets the wake hook (NULL: none). */
 void rp_emulator_set_wake(struct rp_emulator *e, rp_emulator_wake_fn fn,

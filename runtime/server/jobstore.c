@@ -77,7 +77,7 @@ static int put_view(const struct job *j, long long now, struct rp_buf *out)
 
 /* Ends job j with status st (it must not have ended yet), moving it to the
  * finished list and calling the webhook hook; waking its waiters is left
- * to the caller (finish, or wake_unlocked). */
+ * to the caller (finish, or rp_jobstore_wake_unlocked). */
 static void end_job(struct rp_jobstore *js, struct job *j,
                     enum rp_job_status st, long long now)
 {
@@ -105,11 +105,8 @@ static void finish(struct rp_jobstore *js, struct job *j,
   pthread_cond_broadcast(&j->cv);
 }
 
-/* Wakes the waiters of job j, which the caller pinned (j->waiters++)
- * before it unlocked the store: a waiter woken under the lock would only
- * block on it again (on one core, two more context switches per job).
- * Unpins j, freeing it when it was forgotten meanwhile. */
-static void wake_unlocked(struct rp_jobstore *js, struct job *j)
+/* See jobstore_int.h. */
+void rp_jobstore_wake_unlocked(struct rp_jobstore *js, struct job *j)
 {
   pthread_cond_broadcast(&j->cv);
   pthread_mutex_lock(&js->mu);
@@ -127,7 +124,7 @@ static void news(struct rp_jobstore *js, pthread_cond_t *cv)
 {
   pthread_cond_broadcast(cv);
   if (js->notify_fn)
-    js->notify_fn(js->notify_ud);
+    js->notify_fn(js->notify_ud, cv == &js->cv_stop);
 }
 
 static void upkeep(struct rp_jobstore *js, long long now, int force)
@@ -373,7 +370,7 @@ int rp_jobstore_submit(struct rp_jobstore *js, const char *input,
   j = NULL;                          /* the store owns it now */
   pthread_cond_signal(&js->cv_queue);
   if (js->notify_fn)
-    js->notify_fn(js->notify_ud);
+    js->notify_fn(js->notify_ud, 0);
 out:
   pthread_mutex_unlock(&js->mu);
   rp_buf_free(&take);
@@ -500,7 +497,7 @@ int rp_jobstore_done(struct rp_jobstore *js, const char *worker,
 out:
   pthread_mutex_unlock(&js->mu);
   if (woken)
-    wake_unlocked(js, woken);
+    rp_jobstore_wake_unlocked(js, woken);
   return rc;
 }
 

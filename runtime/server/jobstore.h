@@ -74,11 +74,12 @@ struct rp_jobstore_health {
 typedef void (*rp_jobstore_final_fn)(void *ud, const char *url,
                                      const char *view, size_t len);
 
-/* Called, under the store's lock, when a job is queued or re-queued and
- * when a running job must stop (cancelled or timed out): a hint for a
- * taker that does not wait inside the store (rp_jobstore_take with
- * wait_ms 0) to look again. Must not block nor call back into the store. */
-typedef void (*rp_jobstore_notify_fn)(void *ud);
+/* Called, under the store's lock, when a job is queued or re-queued
+ * (stop 0) and when a running job must stop (cancelled or timed out; stop
+ * 1): a hint for a taker that does not wait inside the store
+ * (rp_jobstore_take with wait_ms 0) to look again. Must not block nor
+ * call back into the store. */
+typedef void (*rp_jobstore_notify_fn)(void *ud, int stop);
 
 struct rp_jobstore;
 

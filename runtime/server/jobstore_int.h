@@ -113,6 +113,13 @@ int rp_jobstore_wait(struct rp_jobstore *js, pthread_cond_t *cv,
 int rp_jobstore_wait_job(struct rp_jobstore *js, struct job *j,
                          long long deadline);
 
+/* Wakes the waiters of job j, which the caller pinned (j->waiters++)
+ * before it unlocked the store: a waiter woken under the lock would only
+ * block on it again (on one core, two more context switches per job or
+ * stream chunk). Unpins j, freeing it when it was forgotten meanwhile.
+ * Call without the lock. */
+void rp_jobstore_wake_unlocked(struct rp_jobstore *js, struct job *j);
+
 /* ---- jobstore_index.c ---- */
 
 /* Seeds the id generator from /dev/urandom, the clock and the pid. */

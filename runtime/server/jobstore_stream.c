@@ -13,6 +13,7 @@ int rp_jobstore_stream_append(struct rp_jobstore *js, const char *worker,
   long long now = rp_jobstore_lock(js);
   struct chunk *c;
   struct job *j;
+  struct job *woken = NULL;
   int rc = RP_OK;
   rp_jobstore_seen(js, worker, now);
   j = rp_jobstore_find(js, id);
@@ -45,9 +46,16 @@ int rp_jobstore_stream_append(struct rp_jobstore *js, const char *worker,
     j->chunks = c;
   j->chunks_tail = c;
   j->chunk_bytes += len;
-  pthread_cond_broadcast(&j->cv);
+  /* A reader busy writing the last chunks out waits on nothing: no
+   * wake-up is due. */
+  if (j->waiters > 0) {
+    j->waiters++;
+    woken = j;
+  }
 out:
   pthread_mutex_unlock(&js->mu);
+  if (woken)
+    rp_jobstore_wake_unlocked(js, woken);
   return rc;
 }
 

@@ -122,7 +122,8 @@ static int source_deliver(void *ud, const char *worker, const char *id,
                              body, len, msg);
 }
 
-static void source_set_wake(void *ud, void (*wake)(void *), void *wake_ud)
+static void source_set_wake(void *ud, void (*wake)(void *, int),
+                            void *wake_ud)
 {
   rp_emulator_set_wake(ud, wake, wake_ud);
 }

@@ -51,6 +51,8 @@ struct slot {
   double resumed_at;       /* when it was last resumed */
   struct rp_http *http;    /* the request it waits on, or NULL */
   int want_body;
+  int queued;              /* a post went through the outbox: the rest
+                              follow it there (deliver_direct) */
   struct slot *next;
 };
 
@@ -71,6 +73,15 @@ struct pending {           /* a job or a stop on its way in */
   struct pending *next;
 };
 
+/* A job whose result went straight to the job server (rp_direct), its
+ * end not yet told to the job loop: hand_off() tells it, once it knows
+ * whether a queued job takes the job's place. */
+struct ended {
+  char *id;                /* id_len bytes (NUL-safe), then a NUL */
+  size_t id_len;
+  struct ended *next;
+};
+
 struct rp_executor {
   struct rp_executor_config cfg;
   struct rp_host host;
@@ -83,6 +94,7 @@ struct rp_executor {
   struct pending *inbox;   /* under mu, newest first */
   struct pending *held;    /* thread only: jobs waiting for the rebuild */
   struct pending *held_tail;
+  struct ended *ended;     /* thread only, newest first */
   int ask_concurrency;     /* under mu: the value to ask about, 0 = none */
   enum quit quit;          /* under mu */
   struct slot *slots;      /* changed by the thread only, under mu */
@@ -93,6 +105,16 @@ struct rp_executor {
   double trim_at;          /* thread only: when to trim (trim_idle), 0 */
 };
 
+static char *dup_bytes(const char *p, size_t n)
+{
+  char *s = malloc(n + 1);
+  if (s) {
+    memcpy(s, p, n);
+    s[n] = '\0';
+  }
+  return s;
+}
+
 /* Queues a message for the job id id[0..id_len) (NULL for none):
  * rp_outbox_push() with this executor's index. Takes ownership of
  * what->body. */
@@ -102,13 +124,59 @@ static void push(struct rp_executor *e, const char *id, size_t id_len,
   rp_outbox_push(e->cfg.out, e->cfg.index, id, id_len, what);
 }
 
-/* Queues the end of a job: its result, or none (body NULL) when it was
- * stopped. Takes ownership of body. */
-static void push_done(struct rp_executor *e, const char *id, size_t id_len,
-                      char *body, size_t len, int is_stream, int failed)
+/* With a job server in this process (rp_direct): delivers a post of job
+ * s there now, from this thread, in the order the job produces them,
+ * unless one of its posts had to go through the outbox before (then the
+ * rest follow it, for the job loop to deliver and retry in order).
+ * Returns 1 when it was delivered, 0 when it must be pushed. */
+static int deliver_direct(struct rp_executor *e, struct slot *s,
+                          enum rp_out_kind kind, const char *body, size_t len)
 {
-  push(e, id, id_len, &(struct rp_out){ .kind = RP_OUT_DONE, .body = body,
-       .len = len, .is_stream = is_stream, .failed = failed });
+  const struct rp_direct *d = e->cfg.out->direct;
+  int status;
+  if (!d || !s || !s->id || s->queued)
+    return 0;
+  status = d->deliver(d->ud, kind, s->id, s->id_len, body, len);
+  if (status >= 200 && status < 300)
+    return 1;
+  s->queued = 1;
+  return 0;
+}
+
+/* Queues the end of job s (what: its result, or none when body is NULL:
+ * stopped). A result delivered directly (deliver_direct) leaves only the
+ * end for the job loop, which frees the job's place; when the loop lets
+ * executors take the next job in that place (rp_direct.handoff), that end
+ * waits for hand_off(). Takes ownership of what.body. */
+static void push_done(struct rp_executor *e, struct slot *s,
+                      struct rp_out what)
+{
+  struct ended *x;
+  what.kind = RP_OUT_DONE;
+  if (!what.body || !deliver_direct(e, s, RP_OUT_DONE, what.body, what.len)) {
+    push(e, s->id, s->id_len, &what);
+    return;
+  }
+  free(what.body);
+  x = what.stop_pod || !atomic_load(&e->cfg.out->direct->handoff) ? NULL
+      : calloc(1, sizeof(*x));
+  if (x)
+    x->id = dup_bytes(s->id, s->id_len);
+  if (!x || !x->id) {
+    free(x);
+    push(e, s->id, s->id_len, &(struct rp_out){ .kind = RP_OUT_DONE,
+         .stop_pod = what.stop_pod });
+    return;
+  }
+  x->id_len = s->id_len;
+  x->next = e->ended;
+  e->ended = x;
+}
+
+/* Queues the end of a job that never had a slot (no result). */
+static void push_dropped(struct rp_executor *e, const char *id, size_t len)
+{
+  push(e, id, len, &(struct rp_out){ .kind = RP_OUT_DONE });
 }
 
 /* Whether a runner's refresh value (run()'s third) is "pod": the result
@@ -117,16 +185,6 @@ static int stop_pod(lua_State *co, int idx)
 {
   return lua_type(co, idx) == LUA_TSTRING &&
          strcmp(lua_tostring(co, idx), "pod") == 0;
-}
-
-static char *dup_bytes(const char *p, size_t n)
-{
-  char *s = malloc(n + 1);
-  if (s) {
-    memcpy(s, p, n);
-    s[n] = '\0';
-  }
-  return s;
 }
 
 /* The Lua module whose run() and error_result() the jobs go through. */
@@ -144,22 +202,28 @@ static void host_emit(void *ud, enum rp_emit kind, const char *job_id,
                       const char *body, size_t len)
 {
   struct rp_executor *e = ud;
+  struct slot *s = e->current;
+  enum rp_out_kind out = kind == RP_EMIT_STREAM ? RP_OUT_STREAM
+                                                : RP_OUT_PROGRESS;
   char *copy;
   if (e->cfg.local_test) {
     rp_log(RP_LOG_INFO, job_id, "%s: %.*s", kind == RP_EMIT_STREAM ?
            "Stream partial" : "Progress update", (int)len, body);
     return;
   }
+  if (e->cfg.out->direct && s && s->id && !s->queued &&
+      atomic_load(&s->stop))
+    return;       /* asked to stop: nothing more of it is delivered */
+  if (deliver_direct(e, s, out, body, len))
+    return;
   copy = dup_bytes(body, len);
   if (!copy) {
     rp_log(RP_LOG_ERROR, job_id, "out of memory: a stream partial was "
            "lost");
     return;
   }
-  push(e, e->current ? e->current->id : job_id,
-       e->current ? e->current->id_len : strlen(job_id),
-       &(struct rp_out){ .kind = kind == RP_EMIT_STREAM ?
-       RP_OUT_STREAM : RP_OUT_PROGRESS, .body = copy, .len = len });
+  push(e, s ? s->id : job_id, s ? s->id_len : strlen(job_id),
+       &(struct rp_out){ .kind = out, .body = copy, .len = len });
 }
 
 static double host_time_remaining(void *ud)
@@ -349,12 +413,13 @@ static void cut_short(struct rp_executor *e, struct slot *s)
     e->needs_refresh = 1;
   if (atomic_load(&s->stop)) {
     rp_log(RP_LOG_INFO, s->id, "Stopped on request.");
-    push_done(e, s->id, s->id_len, NULL, 0, 0, 0);
+    push_done(e, s, (struct rp_out){ .body = NULL });
   } else {
     snprintf(msg, sizeof(msg), "job timed out after %g seconds (timeout)",
              s->seconds);
     body = error_result(e, s->id, s->id_len, "TimeoutError", msg, &len);
-    push_done(e, s->id, s->id_len, body, len, 0, 1);
+    push_done(e, s, (struct rp_out){ .body = body, .len = len,
+              .failed = 1 });
   }
   free_slot(e, s);
   /* Nothing reaches the job's thread any more: a full collection runs the
@@ -520,9 +585,8 @@ static void resume(struct rp_executor *e, struct slot *s, int nargs)
       body = error_result(e, s->id, s->id_len, "MemoryError", NULL, &len);
       failed = 1;
     }
-    push(e, s->id, s->id_len, &(struct rp_out){ .kind = RP_OUT_DONE,
-         .body = body, .len = len, .is_stream = is_stream,
-         .failed = failed, .stop_pod = pod });
+    push_done(e, s, (struct rp_out){ .body = body, .len = len,
+              .is_stream = is_stream, .failed = failed, .stop_pod = pod });
     free_slot(e, s);
     if (big)
       release_memory(e);
@@ -552,7 +616,8 @@ static void resume(struct rp_executor *e, struct slot *s, int nargs)
     body = error_result(e, s->id, s->id_len,
                         oom ? "MemoryError" : "RuntimeError",
                         oom ? NULL : why, &len);
-    push_done(e, s->id, s->id_len, body, len, 0, 1);
+    push_done(e, s, (struct rp_out){ .body = body, .len = len,
+              .failed = 1 });
     free_slot(e, s);
     after_job(e, 1);
   }
@@ -567,7 +632,7 @@ static void start_job(struct rp_executor *e, struct pending *p)
   if (!s) {
     rp_log(RP_LOG_ERROR, p->id, "out of memory: job dropped");
     atomic_fetch_sub(&e->load, 1);
-    push_done(e, p->id, p->id_len, NULL, 0, 0, 0);
+    push_dropped(e, p->id, p->id_len);
     return;
   }
   s->id = p->id;
@@ -596,7 +661,8 @@ static void start_job(struct rp_executor *e, struct pending *p)
     lua_settop(L, top);
     body = error_result(e, s->id, s->id_len, "RuntimeError",
                         "cannot start the job", &len);
-    push_done(e, s->id, s->id_len, body, len, 0, 1);
+    push_done(e, s, (struct rp_out){ .body = body, .len = len,
+              .failed = 1 });
     free_slot(e, s);
     after_job(e, 1);
     return;
@@ -755,7 +821,7 @@ static void start_held(struct rp_executor *e)
       start_job(e, p);
     } else {
       rp_log(RP_LOG_INFO, p->id, "Stopped on request before it started.");
-      push_done(e, p->id, p->id_len, NULL, 0, 0, 0);
+      push_dropped(e, p->id, p->id_len);
       atomic_fetch_sub(&e->load, 1);
     }
     free(p->id);
@@ -767,13 +833,80 @@ static void start_held(struct rp_executor *e)
 /* Whether the thread has something to do right now (under mu). */
 static int ready(struct rp_executor *e, double wake)
 {
-  if (e->inbox || e->ask_concurrency || (wake > 0 && wake <= rp_clock_now()) ||
+  if (e->inbox || e->ask_concurrency || e->ended ||
+      (wake > 0 && wake <= rp_clock_now()) ||
       (e->needs_refresh && !e->slots) || (e->held && !e->needs_refresh))
     return 1;
   for (struct slot *s = e->slots; s; s = s->next)
     if (s->http && rp_http_ready(s->http, s->want_body))
       return 1;          /* bytes that arrived while the job was running */
   return 0;
+}
+
+/* Takes the next queued job from rp_direct in the place of one that
+ * ended and files it with the held jobs, to start on the thread's next
+ * pass, after the stops that came meanwhile (one may be for it: the job
+ * loop forwards a stop for a job it does not know yet to every
+ * executor). Tells the job loop (RP_OUT_TAKEN) ahead of the end of the
+ * job it replaces, so that the loop never counts a place free that is
+ * not. Returns 1 when a job was taken. */
+static int take_next(struct rp_executor *e, int lazy)
+{
+  struct rp_direct *d = e->cfg.out->direct;
+  struct pending *p = NULL;
+  char *text = NULL;
+  char *id = NULL;
+  size_t len = 0;
+  size_t id_len = 0;
+  if (d->take(d->ud, &text, &len, &id, &id_len) != 1)
+    return 0;
+  if (id)
+    p = calloc(1, sizeof(*p));
+  if (!p) {
+    /* Not one to start as it is: the job loop checks and dispatches it
+     * as a job-take answer, now. */
+    free(id);
+    push(e, NULL, 0, &(struct rp_out){ .kind = RP_OUT_TAKEN, .body = text,
+         .len = len });
+    return 1;
+  }
+  p->id = id;
+  p->id_len = id_len;
+  p->text = text;
+  p->len = len;
+  atomic_fetch_add(&e->load, 1);
+  if (e->held_tail)
+    e->held_tail->next = p;
+  else
+    e->held = p;
+  e->held_tail = p;
+  push(e, id, id_len, &(struct rp_out){ .kind = RP_OUT_TAKEN,
+       .lazy = lazy });
+  return 1;
+}
+
+/* Tells the job loop of the jobs that ended with their results delivered
+ * directly (push_done), each after taking the next queued job in its
+ * place when the loop allows it and this executor takes jobs: then
+ * neither message wakes the loop (handoff 2), and a steady stream of
+ * jobs runs with no thread hop through it. */
+static void hand_off(struct rp_executor *e)
+{
+  int run;
+  pthread_mutex_lock(&e->mu);
+  run = e->quit == RUN;
+  pthread_mutex_unlock(&e->mu);
+  while (e->ended) {
+    struct ended *x = e->ended;
+    int mode = atomic_load(&e->cfg.out->direct->handoff);
+    int took = run && mode && atomic_load(&e->accepting) &&
+               !e->needs_refresh && take_next(e, mode == 2);
+    e->ended = x->next;
+    push(e, x->id, x->id_len, &(struct rp_out){ .kind = RP_OUT_DONE,
+         .lazy = took && mode == 2 });
+    free(x->id);
+    free(x);
+  }
 }
 
 static void *thread_main(void *arg)
@@ -785,7 +918,7 @@ static void *thread_main(void *arg)
     int ask;
     double t;
     if (e->quit == QUIT_DROP || (e->quit == QUIT_FINISH && !e->slots &&
-                                 !e->inbox && !e->held))
+                                 !e->inbox && !e->held && !e->ended))
       break;
     t = next_wake(e);
     if (!ready(e, t))
@@ -814,6 +947,7 @@ static void *thread_main(void *arg)
       refresh(e);
     if (e->quit != QUIT_DROP)
       start_held(e);
+    hand_off(e);
     trim_idle(e);
     pthread_mutex_lock(&e->mu);
   }
@@ -1075,6 +1209,12 @@ void rp_executor_free(struct rp_executor *e)
     free(p->id);
     free(p->text);
     free(p);
+  }
+  while (e->ended) {
+    struct ended *x = e->ended;
+    e->ended = x->next;
+    free(x->id);
+    free(x);
   }
   rp_vm_close(&e->vm);          /* frees requests, detaching them */
   if (e->multi)

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 
 #include "base/clock.h"
+#include "base/json.h"
 #include "base/log.h"
 #include "base/rp.h"
 #include "worker/serverless_int.h"
@@ -23,12 +24,62 @@
 #define IDLE_LOOK_S 1.0
 
 /* A wake while the flag is still set finds the loop awake already: it
- * reads the flag in drain() before it sleeps again. */
-void rp_inproc_wake(void *ud)
+ * reads the flag in drain() before it sleeps again. A queued job does
+ * not wake a loop that has no room for it (want_jobs clear): the end of
+ * one of its jobs wakes it, and it takes then. */
+void rp_inproc_wake(void *ud, int stop)
 {
   struct state *s = ud;
+  if (!stop && !atomic_load(&s->want_jobs))
+    return;
   if (!atomic_exchange(&s->source_news, 1))
     curl_multi_wakeup(s->multi);
+}
+
+/* Called by the executors, on their threads: the source's deliver is
+ * theirs to call as much as the loop's (it takes its own lock), and
+ * worker_id and source do not change while they run. A post that is not
+ * delivered (an error status) is pushed to the outbox by the executor
+ * and goes through deliver() below, with its retries. */
+int rp_inproc_deliver(void *ud, enum rp_out_kind kind, const char *id,
+                      size_t id_len, const char *body, size_t len)
+{
+  struct state *s = ud;
+  const char *msg = NULL;
+  (void)id_len;                 /* the source's ids are its own: no NUL */
+  return s->source->deliver(s->source->ud, s->worker_id, id,
+                            kind == RP_OUT_STREAM ? RP_SOURCE_STREAM
+                            : kind == RP_OUT_PROGRESS ? RP_SOURCE_PROGRESS
+                            : RP_SOURCE_RESULT, body, len, &msg);
+}
+
+/* Called by the executors, on their threads, as rp_inproc_deliver. The
+ * source's job-take objects are {"id":"<id>","input":...}: one whose id
+ * and input read as such goes to the executor as it is; anything else to
+ * the loop (no *id), for take.c's checks. */
+int rp_inproc_take(void *ud, char **text, size_t *len, char **id,
+                   size_t *id_len)
+{
+  struct state *s = ud;
+  struct rp_buf b = RP_BUF_INIT(RP_MAX_RESPONSE_BYTES);
+  struct rp_json_span v;
+  int n = s->source->take(s->source->ud, s->worker_id, &b);
+  *id = NULL;
+  *id_len = 0;
+  if (n != 1 || !b.data) {
+    rp_buf_free(&b);
+    return n == 1 ? RP_ENOMEM : n;
+  }
+  *text = rp_buf_steal(&b, len);
+  if (rp_json_member(*text, *len, "input", &v) == 1 &&
+      rp_json_kind(v) != RP_JSON_NULL &&
+      rp_json_member(*text, *len, "id", &v) == 1 &&
+      rp_json_kind(v) == RP_JSON_STRING &&
+      rp_json_string_dup(v, id, id_len) == RP_OK && *id_len == 0) {
+    free(*id);
+    *id = NULL;
+  }
+  return 1;
 }
 
 /* A request of kind 'kind' that "finished" with HTTP status 'status' and
@@ -56,6 +107,9 @@ static void take(struct state *s, int free_slots)
     rp_log(RP_LOG_INFO, NULL, "Ready: first job-take %.1f ms after start.",
            (rp_clock_now() - s->t0) * 1e3);
   }
+  /* Before the source is asked: a job queued after its answer wakes the
+   * loop. */
+  atomic_store(&s->want_jobs, 1);
   while (got < free_slots) {
     struct rp_req *r = answered(TAKE, 200);
     int n = r ? s->source->take(s->source->ud, s->worker_id, &r->resp)
@@ -74,6 +128,26 @@ static void take(struct state *s, int free_slots)
   }
   if (got < free_slots)
     s->take_at = rp_clock_now() + IDLE_LOOK_S;
+  else
+    atomic_store(&s->want_jobs, 0);   /* full: take_at is due already */
+}
+
+/* Asks every executor to stop a job the loop does not know: one an
+ * executor took itself (rp_inproc_take) and has not told the loop of
+ * yet; where it is not, the ask is dropped. */
+static int stop_unknown(void *ud, struct rp_json_span el)
+{
+  struct state *s = ud;
+  char *id;
+  size_t len;
+  if (rp_json_kind(el) != RP_JSON_STRING ||
+      rp_json_string_dup(el, &id, &len) != RP_OK)
+    return 0;
+  if (!rp_post_find_job(s, id, len))
+    for (int i = 0; i < s->nex; i++)
+      rp_executor_stop_job(s->ex[i], id, len);
+  free(id);
+  return 0;
 }
 
 static void poll_stops(struct state *s)
@@ -81,12 +155,18 @@ static void poll_stops(struct state *s)
   struct rp_req *r = answered(STOP, 200);
   int n = r ? s->source->stops(s->source->ud, s->worker_id, &r->resp)
             : RP_ENOMEM;
+  struct rp_json_span list;
   s->stop_sent = rp_clock_now();
   if (n <= 0) {
     rp_req_free(r);
     s->stop_at = s->stop_sent + IDLE_LOOK_S;
     return;
   }
+  /* The jobs executors took meanwhile become known first. */
+  rp_serverless_handle_outbox(s);
+  if (rp_json_member(r->resp.data, r->resp.len, "jobsToStop", &list) == 1 &&
+      rp_json_kind(list) == RP_JSON_ARRAY)
+    rp_json_each_element(list.p, list.n, stop_unknown, s);
   rp_take_stop_done(s, r);
 }
 

@@ -70,7 +70,37 @@ static void wake(void *ud)
 
 /* ---- messages from the executors ----------------------------------- */
 
-static void handle_outbox(struct state *s)
+/* A job an executor took in the place of one that ended (RP_OUT_TAKEN):
+ * one more in flight, on that executor; without an id, a job-take answer
+ * for take.c's checks and dispatch. */
+static void taken(struct state *s, struct rp_out *m, struct job *j)
+{
+  struct job *nj;
+  if (!m->job_id) {
+    if (rp_take_jobs(s, m->body, m->len) != RP_OK)
+      rp_log(RP_LOG_ERROR, NULL, "job-take: the body is not JSON (no job "
+             "object can be read in it); skipped");
+    return;
+  }
+  if (j) {
+    rp_log(RP_LOG_ERROR, j->id, "job-take: job already in flight, taken "
+           "again");
+    return;
+  }
+  nj = calloc(1, sizeof(*nj));
+  if (!nj) {
+    rp_log(RP_LOG_ERROR, m->job_id, "out of memory: a job in flight is "
+           "not tracked");
+    return;
+  }
+  rp_log(RP_LOG_DEBUG, m->job_id, "Request ID added.");
+  nj->id = m->job_id;
+  nj->id_len = m->job_id_len;
+  m->job_id = NULL;
+  rp_post_track_job(s, nj, m->executor);
+}
+
+void rp_serverless_handle_outbox(struct state *s)
 {
   struct rp_out *m = rp_outbox_take(&s->out);
   while (m) {
@@ -94,10 +124,17 @@ static void handle_outbox(struct state *s)
         if (m->body) {
           rp_post_queue(j, P_FINAL, m->body, m->len, m->is_stream);
           m->body = NULL;
+        } else if (!j->head && !j->inflight) {
+          /* Nothing left to post: gone now, so that a batch of jobs
+           * that replaced one another (RP_OUT_TAKEN) never piles up. */
+          rp_post_remove_job(s, j);
         }
       }
       if (m->stop_pod)
         s->stop_pod = 1;
+      break;
+    case RP_OUT_TAKEN:
+      taken(s, m, j);
       break;
     case RP_OUT_CONCURRENCY:
       if (m->value != s->concurrency)
@@ -138,6 +175,7 @@ static void begin_shutdown(struct state *s, const char *why)
          "flight (grace %.0f s).", why, s->njobs, s->grace);
   s->shutting = 1;
   s->shutdown_deadline = rp_clock_now() + s->grace;
+  atomic_store(&s->direct.handoff, 0);
   cancel(s, &s->take);
   /* The stop poll goes on while jobs run: a job cancelled during the
    * grace period is stopped, not finished. */
@@ -281,12 +319,18 @@ static void loop(struct state *s)
   for (;;) {
     double t;
     int running;
-    handle_outbox(s);               /* executor messages -> post queues */
+    rp_serverless_handle_outbox(s); /* executor messages -> post queues */
     t = rp_clock_now();
     s->tp->advance(s, t);           /* due posts start, delivered jobs go */
     if (check_shutdown(s, t))
       break;
     running = rp_take_running(s);
+    /* Executors may take the next job in the place of one that ended
+     * while the loop counts no more jobs than it may run; a ping lists
+     * the jobs in flight, so with a heartbeat they wake it to tell. */
+    if (s->source)
+      atomic_store(&s->direct.handoff, s->shutting || !s->have_concurrency
+                   || running > s->concurrency ? 0 : s->heartbeat ? 1 : 2);
     maybe_take(s, t, running);
     maybe_poll_stops(s, t, running);
     wait_for_events(s, next_wakeup(s, t, s->tp->drain(s)));
@@ -463,8 +507,14 @@ int rp_serverless_run(const struct rp_vm_options *vm,
   curl_multi_setopt(s->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
                    MAX_HOST_CONNECTIONS);
   rp_outbox_init(&s->out, wake, s);
-  if (s->source)
+  if (s->source) {
     s->source->set_wake(s->source->ud, rp_inproc_wake, s);
+    s->direct.ud = s;
+    s->direct.deliver = rp_inproc_deliver;
+    s->direct.take = rp_inproc_take;
+    atomic_init(&s->direct.handoff, 0);
+    s->out.direct = &s->direct;
+  }
   memset(&sa, 0, sizeof(sa));
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);

@@ -41,8 +41,8 @@ struct rp_job_source {
   int (*deliver)(void *ud, const char *worker, const char *id, int kind,
                  const char *body, size_t len, const char **msg);
   /* Sets the function the source calls, from any thread and without
-   * blocking, when a job is queued or one must stop. */
-  void (*set_wake)(void *ud, void (*wake)(void *), void *wake_ud);
+   * blocking, when a job is queued (stop 0) or one must stop (stop 1). */
+  void (*set_wake)(void *ud, void (*wake)(void *, int stop), void *wake_ud);
 };
 
 struct rp_serverless_options {

@@ -4,7 +4,10 @@
  *
  * Everything here runs on the orchestrator thread, the one that called
  * rp_serverless_run(); the executors reach it only through the outbox,
- * a job source in this process only through source_news.
+ * a job source in this process only through source_news. With such a
+ * source the executors deliver the jobs' partials and results to it
+ * themselves (rp_inproc_deliver, struct rp_direct), and the loop learns
+ * only that a job ended.
  *   serverless.c  the loop, its phases, signals and the life cycle
  *   take.c        job-take and job-stop polls, handing jobs to executors
  *   post.c        the jobs in flight and their ordered post queues
@@ -76,7 +79,9 @@ struct transport {
 struct state {
   const struct transport *tp;
   const struct rp_job_source *source;  /* inproc.c's, else NULL */
+  struct rp_direct direct;   /* the executors' way to it (inproc.c) */
   atomic_int source_news;    /* the source woke the loop (inproc.c) */
+  atomic_int want_jobs;      /* a queued job may wake it (inproc.c) */
   const char *take_tmpl;
   const char *done_tmpl;
   const char *stream_tmpl;
@@ -118,6 +123,11 @@ struct state {
   int exit_code;
 };
 
+
+/* ---- serverless.c ---- */
+
+/* Handles the executors' messages queued so far. */
+void rp_serverless_handle_outbox(struct state *s);
 
 /* ---- take.c ---- */
 
@@ -168,6 +178,14 @@ void rp_post_done(struct rp_req *r);
 /* The transport to s->source. */
 extern const struct transport rp_inproc_transport;
 /* The source's wake function (set_wake); ud is the state. Any thread. */
-void rp_inproc_wake(void *ud);
+void rp_inproc_wake(void *ud, int stop);
+/* rp_direct.deliver to s->source (ud is the state): what the executors
+ * call, on their own threads, to deliver a job's partials and result. */
+int rp_inproc_deliver(void *ud, enum rp_out_kind kind, const char *id,
+                      size_t id_len, const char *body, size_t len);
+/* rp_direct.take from s->source (ud is the state): what an executor
+ * calls to take the next job in the place of one that ended. */
+int rp_inproc_take(void *ud, char **text, size_t *len, char **id,
+                   size_t *id_len);
 
 #endif

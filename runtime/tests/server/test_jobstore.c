@@ -475,6 +475,86 @@ static void limits_are_enforced(void)
   rp_jobstore_free(js);
 }
 
+/* What the notify hook was called with, in order. */
+struct notes {
+  int n;
+  int stop[8];
+};
+
+static void note(void *ud, int stop)
+{
+  struct notes *t = ud;
+  if (t->n < 8)
+    t->stop[t->n] = stop;
+  t->n++;
+}
+
+/* The hook says whether a taker is told of a queued job or of a stop: a
+ * taker with no room for a job waits for the stops alone. */
+static void notify_says_queued_or_stop(void)
+{
+  struct rp_jobstore *js = fresh(60000, 100, 0);
+  struct rp_buf b = RP_BUF_INIT(1 << 20);
+  char id[RP_JOBSTORE_ID_LEN + 1];
+  struct notes t = { 0, { 0 } };
+  rp_jobstore_set_notify(js, note, &t);
+  submit(js, "1", id);
+  CHECK_INT(1, t.n);
+  CHECK_INT(0, t.stop[0]);
+  CHECK_INT(1, rp_jobstore_take(js, "w", 1, 0, 0, &b));
+  CHECK_INT(RP_OK, rp_jobstore_stream_append(js, "w", id, "1", 1));
+  CHECK_INT(1, t.n);
+  rp_buf_clear(&b);
+  CHECK_INT(RP_OK, rp_jobstore_cancel(js, id, &b));
+  CHECK_INT(2, t.n);
+  CHECK_INT(1, t.stop[1]);
+  rp_buf_free(&b);
+  rp_jobstore_free(js);
+}
+
+struct reader {
+  struct rp_jobstore *js;
+  const char *id;
+  struct rp_buf out;
+  int rc;
+};
+
+static void *read_stream(void *ud)
+{
+  struct reader *r = ud;
+  r->rc = rp_jobstore_stream_read(r->js, r->id, 10000, &r->out);
+  return NULL;
+}
+
+/* A reader waiting on the job gets a chunk appended meanwhile (woken
+ * after the store's lock is released), and the job outlives the wait. */
+static void a_waiting_reader_gets_the_chunk(void)
+{
+  struct rp_jobstore *js = fresh(60000, 100, 0);
+  struct rp_buf b = RP_BUF_INIT(1 << 20);
+  char id[RP_JOBSTORE_ID_LEN + 1];
+  struct reader r;
+  pthread_t t;
+  submit(js, "1", id);
+  CHECK_INT(1, rp_jobstore_take(js, "w", 1, 0, 0, &b));
+  r.js = js;
+  r.id = id;
+  r.out = (struct rp_buf)RP_BUF_INIT(1 << 20);
+  r.rc = -1;
+  CHECK_INT(0, pthread_create(&t, NULL, read_stream, &r));
+  /* The reader is most likely waiting by then (the wake-up is what this
+   * tests); if it is not, it finds the chunk at once: the same answer. */
+  rp_jobstore_sleep(js, 50);
+  CHECK_INT(RP_OK, rp_jobstore_stream_append(js, "w", id, "\"x\"", 3));
+  pthread_join(t, NULL);
+  CHECK_INT(RP_OK, r.rc);
+  CHECK_STR("{\"status\":\"IN_PROGRESS\",\"stream\":[{\"output\":\"x\"}]}",
+            r.out.data);
+  rp_buf_free(&r.out);
+  rp_buf_free(&b);
+  rp_jobstore_free(js);
+}
+
 int main(void)
 {
   RUN(submit_take_done);
@@ -497,5 +577,7 @@ int main(void)
   RUN(execution_timeout_stops_job);
   RUN(view_waits_for_the_end);
   RUN(limits_are_enforced);
+  RUN(notify_says_queued_or_stop);
+  RUN(a_waiting_reader_gets_the_chunk);
   return check_summary();
 }
