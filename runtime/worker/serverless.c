@@ -203,9 +203,10 @@ static int check_shutdown(struct state *s, double t)
 static void maybe_take(struct state *s, double t, int running)
 {
   int index;
+  int free_slots = rp_take_free_slots(s, running);
   if (!s->shutting && !s->take && t >= s->take_at && s->have_concurrency &&
-      running < s->concurrency && rp_take_pick_executor(s, &index, 0))
-    s->tp->take(s, s->concurrency - running);
+      free_slots > 0 && rp_take_pick_executor(s, &index, 0))
+    s->tp->take(s, free_slots);
 }
 
 /* Phase: the job-stop poll, while jobs may still be asked to stop. */
