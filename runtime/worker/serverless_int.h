@@ -124,12 +124,9 @@ struct state {
 /* Jobs whose executor has not reported their end. */
 int rp_take_running(struct state *s);
 /* How many jobs the next job-take may ask for: the concurrency less the
- * jobs running, less the jobs whose large result (1 MiB or more) is not
- * yet delivered, and less the other results waiting for delivery beyond
- * one per slot. A job server slow to accept results (or refusing them for
- * a while) slows the takes down, rather than finished results piling up
- * in memory; a large result is never held alongside the next job's
- * input. */
+ * jobs running and less the jobs whose large result (1 MiB or more) is
+ * not yet delivered, so that a large result is never held alongside the
+ * next job's input. */
 int rp_take_free_slots(struct state *s, int running);
 /* The executor for the next job: the least loaded of those taking jobs,
  * or with 'any' set, of all of them; its index in *index. NULL if none. */

@@ -241,19 +241,11 @@ static int holds_big_result(const struct job *j)
 
 int rp_take_free_slots(struct state *s, int running)
 {
-  int waiting = 0;
   int big = 0;
-  int over;
-  for (const struct job *j = s->jobs; j; j = j->next) {
-    if (j->running)
-      continue;
-    if (holds_big_result(j))
+  for (const struct job *j = s->jobs; j; j = j->next)
+    if (!j->running && holds_big_result(j))
       big++;
-    else
-      waiting++;
-  }
-  over = waiting > s->concurrency ? waiting - s->concurrency : 0;
-  return s->concurrency - running - big - over;
+  return s->concurrency - running - big;
 }
 
 /* A job already taken is never dropped: with 'any' set, an executor
