@@ -290,7 +290,8 @@ static void loop(struct state *s)
     running = rp_take_running(s);
     maybe_take(s, t, running);
     maybe_poll_stops(s, t, running);
-    wait_for_events(s, next_wakeup(s, t, s->tp->drain(s)));
+    if (!s->tp->drain(s))           /* else: look again at once */
+      wait_for_events(s, next_wakeup(s, t, 0));
   }
 }
 
@@ -522,6 +523,7 @@ done:
   rp_proc_watch(NULL, NULL);
   if (s->multi)
     curl_multi_cleanup(s->multi);
+  rp_req_drop_spares();
   curl_global_cleanup();
   for (int i = 0; i < 2; i++)
     if (signal_pipe[i] >= 0) {
