@@ -69,24 +69,6 @@ static int add_request_id(struct rp_req *r, const char *id)
   return rc;
 }
 
-/* Easy handles of finished requests, reset and kept for the next ones
- * of the same thread: a job's take and post then reuse a handle (and its
- * buffers) instead of building and tearing one down every time. */
-#define SPARE_HANDLES 4
-static _Thread_local CURL *spares[SPARE_HANDLES];
-static _Thread_local int nspares;
-
-static CURL *handle(void)
-{
-  return nspares > 0 ? spares[--nspares] : curl_easy_init();
-}
-
-void rp_req_drop_spares(void)
-{
-  while (nspares > 0)
-    curl_easy_cleanup(spares[--nspares]);
-}
-
 struct rp_req *rp_req_new(const char *method, const char *url,
                           const char *body, size_t body_len,
                           const char *api_key, enum rp_content content,
@@ -98,7 +80,7 @@ struct rp_req *rp_req_new(const char *method, const char *url,
   if (!r)
     return NULL;
   r->resp = (struct rp_buf)RP_BUF_INIT(RP_MAX_RESPONSE_BYTES);
-  r->easy = handle();
+  r->easy = curl_easy_init();
   r->url = strdup(url);
   if (!r->easy || !r->url)
     goto fail;
@@ -174,12 +156,8 @@ void rp_req_free(struct rp_req *r)
 {
   if (!r)
     return;
-  if (r->easy && nspares < SPARE_HANDLES) {
-    curl_easy_reset(r->easy);
-    spares[nspares++] = r->easy;
-  } else if (r->easy) {
+  if (r->easy)
     curl_easy_cleanup(r->easy);
-  }
   curl_slist_free_all(r->headers);
   free(r->url);
   free(r->body);

@@ -55,11 +55,7 @@ void rp_req_finish(struct rp_req *r, CURLcode result);
 /* "HTTP 503", "timed out after 2000 ms" and the like, for log lines. */
 const char *rp_req_describe(struct rp_req *r, char *buf, size_t len);
 
-/* Frees r; its easy handle, reset, is kept for this thread's next
- * request (up to a few of them). */
 void rp_req_free(struct rp_req *r);
-/* Frees the easy handles this thread keeps (before curl_global_cleanup). */
-void rp_req_drop_spares(void);
 
 /* Exponential backoff with jitter: base, doubled per failure, capped. */
 struct rp_backoff {

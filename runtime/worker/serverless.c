@@ -523,7 +523,6 @@ done:
   rp_proc_watch(NULL, NULL);
   if (s->multi)
     curl_multi_cleanup(s->multi);
-  rp_req_drop_spares();
   curl_global_cleanup();
   for (int i = 0; i < 2; i++)
     if (signal_pipe[i] >= 0) {
