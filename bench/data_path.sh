@@ -5,6 +5,9 @@
 #    posting {"output": <the job>}) and runpod-worker with the echo
 #    handler, concurrency 1, on BIG_JOBS jobs whose input holds a 5 MB
 #    string: jobs/s, CPU per job and peak RSS of each;
+#  - the same pair on SMALL_JOBS jobs whose input is {"x": 1}: the cost of
+#    a job's round trip itself (BIG_JOBS=0 or SMALL_JOBS=0 skips a pair,
+#    FLOATS=0 the next part);
 #  - JSON encode of an embeddings document (600 x 768 floats):
 #    runpod.json.encode against Debian's python3 json.dumps, MB/s, on the
 #    very same document (bench/json_floats.lua writes it, both encode it).
@@ -15,6 +18,7 @@ WORKER=${WORKER:-bin/runpod-worker}
 EMULATOR=${EMULATOR:-bin/runpod-emulator}
 BIG_JOBS=${BIG_JOBS:-40}
 BIG_BYTES=${BIG_BYTES:-5000000}
+SMALL_JOBS=${SMALL_JOBS:-20000}
 # The runpod module for bench/json_floats.lua: this tree's, unless set
 # (LUA_CPATH=<another build>/lib/?.so;; measures that build's codec).
 export LUA_PATH=${LUA_PATH:-"$PWD/lua/?.lua;$PWD/lua/?/init.lua;;"}
@@ -28,7 +32,7 @@ export RUNPOD_POD_ID=bench-worker
 
 python3 -c "import sys; sys.stdout.write('{\"image\": \"' + 'QUJD' * ($BIG_BYTES // 4) + '\"}')" \
   >"$tmp/input.json"
-submit_big() { # submit_big N
+submit() { # submit N: N jobs whose input is $tmp/input.json
   { printf '{"input": '; cat "$tmp/input.json"; printf '}'; } >"$tmp/job.json"
   curl -s -X POST -H 'Content-Type: application/json' -H 'Authorization: Bearer bench-key' \
     --data-binary @"$tmp/job.json" "$base/_emulator/jobs?count=$1" >/dev/null
@@ -37,25 +41,44 @@ submit_big() { # submit_big N
 cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.0f", ($14 + $15) * 1000 / hz }' "/proc/$1/stat"; }
 hwm() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
 
-echo "== 5 MB echo: protocol floor vs runpod-worker (concurrency 1, $BIG_JOBS jobs of $BIG_BYTES bytes)"
-start_emulator bench bench-key
-submit_big "$BIG_JOBS"
-"$BUILD/bench/bare_client" "$BIG_JOBS"
-submit_big "$BIG_JOBS"
-RUNPOD_LOG_LEVEL=ERROR "$WORKER" handlers/echo.lua &
-w=$!
-sleep 0.3
-c0=$(cpu_ms $w)
-t0=$(now)
-wait_completed $((BIG_JOBS * 2))
-t1=$(now)
-c1=$(cpu_ms $w)
-peak=$(hwm $w)
-kill -TERM $w; wait $w || true
-echo "runpod_worker jobs $BIG_JOBS seconds $(calc "$t1 - $t0" 3) jobs_per_s $(calc "$BIG_JOBS / ($t1 - $t0)" 1)" \
-  "cpu_ms_per_job $(calc "($c1 - $c0) / $BIG_JOBS" 2) maxrss_kib $peak"
-stop_emulator
+# pair N: bare_client on N jobs, then runpod-worker (handlers/echo.lua,
+# concurrency 1) on N more. The worker is started and idle first; its CPU
+# time is read from just before the jobs are queued, the clock from when
+# they are, until the last is done, so that neither its start nor jobs it
+# ran before the first reading count.
+pair() {
+  local n=$1 w c0 c1 t0 t1 peak
+  start_emulator bench bench-key
+  submit "$n"
+  "$BUILD/bench/bare_client" "$n"
+  RUNPOD_LOG_LEVEL=ERROR "$WORKER" handlers/echo.lua &
+  w=$!
+  sleep 0.5                         # started, polling an empty queue
+  c0=$(cpu_ms $w)
+  submit "$n"
+  t0=$(now)
+  wait_completed $((n * 2))
+  t1=$(now)
+  c1=$(cpu_ms $w)
+  peak=$(hwm $w)
+  kill -TERM $w; wait $w || true
+  echo "runpod_worker jobs $n seconds $(calc "$t1 - $t0" 3) jobs_per_s $(calc "$n / ($t1 - $t0)" 1)" \
+    "cpu_ms_per_job $(calc "($c1 - $c0) / $n" 3) maxrss_kib $peak"
+  stop_emulator
+}
 
+if [ "$BIG_JOBS" -gt 0 ]; then
+  echo "== 5 MB echo: protocol floor vs runpod-worker (concurrency 1, $BIG_JOBS jobs of $BIG_BYTES bytes)"
+  pair "$BIG_JOBS"
+fi
+
+if [ "$SMALL_JOBS" -gt 0 ]; then
+  echo "== small echo: protocol floor vs runpod-worker (concurrency 1, $SMALL_JOBS jobs of {\"x\": 1})"
+  printf '{"x": 1}' >"$tmp/input.json"
+  pair "$SMALL_JOBS"
+fi
+
+[ "${FLOATS:-1}" = 0 ] && exit 0
 echo "== JSON encode, 600 x 768 floats: runpod.json.encode vs python3 json.dumps"
 lua5.4 bench/json_floats.lua "$tmp/floats.json"
 python3 - "$tmp/floats.json" <<'PY'

@@ -8,7 +8,9 @@
 #  - RSS idle and after N jobs, with and without refresh_worker on every job;
 #  - 64 jobs in flight that each sleep 50 ms (ideal: 1,280 jobs/s);
 #  - 64 jobs in flight that each wait on an HTTP request a local server
-#    answers after 50 ms (spec/fake_inference's /slow; ideal: 1,280 jobs/s).
+#    answers after 50 ms (spec/fake_inference's /slow; ideal: 1,280 jobs/s);
+#  - how long a delivered job stays in the ping's job list
+#    (bench/heartbeat_lag.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -106,3 +108,6 @@ kill -TERM $w; wait $w || true
 echo "http jobs 6400 seconds $(calc "$t1 - $t0" 3) jobs_per_s $(calc "6400 / ($t1 - $t0)")"
 stop_emulator
 kill "$fake"; wait "$fake" 2>/dev/null || true
+
+echo "== ping job list: how long a delivered job stays listed (bench/heartbeat_lag.sh)"
+WORKER=$WORKER bash bench/heartbeat_lag.sh

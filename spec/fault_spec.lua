@@ -209,6 +209,25 @@ describe("runpod-worker under faults", function()
     assert.is_nil(w.wait(0))
   end)
 
+  it("takes no next job while a large result is still being delivered", function()
+    -- The first job-done (the 2 MB echo's result) is held 3 s before the
+    -- emulator reads it. With concurrency 1 the small job behind it is
+    -- taken only once the large result is delivered, so the worker never
+    -- holds that result and the next job's input at once: the large job
+    -- completes first.
+    emu = helpers.start({ "--fault", "job-done=delay,first=1,ms=3000",
+      "--take-hold-ms", "200" })
+    local big = emu.submit({ image = string.rep("QUJD", 512 * 1024) })
+    local small = emu.submit({ n = 1 })
+    local w = helpers.worker(emu, "handlers/echo.lua")
+    workers[#workers + 1] = w
+    assert.are.equal("COMPLETED", emu.wait_done(small, 30).status, w.output())
+    assert.are.equal("COMPLETED", emu.json("GET", "/v2/ep/status/" .. big).status,
+      w.output())
+    assert.are.equal(1, emu.stats().fault_hits["job-done"])
+    assert.is_nil(w.wait(0))
+  end)
+
   it("fails a job whose result is 100 MB with an error naming the 20 MB limit", function()
     emu = helpers.start({ "--take-hold-ms", "200" })
     local w = start_worker()

@@ -2,6 +2,9 @@
 #include "base/json.h"
 
 #include <locale.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -35,6 +38,29 @@ const char *rp_json_skip_plain(const char *p, const char *end, int ascii)
 {
   const uint64_t ones = 0x0101010101010101u;
   const uint64_t highs = 0x8080808080808080u;
+#ifdef __SSE2__
+  /* Sixteen bytes at a time: a byte is special when it is '"', '\\',
+   * below 0x20 (min(x, 0x1f) == x) or, with ascii set, not ASCII (its
+   * high bit, which movemask gathers). The first special byte ends the
+   * run at once. */
+  const __m128i quote = _mm_set1_epi8('"');
+  const __m128i bslash = _mm_set1_epi8('\\');
+  const __m128i ctl = _mm_set1_epi8(0x1f);
+  while (end - p >= 16) {
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote),
+                                            _mm_cmpeq_epi8(x, bslash)),
+                               _mm_cmpeq_epi8(_mm_min_epu8(x, ctl), x));
+    unsigned m = (unsigned)_mm_movemask_epi8(hit);
+    if (ascii)
+      m |= (unsigned)_mm_movemask_epi8(x);
+    if (m) {
+      p += __builtin_ctz(m);
+      break;
+    }
+    p += 16;
+  }
+#endif
   /* Eight bytes at a time: a zero byte of x ^ ('"' * ones) is a quote;
    * (v - ones) & ~v has the high bit of each zero byte of v set (and may
    * set it after one: then the bytes are looked at one by one anyway). A

@@ -653,6 +653,10 @@ static void start_job(struct rp_executor *e, struct pending *p)
   lua_pushboolean(L, !e->cfg.local_test);
   rc = lua_pcall(L, 3, 1, 0);
   p->id = NULL;               /* the slot's now */
+  /* The VM holds the job now (decoded, or as its string): its bytes go
+   * back before the handler runs, not after it. */
+  free(p->text);
+  p->text = NULL;
   if (rc != LUA_OK) {
     size_t len = 0;
     char *body;

@@ -241,9 +241,10 @@ static int check_shutdown(struct state *s, double t)
 static void maybe_take(struct state *s, double t, int running)
 {
   int index;
+  int free_slots = rp_take_free_slots(s, running);
   if (!s->shutting && !s->take && t >= s->take_at && s->have_concurrency &&
-      running < s->concurrency && rp_take_pick_executor(s, &index, 0))
-    s->tp->take(s, s->concurrency - running);
+      free_slots > 0 && rp_take_pick_executor(s, &index, 0))
+    s->tp->take(s, free_slots);
 }
 
 /* Phase: the job-stop poll, while jobs may still be asked to stop. */
@@ -333,7 +334,8 @@ static void loop(struct state *s)
                    || running > s->concurrency ? 0 : s->heartbeat ? 1 : 2);
     maybe_take(s, t, running);
     maybe_poll_stops(s, t, running);
-    wait_for_events(s, next_wakeup(s, t, s->tp->drain(s)));
+    if (!s->tp->drain(s))           /* else: look again at once */
+      wait_for_events(s, next_wakeup(s, t, 0));
   }
 }
 

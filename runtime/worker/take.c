@@ -25,6 +25,10 @@
  * answers at once. */
 #define STOP_POLL_GAP_S 1.0
 
+/* A result this big keeps its job's slot until it is delivered: the next
+ * job's input is not taken in while it is still held. */
+#define BIG_RESULT_BYTES ((size_t)1 << 20)
+
 /* How deep a taken job may nest as the orchestrator reads it: well past
  * the codec's limit, so that the id of a job nested too deep is still
  * found and the job answered (its VM reports the nesting). */
@@ -223,6 +227,25 @@ int rp_take_running(struct state *s)
   for (struct job *j = s->jobs; j; j = j->next)
     n += j->running;
   return n;
+}
+
+/* Whether the finished job j still holds a result of BIG_RESULT_BYTES or
+ * more that is not delivered. */
+static int holds_big_result(const struct job *j)
+{
+  for (const struct post *p = j->head; p; p = p->next)
+    if (p->kind == P_FINAL && p->len >= BIG_RESULT_BYTES)
+      return 1;
+  return 0;
+}
+
+int rp_take_free_slots(struct state *s, int running)
+{
+  int big = 0;
+  for (const struct job *j = s->jobs; j; j = j->next)
+    if (!j->running && holds_big_result(j))
+      big++;
+  return s->concurrency - running - big;
 }
 
 /* A job already taken is never dropped: with 'any' set, an executor

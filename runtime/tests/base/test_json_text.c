@@ -438,8 +438,49 @@ static void numbers_ignore_the_locale(void)
   setlocale(LC_NUMERIC, "C");
 }
 
+/* The first special byte at or after p, one byte at a time. */
+static const char *skip_slowly(const char *p, const char *end, int ascii)
+{
+  while (p < end) {
+    unsigned char c = rp_json_byte_class[(unsigned char)*p];
+    if (c == 1 || (ascii && c == 2))
+      break;
+    p++;
+  }
+  return p;
+}
+
+/* rp_json_skip_plain finds the first special byte whatever its offset and
+ * the length of the run: each class of byte at each place of every length
+ * up to 70, with other bytes of every class after it. */
+static void skips_plain_bytes(void)
+{
+  static const char special[] = { '"', '\\', 0x00, 0x1f, 0x0a, (char)0x80,
+                                  (char)0xc3, (char)0xff, 0x7f, 0x20 };
+  char buf[80];
+  for (size_t len = 0; len <= 70; len++) {
+    for (size_t at = 0; at <= len; at++) {
+      for (size_t k = 0; k < sizeof(special); k++) {
+        for (int ascii = 0; ascii <= 1; ascii++) {
+          memset(buf, 'a', sizeof(buf));
+          if (at < len)
+            buf[at] = special[k];
+          if (at + 1 < len)
+            buf[at + 1] = special[(k + 1) % sizeof(special)];
+          if (rp_json_skip_plain(buf, buf + len, ascii) !=
+              skip_slowly(buf, buf + len, ascii)) {
+            CHECK(0);
+            return;
+          }
+        }
+      }
+    }
+  }
+}
+
 int main(void)
 {
+  RUN(skips_plain_bytes);
   RUN(escapes_like_the_codec);
   RUN(escapes_invalid_utf8);
   RUN(puts_pieces_and_reports_the_cap);
