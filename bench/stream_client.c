@@ -4,10 +4,10 @@
  * each), ROUNDS times after one round that is not counted (it opens
  * the connections), on one libcurl multi handle and one thread, so
  * the client adds little and steady time to what it measures. Prints one
- * JSON line as bench/proxy_client.mjs does: each request's time to first
- * token in ms (from the request's start to the first body bytes holding
- * "content"), the tokens received (count of "content") and the wall time
- * of the rounds in seconds. bench/proxy.sh runs it against the backend
+ * JSON line: each request's time to first token in ms (from the
+ * request's start to the first body bytes holding "content"), the tokens
+ * received (count of "content") and the wall time of the rounds in
+ * seconds. bench/proxy.sh runs it against the backend
  * and through the worker.
  *
  *   stream_client URL CONC ROUNDS WORDS
