@@ -5,9 +5,10 @@
 # what each ping lists; runpod-worker (handlers/echo.lua, concurrency 1)
 # pings every LAG_PING_MS ms. Each job-take is held LAG_HOLD_MS ms, as a
 # job server holds it until a job comes: a worker whose loop does not
-# wake when a job-done is answered keeps listing that job until then. For each job, the lag is the time from the
-# answer to its job-done to the arrival of the last ping that still listed it
-# (0 when none did); prints the jobs, the pings, p50/p99/max of the lag.
+# wake when a job-done is answered keeps listing that job until then.
+# For each job, the lag is the time from the answer to its job-done to
+# the arrival of the last ping that still listed it (0 when none did);
+# prints the jobs, the pings, p50/p99/max of the lag.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORKER=${WORKER:-bin/runpod-worker}
@@ -15,6 +16,10 @@ LAG_JOBS=${LAG_JOBS:-2000}
 LAG_PING_MS=${LAG_PING_MS:-2}
 LAG_HOLD_MS=${LAG_HOLD_MS:-20}
 
+if ! command -v python3 >/dev/null; then
+  echo "heartbeat_lag: python3 not found, skipped"
+  exit 0
+fi
 tmp=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$tmp"' EXIT
 
