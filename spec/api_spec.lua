@@ -698,6 +698,32 @@ describe("runpod-worker --rp_serve_api", function()
       assert.is_nil(out:find("Sanitizer", 1, true), out)
     end)
 
+    it("survives a timed-out job whose VM rebuilds for longer than the stop grace", function()
+      -- The job's end reaches the job loop before the rebuild, not after:
+      -- else the loop counts the job as running past timeout + grace and
+      -- exits as if it were stuck in C code.
+      local s = start("spec/fixtures/slow_rebuild.lua", nil,
+        { SLOW_LOAD = "1.5", RUNPOD_STOP_GRACE = "1" })
+      local stopped = false
+      finally(function()
+        if not stopped then
+          s.stop()
+        end
+      end)
+      local v = s.json("POST", "/run", { input = { spin = true } })
+      local done = wait_status(s, "", v.id, "FAILED", 20)
+      assert.are.equal("FAILED", done.status)
+      assert.matches("TimeoutError", json.encode(done))
+      local after = s.json("POST", "/runsync?wait=20000", { input = {} })
+      assert.is_table(after, "the API server is gone")
+      assert.are.equal("COMPLETED", after.status)
+      assert.is_nil(s.process.wait(0), "the worker exited")
+      stopped = true
+      local rc, out = s.stop()
+      assert.are.equal(0, rc, out)
+      assert.is_nil(out:find("stuck in C code", 1, true), out)
+    end)
+
     it("counts only unfinished jobs when SIGTERM comes", function()
       local s = start("handlers/echo.lua")
       local code = s.call("POST", "/runsync", '{"input": 1}')

@@ -153,6 +153,8 @@ static void push_done(struct rp_executor *e, struct slot *s,
 {
   struct ended *x;
   what.kind = RP_OUT_DONE;
+  if (what.stop_pod && e->cfg.out->direct)
+    atomic_store(&e->cfg.out->direct->closed, 1);
   if (!what.body || !deliver_direct(e, s, RP_OUT_DONE, what.body, what.len)) {
     push(e, s->id, s->id_len, &what);
     return;
@@ -903,7 +905,8 @@ static void hand_off(struct rp_executor *e)
   while (e->ended) {
     struct ended *x = e->ended;
     int mode = atomic_load(&e->cfg.out->direct->handoff);
-    int took = run && mode && atomic_load(&e->accepting) &&
+    int took = run && mode && !atomic_load(&e->cfg.out->direct->closed) &&
+               atomic_load(&e->accepting) &&
                !e->needs_refresh && take_next(e, mode == 2);
     e->ended = x->next;
     push(e, x->id, x->id_len, &(struct rp_out){ .kind = RP_OUT_DONE,
@@ -947,6 +950,11 @@ static void *thread_main(void *arg)
         resume(e, s, 0);
       }
     }
+    /* The loop hears of the jobs that ended before a rebuild of the VM
+     * (which may take as long as the script's load) or new starts: until
+     * then it counts them as running, may take them for stuck and keeps
+     * them in the ping's list. */
+    hand_off(e);
     if (e->needs_refresh && !e->slots && e->quit != QUIT_DROP)
       refresh(e);
     if (e->quit != QUIT_DROP)

@@ -84,6 +84,11 @@ struct rp_direct {
    * place to the taker (0). The taker keeps it 0 while it shuts down or
    * runs more jobs than it may. */
   atomic_int handoff;
+  /* Set once, never cleared: no job is taken in another's place any
+   * more, whatever handoff says (a SIGTERM/SIGINT, a stopPod result, a
+   * fatal error, the shutdown: from the moment it happens, not from the
+   * moment the taker next looks). Any thread, the signal handler too. */
+  atomic_int closed;
 };
 
 /* The queue every executor writes and the orchestrator drains. */

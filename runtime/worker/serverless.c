@@ -35,11 +35,15 @@ static const struct rp_backoff STOP_BACKOFF = { 1, 30, 0 };
 
 static int signal_pipe[2] = { -1, -1 };
 static volatile sig_atomic_t got_signal;
+/* The in-process job server's hand-over, closed by a signal at once. */
+static struct rp_direct *signal_direct;
 
 static void on_signal(int sig)
 {
   int saved = errno;
   got_signal = sig;
+  if (signal_direct)
+    atomic_store(&signal_direct->closed, 1);
   if (signal_pipe[1] >= 0 && write(signal_pipe[1], "x", 1) < 0)
     (void)0;                  /* the pipe is full: it will be read anyway */
   errno = saved;
@@ -145,6 +149,7 @@ void rp_serverless_handle_outbox(struct state *s)
       break;
     case RP_OUT_FATAL:
       s->exit_code = RP_EXIT_FAILED;
+      atomic_store(&s->direct.closed, 1);
       if (!s->shutting) {
         s->shutting = 1;
         s->shutdown_deadline = rp_clock_now();
@@ -176,6 +181,7 @@ static void begin_shutdown(struct state *s, const char *why)
   s->shutting = 1;
   s->shutdown_deadline = rp_clock_now() + s->grace;
   atomic_store(&s->direct.handoff, 0);
+  atomic_store(&s->direct.closed, 1);
   cancel(s, &s->take);
   /* The stop poll goes on while jobs run: a job cancelled during the
    * grace period is stopped, not finished. */
@@ -515,7 +521,9 @@ int rp_serverless_run(const struct rp_vm_options *vm,
     s->direct.deliver = rp_inproc_deliver;
     s->direct.take = rp_inproc_take;
     atomic_init(&s->direct.handoff, 0);
+    atomic_init(&s->direct.closed, 0);
     s->out.direct = &s->direct;
+    signal_direct = &s->direct;
   }
   memset(&sa, 0, sizeof(sa));
   sa.sa_handler = on_signal;
@@ -557,6 +565,7 @@ int rp_serverless_run(const struct rp_vm_options *vm,
   loop(s);
   rc = s->exit_code;
 done:
+  signal_direct = NULL;
   if (s->source)
     s->source->set_wake(s->source->ud, NULL, NULL);
   if (s->take)
