@@ -339,6 +339,12 @@ $(BUILD)/tests/test_outbox: runtime/tests/worker/test_outbox.c $(CORE_OBJ) \
 	$(CC) $(CFLAGS) -o $@ $< $(CORE_OBJ) $(BUILD)/obj/worker/outbox.o \
 	  $(LDFLAGS) $(LIBS)
 
+$(BUILD)/tests/test_take: runtime/tests/worker/test_take.c $(CORE_OBJ) \
+                          $(filter-out %/main.o,$(WORKER_OBJ)) runtime/tests/check.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(CORE_OBJ) $(filter-out %/main.o,$(WORKER_OBJ)) \
+	  $(LDFLAGS) $(LIBS)
+
 $(BUILD)/tests/test_exit: runtime/tests/worker/test_exit.c $(CORE_OBJ) \
                           $(BUILD)/obj/worker/exit.o runtime/tests/check.h
 	@mkdir -p $(dir $@)

@@ -355,6 +355,7 @@ static void shortest_by_printf(double x, char *d, int *prec, int *exp10)
   }
 }
 
+#ifdef __SIZEOF_INT128__
 __extension__ typedef unsigned __int128 rp_u128;
 
 static const uint64_t pow10_u64[20] = {
@@ -445,6 +446,17 @@ static int shortest_exact(double x, char *d, int *prec, int *exp10)
   }
   return 0;
 }
+#else
+/* No 128-bit integers: printf does it all. */
+static int shortest_exact(double x, char *d, int *prec, int *exp10)
+{
+  (void)x;
+  (void)d;
+  (void)prec;
+  (void)exp10;
+  return 0;
+}
+#endif
 
 size_t rp_json_format_double(char *s, size_t size, double x,
                              const struct rp_json_decpoint *dp)

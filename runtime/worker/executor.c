@@ -850,10 +850,10 @@ static int ready(struct rp_executor *e, double wake)
 }
 
 /* Takes the next queued job from rp_direct in the place of one that
- * ended and files it with the held jobs, to start on the thread's next
- * pass, after the stops that came meanwhile (one may be for it: the job
- * loop forwards a stop for a job it does not know yet to every
- * executor). Tells the job loop (RP_OUT_TAKEN) ahead of the end of the
+ * ended and files it with the held jobs, which start_held starts (a stop
+ * for it that comes later finds it held or running: the job loop
+ * forwards a stop for a job it does not know yet to every executor).
+ * Tells the job loop (RP_OUT_TAKEN) ahead of the end of the
  * job it replaces, so that the loop never counts a place free that is
  * not. Returns 1 when a job was taken. */
 static int take_next(struct rp_executor *e, int lazy)

@@ -36,14 +36,15 @@ static const struct rp_backoff STOP_BACKOFF = { 1, 30, 0 };
 static int signal_pipe[2] = { -1, -1 };
 static volatile sig_atomic_t got_signal;
 /* The in-process job server's hand-over, closed by a signal at once. */
-static struct rp_direct *signal_direct;
+static struct rp_direct *_Atomic signal_direct;
 
 static void on_signal(int sig)
 {
   int saved = errno;
+  struct rp_direct *d = atomic_load(&signal_direct);
   got_signal = sig;
-  if (signal_direct)
-    atomic_store(&signal_direct->closed, 1);
+  if (d)
+    atomic_store(&d->closed, 1);
   if (signal_pipe[1] >= 0 && write(signal_pipe[1], "x", 1) < 0)
     (void)0;                  /* the pipe is full: it will be read anyway */
   errno = saved;
@@ -337,7 +338,8 @@ static void loop(struct state *s)
      * the jobs in flight, so with a heartbeat they wake it to tell. */
     if (s->source)
       atomic_store(&s->direct.handoff, s->shutting || !s->have_concurrency
-                   || running > s->concurrency ? 0 : s->heartbeat ? 1 : 2);
+                   || rp_take_free_slots(s, running) < 0 ? 0
+                   : s->heartbeat ? 1 : 2);
     maybe_take(s, t, running);
     maybe_poll_stops(s, t, running);
     if (!s->tp->drain(s))           /* else: look again at once */
@@ -523,7 +525,7 @@ int rp_serverless_run(const struct rp_vm_options *vm,
     atomic_init(&s->direct.handoff, 0);
     atomic_init(&s->direct.closed, 0);
     s->out.direct = &s->direct;
-    signal_direct = &s->direct;
+    atomic_store(&signal_direct, &s->direct);
   }
   memset(&sa, 0, sizeof(sa));
   sa.sa_handler = on_signal;
@@ -565,7 +567,7 @@ int rp_serverless_run(const struct rp_vm_options *vm,
   loop(s);
   rc = s->exit_code;
 done:
-  signal_direct = NULL;
+  atomic_store(&signal_direct, NULL);
   if (s->source)
     s->source->set_wake(s->source->ud, NULL, NULL);
   if (s->take)

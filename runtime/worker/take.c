@@ -229,14 +229,14 @@ int rp_take_running(struct state *s)
   return n;
 }
 
-/* Whether the finished job j still holds a result of BIG_RESULT_BYTES or
- * more that is not delivered. */
+/* Whether the finished job j is delivering a result of BIG_RESULT_BYTES
+ * or more: its result is the next post to go. Not while stream partials
+ * before it are still retrying (each has its own retry window): the
+ * slot would be held for as long as all of them. */
 static int holds_big_result(const struct job *j)
 {
-  for (const struct post *p = j->head; p; p = p->next)
-    if (p->kind == P_FINAL && p->len >= BIG_RESULT_BYTES)
-      return 1;
-  return 0;
+  return j->head && j->head->kind == P_FINAL &&
+         j->head->len >= BIG_RESULT_BYTES;
 }
 
 int rp_take_free_slots(struct state *s, int running)
