@@ -137,6 +137,29 @@ describe("runpod-worker in realtime mode (RUNPOD_REALTIME_PORT)", function()
     assert.is_nil(w.process.output():find("fitness check", 1, true))
   end)
 
+  it("stops naming a finished job in its pings while the VM rebuilds after it", function()
+    -- The job ends after a wait and asks for a refresh; the rebuild takes
+    -- PROBE_LOAD_SECONDS of CPU. The job loop must hear of the end before
+    -- the rebuild, not after it.
+    local w = start({ RUNPOD_ENDPOINT_ID = "rt", RUNPOD_POD_ID = "rt-5",
+      RUNPOD_AI_API_KEY = KEY, RUNPOD_WEBHOOK_PING = emu.env.RUNPOD_WEBHOOK_PING,
+      RUNPOD_PING_INTERVAL = "100", PROBE_LOAD_SECONDS = "1.5" })
+    finally(function() w.process.kill() end)
+    local v, code = w.json("POST", "/rt/realtime", { input = { mode = "sleep_refresh" } })
+    assert.are.equal(200, code, w.process.output())
+    assert.are.same({ output = { x = 1 } }, v)
+    local id = w.process.output():match('"requestId": "([^"]+)", "message": "Started%."')
+    assert.is_truthy(id, w.process.output())
+    helpers.sleep(0.2)          -- a ping already on its way may name it
+    local before = #pings(emu, "rt-5")
+    helpers.sleep(0.7)          -- the rebuild goes on meanwhile
+    local after = pings(emu, "rt-5")
+    assert.is_true(#after >= before + 2, "too few pings to tell: " .. #after - before)
+    for i = before + 1, #after do
+      assert.is_nil(after[i].query:find("job_id=", 1, true), after[i].query)
+    end
+  end)
+
   it("names the job in progress in its pings, as the Python SDK", function()
     local w, waiting, release = start_with_waiting_job({ RUNPOD_ENDPOINT_ID = "rt",
       RUNPOD_POD_ID = "rt-2", RUNPOD_AI_API_KEY = KEY,
