@@ -154,8 +154,10 @@ describe("the Docker image", function()
     assert.are.same({}, lists)
     assert.are.same({ "usr/share/doc/libcurl4/copyright" }, docs)
     assert.are.same({ "usr/share/doc/libcurl4/copyright" }, copyright)
-    -- Shared libraries and runpod-lua: ~20 MB (bench/RESULTS.md).
-    assert.is_true(tonumber(info.added_bytes) < 40e6,
+    -- Shared libraries and runpod-lua: ~21 MB, and since runpod.volume_cache
+    -- and runpod.file, libarchive13 with the libxml2 and libicu72 it needs:
+    -- 57 MB, of which ICU's data 36 MB (bench/RESULTS.md).
+    assert.is_true(tonumber(info.added_bytes) < 64e6,
       ("the image adds %d bytes to its base"):format(info.added_bytes))
   end)
 
