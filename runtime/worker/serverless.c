@@ -245,10 +245,9 @@ static int check_shutdown(struct state *s, double t)
 }
 
 /* Phase: a job-take when it is due and there is room for a job. */
-static void maybe_take(struct state *s, double t, int running)
+static void maybe_take(struct state *s, double t, int free_slots)
 {
   int index;
-  int free_slots = rp_take_free_slots(s, running);
   if (!s->shutting && !s->take && t >= s->take_at && s->have_concurrency &&
       free_slots > 0 && rp_take_pick_executor(s, &index, 0))
     s->tp->take(s, free_slots);
@@ -327,20 +326,21 @@ static void loop(struct state *s)
   for (;;) {
     double t;
     int running;
+    int free_slots;
     rp_serverless_handle_outbox(s); /* executor messages -> post queues */
     t = rp_clock_now();
     s->tp->advance(s, t);           /* due posts start, delivered jobs go */
     if (check_shutdown(s, t))
       break;
     running = rp_take_running(s);
+    free_slots = rp_take_free_slots(s, running);
     /* Executors may take the next job in the place of one that ended
      * while the loop counts no more jobs than it may run; a ping lists
      * the jobs in flight, so with a heartbeat they wake it to tell. */
     if (s->source)
       atomic_store(&s->direct.handoff, s->shutting || !s->have_concurrency
-                   || rp_take_free_slots(s, running) < 0 ? 0
-                   : s->heartbeat ? 1 : 2);
-    maybe_take(s, t, running);
+                   || free_slots < 0 ? 0 : s->heartbeat ? 1 : 2);
+    maybe_take(s, t, free_slots);
     maybe_poll_stops(s, t, running);
     if (!s->tp->drain(s))           /* else: look again at once */
       wait_for_events(s, next_wakeup(s, t, 0));
