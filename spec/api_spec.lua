@@ -464,6 +464,34 @@ describe("runpod-worker --rp_serve_api", function()
       runs_modifier_jobs_together(s)
     end)
 
+    it("asks the concurrency_modifier again while every place is taken", function()
+      local limit = os.tmpname()
+      local gate = os.tmpname()
+      os.remove(gate)
+      proc.write_file(limit, "1")
+      local s = start("spec/fixtures/sleepy.lua", nil, { SLEEPY_CONCURRENCY_FILE = limit })
+      finally(function()
+        proc.write_file(gate, "")
+        s.stop()
+        os.remove(gate)
+        os.remove(limit)
+      end)
+      local a = s.json("POST", "/run", { input = { seconds = 0.01, until_file = gate } })
+      local b = s.json("POST", "/run", { input = { seconds = 0.01, until_file = gate } })
+      assert.are.equal("IN_PROGRESS", wait_status(s, "", a.id, "IN_PROGRESS", 20).status)
+      assert.are.equal("IN_QUEUE", s.json("GET", "/status/" .. b.id).status)
+      -- The one place is taken; the modifier now answers 2, and b starts
+      -- while a still waits for the gate.
+      proc.write_file(limit, "2")
+      assert.are.equal("IN_PROGRESS", wait_status(s, "", b.id, "IN_PROGRESS", 20).status,
+        s.process.output())
+      assert.are.equal(2, s.json("GET", "/health").jobs.inProgress)
+      proc.write_file(gate, "")
+      for _, id in ipairs({ a.id, b.id }) do
+        assert.are.equal("COMPLETED", wait_status(s, "", id, "terminal", 20).status)
+      end
+    end)
+
     -- B is queued behind A; the executor takes it itself as A ends, before
     -- the job loop hears of it; cancelling B must still stop it, and free
     -- the one place for C.

@@ -275,6 +275,33 @@ describe("runpod-worker in serverless mode", function()
     assert.is_nil(worker.output():find("VM rebuilt", 1, true), worker.output())
   end)
 
+  it("asks the concurrency_modifier again while every place is taken", function()
+    -- One place, taken by a job that waits for the gate, and a second job
+    -- queued; then the modifier answers 2: the worker takes the second
+    -- while the first still waits (runpod-python asks once a second when
+    -- full, not only when a place frees).
+    local gate
+    gate, emu = gate_and_emulator()
+    local limit = os.tmpname()
+    finally(function() os.remove(limit) end)
+    proc.write_file(limit, "1")
+    local ids = { emu.submit({ seconds = 0.01, until_file = gate }),
+      emu.submit({ seconds = 0.01, until_file = gate }) }
+    worker = helpers.worker(emu, "spec/fixtures/sleepy.lua", { SLEEPY_CONCURRENCY_FILE = limit })
+    assert.is_truthy(helpers.eventually(20, function()
+      return running(emu, ids) == 1
+    end), worker.output())
+    assert.are.equal(1, running(emu, ids))
+    proc.write_file(limit, "2")
+    assert.is_truthy(helpers.eventually(20, function()
+      return running(emu, ids) == 2
+    end), worker.output())
+    proc.write_file(gate, "")
+    for _, id in ipairs(ids) do
+      assert.are.equal("COMPLETED", emu.wait_done(id, 20).status, worker.output())
+    end
+  end)
+
   it("runs many sleeping jobs at once in one VM, taking them in batches", function()
     -- Each job waits in its handler until the spec creates a file: all 32
     -- handlers waiting at the same time proves they run at once, whatever

@@ -32,6 +32,10 @@
 static const struct rp_backoff TAKE_BACKOFF = { 0.5, 30, 0 };
 static const struct rp_backoff EMPTY_BACKOFF = { 0.05, 1, 0 };
 static const struct rp_backoff STOP_BACKOFF = { 1, 30, 0 };
+/* While every place is taken, the script's concurrency_modifier is still
+ * asked this often (runpod-python's take loop asks on each pass, once a
+ * second when full), so that it can raise the limit while jobs run. */
+#define MODIFIER_FULL_S 1.0
 
 static int signal_pipe[2] = { -1, -1 };
 static volatile sig_atomic_t got_signal;
@@ -244,13 +248,29 @@ static int check_shutdown(struct state *s, double t)
   return 0;
 }
 
-/* Phase: a job-take when it is due and there is room for a job. */
-static void maybe_take(struct state *s, double t, int free_slots)
+/* Phase: a job-take when it is due and there is room for a job. Returns
+ * 1 when one was asked for. */
+static int maybe_take(struct state *s, double t, int free_slots)
 {
   int index;
-  if (!s->shutting && !s->take && t >= s->take_at && s->have_concurrency &&
-      free_slots > 0 && rp_take_pick_executor(s, &index, 0))
-    s->tp->take(s, free_slots);
+  if (s->shutting || s->take || t < s->take_at || !s->have_concurrency ||
+      free_slots <= 0 || !rp_take_pick_executor(s, &index, 0))
+    return 0;
+  s->tp->take(s, free_slots);
+  return 1;
+}
+
+/* Phase: the script's concurrency_modifier is asked again (its answer
+ * comes back as RP_OUT_CONCURRENCY, before the next take) after each
+ * take, and every MODIFIER_FULL_S while no place is free. */
+static void maybe_ask_concurrency(struct state *s, double t, int took,
+                                  int free_slots)
+{
+  if (!s->has_modifier || s->shutting ||
+      !(took || (free_slots <= 0 && t >= s->modifier_at)))
+    return;
+  rp_executor_ask_concurrency(s->ex[0], s->concurrency);
+  s->modifier_at = t + MODIFIER_FULL_S;
 }
 
 /* Phase: the job-stop poll, while jobs may still be asked to stop. */
@@ -340,7 +360,7 @@ static void loop(struct state *s)
     if (s->source)
       atomic_store(&s->direct.handoff, s->shutting || !s->have_concurrency
                    || free_slots < 0 ? 0 : s->heartbeat ? 1 : 2);
-    maybe_take(s, t, free_slots);
+    maybe_ask_concurrency(s, t, maybe_take(s, t, free_slots), free_slots);
     maybe_poll_stops(s, t, running);
     if (!s->tp->drain(s))           /* else: look again at once */
       wait_for_events(s, next_wakeup(s, t, 0));

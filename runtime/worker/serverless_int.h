@@ -98,6 +98,7 @@ struct state {
   int concurrency;
   int have_concurrency;
   int has_modifier;          /* start's config has concurrency_modifier */
+  double modifier_at;        /* when a full loop asks it next */
   struct rp_req *take;
   double take_at;
   double take_sent;

@@ -416,9 +416,6 @@ void rp_take_start(struct state *s, int free_slots)
     rp_log(RP_LOG_INFO, NULL, "Ready: first job-take %.1f ms after start.",
            (s->take_sent - s->t0) * 1e3);
   }
-  /* The modifier answers before the next take. */
-  if (s->has_modifier)
-    rp_executor_ask_concurrency(s->ex[0], s->concurrency);
 }
 
 /* ---- stopping jobs --------------------------------------------------- */
