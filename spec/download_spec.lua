@@ -370,12 +370,18 @@ with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:
       assert.has_error(function() op:poll() end, "attempt to use a closed unzip operation")
       -- Closed while it runs: the extraction stops and its folder goes.
       make_zip(dir .. "/many.zip", '[("d%d/f%d.txt" % (i % 10, i), "x") for i in range(20000)]')
+      local function exists(path)
+        return os.execute("test -e " .. proc.quote(path)) == true
+      end
       do
         local running <close> = core.unzip_start(dir .. "/many.zip", dir .. "/cut")
+        assert.is_truthy(helpers.eventually(20, function()
+          return exists(dir .. "/cut/d0")
+        end, 0.002))
         assert.is_nil(running:poll())
       end
       assert.is_truthy(helpers.eventually(20, function()
-        return os.execute("test -e " .. proc.quote(dir .. "/cut")) ~= true
+        return not exists(dir .. "/cut")
       end))
     end)
 
@@ -451,14 +457,14 @@ with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:
         pending("needs python3")
         return
       end
-      -- 40,000 small files: seconds of extraction. The second job waits
+      -- 60,000 files of 4 KB: seconds of extraction. The second job waits
       -- for the first file extracted and ends; it can only while the
       -- extraction does not hold the VM.
       local r = proc.run({ "python3", "-c", [[
 import sys, zipfile
 with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:
-    for i in range(40000):
-        z.writestr("d%d/f%d.txt" % (i % 100, i), "x" * 100)
+    for i in range(60000):
+        z.writestr("d%d/f%d.txt" % (i % 100, i), "x" * 4096)
 ]], dir .. "/many.zip" })
       assert.are.equal(0, r.code, r.stderr)
       local files = proc.root .. "/job_files"

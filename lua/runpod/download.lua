@@ -280,10 +280,15 @@ local function unzip(path, into, opts)
   if not core.in_runtime() then
     return core.unzip(path, into, cap, opts.max_unzip_ratio, entries)
   end
-  local op <close> = core.unzip_start(path, into, cap, opts.max_unzip_ratio, entries)
+  local op <close>, err = core.unzip_start(path, into, cap, opts.max_unzip_ratio, entries)
+  if not op then
+    log.warn("unzip: " .. err .. "; extracting on the job's thread")
+    return core.unzip(path, into, cap, opts.max_unzip_ratio, entries)
+  end
   local pause = UNZIP_FIRST_POLL_S
   while true do
-    local n, err = op:poll()
+    local n
+    n, err = op:poll()
     if n ~= nil or err ~= nil then
       return n, err
     end

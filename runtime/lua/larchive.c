@@ -4,7 +4,7 @@
  *
  *   unzip(zip, dest[, max_bytes, max_ratio, max_entries]) -> files |
  *     nil, message                       (blocks its thread)
- *   unzip_start(zip, dest[, ...the same]) -> op
+ *   unzip_start(zip, dest[, ...the same]) -> op | nil, message
  *   op:poll() -> nil while it runs, then files | nil, message
  *
  * unzip_start extracts on a thread of its own, so that the job's
@@ -13,20 +13,61 @@
  * and a job stopped or out of time is not held in C code. Closing or
  * collecting an op that still runs cancels the extraction, which ends at
  * its next block of data and removes the folder; the thread then frees
- * what it used without anyone waiting for it.
+ * what it used without anyone waiting for it. The first extraction
+ * registers an exit hook that waits up to RP_UNZIP_EXIT_WAIT seconds for
+ * those still running, so that a process ending just after a job was
+ * stopped does not leave a half-extracted folder. glibc also runs the
+ * hook when lua_close unloads runpod.core (a luarocks build is not linked
+ * -z nodelete), so that no thread is left running unloaded code.
  */
 #include "lua/larchive.h"
 
+#include <errno.h>
 #include <lauxlib.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/rp.h"
 #include "base/unzip.h"
 
 #define RP_UNZIP_OP_MT "runpod.UnzipOp"
+/* Seconds the exit hook waits for extractions still running. */
+#define RP_UNZIP_EXIT_WAIT 10
+
+/* The extraction threads still running, for the exit hook. */
+static pthread_mutex_t live_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t live_cv = PTHREAD_COND_INITIALIZER;
+static int live;
+static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
+
+static void wait_at_exit(void)
+{
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += RP_UNZIP_EXIT_WAIT;
+  pthread_mutex_lock(&live_mu);
+  while (live > 0 &&
+         pthread_cond_timedwait(&live_cv, &live_mu, &until) != ETIMEDOUT)
+    continue;
+  pthread_mutex_unlock(&live_mu);
+}
+
+static void register_exit_hook(void)
+{
+  atexit(wait_at_exit);
+}
+
+static void count_live(int delta)
+{
+  pthread_mutex_lock(&live_mu);
+  live += delta;
+  if (live == 0)
+    pthread_cond_broadcast(&live_cv);
+  pthread_mutex_unlock(&live_mu);
+}
 
 /* Who frees a struct extraction: its thread, when the op was closed
  * first; else the op, once the thread has ended. */
@@ -64,6 +105,7 @@ static void *extract(void *arg)
     pthread_detach(pthread_self());
     extraction_free(x);
   }
+  count_live(-1);
   return NULL;
 }
 
@@ -98,7 +140,8 @@ static int archive_unzip(lua_State *L)
   return 1;
 }
 
-/* unzip_start(zip, dest[, max_bytes, max_ratio, max_entries]) -> op */
+/* unzip_start(zip, dest[, max_bytes, max_ratio, max_entries]) -> op |
+ * nil, message (no memory or no thread for it: nothing was started) */
 static int archive_unzip_start(lua_State *L)
 {
   const char *zip = luaL_checkstring(L, 1);
@@ -106,6 +149,7 @@ static int archive_unzip_start(lua_State *L)
   struct rp_unzip_limits lim;
   struct extraction *x;
   struct op *o;
+  int rc;
   check_limits(L, &lim);
   o = lua_newuserdatauv(L, sizeof(*o), 0);
   o->x = NULL;
@@ -114,15 +158,23 @@ static int archive_unzip_start(lua_State *L)
   if (!x || !(x->zip = strdup(zip)) || !(x->dest = strdup(dest))) {
     if (x)
       extraction_free(x);
-    return luaL_error(L, "unzip: out of memory");
+    luaL_pushfail(L);
+    lua_pushliteral(L, "out of memory");
+    return 2;
   }
   atomic_init(&x->state, RUNNING);
   atomic_init(&x->cancel, 0);
   x->lim = lim;
   x->lim.cancel = &x->cancel;
-  if (pthread_create(&x->thread, NULL, extract, x) != 0) {
+  pthread_once(&exit_once, register_exit_hook);
+  count_live(1);
+  rc = pthread_create(&x->thread, NULL, extract, x);
+  if (rc != 0) {
+    count_live(-1);
     extraction_free(x);
-    return luaL_error(L, "unzip: cannot start a thread");
+    luaL_pushfail(L);
+    lua_pushfstring(L, "cannot start a thread: %s", strerror(rc));
+    return 2;
   }
   o->x = x;
   return 1;
