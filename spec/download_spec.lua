@@ -349,6 +349,42 @@ with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:
       assert.are.equal("beta", proc.read_file(extracted .. "/sub/b.txt"))
     end)
 
+    it("extracts on a thread with unzip_start, and closing the operation cancels it", function()
+      if not HAVE_PYTHON then
+        pending("needs python3")
+        return
+      end
+      local core = require "runpod.core"
+      make_zip(dir .. "/in.zip", '[("a.txt", "alpha"), ("sub/b.txt", "beta")]')
+      local op = core.unzip_start(dir .. "/in.zip", dir .. "/out")
+      local n, err
+      for _ = 1, 5000 do
+        n, err = op:poll()
+        if n or err then
+          break
+        end
+        core.sleep(0.002)
+      end
+      assert.are.equal(2, n, err)
+      assert.are.equal("beta", proc.read_file(dir .. "/out/sub/b.txt"))
+      assert.has_error(function() op:poll() end, "attempt to use a closed unzip operation")
+      -- Closed while it runs: the extraction stops and its folder goes.
+      make_zip(dir .. "/many.zip", '[("d%d/f%d.txt" % (i % 10, i), "x") for i in range(20000)]')
+      local function exists(path)
+        return os.execute("test -e " .. proc.quote(path)) == true
+      end
+      do
+        local running <close> = core.unzip_start(dir .. "/many.zip", dir .. "/cut")
+        assert.is_truthy(helpers.eventually(20, function()
+          return exists(dir .. "/cut/d0")
+        end, 0.002))
+        assert.is_nil(running:poll())
+      end
+      assert.is_truthy(helpers.eventually(20, function()
+        return not exists(dir .. "/cut")
+      end))
+    end)
+
     it("refuses zip entries that leave the folder, and writes nothing outside", function()
       if not HAVE_PYTHON then
         pending("needs python3")
@@ -414,6 +450,50 @@ with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:
       assert.matches("%.bin$", out.files[1].name)
       assert.matches("HTTP 500$", out.files[2].error)
       assert.are.same({}, files_in(dir .. "/jobs"))
+    end)
+
+    it("lets other jobs run while a zip is extracted, and a cancel ends the extraction", function()
+      if os.execute("command -v python3 >/dev/null 2>&1") ~= true then
+        pending("needs python3")
+        return
+      end
+      -- 60,000 files of 4 KB: seconds of extraction. The second job waits
+      -- for the first file extracted and ends; it can only while the
+      -- extraction does not hold the VM.
+      local r = proc.run({ "python3", "-c", [[
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:
+    for i in range(60000):
+        z.writestr("d%d/f%d.txt" % (i % 100, i), "x" * 4096)
+]], dir .. "/many.zip" })
+      assert.are.equal(0, r.code, r.stderr)
+      local files = proc.root .. "/job_files"
+      local emu = helpers.start()
+      local worker = helpers.worker(emu, "spec/fixtures/unzipper.lua",
+        { RUNPOD_ALLOW_PRIVATE_DOWNLOAD_URLS = "true" })
+      finally(function()
+        helpers.stop(emu, worker)
+        os.execute("rm -rf " .. proc.quote(files))
+      end)
+      local url = base .. "/file?path=" .. dir .. "/many.zip&name=many.zip"
+      local a = emu.submit({ url = url })
+      local b = emu.submit({ wait_for = files .. "/*/d0/f0.txt" })
+      local view = emu.wait_done(b, 60)
+      assert.are.equal("COMPLETED", view.status, worker.output())
+      assert.are.same({ seen = true }, view.output)
+      assert.are.equal("IN_PROGRESS", emu.json("GET", "/v2/ep/status/" .. a).status)
+      -- Cancelled, the first job ends at its wait, and the extraction stops
+      -- and removes its folder.
+      emu.json("POST", "/v2/ep/cancel/" .. a)
+      assert.is_truthy(helpers.eventually(20, function()
+        return worker.output():find("Stopped on request", 1, true) ~= nil
+      end), worker.output())
+      assert.is_truthy(helpers.eventually(20, function()
+        local dirs = "find " .. proc.quote(files) .. " -mindepth 1 -type d 2>/dev/null"
+        return #proc.output_lines(dirs) == 0
+      end))
+      assert.are.equal(1, #files_in(files))   -- the downloaded archive
+      assert.is_nil(worker.output():find("did not stop", 1, true))
     end)
 
     it("lets other jobs run while downloads wait", function()

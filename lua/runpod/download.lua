@@ -29,6 +29,11 @@ download.DEFAULT_STALL_TIMEOUT = 30                   -- seconds without progres
 download.DEFAULT_PARALLEL = 4
 download.MAX_PARALLEL = 32                            -- threads per call, at most
 
+-- The waits between looks at an extraction running on its thread: short
+-- for a small archive, growing to the longest for a model-sized one.
+local UNZIP_FIRST_POLL_S = 0.002
+local UNZIP_MAX_POLL_S = 0.05
+
 local function truthy(s)
   s = (s or ""):lower():match("^%s*(.-)%s*$")
   return s == "1" or s == "true" or s == "yes"
@@ -263,6 +268,35 @@ function download.download(job_id, urls, opts)
   return setmetatable(paths, { __len = function() return n end }), errors
 end
 
+-- Extracts the zip archive at path into the folder into (opts as file()'s)
+-- -> files | nil, message. In runpod-worker the extraction runs on a
+-- thread of its own and the job waits for it in sleeps, so the other jobs
+-- of the VM run meanwhile; a stop or the job's timeout ends the wait, and
+-- closing the operation cancels the extraction (the folder is removed).
+-- Under plain Lua it blocks.
+local function unzip(path, into, opts)
+  local cap = math.tointeger(opts.max_unzip_bytes)
+  local entries = math.tointeger(opts.max_unzip_entries)
+  if not core.in_runtime() then
+    return core.unzip(path, into, cap, opts.max_unzip_ratio, entries)
+  end
+  local op <close>, err = core.unzip_start(path, into, cap, opts.max_unzip_ratio, entries)
+  if not op then
+    log.warn("unzip: " .. err .. "; extracting on the job's thread")
+    return core.unzip(path, into, cap, opts.max_unzip_ratio, entries)
+  end
+  local pause = UNZIP_FIRST_POLL_S
+  while true do
+    local n
+    n, err = op:poll()
+    if n ~= nil or err ~= nil then
+      return n, err
+    end
+    core.sleep(pause)
+    pause = math.min(pause * 2, UNZIP_MAX_POLL_S)
+  end
+end
+
 -- file(url[, opts]) -> { file_path, type, original_name, extracted_path }
 -- | nil, message. Python's rp_download.file: downloads url into job_files/
 -- (under the current directory) as <uuid>.<type>, type being the
@@ -304,8 +338,7 @@ function download.file(url, opts)
   }
   if result.type == "zip" then
     local into = dir .. "/" .. name
-    local n, uerr = core.unzip(t.path, into, math.tointeger(opts.max_unzip_bytes),
-      opts.max_unzip_ratio, math.tointeger(opts.max_unzip_entries))
+    local n, uerr = unzip(t.path, into, opts)
     if not n then
       return nil, url .. ": unzip: " .. uerr
     end

@@ -15,6 +15,15 @@
 
 #define CHUNK 65536
 
+static int cancelled(const struct rp_unzip_limits *lim, char *err,
+                     size_t errlen)
+{
+  if (!lim->cancel || !atomic_load(lim->cancel))
+    return 0;
+  rp_fail(RP_EINVAL, err, errlen, "extraction cancelled");
+  return 1;
+}
+
 /* Writes the data of the current entry to name in dirfd; adds to *total.
  * Returns RP_OK or an RP_E* code with a message. */
 static int write_entry(struct archive *a, int dirfd, const char *name,
@@ -35,6 +44,10 @@ static int write_entry(struct archive *a, int dirfd, const char *name,
     if (n < 0) {
       rc = rp_fail(RP_EINVAL, err, errlen, "%s: %s", path,
                    archive_error_string(a));
+      break;
+    }
+    if (cancelled(lim, err, errlen)) {
+      rc = RP_EINVAL;
       break;
     }
     *total += n;
@@ -157,6 +170,10 @@ int rp_unzip(const char *zip, const char *dest,
     if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
       rc = rp_fail(RP_EINVAL, err, errlen, "reading the zip archive: %s",
                    archive_error_string(a));
+      break;
+    }
+    if (cancelled(lim, err, errlen)) {
+      rc = RP_EINVAL;
       break;
     }
     if (++entries > lim->max_entries) {

@@ -14,6 +14,7 @@
 #ifndef RP_UNZIP_H
 #define RP_UNZIP_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 #define RP_UNZIP_MAX_BYTES (10LL * 1024 * 1024 * 1024)  /* 10 GiB */
@@ -25,13 +26,16 @@ struct rp_unzip_limits {
   long long max_bytes;       /* total bytes extracted */
   double max_ratio;          /* extracted bytes per byte of the archive */
   long max_entries;
+  atomic_int *cancel;        /* when set to non-zero (by any thread), the
+                                extraction ends at its next block of
+                                data or entry; NULL = none */
 };
 
 /* Extracts the zip archive 'zip' into the directory 'dest' (created when
  * missing). Sets *files to the regular files written. Returns RP_OK;
- * RP_EINVAL for an archive the guards refuse or libarchive cannot read,
- * RP_ETOOBIG past a limit, RP_EIO for a write error, each with a message;
- * dest is then removed. */
+ * RP_EINVAL for an archive the guards refuse or libarchive cannot read
+ * (or a cancel), RP_ETOOBIG past a limit, RP_EIO for a write error, each
+ * with a message; dest is then removed. */
 int rp_unzip(const char *zip, const char *dest,
              const struct rp_unzip_limits *lim, long *files, char *err,
              size_t errlen);

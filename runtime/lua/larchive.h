@@ -6,7 +6,8 @@
 
 #include <lua.h>
 
-/* Adds unzip to the table on top of the stack. [-0, +0] */
+/* Adds unzip and unzip_start to the table on top of the stack (and the
+ * metatable of unzip_start's operations to the registry). [-0, +0] */
 void rp_larchive_register(lua_State *L);
 
 #endif
