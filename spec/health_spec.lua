@@ -205,6 +205,13 @@ exit $rc
     assert.are.equal("LuaError: spec/fixtures/unfit.lua:6: no GPU found", q.reason)
   end)
 
+  it("names a failing check whole, however long its name", function()
+    local name = "check_" .. ("that_the_model_weights_are_on_the_volume_"):rep(3)
+    start({ UNFIT_NAME = name }, "spec/fixtures/unfit.lua")
+    local _, q = fails(name)
+    assert.are.equal(name, q.check)
+  end)
+
   it("names a check cut short by RUNPOD_FITNESS_TIMEOUT, with a TimeoutError", function()
     start({ RUNPOD_FITNESS_TIMEOUT = "0.5" }, "spec/fixtures/slow_fitness.lua")
     local _, q = fails("slow_fitness.lua:3")

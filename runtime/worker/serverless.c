@@ -442,7 +442,7 @@ static int fitness(struct state *s, const struct rp_settings *env)
 {
   const char *ping_tmpl = env->webhook_ping.text;
   struct rp_health_options h;
-  char err[1024], check[64];
+  char err[1024], check[256];
   if (rp_executor_fitness(s->ex[0], env->fitness_timeout.number, check,
                           sizeof(check), err, sizeof(err)) != RP_OK) {
     rp_log(RP_LOG_ERROR, NULL, "Fitness check failed: %s | %s", check, err);
