@@ -132,9 +132,8 @@ static void take(struct state *s, int free_slots)
     atomic_store(&s->want_jobs, 0);   /* full: take_at is due already */
 }
 
-/* Asks every executor to stop a job the loop does not know: one an
- * executor took itself (rp_inproc_take) and has not told the loop of
- * yet; where it is not, the ask is dropped. */
+/* A stop for a job the loop does not know: one an executor took itself
+ * (rp_inproc_take) and has not told the loop of yet. */
 static int stop_unknown(void *ud, struct rp_json_span el)
 {
   struct state *s = ud;
@@ -144,8 +143,7 @@ static int stop_unknown(void *ud, struct rp_json_span el)
       rp_json_string_dup(el, &id, &len) != RP_OK)
     return 0;
   if (!rp_post_find_job(s, id, len))
-    for (int i = 0; i < s->nex; i++)
-      rp_executor_stop_job(s->ex[i], id, len);
+    rp_take_stop_unknown(s, id, len);
   free(id);
   return 0;
 }

@@ -596,6 +596,7 @@ done:
     cancel(s, &s->stop);
   while (s->jobs)
     rp_post_remove_job(s, s->jobs);
+  rp_take_forget_stops(s);
   rp_heartbeat_stop(s->heartbeat);
   for (int i = 0; i < s->nex || (i < MAX_THREADS && s->ex[i]); i++)
     rp_executor_free(s->ex[i]);

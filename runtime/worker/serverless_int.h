@@ -25,6 +25,8 @@
 #include "worker/serverless.h"
 
 #define MAX_THREADS 256
+/* Stops asked for jobs the loop did not know yet, remembered (take.c). */
+#define STOP_MEMO 16
 /* When a request cannot be built (out of memory), the next try waits
  * this long. */
 #define RETRY_BUILD_S 1.0
@@ -56,6 +58,13 @@ struct job {
   double retry_at;
   struct rp_backoff backoff;
   struct job *next;
+};
+
+/* A stop asked for a job before the loop knew of it. */
+struct stop_memo {
+  char *id;                 /* NULL: an empty entry */
+  size_t id_len;
+  double at;                /* when it was asked */
 };
 
 struct state;
@@ -110,6 +119,8 @@ struct state {
   double stop_at;
   double stop_sent;
   struct rp_backoff stop_backoff;
+  struct stop_memo stop_memo[STOP_MEMO];  /* a ring, oldest overwritten */
+  int stop_memo_next;
   double timeout;            /* per job, 0 = none */
   double post_timeout;       /* seconds one post attempt may take */
   double stop_grace;
@@ -158,6 +169,17 @@ void rp_take_start(struct state *s, int free_slots);
 void rp_take_done(struct state *s, struct rp_req *r);
 /* Sends a job-stop long poll. */
 void rp_take_start_stop_poll(struct state *s);
+/* A stop asked for the job id[0..id_len) that the loop does not know: one
+ * an executor took itself in the place of one that ended and has not told
+ * the loop of yet. Forwarded to every executor (where none has it, the ask
+ * is dropped) and remembered for STOP_MEMO_S, so that the job, once known,
+ * counts as asked to stop from now (rp_take_stop_asked). */
+void rp_take_stop_unknown(struct state *s, const char *id, size_t id_len);
+/* When a stop was asked for the job id[0..id_len) before the loop knew of
+ * it (rp_take_stop_unknown), else 0; the ask is forgotten. */
+double rp_take_stop_asked(struct state *s, const char *id, size_t id_len);
+/* Forgets every remembered ask. */
+void rp_take_forget_stops(struct state *s);
 /* Handles a finished job-stop poll: asks its jobs to stop. Frees r. */
 void rp_take_stop_done(struct state *s, struct rp_req *r);
 

@@ -28,6 +28,9 @@
 /* A result this big keeps its job's slot until it is delivered: the next
  * job's input is not taken in while it is still held. */
 #define BIG_RESULT_BYTES ((size_t)1 << 20)
+/* How long a stop asked for a job not yet known counts for it: the loop
+ * hears of a job an executor took within a pass. */
+#define STOP_MEMO_S 60.0
 
 /* How deep a taken job may nest as the orchestrator reads it: well past
  * the codec's limit, so that the id of a job nested too deep is still
@@ -449,6 +452,46 @@ void rp_take_stop_done(struct state *s, struct rp_req *r)
   if (r->status == 200)
     each_stop_id(s, r->resp.data, r->resp.len);
   rp_req_free(r);
+}
+
+void rp_take_stop_unknown(struct state *s, const char *id, size_t id_len)
+{
+  struct stop_memo *m = &s->stop_memo[s->stop_memo_next];
+  char *copy = malloc(id_len + 1);
+  for (int i = 0; i < s->nex; i++)
+    rp_executor_stop_job(s->ex[i], id, id_len);
+  if (!copy)
+    return;
+  memcpy(copy, id, id_len);
+  copy[id_len] = '\0';
+  free(m->id);
+  m->id = copy;
+  m->id_len = id_len;
+  m->at = rp_clock_now();
+  s->stop_memo_next = (s->stop_memo_next + 1) % STOP_MEMO;
+}
+
+double rp_take_stop_asked(struct state *s, const char *id, size_t id_len)
+{
+  double now = rp_clock_now();
+  for (int i = 0; i < STOP_MEMO; i++) {
+    struct stop_memo *m = &s->stop_memo[i];
+    double at = m->at;
+    if (!m->id || m->id_len != id_len || memcmp(m->id, id, id_len) != 0)
+      continue;
+    free(m->id);
+    m->id = NULL;
+    return now - at <= STOP_MEMO_S ? at : 0;
+  }
+  return 0;
+}
+
+void rp_take_forget_stops(struct state *s)
+{
+  for (int i = 0; i < STOP_MEMO; i++) {
+    free(s->stop_memo[i].id);
+    s->stop_memo[i].id = NULL;
+  }
 }
 
 void rp_take_start_stop_poll(struct state *s)

@@ -1,4 +1,6 @@
-/* test_take.c - the job loop's count of free places (worker/take.c). */
+/* test_take.c - the job loop's count of free places and its memory of
+ * stops asked for jobs it did not know yet (worker/take.c). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -87,8 +89,56 @@ static void a_big_result_holds_its_place_only_while_it_goes(void)
   s.jobs = NULL;
 }
 
+static struct job *tracked(struct state *s, const char *id, size_t len)
+{
+  struct job *j = calloc(1, sizeof(*j));
+  j->id = malloc(len + 1);
+  memcpy(j->id, id, len);
+  j->id[len] = '\0';
+  j->id_len = len;
+  rp_post_track_job(s, j, 0);
+  return j;
+}
+
+/* A stop asked before the loop knew of the job (an executor took it in
+ * the place of one that ended) marks the job once it is known, so that
+ * the stuck check counts from the ask; other jobs, and the same job known
+ * a second time, are not marked. Ids are compared whole, NUL bytes too. */
+static void a_stop_asked_before_the_job_is_known_marks_it(void)
+{
+  static struct state s;
+  struct job *a, *b, *c;
+  memset(&s, 0, sizeof(s));
+  rp_take_stop_unknown(&s, "job-a\0x", 7);
+  rp_take_stop_unknown(&s, "job-b", 5);
+  a = tracked(&s, "job-a\0x", 7);
+  CHECK(a->stop_asked > 0);
+  c = tracked(&s, "job-a", 5);
+  CHECK(c->stop_asked == 0);
+  rp_post_remove_job(&s, c);
+  rp_post_remove_job(&s, a);
+  a = tracked(&s, "job-a\0x", 7);
+  CHECK(a->stop_asked == 0);
+  rp_post_remove_job(&s, a);
+  /* The ring keeps the newest STOP_MEMO asks. */
+  for (int i = 0; i < STOP_MEMO; i++) {
+    char id[16];
+    snprintf(id, sizeof(id), "other-%d", i);
+    rp_take_stop_unknown(&s, id, strlen(id));
+  }
+  b = tracked(&s, "job-b", 5);
+  CHECK(b->stop_asked == 0);
+  rp_post_remove_job(&s, b);
+  b = tracked(&s, "other-3", 7);
+  CHECK(b->stop_asked > 0);
+  rp_post_remove_job(&s, b);
+  rp_take_forget_stops(&s);
+  CHECK_INT(0, s.njobs);
+}
+
 int main(void)
 {
   RUN(a_big_result_holds_its_place_only_while_it_goes);
+  RUN(a_stop_asked_before_the_job_is_known_marks_it);
   return check_summary();
 }
