@@ -122,7 +122,7 @@ static void a_stop_asked_before_the_job_is_known_marks_it(void)
   rp_post_remove_job(&s, a);
   /* The ring keeps the newest STOP_MEMO asks. */
   for (int i = 0; i < STOP_MEMO; i++) {
-    char id[16];
+    char id[32];
     snprintf(id, sizeof(id), "other-%d", i);
     rp_take_stop_unknown(&s, id, strlen(id));
   }
