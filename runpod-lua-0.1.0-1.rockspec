@@ -59,7 +59,8 @@ build = {
       sources = {
         "runtime/base/buf.c", "runtime/base/json.c", "runtime/base/log.c", "runtime/base/alloc.c", "runtime/base/args.c",
         "runtime/lua/ljson.c", "runtime/lua/json_decode.c",
-        "runtime/lua/json_encode.c", "runtime/lua/lcore.c", "runtime/lua/host.c", "runtime/base/ident.c",
+        "runtime/lua/json_encode.c", "runtime/lua/lcore.c", "runtime/lua/host.c", "runtime/lua/lclass.c",
+        "runtime/base/ident.c",
         "runtime/net/wire.c",
         "runtime/net/req.c", "runtime/net/http.c", "runtime/lua/lhttp.c",
         "runtime/base/codec.c", "runtime/lua/lbuffer.c", "runtime/base/files.c", "runtime/lua/lfiles.c",

@@ -32,6 +32,7 @@
 
 #include "base/rp.h"
 #include "base/unzip.h"
+#include "lua/lclass.h"
 
 #define RP_UNZIP_OP_MT "runpod.UnzipOp"
 /* Seconds the exit hook waits for extractions still running. */
@@ -242,10 +243,5 @@ static const luaL_Reg op_meta[] = {
 void rp_larchive_register(lua_State *L)
 {
   luaL_setfuncs(L, archive_functions, 0);
-  luaL_newmetatable(L, RP_UNZIP_OP_MT);
-  luaL_setfuncs(L, op_meta, 0);
-  lua_newtable(L);
-  luaL_setfuncs(L, op_methods, 0);
-  lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);
+  rp_lclass_register(L, RP_UNZIP_OP_MT, op_meta, op_methods);
 }

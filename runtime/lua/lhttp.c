@@ -33,6 +33,7 @@
 #include "net/download.h"
 #include "net/http.h"
 #include "lua/host.h"
+#include "lua/lclass.h"
 #include "net/netguard.h"
 #include "base/rp.h"
 #include "net/sigv4.h"
@@ -397,13 +398,7 @@ static const luaL_Reg download_meta[] = {
 
 void rp_lhttp_register(lua_State *L)
 {
-  luaL_newmetatable(L, RP_RESPONSE_MT);
-  luaL_setfuncs(L, handle_meta, 0);
-  lua_pop(L, 1);
-  luaL_newmetatable(L, RP_DOWNLOAD_MT);
-  luaL_setfuncs(L, download_meta, 0);
-  luaL_newlib(L, download_methods);
-  lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);
+  rp_lclass_register(L, RP_RESPONSE_MT, handle_meta, NULL);
+  rp_lclass_register(L, RP_DOWNLOAD_MT, download_meta, download_methods);
   luaL_setfuncs(L, http_functions, 0);
 }

@@ -19,6 +19,7 @@
 
 #include "base/rp.h"
 #include "net/s3part.h"
+#include "lua/lclass.h"
 
 #define RP_S3PART_MT "runpod.S3Part"
 
@@ -141,10 +142,6 @@ static const luaL_Reg part_meta[] = {
 
 void rp_ls3_register(lua_State *L)
 {
-  luaL_newmetatable(L, RP_S3PART_MT);
-  luaL_setfuncs(L, part_meta, 0);
-  luaL_newlib(L, part_methods);
-  lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);
+  rp_lclass_register(L, RP_S3PART_MT, part_meta, part_methods);
   luaL_setfuncs(L, s3_functions, 0);
 }

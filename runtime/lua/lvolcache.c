@@ -26,6 +26,7 @@
 
 #include "base/rp.h"
 #include "base/volcache.h"
+#include "lua/lclass.h"
 
 #define RP_VOLCACHE_MT "runpod.VolumeCache"
 #define RP_VOLCACHE_OP_MT "runpod.VolumeCacheOp"
@@ -208,20 +209,9 @@ static const luaL_Reg op_meta[] = {
   {NULL, NULL}
 };
 
-static void createmeta(lua_State *L, const char *name, const luaL_Reg *meta,
-                       const luaL_Reg *methods)
-{
-  luaL_newmetatable(L, name);
-  luaL_setfuncs(L, meta, 0);
-  lua_newtable(L);
-  luaL_setfuncs(L, methods, 0);
-  lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);
-}
-
 void rp_lvolcache_register(lua_State *L)
 {
   luaL_setfuncs(L, volcache_functions, 0);
-  createmeta(L, RP_VOLCACHE_MT, cache_meta, cache_methods);
-  createmeta(L, RP_VOLCACHE_OP_MT, op_meta, op_methods);
+  rp_lclass_register(L, RP_VOLCACHE_MT, cache_meta, cache_methods);
+  rp_lclass_register(L, RP_VOLCACHE_OP_MT, op_meta, op_methods);
 }
