@@ -277,6 +277,10 @@ describe("runpod-worker --rp_serve_api", function()
         expect(400, "invalid JSON body (an object is expected)", "POST", "/runsync", "[1]")
         expect(400, "missing input", "POST", "/run", "{\"inputs\":1}")
         expect(400, "missing input", "POST", "/v2/ep/run", "{}")
+        -- A null input is none (the worker would drop the job: it would
+        -- stay IN_PROGRESS); the last of two keys counts, as in the worker.
+        expect(400, "missing input", "POST", "/runsync", "{\"input\":null}")
+        expect(400, "missing input", "POST", "/run", "{\"input\":1,\"input\":null}")
         expect(400, "webhook must be an http(s) URL string", "POST", "/run",
           "{\"input\":1,\"webhook\":\"ftp://x\"}")
       end)
@@ -655,6 +659,25 @@ describe("runpod-worker --rp_serve_api", function()
       assert.are.equal(405, code)
       code = s.call("POST", "/other/realtime", "{\"input\":1}")
       assert.are.equal(404, code)
+    end)
+
+    it("cancels the job of a client that went away and lets its request go", function()
+      local s = start("spec/fixtures/sleepy.lua", nil, { RUNPOD_ENDPOINT_ID = "ep-3" })
+      finally(function() s.stop() end)
+      -- The client gives up after 1 s; the job would sleep 60 s.
+      local code = s.call("POST", "/ep-3/realtime", json.encode({ input = { seconds = 60 } }), 1)
+      assert.are_not.equal(200, code)
+      local jobs = emulator.eventually(10, function()
+        local v = s.json("GET", "/health")
+        if v and v.jobs.inProgress == 0 and v.jobs.inQueue == 0 then
+          return v.jobs
+        end
+      end)
+      assert.is_table(jobs, s.process.output())
+      -- and the worker is free for the next one
+      local v, got = s.json("POST", "/ep-3/realtime", { input = { seconds = 0.01 } })
+      assert.are.equal(200, got)
+      assert.is_table(v.output, json.encode(v))
     end)
 
     it("answers a failed job's error with 200", function()

@@ -17,6 +17,9 @@ local function job_server(takes, opts)
   if opts and opts.done_status then
     proc.write_file(dir .. "/done_status", tostring(opts.done_status))
   end
+  if opts and opts.take_status then
+    proc.write_file(dir .. "/take_status", tostring(opts.take_status))
+  end
   if opts and opts.progress_status then
     proc.write_file(dir .. "/progress_status", tostring(opts.progress_status))
   end
@@ -260,6 +263,61 @@ describe("runpod-worker's data path", function()
       assert.are.equal("JSONDecodeError", err.error_type, body)
       assert.matches(c[3], err.error_message, 1, true)
     end
+  end)
+
+  it("runs a job whose input is null and fails one without input", function()
+    -- The Python SDK checks that "input" is there, not what it holds: the
+    -- handler gets None. A job with no input at all is answered failed
+    -- rather than left in progress.
+    server = job_server({ '[{"id":"null-in","input":null},{"id":"no-in","x":1}]' })
+    worker = worker_for(server)
+    assert.truthy(helpers.eventually(30, function()
+      return #dones(server) >= 2
+    end), worker.output())
+    local by_target = {}
+    for _, e in ipairs(dones(server)) do
+      by_target[e.target] = e.body
+    end
+    local ran = by_target[DONE .. "null-in?gpu=x&isStream=false"]
+    assert.are.equal('{"output":{"echo":null}}', ran, worker.output())
+    local body = by_target[DONE .. "no-in?gpu=x&isStream=false"]
+    assert.is_string(body, worker.output())
+    local err = error_of(body)
+    assert.are.equal("KeyError", err.error_type, body)
+    assert.are.equal("Job has missing field(s): input.", err.error_message)
+    assert.are.equal(2, #dones(server), worker.output())
+  end)
+
+  it("runs the jobs of any 2xx job-take answer, as the Python SDK", function()
+    server = job_server({ '{"id":"job-201","input":{"x":1}}' }, { take_status = 201 })
+    worker = worker_for(server)
+    assert.truthy(helpers.eventually(30, function()
+      return #dones(server) >= 1
+    end), worker.output())
+    assert.are.equal(DONE .. "job-201?gpu=x&isStream=false", dones(server)[1].target)
+    assert.are.equal('{"output":{"echo":{"x":1}}}', dones(server)[1].body)
+  end)
+
+  it("posts no stream partials without RUNPOD_WEBHOOK_POST_STREAM, only the result", function()
+    -- The Python SDK's partials then go nowhere; posted to the job-done
+    -- URL instead, the first would read as the job's result.
+    server = job_server({ '{"id":"job-s","input":{"words":["a","b"]}}' })
+    worker = worker_for(server, { HANDLER = "handlers/streaming.lua" })
+    assert.truthy(helpers.eventually(30, function()
+      return #dones(server) >= 1
+    end), worker.output())
+    helpers.sleep(0.5)
+    local posts = {}
+    for _, e in ipairs(server.log()) do
+      if e.method == "POST" then
+        posts[#posts + 1] = e
+      end
+    end
+    assert.are.equal(1, #posts, worker.output())
+    assert.are.equal(DONE .. "job-s?gpu=x&isStream=true", posts[1].target)
+    assert.are.same({ output = { { index = 1, token = "a" }, { index = 2, token = "b" } } },
+      json.decode(posts[1].body))
+    assert.matches("RUNPOD_WEBHOOK_POST_STREAM is not set", worker.output(), 1, true)
   end)
 
   it("gives up at once, with one ERROR line, on an answer that is final", function()

@@ -124,7 +124,8 @@ int rp_emu_submit(struct rp_emulator *e, const struct rp_httpd_request *req,
     rp_emu_reply_error(res, 400, "invalid JSON body (an object is expected)");
     goto out;
   }
-  if (!c.has_input) {
+  if (!c.has_input || rp_emu_is_null(c.input)) {
+    /* A null input is none: the worker would have nothing to run. */
     rp_emu_reply_error(res, 400, "missing input");
     goto out;
   }
@@ -302,12 +303,17 @@ static int view_ended(const struct rp_buf *view)
   return 0;
 }
 
+/* How often a realtime request held for its job looks whether its
+ * client is still there. */
+#define REALTIME_LOOK_MS 1000
+
 /* POST /{endpoint}/realtime: queues the body's job like /run, holds until
  * it ends and answers the normalised result, {"output":...} and/or
  * {"error":...}, with 200, as the Python SDK's run_job() result: a job
  * that completed with neither (the handler returned an empty table)
  * answers {}; one that ended otherwise with neither (cancelled, timed
- * out) answers {"error":"job <STATUS>"}. */
+ * out) answers {"error":"job <STATUS>"}. A client that goes away has its
+ * job cancelled. */
 void rp_emu_realtime(struct rp_emulator *e, const struct rp_httpd_request *req,
                      struct rp_httpd_response *res)
 {
@@ -327,7 +333,7 @@ void rp_emu_realtime(struct rp_emulator *e, const struct rp_httpd_request *req,
     return;
   for (;;) {
     rp_buf_clear(&view);
-    rc = rp_jobstore_view(e->js, id, RP_EMU_MAX_WAIT_MS, &view);
+    rc = rp_jobstore_view(e->js, id, REALTIME_LOOK_MS, &view);
     if (rc != RP_OK) {
       rp_emu_reply_store(res, rc);
       goto out;
@@ -336,6 +342,13 @@ void rp_emu_realtime(struct rp_emulator *e, const struct rp_httpd_request *req,
       break;
     if (rp_jobstore_sleep(e->js, 0) != 0) {
       rp_emu_reply_error(res, 503, "server shutting down");
+      goto out;
+    }
+    if (rp_httpd_client_gone(req)) {
+      /* Nobody to answer: the job is cancelled, the thread let go. */
+      rp_buf_clear(&view);
+      rp_jobstore_cancel(e->js, id, &view);
+      res->status = 0;
       goto out;
     }
   }

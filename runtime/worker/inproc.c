@@ -55,7 +55,7 @@ int rp_inproc_deliver(void *ud, enum rp_out_kind kind, const char *id,
 
 /* Called by the executors, on their threads, as rp_inproc_deliver. The
  * source's job-take objects are {"id":"<id>","input":...}: one whose id
- * and input read as such goes to the executor as it is; anything else to
+ * and input are there goes to the executor as it is; anything else to
  * the loop (no *id), for take.c's checks. */
 int rp_inproc_take(void *ud, char **text, size_t *len, char **id,
                    size_t *id_len)
@@ -72,7 +72,6 @@ int rp_inproc_take(void *ud, char **text, size_t *len, char **id,
   }
   *text = rp_buf_steal(&b, len);
   if (rp_json_member(*text, *len, "input", &v) == 1 &&
-      rp_json_kind(v) != RP_JSON_NULL &&
       rp_json_member(*text, *len, "id", &v) == 1 &&
       rp_json_kind(v) == RP_JSON_STRING &&
       rp_json_string_dup(v, id, id_len) == RP_OK && *id_len == 0) {

@@ -120,7 +120,8 @@ void rp_serverless_handle_outbox(struct state *s)
     switch (m->kind) {
     case RP_OUT_STREAM:
     case RP_OUT_PROGRESS:
-      if (j && !j->finished) {
+      if (j && !j->finished &&
+          (m->kind == RP_OUT_PROGRESS || s->source || s->stream_tmpl)) {
         rp_post_queue(j, m->kind == RP_OUT_STREAM ? P_STREAM : P_PROGRESS,
                       m->body, m->len, 0);
         m->body = NULL;
@@ -501,8 +502,12 @@ int rp_serverless_run(const struct rp_vm_options *vm,
            "serverless mode needs it");
     return RP_EXIT_FAILED;
   }
-  if (!s->stream_tmpl || !*s->stream_tmpl)
-    s->stream_tmpl = s->done_tmpl;
+  if (!s->source && (!s->stream_tmpl || !*s->stream_tmpl)) {
+    /* Posted to the job-done URL, a partial would read as the result. */
+    s->stream_tmpl = NULL;
+    rp_log(RP_LOG_WARN, NULL, "RUNPOD_WEBHOOK_POST_STREAM is not set: "
+           "stream partials are not posted (results still are)");
+  }
   /* Without /job-take/ in the take URL no job-stop URL follows from it:
    * run without the stop poll (as the Python SDK always does) rather than
    * refuse, so a worker behind a proxy that renames the path still runs

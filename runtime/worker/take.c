@@ -125,12 +125,6 @@ static char *job_id(const struct taken *t, size_t *len)
   return id;
 }
 
-/* Whether the job's input is absent or null. */
-static int no_input(const struct taken *t)
-{
-  return !t->has_input || rp_json_kind(t->input) == RP_JSON_NULL;
-}
-
 static void dispatch(struct state *s, const struct taken *t);
 
 /* Dispatches each job of the batch (a JSON array) at p..end. A job that
@@ -305,25 +299,21 @@ static void hand_to_executor(struct state *s, char *id, size_t id_len,
 }
 
 /* Checks a taken job and hands it to an executor. A job with a usable id
- * goes on even when it is not valid JSON or its VM cannot decode it: its
- * VM answers it with a failed result, so it never stays in progress. */
+ * goes on even when it is not valid JSON, its VM cannot decode it or it
+ * has no input: its VM answers it with a failed result, so it never stays
+ * in progress. A null input is an input (the handler gets null, as in the
+ * Python SDK). */
 static void dispatch(struct state *s, const struct taken *t)
 {
   size_t id_len;
   char *id = job_id(t, &id_len);
-  int missing_input = t->complete && no_input(t);
   if (!id) {
     if (t->complete)
       rp_log(RP_LOG_ERROR, NULL, "Job has missing field(s): id%s.",
-             missing_input ? ", input" : "");
+             t->has_input ? "" : ", input");
     else
       rp_log(RP_LOG_ERROR, NULL, "job-take: a job that is not valid JSON "
              "and has no readable id was skipped");
-    return;
-  }
-  if (missing_input) {
-    rp_log(RP_LOG_ERROR, id, "Job has missing field(s): input.");
-    free(id);
     return;
   }
   if (rp_post_find_job(s, id, id_len)) {
@@ -343,7 +333,9 @@ void rp_take_done(struct state *s, struct rp_req *r)
   double took = rp_clock_now() - s->take_sent;
   s->take = NULL;
   rp_req_describe(r, what, sizeof(what));
-  if (r->result != CURLE_OK || (r->status != 200 && r->status != 204 &&
+  /* As the Python SDK: 204 and 400 (FlashBoot) mean no job, 429 waits,
+   * any other 2xx carries jobs, anything else is an error. */
+  if (r->result != CURLE_OK || ((r->status < 200 || r->status > 299) &&
                                 r->status != 400)) {
     double wait = r->status == 429 ? TOO_MANY_S
                   : rp_backoff_next(&s->take_backoff);
@@ -354,7 +346,7 @@ void rp_take_done(struct state *s, struct rp_req *r)
     return;
   }
   rp_backoff_reset(&s->take_backoff);
-  if (r->status != 200 || r->resp.len == 0) {
+  if (r->status == 204 || r->status == 400 || r->resp.len == 0) {
     /* No job. A server that answers at once must not make us spin: the
      * polls are spaced by a growing gap, counted from when each was sent.
      * A poll the server held has waited already; the next one goes at

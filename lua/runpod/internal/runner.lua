@@ -237,7 +237,9 @@ end
 -- beyond the double range such as 1e400, nesting deeper than 1000, or not
 -- JSON at all; decode_error: the decoder's message when runpod-worker
 -- decoded it) gives the error type "JSONDecodeError" and a message naming
--- the decoder's reason, for the job's failed result.
+-- the decoder's reason, for the job's failed result; a job without an
+-- "input" member gives "KeyError" (a null input is an input: the handler
+-- gets runpod.json.null, as Python's gets None).
 function runner.decode_job(job, decode_error)
   if type(job) == "string" then
     job, decode_error = json.decode(job)
@@ -248,6 +250,9 @@ function runner.decode_job(job, decode_error)
   end
   if type(job) ~= "table" or getmetatable(job) == array_mt then
     return nil, "JSONDecodeError", "the job is not a JSON object"
+  end
+  if rawget(job, "input") == nil then
+    return nil, "KeyError", "Job has missing field(s): input."
   end
   return job
 end
