@@ -33,6 +33,9 @@ local function job_server(takes, opts)
     end
     return entries
   end
+  function server.set_done_status(status)
+    proc.write_file(dir .. "/done_status", tostring(status))
+  end
   function server.kill()
     h.kill()
     os.execute("rm -rf " .. proc.quote(dir))
@@ -318,6 +321,34 @@ describe("runpod-worker's data path", function()
     assert.are.same({ output = { { index = 1, token = "a" }, { index = 2, token = "b" } } },
       json.decode(posts[1].body))
     assert.matches("RUNPOD_WEBHOOK_POST_STREAM is not set", worker.output(), 1, true)
+  end)
+
+  it("takes no job while a result waits for a retry, at concurrency 1", function()
+    -- A job server failing its posts must not be handed job after job
+    -- (the Python SDK takes the next job only once the result is sent).
+    -- The next take may go out beside a result's first post (job-b), but
+    -- a result that failed keeps its job's place until it is delivered.
+    server = job_server({ '{"id":"job-a","input":1}', '{"id":"job-b","input":2}',
+      '{"id":"job-c","input":3}' }, { done_status = 500 })
+    worker = worker_for(server)
+    local function posts_for(id)
+      local n = 0
+      for _, e in ipairs(dones(server)) do
+        if e.target:find("/" .. id .. "?", 1, true) then
+          n = n + 1
+        end
+      end
+      return n
+    end
+    assert.truthy(helpers.eventually(30, function()
+      return posts_for("job-a") >= 4 and posts_for("job-b") >= 3
+    end), worker.output())
+    assert.are.equal(0, posts_for("job-c"), worker.output())
+    -- the job server recovers: both are delivered, then job-c is taken
+    server.set_done_status(200)
+    assert.truthy(helpers.eventually(30, function()
+      return posts_for("job-c") >= 1
+    end), worker.output())
   end)
 
   it("gives up at once, with one ERROR line, on an answer that is final", function()

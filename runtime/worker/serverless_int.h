@@ -146,9 +146,9 @@ void rp_serverless_handle_outbox(struct state *s);
 /* Jobs whose executor has not reported their end. */
 int rp_take_running(struct state *s);
 /* How many jobs the next job-take may ask for: the concurrency less the
- * jobs running and less the jobs whose large result (1 MiB or more) is
- * not yet delivered, so that a large result is never held alongside the
- * next job's input. */
+ * jobs running and less the ended jobs whose result is not yet delivered
+ * and is large (1 MiB or more: never held alongside the next job's input)
+ * or waits for a retry (a failing job server gets no more jobs). */
 int rp_take_free_slots(struct state *s, int running);
 /* The executor for the next job: the least loaded of those taking jobs,
  * or with 'any' set, of all of them; its index in *index. NULL if none. */

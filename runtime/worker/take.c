@@ -226,23 +226,29 @@ int rp_take_running(struct state *s)
   return n;
 }
 
-/* Whether the finished job j is delivering a result of BIG_RESULT_BYTES
- * or more: its result is the next post to go. Not while stream partials
- * before it are still retrying (each has its own retry window): the
- * slot would be held for as long as all of them. */
-static int holds_big_result(const struct job *j)
+/* Whether the finished job j keeps its place until its result is
+ * delivered: its result is the next post to go and is BIG_RESULT_BYTES or
+ * more (never held alongside the next job's input), or it failed once
+ * and waits for a retry (a job server that fails posts gets no more jobs
+ * than the concurrency: the Python SDK takes none while a result is
+ * owed). Not while stream partials before it are still retrying (each
+ * has its own retry window): the slot would be held for as long as all
+ * of them. */
+static int holds_slot(const struct job *j)
 {
-  return j->head && j->head->kind == P_FINAL &&
-         j->head->len >= BIG_RESULT_BYTES;
+  const struct post *p = j->head;
+  return p && p->kind == P_FINAL &&
+         (p->len >= BIG_RESULT_BYTES || p->attempts > 1 ||
+          (p->attempts == 1 && !j->inflight));
 }
 
 int rp_take_free_slots(struct state *s, int running)
 {
-  int big = 0;
+  int held = 0;
   for (const struct job *j = s->jobs; j; j = j->next)
-    if (!j->running && holds_big_result(j))
-      big++;
-  return s->concurrency - running - big;
+    if (!j->running && holds_slot(j))
+      held++;
+  return s->concurrency - running - held;
 }
 
 /* A job already taken is never dropped: with 'any' set, an executor
