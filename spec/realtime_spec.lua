@@ -63,10 +63,11 @@ local function start(env)
   return start_on(curl.free_port(), env)
 end
 
--- start_with_waiting_job(env) -> worker, request, release: a worker
+-- start_with_waiting_job(env[, id]) -> worker, request, release: a worker
 -- (killed when the test ends, whatever happens) running one realtime job
--- that waits until release() is called; request.wait() -> its answer.
-local function start_with_waiting_job(env)
+-- (named id, when given) that waits until release() is called;
+-- request.wait() -> its answer.
+local function start_with_waiting_job(env, id)
   local flag = os.tmpname()
   os.remove(flag)
   local w = start(env)
@@ -75,7 +76,7 @@ local function start_with_waiting_job(env)
     os.remove(flag)
   end)
   local request = curl.background("POST", w.url .. "/rt/realtime",
-    json.encode({ input = { mode = "wait", until_file = flag } }),
+    json.encode({ id = id, input = { mode = "wait", until_file = flag } }),
     { "Content-Type: application/json" }, 30)
   return w, request, function() proc.write_file(flag, "") end
 end
@@ -181,6 +182,45 @@ describe("runpod-worker in realtime mode (RUNPOD_REALTIME_PORT)", function()
     assert.are.equal(KEY, seen.headers.Authorization)
     assert.are.equal(200, code)
     assert.are.same({ output = { waited = true } }, json.decode(body))
+  end)
+
+  it("runs a job under the caller's id, names it in its pings and refuses it twice",
+      function()
+    -- The Python SDK's handler sees the platform's request id, and its
+    -- pings name it (the emulator logs the query decoded).
+    local name = "platform-req/42 x"
+    local w, waiting, release = start_with_waiting_job({ RUNPOD_ENDPOINT_ID = "rt",
+      RUNPOD_POD_ID = "rt-7", RUNPOD_AI_API_KEY = KEY, RUNPOD_REALTIME_CONCURRENCY = "2",
+      RUNPOD_WEBHOOK_PING = emu.env.RUNPOD_WEBHOOK_PING, RUNPOD_PING_INTERVAL = "200" }, name)
+    local seen = helpers.eventually(15, function()
+      for _, e in ipairs(pings(emu, "rt-7")) do
+        if e.query:find("job_id=" .. name .. "&", 1, true) then
+          return e
+        end
+      end
+    end)
+    local twice = w.call("POST", "/rt/realtime",
+      json.encode({ id = name, input = { mode = "id" } }), 10)
+    release()
+    local code, body = waiting.wait()
+    assert.is_truthy(seen, w.process.output())
+    assert.are.equal(409, twice)
+    assert.are.equal(200, code)
+    assert.are.same({ output = { waited = true } }, json.decode(body))
+    assert.truthy(w.process.output():find('"requestId": "platform-req/42 x", '
+      .. '"message": "Started."', 1, true), w.process.output())
+    -- once it has ended the name is free; the handler sees it as job.id
+    local v, again = w.json("POST", "/rt/realtime", { id = name, input = { mode = "id" } })
+    assert.are.equal(200, again)
+    assert.are.same({ output = { id = name } }, v)
+    -- without an id the worker sees the server's; a bad one is refused
+    v = w.json("POST", "/rt/realtime", { input = { mode = "id" } })
+    assert.matches("^%x+%-%x+%-4%x+%-%x+%-%x+$", v.output.id)
+    for _, bad in ipairs({ '5', '""', '"a\\u0000b"', ('"%s"'):format(("x"):rep(129)) }) do
+      local got, text = w.call("POST", "/rt/realtime", '{"id":' .. bad .. ',"input":1}')
+      assert.are.equal(400, got, bad)
+      assert.matches("invalid id", text, 1, true)
+    end
   end)
 
   describe("with refresh_mode pod", function()

@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/buf.h"
@@ -19,6 +20,8 @@ struct run_ctx {
   int has_webhook;
   struct rp_json_span policy;
   int has_policy;
+  struct rp_json_span id;
+  int has_id;
   int rc;
 };
 
@@ -31,9 +34,12 @@ static int run_member(void *ud, const char *key, struct rp_json_span val,
     c->has_input = 1;
     return 0;
   }
-  if (strcmp(key, "id") == 0)
-    return 0;              /* the store names the job; a second "id" in
-                              the job-take object would hide it */
+  if (strcmp(key, "id") == 0) {
+    c->id = val;           /* never copied: a second "id" in the job-take
+                              object would hide the one the store sets */
+    c->has_id = !rp_emu_is_null(val);
+    return 0;
+  }
   if (strcmp(key, "webhook") == 0) {
     c->webhook = val;
     c->has_webhook = !rp_emu_is_null(val);
@@ -101,10 +107,30 @@ static int policy_valid(struct rp_json_span policy, long *timeout,
 
 /* Handles /run and /runsync: queues the job from the body. Returns the
  * new id in id (and 1), or answers an error and returns 0. */
+/* The caller's job id: a JSON string of 1..RP_JOBSTORE_MAX_ID bytes
+ * without NUL, malloc'ed into *as. Returns 1, or 0 after answering 400. */
+static int caller_id(struct rp_json_span v, char **as,
+                     struct rp_httpd_response *res)
+{
+  size_t len = 0;
+  *as = NULL;
+  if (rp_json_kind(v) != RP_JSON_STRING ||
+      rp_json_string_dup(v, as, &len) != RP_OK || len == 0 ||
+      len > RP_JOBSTORE_MAX_ID || memchr(*as, '\0', len)) {
+    free(*as);
+    *as = NULL;
+    rp_emu_reply_error(res, 400, "invalid id (must be a string of 1 to 128 "
+                       "bytes, no NUL)");
+    return 0;
+  }
+  return 1;
+}
+
 int rp_emu_submit(struct rp_emulator *e, const struct rp_httpd_request *req,
-                  struct rp_httpd_response *res, char *id)
+                  struct rp_httpd_response *res, char *id, int named)
 {
   struct rp_buf extra = RP_BUF_INIT(SIZE_MAX / 2);
+  char *as = NULL;
   struct run_ctx c;
   char url[RP_EMU_MAX_URL];
   char err[128];
@@ -141,11 +167,17 @@ int rp_emu_submit(struct rp_emulator *e, const struct rp_httpd_request *req,
     rp_emu_reply_store(res, c.rc);
     goto out;
   }
-  rc = rp_jobstore_submit(e->js, c.input.p, c.input.n,
-                          extra.data ? extra.data : "", extra.len,
-                          c.has_webhook ? url : NULL, timeout, id);
+  if (named && c.has_id && !caller_id(c.id, &as, res))
+    goto out;
+  rc = rp_jobstore_submit_as(e->js, as, c.input.p, c.input.n,
+                             extra.data ? extra.data : "", extra.len,
+                             c.has_webhook ? url : NULL, timeout, id);
   if (rc == RP_ETOOBIG) {
     rp_emu_reply_error(res, 429, "queue full");
+    goto out;
+  }
+  if (rc == RP_JOBSTORE_EEXIST) {
+    rp_emu_reply_error(res, 409, "a job with this id is in progress");
     goto out;
   }
   if (rc != RP_OK) {
@@ -153,9 +185,11 @@ int rp_emu_submit(struct rp_emulator *e, const struct rp_httpd_request *req,
     goto out;
   }
   rp_buf_free(&extra);
+  free(as);
   return 1;
 out:
   rp_buf_free(&extra);
+  free(as);
   return 0;
 }
 
@@ -214,7 +248,7 @@ static int run(struct rp_emulator *e, const struct rp_httpd_request *req,
   if (sync && rp_emu_arg_number(req, res, "wait", RP_EMU_DEFAULT_WAIT_MS,
                                 RP_EMU_MAX_WAIT_MS, &hold) != 0)
     return ANSWERED;
-  if (!rp_emu_submit(e, req, res, id))
+  if (!rp_emu_submit(e, req, res, id, 0))
     return ANSWERED;
   res->status = 200;
   if (!sync) {
@@ -329,7 +363,7 @@ void rp_emu_realtime(struct rp_emulator *e, const struct rp_httpd_request *req,
     rp_emu_reply_error(res, 405, "method not allowed (POST)");
     return;
   }
-  if (!rp_emu_submit(e, req, res, id))
+  if (!rp_emu_submit(e, req, res, id, 1))
     return;
   for (;;) {
     rp_buf_clear(&view);

@@ -198,7 +198,7 @@ static void bulk_submit(struct rp_emulator *e,
                         &count) != 0)
     return;
   for (i = 0; i < count; i++) {
-    if (!rp_emu_submit(e, req, res, id))
+    if (!rp_emu_submit(e, req, res, id, 0))
       return;
   }
   res->status = 200;

@@ -128,9 +128,12 @@ void rp_emu_realtime(struct rp_emulator *e,
                      struct rp_httpd_response *res);
 
 /* Queues the job of a /run body. Returns 1 and its id (RP_JOBSTORE_ID_LEN
- * chars + NUL) in id, or 0 after answering the error. */
+ * chars + NUL) in id, or 0 after answering the error. With named set, a
+ * string "id" in the body is the id the worker sees (realtime: the
+ * platform's request id); otherwise, and when there is none, the body's
+ * "id" is ignored and the worker sees the store's. */
 int rp_emu_submit(struct rp_emulator *e, const struct rp_httpd_request *req,
-                  struct rp_httpd_response *res, char *id);
+                  struct rp_httpd_response *res, char *id, int named);
 
 /* The worker API, route 'route' (enum rp_emu_route): seg[0] is its name,
  * seg[1] the worker id, seg[2] the job id of job-done and job-stream.

@@ -323,6 +323,25 @@ int rp_jobstore_submit(struct rp_jobstore *js, const char *input,
                        size_t inlen, const char *extra, size_t extralen,
                        const char *webhook, long exec_timeout_ms, char *id)
 {
+  return rp_jobstore_submit_as(js, NULL, input, inlen, extra, extralen,
+                               webhook, exec_timeout_ms, id);
+}
+
+/* Whether a worker would mistake a job named 'as' for another: a job
+ * that has not ended goes by that name, or any job has it as its id. */
+static int name_taken(struct rp_jobstore *js, const char *as)
+{
+  struct job *j = rp_jobstore_find_taken(js, as);
+  return rp_jobstore_find(js, as) != NULL ||
+         (j && !rp_jobstore_terminal(j));
+}
+
+int rp_jobstore_submit_as(struct rp_jobstore *js, const char *as,
+                          const char *input, size_t inlen,
+                          const char *extra, size_t extralen,
+                          const char *webhook, long exec_timeout_ms,
+                          char *id)
+{
   struct rp_buf take = RP_BUF_INIT(SIZE_MAX / 2);
   struct job *j = calloc(1, sizeof(*j));
   long long now;
@@ -340,16 +359,32 @@ int rp_jobstore_submit(struct rp_jobstore *js, const char *input,
       return RP_ENOMEM;
     }
   }
+  if (as) {
+    j->as = strdup(as);
+    if (!j->as) {
+      rp_jobstore_job_free(j);
+      return RP_ENOMEM;
+    }
+  }
   j->exec_timeout_ms = exec_timeout_ms > 0 ? exec_timeout_ms : 0;
   now = rp_jobstore_lock(js);
   if (js->njobs >= js->lim.max_jobs) {
     rc = RP_ETOOBIG;
     goto out;
   }
+  if (as && name_taken(js, as)) {
+    rc = RP_JOBSTORE_EEXIST;
+    goto out;
+  }
   do
     rp_jobstore_new_id(js, j->id);
-  while (rp_jobstore_find(js, j->id));
-  rc = rp_buf_printf(&take, "{\"id\":\"%s\",\"input\":", j->id);
+  while (rp_jobstore_find(js, j->id) || rp_jobstore_find_taken(js, j->id));
+  rc = rp_buf_puts(&take, "{\"id\":");
+  if (rc == RP_OK)
+    rc = rp_json_put_string(&take, rp_jobstore_worker_id_of(j),
+                            strlen(rp_jobstore_worker_id_of(j)));
+  if (rc == RP_OK)
+    rc = rp_buf_puts(&take, ",\"input\":");
   if (rc == RP_OK)
     rc = rp_buf_append(&take, input, inlen);
   if (rc == RP_OK)
@@ -365,6 +400,8 @@ int rp_jobstore_submit(struct rp_jobstore *js, const char *input,
   j->status = RP_JOB_IN_QUEUE;
   j->submitted = now;
   rp_jobstore_hold(js, j);
+  if (j->as)
+    js->named++;
   rp_jobstore_list_push(js, ON_QUEUE, j, 0);
   memcpy(id, j->id, RP_JOBSTORE_ID_LEN + 1);
   j = NULL;                          /* the store owns it now */
@@ -460,7 +497,7 @@ int rp_jobstore_done(struct rp_jobstore *js, const char *worker,
   struct job *woken = NULL;
   int rc = RP_OK;
   rp_jobstore_seen(js, worker, now);
-  j = rp_jobstore_find(js, id);
+  j = rp_jobstore_find_taken(js, id);
   if (!j) {
     rc = RP_JOBSTORE_ENOENT;
     goto out;
@@ -517,7 +554,7 @@ int rp_jobstore_is_result(struct rp_jobstore *js, const char *id,
   struct job *j;
   int same = 0;
   rp_jobstore_lock(js);
-  j = rp_jobstore_find(js, id);
+  j = rp_jobstore_find_taken(js, id);
   if (j && (j->status == RP_JOB_COMPLETED || j->status == RP_JOB_FAILED))
     same = same_text(j->output, j->output_len, output, outlen) &&
            same_text(j->error, j->error_len, error, errlen);

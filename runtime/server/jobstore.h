@@ -40,6 +40,7 @@
 
 /* Returned (besides the RP_E* codes of rp.h) for an unknown job id. */
 #define RP_JOBSTORE_ENOENT (-100)
+#define RP_JOBSTORE_EEXIST (-101)  /* a caller's job id already in use */
 
 enum rp_job_status {
   RP_JOB_IN_QUEUE,
@@ -119,6 +120,19 @@ void rp_jobstore_free(struct rp_jobstore *js);
 int rp_jobstore_submit(struct rp_jobstore *js, const char *input,
                        size_t inlen, const char *extra, size_t extralen,
                        const char *webhook, long exec_timeout_ms, char *id);
+
+/* rp_jobstore_submit for a job the caller named (realtime: the platform's
+ * request id): the worker sees 'as' (NUL-terminated, without NUL bytes)
+ * as the job's id, in its job-take object and its job-stop list, and
+ * posts under it; the store's routes still know the job by the id
+ * written to id. NULL as: the store's id, as rp_jobstore_submit. Returns
+ * RP_JOBSTORE_EEXIST while another job that has not ended has that name
+ * (or a job, any, has it as its store id), else as rp_jobstore_submit. */
+int rp_jobstore_submit_as(struct rp_jobstore *js, const char *as,
+                          const char *input, size_t inlen,
+                          const char *extra, size_t extralen,
+                          const char *webhook, long exec_timeout_ms,
+                          char *id);
 
 /* Takes up to max queued jobs (1..RP_JOBSTORE_MAX_BATCH) for worker,
  * waiting up to wait_ms for the first one. Appends the job-take object

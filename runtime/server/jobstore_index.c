@@ -104,6 +104,28 @@ struct job *rp_jobstore_find(struct rp_jobstore *js, const char *id)
   return NULL;
 }
 
+struct job *rp_jobstore_find_taken(struct rp_jobstore *js, const char *id)
+{
+  static const int lists[] = { ON_RUNNING, ON_FINISHED, ON_QUEUE };
+  struct job *j = rp_jobstore_find(js, id);
+  size_t i;
+  if (j && !j->as)
+    return j;
+  /* Only jobs a caller named carry 'as' (realtime), a few at a time. */
+  if (js->named == 0 || !id)
+    return NULL;
+  for (i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
+    for (j = js->lists[lists[i]].head; j; j = j->next)
+      if (j->as && strcmp(j->as, id) == 0)
+        return j;
+  return NULL;
+}
+
+const char *rp_jobstore_worker_id_of(const struct job *j)
+{
+  return j->as ? j->as : j->id;
+}
+
 /* Doubles the bucket array; on allocation failure keeps the old one
  * (chains just get longer). */
 static void grow(struct rp_jobstore *js)
@@ -166,6 +188,7 @@ void rp_jobstore_job_free(struct job *j)
     return;
   rp_jobstore_free_chunks(j);
   free(j->take);
+  free(j->as);
   free(j->webhook);
   free(j->output);
   free(j->error);
@@ -180,6 +203,8 @@ void rp_jobstore_forget(struct rp_jobstore *js, struct job *j)
   rp_jobstore_list_remove(js, j);
   hash_remove(js, j);
   js->njobs--;
+  if (j->as)
+    js->named--;
   if (j->stop_pending) {
     j->stop_pending = 0;
     js->stops_pending--;

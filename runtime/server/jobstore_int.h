@@ -32,6 +32,7 @@ enum { ON_QUEUE, ON_RUNNING, ON_FINISHED, NLISTS };
 
 struct job {
   char id[RP_JOBSTORE_ID_LEN + 1];
+  char *as;                          /* the id the worker sees: NULL, id */
   struct job *hnext;                 /* hash chain */
   struct job *prev, *next;           /* the list named by 'list' */
   int list;
@@ -77,6 +78,7 @@ struct rp_jobstore {
   struct job **buckets;
   size_t nbuckets;
   size_t njobs;
+  size_t named;                      /* held jobs a caller named (as) */
   struct list lists[NLISTS];
   struct worker *workers;
   size_t nworkers;
@@ -138,6 +140,13 @@ void rp_jobstore_list_push(struct rp_jobstore *js, int which, struct job *j,
 /* The job with this id, or NULL. Borrowed: valid while the mutex is held
  * (or while the caller waits on it through rp_jobstore_wait_job). */
 struct job *rp_jobstore_find(struct rp_jobstore *js, const char *id);
+
+/* The job a worker means by id: the one it was given under that id (its
+ * caller's name, or else its store id), or NULL. As rp_jobstore_find. */
+struct job *rp_jobstore_find_taken(struct rp_jobstore *js, const char *id);
+
+/* The id the worker sees for j. */
+const char *rp_jobstore_worker_id_of(const struct job *j);
 
 /* Adds j (its id set, on no list yet) to the id hash and counts it; the
  * store owns j afterwards. */

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/json.h"
+
 int rp_jobstore_stream_append(struct rp_jobstore *js, const char *worker,
                               const char *id, const char *data, size_t len)
 {
@@ -16,7 +18,7 @@ int rp_jobstore_stream_append(struct rp_jobstore *js, const char *worker,
   struct job *woken = NULL;
   int rc = RP_OK;
   rp_jobstore_seen(js, worker, now);
-  j = rp_jobstore_find(js, id);
+  j = rp_jobstore_find_taken(js, id);
   if (!j) {
     rc = RP_JOBSTORE_ENOENT;
     goto out;
@@ -148,7 +150,11 @@ int rp_jobstore_stops(struct rp_jobstore *js, const char *worker,
   for (j = js->lists[ON_FINISHED].head; j && rc == RP_OK; j = j->next) {
     if (!j->stop_pending || strcmp(j->worker, worker) != 0)
       continue;
-    rc = rp_buf_printf(out, "%s\"%s\"", n ? "," : "", j->id);
+    const char *wid = rp_jobstore_worker_id_of(j);
+    if (n > 0)
+      rc = rp_buf_puts(out, ",");
+    if (rc == RP_OK)
+      rc = rp_json_put_string(out, wid, strlen(wid));
     n++;
   }
   if (rc == RP_OK)

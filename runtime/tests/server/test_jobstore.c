@@ -555,6 +555,50 @@ static void a_waiting_reader_gets_the_chunk(void)
   rp_jobstore_free(js);
 }
 
+/* A job a caller named: the worker sees the name (escaped) in its
+ * job-take object and its stop list and posts under it; the store's
+ * routes know the job by the store's id; the name is refused while a job
+ * that has not ended holds it, and is free again afterwards. */
+static void a_named_job_goes_by_its_name(void)
+{
+  struct rp_jobstore *js = fresh(60000, 100, 0);
+  struct rp_buf b = RP_BUF_INIT(1 << 20);
+  char id[RP_JOBSTORE_ID_LEN + 1];
+  char other[RP_JOBSTORE_ID_LEN + 1];
+  const char *name = "req \"7\"/x";
+  CHECK_INT(RP_OK, rp_jobstore_submit_as(js, name, "1", 1, "", 0, NULL, 0,
+                                         id));
+  CHECK_INT(RP_JOBSTORE_EEXIST, rp_jobstore_submit_as(js, name, "2", 1, "",
+                                                      0, NULL, 0, other));
+  /* nor may a name be another job's store id */
+  CHECK_INT(RP_JOBSTORE_EEXIST, rp_jobstore_submit_as(js, id, "2", 1, "",
+                                                      0, NULL, 0, other));
+  CHECK_INT(1, rp_jobstore_take(js, "w1", 1, 0, 0, &b));
+  CHECK_STR("{\"id\":\"req \\\"7\\\"/x\",\"input\":1}", b.data);
+  rp_buf_clear(&b);
+  /* the worker does not know the store's id */
+  CHECK_INT(RP_JOBSTORE_ENOENT, rp_jobstore_done(js, "w1", id, 0, "5", 1,
+                                                 NULL, 0));
+  CHECK_INT(RP_OK, rp_jobstore_stream_append(js, "w1", name, "{}", 2));
+  CHECK(has(view(js, id), "\"status\":\"IN_PROGRESS\""));
+  CHECK_INT(RP_OK, rp_jobstore_cancel(js, id, &b));
+  rp_buf_clear(&b);
+  CHECK_INT(1, rp_jobstore_stops(js, "w1", 0, &b));
+  CHECK_STR("[\"req \\\"7\\\"/x\"]", b.data);
+  rp_buf_clear(&b);
+  /* ended: a late post is counted, and the name may be used again */
+  CHECK_INT(RP_OK, rp_jobstore_done(js, "w1", name, 0, "5", 1, NULL, 0));
+  CHECK(has(view(js, id), "\"status\":\"CANCELLED\""));
+  CHECK_INT(RP_OK, rp_jobstore_submit_as(js, name, "3", 1, "", 0, NULL, 0,
+                                         other));
+  CHECK_INT(1, rp_jobstore_take(js, "w1", 1, 0, 0, &b));
+  CHECK_INT(RP_OK, rp_jobstore_done(js, "w1", name, 0, "6", 1, NULL, 0));
+  CHECK(has(view(js, other), "\"output\":6"));
+  CHECK(has(view(js, id), "\"status\":\"CANCELLED\""));
+  rp_buf_free(&b);
+  rp_jobstore_free(js);
+}
+
 int main(void)
 {
   RUN(submit_take_done);
@@ -579,5 +623,6 @@ int main(void)
   RUN(limits_are_enforced);
   RUN(notify_says_queued_or_stop);
   RUN(a_waiting_reader_gets_the_chunk);
+  RUN(a_named_job_goes_by_its_name);
   return check_summary();
 }
