@@ -70,6 +70,19 @@ end
 
 local DONE = "/v2/ep/job-done/worker-1/"
 
+-- Waits (30 s at most) until the server has n job-done posts; returns
+-- their bodies by request target.
+local function bodies_after(server, worker, n)
+  assert.truthy(helpers.eventually(30, function()
+    return #dones(server) >= n
+  end), worker.output())
+  local by_target = {}
+  for _, e in ipairs(dones(server)) do
+    by_target[e.target] = e.body
+  end
+  return by_target
+end
+
 -- The error JSON a failed result carries, decoded.
 local function error_of(body)
   local result = assert(json.decode(body))
@@ -252,13 +265,7 @@ describe("runpod-worker's data path", function()
     cases[#cases + 1] = { "deeper", nil, "nesting deeper than 1000" }
     server = job_server(takes)
     worker = worker_for(server)
-    assert.truthy(helpers.eventually(30, function()
-      return #dones(server) >= #cases
-    end), worker.output())
-    local by_target = {}
-    for _, e in ipairs(dones(server)) do
-      by_target[e.target] = e.body
-    end
+    local by_target = bodies_after(server, worker, #cases)
     for _, c in ipairs(cases) do
       local body = by_target[DONE .. c[1] .. "?gpu=x&isStream=false"]
       assert.is_string(body, c[1] .. "\n" .. worker.output())
@@ -274,13 +281,7 @@ describe("runpod-worker's data path", function()
     -- rather than left in progress.
     server = job_server({ '[{"id":"null-in","input":null},{"id":"no-in","x":1}]' })
     worker = worker_for(server)
-    assert.truthy(helpers.eventually(30, function()
-      return #dones(server) >= 2
-    end), worker.output())
-    local by_target = {}
-    for _, e in ipairs(dones(server)) do
-      by_target[e.target] = e.body
-    end
+    local by_target = bodies_after(server, worker, 2)
     local ran = by_target[DONE .. "null-in?gpu=x&isStream=false"]
     assert.are.equal('{"output":{"echo":null}}', ran, worker.output())
     local body = by_target[DONE .. "no-in?gpu=x&isStream=false"]
