@@ -665,7 +665,8 @@ describe("runpod-worker --rp_serve_api", function()
       local s = start("spec/fixtures/sleepy.lua", nil, { RUNPOD_ENDPOINT_ID = "ep-3" })
       finally(function() s.stop() end)
       -- The client gives up after 1 s; the job would sleep 60 s.
-      local code = s.call("POST", "/ep-3/realtime", json.encode({ input = { seconds = 60 } }), 1)
+      local code = s.call("POST", "/ep-3/realtime",
+        json.encode({ id = "gone-1", input = { seconds = 60 } }), 1)
       assert.are_not.equal(200, code)
       local jobs = emulator.eventually(10, function()
         local v = s.json("GET", "/health")
@@ -674,6 +675,11 @@ describe("runpod-worker --rp_serve_api", function()
         end
       end)
       assert.is_table(jobs, s.process.output())
+      -- A cancelled job's id stays taken: the worker may still be
+      -- stopping it, and a new job under that id would pass for it.
+      local got, text = s.call("POST", "/ep-3/realtime",
+        json.encode({ id = "gone-1", input = { seconds = 0.01 } }))
+      assert.are.equal(409, got, text)
       -- and the worker is free for the next one
       local v, got = s.json("POST", "/ep-3/realtime", { input = { seconds = 0.01 } })
       assert.are.equal(200, got)

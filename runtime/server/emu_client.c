@@ -177,7 +177,8 @@ int rp_emu_submit(struct rp_emulator *e, const struct rp_httpd_request *req,
     goto out;
   }
   if (rc == RP_JOBSTORE_EEXIST) {
-    rp_emu_reply_error(res, 409, "a job with this id is in progress");
+    rp_emu_reply_error(res, 409, "id in use: a job under it has not ended, "
+                       "or was cancelled or timed out and may still run");
     goto out;
   }
   if (rc != RP_OK) {

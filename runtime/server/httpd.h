@@ -15,7 +15,9 @@
  * connection (MHD_USE_THREAD_PER_CONNECTION with poll()), so a callback may
  * block - a long poll waiting on a condition variable - without holding up
  * any other connection; keep-alive connections stay on their thread.
- * Callbacks therefore run concurrently on many threads.
+ * Callbacks therefore run concurrently on many threads. Connection threads
+ * run SCHED_BATCH: a thread that wakes one (a job's end) is not preempted
+ * by it on a busy core.
  *
  * Relies on libmicrohttpd (>= 0.9.75) and buf.h.
  */

@@ -327,13 +327,24 @@ int rp_jobstore_submit(struct rp_jobstore *js, const char *input,
                                webhook, exec_timeout_ms, id);
 }
 
-/* Whether a worker would mistake a job named 'as' for another: a job
- * that has not ended goes by that name, or any job has it as its id. */
+/* Whether the worker could still hold a job of that name: one that has
+ * not ended, or one the store ended without the worker (cancelled, timed
+ * out), which the worker may run on until it stops it; while it does, a
+ * new job under the name would be taken for it. A job whose result was
+ * delivered is over for the worker too: its name is free. Also taken: a
+ * name that is any job's store id. */
 static int name_taken(struct rp_jobstore *js, const char *as)
 {
-  struct job *j = rp_jobstore_find_taken(js, as);
-  return rp_jobstore_find(js, as) != NULL ||
-         (j && !rp_jobstore_terminal(j));
+  static const int lists[] = { ON_QUEUE, ON_RUNNING, ON_FINISHED };
+  size_t i;
+  if (rp_jobstore_find(js, as))
+    return 1;
+  for (i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
+    for (struct job *j = js->lists[lists[i]].head; j && js->named; j = j->next)
+      if (j->as && strcmp(j->as, as) == 0 &&
+          j->status != RP_JOB_COMPLETED && j->status != RP_JOB_FAILED)
+        return 1;
+  return 0;
 }
 
 int rp_jobstore_submit_as(struct rp_jobstore *js, const char *as,
@@ -378,7 +389,7 @@ int rp_jobstore_submit_as(struct rp_jobstore *js, const char *as,
   }
   do
     rp_jobstore_new_id(js, j->id);
-  while (rp_jobstore_find(js, j->id) || rp_jobstore_find_taken(js, j->id));
+  while (rp_jobstore_find(js, j->id));
   rc = rp_buf_puts(&take, "{\"id\":");
   if (rc == RP_OK)
     rc = rp_json_put_string(&take, rp_jobstore_worker_id_of(j),

@@ -181,6 +181,7 @@ static void deliver(struct state *s, struct job *j, double t)
     }
     if (p->first_try == 0)
       p->first_try = t;
+    p->attempts++;
     r->status = s->source->deliver(s->source->ud, s->worker_id, j->id,
                                    p->kind == P_STREAM ? RP_SOURCE_STREAM
                                    : p->kind == P_PROGRESS
