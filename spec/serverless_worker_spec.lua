@@ -175,6 +175,27 @@ describe("runpod-worker in serverless mode", function()
     assert.are.same({ "progress 1", "partial a", "progress 2", "partial b", "result" }, seen)
   end)
 
+  it("retries a ping the server failed, as the Python SDK, then keeps its cadence", function()
+    -- The Python SDK's ping session retries 429 and 5xx three times
+    -- (backoff factor 1: at once, after 2 s, after 4 s); the regular
+    -- interval here is 10 s, so every ping within 8 s past the first is a
+    -- retry.
+    emu = helpers.start({ "--fault", "ping=500,first=2" })
+    worker = helpers.worker(emu, "handlers/echo.lua", { RUNPOD_PING_INTERVAL = "10000" })
+    local function pings()
+      return find(emu.log(), function(e) return e.path:find("/ping/") end)
+    end
+    assert.is_truthy(helpers.eventually(15, function() return #pings() >= 3 end),
+      worker.output())
+    helpers.sleep(1)
+    local list = pings()
+    assert.are.equal(3, #list, worker.output())
+    assert.are.same({ 500, 500, 200 }, { list[1].status, list[2].status, list[3].status })
+    assert.is_true(list[2].time - list[1].time < 1, "the first retry goes at once")
+    local gap = list[3].time - list[2].time
+    assert.is_true(gap > 1.5 and gap < 3.5, "the second retry comes 2 s later: " .. gap)
+  end)
+
   it("pings with the running job's id while a handler burns CPU", function()
     -- The handler spins in pure Lua and never yields; it ends only when the
     -- server asks to stop it. Pings come from their own thread, so they go

@@ -39,8 +39,23 @@ static size_t discard(char *p, size_t size, size_t n, void *ud)
   return size * n;
 }
 
-/* One ping on the heartbeat's own handle; the lock is not held. */
-static void ping(struct rp_heartbeat *h, const char *ids, const char *extra)
+/* The waits before the retries of a failed ping, as the Python SDK's
+ * (urllib3's Retry: 3 in all, backoff factor 1), each made only while it
+ * comes before the next regular ping. */
+static const long retry_ms[] = { 0, 2000, 4000 };
+#define RETRIES ((int)(sizeof(retry_ms) / sizeof(retry_ms[0])))
+
+/* Whether a ping that ended so is worth another try: a transport error,
+ * or 429, 500, 502, 503 or 504 (the Python SDK's list). */
+static int retryable(CURLcode rc, long status)
+{
+  return rc != CURLE_OK || status == 429 || status == 500 ||
+         status == 502 || status == 503 || status == 504;
+}
+
+/* One ping on the heartbeat's own handle; the lock is not held. Returns
+ * whether it failed in a way worth a retry. */
+static int ping(struct rp_heartbeat *h, const char *ids, const char *extra)
 {
   char *url = rp_wire_ping_url(h->tmpl, h->worker_id, ids, RP_VERSION);
   char *full = NULL;
@@ -55,7 +70,7 @@ static void ping(struct rp_heartbeat *h, const char *ids, const char *extra)
   if (!url || (extra && !full)) {
     rp_log(RP_LOG_ERROR, NULL, "heartbeat: out of memory");
     free(url);
-    return;
+    return 0;
   }
   curl_easy_setopt(h->easy, CURLOPT_URL, full ? full : url);
   rc = curl_easy_perform(h->easy);
@@ -70,6 +85,7 @@ static void ping(struct rp_heartbeat *h, const char *ids, const char *extra)
     rp_log(RP_LOG_WARN, NULL, "Heartbeat failed: HTTP %ld", status);
   else
     rp_log(RP_LOG_TRACE, NULL, "Heartbeat sent: HTTP %ld", status);
+  return retryable(rc, status);
 }
 
 /* The handle every ping goes out on. Returns 0 or -1. */
@@ -105,22 +121,33 @@ static int setup_handle(struct rp_heartbeat *h)
 static void *thread_main(void *arg)
 {
   struct rp_heartbeat *h = arg;
-  long long next = rp_clock_now_ms();
+  long long next = rp_clock_now_ms();   /* the next regular ping */
+  int retries = 0;                      /* made since the last regular one */
   pthread_mutex_lock(&h->mu);
   while (!h->quit) {
     char *ids = strdup(h->job_ids ? h->job_ids : "");
     long long t;
+    long long when;
+    int again;
     struct timespec at;
     pthread_mutex_unlock(&h->mu);
-    ping(h, ids ? ids : "", NULL);
+    again = ping(h, ids ? ids : "", NULL);
     free(ids);
-    /* Pings keep their cadence from start to start; a slow one is not
-     * followed by a burst. */
-    next += h->interval_ms;
+    /* Regular pings keep their cadence from start to start; a slow one is
+     * not followed by a burst. A retry (with the job list as it is then)
+     * does not move the cadence. */
     t = rp_clock_now_ms();
-    if (t > next)
-      next = t;
-    rp_clock_deadline(&at, next);
+    if (retries == 0) {
+      next += h->interval_ms;
+      if (t > next)
+        next = t;
+    }
+    when = next;
+    if (again && retries < RETRIES && t + retry_ms[retries] < next)
+      when = t + retry_ms[retries++];
+    else
+      retries = 0;
+    rp_clock_deadline(&at, when);
     pthread_mutex_lock(&h->mu);
     while (!h->quit &&
            pthread_cond_timedwait(&h->cv, &h->mu, &at) == 0)
