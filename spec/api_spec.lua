@@ -677,9 +677,9 @@ describe("runpod-worker --rp_serve_api", function()
       assert.is_table(jobs, s.process.output())
       -- A cancelled job's id stays taken: the worker may still be
       -- stopping it, and a new job under that id would pass for it.
-      local got, text = s.call("POST", "/ep-3/realtime",
+      local taken, text = s.call("POST", "/ep-3/realtime",
         json.encode({ id = "gone-1", input = { seconds = 0.01 } }))
-      assert.are.equal(409, got, text)
+      assert.are.equal(409, taken, text)
       -- and the worker is free for the next one
       local v, got = s.json("POST", "/ep-3/realtime", { input = { seconds = 0.01 } })
       assert.are.equal(200, got)
