@@ -9,7 +9,10 @@
  *                                  SSE stream of one chunk per word of the
  *                                  last message, FAKE_TOKEN_MS (20) ms
  *                                  apart, then [DONE]; the word CRASH
- *                                  makes the server exit 3 when it comes
+ *                                  makes the server exit 3 when it comes;
+ *                                  the word SPLIT streams as the text
+ *                                  "\u00fc\U0001F600" in two writes 1.5 s
+ *                                  apart, cut inside the emoji's bytes
  *   POST /v1/completions           the same for the words of "prompt"
  *                                  (chunks carry "text")
  *       Both echo "model"; the model "missing" gets a 404 OpenAI error.
@@ -55,6 +58,8 @@ struct sse {
   char words[64][64];
   int n;
   int next;
+  char rest[512];           /* the second write of a SPLIT event */
+  int rest_n;
   int chat;                 /* chat chunks carry delta.content, else text */
   char model[64];
 };
@@ -70,22 +75,45 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
   if (s->next > s->n)
     return MHD_CONTENT_READER_END_OF_STREAM;
   usleep((useconds_t)token_ms * 1000);
-  if (s->next == s->n)
+  if (s->rest_n > 0) {
+    usleep(1500 * 1000);
+    len = s->rest_n < (int)max ? s->rest_n : (int)max;
+    memcpy(buf, s->rest, (size_t)len);
+    s->rest_n = 0;
+    s->next++;
+    return len;
+  }
+  if (s->next == s->n) {
     len = snprintf(buf, max, "data: [DONE]\n\n");
-  else if (strcmp(s->words[s->next], "CRASH") == 0)
+  } else if (strcmp(s->words[s->next], "CRASH") == 0) {
     _exit(3);
-  else if (s->chat)
+  } else if (strcmp(s->words[s->next], "SPLIT") == 0 && max >= 512) {
+    /* "ü" then the emoji U+1F600, cut after its first two bytes */
+    char event[512];
+    int n = snprintf(event, sizeof(event), "data: {\"id\":\"chatcmpl-1\","
+                     "\"object\":\"chat.completion.chunk\",\"created\":1,"
+                     "\"model\":\"%s\",\"choices\":[{\"index\":0,\"delta\":"
+                     "{\"content\":\"\xc3\xbc\xf0\x9f\x98\x80\"},"
+                     "\"finish_reason\":null}]}\n\n", s->model);
+    const char *emoji = strstr(event, "\xf0\x9f");
+    int cut = emoji ? (int)(emoji - event) + 2 : n / 2;
+    memcpy(buf, event, (size_t)cut);
+    s->rest_n = n - cut;
+    memcpy(s->rest, event + cut, (size_t)s->rest_n);
+    return cut;
+  } else if (s->chat) {
     len = snprintf(buf, max, "data: {\"id\":\"chatcmpl-1\",\"object\":"
                    "\"chat.completion.chunk\",\"created\":1,\"model\":"
                    "\"%s\",\"choices\":[{\"index\":0,\"delta\":"
                    "{\"content\":\"%s\"},\"finish_reason\":null}]}\n\n",
                    s->model, s->words[s->next]);
-  else
+  } else {
     len = snprintf(buf, max, "data: {\"id\":\"cmpl-1\",\"object\":"
                    "\"text_completion\",\"created\":1,\"model\":\"%s\","
                    "\"choices\":[{\"index\":0,\"text\":\"%s\","
                    "\"finish_reason\":null}]}\n\n", s->model,
                    s->words[s->next]);
+  }
   s->next++;
   return len;
 }

@@ -88,6 +88,19 @@ describe("runpod.proxy", function()
       assert.matches("data: [DONE]", text, 1, true)
     end)
 
+    it("never yields a partial that ends inside a UTF-8 character", function()
+      -- The backend's write of SPLIT's event stops inside an emoji, and
+      -- the rest comes 1.5 s later.
+      local handler = proxy.handler { base_url = base }
+      local result = runpod.serverless.run_job(handler, { id = "j", input = {
+        messages = { { role = "user", content = "a SPLIT b" } }, stream = true } },
+        { return_aggregate_stream = true })
+      for _, partial in ipairs(result.output) do
+        assert.is_truthy(utf8.len(partial), ("%q"):format(partial))
+      end
+      assert.matches('"content":"\u{fc}\u{1F600}"', table.concat(result.output), 1, true)
+    end)
+
     it("fails the job with the worker_error shape on an HTTP error", function()
       local handler = proxy.handler { base_url = base, name = "fake" }
       local result = runpod.serverless.run_job(handler, { id = "j", input = {

@@ -34,6 +34,26 @@ local proxy = {}
 local DEFAULT_CHAT_ROUTE = "/v1/chat/completions"
 local DEFAULT_COMPLETION_ROUTE = "/v1/completions"
 
+-- split_utf8(s) -> whole, rest: s cut before a UTF-8 character its last
+-- bytes begin but do not finish (rest: those bytes, "" when none). Bytes
+-- that are not UTF-8 at all stay in whole.
+local function split_utf8(s)
+  local n = #s
+  for i = n, math.max(1, n - 2), -1 do
+    local b = s:byte(i)
+    if b < 0x80 then
+      return s, ""
+    elseif b >= 0xC0 then
+      local need = b >= 0xF0 and 4 or b >= 0xE0 and 3 or 2
+      if n - i + 1 < need then
+        return s:sub(1, i - 1), s:sub(i)
+      end
+      return s, ""
+    end
+  end
+  return s, ""
+end
+
 -- error_output(message) -> the error shape worker-vllm yields.
 function proxy.error_output(message)
   return { error = { message = message, type = "worker_error", code = json.null } }
@@ -224,8 +244,19 @@ function proxy.handler(opts)
         return
       end
       if wants_stream then
+        -- A read may end inside a UTF-8 character (a backend's write cut
+        -- short): its first bytes wait for the rest, or a partial that is
+        -- not valid UTF-8 would reach the client as U+FFFD.
+        local held = ""
         for chunk in res:chunks() do
-          coroutine.yield(chunk)
+          local whole
+          whole, held = split_utf8(held .. chunk)
+          if whole ~= "" then
+            coroutine.yield(whole)
+          end
+        end
+        if held ~= "" then
+          coroutine.yield(held)
         end
         return
       end

@@ -211,7 +211,50 @@ struct sse {
   size_t off;
   int ended;
   int partials;             /* partials written so far */
+  char tail[4];             /* the last bytes of the stream so far */
+  size_t tail_n;
 };
+
+/* Appends n bytes to the stream, keeping its last ones in s->tail. */
+static void put(struct sse *s, const char *p, size_t n)
+{
+  size_t i;
+  rp_buf_append(&s->out, p, n);
+  for (i = n > sizeof(s->tail) ? n - sizeof(s->tail) : 0; i < n; i++) {
+    if (s->tail_n == sizeof(s->tail)) {
+      memmove(s->tail, s->tail + 1, sizeof(s->tail) - 1);
+      s->tail_n--;
+    }
+    s->tail[s->tail_n++] = p[i];
+  }
+}
+
+static void put_text(struct sse *s, const char *text)
+{
+  put(s, text, strlen(text));
+}
+
+/* Whether the stream so far ends between events (a blank line: "\n\n",
+ * "\r\r" or "\r\n\r\n"), or nothing is sent yet. A handler's raw chunks
+ * may end inside an event (a backend's write cut short): nothing of ours
+ * may be put into it. */
+static int between_events(const struct sse *s)
+{
+  const char *t = s->tail;
+  size_t n = s->tail_n;
+  if (n == 0)
+    return 1;
+  return n >= 2 && ((t[n - 2] == '\n' && t[n - 1] == '\n') ||
+                    (t[n - 2] == '\r' && t[n - 1] == '\r') ||
+                    (n == 4 && memcmp(t, "\r\n\r\n", 4) == 0));
+}
+
+/* Ends an event the handler's chunks left open, before one of ours. */
+static void end_event(struct sse *s)
+{
+  if (!between_events(s))
+    put_text(s, "\n\n");
+}
 
 /* Appends one partial of a /stream answer: a string as its raw text (the
  * handler's SSE chunks), anything else as one "data:" event. */
@@ -225,13 +268,14 @@ static int put_partial(void *ud, struct rp_json_span el)
   s->partials++;
   text = decode_string(v);
   if (text) {
-    rp_buf_puts(&s->out, text);
+    put_text(s, text);
     free(text);
     return 0;
   }
-  rp_buf_puts(&s->out, "data: ");
-  rp_buf_append(&s->out, v.p, v.n);
-  rp_buf_puts(&s->out, "\n\n");
+  end_event(s);
+  put_text(s, "data: ");
+  put(s, v.p, v.n);
+  put_text(s, "\n\n");
   return 0;
 }
 
@@ -262,6 +306,7 @@ static int refill(struct sse *s, long hold, int keep_alive)
     s->ended = 1;
     if (!is_status(st, "COMPLETED")) {
       rp_buf_clear(&poll);
+      end_event(s);
       if (rp_jobstore_view(s->js, s->id, 0, &poll) == RP_OK &&
           rp_json_member(poll.data, poll.len, "error", &err) == 1) {
         rp_buf_puts(&s->out, "data: {\"error\":");
@@ -273,8 +318,10 @@ static int refill(struct sse *s, long hold, int keep_alive)
                       "\"code\":null}}\n\n", (int)(st.n - 2), st.p + 1);
       }
     }
-  } else if (s->out.len == 0 && keep_alive) {
-    rp_buf_puts(&s->out, ": keep-alive\n\n");
+  } else if (s->out.len == 0 && keep_alive && between_events(s)) {
+    /* Never inside an event a chunk left open: the client would read
+     * the comment as part of the event's data. */
+    put_text(s, ": keep-alive\n\n");
   }
   rp_buf_free(&poll);
   return 0;
@@ -321,6 +368,8 @@ void rp_openai_route(struct rp_jobstore *js, const char *bearer,
   struct rp_buf input = RP_BUF_INIT(RP_HTTPD_MAX_BODY + MAX_ROUTE + 64);
   char route[MAX_ROUTE];
   char id[RP_JOBSTORE_ID_LEN + 1];
+  char why[128];
+  char msg[192];
   struct rp_json_span v;
   size_t len = 0;
   int post = strcmp(req->method, "POST") == 0;
@@ -349,9 +398,19 @@ void rp_openai_route(struct rp_jobstore *js, const char *bearer,
     len += (size_t)n;
   }
   if (post && (req->body_len == 0 || !rp_json_valid(req->body,
-                                                    req->body_len))) {
+                                                    req->body_len) ||
+               *rp_json_skip_ws(req->body, req->body + req->body_len) !=
+               '{')) {
     reply_error(res, 400, "invalid_request_error",
                 "the body must be JSON (an object)");
+    return;
+  }
+  /* What the worker's codec refuses (a lone surrogate, 1e400) would fail
+   * the job after it was queued: refused here, as /run does. */
+  if (post && rp_json_check(req->body, req->body_len, why, sizeof(why)) !=
+              RP_OK) {
+    snprintf(msg, sizeof(msg), "invalid JSON body (%s)", why);
+    reply_error(res, 400, "invalid_request_error", msg);
     return;
   }
   if (post && rp_json_member(req->body, req->body_len, "stream", &v) == 1)

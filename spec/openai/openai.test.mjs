@@ -154,6 +154,33 @@ for (const [name, start] of [["the local API server", startApi],
       assert.deepEqual(got, ["alpha", "beta", "gamma"]);
     });
 
+    // SPLIT's event is written in two pieces 1.5 s apart, cut inside an
+    // emoji: the server's keep-alive (after 1 s) must not land inside the
+    // event, nor the cut make the emoji U+FFFD.
+    test("an event the backend writes in two pieces arrives whole", async () => {
+      const stream = await client.chat.completions.create({ model: MODEL, stream: true,
+        messages: [{ role: "user", content: "alpha SPLIT gamma" }] });
+      const got = [];
+      for await (const chunk of stream) got.push(chunk.choices[0].delta.content);
+      assert.deepEqual(got, ["alpha", "\u00fc\u{1F600}", "gamma"]);
+    });
+
+    // Bodies the worker could not decode, or that are not an object, are
+    // refused up front (400) rather than failing the job once queued.
+    test("a body the worker could not decode is a 400 invalid_request_error", async () => {
+      for (const [body, want] of [['{"model":"m","prompt":"a","temperature":1e400}',
+        /number out of range/], ['{"model":"m","prompt":"\\ud800"}', /surrogate/],
+      ["[1,2]", /an object/]]) {
+        const r = await fetch(`${target.baseURL}/completions`, { method: "POST", body,
+          headers: { "Content-Type": "application/json",
+            Authorization: `Bearer ${target.apiKey}` } });
+        assert.equal(r.status, 400, body);
+        const e = (await r.json()).error;
+        assert.equal(e.type, "invalid_request_error");
+        assert.match(e.message, want);
+      }
+    });
+
     test("completion, without a model (the worker fills it in)", async () => {
       const r = await client.completions.create({ prompt: "x y z w" });
       assert.equal(r.choices[0].text, "4 words");
