@@ -244,6 +244,18 @@ describe("runpod-emulator", function()
       assert.are.equal(401, (http("GET", emu.url .. "/job-take/w1", nil,
         { "Authorization: Bearer " .. KEY })))
       assert.are.equal(200, (client("GET", "/health")))
+      -- the scheme is case-insensitive (RFC 9110), the key is not
+      assert.are.equal(200, (http("GET", emu.url .. "/health", nil,
+        { "Authorization: bearer " .. KEY })))
+      assert.are.equal(401, (http("GET", emu.url .. "/health", nil,
+        { "Authorization: Bearer " .. KEY:upper() })))
+      assert.are.equal(401, (http("GET", emu.url .. "/health", nil,
+        { "Authorization: Bearer " .. KEY .. "x" })))
+      -- the OpenAI routes answer OpenAI's error object, code invalid_api_key
+      local code, body = http("GET", emu.url .. "/openai/v1/models")
+      assert.are.equal(401, code)
+      assert.are.same({ message = "unauthorized", type = "invalid_request_error",
+        param = json.null, code = "invalid_api_key" }, json.decode(body).error)
     end)
 
     it("holds /runsync until the wait passes", function()

@@ -227,7 +227,7 @@ static int client_allowed(struct rp_emulator *e,
     rp_emu_reply_error(res, 404, "no such route");
     return 0;
   }
-  if (e->bearer && (!auth || strcmp(auth, e->bearer) != 0)) {
+  if (e->bearer && !rp_httpd_bearer_is(auth, e->bearer)) {
     rp_emu_reply_error(res, 401, "unauthorized");
     return 0;
   }

@@ -15,9 +15,11 @@
 /* The longest route path passed on. */
 #define MAX_ROUTE 1024
 
-/* Answers {"error":{"message":msg,"type":type,"param":null,"code":null}}. */
-static void reply_error(struct rp_httpd_response *res, int status,
-                        const char *type, const char *msg)
+/* Answers {"error":{"message":msg,"type":type,"param":null,"code":code}}
+ * (code NULL: null). */
+static void reply_error_code(struct rp_httpd_response *res, int status,
+                             const char *type, const char *code,
+                             const char *msg)
 {
   res->status = status;
   res->content_type = "application/json";
@@ -26,7 +28,19 @@ static void reply_error(struct rp_httpd_response *res, int status,
   rp_json_put_string(&res->body, msg, strlen(msg));
   rp_buf_puts(&res->body, ",\"type\":");
   rp_json_put_string(&res->body, type, strlen(type));
-  rp_buf_puts(&res->body, ",\"param\":null,\"code\":null}}");
+  rp_buf_puts(&res->body, ",\"param\":null,\"code\":");
+  if (code)
+    rp_json_put_string(&res->body, code, strlen(code));
+  else
+    rp_buf_puts(&res->body, "null");
+  rp_buf_puts(&res->body, "}}");
+}
+
+/* The same with "code": null. */
+static void reply_error(struct rp_httpd_response *res, int status,
+                        const char *type, const char *msg)
+{
+  reply_error_code(res, status, type, NULL, msg);
 }
 
 /* The JSON string v decoded. Caller owns the result (free()); NULL when v
@@ -375,8 +389,9 @@ void rp_openai_route(struct rp_jobstore *js, const char *bearer,
   int post = strcmp(req->method, "POST") == 0;
   int stream = 0;
   int rc;
-  if (bearer && (!auth || strcmp(auth, bearer) != 0)) {
-    reply_error(res, 401, "invalid_request_error", "unauthorized");
+  if (bearer && !rp_httpd_bearer_is(auth, bearer)) {
+    reply_error_code(res, 401, "invalid_request_error", "invalid_api_key",
+                     "unauthorized");
     return;
   }
   if (nseg < 3 || strcmp(seg[1], "v1") != 0) {
