@@ -146,23 +146,24 @@ for (const [name, start] of [["the local API server", startApi],
       assert.equal(r.model, MODEL);
     });
 
-    test("chat completion, streamed", async () => {
+    // The streamed deltas of a chat completion of the message content.
+    const deltas = async (content) => {
       const stream = await client.chat.completions.create({ model: MODEL, stream: true,
-        messages: [{ role: "user", content: "alpha beta gamma" }] });
+        messages: [{ role: "user", content }] });
       const got = [];
       for await (const chunk of stream) got.push(chunk.choices[0].delta.content);
-      assert.deepEqual(got, ["alpha", "beta", "gamma"]);
+      return got;
+    };
+
+    test("chat completion, streamed", async () => {
+      assert.deepEqual(await deltas("alpha beta gamma"), ["alpha", "beta", "gamma"]);
     });
 
     // SPLIT's event is written in two pieces 1.5 s apart, cut inside an
     // emoji: the server's keep-alive (after 1 s) must not land inside the
     // event, nor the cut make the emoji U+FFFD.
     test("an event the backend writes in two pieces arrives whole", async () => {
-      const stream = await client.chat.completions.create({ model: MODEL, stream: true,
-        messages: [{ role: "user", content: "alpha SPLIT gamma" }] });
-      const got = [];
-      for await (const chunk of stream) got.push(chunk.choices[0].delta.content);
-      assert.deepEqual(got, ["alpha", "\u00fc\u{1F600}", "gamma"]);
+      assert.deepEqual(await deltas("alpha SPLIT gamma"), ["alpha", "\u00fc\u{1F600}", "gamma"]);
     });
 
     // Bodies the worker could not decode, or that are not an object, are
