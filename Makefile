@@ -71,7 +71,7 @@ JOBSTORE_OBJ = $(JOBSTORE_SRC:runtime/%.c=$(BUILD)/obj/%.o)
 # The emulator's request handling (runtime/server/emulator_int.h).
 EMULATOR_SRC = $(addprefix runtime/server/,emulator.c emu_client.c \
                emu_worker.c emu_control.c emu_faults.c emu_log.c \
-               emu_webhook.c openai.c)
+               emu_webhook.c openai.c bearer.c)
 
 # The local API server (runtime/worker/api.h) serves the emulator's routes and
 # store; its page and OpenAPI document are compiled in.

@@ -11,6 +11,7 @@
 #include "base/buf.h"
 #include "base/json.h"
 #include "base/rp.h"
+#include "server/bearer.h"
 
 struct run_ctx {
   struct rp_buf *extra;
@@ -227,7 +228,7 @@ static int client_allowed(struct rp_emulator *e,
     rp_emu_reply_error(res, 404, "no such route");
     return 0;
   }
-  if (e->bearer && !rp_httpd_bearer_is(auth, e->bearer)) {
+  if (e->bearer && !rp_bearer_is(auth, e->bearer)) {
     rp_emu_reply_error(res, 401, "unauthorized");
     return 0;
   }

@@ -8,7 +8,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -365,14 +364,6 @@ int rp_httpd_raw_arg(const struct rp_httpd_request *req, const char *name,
       p++;
   }
   return 0;
-}
-
-int rp_httpd_bearer_is(const char *auth, const char *bearer)
-{
-  static const char scheme[] = "Bearer ";
-  size_t n = sizeof(scheme) - 1;
-  return auth && strncasecmp(auth, scheme, n) == 0 &&
-         strncmp(bearer, scheme, n) == 0 && strcmp(auth + n, bearer + n) == 0;
 }
 
 int rp_httpd_client_gone(const struct rp_httpd_request *req)

@@ -124,11 +124,6 @@ int rp_httpd_raw_arg(const struct rp_httpd_request *req, const char *name,
  * hex digits stays as it is. */
 size_t rp_httpd_unescape(char *s, size_t n, int plus);
 
-/* Whether the Authorization header value auth (NULL: none) carries the
- * credentials "Bearer <key>" of bearer: the scheme compared without case
- * (RFC 9110), the key exactly. */
-int rp_httpd_bearer_is(const char *auth, const char *bearer);
-
 /* Whether the client has closed its side of the connection (a blocked
  * callback looks before it waits on). */
 int rp_httpd_client_gone(const struct rp_httpd_request *req);

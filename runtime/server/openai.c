@@ -8,6 +8,7 @@
 #include "base/buf.h"
 #include "base/json.h"
 #include "base/rp.h"
+#include "server/bearer.h"
 
 /* How long one wait on the job lasts before the client is looked at (and,
  * streaming, an SSE comment keeps the connection alive). */
@@ -389,7 +390,7 @@ void rp_openai_route(struct rp_jobstore *js, const char *bearer,
   int post = strcmp(req->method, "POST") == 0;
   int stream = 0;
   int rc;
-  if (bearer && !rp_httpd_bearer_is(auth, bearer)) {
+  if (bearer && !rp_bearer_is(auth, bearer)) {
     reply_error_code(res, 401, "invalid_request_error", "invalid_api_key",
                      "unauthorized");
     return;
