@@ -327,6 +327,12 @@ int rp_jobstore_submit(struct rp_jobstore *js, const char *input,
                                webhook, exec_timeout_ms, id);
 }
 
+/* Whether j is not over for the worker: neither completed nor failed. */
+static int not_delivered(const struct job *j)
+{
+  return j->status != RP_JOB_COMPLETED && j->status != RP_JOB_FAILED;
+}
+
 /* Whether the worker could still hold a job of that name: one that has
  * not ended, or one the store ended without the worker (cancelled, timed
  * out), which the worker may run on until it stops it; while it does, a
@@ -335,16 +341,8 @@ int rp_jobstore_submit(struct rp_jobstore *js, const char *input,
  * name that is any job's store id. */
 static int name_taken(struct rp_jobstore *js, const char *as)
 {
-  static const int lists[] = { ON_QUEUE, ON_RUNNING, ON_FINISHED };
-  size_t i;
-  if (rp_jobstore_find(js, as))
-    return 1;
-  for (i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
-    for (struct job *j = js->lists[lists[i]].head; j && js->named; j = j->next)
-      if (j->as && strcmp(j->as, as) == 0 &&
-          j->status != RP_JOB_COMPLETED && j->status != RP_JOB_FAILED)
-        return 1;
-  return 0;
+  return rp_jobstore_find(js, as) ||
+         rp_jobstore_find_named(js, as, not_delivered);
 }
 
 int rp_jobstore_submit_as(struct rp_jobstore *js, const char *as,

@@ -104,21 +104,25 @@ struct job *rp_jobstore_find(struct rp_jobstore *js, const char *id)
   return NULL;
 }
 
-struct job *rp_jobstore_find_taken(struct rp_jobstore *js, const char *id)
+struct job *rp_jobstore_find_named(struct rp_jobstore *js, const char *as,
+                                   int (*keep)(const struct job *))
 {
   static const int lists[] = { ON_RUNNING, ON_FINISHED, ON_QUEUE };
-  struct job *j = rp_jobstore_find(js, id);
   size_t i;
-  if (j && !j->as)
-    return j;
   /* Only jobs a caller named carry 'as' (realtime), a few at a time. */
-  if (js->named == 0 || !id)
+  if (js->named == 0 || !as)
     return NULL;
   for (i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
-    for (j = js->lists[lists[i]].head; j; j = j->next)
-      if (j->as && strcmp(j->as, id) == 0)
+    for (struct job *j = js->lists[lists[i]].head; j; j = j->next)
+      if (j->as && strcmp(j->as, as) == 0 && (!keep || keep(j)))
         return j;
   return NULL;
+}
+
+struct job *rp_jobstore_find_taken(struct rp_jobstore *js, const char *id)
+{
+  struct job *j = rp_jobstore_find(js, id);
+  return j && !j->as ? j : rp_jobstore_find_named(js, id, NULL);
 }
 
 const char *rp_jobstore_worker_id_of(const struct job *j)

@@ -145,6 +145,11 @@ struct job *rp_jobstore_find(struct rp_jobstore *js, const char *id);
  * caller's name, or else its store id), or NULL. As rp_jobstore_find. */
 struct job *rp_jobstore_find_taken(struct rp_jobstore *js, const char *id);
 
+/* The first job a caller named 'as' (running, finished, then queued) for
+ * which 'keep' returns nonzero (NULL: any), or NULL. As rp_jobstore_find. */
+struct job *rp_jobstore_find_named(struct rp_jobstore *js, const char *as,
+                                   int (*keep)(const struct job *));
+
 /* The id the worker sees for j. */
 const char *rp_jobstore_worker_id_of(const struct job *j);
 

@@ -237,9 +237,9 @@ int rp_take_running(struct state *s)
 static int holds_slot(const struct job *j)
 {
   const struct post *p = j->head;
+  /* A try has failed: more tries made than the one under way, if any. */
   return p && p->kind == P_FINAL &&
-         (p->len >= BIG_RESULT_BYTES || p->attempts > 1 ||
-          (p->attempts == 1 && !j->inflight));
+         (p->len >= BIG_RESULT_BYTES || p->attempts > (j->inflight ? 1 : 0));
 }
 
 int rp_take_free_slots(struct state *s, int running)
