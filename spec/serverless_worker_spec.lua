@@ -639,6 +639,38 @@ describe("runpod-worker in serverless mode, lifecycle and faults", function()
     assert.are.equal(0, done_posts(emu, id))
   end)
 
+  it("times a job from its start, not from when it waited behind a busy one", function()
+    -- Two CPU-bound jobs in one VM run one after the other: the second
+    -- starts 1.5 s after it was taken and has its own 2 s from then.
+    emu = helpers.start()
+    local a = emu.submit({ seconds = 1.5, wall = true })
+    local b = emu.submit({ seconds = 1.5, wall = true })
+    worker = helpers.worker(emu, "spec/fixtures/spinner.lua", { SPINNER_CONCURRENCY = "2",
+      RUNPOD_JOB_TIMEOUT = "2", RUNPOD_STOP_GRACE = "1" })
+    assert.are.equal("COMPLETED", emu.wait_done(a, 20).status, worker.output())
+    assert.are.equal("COMPLETED", emu.wait_done(b, 20).status, worker.output())
+    assert.is_nil(worker.wait(1), worker.output())
+    assert.is_nil(worker.output():find("stuck in C code", 1, true), worker.output())
+  end)
+
+  it("stops a job waiting behind a busy one without exiting, and finishes the busy one", function()
+    emu = helpers.start()
+    local a = emu.submit({ seconds = 3, wall = true })
+    local b = emu.submit({ seconds = 0.2, wall = true })
+    worker = helpers.worker(emu, "spec/fixtures/spinner.lua", { SPINNER_CONCURRENCY = "2",
+      RUNPOD_STOP_GRACE = "1" })
+    assert.truthy(helpers.eventually(10, function()
+      local jobs = emu.stats().jobs
+      return jobs[a] and jobs[b] and jobs[a].status == "IN_PROGRESS" and jobs[b].status == "IN_PROGRESS"
+    end), worker.output())
+    local _, status = emu.json("POST", "/v2/ep/cancel/" .. b)
+    assert.are.equal(200, status)
+    assert.are.equal("COMPLETED", emu.wait_done(a, 20).status, worker.output())
+    assert.is_nil(worker.wait(1), worker.output())
+    assert.are.equal(0, done_posts(emu, b))
+    assert.matches("Stopped on request before it started.", worker.output(), 1, true)
+  end)
+
   it("bounds the time fitness checks may take", function()
     emu = helpers.start()
     worker = helpers.worker(emu, "spec/fixtures/slow_fitness.lua",

@@ -46,6 +46,7 @@ struct slot {
   double deadline;         /* > 0 when the job has a timeout */
   double seconds;          /* that timeout */
   atomic_int stop;         /* set by rp_executor_stop_job */
+  double stop_at;          /* under mu: when the stop was asked, or 0 */
   int timed_out;
   int cut;                 /* the hook cut it mid-Lua: rebuild the VM */
   double resumed_at;       /* when it was last resumed */
@@ -99,6 +100,8 @@ struct rp_executor {
   enum quit quit;          /* under mu */
   struct slot *slots;      /* changed by the thread only, under mu */
   struct slot *current;    /* the job being resumed (thread only) */
+  struct slot *running;    /* under mu: the same, for the job loop's
+                              watch on a job that does not stop */
   atomic_int load;
   atomic_int accepting;
   int needs_refresh;
@@ -236,6 +239,15 @@ static double host_time_remaining(void *ud)
     return -1;
   left = e->current->deadline - rp_clock_now();
   return left > 0 ? left : 0;
+}
+
+/* Notes the job whose code the thread runs now (NULL: none), for
+ * rp_executor_overdue. */
+static void watch(struct rp_executor *e, struct slot *s)
+{
+  pthread_mutex_lock(&e->mu);
+  e->running = s;
+  pthread_mutex_unlock(&e->mu);
 }
 
 static void hook(lua_State *L, lua_Debug *ar);
@@ -461,11 +473,13 @@ static int close_thread(struct rp_executor *e, struct slot *s)
   s->http = NULL;
   s->wake_at = 0;
   e->current = &guard;
+  watch(e, s);
 #if LUA_VERSION_RELEASE_NUM >= 50406
   status = lua_closethread(s->co, e->vm.L);
 #else
   status = lua_resetthread(s->co);
 #endif
+  watch(e, NULL);
   e->current = NULL;
   if (status != LUA_OK)
     rp_log(RP_LOG_ERROR, s->id, "closing the stopped job failed: %s",
@@ -548,7 +562,9 @@ static void resume(struct rp_executor *e, struct slot *s, int nargs)
   int status;
   e->current = s;
   s->resumed_at = rp_clock_now();
+  watch(e, s);
   status = rp_runner_resume(&e->vm.host, co, e->vm.L, nargs, &n, &w);
+  watch(e, NULL);
   e->current = NULL;
   if (status == LUA_YIELD && w.kind == RP_WAIT_HTTP) {
     struct rp_http *h = w.http;
@@ -815,11 +831,19 @@ static void take_inbox(struct rp_executor *e, struct pending *in)
   }
 }
 
-/* Starts the held jobs, unless the VM must be rebuilt first. */
+/* Starts the held jobs, unless the VM must be rebuilt first. Before each,
+ * the stops asked meanwhile apply: a job held behind a busy one and
+ * asked to stop never starts. */
 static void start_held(struct rp_executor *e)
 {
   while (e->held && !e->needs_refresh) {
-    struct pending *p = e->held;
+    struct pending *p;
+    pthread_mutex_lock(&e->mu);
+    p = e->inbox;
+    e->inbox = NULL;
+    pthread_mutex_unlock(&e->mu);
+    take_inbox(e, p);
+    p = e->held;
     e->held = p->next;
     if (!e->held)
       e->held_tail = NULL;
@@ -1088,10 +1112,29 @@ void rp_executor_stop_job(struct rp_executor *e, const char *job_id,
 {
   pthread_mutex_lock(&e->mu);
   for (struct slot *s = e->slots; s; s = s->next)
-    if (s->id_len == id_len && memcmp(s->id, job_id, id_len) == 0)
+    if (s->id_len == id_len && memcmp(s->id, job_id, id_len) == 0) {
       atomic_store(&s->stop, 1);    /* a running job: its hook sees it */
+      if (s->stop_at == 0)
+        s->stop_at = rp_clock_now();
+    }
   pthread_mutex_unlock(&e->mu);
   enqueue(e, job_id, id_len, NULL, 0, 0);  /* a waiting job: ended there */
+}
+
+double rp_executor_overdue(struct rp_executor *e, char *id, size_t idlen)
+{
+  double due = 0;
+  pthread_mutex_lock(&e->mu);
+  if (e->running) {
+    const struct slot *s = e->running;
+    due = s->stop_at;
+    if (s->deadline > 0 && (due == 0 || s->deadline < due))
+      due = s->deadline;
+    if (due > 0 && idlen > 0)
+      snprintf(id, idlen, "%.*s", (int)s->id_len, s->id);
+  }
+  pthread_mutex_unlock(&e->mu);
+  return due;
 }
 
 void rp_executor_ask_concurrency(struct rp_executor *e, int current)

@@ -96,6 +96,14 @@ void rp_executor_stop_job(struct rp_executor *e, const char *job_id,
  * comes back as an RP_OUT_CONCURRENCY message. */
 void rp_executor_ask_concurrency(struct rp_executor *e, int current);
 
+/* For a job that will not stop: when the job whose code the thread runs
+ * right now was due to stop (a stop asked, or its timeout passed), with
+ * its id in id (idlen bytes at most, NUL-terminated); 0 when no job's
+ * code runs or it is not due to stop. Jobs waiting for their turn or at a
+ * runtime wait never count: only the one that holds the thread. Any
+ * thread. */
+double rp_executor_overdue(struct rp_executor *e, char *id, size_t idlen);
+
 /* Jobs submitted and not yet finished. */
 int rp_executor_load(struct rp_executor *e);
 

@@ -66,7 +66,6 @@ void rp_post_track_job(struct state *s, struct job *j, int executor)
 {
   j->executor = executor;
   j->running = 1;
-  j->started = rp_clock_now();
   j->stop_asked = rp_take_stop_asked(s, j->id, j->id_len);
   j->backoff = POST_BACKOFF;
   j->next = s->jobs;

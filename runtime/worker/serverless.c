@@ -193,22 +193,22 @@ static void begin_shutdown(struct state *s, const char *why)
    * grace period is stopped, not finished. */
 }
 
-/* A job that was asked to stop (or ran out of time) and is still running
- * after the grace period is stuck in C code: nothing in the process can
- * interrupt it, so the worker exits for the platform to replace it. */
+/* A job that was asked to stop (or ran out of time) and still holds its
+ * executor's thread after the grace period is stuck in C code: nothing in
+ * the process can interrupt it, so the worker exits for the platform to
+ * replace it. Only the job whose code runs counts: one waiting for its
+ * turn behind a busy job, or at a runtime wait, is ended by its executor
+ * when it gets there. */
 static int stuck(struct state *s)
 {
   double t = rp_clock_now();
-  for (struct job *j = s->jobs; j; j = j->next) {
-    double since = j->stop_asked;
-    if (!j->running)
-      continue;
-    if (!since && s->timeout > 0 && t > j->started + s->timeout)
-      since = j->started + s->timeout;
-    if (since && t - since > s->stop_grace) {
-      rp_log(RP_LOG_ERROR, j->id, "the job did not stop %.0f s after it was "
-             "asked to (stuck in C code?); exiting so that the platform "
-             "replaces this worker", t - since);
+  for (int i = 0; i < s->nex; i++) {
+    char id[256];
+    double due = rp_executor_overdue(s->ex[i], id, sizeof(id));
+    if (due > 0 && t - due > s->stop_grace) {
+      rp_log(RP_LOG_ERROR, id, "the job did not stop %.0f s after it was "
+             "due to (stuck in C code?); exiting so that the platform "
+             "replaces this worker", t - due);
       return 1;
     }
   }

@@ -50,7 +50,6 @@ struct job {
   int executor;
   int running;              /* until the executor reports the end */
   int finished;             /* the final result is queued (or not due) */
-  double started;
   double stop_asked;        /* when a stop was asked, 0 if never */
   struct post *head;
   struct post *tail;
