@@ -121,6 +121,13 @@ struct rp_req *rp_req_new(const char *method, const char *url,
   curl_easy_setopt(r->easy, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(r->easy, CURLOPT_ACCEPT_ENCODING, "");
   curl_easy_setopt(r->easy, CURLOPT_TCP_KEEPALIVE, 1L);
+  /* Redirects are followed, as by the Python SDK's HTTP clients: a 307 or
+   * 308 keeps a post's method and body, 301 to 303 turn it into a GET (as
+   * aiohttp does), up to RP_REQ_MAX_REDIRECTS, over HTTP(S) only; the
+   * Authorization header goes to the same host only. */
+  curl_easy_setopt(r->easy, CURLOPT_FOLLOWLOCATION, 1L);
+  curl_easy_setopt(r->easy, CURLOPT_MAXREDIRS, RP_REQ_MAX_REDIRECTS);
+  curl_easy_setopt(r->easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
   if (strcmp(method, "POST") == 0) {
     curl_easy_setopt(r->easy, CURLOPT_POST, 1L);
     curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, r->body ? r->body : "");

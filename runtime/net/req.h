@@ -37,6 +37,9 @@ struct rp_req {
 
 enum rp_content { RP_CONTENT_JSON, RP_CONTENT_FORM };
 
+/* The most redirects a request follows (aiohttp's default). */
+#define RP_REQ_MAX_REDIRECTS 10L
+
 /* Makes a request. method "GET" or "POST"; body may be NULL (it is copied
  * when given); request_id adds an X-Request-ID header when not NULL (its
  * control characters sent as %XX).

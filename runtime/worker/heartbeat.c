@@ -115,6 +115,9 @@ static int setup_handle(struct rp_heartbeat *h)
   curl_easy_setopt(h->easy, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(h->easy, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(h->easy, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(h->easy, CURLOPT_FOLLOWLOCATION, 1L);
+  curl_easy_setopt(h->easy, CURLOPT_MAXREDIRS, RP_REQ_MAX_REDIRECTS);
+  curl_easy_setopt(h->easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
   return 0;
 }
 
