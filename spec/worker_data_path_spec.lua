@@ -302,6 +302,33 @@ describe("runpod-worker's data path", function()
     assert.are.equal('{"output":{"echo":{"x":1}}}', dones(server)[1].body)
   end)
 
+  it("follows the job server's redirects, a result's post keeping its body, as the Python SDK", function()
+    server = job_server({ '{"id":"job-moved","input":{"x":1}}' })
+    worker = worker_for(server, {
+      RUNPOD_WEBHOOK_GET_JOB = server.url .. "/moved/v2/ep/job-take/$ID?gpu=x",
+      RUNPOD_WEBHOOK_POST_OUTPUT = server.url .. "/moved/v2/ep/job-done/$RUNPOD_POD_ID/$ID?gpu=x",
+    })
+    assert.truthy(helpers.eventually(30, function()
+      return #dones(server) >= 2
+    end), worker.output())
+    local moved, real = dones(server)[1], dones(server)[2]
+    assert.are.equal("/moved" .. DONE .. "job-moved?gpu=x&isStream=false", moved.target)
+    assert.are.equal(DONE .. "job-moved?gpu=x&isStream=false", real.target)
+    assert.are.equal('{"output":{"echo":{"x":1}}}', real.body)
+    assert.are.equal(2, #dones(server))
+  end)
+
+  it("runs no more jobs at once than its concurrency when the server sends more", function()
+    server = job_server({ '[{"id":"a","input":{"seconds":0.3}},{"id":"b","input":{"seconds":0.3}},'
+      .. '{"id":"c","input":{"seconds":0.3}}]' })
+    worker = worker_for(server, { HANDLER = "spec/fixtures/overlap.lua" })
+    local by_target = bodies_after(server, worker, 3)
+    for _, id in ipairs({ "a", "b", "c" }) do
+      assert.are.equal('{"output":{"peak":1}}', by_target[DONE .. id .. "?gpu=x&isStream=false"])
+    end
+    assert.are.equal(3, #dones(server))
+  end)
+
   it("posts no stream partials without RUNPOD_WEBHOOK_POST_STREAM, only the result", function()
     -- The Python SDK's partials then go nowhere; posted to the job-done
     -- URL instead, the first would read as the job's result.

@@ -90,6 +90,7 @@ void rp_post_remove_job(struct state *s, struct job *j)
     rp_req_free(j->inflight);
   }
   free_posts(j->head);
+  free(j->waiting);
   free(j->id);
   free(j);
   s->last_activity = rp_clock_now();

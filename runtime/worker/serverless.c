@@ -355,6 +355,7 @@ static void loop(struct state *s)
       break;
     running = rp_take_running(s);
     free_slots = rp_take_free_slots(s, running);
+    rp_take_hand_waiting(s, &free_slots);
     /* Executors may take the next job in the place of one that ended
      * while the loop counts no more jobs than it may run; a ping lists
      * the jobs in flight, so with a heartbeat they wake it to tell. */

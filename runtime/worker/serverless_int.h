@@ -48,6 +48,10 @@ struct job {
   char *id;                 /* id_len bytes (any, NUL too), then a NUL */
   size_t id_len;
   int executor;
+  char *waiting;            /* the job's JSON text while it waits for a
+                               place (the server sent more jobs than
+                               asked for), NULL once it is handed on */
+  size_t waiting_len;
   int running;              /* until the executor reports the end */
   int finished;             /* the final result is queued (or not due) */
   double stop_asked;        /* when a stop was asked, 0 if never */
@@ -162,6 +166,9 @@ struct rp_executor *rp_take_pick_executor(struct state *s, int *index,
  * object or batch array can be read in the body. Any job source (the
  * job-take poll, an in-process one) hands its jobs in here. */
 int rp_take_jobs(struct state *s, const char *body, size_t len);
+/* Hands the jobs that wait for a place to the executors, oldest first,
+ * while *free_slots is above 0 (counted down). */
+void rp_take_hand_waiting(struct state *s, int *free_slots);
 /* Sends a job-take for up to free_slots jobs. */
 void rp_take_start(struct state *s, int free_slots);
 /* Handles a finished job-take: its jobs go to the executors. Frees r. */

@@ -272,36 +272,98 @@ struct rp_executor *rp_take_pick_executor(struct state *s, int *index,
   return best;
 }
 
-/* Submits the job (its JSON text, or the block it lies in) to the least
- * loaded executor and tracks it; a failure is logged and the job dropped.
- * Takes ownership of id. */
+/* Submits the job id[0..id_len) (its JSON text text[0..len), or the
+ * malloc'ed block it lies in when *block is set, which the executor takes
+ * over) to the least loaded executor; its index in *index. Returns RP_OK,
+ * or an error (logged, naming the job). */
+static int submit(struct state *s, const char *id, size_t id_len,
+                  const char *text, size_t len, char **block, int *index)
+{
+  struct rp_executor *e = rp_take_pick_executor(s, index, 1);
+  int rc = RP_ENOMEM;
+  if (e && block && *block) {
+    char *b = *block;
+    *block = NULL;                  /* the executor's from here on */
+    rc = rp_executor_submit_block(e, id, id_len, b, (size_t)(text - b),
+                                  len);
+  } else if (e) {
+    rc = rp_executor_submit(e, id, id_len, text, len);
+  }
+  if (rc != RP_OK)
+    rp_log(RP_LOG_ERROR, id, "job-take: cannot start the job (%s)",
+           e ? "out of memory" : "no executor free");
+  return rc;
+}
+
+/* Hands the job to an executor and tracks it; when no place is free (the
+ * server sent more jobs than were asked for), it is tracked as waiting
+ * for one, a copy of its text kept: the Python SDK queues such jobs, and
+ * runs no more at once than its concurrency. A failure is logged and the
+ * job dropped. Takes ownership of id. */
 static void hand_to_executor(struct state *s, char *id, size_t id_len,
                              const struct taken *t)
 {
   int index = 0;
-  struct rp_executor *e = rp_take_pick_executor(s, &index, 1);
-  struct job *j;
-  int rc = RP_ENOMEM;
+  struct job *j = calloc(1, sizeof(*j));
   rp_log(RP_LOG_DEBUG, id, "Request ID added.");
-  j = calloc(1, sizeof(*j));
-  if (e && j && t->block && *t->block) {
-    char *b = *t->block;
-    *t->block = NULL;               /* the executor's from here on */
-    rc = rp_executor_submit_block(e, id, id_len, b, (size_t)(t->text - b),
-                                  t->len);
-  } else if (e && j) {
-    rc = rp_executor_submit(e, id, id_len, t->text, t->len);
-  }
-  if (rc != RP_OK) {
-    rp_log(RP_LOG_ERROR, id, "job-take: cannot start the job (%s)",
-           e ? "out of memory" : "no executor free");
-    free(id);
-    free(j);
+  if (j && rp_take_free_slots(s, rp_take_running(s)) <= 0) {
+    j->waiting = malloc(t->len ? t->len : 1);
+    if (j->waiting) {
+      memcpy(j->waiting, t->text, t->len);
+      j->waiting_len = t->len;
+      j->id = id;
+      j->id_len = id_len;
+      rp_post_track_job(s, j, 0);
+      j->running = 0;
+      rp_log(RP_LOG_DEBUG, id, "More jobs than places: it waits for one.");
+      return;
+    }
+    rp_log(RP_LOG_ERROR, id, "job-take: cannot keep the job (out of "
+           "memory)");
+  } else if (j && submit(s, id, id_len, t->text, t->len, t->block,
+                         &index) == RP_OK) {
+    j->id = id;
+    j->id_len = id_len;
+    rp_post_track_job(s, j, index);
     return;
+  } else if (!j) {
+    rp_log(RP_LOG_ERROR, id, "job-take: cannot start the job (out of "
+           "memory)");
   }
-  j->id = id;
-  j->id_len = id_len;
-  rp_post_track_job(s, j, index);
+  free(id);
+  free(j);
+}
+
+void rp_take_hand_waiting(struct state *s, int *free_slots)
+{
+  while (*free_slots > 0) {
+    struct job *oldest = NULL;
+    char *block;
+    int index = 0;
+    for (struct job *j = s->jobs; j; j = j->next)
+      if (j->waiting)
+        oldest = j;                 /* the list is newest first */
+    if (!oldest)
+      return;
+    block = oldest->waiting;
+    oldest->waiting = NULL;
+    if (oldest->stop_asked) {
+      rp_log(RP_LOG_INFO, oldest->id, "Stopped on request before it "
+             "started.");
+      free(block);
+      rp_post_remove_job(s, oldest);
+      continue;
+    }
+    if (submit(s, oldest->id, oldest->id_len, block, oldest->waiting_len,
+               &block, &index) != RP_OK) {
+      free(block);
+      rp_post_remove_job(s, oldest);
+      continue;
+    }
+    oldest->executor = index;
+    oldest->running = 1;
+    (*free_slots)--;
+  }
 }
 
 /* Checks a taken job and hands it to an executor. A job with a usable id
@@ -424,6 +486,11 @@ void rp_take_start(struct state *s, int free_slots)
 static void stop_job(struct state *s, const char *id, size_t id_len)
 {
   struct job *j = rp_post_find_job(s, id, id_len);
+  if (j && j->waiting) {
+    rp_log(RP_LOG_INFO, j->id, "Stopped on request before it started.");
+    rp_post_remove_job(s, j);
+    return;
+  }
   if (j && j->running && !j->stop_asked) {
     rp_log(RP_LOG_INFO, j->id, "Stop requested.");
     j->stop_asked = rp_clock_now();
