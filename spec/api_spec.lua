@@ -618,6 +618,11 @@ describe("runpod-worker --rp_serve_api", function()
       assert.are.equal("FAILED", v.status)
       local err = json.decode(v.error)
       assert.truthy(err.error_message:find("input.prompt must be a string", 1, true))
+      -- /stream says why too, as the Python SDK's StreamOutput does
+      local st = s.json("GET", "/stream/" .. v.id)
+      assert.are.equal("FAILED", st.status)
+      assert.are.same({}, st.stream)
+      assert.are.equal(v.error, st.error)
     end)
 
     it("fails a job past start's timeout, logged with the error JSON it answers", function()

@@ -170,8 +170,9 @@ int rp_jobstore_stream_append(struct rp_jobstore *js, const char *worker,
 /* Answers a /stream poll: waits up to wait_ms until the job has an
  * undelivered chunk or has ended, then appends {"status":...,"stream":
  * [{"output":chunk},...]} (the chunks delivered now, each only ever once)
- * to out. A job that ended without streaming anything delivers its output
- * as one chunk. Returns RP_OK, RP_JOBSTORE_ENOENT or an out error. */
+ * to out, with "error" (its raw JSON) once a job that failed has ended.
+ * A job that ended without streaming anything delivers its output as one
+ * chunk. Returns RP_OK, RP_JOBSTORE_ENOENT or an out error. */
 int rp_jobstore_stream_read(struct rp_jobstore *js, const char *id,
                             long wait_ms, struct rp_buf *out);
 

@@ -103,7 +103,15 @@ int rp_jobstore_stream_read(struct rp_jobstore *js, const char *id,
       rc = rp_buf_puts(out, "}");
   }
   if (rc == RP_OK)
-    rc = rp_buf_puts(out, "]}");
+    rc = rp_buf_puts(out, "]");
+  /* A failed job says why, as the Python SDK's StreamOutput does. */
+  if (rc == RP_OK && rp_jobstore_terminal(j) && j->error) {
+    rc = rp_buf_puts(out, ",\"error\":");
+    if (rc == RP_OK)
+      rc = rp_buf_append(out, j->error, j->error_len);
+  }
+  if (rc == RP_OK)
+    rc = rp_buf_puts(out, "}");
   if (rc != RP_OK) {
     out->len = mark;                 /* nothing delivered */
     if (out->data)
