@@ -661,7 +661,8 @@ describe("runpod-worker in serverless mode, lifecycle and faults", function()
       RUNPOD_STOP_GRACE = "1" })
     assert.truthy(helpers.eventually(10, function()
       local jobs = emu.stats().jobs
-      return jobs[a] and jobs[b] and jobs[a].status == "IN_PROGRESS" and jobs[b].status == "IN_PROGRESS"
+      return jobs[a] and jobs[b] and jobs[a].status == "IN_PROGRESS"
+        and jobs[b].status == "IN_PROGRESS"
     end), worker.output())
     local _, status = emu.json("POST", "/v2/ep/cancel/" .. b)
     assert.are.equal(200, status)

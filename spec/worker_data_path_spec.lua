@@ -302,7 +302,7 @@ describe("runpod-worker's data path", function()
     assert.are.equal('{"output":{"echo":{"x":1}}}', dones(server)[1].body)
   end)
 
-  it("follows the job server's redirects, a result's post keeping its body, as the Python SDK", function()
+  it("follows the job server's redirects, a post keeping its body, as the Python SDK", function()
     server = job_server({ '{"id":"job-moved","input":{"x":1}}' })
     worker = worker_for(server, {
       RUNPOD_WEBHOOK_GET_JOB = server.url .. "/moved/v2/ep/job-take/$ID?gpu=x",
