@@ -71,7 +71,7 @@ describe("coroutine.yield from a handler", function()
       end
     end)
 
-    it("does not serve a wait the handler's own coroutine started", function()
+    it("serves a wait the handler's own coroutine started", function()
       local result, r = run { value = "number", form = "plain", from = "nested" }
       assert.are.equal(0, r.code, r.stdout)
       assert.are.same({ output = {} }, result)
@@ -142,5 +142,46 @@ describe("coroutine.yield from a handler", function()
         emu, worker = nil, nil
       end
     end)
+  end)
+end)
+
+describe("a runtime wait in a coroutine the handler makes", function()
+  local NESTED = "spec/fixtures/nested_waits.lua"
+  local core = require "runpod.core"
+
+  local function run(input)
+    local r = proc.worker_run { NESTED, "--test_input", json.encode({ input = input }) }
+    local list = proc.job_results(r.stdout)
+    assert.are.equal(0, r.code, r.stdout .. r.stderr)
+    assert.are.equal(1, #list, r.stdout)
+    return list[1]
+  end
+
+  it("suspends the job in a coroutine.wrap generator", function()
+    local started = core.monotonic()
+    assert.are.same({ output = { got = { 1, 2 } } }, run { form = "wrap" })
+    assert.is_true(core.monotonic() - started >= 0.1)
+  end)
+
+  it("passes values both ways through coroutines nested three deep", function()
+    assert.are.same({ output = { ok = true, values = { 2, 20 } } }, run { form = "deep" })
+  end)
+
+  it("sends an HTTP request from a coroutine.create", function()
+    local server, base = helpers.fake_inference()
+    finally(function() server.stop() end)
+    local result = run { form = "http", url = base .. "/echo" }
+    assert.are.equal(true, result.output.ok)
+    assert.are.equal(200, result.output.status)
+    assert.are.equal("from a coroutine", json.decode(result.output.body).body)
+  end)
+
+  it("suspends the job in serverless mode", function()
+    local emu = helpers.start()
+    local worker = helpers.worker(emu, NESTED)
+    finally(function() helpers.stop(emu, worker) end)
+    local view = emu.wait_done(emu.submit({ form = "deep" }), 20)
+    assert.are.equal("COMPLETED", view.status, worker.output())
+    assert.are.same({ ok = true, values = { 2, 20 } }, view.output)
   end)
 end)

@@ -59,8 +59,12 @@ int rp_host_relay(lua_State *L)
   lua_State *co = lua_tothread(L, 1);
   struct rp_host *h = rp_host_get(L);
   luaL_checktype(L, 1, LUA_TTHREAD);
-  if (!h || h->wait.kind == RP_WAIT_NONE || h->wait.thread != co ||
-      h->wait.relay || co == L || lua_status(co) != LUA_YIELD) {
+  /* co is the thread the wait was recorded for, or the last one that
+   * passed it on: a wait in coroutines nested several deep goes up one
+   * level per relay. */
+  if (!h || h->wait.kind == RP_WAIT_NONE || co == L ||
+      (h->wait.relay ? h->wait.relay : h->wait.thread) != co ||
+      lua_status(co) != LUA_YIELD) {
     lua_pushboolean(L, 0);
     return 1;
   }

@@ -12,7 +12,8 @@
  * a coroutine.yield of any values, from anywhere, is never one. When the
  * binding ran in a handler's own coroutine, the job's thread passes the
  * wait on with rp_host_relay (runpod.core's relay), which only works while
- * that coroutine is suspended inside a binding's wait.
+ * that coroutine is suspended inside a binding's wait or inside a relay
+ * (coroutines nested several deep pass it up one level at a time).
  */
 #ifndef RP_HOST_H
 #define RP_HOST_H
@@ -82,9 +83,10 @@ void rp_host_wait_end(lua_State *L);
  * h, which is about to be freed. */
 void rp_host_forget_http(lua_State *L, const struct rp_http *h);
 
-/* runpod.core.relay(co): when co is suspended in a binding's wait, marks
- * the wait as passed on by L and yields L (no values; returns true when
- * resumed); otherwise returns false at once. Raises when L cannot yield. */
+/* runpod.core.relay(co): when co is suspended in a binding's wait, or in
+ * a relay of it, marks the wait as passed on by L and yields L (no values;
+ * returns true when resumed); otherwise returns false at once. Raises when
+ * L cannot yield. */
 int rp_host_relay(lua_State *L);
 
 /* Runner side, after lua_resume(co, ...) returned LUA_YIELD: moves the

@@ -322,15 +322,95 @@ end
 -- side knows whether a wait is pending, so no yielded value can pose as
 -- one. Written with tail calls so that it allocates nothing: a handler
 -- that ran out of memory leaves none until its coroutine is collected.
+local raw_resume = coroutine.resume
+
 local function settle(co, ok, first)
   if ok and coroutine.status(co) == "suspended" and core.relay(co) then
-    return settle(co, coroutine.resume(co))
+    return settle(co, raw_resume(co))
   end
   return ok, first
 end
 
 local function resume(co, ...)
-  return settle(co, coroutine.resume(co, ...))
+  return settle(co, raw_resume(co, ...))
+end
+
+-- The coroutine each suspended coroutine waits in: set while it passes
+-- that one's runtime wait up, so that closing a job also closes the
+-- coroutines its handler nested (close_nested). Weak: a dropped chain
+-- goes away with its coroutines.
+local inner_of = setmetatable({}, { __mode = "k" })
+
+-- Returns what resuming co gave (ok, ...). When co stopped at a runtime
+-- wait (sleep, HTTP; such a yield carries no values), passes the wait up
+-- as settle does, one level per nested coroutine, and resumes co once it
+-- is over, until co yields values of its own, returns or fails.
+local function pass_up(co, ok, ...)
+  if ok and select("#", ...) == 0 and coroutine.status(co) == "suspended" then
+    local outer = coroutine.running()
+    inner_of[outer] = co
+    local relayed = core.relay(co)
+    inner_of[outer] = nil
+    if relayed then
+      return pass_up(co, raw_resume(co))
+    end
+  end
+  return ok, ...
+end
+
+-- coroutine.resume inside runpod-worker: a runtime wait in a coroutine
+-- the handler made itself suspends the whole job, not just that coroutine.
+local function resume_nested(co, ...)
+  return pass_up(co, raw_resume(co, ...))
+end
+
+-- What a coroutine.wrap function returns: the values, or co's error
+-- raised again, as the standard one does (co's to-be-closed variables
+-- closed, a string error given the caller's position unless it is the
+-- memory cap's, which the runner recognises by its text).
+local function unwrap(co, ok, ...)
+  if ok then
+    return ...
+  end
+  local err = ...
+  if coroutine.status(co) == "dead" then
+    local closed, close_err = coroutine.close(co)
+    if not closed then
+      err = close_err
+    end
+  end
+  if type(err) == "string" and err ~= "not enough memory" then
+    error(err, 2)
+  end
+  error(err, 0)
+end
+
+-- coroutine.wrap inside runpod-worker, resuming as resume_nested does.
+local function wrap_nested(f)
+  local co = coroutine.create(f)
+  return function(...)
+    return unwrap(co, resume_nested(co, ...))
+  end
+end
+
+-- Closes co and, first, the coroutines it waits in (innermost first), so
+-- that their to-be-closed variables run too (an open response closes its
+-- transfer).
+local function close_nested(co)
+  local inner = inner_of[co]
+  if inner then
+    close_nested(inner)
+  end
+  if coroutine.status(co) == "suspended" then
+    coroutine.close(co)
+  end
+end
+
+-- Under plain lua5.4 every wait blocks, so the standard functions do.
+if core.in_runtime() then
+  local lib = coroutine
+  lib.resume = resume_nested
+  lib.wrap = wrap_nested
 end
 
 -- run(handler, job, opts) -> result, info
@@ -363,8 +443,8 @@ function runner.run(handler, job, opts)
   -- closed with it, so that its to-be-closed variables run (a response
   -- being read closes its transfer) and the VM stays usable.
   local _ <close> = setmetatable({}, { __close = function()
-    if co and coroutine.status(co) == "suspended" then
-      coroutine.close(co)
+    if co then
+      close_nested(co)
     end
   end })
   log.set_batch(co, opts.batch_id)

@@ -120,6 +120,36 @@ static void relay_passes_a_nested_wait_up(void)
   lua_close(L);
 }
 
+static void relay_passes_a_wait_up_several_levels(void)
+{
+  struct rp_host h;
+  lua_State *L = newstate(&h);
+  lua_State *co;
+  struct rp_wait w;
+  int n = 0;
+  CHECK_INT(LUA_YIELD, start(L,
+    "local inner = coroutine.create(function() return wait(3) end)\n"
+    "local middle = coroutine.create(function()\n"
+    "  coroutine.resume(inner)\n"
+    "  relay(inner)\n"
+    "  return coroutine.resume(inner)\n"
+    "end)\n"
+    "coroutine.resume(middle)\n"
+    "local relayed = relay(middle)\n"
+    "return relayed, coroutine.resume(middle)", &co, &n));
+  CHECK_INT(0, n);
+  CHECK_INT(RP_WAIT_SLEEP, rp_host_take_wait(&h, co, &w));
+  CHECK(w.relay == co);
+  CHECK(w.seconds == 3);
+  CHECK_INT(LUA_OK, lua_resume(co, L, 0, &n));
+  CHECK_INT(4, n);
+  CHECK(lua_toboolean(co, 1));
+  CHECK(lua_toboolean(co, 2));
+  CHECK(lua_toboolean(co, 3));
+  CHECK_STR("woke", lua_tostring(co, 4));
+  lua_close(L);
+}
+
 static void relay_refuses_a_coroutine_that_does_not_wait(void)
 {
   struct rp_host h;
@@ -171,6 +201,7 @@ int main(void)
   RUN(a_binding_wait_is_taken_once);
   RUN(a_plain_yield_is_never_a_wait);
   RUN(relay_passes_a_nested_wait_up);
+  RUN(relay_passes_a_wait_up_several_levels);
   RUN(relay_refuses_a_coroutine_that_does_not_wait);
   RUN(resuming_the_waiter_elsewhere_ends_the_wait);
   RUN(forgetting_a_handle_clears_only_its_wait);
