@@ -193,6 +193,24 @@ describe("runpod.serverless", function()
       assert.is_true(info.stream)
     end)
 
+    it("streams an empty list when a streaming handler yields nothing", function()
+      local res, info = runner.run(streamer, job({ n = 0 }), { return_aggregate_stream = true })
+      assert.are.same({ output = {} }, res)
+      assert.are.equal('{"output":[]}', info.body)
+      assert.is_true(info.stream)
+    end)
+
+    it("takes a handler that yields and returns nothing without aggregation as plain",
+      function()
+        local _, info = runner.run(streamer, job({ n = 0 }))
+        assert.are.equal('{"output":null}', info.body)
+        assert.is_false(info.stream)
+        local res
+        res, info = runner.run(returning({ x = 1 }), job({}), { return_aggregate_stream = true })
+        assert.are.same({ output = { x = 1 } }, res)
+        assert.is_false(info.stream)
+      end)
+
     it("fails the job when the handler raises mid-stream", function()
       local res = run_job(function()
         coroutine.yield(1)

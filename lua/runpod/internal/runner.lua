@@ -416,7 +416,8 @@ end
 -- run(handler, job, opts) -> result, info
 -- Runs one job. result is the table the worker posts; info holds
 --   body     the result encoded as JSON
---   stream   whether the handler streamed (yielded partials)
+--   stream   whether the handler streamed (yielded partials, or returned
+--            nothing with return_aggregate_stream)
 --   refresh  whether the VM must be rebuilt before the next job
 --   stop_pod whether the result carries "stopPod" (a refresh the handler
 --            asked for, with refresh_mode "pod")
@@ -484,7 +485,11 @@ function runner.run(handler, job, opts)
   elseif stream_error then
     result = { error = stream_error }
     log.error("Stream partial failed the job: " .. stream_error, id)
-  elseif info.stream then
+  elseif info.stream or (value == nil and opts.return_aggregate_stream) then
+    -- With return_aggregate_stream a handler that returns nothing is a
+    -- stream even when it yielded no partial: Python's generator that
+    -- yields none posts {"output": []} with isStream=true.
+    info.stream = true
     result = { output = partials }
     -- A streaming handler's own return may still carry error/refresh_worker.
     if type(value) == "table" and getmetatable(value) ~= array_mt then
