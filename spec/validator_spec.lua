@@ -105,9 +105,37 @@ describe("runpod.validate", function()
         validate({ v = 1 }, { v = { type = "tuple", required = true } }))
     end)
 
-    it("lets json.null pass any type, like Python's None", function()
-      assert.are.same({ validated_input = { v = json.null } },
+    it("rejects json.null unless the default is json.null, like Python's None", function()
+      assert.are.same({ errors = { "v should be string type, not null." } },
         validate({ v = json.null }, { v = { type = "string", required = true } }))
+      assert.are.same({ errors = { "v should be integer type, not null." } },
+        validate({ v = json.null }, { v = { type = "integer", required = false, default = 1 } }))
+      assert.are.same({ validated_input = { v = json.null } },
+        validate({ v = json.null }, { v = { type = "string", required = false,
+          default = json.null } }))
+      assert.are.same({ validated_input = { v = json.null } },
+        validate({}, { v = { type = "string", required = false, default = json.null } }))
+    end)
+
+    it("accepts an integer beyond 64 bits as an integer, a float for a number rule", function()
+      local input = json.decode('{"g": 123456789012345678901234567890, "h": -99999999999999999999}')
+      local v = validate(input, { g = { type = "integer", required = true },
+        h = { type = "number", required = true } })
+      assert.is_nil(v.errors)
+      assert.are.equal("123456789012345678901234567890", tostring(v.validated_input.g))
+      assert.are.equal("float", math.type(v.validated_input.h))
+      assert.are.equal(-1e20, v.validated_input.h)
+      assert.are.same({ errors = { "g should be string type, not integer." } },
+        validate(input, { g = { type = "string", required = true },
+          h = { type = "float", required = true } }))
+    end)
+
+    it("keeps a decoded {} and [] apart, like isinstance", function()
+      local input = json.decode('{"d": {}, "l": []}')
+      assert.are.same({ errors = { "d should be array type, not table.",
+        "l should be table type, not array." } },
+        validate(input, { d = { type = "list", required = true },
+          l = { type = "dict", required = true } }))
     end)
 
     it("accepts JSON arrays and objects decoded from a job", function()

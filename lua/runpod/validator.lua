@@ -19,9 +19,11 @@
 --    no required field, or required and missing -> "K is a required
 --    input."; optional and missing -> the default is used, and without one
 --    "Schema error, missing default value for K.";
--- 4. per present value: a "number" (float) rule turns an integer into a
---    float; a value of the wrong type -> "K should be T type, not U."
---    (json.null, Python's None, passes any type);
+-- 4. per present value: a "number" (float) rule turns an integer (a big
+--    integer too) into a float; a value of the wrong type -> "K should be
+--    T type, not U." (json.null, Python's None, passes only a rule whose
+--    default is json.null; a table is an array with json.array_mt or when
+--    a non-empty sequence, else a table, so a decoded {} is no array);
 -- 5. constraints(value) (nil when absent) must return true, else "K does not
 --    meet the constraints." A constraint that raises counts as not met.
 -- Keys are visited in sorted order, so errors come in a stable order.
@@ -35,9 +37,16 @@ local array_mt = json.array_mt
 
 local validator = {}
 
+-- Whether a table is a JSON array, as the encoder writes it: one with the
+-- array metatable (every array the decoder made, json.array), or a
+-- non-empty sequence. An empty table without it is an object, as {} is
+-- when decoded, so that isinstance's dict and list stay apart.
 local function is_array(v)
   if getmetatable(v) == array_mt then
     return true
+  end
+  if next(v) == nil then
+    return false
   end
   local n = #v
   for k in pairs(v) do
@@ -48,13 +57,19 @@ local function is_array(v)
   return true
 end
 
+-- Whether v is an integer beyond 64 bits, as the decoder gives one (a
+-- Python int all the same).
+local function is_bigint(v)
+  return type(v) == "userdata" and getmetatable(v) == "bigint"
+end
+
 -- Checks per type name; Python's names are accepted as aliases.
 local CHECKS = {
   string = function(v) return type(v) == "string" end,
-  integer = function(v) return math.type(v) == "integer" end,
+  integer = function(v) return math.type(v) == "integer" or is_bigint(v) end,
   number = function(v) return type(v) == "number" end,
   boolean = function(v) return type(v) == "boolean" end,
-  table = function(v) return type(v) == "table" and (next(v) == nil or not is_array(v)) end,
+  table = function(v) return type(v) == "table" and not is_array(v) end,
   array = function(v) return type(v) == "table" and is_array(v) end,
 }
 local ALIASES = {
@@ -68,7 +83,13 @@ local function type_of(v)
     return math.type(v)
   end
   if type(v) == "table" then
-    return (next(v) ~= nil and is_array(v)) and "array" or "table"
+    return is_array(v) and "array" or "table"
+  end
+  if v == null then
+    return "null"
+  end
+  if is_bigint(v) then
+    return "integer"
   end
   return type(v)
 end
@@ -171,11 +192,14 @@ function validator.validate(input, schema)
       if not names then
         add("Schema error, unknown type %s for %s.", bad, tostring(key))
       else
-        if names[1] == "number" and #names == 1 and math.type(v) == "integer" then
+        if names[1] == "number" and #names == 1 and (math.type(v) == "integer"
+            or is_bigint(v)) then
           v = v + 0.0                 -- Python: float(int) for a float rule
           validated[key] = v
         end
-        local ok = v == null
+        -- Python skips the check when the value has the default's type:
+        -- so None passes only a rule whose default is None.
+        local ok = v == null and r.default == null
         for _, name in ipairs(names) do
           ok = ok or CHECKS[name](v)
         end
