@@ -61,9 +61,13 @@ describe("runpod.serverless", function()
       end
     end)
 
-    it("encodes an error value that is not a string", function()
-      local res = run_job(returning({ error = { code = 42 } }), job({}))
-      assert.are.equal('{"code":42}', res.error)
+    it("passes an error value that is not a string through, as Python", function()
+      local res, info = runner.run(returning({ error = { code = 42 } }), job({}))
+      assert.are.same({ error = { code = 42 } }, res)
+      assert.are.equal('{"error":{"code":42}}', info.body)
+      assert.is_true(info.failed)
+      local _, flag = runner.run(returning({ error = true, x = 1 }), job({}))
+      assert.are.equal('{"output":{"x":1},"error":true}', flag.body)
     end)
 
     it("drops output for an empty table", function()

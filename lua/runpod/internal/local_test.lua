@@ -72,7 +72,7 @@ end
 -- Logs how a job ended and its result.
 local function report(id, result, body)
   if result.error then
-    log.error(("Job %s failed with error: %s"):format(id, result.error))
+    log.error(("Job %s failed with error: %s"):format(id, runner.error_string(result.error)))
   else
     log.info(("Job %s completed successfully."):format(id))
   end

@@ -164,7 +164,8 @@ local function error_json(error_type, message, traceback)
   return "{" .. table.concat(parts, ",") .. "}"
 end
 
--- A table's "error" value as the string the result carries.
+-- error_string(err) -> err as text: a string as it is, anything else
+-- encoded as JSON (what a failed stream partial carries, Python's str()).
 local function error_string(err)
   if type(err) == "string" then
     return err
@@ -172,6 +173,7 @@ local function error_string(err)
   local encoded = core.encode(err, "error")
   return encoded or tostring(err)
 end
+runner.error_string = error_string
 
 -- Normalises a non-streaming handler's return value.
 local function normalise(value, info)
@@ -197,7 +199,7 @@ local function normalise(value, info)
     result.output = value
   end
   if not falsy(err) then
-    result.error = error_string(err)
+    result.error = err       -- as Python: any value, passed through
   end
   if not falsy(refresh) then
     info.refresh_asked = true
