@@ -57,6 +57,30 @@ describe("runpod.json", function()
       assert.are.equal("cannot encode function at value.list[2].f", err)
     end)
 
+    it("refuses an array key it would drop, naming it", function()
+      local a = json.decode("[1,2]")
+      a.k = "lost"
+      assert.are.same({ nil, "cannot encode array member at value.k (the array's length is 2)" },
+        { json.encode(a) })
+      assert.are.same({ nil, "cannot encode array member at value.list.x (the array's length "
+        .. "is 2)" }, { json.encode({ list = json.array { 1, 2, x = 3 } }) })
+      local d = json.decode("[]")
+      d[5] = 1
+      assert.are.same({ nil, "cannot encode array member at value[5] (the array's length is 0)" },
+        { json.encode(d) })
+      assert.are.same({ nil, "cannot encode table key of type boolean at value" },
+        { json.encode(json.array { 1, [true] = 2 }) })
+      assert.are.equal("[1,null,3]", json.encode(json.array { 1, nil, 3 }))
+    end)
+
+    it("refuses an object that would name a member twice", function()
+      assert.are.same({ nil, 'cannot encode table with both 1 and "1" as keys at value' },
+        { json.encode({ ["1"] = 1, [1] = 2 }) })
+      assert.are.same({ nil, 'cannot encode table with both 1.5 and "1.5" as keys at value.t' },
+        { json.encode({ t = { ["1.5"] = 1, [1.5] = 2 } }) })
+      assert.are.equal('{"1":1,"3":3}', json.encode({ [1] = 1, [3] = 3 }))
+    end)
+
     it("refuses NaN and infinity", function()
       assert.are.equal("cannot encode NaN at value", select(2, json.encode(0 / 0)))
       assert.matches("cannot encode inf", select(2, json.encode(math.huge)))

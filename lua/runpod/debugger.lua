@@ -183,10 +183,12 @@ function debugger.get_output()
 end
 
 -- collect(result): the job runner's hook (see the top of this file).
--- Attaches get_output() to result.output when result.output is a table,
--- else just clears. Returns result.
+-- Attaches get_output() to result.output when result.output is a table
+-- (not a JSON array, which has no room for it: a streamed aggregate), else
+-- just clears. Returns result.
 function debugger.collect(result)
-  if type(result) == "table" and type(result.output) == "table" then
+  if type(result) == "table" and type(result.output) == "table"
+      and getmetatable(result.output) ~= core.json.array_mt then
     result.output.rp_debugger = debugger.get_output()
   else
     debugger.clear()

@@ -40,14 +40,17 @@
  *      encoder reached it, less those removed before their turn (keys
  *      added meanwhile are left out); an array keeps the length it had;
  *   2. the array metatable, or a metatable whose __metatable field is the
- *      array metatable (json.empty_array) -> array of t[1..#t] (raw);
+ *      array metatable (json.empty_array) -> array of t[1..#t] (raw); any
+ *      other key (a string, an index past #t) is an error rather than
+ *      dropped (lua-cjson drops them);
  *   3. empty -> {};
  *   4. keys exactly 1..n -> array;
  *   5. otherwise an object: string keys as is, integer keys in decimal,
  *      float keys in the float format above ({[1.5] = x} -> {"1.5": x}).
  *      Sparse integer keys ({[1] = a, [3] = b}) thus give an object with
  *      string keys. Member order is lua_next's order (unspecified).
- *      Other key types are errors.
+ *      Other key types are errors, and so is a number key whose text is
+ *      also a string key ({[1] = a, ["1"] = b}): no member is named twice.
  * - tables already on the path from the root (cycles) are errors; the same
  *   table in two branches is fine.
  * - functions, threads, full userdata without __tojson and light userdata

@@ -226,9 +226,12 @@ static int put_number(struct enc *e, int idx, int d)
   return put(e, s, n);
 }
 
-/* Appends the key at stack index key (of the table at level d) as a JSON
- * string: strings as is, numbers formatted. */
-static int put_key(struct enc *e, int key, int d)
+/* Appends the key at stack index key (of the table at stack index tbl, at
+ * level d) as a JSON string: strings as is, numbers formatted. A number
+ * key whose text is also a string key of the table ({[1] = a, ["1"] = b})
+ * is an error: the object would name one member twice. Uses one stack
+ * slot. */
+static int put_key(struct enc *e, int tbl, int key, int d)
 {
   lua_State *L = e->L;
   char s[56];
@@ -251,6 +254,15 @@ static int put_key(struct enc *e, int key, int d)
                        x > 0 ? "inf" : "-inf", showpath(e, d));
       n = 1 + rp_json_format_double(s + 1, sizeof(s) - 2, x, &e->dp);
     }
+    lua_pushlstring(L, s + 1, n - 1);
+    if (lua_rawget(L, tbl) != LUA_TNIL) {
+      lua_pop(L, 1);
+      return rp_fail(RP_EJSON, e->err, e->errlen,
+                     "cannot encode table with both %.*s and \"%.*s\" as "
+                     "keys at %s", (int)(n - 1), s + 1, (int)(n - 1), s + 1,
+                     showpath(e, d));
+    }
+    lua_pop(L, 1);
     s[n++] = '"';
     return put(e, s, n);
   default:
@@ -294,6 +306,34 @@ static int issequence(lua_State *L, int idx, lua_Integer n)
     count++;
   }
   return count == n;
+}
+
+/* Checks that every key of the table at idx, an array of length n (at
+ * level d), is an index 1..n, so that encoding t[1..n] drops nothing.
+ * [-0, +0] */
+static int arraykeys(struct enc *e, int idx, lua_Integer n, int d)
+{
+  lua_State *L = e->L;
+  lua_Integer k;
+  int t;
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    lua_pop(L, 1);
+    k = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : 0;
+    if (k >= 1 && k <= n)
+      continue;
+    t = lua_type(L, -1);
+    if (t != LUA_TSTRING && t != LUA_TNUMBER)
+      return rp_fail(RP_EJSON, e->err, e->errlen,
+                     "cannot encode table key of type %s at %s",
+                     lua_typename(L, t), showpath(e, d));
+    /* The key stays on the stack while showpath reads it. */
+    e->path[d].key = lua_gettop(L);
+    return rp_fail(RP_EJSON, e->err, e->errlen,
+                   "cannot encode array member at %s (the array's length "
+                   "is %lld)", showpath(e, d + 1), (long long)n);
+  }
+  return RP_OK;
 }
 
 /* Looks at the metatable of the value at idx. Returns HOOK with __tojson
@@ -443,7 +483,7 @@ static int encode_object(struct enc *e, int idx, int d)
         return rc;
     }
     first = 0;
-    rc = put_key(e, key, d);
+    rc = put_key(e, idx, key, d);
     if (rc == RP_OK)
       rc = put(e, ":", 1);
     if (rc != RP_OK)
@@ -466,7 +506,7 @@ static int encode_table(struct enc *e, int idx, int d, int isarray)
   lua_Integer n;
   lua_Integer i;
   size_t slot;
-  int rc;
+  int rc = RP_OK;
   if (d + e->outer >= RP_JSON_MAX_DEPTH)
     return rp_fail(RP_EJSON, e->err, e->errlen, "nesting deeper than %d at %s",
                    RP_JSON_MAX_DEPTH, showpath(e, d));
@@ -474,8 +514,14 @@ static int encode_table(struct enc *e, int idx, int d, int isarray)
     return rp_fail(RP_EJSON, e->err, e->errlen,
                    "cannot encode table cycle at %s", showpath(e, d));
   n = (lua_Integer)lua_rawlen(L, idx);
-  if (!isarray)
+  if (isarray)
+    rc = arraykeys(e, idx, n, d);
+  else
     isarray = issequence(L, idx, n);
+  if (rc != RP_OK) {
+    e->seen[slot] = NULL;
+    return rc;
+  }
   if (!isarray) {
     rc = encode_object(e, idx, d);
   } else {
