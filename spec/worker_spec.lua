@@ -390,6 +390,15 @@ describe("runpod-worker", function()
       assert.are.equal("", r.stderr)
     end)
 
+    it("prints Python's start banner and drops an empty job id", function()
+      local r = run { "spec/fixtures/logger.lua", "--test_input", input }
+      assert.are.equal(0, r.code)
+      local version = require("runpod").version
+      assert.are.equal("--- Starting Serverless Worker |  Version " .. version .. " ---",
+        proc.lines(r.stdout)[1])
+      assert.matches("\nINFO   | an empty id\n", r.stdout, 1, true)
+    end)
+
     it("honours RUNPOD_LOG_LEVEL, then RUNPOD_DEBUG_LEVEL, then --rp_log_level", function()
       local r = run({ "spec/fixtures/logger.lua", "--test_input", input },
         { env = { RUNPOD_DEBUG_LEVEL = "trace" } })

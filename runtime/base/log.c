@@ -168,13 +168,25 @@ void rp_log_write(int level, const char *job_id, const char *msg,
     rp_buf_printf(&b, "\", \"level\": \"%s\"}\n", name);
   } else {
     rp_buf_printf(&b, "%-7s| ", name);
-    if (job_id) {
+    if (job_id && *job_id) {    /* as Python's: an empty id is no id */
       put_text(&b, job_id, strlen(job_id));
       rp_buf_puts(&b, " | ");
     }
     add_message(&b, msg, msglen, 0);
     rp_buf_puts(&b, "\n");
   }
+  if (b.data)
+    write_all(log_fd, b.data, b.len);
+  rp_buf_free(&b);
+}
+
+void rp_log_print(int level, const char *msg, size_t len)
+{
+  struct rp_buf b = RP_BUF_INIT((size_t)4 * 1024 * 1024);
+  if (!rp_log_enabled(level) || log_json)
+    return;
+  add_message(&b, msg, len, 0);
+  rp_buf_puts(&b, "\n");
   if (b.data)
     write_all(log_fd, b.data, b.len);
   rp_buf_free(&b);

@@ -47,6 +47,12 @@ int rp_log_get_level(void);
 /* Chooses JSON lines (1) or plain lines (0). */
 void rp_log_set_json(int on);
 
+/* Writes msg[0..len) and a newline as they are, no level or job id: a
+ * line the Python SDK print()s, such as its start banner. Written only
+ * when a record at 'level' would be, and lines are plain (a JSON log
+ * stays one object per line). */
+void rp_log_print(int level, const char *msg, size_t len);
+
 /* Chooses the file descriptor records go to (1 = stdout, 2 = stderr). */
 void rp_log_set_fd(int fd);
 

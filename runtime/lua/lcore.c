@@ -200,6 +200,16 @@ static int core_log(lua_State *L)
   return 0;
 }
 
+/* log_print(level, line): rp_log_print. */
+static int core_log_print(lua_State *L)
+{
+  int level = luaL_checkoption(L, 1, NULL, level_options) + RP_LOG_TRACE;
+  size_t len;
+  const char *msg = luaL_checklstring(L, 2, &len);
+  rp_log_print(level, msg, len);
+  return 0;
+}
+
 /* log_enabled(level) -> boolean */
 static int core_log_enabled(lua_State *L)
 {
@@ -369,6 +379,7 @@ static const luaL_Reg core_functions[] = {
   {"log", core_log},
   {"log_enabled", core_log_enabled},
   {"log_get_level", core_log_get_level},
+  {"log_print", core_log_print},
   {"log_set_level", core_log_set_level},
   {"log_set_stream", core_log_set_stream},
   {"memory", core_memory},

@@ -21,7 +21,10 @@ local function is_array(v)
 end
 
 -- read_input(test_input) -> text | nil
+-- The first step of a local test: it also prints the Python SDK's start
+-- banner (plain log lines at INFO and below only).
 function local_test.read_input(test_input)
+  core.log_print("INFO", ("--- Starting Serverless Worker |  Version %s ---"):format(core.version))
   if test_input then
     log.info("test_input set, using test_input as job input.")
     return test_input

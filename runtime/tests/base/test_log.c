@@ -44,6 +44,24 @@ static void plain_lines(void)
             capture(write_plain));
 }
 
+static void write_empty_id(void)
+{
+  rp_log(RP_LOG_INFO, "", "x");
+}
+
+/* Python's logger drops an empty job id from a text line ("if job_id")
+ * and keeps it in a JSON one. */
+static void empty_id(void)
+{
+  rp_log_set_level(RP_LOG_INFO);
+  rp_log_set_json(0);
+  CHECK_STR("INFO   | x\n", capture(write_empty_id));
+  rp_log_set_json(1);
+  CHECK_STR("{\"requestId\": \"\", \"message\": \"x\", \"level\": "
+            "\"INFO\"}\n", capture(write_empty_id));
+  rp_log_set_json(0);
+}
+
 static void write_json(void)
 {
   rp_log(RP_LOG_WARN, "job-\"2\"", "line\nbreak\t\x01");
@@ -133,6 +151,7 @@ static void levels(void)
 int main(void)
 {
   RUN(plain_lines);
+  RUN(empty_id);
   RUN(json_lines);
   RUN(json_escapes_as_the_codec);
   RUN(truncation);
