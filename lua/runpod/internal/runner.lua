@@ -410,9 +410,8 @@ end
 
 -- Under plain lua5.4 every wait blocks, so the standard functions do.
 if core.in_runtime() then
-  local lib = coroutine
-  lib.resume = resume_nested
-  lib.wrap = wrap_nested
+  coroutine.resume = resume_nested -- luacheck: ignore 122 (replaced on purpose, see above)
+  coroutine.wrap = wrap_nested -- luacheck: ignore 122
 end
 
 -- run(handler, job, opts) -> result, info
