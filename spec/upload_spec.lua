@@ -18,11 +18,13 @@ local function start_s3(dir)
 end
 
 -- GETs url with curl; returns the status and the body. Without the
--- sanitizer preload of `make check`, under which curl hangs.
+-- sanitizer preload of `make check`, under which curl hangs. The path goes
+-- as it is ('.' and '..' segments of a key included), as a presigned URL
+-- is signed.
 local function fetch(url)
   local out = os.tmpname()
-  local p = assert(io.popen(("env -u LD_PRELOAD timeout 20 curl -s --max-time 10 -o %s "
-    .. "-w '%%{http_code}' %s"):format(
+  local p = assert(io.popen(("env -u LD_PRELOAD timeout 20 curl -s --path-as-is --max-time 10 "
+    .. "-o %s -w '%%{http_code}' %s"):format(
     proc.quote(out), proc.quote(url))))
   local status = tonumber(p:read("a"))
   p:close()
@@ -206,6 +208,56 @@ describe("runpod.upload", function()
     end)
   end)
 
+  describe("keys with '.' and '..' segments", function()
+    -- The request lines spec/s3/server.js saw, latest last.
+    local function requests()
+      local p = assert(io.popen(("env -u LD_PRELOAD curl -s --max-time 10 %s"):format(
+        proc.quote(endpoint .. "/_requests"))))
+      local lines = proc.lines(p:read("a"))
+      p:close()
+      return lines
+    end
+
+    local function seen(line)
+      for _, l in ipairs(requests()) do
+        if l == line then
+          return true
+        end
+      end
+      return false
+    end
+
+    -- Keys are data, as boto3 sends them: the PUT goes to the path the key
+    -- names, the object stays in its bucket under that very key, and the
+    -- presigned URL returned is that same path.
+    local function check_literal_key(job, source, opts, bytes)
+      local url = assert(runpod.upload(job, source, with(opts)))
+      local key = opts.prefix .. "/" .. opts.name
+      local path = "/outputs/" .. key
+      assert.are.equal(endpoint .. path, url:match("^[^?]*"))
+      assert.is_true(seen("PUT " .. path), table.concat(requests(), "\n"))
+      local status, body = fetch(url)
+      assert.are.equal(200, status)
+      assert.are.equal(bytes, body)
+      status, body = fetch(endpoint .. "/outputs?prefix=" .. job)
+      assert.are.equal(200, status)
+      assert.matches("<Key>" .. key:gsub("%p", "%%%0") .. "</Key>", body)
+    end
+
+    s3_it("sends them as they are in a PUT", function()
+      check_literal_key("job-d1", runpod.buffer.new():append("dots"),
+        { prefix = "job-d1/../other/.", name = "x.bin" }, "dots")
+    end)
+
+    s3_it("sends them as they are in a multipart upload's parts", function()
+      local bytes = random_bytes(6 * 1024 * 1024)
+      proc.write_file(dir .. "/big.bin", bytes)
+      check_literal_key("job-d2", dir .. "/big.bin", { prefix = "job-d2/./..", name = "y.bin",
+        multipart_threshold = 5 * 1024 * 1024, part_size = 5 * 1024 * 1024 }, bytes)
+      assert.is_true(seen("PUT /outputs/job-d2/./../y.bin"))
+    end)
+  end)
+
   describe("upload()", function()
     s3_it("puts a file and returns a presigned URL that fetches it back", function()
       local bytes = random_bytes(300000)
@@ -303,6 +355,8 @@ describe("runpod.upload", function()
         "bad argument #2 to 'upload' (path or runpod.buffer expected, got number)")
       assert.has_error(function() runpod.upload("j", "f", { name = "../x" }) end,
         "bad argument #3 to 'upload' (invalid name \"../x\")")
+      assert.has_error(function() runpod.upload("j", "f", { prefix = {} }) end,
+        "bad argument #3 to 'upload' (prefix must be a string, got table)")
     end)
   end)
 

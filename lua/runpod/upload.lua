@@ -10,7 +10,9 @@
 -- BUCKET_ACCESS_KEY_ID and BUCKET_SECRET_ACCESS_KEY, or from opts
 -- (endpoint, access_key_id, secret_access_key, like Python's bucket_creds).
 -- The PUT is signed by libcurl (AWS SigV4); the link by runtime/net/sigv4.c.
--- URLs are path-style: <endpoint>/<bucket>/<key>.
+-- URLs are path-style: <endpoint>/<bucket>/<key>. A key is data: its '.'
+-- and '..' segments are sent and signed as they are (as boto3 sends them),
+-- never resolved into another key or bucket.
 --
 -- Without all three settings, the file is copied to simulated_uploaded/
 -- and that local path is returned, with a warning in the log, as the
@@ -395,6 +397,11 @@ function upload.upload(job_id, source, opts)
       or name == ".." then
     error(("bad argument #3 to 'upload' (invalid name %q)"):format(tostring(name)), 2)
   end
+  local prefix = opts.prefix or id
+  if type(prefix) ~= "string" then
+    error(("bad argument #3 to 'upload' (prefix must be a string, got %s)"):format(
+      type(prefix)), 2)
+  end
   local headers = extra_headers(opts.extra_args, "upload")
   local c = connection(opts, id)
   if not c then
@@ -405,7 +412,6 @@ function upload.upload(job_id, source, opts)
     return save_locally(name, data, id)
   end
   local bucket = opts.bucket or os.date("%m-%y")
-  local prefix = opts.prefix or id
   local key = prefix ~= "" and (prefix .. "/" .. name) or name
   headers["Content-Type"] = headers["Content-Type"] or opts.content_type
     or CONTENT_TYPES[(ext:sub(2)):lower()]

@@ -189,8 +189,13 @@ int rp_http_guard(struct rp_http *h, const struct rp_netguard *g,
 int rp_http_sigv4(struct rp_http *h, const char *provider,
                   const char *userpwd)
 {
+  /* An S3 key is data: its '.' and '..' segments name the object, they do
+   * not move the request elsewhere. Without PATH_AS_IS libcurl would
+   * resolve them and PUT to another key (or bucket) than the URL names.
+   * libcurl signs the path it sends, so the signature stays right. */
   if (curl_easy_setopt(h->easy, CURLOPT_AWS_SIGV4, provider) != CURLE_OK ||
-      curl_easy_setopt(h->easy, CURLOPT_USERPWD, userpwd) != CURLE_OK)
+      curl_easy_setopt(h->easy, CURLOPT_USERPWD, userpwd) != CURLE_OK ||
+      curl_easy_setopt(h->easy, CURLOPT_PATH_AS_IS, 1L) != CURLE_OK)
     return RP_EINVAL;
   return RP_OK;
 }

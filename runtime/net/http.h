@@ -73,8 +73,9 @@ int rp_http_guard(struct rp_http *h, const struct rp_netguard *g,
 
 /* Signs the request with AWS Signature Version 4 (libcurl's
  * CURLOPT_AWS_SIGV4): provider is "aws:amz:<region>:<service>", userpwd
- * "<access key id>:<secret key>" (both copied). Returns RP_OK or RP_EINVAL
- * when this libcurl cannot. */
+ * "<access key id>:<secret key>" (both copied). The URL's path is sent
+ * and signed as it is, '.' and '..' segments included (an S3 key is
+ * data). Returns RP_OK or RP_EINVAL when this libcurl cannot. */
 int rp_http_sigv4(struct rp_http *h, const char *provider,
                   const char *userpwd);
 

@@ -137,6 +137,32 @@ async function multipartExtras(ctx, next) {
   await next();
 }
 
+// S3 keeps a key's '.' and '..' segments as part of the key; s3rver's
+// file store would resolve them on disk and put the object elsewhere. The
+// stand-in names such segments %2E on disk (and a literal '%' %25), so an
+// object keyed "../x" stays in its bucket under that key, as on S3.
+const FilesystemStore = require('s3rver/lib/stores/filesystem');
+FilesystemStore.encodeKeyPath = (key) => key.split('/').map((s) =>
+  (s === '.' || s === '..' ? s.replace(/\./g, '%2E') : s.replace(/%/g, '%25'))).join('/');
+FilesystemStore.decodeKeyPath = (keyPath) => keyPath.split('/').map((s) =>
+  (s === '%2E' || s === '%2E%2E' ? s.replace(/%2E/g, '.') : s.replace(/%25/g, '%'))).join('/');
+
+// The request lines seen ("PUT /bucket/key", the path exactly as sent, no
+// query), the latest 100, answered at GET /_requests, one a line.
+const requestLines = [];
+async function recordRequests(ctx, next) {
+  if (ctx.path === '/_requests') {
+    ctx.type = 'text/plain';
+    ctx.body = requestLines.join('\n');
+    return;
+  }
+  requestLines.push(`${ctx.method} ${ctx.req.url.split('?')[0]}`);
+  if (requestLines.length > 100) {
+    requestLines.shift();
+  }
+  await next();
+}
+
 const [dir, ...buckets] = process.argv.slice(2);
 const server = new S3rver({
   address: '127.0.0.1',
@@ -147,6 +173,7 @@ const server = new S3rver({
 });
 server.middleware.unshift(multipartExtras);
 server.middleware.unshift(verifySigV4);
+server.middleware.unshift(recordRequests);
 server.run().then(
   (info) => console.log(`listening on ${info.port}`),
   (err) => {
