@@ -404,6 +404,78 @@ with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:
         .. " -mindepth 1 -type d"))
     end)
 
+    it("normalises './' and '//' in entry names as Python, keeps '\\' a character", function()
+      if not HAVE_PYTHON then
+        pending("needs python3")
+        return
+      end
+      local core = require "runpod.core"
+      -- libarchive reads a name with '\' but no '/' as a Windows one
+      -- (x\y is x/y); a name with both keeps the '\'.
+      make_zip(dir .. "/names.zip", [=[[("./a.txt", "A"), ("b//c.txt", "C"),
+        ("./sub/./d.txt", "D"), ("e/x\\y.txt", "E"), ("dir/./", "")]]=])
+      assert.are.equal(4, core.unzip(dir .. "/names.zip", dir .. "/n"))
+      assert.are.equal("A", proc.read_file(dir .. "/n/a.txt"))
+      assert.are.equal("C", proc.read_file(dir .. "/n/b/c.txt"))
+      assert.are.equal("D", proc.read_file(dir .. "/n/sub/d.txt"))
+      assert.are.equal("E", proc.read_file(dir .. "/n/e/x\\y.txt"))
+      assert.is_true(os.execute("test -d " .. proc.quote(dir .. "/n/dir")) == true)
+    end)
+
+    it("says a zip entry's name is too long", function()
+      if not HAVE_PYTHON then
+        pending("needs python3")
+        return
+      end
+      local core = require "runpod.core"
+      make_zip(dir .. "/long.zip", '[("a" * 300, "x")]')
+      local n, err = core.unzip(dir .. "/long.zip", dir .. "/l")
+      assert.is_nil(n)
+      assert.are.equal("zip entry '" .. ("a"):rep(80) .. "...': name too long (a component over "
+        .. "255 bytes)", err)
+    end)
+
+    it("refuses entries nested deeper than runpod.cleanup can remove", function()
+      if not HAVE_PYTHON then
+        pending("needs python3")
+        return
+      end
+      local core = require "runpod.core"
+      local function nested(path, depth)
+        make_zip(path, ('[("/".join(["d"] * %d) + "/f", "x")]'):format(depth))
+      end
+      nested(dir .. "/deep.zip", 2000)
+      local n, err = core.unzip(dir .. "/deep.zip", dir .. "/out/x")
+      assert.is_nil(n)
+      assert.matches("^zip entry 'd/d/.-%.%.%.' is nested 2000 directories deep %(at most 100, "
+        .. "so that runpod.cleanup can remove it%)$", err)
+      assert.is_true(core.remove_tree(dir .. "/out"))
+      -- at the limit: extracted, and removable from the folder above
+      nested(dir .. "/ok.zip", 100)
+      assert.are.equal(1, core.unzip(dir .. "/ok.zip", dir .. "/out/x"))
+      assert.is_true(core.remove_tree(dir .. "/out"))
+      nested(dir .. "/over.zip", 101)
+      n, err = core.unzip(dir .. "/over.zip", dir .. "/out/x")
+      assert.is_nil(n)
+      assert.matches("is nested 101 directories deep", err)
+    end)
+
+    it("says when the folder of a failed extraction could not be removed", function()
+      if not HAVE_PYTHON then
+        pending("needs python3")
+        return
+      end
+      local core = require "runpod.core"
+      -- a tree already there, deeper than the remover goes
+      assert.is_true(os.execute("mkdir -p " .. proc.quote(dir .. "/out/" .. ("d/"):rep(130))))
+      make_zip(dir .. "/bad.zip", '[("../escape.txt", "evil")]')
+      local n, err = core.unzip(dir .. "/bad.zip", dir .. "/out")
+      assert.is_nil(n)
+      assert.matches("^zip entry '../escape.txt' would leave the folder %(a '..' component%) "
+        .. "%(and the partly extracted folder could not be removed: .*directory tree too deep%)$",
+        err)
+    end)
+
     it("never creates symbolic links from a zip", function()
       if not HAVE_PYTHON then
         pending("needs python3")

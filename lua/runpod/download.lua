@@ -302,10 +302,10 @@ end
 -- (under the current directory) as <uuid>.<type>, type being the
 -- extension of the Content-Disposition name, else of the URL's file name;
 -- a "zip" is extracted into job_files/<uuid>/ (extracted_path), guarded
--- (unzip.h): entries that would leave the folder fail it, links are
--- skipped, and opts.max_unzip_bytes (10 GiB), opts.max_unzip_ratio (200)
--- and opts.max_unzip_entries (100000) cap it. The other opts are
--- download()'s.
+-- (unzip.h): entries that would leave the folder or nest deeper than
+-- runpod.cleanup removes fail it, links are skipped, and
+-- opts.max_unzip_bytes (10 GiB), opts.max_unzip_ratio (200) and
+-- opts.max_unzip_entries (100000) cap it. The other opts are download()'s.
 function download.file(url, opts)
   if type(url) ~= "string" then
     error(("bad argument #1 to 'file' (string expected, got %s)"):format(type(url)), 2)

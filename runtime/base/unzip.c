@@ -5,6 +5,8 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,6 +16,68 @@
 #include "base/rp.h"
 
 #define CHUNK 65536
+
+/* Whatever an archive holds, the folder must stay removable by
+ * rp_files_remove_tree (runpod.cleanup), from a few folders above it. */
+_Static_assert(RP_UNZIP_MAX_DEPTH + 16 <= RP_FILES_MAX_DEPTH,
+               "an extracted tree must stay removable");
+
+/* Up to the first 80 bytes of name, for messages: a hostile name may be
+ * thousands of bytes long. Returns buf. */
+static const char *shown(const char *name, char buf[88])
+{
+  size_t n = strlen(name);
+  if (n <= 80)
+    return name;
+  memcpy(buf, name, 80);
+  memcpy(buf + 80, "...", 4);
+  return buf;
+}
+
+/* Normalises the entry's name into rel (relsize bytes) as Python's
+ * extractall does: empty and "." components are dropped (so "./a" and
+ * "a//b" are "a" and "a/b", and a directory's trailing '/' goes); '\' is
+ * an ordinary character, as on any POSIX system. Sets *depth to the
+ * number of components left. Refuses, with a message, an absolute name
+ * or a ".." component (either could leave the folder), a name or
+ * component too long for the file system. */
+static int normalise(const char *name, char *rel, size_t relsize,
+                     size_t *depth, char *err, size_t errlen)
+{
+  char buf[88];
+  const char *p = name;
+  size_t n = 0;
+  *depth = 0;
+  if (name[0] == '/')
+    return rp_fail(RP_EINVAL, err, errlen, "zip entry '%s' would leave the "
+                   "folder (an absolute name)", shown(name, buf));
+  while (*p) {
+    size_t len = strcspn(p, "/");
+    if (len == 2 && p[0] == '.' && p[1] == '.')
+      return rp_fail(RP_EINVAL, err, errlen, "zip entry '%s' would leave "
+                     "the folder (a '..' component)", shown(name, buf));
+    if (len > NAME_MAX)
+      return rp_fail(RP_EINVAL, err, errlen, "zip entry '%s': name too long "
+                     "(a component over %d bytes)", shown(name, buf),
+                     NAME_MAX);
+    if (len > 0 && !(len == 1 && p[0] == '.')) {
+      if (n + len + 2 > relsize)
+        return rp_fail(RP_EINVAL, err, errlen, "zip entry '%s': name too "
+                       "long (over %zu bytes)", shown(name, buf),
+                       relsize - 1);
+      if (n > 0)
+        rel[n++] = '/';
+      memcpy(rel + n, p, len);
+      n += len;
+      (*depth)++;
+    }
+    p += len;
+    if (*p == '/')
+      p++;
+  }
+  rel[n] = '\0';
+  return RP_OK;
+}
 
 static int cancelled(const struct rp_unzip_limits *lim, char *err,
                      size_t errlen)
@@ -92,23 +156,32 @@ static int extract_entry(struct archive *a, struct archive_entry *ae,
                          size_t errlen)
 {
   char rel[4096];
+  char buf[88];
   const char *name = archive_entry_pathname(ae);
   mode_t type = archive_entry_filetype(ae);
-  size_t n;
+  size_t n, depth, dirs;
   const char *base;
   int dirfd, rc;
   if (!name || !*name)
     return rp_fail(RP_EINVAL, err, errlen, "a zip entry has no name");
-  n = strlen(name);
-  if (n >= sizeof(rel))
-    return rp_fail(RP_EINVAL, err, errlen, "zip entry name too long");
-  memcpy(rel, name, n + 1);
-  /* A directory entry ends in '/'. */
-  while (n > 0 && rel[n - 1] == '/')
-    rel[--n] = '\0';
-  if (name[0] == '/' || strchr(rel, '\\') || !rp_files_plain_rel(rel))
+  rc = normalise(name, rel, sizeof(rel), &depth, err, errlen);
+  if (rc != RP_OK)
+    return rc;
+  n = strlen(rel);
+  /* The folders the entry is in (a directory entry is one itself). */
+  dirs = type == AE_IFDIR ? depth : (depth > 0 ? depth - 1 : 0);
+  if (dirs > RP_UNZIP_MAX_DEPTH)
+    return rp_fail(RP_EINVAL, err, errlen, "zip entry '%s' is nested %zu "
+                   "directories deep (at most %d, so that runpod.cleanup can "
+                   "remove it)", shown(name, buf), dirs, RP_UNZIP_MAX_DEPTH);
+  /* Normalised, rel is plain; the check stays as the last line of
+   * defence against leaving the folder. */
+  if (n > 0 && !rp_files_plain_rel(rel))
     return rp_fail(RP_EINVAL, err, errlen, "zip entry '%s' would leave the "
-                   "folder (absolute, '..' or an empty component)", name);
+                   "folder", shown(name, buf));
+  if (n == 0 && type != AE_IFDIR)
+    return rp_fail(RP_EINVAL, err, errlen, "zip entry '%s' names no file",
+                   shown(name, buf));
   if (type == AE_IFDIR) {
     dirfd = rp_files_open_beneath(root, rel, n, 1);
     if (dirfd < 0)
@@ -188,9 +261,15 @@ int rp_unzip(const char *zip, const char *dest,
   if (root >= 0)
     close(root);
   if (rc != RP_OK) {
-    char ignored[64];
+    char why[512];
     int existed;
-    rp_files_remove_tree(dest, &existed, ignored, sizeof(ignored));
+    size_t used = strlen(err);
+    /* The caller must learn that files were left behind: the note goes
+     * after the reason the extraction failed. */
+    if (rp_files_remove_tree(dest, &existed, why, sizeof(why)) != RP_OK &&
+        used < errlen)
+      snprintf(err + used, errlen - used, " (and the partly extracted "
+               "folder could not be removed: %s)", why);
     *files = 0;
   }
   return rc;
