@@ -85,6 +85,20 @@ describe("runpod.download", function()
   local ALLOW = { RUNPOD_ALLOW_PRIVATE_DOWNLOAD_URLS = "true" }
   local folder = function(id) return dir .. "/jobs/" .. id .. "/downloaded_files" end
 
+  local redact_url = require("runpod.download").redact_url
+
+  describe("redact_url()", function()
+
+    it("hides the user, the password, the query and the fragment", function()
+      assert.are.equal("https://***@h.example:8443/a/b.zip?<redacted>",
+        redact_url("https://u:p%40ss@h.example:8443/a/b.zip?X-Amz-Signature=abc#f"))
+      assert.are.equal("https://***@h.example/f", redact_url("https://token@h.example/f"))
+      assert.are.equal("https://h.example/f?<redacted>", redact_url("https://h.example/f#x"))
+      assert.are.equal("https://h.example/u@x/f", redact_url("https://h.example/u@x/f"))
+      assert.are.equal("not a url?<redacted>", redact_url("not a url?k=v"))
+    end)
+  end)
+
   describe("download()", function()
     it("saves a file as <uuid><extension of the URL>, mode 0600", function()
       local out = download_in("job-1", ("{ %q }"):format(base .. "/bytes/photo.png?n=100000"),
@@ -120,6 +134,20 @@ describe("runpod.download", function()
       assert.are.equal(base .. "/status/404: HTTP 404", out[2].err)
       assert.are.equal(7, #proc.read_file(out[3].path))
       assert.are.equal(2, #files_in(folder("j3")))
+    end)
+
+    it("shows no password or query string of a URL in messages and log lines", function()
+      local url = base:gsub("^http://", "http://user:secretpw@") .. "/status/500?token=tok123"
+      local out, r = download_in("j3s", ("{ %q }"):format(url), "{ tries = 2, backoff = 0.01 }",
+        ALLOW)
+      local shown = base:gsub("^http://", "http://***@") .. "/status/500?<redacted>"
+      assert.are.equal(shown .. ": HTTP 500", out[1].err)
+      local output = r.stdout .. r.stderr
+      assert.matches("download " .. shown:gsub("%p", "%%%0") .. ": HTTP 500; trying again",
+        output)
+      assert.matches("failed to download " .. shown:gsub("%p", "%%%0"), output)
+      assert.is_nil(output:find("secretpw", 1, true))
+      assert.is_nil(output:find("tok123", 1, true))
     end)
 
     it("retries HTTP 5xx with backoff, a bounded number of times", function()
@@ -186,8 +214,8 @@ describe("runpod.download", function()
       local out = download_in("j6", urls, nil,
         { RUNPOD_ALLOW_PRIVATE_DOWNLOAD_URLS = "1", RUNPOD_MAX_DOWNLOAD_BYTES = "1000" })
       local cap = ": larger than the download cap of 1000 bytes (RUNPOD_MAX_DOWNLOAD_BYTES)"
-      assert.are.equal(base .. "/bytes?n=5000" .. cap, out[1].err)
-      assert.are.equal(base .. "/bytes?n=5000&chunked=1" .. cap, out[2].err)
+      assert.are.equal(base .. "/bytes?<redacted>" .. cap, out[1].err)
+      assert.are.equal(base .. "/bytes?<redacted>" .. cap, out[2].err)
       assert.are.equal(pattern(1000), proc.read_file(out[3].path))
       assert.are.equal(1, #files_in(folder("j6")))
     end)
@@ -197,7 +225,7 @@ describe("runpod.download", function()
       -- reaches it (SIGXFSZ ignored, as a full disk fails with ENOSPC).
       local out = download_in("j7", ("{ %q, %q }"):format(base .. "/bytes?n=1000000",
         base .. "/bytes?n=1000"), "{ tries = 1 }", ALLOW, "trap '' XFSZ; ulimit -f 64;")
-      assert.matches("^" .. base:gsub("%p", "%%%0") .. "/bytes%?n=1000000: writing "
+      assert.matches("^" .. base:gsub("%p", "%%%0") .. "/bytes%?<redacted>: writing "
         .. ".-/jobs/j7/downloaded_files/[%x%-]+%.part: File too large$", out[1].err)
       assert.are.equal(1000, #proc.read_file(out[2].path))
       assert.are.equal(1, #files_in(folder("j7")))
@@ -235,7 +263,7 @@ describe("runpod.download", function()
       local want = { "127.0.0.1", "169.254.169.254", "10.0.0.1", "192.168.1.1", "::1",
         "::ffff:127.0.0.1", "100.64.0.1", "0.0.0.0" }
       for i, addr in ipairs(want) do
-        assert.are.equal(urls[i] .. refused(addr), out[i].err)
+        assert.are.equal(redact_url(urls[i]) .. refused(addr), out[i].err)
       end
       assert.are.same({}, files_in(folder("g1")))
     end)
@@ -258,22 +286,20 @@ describe("runpod.download", function()
         base .. "/redirect?to=http://[::1]:" .. port .. "/bytes%3Fn%3D3")
       local out = download_in("g2", urls, "{ tries = 1 }",
         { RUNPOD_DOWNLOAD_ALLOW_CIDRS = "127.0.0.1/32" })
-      assert.are.equal(base .. "/redirect?to=http://169.254.169.254/latest/meta-data/"
-        .. refused("169.254.169.254"), out[1].err)
+      assert.are.equal(base .. "/redirect?<redacted>" .. refused("169.254.169.254"), out[1].err)
       assert.are.equal(3, #proc.read_file(out[2].path))
       -- the extension comes from the URL asked for, as in Python
       assert.matches("/[%x%-]+$", out[2].path)
       assert.matches("not supported or disabled", out[3].err)
       -- a redirect to another loopback address than the one allowed
-      assert.are.equal(base .. "/redirect?to=http://[::1]:" .. port .. "/bytes%3Fn%3D3"
-        .. refused("::1"), out[4].err)
+      assert.are.equal(base .. "/redirect?<redacted>" .. refused("::1"), out[4].err)
       assert.are.equal(1, #files_in(folder("g2")))
     end)
 
     it("refuses a malformed RUNPOD_DOWNLOAD_ALLOW_CIDRS", function()
       local out = download_in("g3", ("{ %q }"):format(base .. "/bytes?n=5"), nil,
         { RUNPOD_DOWNLOAD_ALLOW_CIDRS = "127.0.0.1/40" })
-      assert.are.equal(base .. "/bytes?n=5: RUNPOD_DOWNLOAD_ALLOW_CIDRS: invalid address "
+      assert.are.equal(base .. "/bytes?<redacted>: RUNPOD_DOWNLOAD_ALLOW_CIDRS: invalid address "
         .. "range '127.0.0.1/40'", out[1].err)
     end)
   end)
@@ -332,6 +358,14 @@ with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:
       assert.are.equal("nil", extracted)
       assert.matches("/job_files/[%x-]+%.txt$", path)
       assert.are.equal("hello", proc.read_file(path))
+    end)
+
+    it("shows no password or query string of the URL in its message", function()
+      local url = base:gsub("^http://", "http://user:secretpw@") .. "/status/500?token=tok123"
+      local r, err = file_in(url, "{ tries = 1 }")
+      assert.is_nil(r)
+      assert.are.equal(base:gsub("^http://", "http://***@") .. "/status/500?<redacted>: HTTP 500",
+        err)
     end)
 
     it("extracts a zip into job_files/<uuid>/", function()

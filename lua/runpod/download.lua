@@ -94,6 +94,19 @@ local function url_path(url)
   return rest:match("^%a[%w+.-]*://[^/]*(/.*)$") or ""
 end
 
+-- redact_url(url) -> url as log lines and messages show it: a user name
+-- and password become "***" ("https://***@host/f"), and the query and
+-- fragment "?<redacted>", where presigned URLs carry their signature
+-- and APIs their tokens. Scheme, host and path stay, to tell URLs apart.
+function download.redact_url(url)
+  local scheme, rest = url:match("^(%a[%w+.-]*://)(.*)$")
+  if not scheme then
+    scheme, rest = "", url
+  end
+  local authority, path, tail = rest:match("^([^/?#]*)([^?#]*)(.*)$")
+  return scheme .. authority:gsub("^.*@", "***@") .. path .. (tail ~= "" and "?<redacted>" or "")
+end
+
 local function uuid4()
   local id, err = core.uuid4()
   if not id then
@@ -164,7 +177,8 @@ local function fetch_all(tasks, o, job_id)
         if status then
           t.path, t.err = finish(t, headers)
         elseif retry and t.attempt < o.tries then
-          log.warn(("download %s: %s; trying again (%d of %d)"):format(t.url, headers,
+          log.warn(("download %s: %s; trying again (%d of %d)"):format(
+            download.redact_url(t.url), headers,
             t.attempt + 1, o.tries), job_id)
           t.not_before = core.monotonic() + o.backoff * 2 ^ (t.attempt - 1)
           queue[#queue + 1] = t
@@ -215,7 +229,8 @@ end
 
 -- download(job_id, url_or_urls[, opts]) -> paths, errors
 -- paths and errors are lists as long as the URLs: paths[i] is the file's
--- absolute path or nil; errors[i] is nil or "<url>: <message>". opts:
+-- absolute path or nil; errors[i] is nil or "<url>: <message>", the URL
+-- shown by redact_url (as in every log line). opts:
 -- stall_timeout (seconds below low_speed_limit bytes/s that end a transfer,
 -- default 30; 0 = never), low_speed_limit (1), connect_timeout (10),
 -- timeout (the whole transfer, default 0 = no cap), parallel (transfers
@@ -261,7 +276,7 @@ function download.download(job_id, urls, opts)
   for _, t in ipairs(tasks) do
     paths[t.i] = t.path
     if not t.path then
-      errors[t.i] = t.url .. ": " .. tostring(t.err)
+      errors[t.i] = download.redact_url(t.url) .. ": " .. tostring(t.err)
       log.error("failed to download " .. errors[t.i], id)
     end
   end
@@ -325,7 +340,7 @@ function download.file(url, opts)
   local t = { url = url, dir = dir, name = name, part = dir .. "/" .. name .. ".part" }
   fetch_all({ t }, o)
   if not t.path then
-    return nil, url .. ": " .. tostring(t.err)
+    return nil, download.redact_url(url) .. ": " .. tostring(t.err)
   end
   local original = disposition_name(t.headers["content-disposition"])
   if not original or original == "" then
@@ -340,7 +355,7 @@ function download.file(url, opts)
     local into = dir .. "/" .. name
     local n, uerr = unzip(t.path, into, opts)
     if not n then
-      return nil, url .. ": unzip: " .. uerr
+      return nil, download.redact_url(url) .. ": unzip: " .. uerr
     end
     result.extracted_path = into
   end

@@ -106,7 +106,9 @@ int rp_http_new(struct rp_http **out, const char *method, const char *url,
   }
   rc = RP_EINVAL;
   if (curl_easy_setopt(h->easy, CURLOPT_URL, h->url) != CURLE_OK) {
-    rp_fail(rc, err, errlen, "invalid URL '%s'", url);
+    /* Not echoed: a URL may carry a password or a signature, and the
+     * caller names it as it sees fit. */
+    rp_fail(rc, err, errlen, "invalid URL");
     goto fail_quiet;
   }
   curl_easy_setopt(h->easy, CURLOPT_HTTPHEADER, h->headers);
