@@ -241,6 +241,16 @@ describe("runpod.download", function()
       assert.has_error(function() runpod.download("j", 5) end,
         "bad argument #2 to 'download' (string or table expected, got number)")
     end)
+
+    it("raises on a max_bytes that is not a positive integer, as on any bad option", function()
+      for _, v in ipairs { 0, -1, 1.5, "x", "100" } do
+        assert.has_error(function()
+          runpod.download("j", "http://127.0.0.1/", { max_bytes = v })
+        end, "bad argument #3 to 'download' (max_bytes must be a positive integer)")
+      end
+      assert.has_error(function() runpod.file("http://127.0.0.1/", { max_bytes = 0 }) end,
+        "bad argument #2 to 'file' (max_bytes must be a positive integer)")
+    end)
   end)
 
   describe("the address guard", function()

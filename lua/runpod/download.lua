@@ -210,6 +210,20 @@ local function number_opt(opts, key, default, fname)
   return v
 end
 
+-- opts[key], a whole number > 0, or default; raises as number_opt.
+local function count_opt(opts, key, default, fname)
+  local v = opts[key]
+  if v == nil then
+    return default
+  end
+  local n = type(v) == "number" and math.tointeger(v)
+  if not n or n <= 0 then
+    error(("bad argument #%d to '%s' (%s must be a positive integer)"):format(
+      fname == "file" and 2 or 3, fname, key), 4)
+  end
+  return n
+end
+
 -- The transfer settings of download()'s and file()'s opts.
 local function transfer_opts(opts, fname)
   return {
@@ -221,7 +235,7 @@ local function transfer_opts(opts, fname)
     connect_timeout = number_opt(opts, "connect_timeout", 10, fname),
     tries = math.max(1, math.floor(number_opt(opts, "tries", 3, fname))),
     backoff = number_opt(opts, "backoff", 0.5, fname),
-    max_bytes = math.tointeger(opts.max_bytes) or max_bytes(),
+    max_bytes = count_opt(opts, "max_bytes", max_bytes(), fname),
     allow_private = truthy(os.getenv("RUNPOD_ALLOW_PRIVATE_DOWNLOAD_URLS")),
     allow_cidrs = os.getenv("RUNPOD_DOWNLOAD_ALLOW_CIDRS"),
   }
