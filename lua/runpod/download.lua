@@ -366,11 +366,20 @@ function download.file(url, opts)
     original_name = original,
   }
   if result.type == "zip" then
+    -- A failed file() leaves nothing: the archive goes too when the
+    -- extraction fails, or when the job ends (stopped, timed out) while it
+    -- runs, as the extracted folder does.
+    local archive <close> = setmetatable({ path = t.path }, { __close = function(a)
+      if a.path then
+        os.remove(a.path)
+      end
+    end })
     local into = dir .. "/" .. name
     local n, uerr = unzip(t.path, into, opts)
     if not n then
       return nil, download.redact_url(url) .. ": unzip: " .. uerr
     end
+    archive.path = nil                  -- extracted: the archive stays
     result.extracted_path = into
   end
   return result
