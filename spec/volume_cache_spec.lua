@@ -227,6 +227,24 @@ with tarfile.open(sys.argv[1]) as tf:
       end
     end)
 
+    it("removes the temporary files a killed sync left in the mirror, not fresh ones", function()
+      populate()
+      local vc = new()
+      vc:sync { background = false }
+      local big = root() .. "/big" .. cache .. "/models/m1"
+      local stale = { big .. "/w.bin.4242.0.rpvc.tmp", root() .. "/small.tar.4242.1.rpvc.tmp" }
+      local fresh = big .. "/w.bin.4243.0.rpvc.tmp"
+      for _, f in ipairs(stale) do
+        sh("head -c 300000 /dev/zero > " .. q(f) .. " && touch -d '1 hour ago' " .. q(f))
+      end
+      sh("head -c 1000 /dev/zero > " .. q(fresh))
+      vc:sync { background = false }
+      for _, f in ipairs(stale) do
+        assert.is_false(exists(f), f)
+      end
+      assert.is_true(exists(fresh), "a file a running sync may still write")
+    end)
+
     it("raises when best_effort is false and logs otherwise", function()
       populate()
       sh("mkdir -p " .. q(vol .. "/.cache") .. " && touch " .. q(vol .. "/.cache/ep1"))

@@ -1158,14 +1158,59 @@ done:
 
 /* ---- sync ---- */
 
+/* Whether name is a temporary file of ours ("<name>.<pid>.<n>.rpvc.tmp"). */
+static int is_tmp(const char *name)
+{
+  size_t n = strlen(name);
+  return n >= sizeof(TMP_SUFFIX) - 1 &&
+         strcmp(name + n - (sizeof(TMP_SUFFIX) - 1), TMP_SUFFIX) == 0;
+}
+
 /* Python's _iter_files filter. */
 static int excluded(const char *path, const char *name)
 {
   size_t n = strlen(name);
-  return (n >= 5 && strcmp(name + n - 5, ".lock") == 0) ||
-         (n >= sizeof(TMP_SUFFIX) - 1 &&
-          strcmp(name + n - (sizeof(TMP_SUFFIX) - 1), TMP_SUFFIX) == 0) ||
+  return (n >= 5 && strcmp(name + n - 5, ".lock") == 0) || is_tmp(name) ||
          strstr(path, "/refs/") || strstr(path, "/.no_exist/");
+}
+
+/* Removes the temporary files beneath the directory 'at' (not closed)
+ * last written before 'before', no symbolic link followed: what a sync
+ * killed mid-copy left, perhaps full-size, and no later sync would
+ * otherwise touch (they write names of their own). A copy in progress,
+ * by any worker sharing the volume, writes all the time, so its file's
+ * mtime stays recent. Returns how many went. */
+static long sweep_stale(int at, int depth, time_t before)
+{
+  struct dirent *de;
+  long removed = 0;
+  int fd = openat(at, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+  if (!d) {
+    if (fd >= 0)
+      close(fd);
+    return 0;
+  }
+  while ((de = readdir(d)) != NULL) {
+    struct stat st;
+    if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
+        fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+      continue;
+    if (S_ISDIR(st.st_mode) && depth < MAX_DEPTH) {
+      int sub = openat(fd, de->d_name, O_RDONLY | O_DIRECTORY |
+                       O_NOFOLLOW | O_CLOEXEC);
+      if (sub >= 0) {
+        removed += sweep_stale(sub, depth + 1, before);
+        close(sub);
+      }
+    } else if (S_ISREG(st.st_mode) && is_tmp(de->d_name) &&
+               st.st_mtime < before &&
+               unlinkat(fd, de->d_name, 0) == 0) {
+      removed++;
+    }
+  }
+  closedir(d);
+  return removed;
 }
 
 /* Walks dir (a path, no symbolic link followed) and adds its regular
@@ -1237,6 +1282,12 @@ static int sync_mirror(struct rp_volcache *vc, long *count, char *err,
   if (rootfd < 0) {
     rc = rp_fail(RP_EIO, err, errlen, "%s: %s", vc->root, strerror(errno));
     goto done;
+  }
+  {
+    long swept = sweep_stale(rootfd, 0, time(NULL) - RP_VOLCACHE_STALE_TMP);
+    if (swept)
+      rp_log(RP_LOG_INFO, NULL, "VolumeCache: removed %ld stale temporary "
+             "file(s) from %s", swept, vc->root);
   }
   if (small.n) {
     long changed = 0;

@@ -16,7 +16,9 @@
  *                  as Python's json.dump writes them
  *
  * Every file is written as "<name>.<pid>.<n>.rpvc.tmp" and renamed into
- * place, so a crash never leaves a half file under a final name. Writes
+ * place, so a crash never leaves a half file under a final name; a sync
+ * removes such files in the mirror unwritten for RP_VOLCACHE_STALE_TMP
+ * seconds (a killed sync's). Writes
  * into the cached folders walk each directory with O_NOFOLLOW beneath the
  * configured folder, so neither a hostile manifest or tar member ("..",
  * absolute names, links) nor a symbolic link inside a folder leads a
@@ -34,6 +36,9 @@
 #define RP_VOLCACHE_MAX_WORKERS 32
 #define RP_VOLCACHE_MAX_MANIFEST (256L * 1024 * 1024)
 #define RP_VOLCACHE_EXIT_WAIT 30.0      /* seconds the exit waits, as Python */
+/* Seconds a temporary file in the mirror may go unwritten before a sync
+ * takes its writer for dead and removes it. */
+#define RP_VOLCACHE_STALE_TMP 900
 
 struct rp_volcache;
 
