@@ -142,6 +142,19 @@ describe("runpod.upload", function()
       assert.are_not.equal(200, status)
     end)
 
+    s3_it("says so when a part is answered without an ETag", function()
+      proc.write_file(dir .. "/no-etag.bin", random_bytes(11 * 1024 * 1024))
+      local url, err = runpod.upload("job-m6", dir .. "/no-etag.bin", with {
+        multipart_threshold = SMALL.multipart_threshold, part_size = SMALL.part_size,
+        name = "no-etag.bin" })
+      assert.is_nil(url)
+      assert.are.equal("PUT " .. endpoint .. "/outputs/job-m6/no-etag.bin part 2: no ETag in the "
+        .. "answer", err)
+      assert.are.equal(0, helpers.eventually(5, function()
+        return open_uploads("outputs") == 0 and 0
+      end))
+    end)
+
     s3_it("sends extra_args as headers the object keeps", function()
       proc.write_file(dir .. "/meta.bin", random_bytes(6 * 1024 * 1024))
       local url = assert(runpod.upload("job-m3", dir .. "/meta.bin", with {

@@ -220,7 +220,12 @@ local function put_parts(c, base, path, size, etags)
         if status == 200 and etag then
           etags[t.i] = etag
         else
-          local why = status and failure("PUT", base .. " part " .. t.i, status, body) or etag
+          local why
+          if status == 200 then         -- without the ETag, Complete cannot name the part
+            why = ("PUT %s part %d: no ETag in the answer"):format(base, t.i)
+          else
+            why = status and failure("PUT", base .. " part " .. t.i, status, body) or etag
+          end
           local again = (status == nil and body) or (status and (status >= 500 or status == 429))
           if again and t.attempt < c.tries then
             log.warn(("upload part %d: %s; trying again (%d of %d)"):format(t.i, why,
