@@ -317,6 +317,15 @@ describe("runpod.download", function()
   describe("file()", function()
     local HAVE_PYTHON = os.execute("command -v python3 >/dev/null 2>&1") == true
 
+    -- it(), or pending() where python3 (make_zip's) is missing.
+    local function python_it(name, fn)
+      if HAVE_PYTHON then
+        it(name, fn)
+      else
+        pending(name .. " (needs python3)")
+      end
+    end
+
     -- Writes a zip with python3's zipfile: entries is Python source for a
     -- list of (name, data[, external_attr]).
     local function make_zip(path, entries)
@@ -378,11 +387,7 @@ with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:
         err)
     end)
 
-    it("extracts a zip into job_files/<uuid>/", function()
-      if not HAVE_PYTHON then
-        pending("needs python3")
-        return
-      end
+    python_it("extracts a zip into job_files/<uuid>/", function()
       make_zip(dir .. "/in.zip", '[("a.txt", "alpha"), ("sub/", ""), ("sub/b.txt", "beta")]')
       local r = assert(file_in(serve(dir .. "/in.zip", "inputs.zip")))
       local typ, orig, extracted = r:match("^(.-)|(.-)|(.-)|")
@@ -393,11 +398,7 @@ with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:
       assert.are.equal("beta", proc.read_file(extracted .. "/sub/b.txt"))
     end)
 
-    it("extracts on a thread with unzip_start, and closing the operation cancels it", function()
-      if not HAVE_PYTHON then
-        pending("needs python3")
-        return
-      end
+    python_it("extracts on a thread with unzip_start; closing the operation cancels it", function()
       local core = require "runpod.core"
       make_zip(dir .. "/in.zip", '[("a.txt", "alpha"), ("sub/b.txt", "beta")]')
       local op = core.unzip_start(dir .. "/in.zip", dir .. "/out")
@@ -429,11 +430,7 @@ with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:
       end))
     end)
 
-    it("refuses zip entries that leave the folder, and writes nothing outside", function()
-      if not HAVE_PYTHON then
-        pending("needs python3")
-        return
-      end
+    python_it("refuses zip entries that leave the folder, and writes nothing outside", function()
       for i, bad in ipairs { "../escape.txt", "/tmp/abs-escape-i15v.txt", "a/../../x.txt" } do
         make_zip(dir .. "/bad.zip", ('[("ok.txt", "ok"), (%q, "evil")]'):format(bad))
         local r, err = file_in(serve(dir .. "/bad.zip", "bad" .. i .. ".zip"))
@@ -455,11 +452,7 @@ with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:
       assert.are.same({}, files_in(dir .. "/job_files"))
     end)
 
-    it("normalises './' and '//' in entry names as Python, keeps '\\' a character", function()
-      if not HAVE_PYTHON then
-        pending("needs python3")
-        return
-      end
+    python_it("normalises './' and '//' in entry names as Python; '\\' is a character", function()
       local core = require "runpod.core"
       -- libarchive reads a name with '\' but no '/' as a Windows one
       -- (x\y is x/y); a name with both keeps the '\'.
@@ -473,11 +466,7 @@ with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:
       assert.is_true(os.execute("test -d " .. proc.quote(dir .. "/n/dir")) == true)
     end)
 
-    it("says a zip entry's name is too long", function()
-      if not HAVE_PYTHON then
-        pending("needs python3")
-        return
-      end
+    python_it("says a zip entry's name is too long", function()
       local core = require "runpod.core"
       make_zip(dir .. "/long.zip", '[("a" * 300, "x")]')
       local n, err = core.unzip(dir .. "/long.zip", dir .. "/l")
@@ -486,11 +475,7 @@ with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:
         .. "255 bytes)", err)
     end)
 
-    it("refuses entries nested deeper than runpod.cleanup can remove", function()
-      if not HAVE_PYTHON then
-        pending("needs python3")
-        return
-      end
+    python_it("refuses entries nested deeper than runpod.cleanup can remove", function()
       local core = require "runpod.core"
       local function nested(path, depth)
         make_zip(path, ('[("/".join(["d"] * %d) + "/f", "x")]'):format(depth))
@@ -511,11 +496,7 @@ with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:
       assert.matches("is nested 101 directories deep", err)
     end)
 
-    it("says when the folder of a failed extraction could not be removed", function()
-      if not HAVE_PYTHON then
-        pending("needs python3")
-        return
-      end
+    python_it("says when the folder of a failed extraction could not be removed", function()
       local core = require "runpod.core"
       -- a tree already there, deeper than the remover goes
       assert.is_true(os.execute("mkdir -p " .. proc.quote(dir .. "/out/" .. ("d/"):rep(130))))
@@ -527,11 +508,7 @@ with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:
         err)
     end)
 
-    it("never creates symbolic links from a zip", function()
-      if not HAVE_PYTHON then
-        pending("needs python3")
-        return
-      end
+    python_it("never creates symbolic links from a zip", function()
       -- external_attr 0o120777 << 16 marks a symbolic link to /etc/passwd
       make_zip(dir .. "/link.zip", '[("link", "/etc/passwd", 0o120777 << 16), ("f.txt", "x")]')
       local r = assert(file_in(serve(dir .. "/link.zip", "link.zip")))
@@ -540,11 +517,7 @@ with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:
       assert.are.equal("x", proc.read_file(extracted .. "/f.txt"))
     end)
 
-    it("stops a zip bomb by the expansion ratio and by the size cap", function()
-      if not HAVE_PYTHON then
-        pending("needs python3")
-        return
-      end
+    python_it("stops a zip bomb by the expansion ratio and by the size cap", function()
       make_zip(dir .. "/bomb.zip", '[("zeros.bin", "\\0" * (64 * 1024 * 1024))]')
       local r, err = file_in(serve(dir .. "/bomb.zip", "bomb.zip"))
       assert.is_nil(r)

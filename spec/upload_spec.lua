@@ -125,11 +125,17 @@ describe("runpod.upload", function()
       assert.are.equal(0, open_uploads("outputs"))
     end)
 
-    s3_it("aborts the upload when a part fails, leaving no parts behind", function()
-      proc.write_file(dir .. "/fail-part.bin", random_bytes(11 * 1024 * 1024))
-      local url, err = runpod.upload("job-m2", dir .. "/fail-part.bin", with {
+    -- A three-part upload of name, whose part 2 the stand-in answers
+    -- with a fault: nil, message.
+    local function faulty_upload(job, name)
+      proc.write_file(dir .. "/" .. name, random_bytes(11 * 1024 * 1024))
+      return runpod.upload(job, dir .. "/" .. name, with {
         multipart_threshold = SMALL.multipart_threshold, part_size = SMALL.part_size,
-        name = "fail-part.bin" })
+        name = name })
+    end
+
+    s3_it("aborts the upload when a part fails, leaving no parts behind", function()
+      local url, err = faulty_upload("job-m2", "fail-part.bin")
       assert.is_nil(url)
       assert.matches("HTTP 400: InvalidRequest: part 2 refused by the test server", err)
       -- No upload keeps parts (a part still being written when the abort
@@ -143,10 +149,7 @@ describe("runpod.upload", function()
     end)
 
     s3_it("says so when a part is answered without an ETag", function()
-      proc.write_file(dir .. "/no-etag.bin", random_bytes(11 * 1024 * 1024))
-      local url, err = runpod.upload("job-m6", dir .. "/no-etag.bin", with {
-        multipart_threshold = SMALL.multipart_threshold, part_size = SMALL.part_size,
-        name = "no-etag.bin" })
+      local url, err = faulty_upload("job-m6", "no-etag.bin")
       assert.is_nil(url)
       assert.are.equal("PUT " .. endpoint .. "/outputs/job-m6/no-etag.bin part 2: no ETag in the "
         .. "answer", err)
