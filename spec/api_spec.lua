@@ -835,6 +835,16 @@ describe("runpod-worker --rp_serve_api request numbers", function()
     assert.are.same({ 400, "invalid policy.executionTimeout 1e30 (must be a whole number of ms"
       .. " in 0..604800000)" }, { code, json.decode(v).error })
   end)
+
+  it("ends a job at its policy.executionTimeout in ms, not at the next whole second", function()
+    local s = start("spec/fixtures/sleepy.lua")
+    finally(function() s.stop() end)
+    local v, code = s.json("POST", "/runsync?wait=2e4",
+      { input = { seconds = 5 }, policy = { executionTimeout = 200 } })
+    assert.are.equal(200, code)
+    assert.are.equal("TIMED_OUT", v.status)
+    assert.is_true(v.executionTime >= 200 and v.executionTime < 900, tostring(v.executionTime))
+  end)
 end)
 
 describe("runpod-worker --rp_serve_api webhooks", function()

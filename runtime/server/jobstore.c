@@ -208,13 +208,23 @@ int rp_jobstore_wait_job(struct rp_jobstore *js, struct job *j,
                          long long deadline)
 {
   int rc;
+  /* A running job with a time limit (policy.executionTimeout) ends when
+   * it passes, not at the next call into the store: its waiter wakes
+   * then and runs the upkeep that times it out. */
+  long long due = j->status == RP_JOB_IN_PROGRESS && j->exec_timeout_ms > 0
+                  ? j->started + j->exec_timeout_ms : 0;
+  int at_due = due > 0 && due < deadline;
   j->waiters++;
-  rc = rp_jobstore_wait(js, &j->cv, deadline);
+  rc = rp_jobstore_wait(js, &j->cv, at_due ? due : deadline);
   j->waiters--;
   if (j->removed) {
     if (j->waiters == 0)
       rp_jobstore_job_free(j);
     return -2;
+  }
+  if (rc != 0 && at_due && !js->closed) {
+    upkeep(js, rp_clock_now_ms(), 1);
+    rc = 0;                     /* look again: it has ended by now */
   }
   return rc;
 }
