@@ -52,6 +52,7 @@ WORKER_SRC = runtime/worker/vm.c runtime/worker/runner.c runtime/worker/local.c 
              runtime/worker/heartbeat.c runtime/worker/health.c \
              runtime/worker/serverless.c runtime/worker/take.c \
              runtime/worker/post.c runtime/worker/inproc.c \
+             runtime/worker/job_server.c \
              runtime/worker/exit.c \
              runtime/worker/main.c \
              runtime/worker/reaper.c runtime/base/settings_doc.c

@@ -378,6 +378,19 @@ describe("runpod-worker in serverless mode", function()
     end
   end)
 
+  it("exits at once on SIGTERM while the job server holds its next job-take", function()
+    -- At concurrency 1 the executor posts the result and takes the next
+    -- job itself; a take the server holds is given up at SIGTERM.
+    emu = helpers.start({ "--take-hold-ms", "30000" })
+    local id = emu.submit({ x = 1 })
+    worker = helpers.worker(emu, "handlers/echo.lua")
+    -- the next take went out beside the result's post
+    assert.are.equal("COMPLETED", emu.wait_done(id, 20).status, worker.output())
+    worker.signal("TERM")
+    assert.are.equal(0, worker.wait(10), worker.output())   -- not the 30 s hold
+    assert.are.equal(1, done_posts(emu, id))
+  end)
+
   it("still stops a job cancelled after SIGTERM, and delivers the others", function()
     local gate
     gate, emu = gate_and_emulator()

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/buf.h"
+#include "base/json.h"
 #include "base/rp.h"
 
 #define MAX_URL ((size_t)64 * 1024)
@@ -107,6 +108,25 @@ char *rp_wire_take_url(const char *tmpl, const char *worker_id,
     url = add_param(batched, "batch_size", n);
   }
   return add_param(url, "job_in_progress", in_progress ? "1" : "0");
+}
+
+int rp_wire_lone_job(const char *text, size_t len, char **id,
+                     size_t *id_len)
+{
+  struct rp_json_span v;
+  *id = NULL;
+  *id_len = 0;
+  if (rp_json_member(text, len, "input", &v) != 1 ||
+      rp_json_member(text, len, "id", &v) != 1 ||
+      rp_json_kind(v) != RP_JSON_STRING ||
+      rp_json_string_dup(v, id, id_len) != RP_OK)
+    return 0;
+  if (*id_len == 0) {
+    free(*id);
+    *id = NULL;
+    return 0;
+  }
+  return 1;
 }
 
 int rp_wire_has_stop(const char *tmpl)

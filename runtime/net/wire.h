@@ -24,6 +24,13 @@
 char *rp_wire_take_url(const char *tmpl, const char *worker_id,
                        int batch, int in_progress);
 
+/* Whether the job-take answer text[0..len) is one job to start as it is:
+ * an object with an "input" and a non-empty string "id". Returns 1 with
+ * the id in *id (*id_len bytes, malloc'ed, the caller's), else 0 with *id
+ * NULL (anything else: no job, a batch, an entry to check). */
+int rp_wire_lone_job(const char *text, size_t len, char **id,
+                     size_t *id_len);
+
 /* 1 when a job-stop URL can be derived from the job-take template (it
  * holds "/job-take/"), else 0: then there is no job-stop poll, since the
  * take URL polled in its place would hand out jobs that are lost. */

@@ -17,6 +17,9 @@
 #include "lua/json.h"
 #include "net/http.h"
 #include "base/ident.h"
+#include "net/wire.h"
+#include "worker/heartbeat.h"
+#include "worker/job_server.h"
 #include "worker/runner.h"
 #include "base/log.h"
 #include "base/rp.h"
@@ -80,6 +83,11 @@ struct pending {           /* a job or a stop on its way in */
 struct ended {
   char *id;                /* id_len bytes (NUL-safe), then a NUL */
   size_t id_len;
+  char *body;              /* over HTTP (rp_direct.http): the result, for
+                              hand_off to post; NULL otherwise */
+  size_t len;
+  int is_stream;
+  int stop_pod;
   struct ended *next;
 };
 
@@ -96,6 +104,8 @@ struct rp_executor {
   struct pending *held;    /* thread only: jobs waiting for the rebuild */
   struct pending *held_tail;
   struct ended *ended;     /* thread only, newest first */
+  struct rp_job_link link; /* thread only: its own requests to the job
+                              server over HTTP (rp_direct.http) */
   int ask_concurrency;     /* under mu: the value to ask about, 0 = none */
   enum quit quit;          /* under mu */
   struct slot *slots;      /* changed by the thread only, under mu */
@@ -139,6 +149,13 @@ static int deliver_direct(struct rp_executor *e, struct slot *s,
   int status;
   if (!d || !s || !s->id || s->queued)
     return 0;
+  if (d->http) {
+    /* Over HTTP a result goes from here (push_done) but a partial or a
+     * progress update does not: it goes through the job loop, and the
+     * rest of the job after it, in order. */
+    s->queued = 1;
+    return 0;
+  }
   status = d->deliver(d->ud, kind, s->id, s->id_len, body, len);
   if (status >= 200 && status < 300)
     return 1;
@@ -150,14 +167,32 @@ static int deliver_direct(struct rp_executor *e, struct slot *s,
  * stopped). A result delivered directly (deliver_direct) leaves only the
  * end for the job loop, which frees the job's place; when the loop lets
  * executors take the next job in that place (rp_direct.handoff), that end
- * waits for hand_off(). Takes ownership of what.body. */
+ * waits for hand_off(). Over HTTP the result itself waits for hand_off(),
+ * which posts it. Takes ownership of what.body. */
 static void push_done(struct rp_executor *e, struct slot *s,
                       struct rp_out what)
 {
+  const struct rp_direct *d = e->cfg.out->direct;
   struct ended *x;
   what.kind = RP_OUT_DONE;
-  if (what.stop_pod && e->cfg.out->direct)
+  if (what.stop_pod && d)
     atomic_store(&e->cfg.out->direct->closed, 1);
+  if (d && d->http && what.body && s->id && !s->queued) {
+    x = calloc(1, sizeof(*x));
+    if (x && (x->id = dup_bytes(s->id, s->id_len)) != NULL) {
+      x->id_len = s->id_len;
+      x->body = what.body;
+      x->len = what.len;
+      x->is_stream = what.is_stream;
+      x->stop_pod = what.stop_pod;
+      x->next = e->ended;
+      e->ended = x;
+      return;
+    }
+    free(x);
+    push(e, s->id, s->id_len, &what);   /* the job loop posts it */
+    return;
+  }
   if (!what.body || !deliver_direct(e, s, RP_OUT_DONE, what.body, what.len)) {
     push(e, s->id, s->id_len, &what);
     return;
@@ -216,8 +251,8 @@ static void host_emit(void *ud, enum rp_emit kind, const char *job_id,
            "Stream partial" : "Progress update", (int)len, body);
     return;
   }
-  if (e->cfg.out->direct && s && s->id && !s->queued &&
-      atomic_load(&s->stop))
+  if (e->cfg.out->direct && !e->cfg.out->direct->http && s && s->id &&
+      !s->queued && atomic_load(&s->stop))
     return;       /* asked to stop: nothing more of it is delivered */
   if (deliver_direct(e, s, out, body, len))
     return;
@@ -915,11 +950,91 @@ static int take_next(struct rp_executor *e, int lazy)
   return 1;
 }
 
+/* Over HTTP: waits for the job-take under way and tells the job loop
+ * what came of it, which ends the place's reservation (RP_OUT_TAKEN with
+ * taking set): one job to start as it is is filed with the held jobs and
+ * put on the ping's list; any other answer goes to the loop as the
+ * request, for its handling of a job-take answer; none (given up at
+ * shutdown) just ends the reservation. */
+static void end_take(struct rp_executor *e)
+{
+  const struct rp_job_server *js = e->cfg.out->direct->http;
+  double sent;
+  struct rp_req *r = rp_job_link_end_take(&e->link, js, &sent);
+  struct pending *p = NULL;
+  char *id = NULL;
+  size_t id_len = 0;
+  if (r && r->result == CURLE_OK && r->status >= 200 && r->status < 300 &&
+      r->status != 204 &&
+      rp_wire_lone_job(r->resp.data ? r->resp.data : "", r->resp.len, &id,
+                       &id_len) && (p = calloc(1, sizeof(*p))) != NULL &&
+      (p->text = rp_buf_steal(&r->resp, &p->len)) != NULL) {
+    rp_req_free(r);
+    p->id = id;
+    p->id_len = id_len;
+    rp_heartbeat_add_job(js->heartbeat, id, id_len);
+    atomic_fetch_add(&e->load, 1);
+    if (e->held_tail)
+      e->held_tail->next = p;
+    else
+      e->held = p;
+    e->held_tail = p;
+    push(e, id, id_len, &(struct rp_out){ .kind = RP_OUT_TAKEN,
+         .taking = 1, .listed = 1, .lazy = 1 });
+    return;
+  }
+  free(p);
+  free(id);
+  push(e, NULL, 0, &(struct rp_out){ .kind = RP_OUT_TAKEN, .taking = 1,
+       .attempt = r, .at = sent });
+}
+
+/* Over HTTP: posts the result of the job x on this thread's connection,
+ * with the next job-take beside it when the loop lets this executor take
+ * ('take': after the post when the result is big, RP_BIG_RESULT_BYTES or
+ * more, whose place is not taken again before it is delivered), then
+ * tells the loop of the end: delivered (taken off the ping's list), or
+ * the result and the failed attempt for the loop's retries. While the
+ * take is under way the loop counts the place as taken (taking), and the
+ * end needs no wake when the take goes on. */
+static void post_result(struct rp_executor *e, struct ended *x, int take)
+{
+  const struct rp_job_server *js = e->cfg.out->direct->http;
+  struct rp_out what = { .kind = RP_OUT_DONE, .is_stream = x->is_stream,
+                         .stop_pod = x->stop_pod };
+  int big = x->len >= RP_BIG_RESULT_BYTES;
+  int took = take && !big && rp_job_link_begin_take(&e->link, js, 1) ==
+             RP_OK;
+  struct rp_req *failed = NULL;
+  double sent = 0;
+  if (rp_job_link_post(&e->link, js, x->id, x->id_len, x->is_stream,
+                       x->body, x->len, &failed, &sent)) {
+    rp_heartbeat_remove_job(js->heartbeat, x->id, x->id_len);
+    free(x->body);
+    what.unlisted = 1;
+    if (take && big)
+      took = rp_job_link_begin_take(&e->link, js, 0) == RP_OK;
+  } else {
+    atomic_fetch_add(&e->cfg.out->direct->owed, 1);
+    what.body = x->body;
+    what.len = x->len;
+    what.attempt = failed;
+    what.at = sent;
+  }
+  x->body = NULL;
+  what.taking = took;
+  what.lazy = took && what.unlisted;
+  push(e, x->id, x->id_len, &what);
+  if (took)
+    end_take(e);
+}
+
 /* Tells the job loop of the jobs that ended with their results delivered
  * directly (push_done), each after taking the next queued job in its
  * place when the loop allows it and this executor takes jobs: then
  * neither message wakes the loop (handoff 2), and a steady stream of
- * jobs runs with no thread hop through it. */
+ * jobs runs with no thread hop through it. Over HTTP it posts their
+ * results first (post_result). */
 static void hand_off(struct rp_executor *e)
 {
   int run;
@@ -929,10 +1044,18 @@ static void hand_off(struct rp_executor *e)
   while (e->ended) {
     struct ended *x = e->ended;
     int mode = atomic_load(&e->cfg.out->direct->handoff);
-    int took = run && mode && !atomic_load(&e->cfg.out->direct->closed) &&
-               atomic_load(&e->accepting) &&
-               !e->needs_refresh && take_next(e, mode == 2);
+    int may = run && mode && !atomic_load(&e->cfg.out->direct->closed) &&
+              !atomic_load(&e->cfg.out->direct->owed) &&
+              atomic_load(&e->accepting) && !e->needs_refresh;
+    int took;
     e->ended = x->next;
+    if (x->body) {
+      post_result(e, x, may && !x->stop_pod);
+      free(x->id);
+      free(x);
+      continue;
+    }
+    took = may && take_next(e, mode == 2);
     push(e, x->id, x->id_len, &(struct rp_out){ .kind = RP_OUT_DONE,
          .lazy = took && mode == 2 });
     free(x->id);
@@ -1269,8 +1392,10 @@ void rp_executor_free(struct rp_executor *e)
     struct ended *x = e->ended;
     e->ended = x->next;
     free(x->id);
+    free(x->body);
     free(x);
   }
+  rp_job_link_free(&e->link);
   rp_vm_close(&e->vm);          /* frees requests, detaching them */
   if (e->multi)
     curl_multi_cleanup(e->multi);

@@ -15,6 +15,16 @@
 
 /* How long the unhealthy report may delay the exit (as the Python SDK). */
 #define UNHEALTHY_TIMEOUT_MS 2000
+/* The most the ping's list of job ids (joined by commas) may hold; an id
+ * that would pass it is left out. Far above any real list (an id is ~40
+ * bytes): it only bounds a runaway one, so that a ping stays a sane
+ * size. */
+#define MAX_JOB_IDS_BYTES ((size_t)16 * 1024 * 1024)
+
+struct listed {             /* a job in flight */
+  char *id;                 /* id_len bytes, then a NUL */
+  size_t id_len;
+};
 
 struct rp_heartbeat {
   char *tmpl;
@@ -24,7 +34,9 @@ struct rp_heartbeat {
   pthread_t thread;
   pthread_mutex_t mu;
   pthread_cond_t cv;
-  char *job_ids;            /* under mu */
+  struct listed *jobs;      /* under mu: the jobs in flight, */
+  size_t njobs;             /* in no order */
+  size_t cap;
   int quit;                 /* under mu */
   CURL *easy;               /* kept between pings: one connection */
   struct curl_slist *headers;
@@ -121,6 +133,23 @@ static int setup_handle(struct rp_heartbeat *h)
   return 0;
 }
 
+/* The ping's job_id list (under mu): each id percent-encoded as one
+ * value, joined by commas; malloc'ed, NULL when memory runs out. */
+static char *job_list(struct rp_heartbeat *h)
+{
+  struct rp_buf b = RP_BUF_INIT(MAX_JOB_IDS_BYTES);
+  size_t len;
+  for (size_t i = 0; i < h->njobs; i++) {
+    size_t mark = b.len;
+    if ((b.len && rp_buf_puts(&b, ",") != RP_OK) ||
+        rp_wire_put_id(&b, h->jobs[i].id, h->jobs[i].id_len) != RP_OK) {
+      if (b.data)
+        rp_buf_set_len(&b, mark);   /* left out: the list stays whole */
+    }
+  }
+  return rp_buf_steal(&b, &len);
+}
+
 static void *thread_main(void *arg)
 {
   struct rp_heartbeat *h = arg;
@@ -128,7 +157,7 @@ static void *thread_main(void *arg)
   int retries = 0;                      /* made since the last regular one */
   pthread_mutex_lock(&h->mu);
   while (!h->quit) {
-    char *ids = strdup(h->job_ids ? h->job_ids : "");
+    char *ids = job_list(h);
     long long t;
     long long when;
     int again;
@@ -171,11 +200,10 @@ struct rp_heartbeat *rp_heartbeat_start(const char *url_template,
   h->tmpl = strdup(url_template);
   h->worker_id = strdup(worker_id);
   h->api_key = api_key ? strdup(api_key) : NULL;
-  h->job_ids = strdup("");
   h->interval_ms = interval_ms > 0 ? interval_ms : 10000;
   pthread_mutex_init(&h->mu, NULL);
   rp_clock_cond_init(&h->cv);
-  if (!h->tmpl || !h->worker_id || !h->job_ids || setup_handle(h) != 0 ||
+  if (!h->tmpl || !h->worker_id || setup_handle(h) != 0 ||
       pthread_create(&h->thread, NULL, thread_main, h) != 0) {
     if (h->easy)
       curl_easy_cleanup(h->easy);
@@ -183,7 +211,6 @@ struct rp_heartbeat *rp_heartbeat_start(const char *url_template,
     free(h->tmpl);
     free(h->worker_id);
     free(h->api_key);
-    free(h->job_ids);
     pthread_cond_destroy(&h->cv);
     pthread_mutex_destroy(&h->mu);
     free(h);
@@ -192,17 +219,54 @@ struct rp_heartbeat *rp_heartbeat_start(const char *url_template,
   return h;
 }
 
-void rp_heartbeat_set_jobs(struct rp_heartbeat *h, const char *job_ids)
+void rp_heartbeat_add_job(struct rp_heartbeat *h, const char *id,
+                          size_t id_len)
 {
   char *copy;
   if (!h)
     return;
-  copy = strdup(job_ids);
-  if (!copy)
+  copy = malloc(id_len + 1);
+  if (!copy) {
+    rp_log(RP_LOG_ERROR, NULL, "heartbeat: out of memory; a job is not "
+           "listed in the pings");
+    return;
+  }
+  memcpy(copy, id, id_len);
+  copy[id_len] = '\0';
+  pthread_mutex_lock(&h->mu);
+  if (h->njobs == h->cap) {
+    size_t cap = h->cap ? h->cap * 2 : 16;
+    struct listed *more = realloc(h->jobs, cap * sizeof(*more));
+    if (!more) {
+      pthread_mutex_unlock(&h->mu);
+      free(copy);
+      rp_log(RP_LOG_ERROR, NULL, "heartbeat: out of memory; a job is not "
+             "listed in the pings");
+      return;
+    }
+    h->jobs = more;
+    h->cap = cap;
+  }
+  h->jobs[h->njobs].id = copy;
+  h->jobs[h->njobs].id_len = id_len;
+  h->njobs++;
+  pthread_mutex_unlock(&h->mu);
+}
+
+void rp_heartbeat_remove_job(struct rp_heartbeat *h, const char *id,
+                             size_t id_len)
+{
+  if (!h)
     return;
   pthread_mutex_lock(&h->mu);
-  free(h->job_ids);
-  h->job_ids = copy;
+  for (size_t i = 0; i < h->njobs; i++) {
+    struct listed *l = &h->jobs[i];
+    if (l->id_len == id_len && memcmp(l->id, id, id_len) == 0) {
+      free(l->id);
+      *l = h->jobs[--h->njobs];     /* the last one takes its place */
+      break;
+    }
+  }
   pthread_mutex_unlock(&h->mu);
 }
 
@@ -247,6 +311,8 @@ void rp_heartbeat_stop(struct rp_heartbeat *h)
   free(h->tmpl);
   free(h->worker_id);
   free(h->api_key);
-  free(h->job_ids);
+  for (size_t i = 0; i < h->njobs; i++)
+    free(h->jobs[i].id);
+  free(h->jobs);
   free(h);
 }

@@ -16,6 +16,7 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "base/rp.h"
+#include "net/wire.h"
 #include "worker/serverless_int.h"
 
 /* With nothing queued, the next take and stop poll come this much later
@@ -62,7 +63,6 @@ int rp_inproc_take(void *ud, char **text, size_t *len, char **id,
 {
   struct state *s = ud;
   struct rp_buf b = RP_BUF_INIT(RP_MAX_RESPONSE_BYTES);
-  struct rp_json_span v;
   int n = s->source->take(s->source->ud, s->worker_id, &b);
   *id = NULL;
   *id_len = 0;
@@ -71,13 +71,7 @@ int rp_inproc_take(void *ud, char **text, size_t *len, char **id,
     return n == 1 ? RP_ENOMEM : n;
   }
   *text = rp_buf_steal(&b, len);
-  if (rp_json_member(*text, *len, "input", &v) == 1 &&
-      rp_json_member(*text, *len, "id", &v) == 1 &&
-      rp_json_kind(v) == RP_JSON_STRING &&
-      rp_json_string_dup(v, id, id_len) == RP_OK && *id_len == 0) {
-    free(*id);
-    *id = NULL;
-  }
+  rp_wire_lone_job(*text, *len, id, id_len);
   return 1;
 }
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "net/req.h"
 
 void rp_out_free(struct rp_out *m)
 {
@@ -12,6 +13,7 @@ void rp_out_free(struct rp_out *m)
     struct rp_out *next = m->next;
     free(m->job_id);
     free(m->body);
+    rp_req_free(m->attempt);
     free(m);
     m = next;
   }
@@ -56,16 +58,18 @@ void rp_outbox_push(struct rp_outbox *o, int executor, const char *job_id,
     rp_log(RP_LOG_ERROR, job_id, "out of memory: a message for the job "
            "server was lost");
     free(what->body);
+    rp_req_free(what->attempt);
     return;
   }
-  m->kind = what->kind;
+  {
+    char *id = m->job_id;
+    size_t len = m->job_id_len;
+    *m = *what;
+    m->job_id = id;
+    m->job_id_len = len;
+    m->next = NULL;
+  }
   m->executor = executor;
-  m->body = what->body;
-  m->len = what->len;
-  m->is_stream = what->is_stream;
-  m->failed = what->failed;
-  m->stop_pod = what->stop_pod;
-  m->value = what->value;
   pthread_mutex_lock(&o->mu);
   wake = !o->woken && (!what->lazy || ++o->queued >= RP_OUTBOX_LAZY_MAX);
   if (wake)

@@ -22,15 +22,19 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
+struct rp_req;
+struct rp_job_server;
+
 enum rp_out_kind {
   RP_OUT_STREAM,      /* a stream partial: post {"output": partial} */
   RP_OUT_PROGRESS,    /* a progress update for the job-done URL */
   RP_OUT_DONE,        /* the end of a job: its result (body), or none
                          (stopped, or delivered by rp_direct) */
-  RP_OUT_TAKEN,       /* a job the executor took from rp_direct in the
-                         place of one that ended (job_id, body: its
-                         job-take object; with no job_id, the loop
-                         dispatches body as a job-take answer) */
+  RP_OUT_TAKEN,       /* a job the executor took in the place of one
+                         that ended (job_id); with no job_id, a job-take
+                         answer for the loop to handle: body (to
+                         dispatch), attempt (its request, as the loop's
+                         own), or neither (no job: taking ends) */
   RP_OUT_CONCURRENCY, /* the concurrency_modifier's answer (value) */
   RP_OUT_FATAL        /* the VM cannot be rebuilt: the worker must exit */
 };
@@ -49,6 +53,17 @@ struct rp_out {
   int stop_pod;       /* DONE: the result asks for "stopPod" (refresh_mode
                          pod): the worker takes no more jobs and exits */
   int value;          /* CONCURRENCY */
+  int taking;         /* DONE: the executor takes a job in this one's
+                         place itself, which the loop counts as taken
+                         until a TAKEN with taking set follows */
+  int unlisted;       /* DONE: the executor delivered the result and took
+                         the job off the ping's list */
+  int listed;         /* TAKEN: the executor put the job on that list */
+  struct rp_req *attempt;  /* a request the executor made that the loop
+                         goes on from (a result post that failed: DONE;
+                         a job-take answer: TAKEN); freed with the
+                         message */
+  double at;          /* when attempt was sent */
   int lazy;           /* the taker need not wake for it (rp_outbox_push) */
   struct rp_out *next;
 };
@@ -89,6 +104,15 @@ struct rp_direct {
    * fatal error, the shutdown: from the moment it happens, not from the
    * moment the taker next looks). Any thread, the signal handler too. */
   atomic_int closed;
+  /* Set instead of deliver and take for the job server over HTTP: the
+   * executor posts a job's result and takes the next job itself, on its
+   * own connection (job_server.h), while it runs one job at a time. */
+  const struct rp_job_server *http;
+  /* Over HTTP: results whose post by their executor failed and that the
+   * loop has not delivered or given up yet. While any is owed no
+   * executor takes a job in another's place: a job server that fails
+   * posts is handed no more jobs (the loop holds the place too). */
+  atomic_int owed;
 };
 
 /* The queue every executor writes and the orchestrator drains. */
@@ -111,7 +135,8 @@ void rp_outbox_destroy(struct rp_outbox *o);
  * job_id[0..id_len) (NULL for none) with the kind and fields of 'what'
  * (its job_id and next are ignored), then wakes the taker unless a wake
  * is due already or what->lazy is set (the taker sees it when it next
- * looks, or when RP_OUTBOX_LAZY_MAX are queued). Takes ownership of what->body, also on failure: when memory
+ * looks, or when RP_OUTBOX_LAZY_MAX are queued). Takes ownership of
+ * what->body and what->attempt, also on failure: when memory
  * runs out the message is lost, which is logged. */
 void rp_outbox_push(struct rp_outbox *o, int executor, const char *job_id,
                     size_t id_len, const struct rp_out *what);

@@ -21,12 +21,6 @@
 #define PROGRESS_ATTEMPTS 3
 /* The retries of one job's posts. */
 static const struct rp_backoff POST_BACKOFF = { 0.2, 10, 0 };
-/* The most the list of in-flight job ids (joined by commas) handed to the
- * heartbeat may hold; an id that would pass it is left out. Far above any
- * real list (an id is ~40 bytes): it only bounds a runaway one, so that a
- * ping stays a sane size. */
-#define MAX_JOB_IDS_BYTES ((size_t)16 * 1024 * 1024)
-
 struct job *rp_post_find_job(struct state *s, const char *id, size_t len)
 {
   for (struct job *j = s->jobs; j; j = j->next)
@@ -45,25 +39,12 @@ static void free_posts(struct post *p)
   }
 }
 
-/* Tells the heartbeat which jobs are in flight: each id percent-encoded
- * as one value of the ping's comma-separated job_id list. */
-static void publish_jobs(struct state *s)
+void rp_post_track_job(struct state *s, struct job *j, int executor,
+                       int listed)
 {
-  struct rp_buf b = RP_BUF_INIT(MAX_JOB_IDS_BYTES);
-  for (struct job *j = s->jobs; j; j = j->next) {
-    size_t mark = b.len;
-    if ((b.len && rp_buf_puts(&b, ",") != RP_OK) ||
-        rp_wire_put_id(&b, j->id, j->id_len) != RP_OK) {
-      if (b.data)
-        rp_buf_set_len(&b, mark);   /* left out: the list stays whole */
-    }
-  }
-  rp_heartbeat_set_jobs(s->heartbeat, b.data ? b.data : "");
-  rp_buf_free(&b);
-}
-
-void rp_post_track_job(struct state *s, struct job *j, int executor)
-{
+  if (!listed)
+    rp_heartbeat_add_job(s->heartbeat, j->id, j->id_len);
+  j->listed = 1;
   j->executor = executor;
   j->running = 1;
   j->stop_asked = rp_take_stop_asked(s, j->id, j->id_len);
@@ -72,7 +53,6 @@ void rp_post_track_job(struct state *s, struct job *j, int executor)
   s->jobs = j;
   s->njobs++;
   s->last_activity = rp_clock_now();
-  publish_jobs(s);
 }
 
 void rp_post_remove_job(struct state *s, struct job *j)
@@ -89,12 +69,15 @@ void rp_post_remove_job(struct state *s, struct job *j)
     curl_multi_remove_handle(s->multi, j->inflight->easy);
     rp_req_free(j->inflight);
   }
+  if (j->listed)
+    rp_heartbeat_remove_job(s->heartbeat, j->id, j->id_len);
+  if (j->owed)
+    atomic_fetch_sub(&s->direct.owed, 1);
   free_posts(j->head);
   free(j->waiting);
   free(j->id);
   free(j);
   s->last_activity = rp_clock_now();
-  publish_jobs(s);
 }
 
 void rp_post_queue(struct job *j, enum post_kind kind, char *body,
@@ -134,55 +117,26 @@ static void drop_head(struct job *j)
   free_posts(p);
 }
 
-/* The job's id percent-encoded (rp_wire_put_id) in *b, or NULL when
- * memory runs out. */
-static const char *request_id(const struct job *j, struct rp_buf *b)
-{
-  if (rp_wire_put_id(b, j->id, j->id_len) != RP_OK ||
-      rp_buf_puts(b, "") != RP_OK)
-    return NULL;
-  return b->data;
-}
-
 static void start_post(struct state *s, struct job *j)
 {
   struct post *p = j->head;
-  struct rp_buf enc = RP_BUF_INIT(MAX_JOB_IDS_BYTES);
-  const char *rid;
-  char *url;
-  struct rp_req *r;
-  if (p->kind == P_STREAM)
-    url = rp_wire_stream_url(s->stream_tmpl, j->id, j->id_len,
-                             s->worker_id);
-  else
-    url = rp_wire_done_url(s->done_tmpl, j->id, j->id_len, s->worker_id,
-                           p->is_stream);
-  if (!url) {
+  int url_failed;
+  struct rp_req *r = rp_job_post_new(&s->server, p->kind == P_STREAM, j->id,
+                                     j->id_len, p->is_stream, p->body,
+                                     p->len, &url_failed);
+  if (!r && url_failed) {
     /* a job id that makes the URL pass 64 KiB: it can never be sent */
     rp_log(RP_LOG_ERROR, j->id, "giving up on the %s: its URL cannot be "
            "built", post_name(p->kind));
     drop_head(j);
     return;
   }
-  /* Every post of a job and every attempt of it carries the job id as
-   * X-Request-ID, as the Python SDK sends it, with the same body: a repeat
-   * after an ambiguous time-out is recognisably the same delivery. An id
-   * with a NUL byte goes percent-encoded, as in its URL, so that it is not
-   * cut short into another job's. */
-  rid = memchr(j->id, '\0', j->id_len) ? request_id(j, &enc) : j->id;
-  r = rid ? rp_req_new("POST", url, NULL, 0, s->api_key, RP_CONTENT_FORM,
-                       rid, (long)(s->post_timeout * 1000)) : NULL;
-  rp_buf_free(&enc);
-  free(url);
   if (!r) {
     j->retry_at = rp_clock_now() + RETRY_BUILD_S;
     return;
   }
-  /* Sent from the post's own bytes, as the executor encoded them: the
-   * post outlives the request (drop_head and rp_post_remove_job free the
-   * request first). */
-  curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, p->body);
-  curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)p->len);
+  /* The post outlives the request: drop_head and rp_post_remove_job free
+   * the request first. */
   if (p->first_try == 0)
     p->first_try = rp_clock_now();
   p->attempts++;

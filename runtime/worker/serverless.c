@@ -85,6 +85,16 @@ static void wake(void *ud)
 static void taken(struct state *s, struct rp_out *m, struct job *j)
 {
   struct job *nj;
+  if (m->taking)
+    s->taking--;
+  if (!m->job_id && m->attempt) {
+    struct rp_req *r = m->attempt;
+    m->attempt = NULL;
+    rp_take_answer(s, r, m->at);
+    return;
+  }
+  if (!m->job_id && !m->body)
+    return;                   /* no job: the place is the loop's again */
   if (!m->job_id) {
     if (rp_take_jobs(s, m->body, m->len) != RP_OK)
       rp_log(RP_LOG_ERROR, NULL, "job-take: the body is not JSON (no job "
@@ -106,7 +116,27 @@ static void taken(struct state *s, struct rp_out *m, struct job *j)
   nj->id = m->job_id;
   nj->id_len = m->job_id_len;
   m->job_id = NULL;
-  rp_post_track_job(s, nj, m->executor);
+  rp_post_track_job(s, nj, m->executor, m->listed);
+}
+
+/* The result just queued for j was posted once by its executor, which
+ * failed (m->attempt): the loop goes on from that attempt, as from one of
+ * its own (its retries, or the end of a final answer). */
+static void went_on(struct job *j, struct rp_out *m)
+{
+  struct rp_req *r = m->attempt;
+  struct post *p = j->tail;
+  m->attempt = NULL;
+  if (j->inflight || p != j->head) {
+    rp_req_free(r);           /* not the next to go: it is sent again */
+    return;
+  }
+  p->first_try = m->at;
+  p->attempts = 1;
+  r->kind = POST;
+  r->ctx = j;
+  j->inflight = r;
+  rp_post_done(r);
 }
 
 void rp_serverless_handle_outbox(struct state *s)
@@ -128,12 +158,20 @@ void rp_serverless_handle_outbox(struct state *s)
       }
       break;
     case RP_OUT_DONE:
+      if (m->taking)
+        s->taking++;
       if (j) {
         j->running = 0;
         j->finished = 1;
+        if (m->unlisted)
+          j->listed = 0;
         if (m->body) {
           rp_post_queue(j, P_FINAL, m->body, m->len, m->is_stream);
           m->body = NULL;
+          if (m->attempt) {
+            j->owed = 1;
+            went_on(j, m);
+          }
         } else if (!j->head && !j->inflight) {
           /* Nothing left to post: gone now, so that a batch of jobs
            * that replaced one another (RP_OUT_TAKEN) never piles up. */
@@ -237,7 +275,8 @@ static int check_shutdown(struct state *s, double t)
     /* Its thread cannot be joined: leave without cleaning up. */
     _exit(1);
   }
-  if (s->shutting && (!s->jobs || t >= s->shutdown_deadline)) {
+  if (s->shutting && ((!s->jobs && !s->taking) ||
+                      t >= s->shutdown_deadline)) {
     for (struct job *j = s->jobs; j; j = j->next)
       rp_log(RP_LOG_ERROR, j->id, "shutting down with this job %s",
              j->running ? "still running" : "not yet delivered");
@@ -358,10 +397,12 @@ static void loop(struct state *s)
     rp_take_hand_waiting(s, &free_slots);
     /* Executors may take the next job in the place of one that ended
      * while the loop counts no more jobs than it may run; a ping lists
-     * the jobs in flight, so with a heartbeat they wake it to tell. */
-    if (s->source)
+     * the jobs in flight, so with a heartbeat they wake it to tell, but
+     * over HTTP, where they keep the ping's list themselves. */
+    if (s->out.direct)
       atomic_store(&s->direct.handoff, s->shutting || !s->have_concurrency
-                   || free_slots < 0 ? 0 : s->heartbeat ? 1 : 2);
+                   || free_slots < 0 ? 0
+                   : s->heartbeat && !s->direct.http ? 1 : 2);
     maybe_ask_concurrency(s, t, maybe_take(s, t, free_slots), free_slots);
     maybe_poll_stops(s, t, running);
     if (!s->tp->drain(s))           /* else: look again at once */
@@ -509,6 +550,14 @@ int rp_serverless_run(const struct rp_vm_options *vm,
     rp_log(RP_LOG_WARN, NULL, "RUNPOD_WEBHOOK_POST_STREAM is not set: "
            "stream partials are not posted (results still are)");
   }
+  s->server.take_tmpl = s->take_tmpl;
+  s->server.done_tmpl = s->done_tmpl;
+  s->server.stream_tmpl = s->stream_tmpl;
+  s->server.worker_id = s->worker_id;
+  s->server.api_key = s->api_key;
+  s->server.post_timeout_ms = (long)(env->post_timeout.number * 1000);
+  s->server.take_timeout_ms = POLL_TIMEOUT_MS;
+  s->server.closed = &s->direct.closed;
   /* Without /job-take/ in the take URL no job-stop URL follows from it:
    * run without the stop poll (as the Python SDK always does) rather than
    * refuse, so a worker behind a proxy that renames the path still runs
@@ -585,6 +634,15 @@ int rp_serverless_run(const struct rp_vm_options *vm,
   if (o && o->concurrency > 0) {
     s->concurrency = o->concurrency;    /* fixed by the caller */
     s->has_modifier = 0;
+  }
+  if (!s->source && s->nex == 1 && s->concurrency == 1 &&
+      !s->has_modifier) {
+    /* One job at a time: its executor posts the result and takes the
+     * next job itself (job_server.h). */
+    s->server.heartbeat = s->heartbeat;
+    s->direct.http = &s->server;
+    s->out.direct = &s->direct;
+    atomic_store(&signal_direct, &s->direct);
   }
   if (s->has_modifier)
     rp_executor_ask_concurrency(s->ex[0], s->concurrency);

@@ -22,11 +22,14 @@
 #include "net/req.h"
 #include "worker/executor.h"
 #include "worker/heartbeat.h"
+#include "worker/job_server.h"
 #include "worker/serverless.h"
 
 #define MAX_THREADS 256
 /* Stops asked for jobs the loop did not know yet, remembered (take.c). */
 #define STOP_MEMO 16
+/* How long a job-take or job-stop long poll may be held by the server. */
+#define POLL_TIMEOUT_MS 90000L
 /* When a request cannot be built (out of memory), the next try waits
  * this long. */
 #define RETRY_BUILD_S 1.0
@@ -54,6 +57,10 @@ struct job {
   size_t waiting_len;
   int running;              /* until the executor reports the end */
   int finished;             /* the final result is queued (or not due) */
+  int listed;               /* in the ping's list, for the loop to take
+                               out when the job goes */
+  int owed;                 /* its executor's post of the result failed:
+                               counted in rp_direct.owed until it goes */
   double stop_asked;        /* when a stop was asked, 0 if never */
   struct post *head;
   struct post *tail;
@@ -94,6 +101,7 @@ struct state {
   struct rp_direct direct;   /* the executors' way to it (inproc.c) */
   atomic_int source_news;    /* the source woke the loop (inproc.c) */
   atomic_int want_jobs;      /* a queued job may wake it (inproc.c) */
+  struct rp_job_server server;  /* the same, for a job's requests */
   const char *take_tmpl;
   const char *done_tmpl;
   const char *stream_tmpl;
@@ -112,6 +120,8 @@ struct state {
   int has_modifier;          /* start's config has concurrency_modifier */
   double modifier_at;        /* when a full loop asks it next */
   struct rp_req *take;
+  int taking;                /* places an executor takes a job for itself
+                                (over HTTP): counted as taken */
   double take_at;
   double take_sent;
   size_t take_hint;          /* the last job-take answer's size (take.c) */
@@ -173,6 +183,11 @@ void rp_take_hand_waiting(struct state *s, int *free_slots);
 void rp_take_start(struct state *s, int free_slots);
 /* Handles a finished job-take: its jobs go to the executors. Frees r. */
 void rp_take_done(struct state *s, struct rp_req *r);
+/* Handles a job-take answer r, sent at 'sent', whoever made it (the
+ * loop's own take, or an executor's over HTTP): its jobs go to the
+ * executors, an error or no job sets when the next take is due. Frees
+ * r. */
+void rp_take_answer(struct state *s, struct rp_req *r, double sent);
 /* Sends a job-stop long poll. */
 void rp_take_start_stop_poll(struct state *s);
 /* A stop asked for the job id[0..id_len) that the loop does not know: one
@@ -194,9 +209,12 @@ void rp_take_stop_done(struct state *s, struct rp_req *r);
 /* The job in flight with the id id[0..len), or NULL. */
 struct job *rp_post_find_job(struct state *s, const char *id, size_t len);
 /* Adds j, a job just handed to executor 'executor' (calloc'ed, with its
- * id set), to the jobs in flight. Takes ownership of j. */
-void rp_post_track_job(struct state *s, struct job *j, int executor);
-/* Drops a job and its posts not sent (freeing any post under way). */
+ * id set), to the jobs in flight, and to the ping's list unless 'listed'
+ * (the executor that took it listed it). Takes ownership of j. */
+void rp_post_track_job(struct state *s, struct job *j, int executor,
+                       int listed);
+/* Drops a job and its posts not sent (freeing any post under way), and
+ * takes it out of the ping's list while it is listed. */
 void rp_post_remove_job(struct state *s, struct job *j);
 /* Appends a post to the job's queue. Takes ownership of body. */
 void rp_post_queue(struct job *j, enum post_kind kind, char *body,

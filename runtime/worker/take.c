@@ -14,8 +14,6 @@
 /* The most of a job-take answer's size that the next take reserves room
  * for ahead. */
 #define MAX_TAKE_HINT ((size_t)64 << 20)
-/* How long a job-take or job-stop long poll may be held by the server. */
-#define POLL_TIMEOUT_MS 90000L
 /* RunPod's answer to 429: wait this long before the next take. */
 #define TOO_MANY_S 5.0
 /* A job-take answered after this long was held open by the server (a long
@@ -25,9 +23,6 @@
  * answers at once. */
 #define STOP_POLL_GAP_S 1.0
 
-/* A result this big keeps its job's slot until it is delivered: the next
- * job's input is not taken in while it is still held. */
-#define BIG_RESULT_BYTES ((size_t)1 << 20)
 /* How long a stop asked for a job not yet known counts for it: the loop
  * hears of a job an executor took within a pass. */
 #define STOP_MEMO_S 60.0
@@ -227,7 +222,7 @@ int rp_take_running(struct state *s)
 }
 
 /* Whether the finished job j keeps its place until its result is
- * delivered: its result is the next post to go and is BIG_RESULT_BYTES or
+ * delivered: its result is the next post to go and is RP_BIG_RESULT_BYTES or
  * more (never held alongside the next job's input), or it failed once
  * and waits for a retry (a job server that fails posts gets no more jobs
  * than the concurrency: the Python SDK takes none while a result is
@@ -239,7 +234,7 @@ static int holds_slot(const struct job *j)
   const struct post *p = j->head;
   /* A try has failed: more tries made than the one under way, if any. */
   return p && p->kind == P_FINAL &&
-         (p->len >= BIG_RESULT_BYTES || p->attempts > (j->inflight ? 1 : 0));
+         (p->len >= RP_BIG_RESULT_BYTES || p->attempts > (j->inflight ? 1 : 0));
 }
 
 int rp_take_free_slots(struct state *s, int running)
@@ -248,7 +243,7 @@ int rp_take_free_slots(struct state *s, int running)
   for (const struct job *j = s->jobs; j; j = j->next)
     if (!j->running && holds_slot(j))
       held++;
-  return s->concurrency - running - held;
+  return s->concurrency - running - held - s->taking;
 }
 
 /* A job already taken is never dropped: with 'any' set, an executor
@@ -313,7 +308,7 @@ static void hand_to_executor(struct state *s, char *id, size_t id_len,
       j->waiting_len = t->len;
       j->id = id;
       j->id_len = id_len;
-      rp_post_track_job(s, j, 0);
+      rp_post_track_job(s, j, 0, 0);
       j->running = 0;
       rp_log(RP_LOG_DEBUG, id, "More jobs than places: it waits for one.");
       return;
@@ -324,7 +319,7 @@ static void hand_to_executor(struct state *s, char *id, size_t id_len,
                          &index) == RP_OK) {
     j->id = id;
     j->id_len = id_len;
-    rp_post_track_job(s, j, index);
+    rp_post_track_job(s, j, index, 0);
     return;
   } else if (!j) {
     rp_log(RP_LOG_ERROR, id, "job-take: cannot start the job (out of "
@@ -394,12 +389,17 @@ static void dispatch(struct state *s, const struct taken *t)
 
 void rp_take_done(struct state *s, struct rp_req *r)
 {
+  s->take = NULL;
+  rp_take_answer(s, r, s->take_sent);
+}
+
+void rp_take_answer(struct state *s, struct rp_req *r, double sent)
+{
   char what[CURL_ERROR_SIZE + 32];
   char *body;
   size_t len;
   int rc;
-  double took = rp_clock_now() - s->take_sent;
-  s->take = NULL;
+  double took = rp_clock_now() - sent;
   rp_req_describe(r, what, sizeof(what));
   /* As the Python SDK: 204 and 400 (FlashBoot) mean no job, 429 waits,
    * any other 2xx carries jobs, anything else is an error. */
@@ -422,7 +422,7 @@ void rp_take_done(struct state *s, struct rp_req *r)
     if (took >= HELD_POLL_S)
       rp_backoff_reset(&s->empty_backoff);
     else
-      s->take_at = s->take_sent + rp_backoff_next(&s->empty_backoff);
+      s->take_at = sent + rp_backoff_next(&s->empty_backoff);
     rp_log(RP_LOG_TRACE, NULL, "No job (HTTP %ld).", r->status);
     rp_req_free(r);
     return;
@@ -491,6 +491,10 @@ static void stop_job(struct state *s, const char *id, size_t id_len)
     rp_post_remove_job(s, j);
     return;
   }
+  if (!j && s->out.direct && s->out.direct->http) {
+    rp_take_stop_unknown(s, id, id_len);  /* one an executor took */
+    return;
+  }
   if (j && j->running && !j->stop_asked) {
     rp_log(RP_LOG_INFO, j->id, "Stop requested.");
     j->stop_asked = rp_clock_now();
@@ -514,6 +518,9 @@ void rp_take_stop_done(struct state *s, struct rp_req *r)
   /* At most one poll per STOP_POLL_GAP_S, counted from when it was sent,
    * for a server that does not hold it; a held poll is followed at once. */
   s->stop_at = s->stop_sent + STOP_POLL_GAP_S;
+  /* The jobs executors took meanwhile become known first. */
+  if (r->status == 200 && s->out.direct && s->out.direct->http)
+    rp_serverless_handle_outbox(s);
   if (r->status == 200)
     each_stop_id(s, r->resp.data, r->resp.len);
   rp_req_free(r);

@@ -99,6 +99,29 @@ static void replace(void)
   URL("", rp_wire_replace("", "$A", "xyz"));
 }
 
+/* A job-take answer that is one job to start as it is, and ones that are
+ * not (for the job loop's checks). */
+static void lone_job(void)
+{
+  static const char *const not_lone[] = {
+    "", "[]", "{}", "{\"id\":\"a\"}", "{\"input\":1}",
+    "{\"id\":\"\",\"input\":1}", "{\"id\":7,\"input\":1}",
+    "[{\"id\":\"a\",\"input\":1}]",
+  };
+  const char *one = "{\"id\":\"a\\u0000b\",\"input\":{\"x\":1}}";
+  char *id = NULL;
+  size_t len = 0;
+  CHECK_INT(1, rp_wire_lone_job(one, strlen(one), &id, &len));
+  CHECK_INT(3, len);
+  CHECK(id && memcmp(id, "a\0b", 3) == 0);
+  free(id);
+  for (size_t i = 0; i < sizeof(not_lone) / sizeof(not_lone[0]); i++) {
+    CHECK_INT(0, rp_wire_lone_job(not_lone[i], strlen(not_lone[i]), &id,
+                                  &len));
+    CHECK(id == NULL);
+  }
+}
+
 int main(void)
 {
   RUN(take);
@@ -108,5 +131,6 @@ int main(void)
   RUN(done_and_stream);
   RUN(ping);
   RUN(replace);
+  RUN(lone_job);
   return check_summary();
 }

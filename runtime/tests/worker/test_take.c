@@ -96,7 +96,7 @@ static struct job *tracked(struct state *s, const char *id, size_t len)
   memcpy(j->id, id, len);
   j->id[len] = '\0';
   j->id_len = len;
-  rp_post_track_job(s, j, 0);
+  rp_post_track_job(s, j, 0, 0);
   return j;
 }
 
