@@ -908,6 +908,18 @@ static int ready(struct rp_executor *e, double wake)
   return 0;
 }
 
+/* Files a job this executor took itself with the held jobs, which
+ * start_held starts in order. */
+static void hold(struct rp_executor *e, struct pending *p)
+{
+  atomic_fetch_add(&e->load, 1);
+  if (e->held_tail)
+    e->held_tail->next = p;
+  else
+    e->held = p;
+  e->held_tail = p;
+}
+
 /* Takes the next queued job from rp_direct in the place of one that
  * ended and files it with the held jobs, which start_held starts (a stop
  * for it that comes later finds it held or running: the job loop
@@ -939,12 +951,7 @@ static int take_next(struct rp_executor *e, int lazy)
   p->id_len = id_len;
   p->text = text;
   p->len = len;
-  atomic_fetch_add(&e->load, 1);
-  if (e->held_tail)
-    e->held_tail->next = p;
-  else
-    e->held = p;
-  e->held_tail = p;
+  hold(e, p);
   push(e, id, id_len, &(struct rp_out){ .kind = RP_OUT_TAKEN,
        .lazy = lazy });
   return 1;
@@ -973,12 +980,7 @@ static void end_take(struct rp_executor *e)
     p->id = id;
     p->id_len = id_len;
     rp_heartbeat_add_job(js->heartbeat, id, id_len);
-    atomic_fetch_add(&e->load, 1);
-    if (e->held_tail)
-      e->held_tail->next = p;
-    else
-      e->held = p;
-    e->held_tail = p;
+    hold(e, p);
     push(e, id, id_len, &(struct rp_out){ .kind = RP_OUT_TAKEN,
          .taking = 1, .listed = 1, .lazy = 1 });
     return;
