@@ -382,17 +382,6 @@ static char *error_result(struct rp_executor *e, const char *job_id,
   int top = lua_gettop(L);
   char err[256];
   char *body = NULL;
-  char host[128];
-  static const char *const keys[] = {
-    "error_type", "error_message", "error_traceback", "hostname",
-    "worker_id", "runpod_version"
-  };
-  const char *vals[] = { NULL, NULL, "", NULL, NULL, RP_VERSION };
-  size_t i;
-  /* Values of at most 127 bytes, each escaped at most 6 times over, and
-   * then the whole escaped once more: well within the caps. */
-  struct rp_buf json = RP_BUF_INIT(16384);
-  struct rp_buf out = RP_BUF_INIT(65536);
   if (rp_vm_push_function(L, runner(e), "error_result", err, sizeof(err))
       == RP_OK) {
     lua_pushstring(L, type);
@@ -406,13 +395,32 @@ static char *error_result(struct rp_executor *e, const char *job_id,
     *len = strlen(body);          /* JSON text: no NUL byte in it */
     return body;
   }
+  return rp_executor_error_body(job_id, type, message
+                                ? "the job's VM failed; see the worker log"
+                                : "memory limit exceeded", len);
+}
+
+char *rp_executor_error_body(const char *job_id, const char *type,
+                             const char *message, size_t *len)
+{
+  char host[128];
+  static const char *const keys[] = {
+    "error_type", "error_message", "error_traceback", "hostname",
+    "worker_id", "runpod_version"
+  };
+  const char *vals[] = { NULL, NULL, "", NULL, NULL, RP_VERSION };
+  size_t i;
+  char *body;
+  /* Values of at most a few hundred bytes, each escaped at most 6 times
+   * over, and then the whole escaped once more: within the caps. */
+  struct rp_buf json = RP_BUF_INIT(16384);
+  struct rp_buf out = RP_BUF_INIT(65536);
   rp_hostname(host, sizeof(host));
   /* The error JSON, as the log shows it; then the same text as a JSON
    * string in the body. Every value is escaped: a pod id or host name may
    * hold any byte. */
   vals[0] = type;
-  vals[1] = message ? "the job's VM failed; see the worker log"
-          : "memory limit exceeded";
+  vals[1] = message;
   vals[3] = host;
   vals[4] = rp_worker_id();
   for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
@@ -1246,17 +1254,25 @@ void rp_executor_stop_job(struct rp_executor *e, const char *job_id,
   enqueue(e, job_id, id_len, NULL, 0, 0);  /* a waiting job: ended there */
 }
 
-double rp_executor_overdue(struct rp_executor *e, char *id, size_t idlen)
+double rp_executor_overdue(struct rp_executor *e, char **id, size_t *id_len,
+                           int *timed_out)
 {
   double due = 0;
+  *id = NULL;
+  *id_len = 0;
+  *timed_out = 0;
   pthread_mutex_lock(&e->mu);
   if (e->running) {
     const struct slot *s = e->running;
     due = s->stop_at;
-    if (s->deadline > 0 && (due == 0 || s->deadline < due))
+    if (s->deadline > 0 && (due == 0 || s->deadline < due)) {
       due = s->deadline;
-    if (due > 0 && idlen > 0)
-      snprintf(id, idlen, "%.*s", (int)s->id_len, s->id);
+      *timed_out = s->stop_at == 0;
+    }
+    if (due > 0) {
+      *id = dup_bytes(s->id, s->id_len);
+      *id_len = s->id_len;
+    }
   }
   pthread_mutex_unlock(&e->mu);
   return due;

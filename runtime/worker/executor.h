@@ -97,12 +97,22 @@ void rp_executor_stop_job(struct rp_executor *e, const char *job_id,
 void rp_executor_ask_concurrency(struct rp_executor *e, int current);
 
 /* For a job that will not stop: when the job whose code the thread runs
- * right now was due to stop (a stop asked, or its timeout passed), with
- * its id in id (idlen bytes at most, NUL-terminated); 0 when no job's
- * code runs or it is not due to stop. Jobs waiting for their turn or at a
- * runtime wait never count: only the one that holds the thread. Any
- * thread. */
-double rp_executor_overdue(struct rp_executor *e, char *id, size_t idlen);
+ * right now was due to stop (a stop asked, or its timeout passed), 0 when
+ * no job's code runs or it is not due to stop. When due, *id is a
+ * malloc'ed copy of its id (*id_len bytes, then a NUL; NULL when memory
+ * runs out) and *timed_out says whether it was due by its timeout (no
+ * stop asked). Jobs waiting for their turn or at a runtime wait never
+ * count: only the one that holds the thread. Any thread. */
+double rp_executor_overdue(struct rp_executor *e, char **id, size_t *id_len,
+                           int *timed_out);
+
+/* The body of a failed result {"error": "<error JSON>"} built in C (for
+ * when no VM can build it): error_type 'type', error_message 'message',
+ * an empty traceback, the host name, worker id and runtime version, as
+ * the runner's error results carry them. Logged as the job's. Returns a
+ * malloc'ed body (*len bytes), NULL when memory runs out. */
+char *rp_executor_error_body(const char *job_id, const char *type,
+                             const char *message, size_t *len);
 
 /* Jobs submitted and not yet finished. */
 int rp_executor_load(struct rp_executor *e);

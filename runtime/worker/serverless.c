@@ -21,6 +21,9 @@
 #include "worker/health.h"
 #include "worker/serverless_int.h"
 
+/* The longest the result of a stuck job may take to post before the
+ * worker exits. */
+#define STUCK_POST_MS 5000L
 /* The longest the loop sleeps with nothing due (it looks at the clock and
  * the signals at least this often). */
 #define MAX_SLEEP_S 1.0
@@ -231,24 +234,61 @@ static void begin_shutdown(struct state *s, const char *why)
    * grace period is stopped, not finished. */
 }
 
+/* Answers a job that timed out and then did not stop with a failed
+ * result (TimeoutError), posted at once and waited for, STUCK_POST_MS at
+ * most: the worker exits next, and the job is not left in progress. */
+static void answer_stuck(struct state *s, const char *id, size_t id_len)
+{
+  size_t len;
+  char *body = rp_executor_error_body(id, "TimeoutError", "job timed out "
+                                      "and did not stop (stuck in C code); "
+                                      "the worker exits", &len);
+  struct rp_req *r;
+  int url_failed;
+  if (!body)
+    return;
+  if (s->source) {
+    const char *msg = NULL;
+    s->source->deliver(s->source->ud, s->worker_id, id, RP_SOURCE_RESULT,
+                       body, len, &msg);
+  } else if ((r = rp_job_post_new(&s->server, 0, id, id_len, 0, body, len,
+                                  &url_failed)) != NULL) {
+    curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, STUCK_POST_MS);
+    rp_req_finish(r, curl_easy_perform(r->easy));
+    if (r->result != CURLE_OK || r->status < 200 || r->status > 299) {
+      char what[CURL_ERROR_SIZE + 32];
+      rp_log(RP_LOG_ERROR, id, "posting the result failed (%s)",
+             rp_req_describe(r, what, sizeof(what)));
+    }
+    rp_req_free(r);
+  }
+  free(body);
+}
+
 /* A job that was asked to stop (or ran out of time) and still holds its
  * executor's thread after the grace period is stuck in C code: nothing in
  * the process can interrupt it, so the worker exits for the platform to
- * replace it. Only the job whose code runs counts: one waiting for its
- * turn behind a busy job, or at a runtime wait, is ended by its executor
- * when it gets there. */
+ * replace it, after answering it when it timed out. Only the job whose
+ * code runs counts: one waiting for its turn behind a busy job, or at a
+ * runtime wait, is ended by its executor when it gets there. */
 static int stuck(struct state *s)
 {
   double t = rp_clock_now();
   for (int i = 0; i < s->nex; i++) {
-    char id[256];
-    double due = rp_executor_overdue(s->ex[i], id, sizeof(id));
+    char *id;
+    size_t id_len;
+    int timed_out;
+    double due = rp_executor_overdue(s->ex[i], &id, &id_len, &timed_out);
     if (due > 0 && t - due > s->stop_grace) {
       rp_log(RP_LOG_ERROR, id, "the job did not stop %.0f s after it was "
              "due to (stuck in C code?); exiting so that the platform "
              "replaces this worker", t - due);
+      if (timed_out && id)
+        answer_stuck(s, id, id_len);
+      free(id);
       return 1;
     }
+    free(id);
   }
   return 0;
 }
