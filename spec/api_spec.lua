@@ -283,6 +283,10 @@ describe("runpod-worker --rp_serve_api", function()
         expect(400, "missing input", "POST", "/run", "{\"input\":1,\"input\":null}")
         expect(400, "webhook must be an http(s) URL string", "POST", "/run",
           "{\"input\":1,\"webhook\":\"ftp://x\"}")
+        -- an empty webhook is none, as in the Python SDK
+        local v, code = s.json("POST", "/runsync", { input = 1, webhook = "" })
+        assert.are.equal(200, code)
+        assert.are.equal("COMPLETED", v.status)
       end)
 
       it("answers 400 up front to a job the worker could not decode", function()

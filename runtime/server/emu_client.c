@@ -42,8 +42,11 @@ static int run_member(void *ud, const char *key, struct rp_json_span val,
     return 0;
   }
   if (strcmp(key, "webhook") == 0) {
+    /* null and "" are no webhook, as the Python SDK's Optional[str] that
+     * it only posts to when set. */
     c->webhook = val;
-    c->has_webhook = !rp_emu_is_null(val);
+    c->has_webhook = !rp_emu_is_null(val) &&
+                     !(val.n == 2 && memcmp(val.p, "\"\"", 2) == 0);
   } else if (strcmp(key, "policy") == 0) {
     c->policy = val;
     c->has_policy = 1;
