@@ -478,7 +478,11 @@ int rp_jobstore_take(struct rp_jobstore *js, const char *worker, size_t max,
       rp_buf_append(out, ",", 1);
     rp_buf_append(out, j->take, j->take_len);
     /* No broadcast on j->cv: its waiters (views, stream reads) wait for
-     * the end or a chunk, and a wake here would only put them back. */
+     * the end or a chunk, and a wake here would only put them back; but
+     * for a job with a time limit, whose waiters wake when it passes,
+     * counted from now (rp_jobstore_wait_job). */
+    if (j->exec_timeout_ms > 0 && j->waiters > 0)
+      pthread_cond_broadcast(&j->cv);
   }
   if (as_array)
     rp_buf_append(out, "]", 1);
