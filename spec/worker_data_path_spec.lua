@@ -20,6 +20,9 @@ local function job_server(takes, opts)
   if opts and opts.take_status then
     proc.write_file(dir .. "/take_status", tostring(opts.take_status))
   end
+  if opts and opts.stop then
+    proc.write_file(dir .. "/stop", opts.stop)
+  end
   if opts and opts.progress_status then
     proc.write_file(dir .. "/progress_status", tostring(opts.progress_status))
   end
@@ -320,13 +323,34 @@ describe("runpod-worker's data path", function()
 
   it("runs no more jobs at once than its concurrency when the server sends more", function()
     server = job_server({ '[{"id":"a","input":{"seconds":0.3}},{"id":"b","input":{"seconds":0.3}},'
-      .. '{"id":"c","input":{"seconds":0.3}}]' })
+      .. '{"id":"c","input":{"seconds":0.3}}]', '{"id":"d","input":{"seconds":0.1}}' })
     worker = worker_for(server, { HANDLER = "spec/fixtures/overlap.lua" })
-    local by_target = bodies_after(server, worker, 3)
-    for _, id in ipairs({ "a", "b", "c" }) do
+    local by_target = bodies_after(server, worker, 4)
+    for _, id in ipairs({ "a", "b", "c", "d" }) do
       assert.are.equal('{"output":{"peak":1}}', by_target[DONE .. id .. "?gpu=x&isStream=false"])
     end
-    assert.are.equal(3, #dones(server))
+    assert.are.equal(4, #dones(server))
+    -- no job is taken while some wait: one job-take until b is done
+    local takes = 0
+    for _, e in ipairs(server.log()) do
+      if e.target:find(DONE .. "b?", 1, true) then
+        break
+      end
+      takes = takes + (e.target:find("/job-take", 1, true) and 1 or 0)
+    end
+    assert.are.equal(1, takes)
+  end)
+
+  it("stops a job that waits for a place before it starts", function()
+    server = job_server({ '[{"id":"a","input":{"seconds":1}},{"id":"b","input":{"seconds":0.1}}]' },
+      { stop = '{"jobsToStop":["b"]}' })
+    worker = worker_for(server, { HANDLER = "spec/fixtures/overlap.lua" })
+    local by_target = bodies_after(server, worker, 1)
+    assert.are.equal('{"output":{"peak":1}}', by_target[DONE .. "a?gpu=x&isStream=false"])
+    assert.truthy(helpers.eventually(10, function()
+      return worker.output():find("b | Stopped on request before it started.", 1, true)
+    end), worker.output())
+    assert.are.equal(1, #dones(server))
   end)
 
   it("posts no stream partials without RUNPOD_WEBHOOK_POST_STREAM, only the result", function()

@@ -427,6 +427,7 @@ static void loop(struct state *s)
     double t;
     int running;
     int free_slots;
+    int waiting;
     rp_serverless_handle_outbox(s); /* executor messages -> post queues */
     t = rp_clock_now();
     s->tp->advance(s, t);           /* due posts start, delivered jobs go */
@@ -434,14 +435,14 @@ static void loop(struct state *s)
       break;
     running = rp_take_running(s);
     free_slots = rp_take_free_slots(s, running);
-    rp_take_hand_waiting(s, &free_slots);
+    waiting = rp_take_hand_waiting(s, &free_slots);
     /* Executors may take the next job in the place of one that ended
      * while the loop counts no more jobs than it may run; a ping lists
      * the jobs in flight, so with a heartbeat they wake it to tell, but
      * over HTTP, where they keep the ping's list themselves. */
     if (s->out.direct)
       atomic_store(&s->direct.handoff, s->shutting || !s->have_concurrency
-                   || free_slots < 0 ? 0
+                   || free_slots < 0 || waiting > 0 ? 0
                    : s->heartbeat && !s->direct.http ? 1 : 2);
     maybe_ask_concurrency(s, t, maybe_take(s, t, free_slots), free_slots);
     maybe_poll_stops(s, t, running);

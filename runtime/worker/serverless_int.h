@@ -177,8 +177,9 @@ struct rp_executor *rp_take_pick_executor(struct state *s, int *index,
  * job-take poll, an in-process one) hands its jobs in here. */
 int rp_take_jobs(struct state *s, const char *body, size_t len);
 /* Hands the jobs that wait for a place to the executors, oldest first,
- * while *free_slots is above 0 (counted down). */
-void rp_take_hand_waiting(struct state *s, int *free_slots);
+ * while *free_slots is above 0 (counted down). Returns how many still
+ * wait. */
+int rp_take_hand_waiting(struct state *s, int *free_slots);
 /* Sends a job-take for up to free_slots jobs. */
 void rp_take_start(struct state *s, int free_slots);
 /* Handles a finished job-take: its jobs go to the executors. Frees r. */

@@ -310,6 +310,8 @@ static void hand_to_executor(struct state *s, char *id, size_t id_len,
       j->id_len = id_len;
       rp_post_track_job(s, j, 0, 0);
       j->running = 0;
+      if (s->out.direct)          /* no executor takes one over it */
+        atomic_store(&s->direct.handoff, 0);
       rp_log(RP_LOG_DEBUG, id, "More jobs than places: it waits for one.");
       return;
     }
@@ -329,17 +331,20 @@ static void hand_to_executor(struct state *s, char *id, size_t id_len,
   free(j);
 }
 
-void rp_take_hand_waiting(struct state *s, int *free_slots)
+int rp_take_hand_waiting(struct state *s, int *free_slots)
 {
-  while (*free_slots > 0) {
+  for (;;) {
     struct job *oldest = NULL;
     char *block;
     int index = 0;
+    int waiting = 0;
     for (struct job *j = s->jobs; j; j = j->next)
-      if (j->waiting)
+      if (j->waiting) {
         oldest = j;                 /* the list is newest first */
-    if (!oldest)
-      return;
+        waiting++;
+      }
+    if (!oldest || *free_slots <= 0)
+      return waiting;
     block = oldest->waiting;
     oldest->waiting = NULL;
     if (oldest->stop_asked) {
