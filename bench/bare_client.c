@@ -124,7 +124,7 @@ int main(int argc, char **argv)
   }
   getrusage(RUSAGE_SELF, &ru);
   printf("bare_client jobs %ld seconds %.3f jobs_per_s %.1f cpu_ms_per_job "
-         "%.2f maxrss_kib %ld\n", got, now() - t0,
+         "%.3f maxrss_kib %ld\n", got, now() - t0,
          (double)got / (now() - t0),
          ((double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
           ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) / 1e6)
