@@ -384,8 +384,9 @@ describe("runpod-worker in serverless mode", function()
     emu = helpers.start({ "--take-hold-ms", "30000" })
     local id = emu.submit({ x = 1 })
     worker = helpers.worker(emu, "handlers/echo.lua")
-    -- the next take went out beside the result's post
+    -- the next take goes out once the result is delivered
     assert.are.equal("COMPLETED", emu.wait_done(id, 20).status, worker.output())
+    os.execute("sleep 0.3")
     worker.signal("TERM")
     assert.are.equal(0, worker.wait(10), worker.output())   -- not the 30 s hold
     assert.are.equal(1, done_posts(emu, id))

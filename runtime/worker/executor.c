@@ -999,22 +999,19 @@ static void end_take(struct rp_executor *e)
        .attempt = r, .at = sent });
 }
 
-/* Over HTTP: posts the result of the job x on this thread's connection,
- * with the next job-take beside it when the loop lets this executor take
- * ('take': after the post when the result is big, RP_BIG_RESULT_BYTES or
- * more, whose place is not taken again before it is delivered), then
- * tells the loop of the end: delivered (taken off the ping's list), or
- * the result and the failed attempt for the loop's retries. While the
- * take is under way the loop counts the place as taken (taking), and the
- * end needs no wake when the take goes on. */
+/* Over HTTP: posts the result of the job x on this thread's connection
+ * and, once it is delivered, takes the next job when the loop lets this
+ * executor take ('take'), as the Python SDK takes the next job only once
+ * the result is sent; then tells the loop of the end: delivered (taken
+ * off the ping's list), or the result and its failed attempt for the
+ * loop's retries (no job is taken then). While the take is under way the
+ * loop counts the place as taken (taking), and the end needs no wake. */
 static void post_result(struct rp_executor *e, struct ended *x, int take)
 {
   const struct rp_job_server *js = e->cfg.out->direct->http;
   struct rp_out what = { .kind = RP_OUT_DONE, .is_stream = x->is_stream,
                          .stop_pod = x->stop_pod };
-  int big = x->len >= RP_BIG_RESULT_BYTES;
-  int took = take && !big && rp_job_link_begin_take(&e->link, js, 1) ==
-             RP_OK;
+  int took = 0;
   struct rp_req *failed = NULL;
   double sent = 0;
   if (rp_job_link_post(&e->link, js, x->id, x->id_len, x->is_stream,
@@ -1022,10 +1019,10 @@ static void post_result(struct rp_executor *e, struct ended *x, int take)
     rp_heartbeat_remove_job(js->heartbeat, x->id, x->id_len);
     free(x->body);
     what.unlisted = 1;
-    if (take && big)
-      took = rp_job_link_begin_take(&e->link, js, 0) == RP_OK;
+    took = take && rp_job_link_begin_take(&e->link, js, 0) == RP_OK;
   } else {
-    atomic_fetch_add(&e->cfg.out->direct->owed, 1);
+    if (failed)                 /* an attempt made: the loop goes on */
+      atomic_fetch_add(&e->cfg.out->direct->owed, 1);
     what.body = x->body;
     what.len = x->len;
     what.attempt = failed;
@@ -1033,7 +1030,7 @@ static void post_result(struct rp_executor *e, struct ended *x, int take)
   }
   x->body = NULL;
   what.taking = took;
-  what.lazy = took && what.unlisted;
+  what.lazy = took;
   push(e, x->id, x->id_len, &what);
   if (took)
     end_take(e);

@@ -73,16 +73,16 @@ static void pump(struct rp_job_link *l, const struct rp_req *post,
   }
 }
 
-/* Runs the link's requests until *done is set; with 'closable', gives up
- * (returns 0) once the worker shuts down. Returns 1 when done. */
-static int wait_until(struct rp_job_link *l, const struct rp_job_server *js,
-                      const struct rp_req *post, int *done, int closable)
+/* Runs the link's requests until *done is set, or gives up (returns 0)
+ * once *give_up is set. Returns 1 when done. */
+static int wait_until(struct rp_job_link *l, const struct rp_req *post,
+                      int *done, atomic_int *give_up)
 {
   for (;;) {
     pump(l, post, done);
     if (*done)
       return 1;
-    if (closable && atomic_load(js->closed))
+    if (give_up && atomic_load(give_up))
       return 0;
     curl_multi_poll(l->multi, NULL, 0, CLOSED_LOOK_MS, NULL);
   }
@@ -129,7 +129,11 @@ int rp_job_link_post(struct rp_job_link *l, const struct rp_job_server *js,
   if (!r)
     return 0;
   curl_multi_add_handle(l->multi, r->easy);
-  wait_until(l, js, r, &done, 0);
+  if (!wait_until(l, r, &done, js->exiting)) {
+    curl_multi_remove_handle(l->multi, r->easy);
+    rp_req_free(r);
+    return 0;
+  }
   if (r->result == CURLE_OK && r->status >= 200 && r->status < 300) {
     rp_req_free(r);
     return 1;
@@ -146,7 +150,7 @@ struct rp_req *rp_job_link_end_take(struct rp_job_link *l,
   *sent = l->take_sent;
   if (!r)
     return NULL;
-  if (!wait_until(l, js, NULL, &l->take_done, 1)) {
+  if (!wait_until(l, NULL, &l->take_done, js->closed)) {
     curl_multi_remove_handle(l->multi, r->easy);
     rp_req_free(r);
     r = NULL;

@@ -5,15 +5,16 @@
  * post and job-take.
  *
  * An executor that runs one job at a time (concurrency 1, one executor,
- * no concurrency_modifier) posts each job's result and takes the next job
- * itself, on its own thread and connection, so that a steady stream of
- * jobs never crosses to the job loop's thread and back. What it does not
- * finish goes to the job loop as the finished request: a result post that
- * failed (for the loop's retries), a job-take answer that is not one job
- * to start (no job, an error, a batch: for the loop's handling of any
- * job-take answer). These calls block, and are made only when the
+ * no concurrency_modifier) posts each job's result and then takes the
+ * next job itself, on its own thread and connection, so that a steady
+ * stream of jobs never crosses to the job loop's thread and back. What it
+ * does not finish goes to the job loop as the finished request: a result
+ * post that failed (for the loop's retries), a job-take answer that is
+ * not one job to start (no job, an error, a batch: for the loop's
+ * handling of any job-take answer). These calls block, and are made only when the
  * executor has no job to run; a job-take under way is given up once
- * *closed is set (the worker shuts down).
+ * *closed is set (the worker shuts down), a post once *exiting is (the
+ * grace period is over).
  *
  * Relies on net/req.h and net/wire.h.
  */
@@ -41,6 +42,7 @@ struct rp_job_server {
   long post_timeout_ms;      /* one post attempt */
   long take_timeout_ms;      /* a job-take long poll */
   atomic_int *closed;        /* set: no more jobs are taken */
+  atomic_int *exiting;       /* set: a post under way is given up */
   struct rp_heartbeat *heartbeat;  /* the ping's job list, or NULL */
 };
 
@@ -64,9 +66,9 @@ struct rp_job_link {
   double take_sent;
 };
 
-/* Starts a job-take for one job (job_in_progress as in_progress), which
- * moves on while the link's other calls wait. Returns RP_OK, or RP_ENOMEM
- * (nothing under way then). */
+/* Starts a job-take for one job (job_in_progress as in_progress), for
+ * rp_job_link_end_take to wait for. Returns RP_OK, or RP_ENOMEM (nothing
+ * under way then). */
 int rp_job_link_begin_take(struct rp_job_link *l,
                            const struct rp_job_server *js, int in_progress);
 
@@ -74,7 +76,7 @@ int rp_job_link_begin_take(struct rp_job_link *l,
  * answer. Returns 1 when it was delivered (2xx); else 0, with *failed
  * the finished request (for the job loop to go on from: its attempt
  * counts) and *sent when it was sent, or *failed NULL when none could be
- * made. */
+ * made or it was given up (*exiting). */
 int rp_job_link_post(struct rp_job_link *l, const struct rp_job_server *js,
                      const char *id, size_t id_len, int is_stream,
                      const char *body, size_t len, struct rp_req **failed,

@@ -113,6 +113,9 @@ struct rp_direct {
    * executor takes a job in another's place: a job server that fails
    * posts is handed no more jobs (the loop holds the place too). */
   atomic_int owed;
+  /* Set once the worker exits (after the grace period): an executor's
+   * own request still under way is given up. */
+  atomic_int exiting;
 };
 
 /* The queue every executor writes and the orchestrator drains. */

@@ -163,6 +163,8 @@ void rp_serverless_handle_outbox(struct state *s)
     case RP_OUT_DONE:
       if (m->taking)
         s->taking++;
+      if (!j && m->attempt)
+        atomic_fetch_sub(&s->direct.owed, 1);   /* nothing to go on with */
       if (j) {
         j->running = 0;
         j->finished = 1;
@@ -599,6 +601,7 @@ int rp_serverless_run(const struct rp_vm_options *vm,
   s->server.post_timeout_ms = (long)(env->post_timeout.number * 1000);
   s->server.take_timeout_ms = POLL_TIMEOUT_MS;
   s->server.closed = &s->direct.closed;
+  s->server.exiting = &s->direct.exiting;
   /* Without /job-take/ in the take URL no job-stop URL follows from it:
    * run without the stop poll (as the Python SDK always does) rather than
    * refuse, so a worker behind a proxy that renames the path still runs
@@ -702,9 +705,13 @@ done:
   while (s->jobs)
     rp_post_remove_job(s, s->jobs);
   rp_take_forget_stops(s);
-  rp_heartbeat_stop(s->heartbeat);
+  /* A result post of an executor's own still under way at the end of the
+   * grace period is given up; the executors, which keep the ping's list
+   * too, go before the heartbeat. */
+  atomic_store(&s->direct.exiting, 1);
   for (int i = 0; i < s->nex || (i < MAX_THREADS && s->ex[i]); i++)
     rp_executor_free(s->ex[i]);
+  rp_heartbeat_stop(s->heartbeat);
   if (s->out.wake)
     rp_outbox_destroy(&s->out);
   rp_proc_watch(NULL, NULL);
