@@ -241,7 +241,8 @@ build/fuzz/fuzz_json: spec/fuzz/fuzz_json.c runtime/lua/json_decode.c \
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $^ $(LUA_LIBS) -lm
 
-build/fuzz/fuzz_wire: spec/fuzz/fuzz_wire.c runtime/net/wire.c runtime/base/buf.c
+build/fuzz/fuzz_wire: spec/fuzz/fuzz_wire.c runtime/net/wire.c runtime/base/buf.c \
+                      runtime/base/json.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $^
 

@@ -1,6 +1,7 @@
 /*
  * spec/fuzz/fuzz_wire.c - libFuzzer target: URL templates and ids from
- * the environment and the job server through wire.c's substitutions.
+ * the environment and the job server through wire.c's substitutions, and
+ * the whole input as a job-take answer (rp_wire_lone_job).
  * Input: template, NUL, id, NUL, worker id.
  */
 #include <stdint.h>
@@ -32,6 +33,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   char *id = part(&p, end);
   char *worker = part(&p, end);
   char *urls[6];
+  char *lone = NULL;
+  size_t lone_len = 0;
+  if (rp_wire_lone_job((const char *)data, size, &lone, &lone_len) !=
+      (lone != NULL))
+    abort();                        /* 1 exactly when an id came back */
+  free(lone);
   urls[0] = rp_wire_take_url(tmpl, worker, 1 + (int)(size % 5), size & 1);
   urls[1] = rp_wire_stop_url(tmpl, worker);
   urls[2] = rp_wire_done_url(tmpl, id, strlen(id), worker, size & 2);
