@@ -215,12 +215,17 @@ describe("runpod.serverless", function()
         assert.is_false(info.stream)
       end)
 
-    it("fails the job when the handler raises mid-stream", function()
+    it("fails the job when the handler raises mid-stream, worded as Python's generators", function()
       local res = run_job(function()
         coroutine.yield(1)
-        error("stream broke")
+        error("stream broke", 0)
       end, job({}), { return_aggregate_stream = true })
-      assert.matches("stream broke", assert(json.decode(res.error)).error_message)
+      assert.matches("^handler: stream broke \ntraceback: stream broke\nstack traceback:",
+        res.error)
+      -- one that raises before its first partial is a plain handler's failure
+      res = run_job(function() error("no stream", 0) end, job({}),
+        { return_aggregate_stream = true })
+      assert.matches("no stream", assert(json.decode(res.error)).error_message)
     end)
 
     it("stops the stream and fails the job on a partial with an error", function()

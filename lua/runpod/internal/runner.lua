@@ -281,6 +281,15 @@ local function failure(err, co, id)
   return result
 end
 
+-- The result of a streaming handler that raised after its first partial:
+-- the error as the Python SDK's generator path words it, a plain string
+-- (run_job_generator: "handler: <message> \ntraceback: <traceback>").
+local function stream_failure(err, co, id)
+  local message = error_message_of(err)
+  log.error(message, id)
+  return { error = "handler: " .. message .. " \ntraceback: " .. debug.traceback(co, message) }
+end
+
 -- The keys a result may have, in the order its JSON lists them.
 local RESULT_KEYS = { "output", "error", "stopPod" }
 -- What a result's JSON may be at most before its size is checked against
@@ -435,7 +444,7 @@ function runner.run(handler, job, opts)
   local max = opts.max_result_bytes or core.max_result_bytes
   local info = { stream = false, refresh = false, stop_pod = false }
   local partials = setmetatable({}, array_mt)
-  local result, stream_error
+  local result, stream_error, unencodable
 
   log.info("Started.", id)
   core.memory_reset()
@@ -466,6 +475,7 @@ function runner.run(handler, job, opts)
     if not body then
       ok, value = false,
         "stream partial " .. (#partials + 1) .. " cannot be encoded as JSON: " .. err
+      unencodable = true
       break
     end
     if opts.on_partial then
@@ -481,6 +491,8 @@ function runner.run(handler, job, opts)
     co = nil -- luacheck: ignore 311 (drops the dead coroutine for the GC)
     result = runner.runtime_failure("MemoryError", nil, id)
     info.refresh = true      -- the handler's state may be half-built
+  elseif not ok and info.stream and not unencodable then
+    result = stream_failure(value, co, id)
   elseif not ok then
     result = failure(value, co, id)
   elseif stream_error then
