@@ -13,7 +13,6 @@
 #include <stdlib.h>
 
 #include "base/clock.h"
-#include "base/json.h"
 #include "base/log.h"
 #include "base/rp.h"
 #include "net/wire.h"
@@ -125,39 +124,17 @@ static void take(struct state *s, int free_slots)
     atomic_store(&s->want_jobs, 0);   /* full: take_at is due already */
 }
 
-/* A stop for a job the loop does not know: one an executor took itself
- * (rp_inproc_take) and has not told the loop of yet. */
-static int stop_unknown(void *ud, struct rp_json_span el)
-{
-  struct state *s = ud;
-  char *id;
-  size_t len;
-  if (rp_json_kind(el) != RP_JSON_STRING ||
-      rp_json_string_dup(el, &id, &len) != RP_OK)
-    return 0;
-  if (!rp_post_find_job(s, id, len))
-    rp_take_stop_unknown(s, id, len);
-  free(id);
-  return 0;
-}
-
 static void poll_stops(struct state *s)
 {
   struct rp_req *r = answered(STOP, 200);
   int n = r ? s->source->stops(s->source->ud, s->worker_id, &r->resp)
             : RP_ENOMEM;
-  struct rp_json_span list;
   s->stop_sent = rp_clock_now();
   if (n <= 0) {
     rp_req_free(r);
     s->stop_at = s->stop_sent + IDLE_LOOK_S;
     return;
   }
-  /* The jobs executors took meanwhile become known first. */
-  rp_serverless_handle_outbox(s);
-  if (rp_json_member(r->resp.data, r->resp.len, "jobsToStop", &list) == 1 &&
-      rp_json_kind(list) == RP_JSON_ARRAY)
-    rp_json_each_element(list.p, list.n, stop_unknown, s);
   rp_take_stop_done(s, r);
 }
 

@@ -496,7 +496,7 @@ static void stop_job(struct state *s, const char *id, size_t id_len)
     rp_post_remove_job(s, j);
     return;
   }
-  if (!j && s->out.direct && s->out.direct->http) {
+  if (!j && s->out.direct) {
     rp_take_stop_unknown(s, id, id_len);  /* one an executor took */
     return;
   }
@@ -524,7 +524,7 @@ void rp_take_stop_done(struct state *s, struct rp_req *r)
    * for a server that does not hold it; a held poll is followed at once. */
   s->stop_at = s->stop_sent + STOP_POLL_GAP_S;
   /* The jobs executors took meanwhile become known first. */
-  if (r->status == 200 && s->out.direct && s->out.direct->http)
+  if (r->status == 200 && s->out.direct)
     rp_serverless_handle_outbox(s);
   if (r->status == 200)
     each_stop_id(s, r->resp.data, r->resp.len);
