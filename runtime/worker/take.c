@@ -301,30 +301,30 @@ static void hand_to_executor(struct state *s, char *id, size_t id_len,
   int index = 0;
   struct job *j = calloc(1, sizeof(*j));
   rp_log(RP_LOG_DEBUG, id, "Request ID added.");
-  if (j && rp_take_free_slots(s, rp_take_running(s)) <= 0) {
-    j->waiting = malloc(t->len ? t->len : 1);
-    if (j->waiting) {
-      memcpy(j->waiting, t->text, t->len);
-      j->waiting_len = t->len;
-      j->id = id;
-      j->id_len = id_len;
-      rp_post_track_job(s, j, 0, 0);
-      j->running = 0;
-      if (s->out.direct)          /* no executor takes one over it */
-        atomic_store(&s->direct.handoff, 0);
-      rp_log(RP_LOG_DEBUG, id, "More jobs than places: it waits for one.");
+  if (!j) {
+    rp_log(RP_LOG_ERROR, id, "job-take: cannot start the job (out of "
+           "memory)");
+    free(id);
+    return;
+  }
+  j->id = id;
+  j->id_len = id_len;
+  if (rp_take_free_slots(s, rp_take_running(s)) > 0) {
+    if (submit(s, id, id_len, t->text, t->len, t->block, &index) == RP_OK) {
+      rp_post_track_job(s, j, index, 0);
       return;
     }
-    rp_log(RP_LOG_ERROR, id, "job-take: cannot keep the job (out of "
-           "memory)");
-  } else if (j && submit(s, id, id_len, t->text, t->len, t->block,
-                         &index) == RP_OK) {
-    j->id = id;
-    j->id_len = id_len;
-    rp_post_track_job(s, j, index, 0);
+  } else if ((j->waiting = malloc(t->len ? t->len : 1)) != NULL) {
+    memcpy(j->waiting, t->text, t->len);
+    j->waiting_len = t->len;
+    rp_post_track_job(s, j, 0, 0);
+    j->running = 0;
+    if (s->out.direct)            /* no executor takes one over it */
+      atomic_store(&s->direct.handoff, 0);
+    rp_log(RP_LOG_DEBUG, id, "More jobs than places: it waits for one.");
     return;
-  } else if (!j) {
-    rp_log(RP_LOG_ERROR, id, "job-take: cannot start the job (out of "
+  } else {
+    rp_log(RP_LOG_ERROR, id, "job-take: cannot keep the job (out of "
            "memory)");
   }
   free(id);
