@@ -42,27 +42,33 @@ cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.0f", ($14 + $15) * 1000 /
 hwm() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
 
 # pair N: bare_client on N jobs, then runpod-worker (handlers/echo.lua,
-# concurrency 1) on N more. The worker is started and idle first; its CPU
-# time is read from just before the jobs are queued, the clock from when
-# they are, until the last is done, so that neither its start nor jobs it
-# ran before the first reading count.
+# concurrency 1) on N more. Both are timed by the same watcher
+# (watch_start), from the first job it sees taken to the last one done.
+# bare_client reports its own CPU time and peak RSS (its start-up is a few
+# ms over N jobs). The worker is started and idle first; its CPU time is
+# read from just before the jobs are queued until the last is done, so
+# that neither its start nor jobs it ran before the first reading count.
 pair() {
-  local n=$1 w c0 c1 t0 t1 peak
+  local n=$1 w c0 c1 secs peak
   start_emulator bench bench-key
+  watch_start "$n"
   submit "$n"
-  "$BUILD/bench/bare_client" "$n"
+  "$BUILD/bench/bare_client" "$n" | sed 's/ seconds .* cpu_ms_per_job/ cpu_ms_per_job/' \
+    >"$tmp/bare.out"
+  watch_seconds
+  echo "bare_client jobs $n seconds $secs jobs_per_s $(calc "$n / $secs" 1)" \
+    "$(sed 's/.* cpu_ms_per_job/cpu_ms_per_job/' "$tmp/bare.out")"
   RUNPOD_LOG_LEVEL=ERROR "$WORKER" handlers/echo.lua &
   w=$!
   sleep 0.5                         # started, polling an empty queue
+  watch_start $((n * 2))
   c0=$(cpu_ms $w)
   submit "$n"
-  t0=$(now)
-  wait_completed $((n * 2))
-  t1=$(now)
+  watch_seconds
   c1=$(cpu_ms $w)
   peak=$(hwm $w)
   kill -TERM $w; wait $w || true
-  echo "runpod_worker jobs $n seconds $(calc "$t1 - $t0" 3) jobs_per_s $(calc "$n / ($t1 - $t0)" 1)" \
+  echo "runpod_worker jobs $n seconds $secs jobs_per_s $(calc "$n / $secs" 1)" \
     "cpu_ms_per_job $(calc "($c1 - $c0) / $n" 3) maxrss_kib $peak"
   stop_emulator
 }

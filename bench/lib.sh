@@ -30,14 +30,30 @@ completed() {
     sed 's/.*"completed":\([0-9]*\).*/\1/'
 }
 
-# wait_completed N: until the emulator counts N completed jobs (600 s max)
-wait_completed() {
-  for _ in $(seq 60000); do
-    [ "$(completed)" -ge "$1" ] && return 0
+# watch_start N: bench/watch_completed.py against $base in the background,
+# until the emulator counts N completed jobs; returns once it is watching.
+# watch_seconds: waits for it and sets the seconds from the first job it
+# saw taken to the Nth completed (the same clock for every program timed)
+# into $secs.
+watch_start() {
+  python3 bench/watch_completed.py "$base" "$1" >"$tmp/watch.out" &
+  watch=$!
+  for _ in $(seq 1000); do
+    grep -q ready "$tmp/watch.out" 2>/dev/null && return 0
     sleep 0.01
   done
-  echo "timed out waiting for $1 completed jobs" >&2
+  echo "the job watcher did not start" >&2
   return 1
+}
+watch_seconds() {
+  wait "$watch"
+  secs=$(sed -n 's/^seconds //p' "$tmp/watch.out")
+}
+
+# wait_completed N: until the emulator counts N completed jobs (600 s max)
+wait_completed() {
+  watch_start "$1"
+  wait "$watch"
 }
 
 rss() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
