@@ -220,6 +220,31 @@ describe("runpod.download", function()
       assert.are.equal(1, #files_in(folder("j6")))
     end)
 
+    it("saves a gzip-encoded body decoded, as Python, capped by its decoded size", function()
+      -- Content-Encoding sent unasked too, as for an object stored with
+      -- it (S3 ContentEncoding); a small body that decodes past the cap
+      -- (a "gzip bomb") is refused by its decoded size.
+      local src = proc.tmpdir()
+      local text = ("runpod-lua decodes\n"):rep(20000)
+      local f = assert(io.open(src .. "/plain", "wb"))
+      f:write(text)
+      f:close()
+      assert.is_true(os.execute(("cd %s && gzip -c plain > text.gz"
+        .. " && head -c 5000000 /dev/zero | gzip -c > bomb.gz"):format(proc.quote(src))))
+      local function at(name)
+        return base .. "/file?path=" .. src .. "/" .. name .. "&encoding=gzip"
+      end
+      local out = download_in("j6z", ("{ %q, %q }"):format(at("text.gz"), at("bomb.gz")),
+        "{ tries = 1 }",
+        { RUNPOD_ALLOW_PRIVATE_DOWNLOAD_URLS = "1", RUNPOD_MAX_DOWNLOAD_BYTES = "1000000" })
+      os.execute("rm -rf " .. proc.quote(src))
+      assert.is_nil(out[1].err)
+      assert.are.equal(text, proc.read_file(out[1].path))
+      assert.is_nil(out[2].path)
+      assert.matches(": larger than the download cap of 1000000 bytes", out[2].err, 1, true)
+      assert.are.same({ out[1].path:match("[^/]+$") }, files_in(folder("j6z")))
+    end)
+
     it("reports a failing disk and removes the partial file", function()
       -- RLIMIT_FSIZE of 64 KiB: write(2) fails with EFBIG once the file
       -- reaches it (SIGXFSZ ignored, as a full disk fails with ENOSPC).

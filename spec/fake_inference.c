@@ -312,20 +312,25 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
   }
   if (strcmp(url, "/file") == 0) {
     /* the file at ?path= (a spec's own fixture), with ?name= as the
-     * Content-Disposition file name */
+     * Content-Disposition file name and ?encoding= its Content-Encoding */
     const char *path = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
                                                    "path");
     const char *name = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
                                                    "name");
+    const char *enc = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
+                                                  "encoding");
     int fd = path ? open(path, O_RDONLY) : -1;
     struct stat st;
+    struct MHD_Response *r;
     if (fd < 0 || fstat(fd, &st) != 0) {
       if (fd >= 0)
         close(fd);
       return (enum MHD_Result)reply(c, 404, "text/plain", "no such file");
     }
-    return (enum MHD_Result)send_200(c, MHD_create_response_from_fd(
-      (uint64_t)st.st_size, fd), NULL, name);
+    r = MHD_create_response_from_fd((uint64_t)st.st_size, fd);
+    if (enc)                     /* sent whatever the request accepts */
+      MHD_add_response_header(r, "Content-Encoding", enc);
+    return (enum MHD_Result)send_200(c, r, NULL, name);
   }
   if (strcmp(url, "/redirect") == 0) {
     const char *to = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,

@@ -54,6 +54,10 @@ int rp_download_new(struct rp_download **out, const char *url,
     return rc;
   }
   rp_http_sink(d->h, d->fd, (curl_off_t)o->max_bytes);
+  /* What Python's requests asks for, and decodes: a body sent gzip- or
+   * deflate-encoded (asked or not, as an object stored with that
+   * Content-Encoding) is saved decoded; the cap counts decoded bytes. */
+  curl_easy_setopt(d->h->easy, CURLOPT_ACCEPT_ENCODING, "gzip, deflate");
   /* No whole-transfer cap by default: a healthy multi-GB download takes
    * as long as it takes; a stalled one ends after stall_s seconds below
    * low_speed bytes a second. */
