@@ -19,6 +19,10 @@ echo "fake vllm on port $port"
 case "$FAKE_MODE" in
   exit) echo "no GPU here" >&2; exit 3 ;;
   hang) exec sleep 300 ;;
+  loading)
+    trap 'echo "got SIGTERM while loading"; exit 0' TERM
+    sleep 300 &
+    wait ;;
   term)
     %s "$port" &
     trap 'echo "got SIGTERM"; kill $!; exit 0' TERM
@@ -92,6 +96,23 @@ describe("runpod.backend under runpod-worker (handlers/vllm.lua)", function()
     assert.matches("backend 'vllm' was not ready within 1 s", worker.output(), 1, true)
     assert.are.equal(1, pings_unhealthy())
   end)
+
+  it("forwards SIGTERM to a backend still loading and exits without an unhealthy ping",
+    function()
+      local id = emu.submit({ prompt = "a" })
+      start_worker({ FAKE_MODE = "loading", VLLM_STARTUP_TIMEOUT = "600",
+        RUNPOD_FITNESS_TIMEOUT = "700" })
+      assert.is_truthy(helpers.eventually(20, function()
+        return worker.output():find("[vllm] fake vllm on port", 1, true)
+      end), worker.output())
+      worker.signal("TERM")
+      assert.are.equal(0, worker.wait(20), worker.output())
+      local out = worker.output()
+      assert.matches("[vllm] got SIGTERM while loading", out, 1, true)
+      assert.matches("cut short by SIGTERM", out, 1, true)
+      assert.are.equal(0, pings_unhealthy())
+      assert.are.equal("IN_QUEUE", emu.json("GET", "/v2/ep/status/" .. id).status)
+    end)
 
   it("proxies the three input shapes once the backend serves", function()
     start_worker()

@@ -140,7 +140,8 @@ function Backend:wait_ready(opts)
   while true do
     local info = core.proc_info(self.id)
     if not info.running then
-      return nil, ("backend '%s' %s before it was ready"):format(self.name, info.reason)
+      return nil, ("backend '%s' %s%s before it was ready"):format(self.name,
+        info.stopping and "was stopped and " or "", info.reason)
     end
     local left = deadline - core.monotonic()
     local res, err = http.get(opts.url, { timeout = math.max(0.1, math.min(10, left)) })

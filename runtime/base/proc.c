@@ -47,6 +47,8 @@ struct child {
   int ready;
   int stopping;
   double stop_timeout;
+  double kill_at;            /* stopped by rp_proc_term_all_async: when the
+                                supervisor sends SIGKILL; 0: not so */
   char reason[128];
   struct linebuf out;
   struct linebuf err;
@@ -77,6 +79,8 @@ static int wake_fd[2] = { -1, -1 };
 static struct spawn_req *pending;
 static void (*watch_fn)(void *, const char *, const char *);
 static void *watch_ud;
+/* Set by rp_proc_term_all_async (a signal handler); the supervisor acts. */
+static volatile sig_atomic_t term_all;
 
 static void wake(void)
 {
@@ -377,6 +381,40 @@ static int reap(int died[RP_PROC_MAX])
   return n;
 }
 
+static void term(struct child *c);
+static void kill_hard(struct child *c);
+
+/* mu held: after rp_proc_term_all_async, SIGTERM to every running child,
+ * and SIGKILL to those still running when their stop timeout is over.
+ * Returns the poll timeout (ms) until the next SIGKILL is due, or -1. */
+static int stop_asked(void)
+{
+  double now = rp_clock_now();
+  int timeout = -1;
+  if (term_all) {
+    term_all = 0;
+    for (int i = 0; i < RP_PROC_MAX; i++)
+      if (kids[i].used && kids[i].running && !kids[i].stopping) {
+        term(&kids[i]);
+        kids[i].kill_at = now + kids[i].stop_timeout;
+      }
+  }
+  for (int i = 0; i < RP_PROC_MAX; i++) {
+    struct child *c = &kids[i];
+    int ms;
+    if (!c->used || !c->running || c->kill_at <= 0)
+      continue;
+    if (now >= c->kill_at) {
+      kill_hard(c);
+      continue;
+    }
+    ms = (int)((c->kill_at - now) * 1000.0) + 1;
+    if (timeout < 0 || ms < timeout)
+      timeout = ms;
+  }
+  return timeout;
+}
+
 static void *supervise(void *arg)
 {
   struct pollfd fds[1 + RP_PROC_MAX * 3];
@@ -385,7 +423,7 @@ static void *supervise(void *arg)
   pthread_mutex_lock(&mu);
   while (!quitting) {
     int nfds = 1;
-    int timeout = -1;
+    int timeout = stop_asked();
     int died[RP_PROC_MAX];
     int ndied;
     fds[0].fd = wake_fd[0];
@@ -400,7 +438,7 @@ static void *supervise(void *arg)
         fds[nfds++] = (struct pollfd){ .fd = c->err.fd, .events = POLLIN };
       if (c->running && c->pidfd >= 0)
         fds[nfds++] = (struct pollfd){ .fd = c->pidfd, .events = POLLIN };
-      else if (c->running)
+      else if (c->running && (timeout < 0 || timeout > REAP_POLL_MS))
         timeout = REAP_POLL_MS;
     }
     pthread_mutex_unlock(&mu);
@@ -662,6 +700,7 @@ static void term(struct child *c)
 /* mu held: SIGKILL for c when it is still running. */
 static void kill_hard(struct child *c)
 {
+  c->kill_at = 0;
   if (!c->running)
     return;
   rp_log(RP_LOG_WARN, NULL, "backend '%s' (pid %d) did not stop: SIGKILL",
@@ -735,6 +774,14 @@ void rp_proc_shutdown(void)
   wake_fd[0] = wake_fd[1] = -1;
   thread_up = 0;
   pthread_mutex_unlock(&mu);
+}
+
+void rp_proc_term_all_async(void)
+{
+  int fd = wake_fd[1];
+  term_all = 1;
+  if (fd >= 0 && write(fd, "t", 1) < 0)
+    (void)0;                  /* full: the supervisor wakes anyway */
 }
 
 void rp_proc_watch(void (*fn)(void *ud, const char *name,

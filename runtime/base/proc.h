@@ -91,6 +91,12 @@ int rp_proc_stop(int id, double timeout);
  * table. Registered with atexit by the first spawn; safe to call again. */
 void rp_proc_shutdown(void);
 
+/* Async-signal-safe: asks the supervisor thread to stop every running
+ * child as rp_proc_stop does (SIGTERM to its group, SIGKILL after its stop
+ * timeout), without waiting. For a SIGTERM or SIGINT that comes while no
+ * job needs the children (the worker's start-up). Safe before any spawn. */
+void rp_proc_term_all_async(void);
+
 /* Sets the function called, on the supervisor thread, when a child exits
  * without being asked to; it gets ud, the child's name and how it ended.
  * It must not block. NULL clears it. */

@@ -42,6 +42,10 @@ static const struct rp_backoff STOP_BACKOFF = { 1, 30, 0 };
 
 static int signal_pipe[2] = { -1, -1 };
 static volatile sig_atomic_t got_signal;
+/* Set while the fitness checks run: no job needs the backends then, so a
+ * signal stops them at once (a check waiting for one to get ready ends
+ * when it exits), as worker-vllm forwards SIGTERM while vLLM loads. */
+static volatile sig_atomic_t in_fitness;
 /* The in-process job server's hand-over, closed by a signal at once. */
 static struct rp_direct *_Atomic signal_direct;
 
@@ -50,6 +54,8 @@ static void on_signal(int sig)
   int saved = errno;
   struct rp_direct *d = atomic_load(&signal_direct);
   got_signal = sig;
+  if (in_fitness)
+    rp_proc_term_all_async();
   if (d)
     atomic_store(&d->closed, 1);
   if (signal_pipe[1] >= 0 && write(signal_pipe[1], "x", 1) < 0)
@@ -523,14 +529,28 @@ static void report_unhealthy(struct state *s, const char *ping_tmpl,
 
 /* Runs the script's fitness checks, then the built-in ones (unless
  * RUNPOD_SKIP_AUTO_SYSTEM_CHECKS), before the first take; a failure is
- * logged and reported unhealthy on the ping URL. Returns 0 or -1. */
+ * logged and reported unhealthy on the ping URL. Returns 0, -1, or 1
+ * when a SIGTERM or SIGINT cut the checks short (the worker then ends as
+ * for a signal: no unhealthy ping). */
 static int fitness(struct state *s, const struct rp_settings *env)
 {
   const char *ping_tmpl = env->webhook_ping.text;
   struct rp_health_options h;
   char err[1024], check[256];
-  if (rp_executor_fitness(s->ex[0], env->fitness_timeout.number, check,
-                          sizeof(check), err, sizeof(err)) != RP_OK) {
+  int rc;
+  in_fitness = 1;
+  if (got_signal)             /* came while the script loaded */
+    rp_proc_term_all_async();
+  rc = rp_executor_fitness(s->ex[0], env->fitness_timeout.number, check,
+                           sizeof(check), err, sizeof(err));
+  in_fitness = 0;
+  if (rc != RP_OK && got_signal) {
+    /* Asked to stop: not a sick worker, so no unhealthy ping. */
+    rp_log(RP_LOG_INFO, NULL, "Fitness check %s cut short by %s: %s", check,
+           got_signal == SIGINT ? "SIGINT" : "SIGTERM", err);
+    return 1;
+  }
+  if (rc != RP_OK) {
     rp_log(RP_LOG_ERROR, NULL, "Fitness check failed: %s | %s", check, err);
     report_unhealthy(s, ping_tmpl, check, err);
     return -1;
@@ -661,8 +681,8 @@ int rp_serverless_run(const struct rp_vm_options *vm,
     goto done;
   }
   interval = (long)env->ping_interval.number;
-  if (!api && fitness(s, env) != 0) {
-    rc = RP_EXIT_FAILED;
+  if (!api && (rc = fitness(s, env)) != 0) {
+    rc = rc > 0 ? s->exit_code : RP_EXIT_FAILED;
     goto done;
   }
   if (ping_key && *ping_key && env->pod_id.text && ping_tmpl && *ping_tmpl)

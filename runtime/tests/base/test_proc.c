@@ -137,6 +137,34 @@ static void a_stop_ends_in_sigkill(void)
   CHECK(strncmp(in.reason, "killed by signal 9", 18) == 0);
 }
 
+/* rp_proc_term_all_async, as a signal handler calls it: every child gets
+ * SIGTERM at once, and one that ignores it SIGKILL after its stop
+ * timeout, with nobody waiting. */
+static void a_signal_stops_every_child(void)
+{
+  const char *deaf[] = { "sh", "-c", "trap '' TERM; echo up; "
+                         "while :; do sleep 0.05; done", NULL };
+  struct rp_proc_spec s = { "deaf2", deaf, NULL, 0, NULL, 0.2 };
+  struct rp_proc_info in;
+  char err[256];
+  int id_term = -1, id_deaf = -1;
+  int before = atomic_load(&watched);
+  CHECK_INT(RP_OK, spawn("term2", "trap 'echo got term; exit 0' TERM; "
+                         "echo up; while :; do sleep 0.05; done", NULL, NULL,
+                         &id_term));
+  CHECK_INT(RP_OK, rp_proc_spawn(&s, &id_deaf, err, sizeof(err)));
+  CHECK(logged("| [term2] up\n"));
+  CHECK(logged("| [deaf2] up\n"));
+  rp_proc_term_all_async();
+  wait_end(id_term, &in);
+  CHECK_STR("exited with code 0", in.reason);
+  CHECK_INT(1, in.stopping);
+  CHECK(logged("| [term2] got term\n"));
+  wait_end(id_deaf, &in);
+  CHECK(strncmp(in.reason, "killed by signal 9", 18) == 0);
+  CHECK_INT(before, atomic_load(&watched));   /* asked for: not watched */
+}
+
 static void spawn_errors_are_clear(void)
 {
   const char *argv[] = { "/nonexistent/server", "--port", "1", NULL };
@@ -169,6 +197,7 @@ int main(void)
   RUN(env_and_cwd_are_passed);
   RUN(a_stop_sends_sigterm);
   RUN(a_stop_ends_in_sigkill);
+  RUN(a_signal_stops_every_child);
   RUN(spawn_errors_are_clear);
   rp_proc_shutdown();               /* stops "twice", frees the table */
   rp_proc_watch(NULL, NULL);
