@@ -43,6 +43,22 @@ describe("runpod.proxy", function()
         { proxy.normalize({ prompt = "", stream = 0 }) })
     end)
 
+    it("refuses a route that is not a path and a method that is not a name", function()
+      -- base_url .. "@host/x" would send the request to another host, and
+      -- a method with a line break would forge the request's header.
+      assert.are.same({ nil, [[route must be a path beginning with '/', got "@10.0.0.1/x"]] },
+        { proxy.normalize({ route = "@10.0.0.1/x" }) })
+      assert.are.same({ nil, "route must be a path beginning with '/', got table" },
+        { proxy.normalize({ openai_route = { "x" }, openai_input = { a = 1 } }) })
+      assert.are.same({ nil, [[route must be a path beginning with '/', got "/v1\nX: y"]] },
+        { proxy.normalize({ openai_route = "/v1\nX: y" }) })
+      assert.are.same(
+        { nil, [[method must be an HTTP method name such as "POST", got "GET /x\13"]] },
+        { proxy.normalize({ route = "/v1/models", method = "GET /x\r" }) })
+      assert.are.same({ nil, [[method must be an HTTP method name such as "POST", got number]] },
+        { proxy.normalize({ route = "/v1/models", method = 5 }) })
+    end)
+
     it("names the shapes when none is given", function()
       assert.are.same({ nil, "Job input must contain one of: openai_input (+openai_route), "
         .. "route (+body), or prompt/messages." }, { proxy.normalize({ x = 1 }) })
@@ -109,6 +125,15 @@ describe("runpod.proxy", function()
       assert.are.equal("worker_error", err.type)
       assert.are.equal(json.null, err.code)
       assert.matches("^fake returned HTTP 404: ", err.message)
+    end)
+
+    it("fails a job whose route is not a path with the worker_error shape", function()
+      local handler = proxy.handler { base_url = base }
+      local result = runpod.serverless.run_job(handler, { id = "j", input = {
+        route = { a = 1 } } })
+      local err = json.decode(result.error)
+      assert.are.equal("worker_error", err.type)
+      assert.are.equal("route must be a path beginning with '/', got table", err.message)
     end)
 
     it("fails the job when the backend cannot be reached", function()

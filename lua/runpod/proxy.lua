@@ -68,6 +68,27 @@ local function truthy(v)
   return type(v) ~= "table" or next(v) ~= nil
 end
 
+local function shown(v)
+  if type(v) ~= "string" then
+    return type(v)
+  end
+  return (("%q"):format(v):gsub("\\\n", "\\n"))
+end
+
+-- A request the backend can be sent: the route is appended to base_url,
+-- so it must be a path (a route such as "@host/x" would make the URL's
+-- host another server's), and the method goes on the request line, so it
+-- must be a name (no spaces or line breaks).
+local function checked(route, method, body)
+  if type(route) ~= "string" or route:sub(1, 1) ~= "/" or route:find("[%c%s]") then
+    return nil, "route must be a path beginning with '/', got " .. shown(route)
+  end
+  if type(method) ~= "string" or not method:match("^%a+$") then
+    return nil, 'method must be an HTTP method name such as "POST", got ' .. shown(method)
+  end
+  return route, method:upper(), body
+end
+
 -- normalize(input) -> route, method, body | nil, message
 -- The three input shapes above as one request.
 function proxy.normalize(input)
@@ -76,15 +97,15 @@ function proxy.normalize(input)
   end
   if truthy(input.openai_input) then
     local route = truthy(input.openai_route) and input.openai_route or DEFAULT_CHAT_ROUTE
-    return route, "POST", input.openai_input
+    return checked(route, "POST", input.openai_input)
   end
   if truthy(input.openai_route) then
-    return input.openai_route, "GET", nil
+    return checked(input.openai_route, "GET", nil)
   end
   if truthy(input.route) then
     local body = truthy(input.body) and input.body or nil
     local method = truthy(input.method) and input.method or (body and "POST" or "GET")
-    return input.route, tostring(method):upper(), body
+    return checked(input.route, method, body)
   end
   local messages, prompt = input.messages, input.prompt
   if messages == json.null then
