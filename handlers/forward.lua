@@ -9,15 +9,16 @@ local runpod = require "runpod"
 local base = os.getenv("INFERENCE_URL") or "http://127.0.0.1:8000"
 
 local function handler(job)
+  local input = type(job.input) == "table" and job.input or {}
   local body = runpod.json.encode {
-    model = job.input.model or "default",
+    model = input.model or "default",
     stream = true,
-    messages = { { role = "user", content = job.input.prompt or "" } },
+    messages = { { role = "user", content = input.prompt or "" } },
   }
   local res, err = runpod.http.post(base .. "/v1/chat/completions", body, {
     headers = { ["Content-Type"] = "application/json" },
     stream = true,
-    timeout = job.input.timeout or 300,
+    timeout = tonumber(input.timeout) or 300,
   })
   if not res then
     return { error = "inference server unreachable: " .. err }
@@ -30,8 +31,16 @@ local function handler(job)
       break
     end
     local chunk = runpod.json.decode(event.data)
-    local delta = chunk and chunk.choices and chunk.choices[1].delta
-    if delta and delta.content then
+    if type(chunk) == "table" and chunk.error ~= nil then
+      -- The server failed mid-stream (vLLM sends {"error": {...}}).
+      local e = chunk.error
+      error("inference server: " .. tostring(type(e) == "table" and e.message or e), 0)
+    end
+    -- A chunk may carry no choice (a usage report) or a null content.
+    local choice = type(chunk) == "table" and type(chunk.choices) == "table"
+      and chunk.choices[1]
+    local delta = type(choice) == "table" and choice.delta
+    if type(delta) == "table" and type(delta.content) == "string" then
       coroutine.yield(delta.content)
     end
   end

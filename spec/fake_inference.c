@@ -12,7 +12,11 @@
  *                                  makes the server exit 3 when it comes;
  *                                  the word SPLIT streams as the text
  *                                  "\u00fc\U0001F600" in two writes 1.5 s
- *                                  apart, cut inside the emoji's bytes
+ *                                  apart, cut inside the emoji's bytes;
+ *                                  the word USAGE streams a chunk with
+ *                                  no choices (a usage report); the
+ *                                  word OOPS streams an {"error": ...}
+ *                                  event, then [DONE]
  *   POST /v1/completions           the same for the words of "prompt"
  *                                  (chunks carry "text")
  *       Both echo "model"; the model "missing" gets a 404 OpenAI error.
@@ -87,6 +91,17 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
     len = snprintf(buf, max, "data: [DONE]\n\n");
   } else if (strcmp(s->words[s->next], "CRASH") == 0) {
     _exit(3);
+  } else if (strcmp(s->words[s->next], "USAGE") == 0) {
+    len = snprintf(buf, max, "data: {\"id\":\"chatcmpl-1\",\"object\":"
+                   "\"chat.completion.chunk\",\"created\":1,\"model\":"
+                   "\"%s\",\"choices\":[],\"usage\":{\"prompt_tokens\":1,"
+                   "\"completion_tokens\":1,\"total_tokens\":2}}\n\n",
+                   s->model);
+  } else if (strcmp(s->words[s->next], "OOPS") == 0) {
+    len = snprintf(buf, max, "data: {\"error\":{\"message\":\"engine "
+                   "overloaded\",\"type\":\"server_error\",\"code\":"
+                   "500}}\n\n");
+    s->next = s->n - 1;     /* [DONE] comes next */
   } else if (strcmp(s->words[s->next], "SPLIT") == 0 && max >= 512) {
     /* "ü" then the emoji U+1F600, cut after its first two bytes */
     char event[512];

@@ -148,6 +148,17 @@ describe("runpod.http", function()
       assert.matches('Job result: {"output":["one","two","three","four"]}', r.stdout, 1, true)
     end)
 
+    it("skips a chunk without choices and fails on an error event in forward.lua", function()
+      local r = proc.worker_run({ "handlers/forward.lua", "--test_input",
+        '{"input": {"prompt": "one USAGE two"}}' }, { env = { INFERENCE_URL = base } })
+      assert.are.equal(0, r.code, r.stdout)
+      assert.matches('Job result: {"output":["one","two"]}', r.stdout, 1, true)
+      r = proc.worker_run({ "handlers/forward.lua", "--test_input",
+        '{"input": {"prompt": "one OOPS two"}}' }, { env = { INFERENCE_URL = base } })
+      assert.matches("inference server: engine overloaded", r.stdout .. r.stderr, 1, true)
+      assert.is_nil(r.stdout:find('Job result: {"output":["one"]}', 1, true), r.stdout)
+    end)
+
     it("closes a stream when a handler leaves its loop early", function()
       for _, method in ipairs { "chunks", "events" } do
         local r = proc.worker_run({ "spec/fixtures/stream_leaver.lua", "--test_input",
