@@ -15,8 +15,8 @@
 --   VLLM_EXTRA_ARGS, and any vLLM flag in UPPER_SNAKE_CASE (MAX_MODEL_LEN=4096
 --   -> --max-model-len 4096).
 --
--- The fitness checks run within RUNPOD_FITNESS_TIMEOUT (60 s by default):
--- set it above VLLM_STARTUP_TIMEOUT (docs/proxy.md has a Dockerfile).
+-- The wait for /health is bounded by VLLM_STARTUP_TIMEOUT alone (its
+-- wait_ready may run past RUNPOD_FITNESS_TIMEOUT).
 local runpod = require "runpod"
 
 local function env(name, default)

@@ -114,6 +114,17 @@ describe("runpod.backend under runpod-worker (handlers/vllm.lua)", function()
       assert.are.equal("IN_QUEUE", emu.json("GET", "/v2/ep/status/" .. id).status)
     end)
 
+  it("lets the backend load for VLLM_STARTUP_TIMEOUT past RUNPOD_FITNESS_TIMEOUT", function()
+    -- worker-vllm waits VLLM_STARTUP_TIMEOUT for vLLM; the fitness checks'
+    -- own limit (1 s here, 60 s by default) must not cut that wait short.
+    start_worker({ FAKE_READY_AFTER_MS = "4000", RUNPOD_FITNESS_TIMEOUT = "1",
+      VLLM_STARTUP_TIMEOUT = "60" })
+    local id = emu.submit({ prompt = "a b" })
+    local view = emu.wait_done(id, 40)
+    assert.are.equal("COMPLETED", view.status, worker.output())
+    assert.are.equal(0, pings_unhealthy())
+  end)
+
   it("proxies the three input shapes once the backend serves", function()
     start_worker()
     local chat = emu.submit({ openai_route = "/v1/chat/completions",

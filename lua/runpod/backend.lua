@@ -120,6 +120,8 @@ end
 -- -> true | nil, message
 -- Polls GET url every interval seconds until it answers `status`. Fails
 -- at once (within 0.1 s) when the process exits, and after timeout seconds.
+-- In a fitness check it may wait its whole timeout, also past
+-- RUNPOD_FITNESS_TIMEOUT.
 -- Inside runpod-worker's jobs the waits yield, so other jobs run on.
 function Backend:wait_ready(opts)
   if type(opts) ~= "table" or type(opts.url) ~= "string" then
@@ -135,6 +137,9 @@ function Backend:wait_ready(opts)
     fail_arg("wait_ready", 1, "interval must be a number > 0")
   end
   local http = require "runpod.http"
+  -- In a fitness check, this wait is bounded by its own timeout, not by
+  -- RUNPOD_FITNESS_TIMEOUT (60 s): a model may load for many minutes.
+  core.allow_fitness(timeout + 5)
   local deadline = core.monotonic() + timeout
   local last
   while true do

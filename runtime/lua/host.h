@@ -57,6 +57,10 @@ struct rp_host {
   /* Seconds the running job has left, or a negative number when it has no
    * timeout; NULL = never a timeout. */
   double (*time_remaining)(void *ud);
+  /* While the fitness checks run: lets them go on until at least
+   * 'seconds' from now, past their time limit (a check that waits for a
+   * backend with its own bound). No effect in a job; NULL = none. */
+  void (*allow_fitness)(void *ud, double seconds);
   void *ud;
   struct rp_alloc *alloc;  /* the state's allocator budget (max_memory) */
   struct rp_wait wait;     /* the pending wait; see rp_host_wait */

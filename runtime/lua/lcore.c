@@ -87,6 +87,18 @@ static int core_time_remaining(lua_State *L)
   return 1;
 }
 
+/* allow_fitness(seconds): inside runpod-worker's fitness checks, lets
+ * them run until at least seconds from now, past RUNPOD_FITNESS_TIMEOUT;
+ * elsewhere nothing. */
+static int core_allow_fitness(lua_State *L)
+{
+  struct rp_host *h = rp_host_get(L);
+  lua_Number s = luaL_checknumber(L, 1);
+  if (h && h->allow_fitness)
+    h->allow_fitness(h->ud, s);
+  return 0;
+}
+
 static int core_in_runtime(lua_State *L)
 {
   lua_pushboolean(L, rp_host_get(L) != NULL);
@@ -370,6 +382,7 @@ static int core_encode(lua_State *L)
 }
 
 static const luaL_Reg core_functions[] = {
+  {"allow_fitness", core_allow_fitness},
   {"emit", core_emit},
   {"encode", core_encode},
   {"encode_fields", rp_json_lua_encode_fields},

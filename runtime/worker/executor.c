@@ -52,6 +52,7 @@ struct slot {
   double stop_at;          /* under mu: when the stop was asked, or 0 */
   int timed_out;
   int cut;                 /* the hook cut it mid-Lua: rebuild the VM */
+  int fitness;             /* the fitness checks' slot, not a job's */
   double resumed_at;       /* when it was last resumed */
   struct rp_http *http;    /* the request it waits on, or NULL */
   int want_body;
@@ -274,6 +275,18 @@ static double host_time_remaining(void *ud)
     return -1;
   left = e->current->deadline - rp_clock_now();
   return left > 0 ? left : 0;
+}
+
+/* The fitness checks' time limit moved to at least 'seconds' from now. */
+static void host_allow_fitness(void *ud, double seconds)
+{
+  struct rp_executor *e = ud;
+  struct slot *s = e->current;
+  double until = rp_clock_now() + seconds;
+  if (!s || !s->fitness || !(seconds > 0) || until <= s->deadline)
+    return;
+  s->seconds += until - s->deadline;
+  s->deadline = until;
 }
 
 /* Notes the job whose code the thread runs now (NULL: none), for
@@ -1133,6 +1146,7 @@ int rp_executor_start(struct rp_executor **out,
   e->cfg = *c;
   e->host.emit = host_emit;
   e->host.time_remaining = host_time_remaining;
+  e->host.allow_fitness = host_allow_fitness;
   e->host.ud = e;
   e->cfg.vm.host = &e->host;
   atomic_init(&e->load, 0);
@@ -1297,6 +1311,7 @@ int rp_executor_fitness(struct rp_executor *e, double seconds, char *check,
    * threads rp_runner_call makes inherit the hook from L. */
   memset(&s, 0, sizeof(s));
   atomic_init(&s.stop, 0);
+  s.fitness = 1;
   s.seconds = seconds;
   s.deadline = rp_clock_now() + seconds;
   e->current = &s;

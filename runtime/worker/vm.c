@@ -223,6 +223,7 @@ static int build(struct rp_vm *vm, char *err, size_t errlen)
   if (vm->opts.host) {
     vm->host.emit = vm->opts.host->emit;
     vm->host.time_remaining = vm->opts.host->time_remaining;
+    vm->host.allow_fitness = vm->opts.host->allow_fitness;
     vm->host.ud = vm->opts.host->ud;
   }
   vm->host.alloc = &vm->alloc;
