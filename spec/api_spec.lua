@@ -742,6 +742,25 @@ describe("runpod-worker --rp_serve_api", function()
     end)
   end)
 
+  describe("the OpenAI routes", function()
+    it("answer a job that timed out with 504 and the OpenAI error shape", function()
+      local s = start("spec/fixtures/openai_sleeper.lua", nil, { RUNPOD_JOB_TIMEOUT = "1" })
+      local ok, v, code = pcall(s.json, "POST", "/openai/v1/chat/completions", { seconds = 0 })
+      local late, late_code
+      if ok then
+        late, late_code = s.json("POST", "/openai/v1/chat/completions", { seconds = 10 })
+      end
+      local rc, out = s.stop()
+      assert.is_true(ok, tostring(v))
+      assert.are.equal(0, rc, out)
+      assert.are.equal(200, code, out)
+      assert.are.same({ slept = 0 }, v)
+      assert.are.equal(504, late_code, out)
+      assert.are.equal("TimeoutError", late.error.type)
+      assert.matches("timed out after 1 seconds", late.error.message, 1, true)
+    end)
+  end)
+
   describe("life cycle", function()
     it("exits 0 on SIGTERM after finishing the job in flight, starting none queued", function()
       local s = start("spec/fixtures/sleepy.lua")

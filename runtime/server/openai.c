@@ -60,8 +60,10 @@ static char *decode_string(struct rp_json_span v)
 }
 
 /* An HTTP status named by an error: its integer "code" when that is one
- * (400..599), else "HTTP NNN" in its message, else 500. */
-static int error_status(struct rp_json_span obj, const char *message)
+ * (400..599), else "HTTP NNN" in its message, else 504 for a job that
+ * timed out (the runtime's TimeoutError), else 500. */
+static int error_status(struct rp_json_span obj, const char *message,
+                        const char *type)
 {
   struct rp_json_span v;
   long long code;
@@ -75,7 +77,7 @@ static int error_status(struct rp_json_span obj, const char *message)
       return n;
     p += 5;
   }
-  return 500;
+  return type && strcmp(type, "TimeoutError") == 0 ? 504 : 500;
 }
 
 /* Appends the OpenAI error object {"message","type","param","code"} for
@@ -101,7 +103,7 @@ static int put_job_error(struct rp_buf *out, struct rp_json_span err)
     type = decode_string(v);
   if (m)
     msg = m;
-  status = error_status(obj, msg);
+  status = error_status(obj, msg, type);
   rp_buf_puts(out, "{\"message\":");
   rp_json_put_string(out, msg, strlen(msg));
   rp_buf_puts(out, ",\"type\":");
