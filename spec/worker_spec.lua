@@ -48,6 +48,17 @@ describe("runpod-worker", function()
       assert.matches("WARN   | test_input.json not found, exiting.", r.stdout, 1, true)
     end)
 
+    it("exits 1 with an error naming the cause when test_input.json cannot be read", function()
+      local dir = proc.tmpdir()
+      finally(function() os.execute("rm -rf " .. proc.quote(dir)) end)
+      assert(os.execute("mkdir " .. proc.quote(dir .. "/test_input.json")))
+      local r = run({ proc.root .. "/handlers/echo.lua" }, { cwd = dir })
+      assert.are.equal(1, r.code)
+      assert.matches("ERROR  | Cannot read test_input.json: Is a directory. Unable to run.",
+        r.stdout, 1, true)
+      assert.are.equal(0, #results(r.stdout))
+    end)
+
     it("exits 1 for a job without input", function()
       local r = run { "handlers/echo.lua", "--test_input", '{"id": "x"}' }
       assert.are.equal(1, r.code)

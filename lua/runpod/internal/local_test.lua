@@ -29,14 +29,22 @@ function local_test.read_input(test_input)
     log.info("test_input set, using test_input as job input.")
     return test_input
   end
-  local file = io.open("test_input.json", "rb")
-  if not file then
+  local file, err, errno = io.open("test_input.json", "rb")
+  if not file and errno == 2 then -- ENOENT
     log.warn("test_input.json not found, exiting.")
     return nil
   end
-  log.info("Using test_input.json as job input.")
-  local text = file:read("a")
-  file:close()
+  local text
+  if file then
+    log.info("Using test_input.json as job input.")
+    text, err = file:read("a")
+    file:close()
+  end
+  if not text then
+    -- a directory, a file we may not read: say so, never exit silently
+    log.error("Cannot read test_input.json: " .. tostring(err):gsub("^test_input%.json: ", "")
+      .. ". Unable to run.")
+  end
   return text
 end
 
