@@ -193,6 +193,30 @@ describe("mistyped flags", function()
       result(r.stdout).output.args)
   end)
 
+  it("may be shortened to a prefix of one flag, as argparse allows", function()
+    local r = proc.worker_run { ECHO, "--test_in", INPUT, "--rp_log=DEBUG" }
+    assert.are.equal(2, r.code, r.stdout)   -- --rp_log_level or --rp_log_stream
+    assert.matches("^runpod%-worker: ambiguous option: %-%-rp_log could match "
+      .. "%-%-rp_log_level, %-%-rp_log_stream\n", r.stderr)
+    r = proc.worker_run { ECHO, "--test_in", INPUT, "--rp_log_l=DEBUG" }
+    assert.are.equal(0, r.code, r.stdout)
+    assert.are.same({ output = { echo = { x = 1 } } }, result(r.stdout))
+    assert.matches("DEBUG  | local_test | Retrieved local job", r.stdout, 1, true)
+    r = proc.lua_run { ECHO, "--test_in=" .. INPUT }
+    assert.are.equal(0, r.code, r.stdout .. r.stderr)
+    assert.are.same({ output = { echo = { x = 1 } } }, result(r.stdout))
+  end)
+
+  it("--test_input '' is none given, as in the Python SDK: test_input.json runs", function()
+    local dir = proc.tmpdir()
+    finally(function() os.execute("rm -rf " .. proc.quote(dir)) end)
+    proc.write_file(dir .. "/test_input.json", INPUT)
+    local r = proc.worker_run({ proc.root .. "/" .. ECHO, "--test_input", "" }, { cwd = dir })
+    assert.are.equal(0, r.code, r.stdout)
+    assert.matches("Using test_input.json as job input.", r.stdout, 1, true)
+    assert.are.same({ output = { echo = { x = 1 } } }, result(r.stdout))
+  end)
+
   it("before the script are named in the usage error", function()
     local r = proc.worker_run { "--frobnicate", ECHO }
     assert.are.equal(2, r.code)

@@ -39,15 +39,54 @@ static int spells(const char *arg, const char *name, const char **value)
   return 0;
 }
 
-/* Finds the flag 'arg' names. */
-static const struct rp_flag_info *lookup(const char *arg, const char **value)
+/* How many flags' names begin with arg[0..n) (a "--name" without its
+ * "=value"); *last is set to the last of them. */
+static size_t prefix_matches(const char *arg, size_t n,
+                             const struct rp_flag_info **last)
 {
-  size_t i;
-  for (i = 0; i < rp_flag_count; i++)
+  size_t count = 0;
+  for (size_t i = 0; i < rp_flag_count; i++)
+    if (strncmp(rp_flag_list[i].name, arg, n) == 0) {
+      *last = &rp_flag_list[i];
+      count++;
+    }
+  return count;
+}
+
+/* Finds the flag 'arg' names: its name or alias, alone or with "=value",
+ * else, as argparse (the Python SDK's parser, allow_abbrev), a "--"
+ * prefix that begins exactly one flag's name (--rp_serve, --test_in=...).
+ * Returns NULL for no flag; a prefix of several flags' names is an
+ * error, written into err (*fail set). */
+static const struct rp_flag_info *lookup(const char *arg, const char **value,
+                                         int *fail, char *err, size_t errlen)
+{
+  const struct rp_flag_info *f = NULL;
+  size_t n;
+  size_t pos;
+  for (size_t i = 0; i < rp_flag_count; i++)
     if (spells(arg, rp_flag_list[i].name, value) ||
         spells(arg, rp_flag_list[i].alias, value))
       return &rp_flag_list[i];
-  return NULL;
+  n = strcspn(arg, "=");
+  if (strncmp(arg, "--", 2) != 0 || n <= 2)
+    return NULL;
+  switch (prefix_matches(arg, n, &f)) {
+  case 0:
+    return NULL;
+  case 1:
+    *value = arg[n] == '=' ? arg + n + 1 : NULL;
+    return f;
+  default:                      /* argparse's words for it */
+    *fail = 1;
+    pos = (size_t)snprintf(err, errlen, "ambiguous option: %.*s could "
+                           "match", (int)n, arg);
+    for (size_t i = 0, k = 0; i < rp_flag_count && pos < errlen; i++)
+      if (strncmp(rp_flag_list[i].name, arg, n) == 0)
+        pos += (size_t)snprintf(err + pos, errlen - pos, "%s %s",
+                                k++ ? "," : "", rp_flag_list[i].name);
+    return NULL;
+  }
 }
 
 static int set_number(struct rp_args *a, const struct rp_flag_info *f,
@@ -75,7 +114,11 @@ int rp_args_parse(struct rp_args *a, int argc, char **argv, char **rest,
   a->api_port = 8000;
   for (i = 0; i < argc; i++) {
     const char *value = NULL;
-    const struct rp_flag_info *f = lookup(argv[i], &value);
+    int fail = 0;
+    const struct rp_flag_info *f = lookup(argv[i], &value, &fail, err,
+                                          errlen);
+    if (fail)
+      return -1;
     if (!f) {
       rest[a->nrest++] = argv[i];
       continue;
@@ -96,6 +139,10 @@ int rp_args_parse(struct rp_args *a, int argc, char **argv, char **rest,
     else if (set_number(a, f, value, err, errlen) != 0)
       return -1;
   }
+  /* The Python SDK takes an empty --test_input for none given (the mode
+   * then follows RUNPOD_WEBHOOK_GET_JOB, the input test_input.json). */
+  if (a->test_input && !*a->test_input)
+    a->test_input = NULL;
   return 0;
 }
 

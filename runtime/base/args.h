@@ -3,9 +3,11 @@
  * once for the binary and for the module under plain lua5.4.
  *
  * Flags take their value as the next argument or after '=' (as argparse
- * does): --rp_api_port 8000, --rp_api_port=8000. Flags this parser does not
- * know are kept, in order, for the handler script's 'arg' table. The flags
- * are listed in settings.def.
+ * does): --rp_api_port 8000, --rp_api_port=8000. As argparse, a "--"
+ * prefix of exactly one flag's name is that flag (--rp_serve); a prefix of
+ * several is an error. An empty --test_input is none given, as in the
+ * Python SDK. Flags this parser does not know are kept, in order, for the
+ * handler script's 'arg' table. The flags are listed in settings.def.
  */
 #ifndef RP_ARGS_H
 #define RP_ARGS_H
@@ -52,7 +54,7 @@ extern const size_t rp_flag_count;
  * are borrowed from argv. Unknown arguments are stored in rest[], which
  * must have room for argc entries; their count is set in a->nrest.
  * Returns 0, or -1 with a message in err (a flag without its value, a
- * port that is not a number in 1..65535, ...). */
+ * port that is not a number in 1..65535, an ambiguous prefix, ...). */
 int rp_args_parse(struct rp_args *a, int argc, char **argv, char **rest,
                   char *err, size_t errlen);
 

@@ -61,6 +61,12 @@ static void man(FILE *out)
   fputs(".SH OPTIONS\n"
         "Values follow as the next argument or after\n"
         ".BR = .\n"
+        "As with the Python SDK's argparse, a flag may be shortened to a\n"
+        "prefix of its name that no other flag's name begins with\n"
+        "(\\-\\-rp_serve); a prefix of several is a usage error.\n"
+        "An empty\n"
+        ".B \\-\\-test_input\n"
+        "counts as not given.\n"
         "Other arguments are left, in order, in the script's\n"
         ".B arg\n"
         "table.\n", out);

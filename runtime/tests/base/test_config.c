@@ -77,6 +77,47 @@ static void bad_values(void)
   CHECK_STR("--rp_serve_api takes no value", err);
 }
 
+/* As argparse (allow_abbrev): a prefix of one flag's name is that flag;
+ * a prefix of several is an error in argparse's words. */
+static void abbreviations(void)
+{
+  char *argv[] = { "--rp_serve", "--rp_api_p=9000", "--test_in", "{}",
+                   "--rp_api_h", "0.0.0.0", "--=x", "--" };
+  char *ambiguous[] = { "--rp_api", "1" };
+  char *ambiguous_value[] = { "--test=x" };
+  struct rp_args a;
+  char *rest[8];
+  char err[256];
+  CHECK_INT(0, parse(&a, argv, 8, rest, err));
+  CHECK_INT(1, a.serve_api);
+  CHECK_INT(9000, a.api_port);
+  CHECK_STR("{}", a.test_input);
+  CHECK_STR("0.0.0.0", a.api_host);
+  CHECK_INT(2, a.nrest);
+  CHECK_STR("--=x", rest[0]);
+  CHECK_STR("--", rest[1]);
+  CHECK_INT(-1, parse(&a, ambiguous, 2, rest, err));
+  CHECK_STR("ambiguous option: --rp_api could match --rp_api_host, "
+            "--rp_api_port, --rp_api_concurrency", err);
+  CHECK_INT(-1, parse(&a, ambiguous_value, 1, rest, err));
+  CHECK_STR("ambiguous option: --test could match --test_input, "
+            "--test_output", err);
+}
+
+/* The Python SDK reads an empty --test_input as none given. */
+static void empty_test_input(void)
+{
+  char *argv[] = { "--test_input", "" };
+  char *eq[] = { "--test_input=" };
+  struct rp_args a;
+  char *rest[2];
+  char err[256];
+  CHECK_INT(0, parse(&a, argv, 2, rest, err));
+  CHECK(a.test_input == NULL);
+  CHECK_INT(0, parse(&a, eq, 1, rest, err));
+  CHECK(a.test_input == NULL);
+}
+
 static void suggestions(void)
 {
   CHECK_STR("--test_input", rp_args_suggest("--test-input", 0));
@@ -320,6 +361,8 @@ int main(void)
   RUN(both_value_forms);
   RUN(unknown_kept_in_order);
   RUN(bad_values);
+  RUN(abbreviations);
+  RUN(empty_test_input);
   RUN(suggestions);
   RUN(mistyped_message);
   RUN(usage_lists_every_flag);
