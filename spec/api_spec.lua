@@ -500,6 +500,21 @@ describe("runpod-worker --rp_serve_api", function()
       end
     end)
 
+    it("runs jobs one at a time while the concurrency_modifier answers 0", function()
+      -- In serverless mode 0 pauses the job-take; here requests would
+      -- hang, and the Python SDK's server never asks the modifier.
+      local limit = os.tmpname()
+      proc.write_file(limit, "0")
+      local s = start("spec/fixtures/sleepy.lua", nil, { SLEEPY_CONCURRENCY_FILE = limit })
+      finally(function()
+        s.stop()
+        os.remove(limit)
+      end)
+      local a = s.json("POST", "/run", { input = { seconds = 0.01 } })
+      assert.are.equal("COMPLETED", wait_status(s, "", a.id, "terminal", 20).status,
+        s.process.output())
+    end)
+
     -- B is queued behind A; the executor takes it itself as A ends, before
     -- the job loop hears of it; cancelling B must still stop it, and free
     -- the one place for C.

@@ -323,6 +323,47 @@ describe("runpod-worker in serverless mode", function()
     end
   end)
 
+  it("takes no job while the concurrency_modifier answers 0, as the Python SDK", function()
+    -- The modifier is asked once a second while no place is free; the
+    -- job stays queued through several answers of 0 and runs once the
+    -- answer is 1.
+    emu = helpers.start()
+    local limit, asked = os.tmpname(), os.tmpname()
+    finally(function() os.remove(limit) os.remove(asked) end)
+    proc.write_file(limit, "0")
+    local id = emu.submit({ seconds = 0.01 })
+    worker = helpers.worker(emu, "spec/fixtures/sleepy.lua", { SLEEPY_CONCURRENCY_FILE = limit,
+      SLEEPY_ASKED_FILE = asked })
+    assert.is_truthy(helpers.eventually(20, function()
+      return select(2, proc.read_file(asked):gsub("\n", "")) >= 3
+    end), worker.output())
+    assert.are.equal("IN_QUEUE", emu.json("GET", "/v2/ep/status/" .. id).status, worker.output())
+    assert.matches("concurrency 1 -> 0", worker.output(), 1, true)
+    proc.write_file(limit, "1")
+    assert.are.equal("COMPLETED", emu.wait_done(id, 20).status, worker.output())
+  end)
+
+  it("logs a concurrency_modifier answer it cannot use once, not each time it asks", function()
+    emu = helpers.start()
+    local limit, asked = os.tmpname(), os.tmpname()
+    finally(function() os.remove(limit) os.remove(asked) end)
+    proc.write_file(limit, "many")
+    local gate = os.tmpname()
+    os.remove(gate)
+    finally(function() os.remove(gate) end)
+    local id = emu.submit({ seconds = 0.01, until_file = gate })
+    worker = helpers.worker(emu, "spec/fixtures/sleepy.lua", { SLEEPY_CONCURRENCY_FILE = limit,
+      SLEEPY_ASKED_FILE = asked })
+    -- the one place is taken: the modifier is asked once a second
+    assert.is_truthy(helpers.eventually(20, function()
+      return select(2, proc.read_file(asked):gsub("\n", "")) >= 4
+    end), worker.output())
+    local _, complaints = worker.output():gsub("concurrency_modifier returned the string", "")
+    assert.are.equal(1, complaints, worker.output())
+    proc.write_file(gate, "")
+    assert.are.equal("COMPLETED", emu.wait_done(id, 20).status, worker.output())
+  end)
+
   it("runs many sleeping jobs at once in one VM, taking them in batches", function()
     -- Each job waits in its handler until the spec creates a file: all 32
     -- handlers waiting at the same time proves they run at once, whatever

@@ -32,12 +32,18 @@ describe("runpod.internal.worker", function()
         function() error("boom") end,
         function() return nil end,
         function() return 2.5 end,
-        function() return 0 end,
         function() return "8" end,
       } do
         with_modifier(bad)
         assert.are.equal(3, worker.concurrency(3))
       end
+    end)
+
+    it("answers 0 for 0 or less: no new job is taken, as in the Python SDK", function()
+      with_modifier(function() return 0 end)
+      assert.are.equal(0, worker.concurrency(3))
+      with_modifier(function() return -2 end)
+      assert.are.equal(0, worker.concurrency(3))
     end)
 
     it("keeps the value without a modifier", function()

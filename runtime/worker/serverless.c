@@ -196,6 +196,11 @@ void rp_serverless_handle_outbox(struct state *s)
       taken(s, m, j);
       break;
     case RP_OUT_CONCURRENCY:
+      /* 0 pauses the job-take; the local API server and realtime mode,
+       * whose requests would hang, still run one job at a time (the
+       * Python SDK's server never asks the modifier). */
+      if (m->value < 1 && s->source)
+        m->value = 1;
       if (m->value != s->concurrency)
         rp_log(RP_LOG_INFO, NULL, "concurrency %d -> %d", s->concurrency,
                m->value);

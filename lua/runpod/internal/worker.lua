@@ -26,9 +26,22 @@ require("runpod.internal.modes").add_entry_points(worker, {
   end,
 })
 
+-- The last complaint about the modifier's answer, logged once until the
+-- answer changes: it is asked once a second while every place is taken.
+local complaint
+
+local function complain(message)
+  if message ~= complaint then
+    log.error(message)
+    complaint = message
+  end
+end
+
 -- concurrency(current) -> new value: start's concurrency_modifier, if any.
--- A modifier that raises or returns anything but an integer >= 1 is logged
--- and the current value kept.
+-- As in the Python SDK, 0 or less takes no new job (the jobs in flight go
+-- on) until the modifier says more; 0 is the value then. A modifier that
+-- raises or returns anything but a whole number is logged (once while
+-- its answer stays the same) and the current value kept.
 function worker.concurrency(current)
   local config = runner.config()
   local modifier = config and config.concurrency_modifier
@@ -37,21 +50,16 @@ function worker.concurrency(current)
   end
   local ok, value = pcall(modifier, current)
   if not ok then
-    log.error("concurrency_modifier raised: " .. tostring(value) .. "; keeping " .. current)
+    complain("concurrency_modifier raised: " .. tostring(value) .. "; keeping " .. current)
     return current
   end
   if math.type(value) ~= "integer" and not (math.type(value) == "float" and value % 1 == 0) then
-    log.error(("concurrency_modifier returned %s; keeping %d"):format(
-      value == nil and "nil" or tostring(value), current))
+    complain(("concurrency_modifier returned %s; keeping %d"):format(
+      type(value) == "string" and ("the string %q"):format(value) or tostring(value), current))
     return current
   end
-  value = math.tointeger(value)
-  if value < 1 then
-    log.error(("concurrency_modifier returned %d (must be >= 1); keeping %d"):format(
-      value, current))
-    return current
-  end
-  return value
+  complaint = nil
+  return math.max(math.tointeger(value), 0)
 end
 
 -- fitness() -> true | nil, reason: runs every registered fitness check;
