@@ -364,6 +364,16 @@ describe("runpod-worker in serverless mode", function()
     assert.are.equal("COMPLETED", emu.wait_done(id, 20).status, worker.output())
   end)
 
+  it("asks a concurrency_modifier that is a callable table", function()
+    emu = helpers.start()
+    local ids = { emu.submit(1), emu.submit(2) }
+    worker = helpers.worker(emu, "spec/fixtures/callable.lua")
+    for _, id in ipairs(ids) do
+      assert.are.equal("COMPLETED", emu.wait_done(id, 20).status, worker.output())
+    end
+    assert.matches("concurrency 1 -> 2", worker.output(), 1, true)
+  end)
+
   it("runs many sleeping jobs at once in one VM, taking them in batches", function()
     -- Each job waits in its handler until the spec creates a file: all 32
     -- handlers waiting at the same time proves they run at once, whatever

@@ -59,6 +59,17 @@ describe("runpod-worker", function()
       assert.are.equal(0, #results(r.stdout))
     end)
 
+    it("runs a handler that is a callable table, as the Python SDK runs any callable", function()
+      local r = run { "spec/fixtures/callable.lua", "--test_input", '[{"input": 1}, {"input": 2}]' }
+      assert.are.equal(0, r.code, r.stdout)
+      assert.are.same({ { output = { calls = 1, input = 1 } },
+        { output = { calls = 2, input = 2 } } }, results(r.stdout))
+      local runpod = require "runpod"
+      local config = runpod.serverless.load("spec/fixtures/callable.lua")  -- a fresh count
+      assert.are.same({ output = { calls = 1, input = "x" } },
+        runpod.serverless.run_job(config.handler, { id = "j", input = "x" }))
+    end)
+
     it("exits 1 for a job without input", function()
       local r = run { "handlers/echo.lua", "--test_input", '{"id": "x"}' }
       assert.are.equal(1, r.code)

@@ -27,18 +27,25 @@ local KNOWN_KEYS = {
   recycle_heap = "number",
 }
 
+-- Whether v can be called: a function, or a value whose metatable has
+-- __call (the Python SDK takes any callable, an object with __call__ too).
+local function callable(v)
+  local mt = debug.getmetatable(v)
+  return type(v) == "function" or (mt ~= nil and mt.__call ~= nil)
+end
+
 -- Checks start()'s config. Returns true, or nil and a message.
 local function check_config(config)
   if type(config) ~= "table" then
     return nil, "start() expects a table, got " .. type(config)
   end
-  if type(config.handler) ~= "function" then
+  if not callable(config.handler) then
     return nil, "handler must be a function, got " .. type(config.handler)
   end
   for key, want in pairs(KNOWN_KEYS) do
     local value = config[key]
     if value ~= nil then
-      local ok = type(value) == want
+      local ok = type(value) == want or (want == "function" and callable(value))
       if type(want) == "table" then
         ok = type(value) == want[1] or type(value) == want[2]
         want = want[1] .. " or " .. want[2]
@@ -73,6 +80,14 @@ function serverless.start(config)
       core.register_error(err)
     end
     error(err, 2)
+  end
+  -- A callable table runs as a function would: the handler in its own
+  -- coroutine, the modifier where the runtime looks for a function.
+  for _, key in ipairs { "handler", "concurrency_modifier" } do
+    local f = config[key]
+    if f ~= nil and type(f) ~= "function" then
+      config[key] = function(...) return f(...) end
+    end
   end
   runner.set_config(config)
   if core.in_runtime() then
@@ -177,8 +192,12 @@ end
 -- What the worker would post for this job, e.g. {output = {...}} or
 -- {error = "..."}; for busted specs of handlers.
 function serverless.run_job(handler, job, opts)
-  if type(handler) ~= "function" then
+  if not callable(handler) then
     error("bad argument #1 to 'run_job' (function expected, got " .. type(handler) .. ")", 2)
+  end
+  if type(handler) ~= "function" then
+    local f = handler
+    handler = function(...) return f(...) end
   end
   if type(job) ~= "table" then
     error("bad argument #2 to 'run_job' (table expected, got " .. type(job) .. ")", 2)
