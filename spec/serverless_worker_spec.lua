@@ -374,6 +374,24 @@ describe("runpod-worker in serverless mode", function()
     assert.matches("concurrency 1 -> 2", worker.output(), 1, true)
   end)
 
+  it("at concurrency 1 takes the next job once a streamed job's result is delivered", function()
+    -- The Python SDK sends each partial and then the result before it
+    -- takes the next job. The first result post is held 1.5 s: the
+    -- second job must not start before it is delivered.
+    emu = helpers.start { "--fault", "job-done=delay,ms=1500,first=1" }
+    local a = emu.submit({ words = { "x", "y" } })
+    local b = emu.submit({ words = { "z" } })
+    worker = helpers.worker(emu, "handlers/streaming.lua", { RUNPOD_LOG_LEVEL = "DEBUG" })
+    for _, id in ipairs({ a, b }) do
+      assert.are.equal("COMPLETED", emu.wait_done(id, 20).status, worker.output())
+    end
+    local out = worker.output()
+    local sent = out:find('"requestId": "' .. a .. '", "message": "Results sent."', 1, true)
+    local started = out:find('"requestId": "' .. b .. '", "message": "Started."', 1, true)
+    assert.is_truthy(sent and started, out)
+    assert.is_true(sent < started, out)
+  end)
+
   it("runs many sleeping jobs at once in one VM, taking them in batches", function()
     -- Each job waits in its handler until the spec creates a file: all 32
     -- handlers waiting at the same time proves they run at once, whatever

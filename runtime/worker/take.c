@@ -222,16 +222,21 @@ int rp_take_running(struct state *s)
 }
 
 /* Whether the finished job j keeps its place until its result is
- * delivered: its result is the next post to go and is RP_BIG_RESULT_BYTES or
- * more (never held alongside the next job's input), or it failed once
- * and waits for a retry (a job server that fails posts gets no more jobs
- * than the concurrency: the Python SDK takes none while a result is
- * owed). Not while stream partials before it are still retrying (each
- * has its own retry window): the slot would be held for as long as all
- * of them. */
-static int holds_slot(const struct job *j)
+ * delivered. At concurrency 1 it does while any of its posts is left
+ * (stream partials, then the result), as the Python SDK takes the next
+ * job only once they are sent and as an executor that posts the result
+ * itself does. Above that: when its result is the next post to go and
+ * is RP_BIG_RESULT_BYTES or more (never held alongside the next job's
+ * input), or it failed once and waits for a retry (a job server that
+ * fails posts gets no more jobs than the concurrency: the Python SDK
+ * takes none while a result is owed); not while stream partials before
+ * it are still retrying (each has its own retry window): the slot would
+ * be held for as long as all of them. */
+static int holds_slot(const struct state *s, const struct job *j)
 {
   const struct post *p = j->head;
+  if (p && s->concurrency == 1)
+    return 1;
   /* A try has failed: more tries made than the one under way, if any. */
   return p && p->kind == P_FINAL &&
          (p->len >= RP_BIG_RESULT_BYTES || p->attempts > (j->inflight ? 1 : 0));
@@ -241,7 +246,7 @@ int rp_take_free_slots(struct state *s, int running)
 {
   int held = 0;
   for (const struct job *j = s->jobs; j; j = j->next)
-    if (!j->running && holds_slot(j))
+    if (!j->running && holds_slot(s, j))
       held++;
   return s->concurrency - running - held - s->taking;
 }

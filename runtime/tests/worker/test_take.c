@@ -89,6 +89,32 @@ static void a_big_result_holds_its_place_only_while_it_goes(void)
   s.jobs = NULL;
 }
 
+/* At concurrency 1 a finished job keeps the one place while any of its
+ * posts is left, partials or a small result, as the Python SDK takes the
+ * next job only once they are sent. */
+static void at_concurrency_1_every_post_holds_the_place(void)
+{
+  static struct state s;
+  const enum post_kind partials[] = { P_STREAM, P_FINAL };
+  const size_t small[] = { 10, 100 };
+  struct job *j = finished(partials, small, 2);
+  memset(&s, 0, sizeof(s));
+  s.concurrency = 1;
+  s.jobs = j;
+  CHECK_INT(0, rp_take_free_slots(&s, 0));
+  {
+    struct post *p = j->head;       /* the partial is delivered */
+    j->head = p->next;
+    free(p);
+  }
+  CHECK_INT(0, rp_take_free_slots(&s, 0));
+  free(j->head);                    /* and the result */
+  j->head = j->tail = NULL;
+  CHECK_INT(1, rp_take_free_slots(&s, 0));
+  free_job(j);
+  s.jobs = NULL;
+}
+
 static struct job *tracked(struct state *s, const char *id, size_t len)
 {
   struct job *j = calloc(1, sizeof(*j));
@@ -139,6 +165,7 @@ static void a_stop_asked_before_the_job_is_known_marks_it(void)
 int main(void)
 {
   RUN(a_big_result_holds_its_place_only_while_it_goes);
+  RUN(at_concurrency_1_every_post_holds_the_place);
   RUN(a_stop_asked_before_the_job_is_known_marks_it);
   return check_summary();
 }
