@@ -838,6 +838,22 @@ describe("runpod-worker in serverless mode, lifecycle and faults", function()
       assert.is_nil(worker.output():find("VM rebuilt", 1, true))
     end)
 
+  it("with refresh_mode pod keeps serving after a refresh() asked while the script loads",
+    function()
+    emu = helpers.start()
+    local count = os.tmpname()
+    finally(function() os.remove(count) end)
+    local a, b = emu.submit(1), emu.submit(2)
+    worker = helpers.worker(emu, "spec/fixtures/load_counter.lua", { LOAD_COUNT_FILE = count,
+      LOAD_COUNT_REFRESH = "1", RUNPOD_REFRESH_MODE = "pod" })
+    for _, id in ipairs({ a, b }) do
+      assert.are.equal("COMPLETED", emu.wait_done(id, 20).status, worker.output())
+    end
+    for _, entry in ipairs(emu.log()) do
+      assert.is_falsy(entry.body and entry.body:find("stopPod", 1, true), entry.body)
+    end
+  end)
+
   it("keeps the in-place VM rebuild as the default refresh, without stopPod", function()
     emu = helpers.start()
     local first = emu.submit({ seconds = 0.01, refresh = true })

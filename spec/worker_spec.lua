@@ -345,6 +345,19 @@ describe("runpod-worker", function()
       assert.are.same(clean, list[2].output)
     end)
 
+    it("ignores runpod.serverless.refresh() called while the script loads, saying so", function()
+      local count = os.tmpname()
+      finally(function() os.remove(count) end)
+      local r = run({ "spec/fixtures/load_counter.lua", "--test_input",
+        '[{"input": 1}, {"input": 2}]' },
+        { env = { LOAD_COUNT_FILE = count, LOAD_COUNT_REFRESH = "1" } })
+      assert.are.equal(0, r.code, r.stdout)
+      -- no VM rebuilt after the first job: one load for both
+      assert.are.same({ { output = { loads = 1 } }, { output = { loads = 1 } } }, results(r.stdout))
+      assert.matches("WARN   | runpod.serverless.refresh() outside a job does nothing", r.stdout,
+        1, true)
+    end)
+
     it("rebuilds the VM after runpod.refresh() even when the handler then raises", function()
       local r, list, loads = probe('[{"id": "j1", "input": {"call_refresh": true}}, '
         .. '{"id": "j2", "input": {}}]')

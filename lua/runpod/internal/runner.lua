@@ -50,9 +50,19 @@ function runner.set_debugger(on)
   debugger_on = on and true or false
 end
 
+-- Jobs in runner.run now: a refresh asked for outside any job (while the
+-- script loads) would otherwise fall on the first job.
+local jobs_running = 0
+
 -- request_refresh(): the VM is to be rebuilt once the current job's result
--- is delivered (runpod.serverless.refresh).
+-- is delivered (runpod.serverless.refresh). Outside a job it does nothing
+-- but say so: the VM is fresh then, and a refresh_mode "pod" worker would
+-- stop after its first job for it.
 function runner.request_refresh()
+  if jobs_running == 0 then
+    log.warn("runpod.serverless.refresh() outside a job does nothing: call it from the handler")
+    return
+  end
   refresh_requested = true
 end
 
@@ -449,11 +459,13 @@ function runner.run(handler, job, opts)
   log.info("Started.", id)
   core.memory_reset()
   local co = coroutine.create(handler)
+  jobs_running = jobs_running + 1
   -- runpod-worker closes this thread when the job is stopped or runs out
   -- of time while it waits (HTTP, sleep): the handler's coroutine is
   -- closed with it, so that its to-be-closed variables run (a response
   -- being read closes its transfer) and the VM stays usable.
   local _ <close> = setmetatable({}, { __close = function()
+    jobs_running = jobs_running - 1
     if co then
       close_nested(co)
     end
