@@ -323,20 +323,30 @@ describe("runpod-worker in serverless mode", function()
     end
   end)
 
+  -- Runs spec/fixtures/sleepy.lua on one job (input) with its modifier
+  -- answering the text of a file (first: answer), and returns the job id,
+  -- that file, and asked(n): whether the modifier was asked n times yet.
+  local function modifier_run(answer, input)
+    emu = helpers.start()
+    local limit, asked = os.tmpname(), os.tmpname()
+    finally(function() os.remove(limit) os.remove(asked) end)
+    proc.write_file(limit, answer)
+    local id = emu.submit(input)
+    worker = helpers.worker(emu, "spec/fixtures/sleepy.lua", { SLEEPY_CONCURRENCY_FILE = limit,
+      SLEEPY_ASKED_FILE = asked })
+    return id, limit, function(n)
+      return helpers.eventually(20, function()
+        return select(2, proc.read_file(asked):gsub("\n", "")) >= n
+      end)
+    end
+  end
+
   it("takes no job while the concurrency_modifier answers 0, as the Python SDK", function()
     -- The modifier is asked once a second while no place is free; the
     -- job stays queued through several answers of 0 and runs once the
     -- answer is 1.
-    emu = helpers.start()
-    local limit, asked = os.tmpname(), os.tmpname()
-    finally(function() os.remove(limit) os.remove(asked) end)
-    proc.write_file(limit, "0")
-    local id = emu.submit({ seconds = 0.01 })
-    worker = helpers.worker(emu, "spec/fixtures/sleepy.lua", { SLEEPY_CONCURRENCY_FILE = limit,
-      SLEEPY_ASKED_FILE = asked })
-    assert.is_truthy(helpers.eventually(20, function()
-      return select(2, proc.read_file(asked):gsub("\n", "")) >= 3
-    end), worker.output())
+    local id, limit, asked = modifier_run("0", { seconds = 0.01 })
+    assert.is_truthy(asked(3), worker.output())
     assert.are.equal("IN_QUEUE", emu.json("GET", "/v2/ep/status/" .. id).status, worker.output())
     assert.matches("concurrency 1 -> 0", worker.output(), 1, true)
     proc.write_file(limit, "1")
@@ -344,20 +354,12 @@ describe("runpod-worker in serverless mode", function()
   end)
 
   it("logs a concurrency_modifier answer it cannot use once, not each time it asks", function()
-    emu = helpers.start()
-    local limit, asked = os.tmpname(), os.tmpname()
-    finally(function() os.remove(limit) os.remove(asked) end)
-    proc.write_file(limit, "many")
     local gate = os.tmpname()
     os.remove(gate)
     finally(function() os.remove(gate) end)
-    local id = emu.submit({ seconds = 0.01, until_file = gate })
-    worker = helpers.worker(emu, "spec/fixtures/sleepy.lua", { SLEEPY_CONCURRENCY_FILE = limit,
-      SLEEPY_ASKED_FILE = asked })
+    local id, _, asked = modifier_run("many", { seconds = 0.01, until_file = gate })
     -- the one place is taken: the modifier is asked once a second
-    assert.is_truthy(helpers.eventually(20, function()
-      return select(2, proc.read_file(asked):gsub("\n", "")) >= 4
-    end), worker.output())
+    assert.is_truthy(asked(4), worker.output())
     local _, complaints = worker.output():gsub("concurrency_modifier returned the string", "")
     assert.are.equal(1, complaints, worker.output())
     proc.write_file(gate, "")
