@@ -644,6 +644,26 @@ static int load_cuda(struct cuda *c, char *reason, size_t len)
   return RP_OK;
 }
 
+/* CUDA_ERROR_NO_DEVICE: CUDA sees no GPU (CUDA_VISIBLE_DEVICES="" or
+ * "-1" hides them all, though nvidia-smi lists them). */
+#define CU_NO_DEVICE 100
+
+/* Whether CUDA sees no GPU at all: cuInit says CUDA_ERROR_NO_DEVICE or
+ * no device is counted. The Python SDK skips its CUDA checks then (torch
+ * finds CUDA unavailable), so that a worker run without GPUs on a GPU
+ * host is not stopped; so do _cuda_init_check and _benchmark_check, with
+ * a WARN. Sets *r to cuInit's result. */
+static int cuda_sees_no_gpu(const struct cuda *c, const char *check, int *r)
+{
+  int n = 0;
+  *r = c->init(0);
+  if (*r != CU_NO_DEVICE && (*r != 0 || c->count(&n) != 0 || n > 0))
+    return 0;
+  rp_log(RP_LOG_WARN, NULL, "CUDA sees no GPU (CUDA_VISIBLE_DEVICES may "
+         "hide them): skipping %s, as the Python SDK does", check);
+  return 1;
+}
+
 /* Every device: a context and a 4 KiB allocation, as the Python SDK's
  * torch.zeros(1024) on each device. */
 static int check_cuda_init(const struct rp_health_options *o, char *reason,
@@ -651,17 +671,18 @@ static int check_cuda_init(const struct rp_health_options *o, char *reason,
 {
   struct cuda c;
   char eb[32];
-  int n = 0, r, rc = load_cuda(&c, reason, len);
+  int n = 0, r = 0, rc = load_cuda(&c, reason, len);
   (void)o;
-  if (rc == RP_OK && (r = c.init(0)) != 0)
+  if (rc == RP_OK && cuda_sees_no_gpu(&c, "_cuda_init_check", &r)) {
+    dlclose(c.lib);
+    return RP_OK;
+  }
+  if (rc == RP_OK && r != 0)
     rc = fail(reason, len, "CUDA initialization failed: cuInit: %s",
               cu_error(&c, r, eb, sizeof(eb)));
   if (rc == RP_OK && (r = c.count(&n)) != 0)
     rc = fail(reason, len, "CUDA initialization failed: "
               "cuDeviceGetCount: %s", cu_error(&c, r, eb, sizeof(eb)));
-  if (rc == RP_OK && n <= 0)
-    rc = fail(reason, len, "No CUDA devices available despite nvidia-smi "
-              "finding a GPU");
   for (int i = 0; rc == RP_OK && i < n; i++) {
     int dev = 0;
     void *ctx = NULL;
@@ -708,16 +729,17 @@ static int check_gpu_benchmark(const struct rp_health_options *o,
   unsigned long long mem = 0;
   const char *step = "cuInit";
   double t0, ms, max_ms = o->gpu_benchmark_timeout * 1000;
-  int dev = 0, r, rc = load_cuda(&c, reason, len);
+  int dev = 0, r = 0, rc = load_cuda(&c, reason, len);
   if (rc == RP_OK && (!c.copy_htod || !c.sync))
     rc = fail(reason, len, "GPU benchmark failed: libcuda.so.1 lacks "
               "cuMemcpyHtoD_v2");
+  if (rc == RP_OK && cuda_sees_no_gpu(&c, "_benchmark_check", &r))
+    goto done;
   if (rc == RP_OK && (host = calloc(1, BENCH_BYTES)) == NULL)
     rc = fail(reason, len, "GPU benchmark failed: out of host memory");
   if (rc != RP_OK)
     goto done;
   t0 = rp_clock_now();
-  r = c.init(0);
   if (r == 0) {
     step = "cuDeviceGet";
     r = c.get(&dev, 0);
