@@ -301,6 +301,9 @@ describe("runpod-worker --rp_serve_api", function()
           "POST", "/v2/ep/run", "{\"input\":1" .. ("0"):rep(400) .. ".5}")
         expect(400, "invalid JSON body (nesting deeper than 1000 at byte 1008)",
           "POST", "/run", "{\"input\":" .. ("["):rep(1000) .. ("]"):rep(1000) .. "}")
+        -- JSON is UTF-8: a queued job is handed on as it came.
+        expect(400, "invalid JSON body (invalid UTF-8 at byte 10)",
+          "POST", "/run", "{\"input\":\"\xff\"}")
         -- What the codec reads still runs: a surrogate pair, 1e-400, 1000 levels.
         local v = s.json("POST", "/runsync", { input = "\u{1F600}" })
         assert.are.same({ echo = "\u{1F600}" }, v.output)

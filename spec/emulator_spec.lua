@@ -210,6 +210,22 @@ describe("runpod-emulator", function()
       assert.is_string(json.decode(body).error)
     end)
 
+    it("answers 400 to a body that is not UTF-8, so that no worker is handed it", function()
+      -- RunPod's Python worker cannot decode such a job-take answer: it
+      -- would drop the job (and the rest of its batch) for good.
+      local code, body = client("POST", "/run", '{"input": "a\xff\xfe"}')
+      assert.are.equal(400, code, body)
+      assert.are.same({ error = "invalid JSON body (invalid UTF-8 at byte 12)" }, json.decode(body))
+      code, body = client("POST", "/runsync?wait=0", '{"input": 1, "x": "\xc0\x80"}')
+      assert.are.equal(400, code, body)
+      code = worker("GET", "/job-take/w1")
+      assert.are.equal(204, code)
+      -- Valid UTF-8 outside the BMP passes.
+      code, body = client("POST", "/run", '{"input": "\u{1F600}"}')
+      assert.are.equal(200, code, body)
+      assert.are.equal("\u{1F600}", take().input)
+    end)
+
     it("answers 404 for unknown ids, routes and endpoints", function()
       local code, body = client("GET", "/status/0000")
       assert.are.equal(404, code)
