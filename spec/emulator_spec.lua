@@ -721,6 +721,17 @@ describe("runpod-emulator", function()
       assert.are.equal(json.null, stats().last_ping.job_ids)
     end)
 
+    it("splits the form-encoded job_id list of RunPod's Python SDK's ping", function()
+      -- requests encodes the whole list: "a,b" is sent as "a%2Cb".
+      assert.are.equal(200, (worker("GET", "/ping/pinger?gpu=x&job_id=id-1%2Cid-2%2Cid-3"
+        .. "&runpod_version=1.12.0")))
+      local p = stats().last_ping
+      assert.are.same({ "id-1", "id-2", "id-3" }, p.job_ids)
+      assert.are.equal("id-1,id-2,id-3", p.job_id)
+      worker("GET", "/ping/pinger?gpu=x&job_id=one")
+      assert.are.same({ "one" }, stats().last_ping.job_ids)
+    end)
+
     it("records pings", function()
       local code = worker("GET", "/ping/pinger?gpu=emulator&job_id=a,b&runpod_version=1.2.3")
       assert.are.equal(200, code)

@@ -13,8 +13,10 @@
 #include "base/json.h"
 #include "base/rp.h"
 
-/* Appends the ping's job_id list as a JSON array: the raw value split at
- * ',' and each item decoded (an id may hold a ',' as "%2C"). */
+/* Appends the ping's job_id list as a JSON array. A raw value that holds
+ * a ',' is split there and each item decoded on its own (an id may hold a
+ * ',' as "%2C"); one that holds none is decoded whole and then split at
+ * ',', as RunPod's Python SDK sends its list form-encoded ("a%2Cb"). */
 static int put_ping_ids(struct rp_buf *b, const struct rp_httpd_request *req)
 {
   const char *raw;
@@ -22,19 +24,24 @@ static int put_ping_ids(struct rp_buf *b, const struct rp_httpd_request *req)
   char *copy;
   size_t i = 0;
   int rc;
+  int whole;
   if (!rp_httpd_raw_arg(req, "job_id", &raw, &len))
     return rp_buf_puts(b, "null");
   copy = strndup(raw, len);
   if (!copy)
     return RP_ENOMEM;
+  whole = memchr(raw, ',', len) == NULL;
+  if (whole)
+    len = rp_httpd_unescape(copy, len, 1);
   rc = rp_buf_puts(b, "[");
   while (rc == RP_OK && len > 0 && i <= len) {
-    size_t n = strcspn(copy + i, ",");
+    const char *comma = memchr(copy + i, ',', len - i);
+    size_t n = comma ? (size_t)(comma - (copy + i)) : len - i;
     if (i > 0)
       rc = rp_buf_puts(b, ",");
     if (rc == RP_OK)
       rc = rp_json_put_string(b, copy + i,
-                              rp_httpd_unescape(copy + i, n, 1));
+                              whole ? n : rp_httpd_unescape(copy + i, n, 1));
     i += n + 1;
   }
   free(copy);
