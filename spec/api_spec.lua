@@ -233,7 +233,8 @@ describe("runpod-worker --rp_serve_api", function()
       local doc = assert(json.decode(body))
       assert.truthy(doc.openapi:match("^3%.0%."))
       for _, route in ipairs({ "/run", "/runsync", "/status/{id}", "/status-sync/{id}",
-          "/stream/{id}", "/cancel/{id}", "/health", "/purge-queue", "/{endpoint_id}/realtime" }) do
+          "/stream/{id}", "/cancel/{id}", "/retry/{id}", "/health", "/purge-queue",
+          "/{endpoint_id}/realtime" }) do
         assert.truthy(doc.paths[route], route)
       end
     end)
@@ -645,6 +646,25 @@ describe("runpod-worker --rp_serve_api", function()
       assert.are.equal("FAILED", st.status)
       assert.are.same({}, st.stream)
       assert.are.equal(v.error, st.error)
+    end)
+
+    it("runs a FAILED job again under its id with /retry, as RunPod does", function()
+      local s = start("spec/fixtures/fails_once.lua")
+      finally(function() s.stop() end)
+      local v = s.json("POST", "/runsync", { input = { k = 1 } })
+      assert.are.equal("FAILED", v.status)
+      local r, code = s.json("POST", "/v2/ep/retry/" .. v.id)
+      assert.are.equal(200, code)
+      assert.are.same({ id = v.id, status = "IN_QUEUE" }, r)
+      local d = s.json("GET", "/status-sync/" .. v.id .. "?wait=20000")
+      assert.are.same({ "COMPLETED", { run = 2, input = { k = 1 } } }, { d.status, d.output })
+      assert.is_nil(d.error)
+      assert.are.equal(1, s.json("GET", "/health").jobs.retried)
+      r, code = s.json("POST", "/retry/" .. v.id)
+      assert.are.same({ 400, "job is COMPLETED: only a FAILED or TIMED_OUT job can be retried" },
+        { code, r.error })
+      r, code = s.json("POST", "/retry/nope")
+      assert.are.same({ 404, "job not found" }, { code, r.error })
     end)
 
     it("fails a job past start's timeout, logged with the error JSON it answers", function()

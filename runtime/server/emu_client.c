@@ -1,5 +1,5 @@
 /* emu_client.c - the emulator's client API: run, runsync, status,
- * status-sync, stream, cancel, health and purge-queue under
+ * status-sync, stream, cancel, retry, health and purge-queue under
  * /v2/{endpoint}/, and realtime (docs/api.md; emulator_int.h). */
 #include "server/emulator_int.h"
 
@@ -250,7 +250,8 @@ static int client_allowed(struct rp_emulator *e,
 {
   const char *auth = rp_httpd_header(req, "Authorization");
   int with_id = strcmp(r, "status") == 0 || strcmp(r, "status-sync") == 0 ||
-                strcmp(r, "stream") == 0 || strcmp(r, "cancel") == 0;
+                strcmp(r, "stream") == 0 || strcmp(r, "cancel") == 0 ||
+                strcmp(r, "retry") == 0;
   int plain = strcmp(r, "run") == 0 || strcmp(r, "runsync") == 0 ||
               strcmp(r, "health") == 0 || strcmp(r, "purge-queue") == 0;
   if ((!with_id && !plain) || (with_id && nseg != 2) ||
@@ -319,6 +320,25 @@ static int stream(struct rp_emulator *e, const struct rp_httpd_request *req,
   return rp_jobstore_stream_read(e->js, id, hold, &res->body);
 }
 
+/* POST /retry/{id}: queues a FAILED or TIMED_OUT job again under its id;
+ * any other status is 400. Returns as run(). */
+static int retry(struct rp_emulator *e, struct rp_httpd_response *res,
+                 const char *id)
+{
+  const char *st = "";
+  char msg[128];
+  int rc = rp_jobstore_retry(e->js, id, &res->body, &st);
+  if (rc != RP_JOBSTORE_ESTATE)
+    return rc;
+  if (strcmp(st, "FAILED") == 0 || strcmp(st, "TIMED_OUT") == 0)
+    snprintf(msg, sizeof(msg), "a realtime job cannot be retried");
+  else
+    snprintf(msg, sizeof(msg), "job is %s: only a FAILED or TIMED_OUT job "
+             "can be retried", st);
+  rp_emu_reply_error(res, 400, msg);
+  return ANSWERED;
+}
+
 void rp_emu_client_route(struct rp_emulator *e,
                          const struct rp_httpd_request *req,
                          struct rp_httpd_response *res, char **seg, int nseg)
@@ -337,6 +357,9 @@ void rp_emu_client_route(struct rp_emulator *e,
   } else if (strcmp(r, "cancel") == 0) {
     if (rp_emu_method_ok(req, res, "POST", NULL))
       rc = rp_jobstore_cancel(e->js, id, &res->body);
+  } else if (strcmp(r, "retry") == 0) {
+    if (rp_emu_method_ok(req, res, "POST", NULL))
+      rc = retry(e, res, id);
   } else if (strcmp(r, "health") == 0) {
     if (rp_emu_method_ok(req, res, "GET", NULL))
       health(e, res);

@@ -7,7 +7,8 @@
  *                  request to the face that serves it, and the answers and
  *                  arguments every face uses;
  *   emu_client.c   the client API (run, runsync, status, status-sync,
- *                  stream, cancel, health, purge-queue) and realtime;
+ *                  stream, cancel, retry, health, purge-queue) and
+ *                  realtime;
  *   emu_worker.c   the worker API (job-take, job-take-batch, job-done,
  *                  job-stream, ping, job-stop);
  *   emu_control.c  the control API under /_emulator/;

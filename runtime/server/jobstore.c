@@ -127,6 +127,21 @@ static void news(struct rp_jobstore *js, pthread_cond_t *cv)
     js->notify_fn(js->notify_ud, cv == &js->cv_stop);
 }
 
+/* Puts job j back in the queue (first when 'front', else last), counted
+ * as a retry. */
+static void requeue(struct rp_jobstore *js, struct job *j, int front)
+{
+  rp_jobstore_list_remove(js, j);
+  j->status = RP_JOB_IN_QUEUE;
+  j->started = 0;
+  j->worker[0] = '\0';
+  j->retries++;
+  js->retried++;
+  rp_jobstore_list_push(js, ON_QUEUE, j, front);
+  news(js, &js->cv_queue);
+  pthread_cond_broadcast(&j->cv);
+}
+
 static void upkeep(struct rp_jobstore *js, long long now, int force)
 {
   struct job *j;
@@ -146,17 +161,8 @@ static void upkeep(struct rp_jobstore *js, long long now, int force)
       long long seen = w ? w->seen : j->started;
       if (seen < j->started)
         seen = j->started;
-      if (now - seen >= js->lim.requeue_after_ms) {
-        rp_jobstore_list_remove(js, j);
-        j->status = RP_JOB_IN_QUEUE;
-        j->started = 0;
-        j->worker[0] = '\0';
-        j->retries++;
-        js->retried++;
-        rp_jobstore_list_push(js, ON_QUEUE, j, 1);
-        news(js, &js->cv_queue);
-        pthread_cond_broadcast(&j->cv);
-      }
+      if (now - seen >= js->lim.requeue_after_ms)
+        requeue(js, j, 1);
     }
   }
   while ((j = js->lists[ON_FINISHED].head) != NULL) {
@@ -631,6 +637,45 @@ int rp_jobstore_cancel(struct rp_jobstore *js, const char *id,
   }
   rc = rp_buf_printf(out, "{\"id\":\"%s\",\"status\":\"%s\"}", j->id,
                      rp_jobstore_status_name(j->status));
+out:
+  pthread_mutex_unlock(&js->mu);
+  return rc;
+}
+
+int rp_jobstore_retry(struct rp_jobstore *js, const char *id,
+                      struct rp_buf *out, const char **status)
+{
+  long long now = rp_jobstore_lock(js);
+  struct job *j = rp_jobstore_find(js, id);
+  int rc;
+  if (!j) {
+    rc = RP_JOBSTORE_ENOENT;
+    goto out;
+  }
+  *status = rp_jobstore_status_name(j->status);
+  /* A named job's name may belong to a newer job by now. */
+  if ((j->status != RP_JOB_FAILED && j->status != RP_JOB_TIMED_OUT) ||
+      j->as) {
+    rc = RP_JOBSTORE_ESTATE;
+    goto out;
+  }
+  rc = rp_buf_printf(out, "{\"id\":\"%s\",\"status\":\"IN_QUEUE\"}",
+                     j->id);
+  if (rc != RP_OK)
+    goto out;
+  free(j->output);
+  free(j->error);
+  j->output = j->error = NULL;
+  j->output_len = j->error_len = 0;
+  rp_jobstore_free_chunks(j);
+  j->output_streamed = 0;
+  if (j->stop_pending) {
+    j->stop_pending = 0;
+    js->stops_pending--;
+  }
+  j->submitted = now;
+  j->finished = 0;
+  requeue(js, j, 0);
 out:
   pthread_mutex_unlock(&js->mu);
   return rc;

@@ -41,6 +41,7 @@
 /* Returned (besides the RP_E* codes of rp.h) for an unknown job id. */
 #define RP_JOBSTORE_ENOENT (-100)
 #define RP_JOBSTORE_EEXIST (-101)  /* a caller's job id already in use */
+#define RP_JOBSTORE_ESTATE (-102)  /* the job's status forbids the change */
 
 enum rp_job_status {
   RP_JOB_IN_QUEUE,
@@ -189,6 +190,16 @@ int rp_jobstore_view(struct rp_jobstore *js, const char *id, long wait_ms,
  * RP_JOBSTORE_ENOENT or an out error. */
 int rp_jobstore_cancel(struct rp_jobstore *js, const char *id,
                        struct rp_buf *out);
+
+/* Queues job id again (RunPod's /retry): a FAILED or TIMED_OUT job goes
+ * back to the end of the queue under the same id, IN_QUEUE, its output,
+ * error and undelivered chunks dropped, its retries counted; a stop not
+ * yet reported to its worker is dropped too (it would stop the new run).
+ * Appends {"id","status":"IN_QUEUE"} to out. Returns RP_OK,
+ * RP_JOBSTORE_ENOENT, RP_JOBSTORE_ESTATE for a job in any other status or
+ * one a caller named (with its status name in *status), or an out error. */
+int rp_jobstore_retry(struct rp_jobstore *js, const char *id,
+                      struct rp_buf *out, const char **status);
 
 /* Cancels every queued job; returns how many. */
 size_t rp_jobstore_purge(struct rp_jobstore *js);

@@ -436,6 +436,67 @@ static void execution_timeout_stops_job(void)
   rp_jobstore_free(js);
 }
 
+/* /retry: a FAILED or TIMED_OUT job is queued again under its id, its
+ * result and chunks gone and a stop not yet reported dropped; any other
+ * job is refused. */
+static void retry_requeues_failed_and_timed_out(void)
+{
+  struct rp_jobstore *js = fresh(60000, 100, 0);
+  struct rp_buf b = RP_BUF_INIT(1 << 20);
+  struct rp_jobstore_health h;
+  char f[RP_JOBSTORE_ID_LEN + 1], t[RP_JOBSTORE_ID_LEN + 1];
+  char c[RP_JOBSTORE_ID_LEN + 1], q[RP_JOBSTORE_ID_LEN + 1];
+  char want[128];
+  const char *st = NULL;
+  submit(js, "1", f);
+  CHECK_INT(RP_OK, rp_jobstore_submit(js, "2", 1, "", 0, NULL, 30, t));
+  submit(js, "3", c);
+  CHECK_INT(3, rp_jobstore_take(js, "w", 3, 0, 1, &b));
+  rp_buf_clear(&b);
+  CHECK_INT(RP_OK, rp_jobstore_stream_append(js, "w", f, "\"p\"", 3));
+  CHECK_INT(RP_OK, rp_jobstore_done(js, "w", f, 0, NULL, 0, "\"boom\"", 6));
+  CHECK_INT(RP_OK, rp_jobstore_done(js, "w", c, 0, "1", 1, NULL, 0));
+  rp_jobstore_sleep(js, 50);
+  rp_jobstore_upkeep(js);
+  CHECK(has(view(js, t), "TIMED_OUT"));
+  submit(js, "4", q);
+  /* Refused: unknown, queued, completed. */
+  CHECK_INT(RP_JOBSTORE_ENOENT, rp_jobstore_retry(js, "nope", &b, &st));
+  CHECK_INT(RP_JOBSTORE_ESTATE, rp_jobstore_retry(js, q, &b, &st));
+  CHECK_STR("IN_QUEUE", st);
+  CHECK_INT(RP_JOBSTORE_ESTATE, rp_jobstore_retry(js, c, &b, &st));
+  CHECK_STR("COMPLETED", st);
+  CHECK_INT(0, (int)b.len);
+  CHECK_INT(RP_OK, rp_jobstore_retry(js, f, &b, &st));
+  snprintf(want, sizeof(want), "{\"id\":\"%s\",\"status\":\"IN_QUEUE\"}", f);
+  CHECK_STR(want, b.data);
+  rp_buf_clear(&b);
+  CHECK(has(view(js, f), "\"status\":\"IN_QUEUE\""));
+  CHECK(!has(view(js, f), "boom"));
+  CHECK_INT(RP_OK, rp_jobstore_retry(js, t, &b, &st));
+  rp_buf_clear(&b);
+  /* The timed-out run's stop is not reported any more. */
+  CHECK_INT(0, rp_jobstore_stops(js, "w", 0, &b));
+  /* Queued last, in retry order, with their input. */
+  CHECK_INT(3, rp_jobstore_take(js, "w2", 3, 0, 1, &b));
+  snprintf(want, sizeof(want), "{\"id\":\"%s\",\"input\":4}", q);
+  CHECK(has(b.data, want));
+  CHECK(strstr(b.data, q) < strstr(b.data, f));
+  CHECK(strstr(b.data, f) < strstr(b.data, t));
+  rp_buf_clear(&b);
+  /* No chunk of the failed run is left; the new run's result counts. */
+  CHECK_INT(0, rp_jobstore_stream_read(js, f, 0, &b) == RP_OK &&
+               has(b.data, "\"p\""));
+  rp_buf_clear(&b);
+  CHECK_INT(RP_OK, rp_jobstore_done(js, "w2", f, 0, "7", 1, NULL, 0));
+  CHECK(has(view(js, f), "\"status\":\"COMPLETED\""));
+  CHECK(has(view(js, f), "\"output\":7}"));
+  rp_jobstore_health(js, &h);
+  CHECK_INT(2, (int)h.retried);
+  rp_buf_free(&b);
+  rp_jobstore_free(js);
+}
+
 static void view_waits_for_the_end(void)
 {
   struct rp_jobstore *js = fresh(60000, 100, 0);
@@ -632,6 +693,7 @@ int main(void)
   RUN(silent_worker_job_is_requeued);
   RUN(counters_escape_worker_ids);
   RUN(execution_timeout_stops_job);
+  RUN(retry_requeues_failed_and_timed_out);
   RUN(view_waits_for_the_end);
   RUN(limits_are_enforced);
   RUN(notify_says_queued_or_stop);
