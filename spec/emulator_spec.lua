@@ -758,6 +758,24 @@ describe("runpod-emulator", function()
       assert.are.same({ "one" }, stats().last_ping.job_ids)
     end)
 
+    it("counts a worker whose ping says status=unhealthy as unhealthy in /health", function()
+      -- RunPod's SDKs send this ping when a fitness check fails, then exit.
+      local function workers()
+        local code, body = client("GET", "/health")
+        assert.are.equal(200, code, body)
+        return json.decode(body).workers
+      end
+      local before = workers()
+      assert.are.equal(200, (worker("GET", "/ping/sick?gpu=x&status=unhealthy&check=_memory_check"
+        .. "&reason=low&runpod_version=1.12.0")))
+      local w = workers()
+      assert.are.same({ before.unhealthy + 1, before.idle, before.ready },
+        { w.unhealthy, w.idle, w.ready })
+      worker("GET", "/ping/sick?gpu=x&runpod_version=1.12.0")
+      w = workers()
+      assert.are.same({ before.unhealthy, before.idle + 1 }, { w.unhealthy, w.idle })
+    end)
+
     it("records pings", function()
       local code = worker("GET", "/ping/pinger?gpu=emulator&job_id=a,b&runpod_version=1.2.3")
       assert.are.equal(200, code)

@@ -234,10 +234,10 @@ static void health(struct rp_emulator *e, struct rp_httpd_response *res)
                 "{\"jobs\":{\"completed\":%lu,\"failed\":%lu,"
                 "\"inProgress\":%lu,\"inQueue\":%lu,\"retried\":%lu},"
                 "\"workers\":{\"idle\":%lu,\"initializing\":0,\"ready\":%lu,"
-                "\"running\":%lu,\"throttled\":0,\"unhealthy\":0}}",
+                "\"running\":%lu,\"throttled\":0,\"unhealthy\":%lu}}",
                 h.completed, h.failed, h.in_progress, h.in_queue, h.retried,
                 h.workers_idle, h.workers_idle + h.workers_running,
-                h.workers_running);
+                h.workers_running, h.workers_unhealthy);
 }
 
 /* Checks a client request's route and key: r is the route, nseg counts

@@ -301,7 +301,8 @@ static void serve(struct rp_emulator *e, const struct rp_httpd_request *req,
     post_route(e, req, res, route == RP_EMU_JOB_STREAM, seg[1], seg[2]);
     break;
   case RP_EMU_PING:
-    rp_jobstore_touch(e->js, seg[1]);
+    rp_jobstore_touch(e->js, seg[1], rp_httpd_arg(req, "status") &&
+                      strcmp(rp_httpd_arg(req, "status"), "unhealthy") == 0);
     record_ping(e, seg[1], req);
     rp_emu_reply(res, 200, "{}");
     break;

@@ -38,10 +38,15 @@ void rp_jobstore_default_limits(struct rp_jobstore_limits *lim)
   lim->max_stream_bytes = RP_JOBSTORE_MAX_STREAM_BYTES;
 }
 
-void rp_jobstore_touch(struct rp_jobstore *js, const char *worker)
+void rp_jobstore_touch(struct rp_jobstore *js, const char *worker,
+                       int unhealthy)
 {
+  struct worker *w;
   pthread_mutex_lock(&js->mu);
   rp_jobstore_seen(js, worker, rp_clock_now_ms());
+  w = worker ? rp_jobstore_worker_find(js, worker) : NULL;
+  if (w)
+    w->unhealthy = unhealthy != 0;
   pthread_mutex_unlock(&js->mu);
 }
 
@@ -710,6 +715,10 @@ void rp_jobstore_health(struct rp_jobstore *js, struct rp_jobstore_health *h)
     int busy = 0;
     if (now - w->seen > WORKER_RECENT_MS)
       continue;
+    if (w->unhealthy) {
+      h->workers_unhealthy++;
+      continue;
+    }
     for (j = js->lists[ON_RUNNING].head; j && !busy; j = j->next)
       busy = strcmp(j->worker, w->id) == 0;
     if (busy)

@@ -68,6 +68,8 @@ struct rp_jobstore_health {
   unsigned long retried;    /* re-queues ever made */
   unsigned long workers_idle;     /* seen recently, no job */
   unsigned long workers_running;  /* seen recently, holding a job */
+  unsigned long workers_unhealthy; /* seen recently, last ping said
+                                      unhealthy (counted only here) */
 };
 
 /* Called, under the store's lock, when a job with a webhook ends. 'view'
@@ -211,8 +213,12 @@ size_t rp_jobstore_purge(struct rp_jobstore *js);
 int rp_jobstore_stops(struct rp_jobstore *js, const char *worker,
                       long wait_ms, struct rp_buf *out);
 
-/* Marks worker as alive now (any worker request does; so does a ping). */
-void rp_jobstore_touch(struct rp_jobstore *js, const char *worker);
+/* Marks worker as alive now (any worker request does; so does a ping),
+ * and records whether its ping said it is unhealthy (status=unhealthy, as
+ * RunPod's SDKs report a failed fitness check before they exit): it
+ * stays so until a ping that does not say it. */
+void rp_jobstore_touch(struct rp_jobstore *js, const char *worker,
+                       int unhealthy);
 
 /* Counts jobs and workers (workers seen within the last 60 s). */
 void rp_jobstore_health(struct rp_jobstore *js, struct rp_jobstore_health *h);

@@ -249,7 +249,9 @@ void rp_jobstore_seen(struct rp_jobstore *js, const char *id, long long now)
       if (js->workers[i].seen < w->seen)
         w = &js->workers[i];
   }
-  if (strcmp(w->id, id) != 0)
+  if (strcmp(w->id, id) != 0) {
     snprintf(w->id, sizeof(w->id), "%s", id);
+    w->unhealthy = 0;
+  }
   w->seen = now;
 }

@@ -66,6 +66,7 @@ struct list {
 struct worker {
   char id[RP_JOBSTORE_MAX_ID + 1];
   long long seen;
+  int unhealthy;                     /* its last ping said so */
 };
 
 struct rp_jobstore {

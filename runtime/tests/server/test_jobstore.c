@@ -385,7 +385,7 @@ static void silent_worker_job_is_requeued(void)
   CHECK_INT(1, rp_jobstore_take(js, "dead", 1, 0, 0, &b));
   /* A worker that keeps pinging keeps its job. */
   rp_jobstore_sleep(js, 40);
-  rp_jobstore_touch(js, "dead");
+  rp_jobstore_touch(js, "dead", 0);
   rp_jobstore_sleep(js, 40);
   rp_jobstore_upkeep(js);
   CHECK(has(view(js, id), "IN_PROGRESS"));
@@ -494,6 +494,24 @@ static void retry_requeues_failed_and_timed_out(void)
   rp_jobstore_health(js, &h);
   CHECK_INT(2, (int)h.retried);
   rp_buf_free(&b);
+  rp_jobstore_free(js);
+}
+
+/* A ping that says status=unhealthy counts its worker as unhealthy, not
+ * idle, until a ping that does not say it. */
+static void an_unhealthy_ping_is_counted(void)
+{
+  struct rp_jobstore *js = fresh(60000, 100, 0);
+  struct rp_jobstore_health h;
+  rp_jobstore_touch(js, "w1", 0);
+  rp_jobstore_touch(js, "w2", 1);
+  rp_jobstore_health(js, &h);
+  CHECK_INT(1, (int)h.workers_idle);
+  CHECK_INT(1, (int)h.workers_unhealthy);
+  rp_jobstore_touch(js, "w2", 0);
+  rp_jobstore_health(js, &h);
+  CHECK_INT(2, (int)h.workers_idle);
+  CHECK_INT(0, (int)h.workers_unhealthy);
   rp_jobstore_free(js);
 }
 
@@ -694,6 +712,7 @@ int main(void)
   RUN(counters_escape_worker_ids);
   RUN(execution_timeout_stops_job);
   RUN(retry_requeues_failed_and_timed_out);
+  RUN(an_unhealthy_ping_is_counted);
   RUN(view_waits_for_the_end);
   RUN(limits_are_enforced);
   RUN(notify_says_queued_or_stop);
