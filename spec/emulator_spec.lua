@@ -888,6 +888,17 @@ describe("runpod-emulator", function()
 end)
 
 describe("runpod-emulator limits", function()
+  it("prints a placeholder key without --api-key, so that workers send heartbeats", function()
+    -- RunPod always sets one; both SDKs ping only with a key set.
+    local emu = start({})
+    local ok = emu.lines[6] == "export RUNPOD_AI_API_KEY='emulator'"
+    local code = http("GET", emu.url .. "/ping/w?gpu=x", nil, { "Authorization: emulator" })
+    local code2 = http("GET", emu.url .. "/health")
+    assert.are.equal(0, (stop(emu)))
+    assert.is_true(ok, emu.lines[6])
+    assert.are.same({ 200, 200 }, { code, code2 })
+  end)
+
   it("forgets finished jobs past --retain-max", function()
     local emu = start({ "--retain-max", "2" })
     local url = emu.url

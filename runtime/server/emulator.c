@@ -80,6 +80,7 @@ void rp_emu_reply_store(struct rp_httpd_response *res, int rc)
     rp_emu_reply_error(res, 500, "out of memory");
 }
 
+#define NO_KEY "emulator"     /* RUNPOD_AI_API_KEY printed without --api-key */
 #define MAX_ECHO 24          /* longest number text an error repeats */
 /* How long the local API server, stopping, lets answers in progress go out. */
 #define DRAIN_MS 5000
@@ -411,8 +412,11 @@ void rp_emulator_print_env(const struct rp_emulator *e, FILE *f)
           "$RUNPOD_POD_ID/$ID?gpu=emulator'\n", base, ep);
   fprintf(f, "export RUNPOD_WEBHOOK_PING='%s/v2/%s/ping/$RUNPOD_POD_ID"
           "?gpu=emulator'\n", base, ep);
+  /* RunPod always sets a key, and workers (runpod-worker, RunPod's Python
+   * SDK) send heartbeats only with one: without --api-key any key is
+   * accepted, so a placeholder keeps them pinging as on RunPod. */
   fprintf(f, "export RUNPOD_AI_API_KEY='%s'\n",
-          e->api_key ? e->api_key : "");
+          e->api_key ? e->api_key : NO_KEY);
   fprintf(f, "export RUNPOD_ENDPOINT_ID='%s'\n", ep);
   fprintf(f, "export RUNPOD_PING_INTERVAL='%ld'\n", e->cfg.ping_interval_ms);
   fflush(f);
