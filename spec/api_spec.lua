@@ -667,6 +667,60 @@ describe("runpod-worker --rp_serve_api", function()
       assert.are.same({ 404, "job not found" }, { code, r.error })
     end)
 
+    it("runs a job retried while its last run is still blocked once that run ends", function()
+      -- The first run blocks 4 s in C, past its 2.5 s executionTimeout:
+      -- /retry hands the job over again while that run still ends.
+      local marker = os.tmpname()
+      os.remove(marker)
+      local s = start("spec/fixtures/blocks_once.lua", { "--rp_api_concurrency", "3" },
+        { BLOCKS_ONCE_MARKER = marker })
+      finally(function()
+        s.stop()
+        os.remove(marker)
+      end)
+      local v = s.json("POST", "/run", { input = { k = 1 }, policy = { executionTimeout = 2500 } })
+      local d = s.json("GET", "/status-sync/" .. v.id .. "?wait=20000")
+      assert.are.equal("TIMED_OUT", d.status)
+      local _, code = s.json("POST", "/retry/" .. v.id)
+      assert.are.equal(200, code)
+      d = s.json("GET", "/status-sync/" .. v.id .. "?wait=20000")
+      assert.are.same({ "COMPLETED", { run = 2, input = { k = 1 } } }, { d.status, d.output },
+        s.process.output())
+      assert.matches(v.id .. " | Sent again while its last run ends", s.process.output(), 1, true)
+    end)
+
+    it("never starts a retried job cancelled while its last run is still blocked", function()
+      local marker = os.tmpname()
+      os.remove(marker)
+      local s = start("spec/fixtures/blocks_once.lua", { "--rp_api_concurrency", "3" },
+        { BLOCKS_ONCE_MARKER = marker })
+      finally(function()
+        s.stop()
+        os.remove(marker)
+      end)
+      local v = s.json("POST", "/run", { input = { k = 1 }, policy = { executionTimeout = 1000 } })
+      assert.are.equal("TIMED_OUT", s.json("GET", "/status-sync/" .. v.id .. "?wait=20000").status)
+      s.json("POST", "/retry/" .. v.id)
+      assert.truthy(emulator.eventually(10, function()
+        return s.process.output():find(v.id .. " | Sent again", 1, true)
+      end, 0.05), s.process.output())
+      assert.are.equal("CANCELLED", s.json("POST", "/cancel/" .. v.id).status)
+      -- The blocked run ends 4 s after it started; nothing runs after it.
+      assert.truthy(emulator.eventually(15, function()
+        return s.process.output():find(v.id .. " | Stopped on request.\n", 1, true)
+      end, 0.05), s.process.output())
+      s.json("POST", "/run", { input = { k = 2 } })  -- a later job runs: the loop went on
+      assert.truthy(emulator.eventually(10, function()
+        return proc.read_file(marker) == "2"
+      end, 0.05), s.process.output())
+      assert.are.equal("CANCELLED", s.json("GET", "/status/" .. v.id).status)
+      local started = 0
+      for _ in s.process.output():gmatch((v.id .. " | Started"):gsub("%p", "%%%0")) do
+        started = started + 1
+      end
+      assert.are.equal(1, started)
+    end)
+
     it("fails a job past start's timeout, logged with the error JSON it answers", function()
       local s = start("spec/fixtures/limited.lua", nil, { LIMITS_TIMEOUT = "0.5" })
       finally(function() s.stop() end)

@@ -75,6 +75,7 @@ void rp_post_remove_job(struct state *s, struct job *j)
     atomic_fetch_sub(&s->direct.owed, 1);
   free_posts(j->head);
   free(j->waiting);
+  free(j->again);
   free(j->id);
   free(j);
   s->last_activity = rp_clock_now();
@@ -152,7 +153,8 @@ void rp_post_advance(struct state *s, double t)
     nj = j->next;
     if (!j->inflight && j->head && t >= j->retry_at)
       start_post(s, j);
-    else if (!j->running && j->finished && !j->head && !j->inflight)
+    else if (!j->running && j->finished && !j->head && !j->inflight &&
+             !rp_take_run_again(s, j))
       rp_post_remove_job(s, j);
   }
 }

@@ -183,7 +183,7 @@ void rp_serverless_handle_outbox(struct state *s)
             j->owed = 1;
             went_on(j, m);
           }
-        } else if (!j->head && !j->inflight) {
+        } else if (!j->head && !j->inflight && !rp_take_run_again(s, j)) {
           /* Nothing left to post: gone now, so that a batch of jobs
            * that replaced one another (RP_OUT_TAKEN) never piles up. */
           rp_post_remove_job(s, j);

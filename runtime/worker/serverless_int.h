@@ -55,6 +55,11 @@ struct job {
                                place (the server sent more jobs than
                                asked for), NULL once it is handed on */
   size_t waiting_len;
+  char *again;              /* the job's JSON text when the job server
+                               sent it again while this run was ending
+                               (stopped, or its result queued): it runs
+                               again once this run is gone */
+  size_t again_len;
   int running;              /* until the executor reports the end */
   int finished;             /* the final result is queued (or not due) */
   int listed;               /* in the ping's list, for the loop to take
@@ -176,6 +181,11 @@ struct rp_executor *rp_take_pick_executor(struct state *s, int *index,
  * object or batch array can be read in the body. Any job source (the
  * job-take poll, an in-process one) hands its jobs in here. */
 int rp_take_jobs(struct state *s, const char *body, size_t len);
+/* When the job server sent j again while this run of it was ending
+ * (j->again), turns j into that new run, waiting for a place, and
+ * returns 1; else returns 0, and j may go. Call once j's run is over and
+ * its posts are done. */
+int rp_take_run_again(struct state *s, struct job *j);
 /* Hands the jobs that wait for a place to the executors, oldest first,
  * while *free_slots is above 0 (counted down). Returns how many still
  * wait. */

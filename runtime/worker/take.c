@@ -336,6 +336,32 @@ static void hand_to_executor(struct state *s, char *id, size_t id_len,
   free(j);
 }
 
+int rp_take_run_again(struct state *s, struct job *j)
+{
+  if (!j->again)
+    return 0;
+  j->waiting = j->again;
+  j->waiting_len = j->again_len;
+  j->again = NULL;
+  j->running = 0;
+  j->finished = 0;
+  j->stop_asked = 0;
+  j->retry_at = 0;
+  rp_backoff_reset(&j->backoff);
+  if (j->owed) {
+    j->owed = 0;
+    atomic_fetch_sub(&s->direct.owed, 1);
+  }
+  if (!j->listed) {                 /* in progress again: in the pings */
+    rp_heartbeat_add_job(s->heartbeat, j->id, j->id_len);
+    j->listed = 1;
+  }
+  if (s->out.direct)                /* no executor takes one over it */
+    atomic_store(&s->direct.handoff, 0);
+  rp_log(RP_LOG_DEBUG, j->id, "Its last run is over: it waits for a place.");
+  return 1;
+}
+
 int rp_take_hand_waiting(struct state *s, int *free_slots)
 {
   for (;;) {
@@ -380,6 +406,7 @@ static void dispatch(struct state *s, const struct taken *t)
 {
   size_t id_len;
   char *id = job_id(t, &id_len);
+  struct job *j;
   if (!id) {
     if (t->complete)
       rp_log(RP_LOG_ERROR, NULL, "Job has missing field(s): id%s.",
@@ -389,8 +416,23 @@ static void dispatch(struct state *s, const struct taken *t)
              "and has no readable id was skipped");
     return;
   }
-  if (rp_post_find_job(s, id, id_len)) {
+  j = rp_post_find_job(s, id, id_len);
+  if (j && !j->waiting && !j->again && (j->finished || j->stop_asked)) {
+    /* A new attempt (RunPod's /retry, a lease given again) while the
+     * last run still ends: it runs once that run is gone. */
+    if ((j->again = malloc(t->len ? t->len : 1)) != NULL) {
+      memcpy(j->again, t->text, t->len);
+      j->again_len = t->len;
+      rp_log(RP_LOG_INFO, id, "Sent again while its last run ends: it runs "
+             "again after it.");
+    } else {
+      rp_log(RP_LOG_ERROR, id, "job-take: cannot keep the job sent again "
+             "(out of memory)");
+    }
+  } else if (j) {
     rp_log(RP_LOG_WARN, id, "job-take: job already in flight; skipped");
+  }
+  if (j) {
     free(id);
     return;
   }
@@ -503,6 +545,12 @@ static void stop_job(struct state *s, const char *id, size_t id_len)
   }
   if (!j && s->out.direct) {
     rp_take_stop_unknown(s, id, id_len);  /* one an executor took */
+    return;
+  }
+  if (j && j->again) {                    /* the run sent again */
+    rp_log(RP_LOG_INFO, j->id, "Stopped on request before it started.");
+    free(j->again);
+    j->again = NULL;
     return;
   }
   if (j && j->running && !j->stop_asked) {
