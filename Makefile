@@ -227,6 +227,7 @@ bench: all $(BENCH) $(FAKE_INFERENCE)
 	BUILD=$(BUILD) WORKER=$(WORKER) bash bench/serverless.sh
 	BUILD=$(BUILD) WORKER=$(WORKER) bash bench/proxy.sh
 	BUILD=$(BUILD) WORKER=$(WORKER) bash bench/data_path.sh
+	WORKER=$(WORKER) bash bench/python_sdk.sh
 
 # libFuzzer targets (clang), each run FUZZ_SECONDS on its corpus in
 # spec/fuzz/<name>/; crashes are written to build/fuzz/.
