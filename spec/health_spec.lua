@@ -219,6 +219,13 @@ exit $rc
     assert.are.equal("TimeoutError: timed out after 0.5 seconds", q.reason)
   end)
 
+  it("cuts a check sleeping in runpod.sleep at RUNPOD_FITNESS_TIMEOUT", function()
+    start({ RUNPOD_FITNESS_TIMEOUT = "0.5", SLOW_FITNESS = "sleep" },
+      "spec/fixtures/slow_fitness.lua")
+    local _, q = fails("slow_fitness.lua:3")
+    assert.are.equal("TimeoutError: timed out after 0.5 seconds", q.reason)
+  end)
+
   it("gives up an unhealthy report after 2 s and exits 1 all the same", function()
     -- The emulator holds the report 30 s: the worker may not wait for it.
     emu = helpers.start({ "--fault", "ping=delay,ms=30000" })

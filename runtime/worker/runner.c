@@ -85,17 +85,29 @@ int rp_runner_resume(struct rp_host *h, lua_State *co, lua_State *from,
   return LUA_ERRRUN;
 }
 
-/* Serves a wait by blocking until it is over. A transfer that cannot be
- * driven ends with that error, which the binding reports when resumed. */
-static void serve(const struct rp_wait *w)
+/* Seconds the call may still wait (the host's time limit, the fitness
+ * checks' while they run), or a negative number for no limit. */
+static double time_left(struct rp_host *h)
 {
+  return h && h->time_remaining ? h->time_remaining(h->ud) : -1;
+}
+
+/* Serves a wait by blocking until it is over; a sleep ends early when the
+ * host's time limit passes first (a transfer keeps its own timeout). A
+ * transfer that cannot be driven ends with that error, which the binding
+ * reports when resumed. Returns whether the time limit has passed. */
+static int serve(struct rp_host *h, const struct rp_wait *w)
+{
+  double left = time_left(h);
+  double secs;
   struct timespec ts;
   if (w->kind == RP_WAIT_SLEEP) {
-    ts.tv_sec = (time_t)w->seconds;
-    ts.tv_nsec = (long)((w->seconds - (double)ts.tv_sec) * 1e9);
+    secs = left >= 0 && left < w->seconds ? left : w->seconds;
+    ts.tv_sec = (time_t)secs;
+    ts.tv_nsec = (long)((secs - (double)ts.tv_sec) * 1e9);
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
       continue;
-    return;
+    return secs < w->seconds;
   }
   while (!rp_http_ready(w->http, w->want_body))
     if (rp_http_step(w->http) != RP_OK) {
@@ -103,6 +115,22 @@ static void serve(const struct rp_wait *w)
                "the transfer could not be driven");
       rp_http_finish(w->http, CURLE_FAILED_INIT);
     }
+  return left >= 0 && time_left(h) <= 0;
+}
+
+/* After a wait past the time limit: the host's count hook (the one that
+ * enforces the limit) runs at the next instruction of the threads that
+ * resume, instead of after its usual count, so that the call ends there
+ * and not after the rest of what it would have done. */
+static void hook_now(lua_State *co, const struct rp_wait *w)
+{
+  lua_State *threads[3] = { co, w->relay, w->thread };
+  for (int i = 0; i < 3; i++) {
+    lua_Hook f = threads[i] ? lua_gethook(threads[i]) : NULL;
+    if (f)
+      lua_sethook(threads[i], f, lua_gethookmask(threads[i]) | LUA_MASKCOUNT,
+                  1);
+  }
 }
 
 int rp_runner_call(lua_State *L, const char *module, const char *fn,
@@ -127,7 +155,8 @@ int rp_runner_call(lua_State *L, const char *module, const char *fn,
   co = lua_tothread(L, -1);       /* L: ... msgh thread */
   status = rp_runner_resume(h, co, L, nargs, &n, &w);
   while (status == LUA_YIELD) {
-    serve(&w);
+    if (serve(h, &w))
+      hook_now(co, &w);
     status = rp_runner_resume(h, co, L, 0, &n, &w);
   }
   if (status != LUA_OK) {
