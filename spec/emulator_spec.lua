@@ -146,6 +146,21 @@ describe("runpod-emulator", function()
       }, emu.lines)
     end)
 
+    it("names in --help every client route docs/emulator.md lists", function()
+      local doc = proc.read_file(proc.root .. "/docs/emulator.md")
+      local routes = doc:match("## Client API(.-)\n## ")
+      local r = proc.run({ BIN, "--help" }, { timeout = 10 })
+      assert.are.equal(0, r.code)
+      local help = r.stdout:gsub("%s+", " ")
+      local n = 0
+      for name in routes:gmatch("\n| `[^`]-/([%w%-]+)") do
+        n = n + 1
+        assert.is_truthy(help:find("[ (]" .. name:gsub("%-", "%%-") .. "[,/)]"),
+          name .. " missing from: " .. help)
+      end
+      assert.is_true(n >= 10, routes)
+    end)
+
     it("rejects an unknown flag with exit code 2", function()
       local r = proc.run({ BIN, "--nope" }, { timeout = 10 })
       assert.are.equal(2, r.code)

@@ -19,9 +19,10 @@
 static const char usage[] =
   "usage: runpod-emulator [flags]\n"
   "A local RunPod serverless endpoint: the client API (run, runsync,\n"
-  "status, status-sync, stream, cancel, health, purge-queue) and the worker\n"
-  "API (job-take, job-done, job-stream, ping, job-stop) under\n"
-  "/v2/ENDPOINT/, plus a control API under /_emulator/ (docs/emulator.md).\n"
+  "status, status-sync, stream, cancel, retry, health, purge-queue,\n"
+  "openai/v1/...) and the worker API (job-take, job-done, job-stream, ping,\n"
+  "job-stop) under /v2/ENDPOINT/, plus a control API under /_emulator/\n"
+  "(docs/emulator.md).\n"
   "\n"
   "  --host ADDR             IPv4 address to bind (127.0.0.1)\n"
   "  --port N                port, 0 = ephemeral (8080)\n"
