@@ -33,7 +33,9 @@ int rp_runner_resume(struct rp_host *h, lua_State *co, lua_State *from,
 
 /* Calls module.fn(args[0], ..., args[nargs-1]) in a new coroutine of L
  * (a NULL arg is passed as nil) and runs it to the end, serving its waits
- * by blocking. On RP_OK its results are pushed on L and *nres says how
+ * by blocking. A sleep ends early at the host's time limit (the fitness
+ * checks'), and the host's count hook then runs at the next instruction,
+ * so that the limit cuts the call there. On RP_OK its results are pushed on L and *nres says how
  * many. On failure returns RP_ELUA with the error and its traceback in
  * err, and L's stack is as it was. */
 int rp_runner_call(lua_State *L, const char *module, const char *fn,
