@@ -159,6 +159,14 @@ describe("runpod-worker", function()
       assert.matches("second | Started.", r.stdout, 1, true)
       assert.matches("local_test_3 | Started.", r.stdout, 1, true)
     end)
+
+    it("rebuilds the VM every recycle_jobs jobs of an array", function()
+      local r = run { "spec/fixtures/recycler.lua", "--test_input",
+        '[{"input": 1}, {"input": 2}, {"input": 3}, {"input": 4}]' }
+      assert.are.equal(0, r.code, r.stdout)
+      assert.are.same({ { output = { count = 1 } }, { output = { count = 2 } },
+        { output = { count = 3 } }, { output = { count = 1 } } }, results(r.stdout))
+    end)
   end)
 
   describe("job results", function()

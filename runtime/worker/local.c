@@ -242,6 +242,10 @@ static int run(struct rp_executor *e, struct rp_outbox *out,
          vm->load_seconds * 1e3);
   rp_executor_set_timeout(e, rp_executor_setting(e, &env->job_timeout,
                                                 "timeout", 0));
+  /* A JSON array of jobs runs in one VM, rebuilt as in serverless mode. */
+  rp_executor_set_recycle(e,
+    (unsigned long)rp_executor_config_number(e, "recycle_jobs", 0),
+    (size_t)rp_executor_config_number(e, "recycle_heap", 0));
   code = load_jobs(vm->L, a, &jobs, &ids);
   if (code == 0) {
     bodies.v = calloc((size_t)jobs.n, sizeof(char *));
