@@ -122,6 +122,19 @@ size_t rp_json_utf8_len(const char *p, const char *end)
     : utf8len((const unsigned char *)p, (const unsigned char *)end);
 }
 
+size_t rp_json_utf8_bad(const char *s, size_t n)
+{
+  const char *p = s;
+  const char *end = s + n;
+  while (p < end) {
+    size_t k = rp_json_utf8_len(p, end);
+    if (k == 0)
+      break;
+    p += k;
+  }
+  return (size_t)(p - s);
+}
+
 /* The escape of byte c (rp_json_byte_class[c] != 0 and c not the start of
  * valid UTF-8) into esc[6]; returns its length. */
 static size_t escape(unsigned char c, char *esc)

@@ -169,6 +169,10 @@ long rp_json_u_escape(const char *p, const char *end, const char **next);
  * 0 when p does not start one (overlong forms and surrogates are not
  * valid, nor a sequence cut by end). */
 size_t rp_json_utf8_len(const char *p, const char *end);
+/* The offset of the first byte of s[0..n) that does not start a valid
+ * UTF-8 sequence (as rp_json_utf8_len reads them), or n: JSON text is
+ * UTF-8 (RFC 8259), which the scanner does not check. */
+size_t rp_json_utf8_bad(const char *s, size_t n);
 
 /* Writes code point cp (<= 0x10ffff) as UTF-8 into u[4]; returns the
  * length. */

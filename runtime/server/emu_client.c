@@ -130,23 +130,6 @@ static int caller_id(struct rp_json_span v, char **as,
   return 1;
 }
 
-/* The offset of the first byte of s[0..n) that does not start a valid
- * UTF-8 sequence, or n. */
-static size_t utf8_bad_at(const char *s, size_t n)
-{
-  const char *p = s, *end;
-  if (n == 0)
-    return 0;
-  end = s + n;
-  while (p < end) {
-    size_t k = rp_json_utf8_len(p, end);
-    if (k == 0)
-      break;
-    p += k;
-  }
-  return (size_t)(p - s);
-}
-
 int rp_emu_submit(struct rp_emulator *e, const struct rp_httpd_request *req,
                   struct rp_httpd_response *res, char *id, int named)
 {
@@ -163,7 +146,7 @@ int rp_emu_submit(struct rp_emulator *e, const struct rp_httpd_request *req,
   /* JSON is UTF-8 (RFC 8259): the Python SDK's worker cannot decode a
    * job-take answer that is not, and drops the job (with the rest of its
    * batch), which would then stay IN_PROGRESS for good. */
-  if ((bad = utf8_bad_at(req->body, req->body_len)) < req->body_len) {
+  if ((bad = rp_json_utf8_bad(req->body, req->body_len)) < req->body_len) {
     snprintf(url, sizeof(url), "invalid JSON body (invalid UTF-8 at byte "
              "%zu)", bad);
     rp_emu_reply_error(res, 400, url);

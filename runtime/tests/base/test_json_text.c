@@ -50,6 +50,17 @@ static void escapes_invalid_utf8(void)
   CHECK_STR("\"\\ufffd\\ufffd\\ufffd\\ufffd\"", esc("\xf4\x90\x80\x80", 4));
 }
 
+static void finds_the_first_byte_that_is_not_utf8(void)
+{
+  CHECK_INT(0, rp_json_utf8_bad("", 0));
+  CHECK_INT(14, rp_json_utf8_bad("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 14));
+  CHECK_INT(1, rp_json_utf8_bad("a\xff" "b", 3));
+  CHECK_INT(2, rp_json_utf8_bad("ab\xe2\x82", 4));       /* cut */
+  CHECK_INT(0, rp_json_utf8_bad("\xc0\x80", 2));          /* overlong */
+  CHECK_INT(1, rp_json_utf8_bad("x\xed\xa0\x80", 4));     /* D800 */
+  CHECK_INT(3, rp_json_utf8_bad("a\0b", 3));      /* NUL is UTF-8 */
+}
+
 static void puts_pieces_and_reports_the_cap(void)
 {
   struct rp_buf b = RP_BUF_INIT(8);
@@ -483,6 +494,7 @@ int main(void)
   RUN(skips_plain_bytes);
   RUN(escapes_like_the_codec);
   RUN(escapes_invalid_utf8);
+  RUN(finds_the_first_byte_that_is_not_utf8);
   RUN(puts_pieces_and_reports_the_cap);
   RUN(validates);
   RUN(limits_depth_as_the_codec);
