@@ -835,6 +835,18 @@ describe("runpod-worker --rp_serve_api", function()
   end)
 
   describe("the OpenAI routes", function()
+    it("refuse a body that is not UTF-8 with 400, queuing no job", function()
+      local s = start("handlers/echo.lua")
+      finally(function() s.stop() end)
+      -- A Python worker would drop such a job, and the request would hang.
+      local code, text = s.call("POST", "/openai/v1/completions", "{\"prompt\":\"a\xc0\x80\"}")
+      assert.are.equal(400, code, text)
+      assert.are.same({ error = { message = "invalid JSON body (invalid UTF-8 at byte 12)",
+        type = "invalid_request_error", param = json.null, code = json.null } }, json.decode(text))
+      local v = s.json("GET", "/health")
+      assert.are.same({ 0, 0 }, { v.jobs.completed, v.jobs.failed })
+    end)
+
     it("answer a job that timed out with 504 and the OpenAI error shape", function()
       local s = start("spec/fixtures/openai_sleeper.lua", nil, { RUNPOD_JOB_TIMEOUT = "1" })
       local ok, v, code = pcall(s.json, "POST", "/openai/v1/chat/completions", { seconds = 0 })

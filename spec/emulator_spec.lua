@@ -269,6 +269,15 @@ describe("runpod-emulator", function()
       assert.are.equal("request body too large", json.decode(body).error)
     end)
 
+    it("refuses an OpenAI route body that is not UTF-8, so that no worker is handed it", function()
+      -- A Python worker would drop the job, and the request would hang.
+      local code, text = client("POST", "/openai/v1/chat/completions", '{"model":"m","x":"\xff"}')
+      assert.are.equal(400, code, text)
+      assert.are.same({ error = { message = "invalid JSON body (invalid UTF-8 at byte 18)",
+        type = "invalid_request_error", param = json.null, code = json.null } }, json.decode(text))
+      assert.are.equal(204, (worker("GET", "/job-take/w1")))
+    end)
+
     it("requires the API key from clients and workers", function()
       assert.are.equal(401, (http("GET", emu.url .. "/health")))
       assert.are.equal(401, (http("GET", emu.url .. "/health", nil, { "Authorization: " .. KEY })))

@@ -389,6 +389,7 @@ void rp_openai_route(struct rp_jobstore *js, const char *bearer,
   char msg[192];
   struct rp_json_span v;
   size_t len = 0;
+  size_t bad;
   int post = strcmp(req->method, "POST") == 0;
   int stream = 0;
   int rc;
@@ -414,6 +415,15 @@ void rp_openai_route(struct rp_jobstore *js, const char *bearer,
       return;
     }
     len += (size_t)n;
+  }
+  /* JSON is UTF-8: a Python worker (worker-vllm) cannot decode a job
+   * that is not, and would drop it while the client's request waits. */
+  if (post && (bad = rp_json_utf8_bad(req->body, req->body_len)) <
+              req->body_len) {
+    snprintf(msg, sizeof(msg), "invalid JSON body (invalid UTF-8 at byte "
+             "%zu)", bad);
+    reply_error(res, 400, "invalid_request_error", msg);
+    return;
   }
   if (post && (req->body_len == 0 || !rp_json_valid(req->body,
                                                     req->body_len) ||

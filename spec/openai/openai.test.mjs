@@ -182,6 +182,28 @@ for (const [name, start] of [["the local API server", startApi],
       }
     });
 
+    // Each error of the routes themselves reaches the client as the
+    // APIError of its status, with OpenAI's message, type and code.
+    const refused = (promise, Class, status, message, code = null) =>
+      assert.rejects(promise, (e) => {
+        assert.equal(e.constructor, Class, String(e));
+        assert.equal(e.status, status);
+        assert.equal(e.message, `${status} ${message}`);
+        assert.equal(e.type, "invalid_request_error");
+        assert.equal(e.code, code);
+        return true;
+      });
+
+    // A Python worker (worker-vllm) would drop such a job, and the
+    // request would wait for good.
+    test("a body that is not UTF-8 is a BadRequestError", async () => {
+      const body = Buffer.concat([Buffer.from('{"model":"m","prompt":"caf'), Buffer.from([0xe9]),
+        Buffer.from('"}')]);
+      await refused(client.post("/completions", { body, timeout: 10000,
+        headers: { "Content-Type": "application/json" } }), OpenAI.BadRequestError, 400,
+      "invalid JSON body (invalid UTF-8 at byte 26)");
+    });
+
     test("completion, without a model (the worker fills it in)", async () => {
       const r = await client.completions.create({ prompt: "x y z w" });
       assert.equal(r.choices[0].text, "4 words");
