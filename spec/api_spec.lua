@@ -835,16 +835,27 @@ describe("runpod-worker --rp_serve_api", function()
   end)
 
   describe("the OpenAI routes", function()
-    it("refuse a body that is not UTF-8 with 400, queuing no job", function()
+    it("answer every error in OpenAI's error object", function()
       local s = start("handlers/echo.lua")
       finally(function() s.stop() end)
-      -- A Python worker would drop such a job, and the request would hang.
-      local code, text = s.call("POST", "/openai/v1/completions", "{\"prompt\":\"a\xc0\x80\"}")
-      assert.are.equal(400, code, text)
-      assert.are.same({ error = { message = "invalid JSON body (invalid UTF-8 at byte 12)",
-        type = "invalid_request_error", param = json.null, code = json.null } }, json.decode(text))
-      local v = s.json("GET", "/health")
-      assert.are.same({ 0, 0 }, { v.jobs.completed, v.jobs.failed })
+      local function expect(want, message, method, path, body)
+        local code, text = s.call(method, path, body)
+        assert.are.equal(want, code, text)
+        assert.are.same({ error = { message = message, type = "invalid_request_error",
+          param = json.null, code = json.null } }, json.decode(text))
+      end
+      -- Not UTF-8: a Python worker would drop the job, the request would hang.
+      expect(400, "invalid JSON body (invalid UTF-8 at byte 12)", "POST",
+        "/openai/v1/completions", "{\"prompt\":\"a\xc0\x80\"}")
+      expect(404, "Invalid URL (POST /openai/v2/completions)", "POST",
+        "/openai/v2/completions", "{}")
+      expect(404, "Invalid URL (PUT /v2/ep/openai/v1/models)", "PUT", "/v2/ep/openai/v1/models")
+      -- None was queued; OpenAI's deepest routes are passed on.
+      local v, code = s.json("GET", "/openai/v1/threads/t1/runs/r1/steps/s1")
+      assert.are.equal(200, code)
+      assert.are.same({ echo = { openai_route = "/v1/threads/t1/runs/r1/steps/s1" } }, v)
+      v = s.json("GET", "/health")
+      assert.are.same({ 1, 0 }, { v.jobs.completed, v.jobs.failed })
     end)
 
     it("answer a job that timed out with 504 and the OpenAI error shape", function()

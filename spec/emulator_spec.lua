@@ -269,13 +269,46 @@ describe("runpod-emulator", function()
       assert.are.equal("request body too large", json.decode(body).error)
     end)
 
-    it("refuses an OpenAI route body that is not UTF-8, so that no worker is handed it", function()
-      -- A Python worker would drop the job, and the request would hang.
-      local code, text = client("POST", "/openai/v1/chat/completions", '{"model":"m","x":"\xff"}')
-      assert.are.equal(400, code, text)
-      assert.are.same({ error = { message = "invalid JSON body (invalid UTF-8 at byte 18)",
-        type = "invalid_request_error", param = json.null, code = json.null } }, json.decode(text))
+    it("answers every error of the OpenAI routes in OpenAI's error object", function()
+      -- The official OpenAI clients read {"error": {"message", "type",
+      -- "param", "code"}}; the path in a 404 is the one sent, as OpenAI's.
+      local function expect(want, message, method, url, body)
+        local code, text = http(method, url, body, CLIENT)
+        assert.are.equal(want, code, text)
+        assert.are.same({ error = { message = message, type = "invalid_request_error",
+          param = json.null, code = json.null } }, json.decode(text))
+      end
+      local chat = emu.url .. "/openai/v1/chat/completions"
+      -- Not UTF-8: a Python worker would drop the job, the request would hang.
+      expect(400, "invalid JSON body (invalid UTF-8 at byte 18)", "POST", chat,
+        '{"model":"m","x":"\xff"}')
+      expect(404, "Invalid URL (POST /v2/emulator/openai/v2/chat)", "POST",
+        emu.url .. "/openai/v2/chat", "{}")
+      expect(404, "Invalid URL (GET /v2/emulator/openai/v1)", "GET", emu.url .. "/openai/v1")
+      expect(404, "Invalid URL (DELETE /v2/emulator/openai/v1/models/m)", "DELETE",
+        emu.url .. "/openai/v1/models/m")
+      expect(404, "Invalid URL (POST /v2/other/openai/v1/chat/completions)", "POST",
+        emu.base .. "/v2/other/openai/v1/chat/completions", "{}")
+      expect(400, "the body must be JSON (an object)", "POST", chat, '{"model":')
+      -- None of them queued a job.
       assert.are.equal(204, (worker("GET", "/job-take/w1")))
+      -- OpenAI's deepest routes are passed on as any other.
+      local deep = "/v1/threads/t1/runs/r1/steps/s1"
+      local pending = background("GET", emu.url .. "/openai" .. deep, nil, CLIENT)
+      local job
+      local deadline = os.time() + 10
+      repeat
+        local code, body = worker("GET", "/job-take/w1")
+        if code == 200 then
+          job = json.decode(body)
+        end
+      until job or os.time() > deadline
+      assert.is_table(job)
+      assert.are.same({ openai_route = deep }, job.input)
+      worker("POST", "/job-done/w1/" .. job.id, '{"output": {"object": "thread.run.step"}}')
+      local code, body = pending.wait()
+      assert.are.equal(200, code, body)
+      assert.are.same({ object = "thread.run.step" }, json.decode(body))
     end)
 
     it("requires the API key from clients and workers", function()

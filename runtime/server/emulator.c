@@ -158,7 +158,9 @@ int rp_emu_arg_number(const struct rp_httpd_request *req,
 
 /* ---- dispatch ---- */
 
-#define MAX_SEGS 8
+/* The deepest paths: OpenAI's /v1/threads/{t}/runs/{r}/steps/{s} under
+ * /v2/{endpoint}/openai is 10. */
+#define MAX_SEGS 16
 
 static int worker_route_index(const char *r)
 {
@@ -193,6 +195,22 @@ static int split_path(char *path, char **seg)
   return nseg;
 }
 
+/* Where the "openai" segment of the OpenAI routes is in seg: 0 at the
+ * root (with client_root), 2 under /v2/{endpoint}/ (any endpoint: a
+ * client given another one reads OpenAI's 404 too), or -1. seg holds the
+ * first MAX_SEGS of nseg segments (split_path). */
+static int openai_at(const struct rp_emulator *e, char **seg, int nseg)
+{
+  if (e->realtime && nseg == 2 && strcmp(seg[0], e->realtime) == 0 &&
+      strcmp(seg[1], "realtime") == 0)
+    return -1;
+  if (nseg >= 1 && e->cfg.client_root && strcmp(seg[0], "openai") == 0)
+    return 0;
+  if (nseg >= 3 && strcmp(seg[0], "v2") == 0 && strcmp(seg[2], "openai") == 0)
+    return 2;
+  return -1;
+}
+
 /* GET / and GET /openapi.json: the static texts of the config. */
 static void page(const struct rp_httpd_request *req,
                  struct rp_httpd_response *res, const char *text,
@@ -219,9 +237,9 @@ static void docs(const struct rp_httpd_request *req,
   res->location = "/";
 }
 
-/* The listener: pages, control, realtime, then the endpoint's routes
- * under /v2/{endpoint}/ (any endpoint and the root too with client_root;
- * worker routes only without in_process_worker). */
+/* The listener: pages, the OpenAI routes, control, realtime, then the
+ * endpoint's routes under /v2/{endpoint}/ (any endpoint and the root too
+ * with client_root; worker routes only without in_process_worker). */
 static void handle(void *ud, const struct rp_httpd_request *req,
                    struct rp_httpd_response *res)
 {
@@ -230,11 +248,13 @@ static void handle(void *ud, const struct rp_httpd_request *req,
   char *path = strdup(req->path);
   int nseg;
   int wr;
+  int at;
   if (!path) {
     rp_emu_reply_error(res, 500, "out of memory");
     return;
   }
   nseg = split_path(path, seg);
+  at = openai_at(e, seg, nseg);
   if (nseg == 0 && e->cfg.page_html) {
     page(req, res, e->cfg.page_html, "text/html; charset=utf-8");
   } else if (nseg == 1 && e->cfg.openapi_json &&
@@ -242,6 +262,12 @@ static void handle(void *ud, const struct rp_httpd_request *req,
     page(req, res, e->cfg.openapi_json, "application/json");
   } else if (nseg == 1 && e->cfg.page_html && strcmp(seg[0], "docs") == 0) {
     docs(req, res);
+  } else if (at >= 0 && nseg <= MAX_SEGS &&
+             (at == 0 || e->cfg.client_root ||
+              strcmp(seg[1], e->endpoint) == 0)) {
+    rp_openai_route(e->js, e->bearer, req, res, seg + at, nseg - at);
+  } else if (at >= 0) {
+    rp_openai_reply_invalid_url(req, res);  /* too deep, another endpoint */
   } else if (nseg > MAX_SEGS || nseg == 0) {
     rp_emu_reply_error(res, 404, "no such route");
   } else if (e->cfg.control && strcmp(seg[0], "_emulator") == 0) {
@@ -249,8 +275,6 @@ static void handle(void *ud, const struct rp_httpd_request *req,
   } else if (e->realtime && nseg == 2 && strcmp(seg[0], e->realtime) == 0 &&
              strcmp(seg[1], "realtime") == 0) {
     rp_emu_realtime(e, req, res);
-  } else if (e->cfg.client_root && strcmp(seg[0], "openai") == 0) {
-    rp_openai_route(e->js, e->bearer, req, res, seg, nseg);
   } else if (e->cfg.client_root && strcmp(seg[0], "v2") != 0) {
     rp_emu_client_route(e, req, res, seg, nseg);
   } else if (strcmp(seg[0], "v2") != 0 || nseg < 3) {
@@ -260,8 +284,6 @@ static void handle(void *ud, const struct rp_httpd_request *req,
   } else if (!e->cfg.in_process_worker &&
              (wr = worker_route_index(seg[2])) >= 0) {
     rp_emu_worker_route(e, req, res, wr, seg + 2, nseg - 2);
-  } else if (strcmp(seg[2], "openai") == 0) {
-    rp_openai_route(e->js, e->bearer, req, res, seg + 2, nseg - 2);
   } else {
     rp_emu_client_route(e, req, res, seg + 2, nseg - 2);
   }

@@ -16,11 +16,9 @@
 /* The longest route path passed on. */
 #define MAX_ROUTE 1024
 
-/* Answers {"error":{"message":msg,"type":type,"param":null,"code":code}}
- * (code NULL: null). */
-static void reply_error_code(struct rp_httpd_response *res, int status,
-                             const char *type, const char *code,
-                             const char *msg)
+void rp_openai_reply_error(struct rp_httpd_response *res, int status,
+                           const char *type, const char *code,
+                           const char *msg)
 {
   res->status = status;
   res->content_type = "application/json";
@@ -41,7 +39,16 @@ static void reply_error_code(struct rp_httpd_response *res, int status,
 static void reply_error(struct rp_httpd_response *res, int status,
                         const char *type, const char *msg)
 {
-  reply_error_code(res, status, type, NULL, msg);
+  rp_openai_reply_error(res, status, type, NULL, msg);
+}
+
+void rp_openai_reply_invalid_url(const struct rp_httpd_request *req,
+                                 struct rp_httpd_response *res)
+{
+  char msg[MAX_ROUTE + 64];
+  snprintf(msg, sizeof(msg), "Invalid URL (%.16s %.*s)", req->method,
+           MAX_ROUTE, req->path);
+  reply_error(res, 404, "invalid_request_error", msg);
 }
 
 /* The JSON string v decoded. Caller owns the result (free()); NULL when v
@@ -394,24 +401,20 @@ void rp_openai_route(struct rp_jobstore *js, const char *bearer,
   int stream = 0;
   int rc;
   if (bearer && !rp_bearer_is(auth, bearer)) {
-    reply_error_code(res, 401, "invalid_request_error", "invalid_api_key",
-                     "unauthorized");
+    rp_openai_reply_error(res, 401, "invalid_request_error",
+                          "invalid_api_key", "unauthorized");
     return;
   }
-  if (nseg < 3 || strcmp(seg[1], "v1") != 0) {
-    reply_error(res, 404, "invalid_request_error",
-                "no such route (expected /openai/v1/...)");
-    return;
-  }
-  if (!post && strcmp(req->method, "GET") != 0) {
-    reply_error(res, 405, "invalid_request_error",
-                "method not allowed (GET or POST)");
+  /* RunPod passes on GET and POST under /openai/v1/ only. */
+  if (nseg < 3 || strcmp(seg[1], "v1") != 0 ||
+      (!post && strcmp(req->method, "GET") != 0)) {
+    rp_openai_reply_invalid_url(req, res);
     return;
   }
   for (int i = 1; i < nseg; i++) {
     int n = snprintf(route + len, sizeof(route) - len, "/%s", seg[i]);
     if (n < 0 || (size_t)n >= sizeof(route) - len) {
-      reply_error(res, 404, "invalid_request_error", "route too long");
+      rp_openai_reply_invalid_url(req, res);
       return;
     }
     len += (size_t)n;

@@ -8,7 +8,9 @@
  * Without "stream": true in the body the answer is the job's single output
  * object (200, application/json); a failed job answers an OpenAI-style
  * error {"error": {"message", "type", "param", "code"}} with the status its
- * error names (docs/api.md). With it, the answer is text/event-stream and
+ * error names (docs/api.md), and so does every error of the route itself
+ * (the official OpenAI clients read that shape): a body that is not UTF-8
+ * or not a JSON object is refused before any job is queued. With it, the answer is text/event-stream and
  * each string partial is written through as the handler yields it. A
  * client that goes away cancels its job.
  *
@@ -28,5 +30,18 @@
 void rp_openai_route(struct rp_jobstore *js, const char *bearer,
                      const struct rp_httpd_request *req,
                      struct rp_httpd_response *res, char **seg, int nseg);
+
+/* Answers OpenAI's error object, {"error": {"message": msg, "type": type,
+ * "param": null, "code": code}} (code NULL: null), with status: the
+ * official OpenAI clients read every error in this shape. */
+void rp_openai_reply_error(struct rp_httpd_response *res, int status,
+                           const char *type, const char *code,
+                           const char *msg);
+
+/* Answers 404 "Invalid URL (METHOD /path)" (type invalid_request_error),
+ * as OpenAI's API answers a path or method it does not serve; the path is
+ * req's, as sent. */
+void rp_openai_reply_invalid_url(const struct rp_httpd_request *req,
+                                 struct rp_httpd_response *res);
 
 #endif

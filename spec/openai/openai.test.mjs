@@ -204,6 +204,26 @@ for (const [name, start] of [["the local API server", startApi],
       "invalid JSON body (invalid UTF-8 at byte 26)");
     });
 
+    test("a path or method the routes do not serve is a NotFoundError", async () => {
+      const prefix = new URL(target.baseURL).pathname.replace(/\/v1$/, "");
+      await refused(client.models.delete(MODEL), OpenAI.NotFoundError, 404,
+        `Invalid URL (DELETE ${prefix}/v1/models/${MODEL})`);
+      const v2 = new OpenAI({ apiKey: target.apiKey, baseURL: target.baseURL.replace(/v1$/, "v2"),
+        maxRetries: 0, timeout: 10000 });
+      await refused(v2.models.list(), OpenAI.NotFoundError, 404,
+        `Invalid URL (GET ${prefix}/v2/models)`);
+    });
+
+    // The local API server takes no key.
+    if (start === startEmulator) {
+      test("a wrong API key is an AuthenticationError", async () => {
+        const wrong = new OpenAI({ apiKey: "wrong", baseURL: target.baseURL, maxRetries: 0,
+          timeout: 10000 });
+        await refused(wrong.models.list(), OpenAI.AuthenticationError, 401, "unauthorized",
+          "invalid_api_key");
+      });
+    }
+
     test("completion, without a model (the worker fills it in)", async () => {
       const r = await client.completions.create({ prompt: "x y z w" });
       assert.equal(r.choices[0].text, "4 words");
