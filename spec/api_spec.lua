@@ -850,6 +850,15 @@ describe("runpod-worker --rp_serve_api", function()
       expect(404, "Invalid URL (POST /openai/v2/completions)", "POST",
         "/openai/v2/completions", "{}")
       expect(404, "Invalid URL (PUT /v2/ep/openai/v1/models)", "PUT", "/v2/ep/openai/v1/models")
+      expect(400, "invalid path", "GET", "/openai/v1//models")
+      local f = os.tmpname()
+      shell("head -c " .. (20 * 1024 * 1024 + 1) .. " /dev/zero | tr '\\0' ' ' > " .. quote(f))
+      local out = shell("env -u LD_PRELOAD curl -s --max-time 20 -w '\\n%{http_code}' "
+        .. "-H 'Content-Type: application/json' --data-binary @" .. quote(f) .. " "
+        .. s.url .. "/openai/v1/chat/completions")
+      os.remove(f)
+      assert.are.equal("{\"error\":{\"message\":\"request body too large\","
+        .. "\"type\":\"invalid_request_error\",\"param\":null,\"code\":null}}\n413", out)
       -- None was queued; OpenAI's deepest routes are passed on.
       local v, code = s.json("GET", "/openai/v1/threads/t1/runs/r1/steps/s1")
       assert.are.equal(200, code)

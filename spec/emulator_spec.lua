@@ -282,6 +282,26 @@ describe("runpod-emulator", function()
       -- Not UTF-8: a Python worker would drop the job, the request would hang.
       expect(400, "invalid JSON body (invalid UTF-8 at byte 18)", "POST", chat,
         '{"model":"m","x":"\xff"}')
+      expect(413, "request body too large", "POST", chat,
+        '{"model":"' .. string.rep("x", 70000) .. '"}')
+      expect(400, "invalid path", "POST", emu.url .. "/openai/v1//chat/completions", "{}")
+      -- Without a Content-Length the cap is met while reading: the same answer.
+      local code, text = http("POST", chat, '{"model":"' .. string.rep("x", 70000) .. '"}',
+        { CLIENT[1], CLIENT[2], "Transfer-Encoding: chunked" })
+      assert.are.equal(413, code, text)
+      assert.are.equal("request body too large", json.decode(text).error.message)
+      -- The 413 comes once the body is read (a client that sends it whole
+      -- before reading, as Node's fetch, would lose an earlier answer to
+      -- the reset), so the connection carries the next request.
+      local f = os.tmpname()
+      proc.write_file(f, '{"model":"' .. string.rep("x", 70000) .. '"}')
+      local auth = quote("Authorization: Bearer " .. KEY)
+      local out = curl.shell("env -u LD_PRELOAD curl -s --max-time 20 -o /dev/null "
+        .. "-w '%{http_code} %{num_connects},' -H " .. auth .. " --data-binary @" .. quote(f)
+        .. " " .. quote(chat) .. " --next --max-time 20 -o /dev/null "
+        .. "-w '%{http_code} %{num_connects}' -H " .. auth .. " " .. quote(emu.url .. "/health"))
+      os.remove(f)
+      assert.are.equal("413 1,200 0", out)
       expect(404, "Invalid URL (POST /v2/emulator/openai/v2/chat)", "POST",
         emu.url .. "/openai/v2/chat", "{}")
       expect(404, "Invalid URL (GET /v2/emulator/openai/v1)", "GET", emu.url .. "/openai/v1")
@@ -298,17 +318,17 @@ describe("runpod-emulator", function()
       local job
       local deadline = os.time() + 10
       repeat
-        local code, body = worker("GET", "/job-take/w1")
-        if code == 200 then
+        local taken, body = worker("GET", "/job-take/w1")
+        if taken == 200 then
           job = json.decode(body)
         end
       until job or os.time() > deadline
       assert.is_table(job)
       assert.are.same({ openai_route = deep }, job.input)
       worker("POST", "/job-done/w1/" .. job.id, '{"output": {"object": "thread.run.step"}}')
-      local code, body = pending.wait()
-      assert.are.equal(200, code, body)
-      assert.are.same({ object = "thread.run.step" }, json.decode(body))
+      code, text = pending.wait()
+      assert.are.equal(200, code, text)
+      assert.are.same({ object = "thread.run.step" }, json.decode(text))
     end)
 
     it("requires the API key from clients and workers", function()

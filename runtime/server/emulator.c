@@ -211,6 +211,25 @@ static int openai_at(const struct rp_emulator *e, char **seg, int nseg)
   return -1;
 }
 
+/* What httpd refuses itself (413, 400 "invalid path"): on the OpenAI
+ * routes OpenAI's error object with the same message, which the OpenAI
+ * clients read. */
+static void refused(void *ud, const struct rp_httpd_request *req,
+                    struct rp_httpd_response *res)
+{
+  struct rp_emulator *e = ud;
+  char *seg[MAX_SEGS];
+  char *path = strdup(req->path);
+  struct rp_json_span v;
+  char msg[128];
+  if (path && openai_at(e, seg, split_path(path, seg)) >= 0 &&
+      rp_json_member(res->body.data, res->body.len, "error", &v) == 1 &&
+      rp_json_string(v, msg, sizeof(msg)) == RP_OK)
+    rp_openai_reply_error(res, res->status, "invalid_request_error", NULL,
+                          msg);
+  free(path);
+}
+
 /* GET / and GET /openapi.json: the static texts of the config. */
 static void page(const struct rp_httpd_request *req,
                  struct rp_httpd_response *res, const char *text,
@@ -360,6 +379,7 @@ static int start_listener(struct rp_emulator *e,
   hc.max_body = cfg->max_body;
   hc.timeout_s = cfg->timeout_s;
   hc.handler = handle;
+  hc.refused = refused;
   hc.ud = e;
   rc = rp_httpd_start(&hc, &e->httpd, err, errlen);
   if (rc != RP_OK)

@@ -21,6 +21,7 @@ struct rp_httpd {
   int port;
   size_t max_body;
   rp_httpd_handler handler;
+  rp_httpd_handler refused;
   void *ud;
   atomic_int stopping;     /* set by rp_httpd_stop: end trickles */
   atomic_int open;         /* requests begun and not yet completed */
@@ -111,20 +112,6 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
   return p;
 }
 
-static enum MHD_Result send_static(struct MHD_Connection *c, unsigned status,
-                                   const char *body)
-{
-  struct MHD_Response *r = MHD_create_response_from_buffer(
-    strlen(body), (void *)body, MHD_RESPMEM_PERSISTENT);
-  enum MHD_Result ret;
-  if (!r)
-    return MHD_NO;
-  MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
-                          "application/json");
-  ret = MHD_queue_response(c, status, r);
-  MHD_destroy_response(r);
-  return ret;
-}
 
 /* A body sent one byte every ms (rp_httpd_response.trickle_ms) and/or
  * cut short after 'cut' bytes. */
@@ -250,6 +237,33 @@ static enum MHD_Result send_result(struct rp_httpd *h,
   return ret;
 }
 
+/* Answers a request the server refuses itself (status and its JSON
+ * body), as the refused callback reshapes it when there is one. */
+static enum MHD_Result refuse(struct rp_httpd *h, struct MHD_Connection *c,
+                              const struct pending *p, const char *method,
+                              int status, const char *body)
+{
+  struct rp_httpd_request req;
+  struct rp_httpd_response res;
+  enum MHD_Result ret;
+  memset(&req, 0, sizeof(req));
+  memset(&res, 0, sizeof(res));
+  req.conn = c;
+  req.method = method;
+  req.path = p->path;
+  req.query = p->query;
+  req.body = "";
+  res.status = status;
+  res.body = (struct rp_buf)RP_BUF_INIT(RP_HTTPD_MAX_RESPONSE);
+  if (rp_buf_puts(&res.body, body) != RP_OK)
+    return MHD_NO;
+  if (h->refused)
+    h->refused(h->ud, &req, &res);
+  ret = send_result(h, c, &res);
+  rp_buf_free(&res.body);
+  return ret;
+}
+
 #ifndef SCHED_BATCH
 #define SCHED_BATCH 3          /* Linux; <sched.h> names it under _GNU_SOURCE */
 #endif
@@ -298,14 +312,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
     if (bad_path(p->path)) {
       /* Answer before reading any body; MHD then closes the connection. */
       p->bad_path = 1;
-      return send_static(c, 400, bad_path_body);
+      return refuse(h, c, p, method, 400, bad_path_body);
     }
     cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
                                      MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl && strtoull(cl, NULL, 10) > h->max_body) {
-      /* Answer before reading the body; MHD then closes the connection. */
-      p->too_big = 1;
-      return send_static(c, 413, too_big_body);
+      p->too_big = 1;               /* read, dropped, then answered 413 */
+      /* Far past the cap: answer before reading the body; MHD then
+       * closes the connection. */
+      if (strtoull(cl, NULL, 10) - h->max_body > RP_HTTPD_DRAIN_BYTES)
+        return refuse(h, c, p, method, 413, too_big_body);
     }
     return MHD_YES;
   }
@@ -324,7 +340,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
     return MHD_YES;
   }
   if (p->too_big)
-    return send_static(c, 413, too_big_body);
+    return refuse(h, c, p, method, 413, too_big_body);
   req.conn = c;
   req.method = method;
   req.path = p->path;
@@ -416,6 +432,7 @@ int rp_httpd_start(const struct rp_httpd_config *cfg, struct rp_httpd **out,
     return rp_fail(RP_ENOMEM, err, errlen, "out of memory");
   h->max_body = cfg->max_body ? cfg->max_body : RP_HTTPD_MAX_BODY;
   h->handler = cfg->handler;
+  h->refused = cfg->refused;
   h->ud = cfg->ud;
   h->d = MHD_start_daemon(
     MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |

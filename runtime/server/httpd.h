@@ -3,13 +3,20 @@
  *
  * One route callback sees every request once its body has been collected
  * (up to a named cap: past it the client gets 413 with a JSON error body
- * and the callback is not called). The callback routes on the raw path,
+ * and the callback is not called). The 413 comes once the body has been
+ * read and dropped: Node's fetch and Python's httpx, which send the whole
+ * body before they read an answer, would lose an earlier one to the
+ * connection's reset. Only a Content-Length more than
+ * RP_HTTPD_DRAIN_BYTES past the cap is answered at once, before the body
+ * is read. The callback routes on the raw path,
  * as sent: it splits it at '/' and decodes each segment itself
  * (rp_httpd_unescape), so that "a%2Fb" is one segment "a/b" and "%2E%2E"
  * a segment "..", never a dot segment. A path trick - an empty ("//"),
  * "." or ".." raw segment, a raw '#', a '%' without two hex digits after
  * it, or %00 -
- * gets 400 {"error":"invalid path"} without reaching the callback; header
+ * gets 400 {"error":"invalid path"} without reaching the callback. An
+ * optional second callback may reshape these two answers for the routes
+ * whose clients read errors in another shape. Header
  * bytes are capped by libmicrohttpd (431 past its per-connection memory
  * limit, 32 KiB by default). The server runs one thread per
  * connection (MHD_USE_THREAD_PER_CONNECTION with poll()), so a callback may
@@ -29,6 +36,7 @@
 #include "base/buf.h"
 
 #define RP_HTTPD_MAX_BODY (32u << 20)      /* default request body cap */
+#define RP_HTTPD_DRAIN_BYTES (64u << 20)   /* read past the cap before 413 */
 #define RP_HTTPD_MAX_RESPONSE (256u << 20) /* response body cap */
 #define RP_HTTPD_MAX_CONNECTIONS 2000      /* connections (= threads) */
 #define RP_HTTPD_TIMEOUT_S 120             /* idle connection timeout */
@@ -82,6 +90,10 @@ struct rp_httpd_config {
   unsigned timeout_s;      /* 0 = RP_HTTPD_TIMEOUT_S */
   unsigned max_conns;      /* 0 = RP_HTTPD_MAX_CONNECTIONS */
   rp_httpd_handler handler;
+  /* When set, sees each request the server refuses itself (413, 400
+   * "invalid path"; the body empty) with res holding that answer, and may
+   * rewrite it in the shape of its route (NULL: the answer as it is). */
+  rp_httpd_handler refused;
   void *ud;
 };
 

@@ -89,14 +89,16 @@ async function startApi() {
       MODEL_NAME: "m", FAKE_TOKEN_MS: "50" }) });
   const baseURL = `http://127.0.0.1:${port}/openai/v1`;
   await eventually(30, async () => (await fetch(`${baseURL}/models`)).status === 200);
-  return { procs: [worker], dir, baseURL, apiKey: "unused", fake: `http://127.0.0.1:${vport}` };
+  return { procs: [worker], dir, baseURL, apiKey: "unused", fake: `http://127.0.0.1:${vport}`,
+    maxBody: 20 << 20 };
 }
 
 // The emulator, with a serverless worker attached.
 async function startEmulator() {
   const dir = fakeVllm();
   const vport = await freePort();
-  const emu = spawn(EMULATOR, ["--port", "0", "--endpoint", "ep", "--api-key", KEY],
+  const emu = spawn(EMULATOR, ["--port", "0", "--endpoint", "ep", "--api-key", KEY,
+    "--max-body", String(1 << 20)],
     { env: env({}), stdio: ["ignore", "pipe", "inherit"] });
   const rl = createInterface({ input: emu.stdout });
   const vars = {};
@@ -116,7 +118,7 @@ async function startEmulator() {
       PATH: `${dir}:${process.env.PATH}`, VLLM_PORT: String(vport), MODEL_NAME: "m",
       FAKE_TOKEN_MS: "50" }) });
   return { procs: [worker, emu], dir, baseURL: `${url}/v2/ep/openai/v1`, apiKey: KEY,
-    fake: `http://127.0.0.1:${vport}` };
+    fake: `http://127.0.0.1:${vport}`, maxBody: 1 << 20 };
 }
 
 const words = (n) => Array.from({ length: n }, (_, i) => `w${i}`).join(" ");
@@ -202,6 +204,12 @@ for (const [name, start] of [["the local API server", startApi],
       await refused(client.post("/completions", { body, timeout: 10000,
         headers: { "Content-Type": "application/json" } }), OpenAI.BadRequestError, 400,
       "invalid JSON body (invalid UTF-8 at byte 26)");
+    });
+
+    test("a body over the cap is an APIError 413", async () => {
+      await refused(client.chat.completions.create({ model: MODEL,
+        messages: [{ role: "user", content: "x".repeat(target.maxBody) }] }), OpenAI.APIError,
+      413, "request body too large");
     });
 
     test("a path or method the routes do not serve is a NotFoundError", async () => {
