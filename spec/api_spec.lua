@@ -104,6 +104,17 @@ function start_on(handler, args, env, port)
   error("the API server did not come up:\n" .. out)
 end
 
+-- POSTs 20 MiB + 1 bytes (one over the cap) to url with curl; returns the
+-- answer's body and a line with its status.
+local function post_over_cap(url)
+  local f = os.tmpname()
+  shell("head -c " .. (20 * 1024 * 1024 + 1) .. " /dev/zero | tr '\\0' ' ' > " .. quote(f))
+  local out = shell("env -u LD_PRELOAD curl -s --max-time 20 -w '\\n%{http_code}' "
+    .. "-H 'Content-Type: application/json' --data-binary @" .. quote(f) .. " " .. quote(url))
+  os.remove(f)
+  return out
+end
+
 -- wait_status(server, id, want[, seconds]) -> the last view seen
 local function wait_status(s, prefix, id, want, seconds)
   local deadline = os.time() + (seconds or 20)
@@ -355,12 +366,7 @@ describe("runpod-worker --rp_serve_api", function()
       end)
 
       it("answers 413 to a body over 20 MiB", function()
-        local f = os.tmpname()
-        shell("head -c " .. (20 * 1024 * 1024 + 1) .. " /dev/zero | tr '\\0' ' ' > " .. quote(f))
-        local out = shell("env -u LD_PRELOAD curl -s --max-time 20 -w '\\n%{http_code}' "
-          .. "-H 'Content-Type: application/json' --data-binary @" .. quote(f) .. " "
-          .. s.url .. "/run")
-        os.remove(f)
+        local out = post_over_cap(s.url .. "/run")
         assert.are.equal("{\"error\":\"request body too large\"}\n413", out)
         -- The server goes on.
         local v = s.json("POST", "/runsync", { input = 2 })
@@ -851,12 +857,7 @@ describe("runpod-worker --rp_serve_api", function()
         "/openai/v2/completions", "{}")
       expect(404, "Invalid URL (PUT /v2/ep/openai/v1/models)", "PUT", "/v2/ep/openai/v1/models")
       expect(400, "invalid path", "GET", "/openai/v1//models")
-      local f = os.tmpname()
-      shell("head -c " .. (20 * 1024 * 1024 + 1) .. " /dev/zero | tr '\\0' ' ' > " .. quote(f))
-      local out = shell("env -u LD_PRELOAD curl -s --max-time 20 -w '\\n%{http_code}' "
-        .. "-H 'Content-Type: application/json' --data-binary @" .. quote(f) .. " "
-        .. s.url .. "/openai/v1/chat/completions")
-      os.remove(f)
+      local out = post_over_cap(s.url .. "/openai/v1/chat/completions")
       assert.are.equal("{\"error\":{\"message\":\"request body too large\","
         .. "\"type\":\"invalid_request_error\",\"param\":null,\"code\":null}}\n413", out)
       -- None was queued; OpenAI's deepest routes are passed on.

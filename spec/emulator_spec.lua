@@ -106,6 +106,18 @@ describe("runpod-emulator", function()
     return assert(json.decode(body))
   end
 
+  -- Takes one job as worker w1, polling up to 10 s (the client that
+  -- queues it runs in the background); returns it decoded, or nil.
+  local function take_soon()
+    local deadline = os.time() + 10
+    repeat
+      local code, body = worker("GET", "/job-take/w1")
+      if code == 200 then
+        return json.decode(body)
+      end
+    until os.time() > deadline
+  end
+
   local function status(id)
     local code, body = client("GET", "/status/" .. id)
     assert.are.equal(200, code, body)
@@ -315,14 +327,7 @@ describe("runpod-emulator", function()
       -- OpenAI's deepest routes are passed on as any other.
       local deep = "/v1/threads/t1/runs/r1/steps/s1"
       local pending = background("GET", emu.url .. "/openai" .. deep, nil, CLIENT)
-      local job
-      local deadline = os.time() + 10
-      repeat
-        local taken, body = worker("GET", "/job-take/w1")
-        if taken == 200 then
-          job = json.decode(body)
-        end
-      until job or os.time() > deadline
+      local job = take_soon()
       assert.is_table(job)
       assert.are.same({ openai_route = deep }, job.input)
       worker("POST", "/job-done/w1/" .. job.id, '{"output": {"object": "thread.run.step"}}')
@@ -363,14 +368,7 @@ describe("runpod-emulator", function()
       -- Held up to 60 s, longer than curl's 20 s: an answer proves the end
       -- of the job woke them.
       local pending = background("POST", emu.url .. "/runsync?wait=60000", '{"input": 5}', CLIENT)
-      local deadline = os.time() + 10
-      local job
-      repeat
-        local code, body = worker("GET", "/job-take/w1")
-        if code == 200 then
-          job = json.decode(body)
-        end
-      until job or os.time() > deadline
+      local job = take_soon()
       assert.is_table(job)
       local sync = background("GET", emu.url .. "/status-sync/" .. job.id .. "?wait=60000", nil,
         CLIENT)
