@@ -4,20 +4,19 @@
  * One route callback sees every request once its body has been collected
  * (up to a named cap: past it the client gets 413 with a JSON error body
  * and the callback is not called). The 413 comes once the body has been
- * read and dropped: Node's fetch and Python's httpx, which send the whole
- * body before they read an answer, would lose an earlier one to the
- * connection's reset. Only a Content-Length more than
- * RP_HTTPD_DRAIN_BYTES past the cap is answered at once, before the body
- * is read. The callback routes on the raw path,
- * as sent: it splits it at '/' and decodes each segment itself
- * (rp_httpd_unescape), so that "a%2Fb" is one segment "a/b" and "%2E%2E"
- * a segment "..", never a dot segment. A path trick - an empty ("//"),
- * "." or ".." raw segment, a raw '#', a '%' without two hex digits after
- * it, or %00 -
- * gets 400 {"error":"invalid path"} without reaching the callback. An
- * optional second callback may reshape these two answers for the routes
- * whose clients read errors in another shape. Header
- * bytes are capped by libmicrohttpd (431 past its per-connection memory
+ * read and dropped: a client that sends the whole body before it reads an
+ * answer (Node's fetch, which the npm OpenAI client uses) would often
+ * lose an earlier one to the connection's reset. Only a Content-Length
+ * more than RP_HTTPD_DRAIN_BYTES past the cap is answered at once, before
+ * the body is read. The callback routes on the raw path, as sent: it
+ * splits it at '/' and decodes each segment itself (rp_httpd_unescape),
+ * so that "a%2Fb" is one segment "a/b" and "%2E%2E" a segment "..", never
+ * a dot segment. A path trick - an empty ("//"), "." or ".." raw segment,
+ * a raw '#', a '%' without two hex digits after it, or %00 - gets 400
+ * {"error":"invalid path"} without reaching the callback. An optional
+ * second callback may reshape these two answers for the routes whose
+ * clients read errors in another shape. Header bytes are capped by
+ * libmicrohttpd (431 past its per-connection memory
  * limit, 32 KiB by default). The server runs one thread per
  * connection (MHD_USE_THREAD_PER_CONNECTION with poll()), so a callback may
  * block - a long poll waiting on a condition variable - without holding up

@@ -10,9 +10,10 @@
  * error {"error": {"message", "type", "param", "code"}} with the status its
  * error names (docs/api.md), and so does every error of the route itself
  * (the official OpenAI clients read that shape): a body that is not UTF-8
- * or not a JSON object is refused before any job is queued. With it, the answer is text/event-stream and
- * each string partial is written through as the handler yields it. A
- * client that goes away cancels its job.
+ * or not a JSON object is refused before any job is queued. With
+ * "stream": true the answer is text/event-stream and each string partial
+ * is written through as the handler yields it. A client that goes away
+ * cancels its job.
  *
  * The emulator dispatches to it (emulator.c); it relies on the job store
  * and httpd's streamed responses only.
