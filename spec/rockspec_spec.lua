@@ -78,9 +78,10 @@ describe("the rockspec", function()
     assert.matches(share .. "/runpod/init.lua\t" .. lib .. "/runpod/core.so", r.stdout, 1, true)
     assert.matches('Job result: {"output":{"echo":7}}', r.stdout, 1, true)
     -- A script that ends while an extraction runs on its thread: lua_close
-    -- cancels it and unloads core.so (a luarocks build has no -z
-    -- nodelete), whose code the thread still runs; the module keeps itself
-    -- loaded, and the exit waits until the folder is removed.
+    -- cancels it, and would unload core.so (a luarocks build has no -z
+    -- nodelete) under the thread still running its code; the module keeps
+    -- itself loaded, and the exit waits until the folder is removed. Five
+    -- times: the thread crashed in some runs only.
     if os.execute("command -v python3 >/dev/null 2>&1") ~= true then
       return
     end
@@ -91,16 +92,18 @@ with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("d%d/f%d.txt" % (i % 10, i), "x")
 ]], src .. "/many.zip" })
     assert.are.equal(0, r.code, r.stderr)
-    r = proc.run({ "env", "-u", "LD_PRELOAD", "lua5.4", "-e", ([[
-      local core = require "runpod.core"
-      op = core.unzip_start(%q, %q)
-      repeat core.sleep(0.002) until io.open(%q)
-      io.write("started\n")]]):format(src .. "/many.zip", src .. "/out",
-        src .. "/out/d0/f0.txt") }, { env = {
-        LUA_PATH = share .. "/?.lua;" .. share .. "/?/init.lua",
-        LUA_CPATH = lib .. "/?.so" }, timeout = 60 })
-    assert.are.equal(0, r.code, r.stdout .. r.stderr)
-    assert.are.equal("started\n", r.stdout)
-    assert.is_false(os.execute("test -e " .. proc.quote(src .. "/out")) == true)
+    for _ = 1, 5 do
+      r = proc.run({ "env", "-u", "LD_PRELOAD", "lua5.4", "-e", ([[
+        local core = require "runpod.core"
+        op = core.unzip_start(%q, %q)
+        repeat core.sleep(0.002) until io.open(%q)
+        io.write("started\n")]]):format(src .. "/many.zip", src .. "/out",
+          src .. "/out/d0/f0.txt") }, { env = {
+          LUA_PATH = share .. "/?.lua;" .. share .. "/?/init.lua",
+          LUA_CPATH = lib .. "/?.so" }, timeout = 60 })
+      assert.are.equal(0, r.code, r.stdout .. r.stderr)
+      assert.are.equal("started\n", r.stdout)
+      assert.is_false(os.execute("test -e " .. proc.quote(src .. "/out")) == true)
+    end
   end)
 end)

@@ -16,9 +16,9 @@
  * what it used without anyone waiting for it. The first extraction
  * registers an exit hook that waits up to RP_UNZIP_EXIT_WAIT seconds for
  * those still running, so that a process ending just after a job was
- * stopped does not leave a half-extracted folder. glibc also runs the
- * hook when lua_close unloads runpod.core (a luarocks build is not linked
- * -z nodelete), so that no thread is left running unloaded code.
+ * stopped does not leave a half-extracted folder. runpod.core is never
+ * unloaded (-z nodelete, or lcore.c's stay_loaded for a luarocks build),
+ * so no thread is left running unmapped code after lua_close.
  */
 #include "lua/larchive.h"
 

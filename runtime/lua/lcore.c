@@ -6,6 +6,7 @@
  */
 #include "lua/lcore.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <lauxlib.h>
@@ -431,10 +432,23 @@ static void configure_log(void)
            level == RP_LOG_ERROR ? "; ignored" : "");
 }
 
+/* Keeps the shared object at path (the one require loaded this module
+ * from) loaded for good, as the Makefile's -z nodelete does: the threads
+ * it starts (an extraction, a volume-cache sync) and its exit hooks
+ * outlive lua_close, which would otherwise unmap the code they run. A
+ * luarocks build cannot pass that linker flag. */
+static void stay_loaded(const char *path)
+{
+  (void)dlopen(path, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+}
+
 int luaopen_runpod_core(lua_State *L)
 {
-  if (!rp_host_get(L))
+  if (!rp_host_get(L)) {
     pthread_once(&env_once, configure_log);
+    if (lua_type(L, 2) == LUA_TSTRING)   /* require's file name */
+      stay_loaded(lua_tostring(L, 2));
+  }
   luaL_newlib(L, core_functions);
   lua_pushliteral(L, RP_VERSION);
   lua_setfield(L, -2, "version");

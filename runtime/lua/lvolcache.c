@@ -15,8 +15,9 @@
  * the volume. The first cache made registers an exit hook that waits up
  * to RP_VOLCACHE_EXIT_WAIT seconds for running operations, detached
  * background syncs included, whether the process ends by returning from
- * main, exit() or os.exit (core.so is linked -z nodelete, so the hook and
- * the threads outlive lua_close).
+ * main, exit() or os.exit (core.so stays loaded, by -z nodelete or, in a
+ * luarocks build, lcore.c's stay_loaded: the hook and the threads outlive
+ * lua_close).
  */
 #include "lua/lvolcache.h"
 
