@@ -673,9 +673,9 @@ describe("runpod-worker --rp_serve_api", function()
       assert.are.same({ 404, "job not found" }, { code, r.error })
     end)
 
-    it("runs a job retried while its last run is still blocked once that run ends", function()
-      -- The first run blocks 4 s in C, past its 2.5 s executionTimeout:
-      -- /retry hands the job over again while that run still ends.
+    -- spec/fixtures/blocks_once.lua, 3 jobs at once, its runs counted in
+    -- the file marker; stopped and the file removed when the test ends.
+    local function start_blocks_once()
       local marker = os.tmpname()
       os.remove(marker)
       local s = start("spec/fixtures/blocks_once.lua", { "--rp_api_concurrency", "3" },
@@ -684,6 +684,13 @@ describe("runpod-worker --rp_serve_api", function()
         s.stop()
         os.remove(marker)
       end)
+      return s, marker
+    end
+
+    it("runs a job retried while its last run is still blocked once that run ends", function()
+      -- The first run blocks 4 s in C, past its 2.5 s executionTimeout:
+      -- /retry hands the job over again while that run still ends.
+      local s = start_blocks_once()
       local v = s.json("POST", "/run", { input = { k = 1 }, policy = { executionTimeout = 2500 } })
       local d = s.json("GET", "/status-sync/" .. v.id .. "?wait=20000")
       assert.are.equal("TIMED_OUT", d.status)
@@ -696,14 +703,7 @@ describe("runpod-worker --rp_serve_api", function()
     end)
 
     it("never starts a retried job cancelled while its last run is still blocked", function()
-      local marker = os.tmpname()
-      os.remove(marker)
-      local s = start("spec/fixtures/blocks_once.lua", { "--rp_api_concurrency", "3" },
-        { BLOCKS_ONCE_MARKER = marker })
-      finally(function()
-        s.stop()
-        os.remove(marker)
-      end)
+      local s, marker = start_blocks_once()
       local v = s.json("POST", "/run", { input = { k = 1 }, policy = { executionTimeout = 1000 } })
       assert.are.equal("TIMED_OUT", s.json("GET", "/status-sync/" .. v.id .. "?wait=20000").status)
       s.json("POST", "/retry/" .. v.id)
