@@ -235,7 +235,21 @@ static void free_conn(struct MHD_Connection *c)
   free(c->query);
 }
 
-/* Runs one request on server s and checks the answer. */
+/* Whether the n bytes at p hold the servers' API key (the fuzzer's
+ * "sekret-api-key"). */
+static int has_key(const char *p, size_t n)
+{
+  static const char key[] = "sekret";
+  for (size_t i = 0; p && i + sizeof(key) - 1 <= n; i++)
+    if (memcmp(p + i, key, sizeof(key) - 1) == 0)
+      return 1;
+  return 0;
+}
+
+/* Runs one request on server s and checks the answer: a valid status,
+ * and an error as {"error": ...} that never shows the API key, but where
+ * the request's own method, path, query or body held it (OpenAI's 404
+ * names the method and path as sent). */
 static void serve(int s, const char *method, const char *path,
                   struct MHD_Connection *c, const char *body, size_t blen)
 {
@@ -262,7 +276,10 @@ static void serve(int s, const char *method, const char *path,
     abort();
   if (res.status >= 400) {
     const char *b = res.body.data ? res.body.data : "";
-    if (strncmp(b, "{\"error\":", 9) != 0 || strstr(b, "sekret"))
+    int sent = has_key(method, strlen(method)) ||
+               has_key(path, strlen(path)) ||
+               has_key(req.query, strlen(req.query)) || has_key(body, blen);
+    if (strncmp(b, "{\"error\":", 9) != 0 || (strstr(b, "sekret") && !sent))
       abort();
   }
   rp_buf_free(&res.body);
