@@ -37,8 +37,6 @@ submit() { # submit N: N jobs whose input is $tmp/input.json
   curl -s -X POST -H 'Content-Type: application/json' -H 'Authorization: Bearer bench-key' \
     --data-binary @"$tmp/job.json" "$base/_emulator/jobs?count=$1" >/dev/null
 }
-# cpu_ms PID: user + system CPU time of the process so far, in ms
-cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.0f", ($14 + $15) * 1000 / hz }' "/proc/$1/stat"; }
 hwm() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
 
 # pair N: bare_client on N jobs, then runpod-worker (handlers/echo.lua,

@@ -1,5 +1,6 @@
 # bench/lib.sh: helpers the serverless benchmarks source (bench/serverless.sh,
-# bench/soak.sh; the emulator's expect $EMULATOR and $tmp, a scratch
+# bench/soak.sh, bench/data_path.sh, bench/python_sdk.sh; the emulator's
+# expect $EMULATOR and $tmp, a scratch
 # directory) and the local API server's (bench/api.sh, bench/api_floor.sh).
 
 # start_emulator ENDPOINT KEY [FLAG...]: bin/runpod-emulator on a free
@@ -56,6 +57,8 @@ wait_completed() {
   wait "$watch"
 }
 
+# cpu_ms PID: user + system CPU time of the process so far, in ms
+cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.0f", ($14 + $15) * 1000 / hz }' "/proc/$1/stat"; }
 rss() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 now() { date +%s.%N; }
 calc() { awk "BEGIN { printf \"%.${2:-0}f\", $1 }"; }

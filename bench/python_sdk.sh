@@ -27,7 +27,6 @@ tmp=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$tmp"' EXIT
 . bench/lib.sh
 export RUNPOD_POD_ID=bench-worker
-cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.0f", ($14 + $15) * 1000 / hz }' "/proc/$1/stat"; }
 cat >"$tmp/echo.py" <<'PY'
 import runpod
 
