@@ -295,6 +295,25 @@ static int submit(struct state *s, const char *id, size_t id_len,
   return rc;
 }
 
+/* A copy of the job's text, for it to wait with; NULL when out of
+ * memory. */
+static char *copy_text(const struct taken *t)
+{
+  char *copy = malloc(t->len ? t->len : 1);
+  if (copy)
+    memcpy(copy, t->text, t->len);
+  return copy;
+}
+
+/* The tracked job j waits for a place (its text in j->waiting): not
+ * running, and while any job waits no executor takes one over it. */
+static void wait_for_place(struct state *s, struct job *j)
+{
+  j->running = 0;
+  if (s->out.direct)
+    atomic_store(&s->direct.handoff, 0);
+}
+
 /* Hands the job to an executor and tracks it; when no place is free (the
  * server sent more jobs than were asked for), it is tracked as waiting
  * for one, a copy of its text kept: the Python SDK queues such jobs, and
@@ -319,13 +338,10 @@ static void hand_to_executor(struct state *s, char *id, size_t id_len,
       rp_post_track_job(s, j, index, 0);
       return;
     }
-  } else if ((j->waiting = malloc(t->len ? t->len : 1)) != NULL) {
-    memcpy(j->waiting, t->text, t->len);
+  } else if ((j->waiting = copy_text(t)) != NULL) {
     j->waiting_len = t->len;
     rp_post_track_job(s, j, 0, 0);
-    j->running = 0;
-    if (s->out.direct)            /* no executor takes one over it */
-      atomic_store(&s->direct.handoff, 0);
+    wait_for_place(s, j);
     rp_log(RP_LOG_DEBUG, id, "More jobs than places: it waits for one.");
     return;
   } else {
@@ -343,7 +359,7 @@ int rp_take_run_again(struct state *s, struct job *j)
   j->waiting = j->again;
   j->waiting_len = j->again_len;
   j->again = NULL;
-  j->running = 0;
+  wait_for_place(s, j);
   j->finished = 0;
   j->stop_asked = 0;
   j->retry_at = 0;
@@ -356,8 +372,6 @@ int rp_take_run_again(struct state *s, struct job *j)
     rp_heartbeat_add_job(s->heartbeat, j->id, j->id_len);
     j->listed = 1;
   }
-  if (s->out.direct)                /* no executor takes one over it */
-    atomic_store(&s->direct.handoff, 0);
   rp_log(RP_LOG_DEBUG, j->id, "Its last run is over: it waits for a place.");
   return 1;
 }
@@ -420,8 +434,7 @@ static void dispatch(struct state *s, const struct taken *t)
   if (j && !j->waiting && !j->again && (j->finished || j->stop_asked)) {
     /* A new attempt (RunPod's /retry, a lease given again) while the
      * last run still ends: it runs once that run is gone. */
-    if ((j->again = malloc(t->len ? t->len : 1)) != NULL) {
-      memcpy(j->again, t->text, t->len);
+    if ((j->again = copy_text(t)) != NULL) {
       j->again_len = t->len;
       rp_log(RP_LOG_INFO, id, "Sent again while its last run ends: it runs "
              "again after it.");
